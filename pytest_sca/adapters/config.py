@@ -1,0 +1,143 @@
+"""Configuration models of the built-in transports: the ``adapters:`` section of a target file.
+
+Pure pydantic, no transport library imported here, so that validating a
+target file (and exporting its JSON Schema) stays fast. Every model forbids
+unknown keys: a typo in a target file is an error naming the field, never a
+silently ignored setting.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class StrictModel(BaseModel):
+    """A model that rejects unknown keys and is immutable once loaded."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HttpEndpoint(StrictModel):
+    """Common settings of an HTTP(S) endpoint."""
+
+    #: ``true`` (system CAs), ``false`` (never on a real platform), or a CA bundle path.
+    verify: bool | str = Field(
+        default=True, description="TLS verification: true, false, or the path of a CA bundle"
+    )
+    timeout: float = Field(default=30.0, gt=0, description="seconds for one request")
+
+
+class PlatformConfig(HttpEndpoint):
+    """The platform's own REST API (the reference API, or a vendor's through ``mapping``)."""
+
+    url: str = Field(description="base URL of the platform API, e.g. https://cloud.example/")
+    token: str | None = Field(default=None, description="bearer token, e.g. ${MYCLOUD_TOKEN}")
+    mapping: dict[str, Any] | None = Field(
+        default=None, description="declarative mapping of a vendor API (see docs/mapping.md)"
+    )
+
+
+class KubernetesConfig(StrictModel):
+    """A Kubernetes cluster reached with the official client."""
+
+    kubeconfig: str | None = Field(default=None, description="kubeconfig path; none = default")
+    context: str | None = None
+    in_cluster: bool = False
+    namespace_prefix: str = Field(default="sca-", description="prefix of namespaces the run creates")
+    probe_image: str | None = Field(default=None, description="image the probe workloads run in")
+    vendor_resources: dict[str, str] = Field(
+        default_factory=dict, description="extra extended resource name → vendor"
+    )
+
+
+class SshNode(StrictModel):
+    """One node reachable over SSH."""
+
+    name: str
+    host: str
+    port: int = Field(default=22, ge=1, le=65535)
+    user: str = "root"
+    key_file: str | None = None
+    password: str | None = None
+
+
+class SshConfig(StrictModel):
+    """Bare-metal nodes over SSH (paramiko)."""
+
+    nodes: list[SshNode] = Field(min_length=1)
+    known_hosts: str | None = Field(default=None, description="known_hosts file to trust")
+    strict_host_key_checking: bool = True
+    jump_host: SshNode | None = None
+    timeout: float = Field(default=30.0, gt=0)
+
+
+class S3Credentials(StrictModel):
+    """One tenant's object-storage credentials."""
+
+    access_key: str
+    secret_key: str
+    bucket: str | None = None
+
+
+class S3Config(StrictModel):
+    """S3-compatible object storage (boto3)."""
+
+    endpoint: str
+    region: str = "us-east-1"
+    access_key: str
+    secret_key: str
+    bucket: str | None = Field(default=None, description="bucket the run may write probe objects to")
+    addressing_style: Literal["path", "virtual", "auto"] = "path"
+    verify: bool | str = True
+    other_tenant: S3Credentials | None = Field(
+        default=None, description="a second tenant's credentials, for isolation checks"
+    )
+
+
+class OpenAIConfig(HttpEndpoint):
+    """An OpenAI-compatible inference endpoint."""
+
+    base_url: str = Field(description="URL ending in /v1")
+    api_key: str | None = None
+    models: list[str] = Field(default_factory=list, description="model ids to check; none = all")
+
+
+class ComfyUIConfig(HttpEndpoint):
+    """A ComfyUI (or ComfyUI-compatible) workflow service."""
+
+    url: str
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+class PrometheusConfig(HttpEndpoint):
+    """Prometheus HTTP API."""
+
+    url: str
+    token: str | None = None
+    metric_names: dict[str, str] = Field(
+        default_factory=dict, description="override of the metric-name table"
+    )
+
+
+class RegistryConfig(HttpEndpoint):
+    """An OCI distribution registry."""
+
+    url: str
+    username: str | None = None
+    password: str | None = None
+    repository_prefix: str = "sca-probe"
+
+
+#: transport key under ``adapters:`` → its configuration model.
+BUILTIN_CONFIGS: dict[str, type[StrictModel]] = {
+    "platform": PlatformConfig,
+    "kubernetes": KubernetesConfig,
+    "ssh": SshConfig,
+    "s3": S3Config,
+    "openai": OpenAIConfig,
+    "comfyui": ComfyUIConfig,
+    "prometheus": PrometheusConfig,
+    "registry": RegistryConfig,
+}
