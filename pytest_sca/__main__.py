@@ -1,0 +1,34 @@
+"""``python -m pytest_sca``: small commands around the plugin.
+
+    python -m pytest_sca schema      print the JSON Schema of target files
+    python -m pytest_sca catalog     print the catalogue as JSON
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pytest_sca")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("schema", help="print the JSON Schema of target files")
+    commands.add_parser("catalog", help="print the catalogue as JSON")
+    args = parser.parse_args(argv)
+    if args.command == "schema":
+        from .target import export_schema
+
+        print(json.dumps(export_schema(), indent=2, ensure_ascii=False))
+    else:
+        from .catalog import load_catalog
+
+        catalog = load_catalog()
+        print(json.dumps([dataclasses.asdict(c) for c in catalog], indent=2, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

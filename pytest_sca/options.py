@@ -1,0 +1,115 @@
+"""The ``--sca-…`` command-line options: one group, typed parsers, clear usage errors."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from .runstate import Options, ScaRun
+from .target import TargetFileError, load_target
+
+DEFAULT_JSON = Path("reports") / "sca-report.json"
+SANDBOX = "sandbox"
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("sca", "pytest-sca: conformance evaluation of AI cloud platforms")
+    group.addoption("--sca-target", metavar="FILE|sandbox", default=None,
+                    help="evaluate the platform a target file describes, or `sandbox` for the "
+                    "embedded reference platform; runs the shipped suites unless paths are given")
+    group.addoption("--sca-json", metavar="PATH", default=None,
+                    help=f"write the JSON report here (default {DEFAULT_JSON})")
+    group.addoption("--sca-list", action="store_true", default=False,
+                    help="list the catalogue: level, source and the checks that cover each item")
+    group.addoption("--sca-readonly", action="store_true", default=False,
+                    help="run only checks that change nothing; mutating ones are not_assessed")
+    group.addoption("--sca-disruptive", action="store_true", default=False,
+                    help="also run disruptive checks (kill workers, take links down, scale)")
+    group.addoption("--sca-sandbox-fault", metavar="NAME", action="append", default=[],
+                    help="start the sandbox with this behavioural fault (repeatable); "
+                    "`python -m pytest_sca.sandbox faults` lists them")
+    group.addoption("--sca-catalog", metavar="PATH", default=None,
+                    help="use another catalogue file of the standard (e.g. the final text)")
+    group.addoption("--sca-grading", metavar="PATH", default=None,
+                    help="use another grading scheme file")
+    group.addoption("--sca-run-id", metavar="ID", default=None,
+                    help="label what the run creates with this id (default: generated)")
+
+
+def _existing_file(config: pytest.Config, option: str) -> Path | None:
+    value = config.getoption(option.lstrip("-").replace("-", "_"))
+    if value is None:
+        return None
+    path = Path(value)
+    if not path.is_file():
+        raise pytest.UsageError(f"{option}={value}: no such file: give the path of a YAML file")
+    return path
+
+
+def parse(config: pytest.Config) -> Options:
+    """Read and check the options; a wrong value is a one-line ``UsageError``."""
+    run_id = config.getoption("sca_run_id")
+    if run_id is not None and not run_id.replace("-", "").isalnum():
+        raise pytest.UsageError(f"--sca-run-id={run_id}: use letters, digits and '-' only "
+                                "(it becomes part of resource names)")
+    json_option = config.getoption("sca_json")
+    faults = tuple(config.getoption("sca_sandbox_fault") or ())
+    target = config.getoption("sca_target")
+    if faults and target != SANDBOX:
+        raise pytest.UsageError("--sca-sandbox-fault needs --sca-target=sandbox")
+    return Options(
+        target=target,
+        json_path=Path(json_option) if json_option else DEFAULT_JSON,
+        readonly=config.getoption("sca_readonly"),
+        disruptive=config.getoption("sca_disruptive"),
+        listing=config.getoption("sca_list"),
+        sandbox_faults=faults,
+        catalog_path=_existing_file(config, "--sca-catalog"),
+        grading_path=_existing_file(config, "--sca-grading"),
+        run_id=run_id,
+    )
+
+
+def load_target_into(run: ScaRun, worker_target: str | None) -> None:
+    """Load the run's target; start the sandbox first when the target asks for it.
+
+    On an xdist worker the controller has already started the sandbox and
+    hands over the path of the target file it wrote.
+    """
+    spec = worker_target or run.options.target
+    assert spec is not None
+    if spec == SANDBOX:
+        run.target = _start_sandbox(run, run.options.sandbox_faults, None)
+        return
+    target = load_target(spec, run.catalog)
+    if target.sandbox is not None and worker_target is None:
+        state = Path(target.sandbox.state) if target.sandbox.state else None
+        run.target = _start_sandbox(run, tuple(target.sandbox.faults), state, spec)
+        # The file's own evidence and waivers apply to the sandbox it describes.
+        run.target.evidence.update(target.evidence)
+        run.target.waivers.update(target.waivers)
+        run.target.name = target.name
+    else:
+        run.target = target
+    run.redact = run.target.redact
+
+
+def _start_sandbox(run: ScaRun, faults: tuple[str, ...], state: Path | None,
+                   origin: str = SANDBOX) -> object:
+    try:
+        from .sandbox import launcher
+    except ImportError as exc:
+        raise TargetFileError(f"{origin}: the sandbox is not available: {exc.msg}: install "
+                              "pytest-sca[sandbox]") from None
+    try:
+        process = launcher.launch(faults=faults, state_dir=state)
+    except ValueError as exc:
+        raise TargetFileError(f"{origin}: sandbox.faults: {exc}") from None
+    except launcher.SandboxStartError as exc:
+        raise TargetFileError(f"{origin}: the sandbox did not start: {exc}") from None
+    run.sandbox = process
+    # The sandbox's target file names its secrets as ${VAR}; workers inherit them.
+    os.environ.update(process.env)
+    return load_target(process.target_path, run.catalog)

@@ -1,0 +1,249 @@
+"""The pytest plugin: hooks only. The work is done in the modules they call.
+
+Module-level hooks register options and markers and set the run up; the
+per-run hooks live on :class:`RunHooks`, registered once the run exists.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+from collections.abc import Callable, Generator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from . import collection, options, reporting
+from .catalog import CatalogError, load_catalog
+from .cleanup import CleanupFailed
+from .outcome import PHASE_KEY, phase_verdict
+from .runstate import ScaRun, new_run_id
+from .scoring import GradingError, load_grading
+from .stash import RUN_KEY, take_recorded
+from .target import TargetFileError
+from .verdicts import NotAssessed, Verdict
+
+pytest_plugins = ["pytest_sca.fixtures"]
+
+_WORKER_TARGET = "sca_target_path"
+_WORKER_RUN_ID = "sca_run_id"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    options.add_options(parser)
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, doc in collection.MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {doc}")
+    opts = options.parse(config)
+    try:
+        catalog = load_catalog(opts.catalog_path)
+        grading = load_grading(opts.grading_path)
+    except (CatalogError, GradingError) as exc:
+        raise pytest.UsageError(str(exc)) from None
+    worker_input: dict[str, Any] = getattr(config, "workerinput", {})
+    run_id = worker_input.get(_WORKER_RUN_ID) or opts.run_id or new_run_id()
+    run = ScaRun(options=opts, catalog=catalog, grading=grading, run_id=run_id)
+    config.stash[RUN_KEY] = run
+    config.add_cleanup(lambda: _finish_run(run))
+    if opts.target is not None:
+        try:
+            options.load_target_into(run, worker_input.get(_WORKER_TARGET))
+        except TargetFileError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        config.add_cleanup(_mask_log_records(run))
+        if not _is_worker(config):
+            _interrupt_on_sigterm(config)
+    if (run.evaluating or opts.listing) and not _is_worker(config):
+        _collect_suites_by_default(config)
+    config.pluginmanager.register(RunHooks(run), "sca-run")
+
+
+def _collect_suites_by_default(config: pytest.Config) -> None:
+    """Without paths on the command line, an evaluation collects the shipped suites."""
+    if config.args_source is not pytest.Config.ArgsSource.ARGS:
+        config.args[:] = [str(collection.SUITES_ROOT)]
+
+
+def _mask_log_records(run: ScaRun) -> Callable[[], None]:
+    """Mask secrets in every log record, whoever logs it; returns the undo."""
+    factory = logging.getLogRecordFactory()
+
+    def masking_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = factory(*args, **kwargs)
+        message = record.getMessage()
+        masked = run.redact(message)
+        if masked != message:
+            record.msg, record.args = masked, ()
+        return record
+
+    logging.setLogRecordFactory(masking_factory)
+    return lambda: logging.setLogRecordFactory(factory)
+
+
+def _interrupt_on_sigterm(config: pytest.Config) -> None:
+    """SIGTERM (a cancelled CI job) ends the run like Ctrl-C, so cleanup still runs."""
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread (pytest run inside a thread): leave it
+        return
+    config.add_cleanup(lambda: signal.signal(signal.SIGTERM, previous))
+
+
+def _finish_run(run: ScaRun) -> None:
+    """Last thing of a run: undo what is still pending, close adapters, stop the sandbox."""
+    try:
+        for failure in run.ledger.sweep():
+            print(f"sca: cleanup failed: {run.redact(failure.description)}: "
+                  f"{run.redact(failure.error)}")
+        run.close_adapters()
+    finally:
+        if run.sandbox is not None:
+            run.sandbox.stop()
+            run.sandbox = None
+
+
+class RunHooks:
+    """The hooks of one run; ``run`` is the state they share."""
+
+    def __init__(self, run: ScaRun) -> None:
+        self.run = run
+
+    def pytest_configure_node(self, node: Any) -> None:
+        """pytest-xdist: workers evaluate the same target under the same run id."""
+        node.workerinput[_WORKER_RUN_ID] = self.run.run_id
+        if self.run.target is not None and self.run.target.path is not None:
+            node.workerinput[_WORKER_TARGET] = str(self.run.target.path)
+
+    def pytest_report_header(self, config: pytest.Config) -> list[str]:
+        return reporting.header_lines(self.run) if self.run.evaluating else []
+
+    def pytest_ignore_collect(self, collection_path: Path) -> bool | None:
+        """Plain pytest never runs the shipped suites: only an evaluation or --sca-list."""
+        if self.run.evaluating or self.run.options.listing:
+            return None
+        root = collection.SUITES_ROOT
+        if collection_path == root or root in collection_path.parents:
+            return True
+        return None
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config,
+                                      items: list[pytest.Item]) -> None:
+        """Expand clause markers and add uncovered catalogue items, before -m/-k deselect."""
+        run = self.run
+        covered: set[str] = set()
+        for item in items:
+            try:
+                clause = collection.expand_markers(item, run.catalog)
+            except KeyError:
+                raise pytest.UsageError(
+                    f"{item.nodeid}: clause {collection.clause_id_of(item)!r} is not an item "
+                    f"of {run.catalog.edition.id}: fix the id in @pytest.mark.clause "
+                    "(pytest --sca-list lists them)") from None
+            if clause is not None:
+                covered.add(clause.id)
+        if not (run.evaluating or run.options.listing):
+            return
+        scope = collection.scope_of_args(config.args, run.catalog)
+        wanted = [c for c in run.catalog
+                  if c.id not in covered and (scope is None or c.id in scope)]
+        uncovered = collection.make_uncovered(session, wanted)
+        for item in uncovered:
+            collection.expand_markers(item, run.catalog)
+        items.extend(uncovered)
+        if config.pluginmanager.hasplugin("allure_pytest"):
+            reporting.allure.label_items(items, run.catalog)
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if self.run.options.listing and not _is_worker(session.config):
+            reporting.listing.print_catalog(session, self.run)
+
+    def pytest_runtestloop(self, session: pytest.Session) -> bool | None:
+        """--sca-list only lists: no check runs."""
+        return True if self.run.options.listing else None
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        """Gate mutating and disruptive checks: read-only runs, and runs without consent."""
+        if collection.clause_id_of(item) is None:
+            return
+        opts = self.run.options
+        disruptive = item.get_closest_marker("disruptive") is not None
+        if opts.readonly and (disruptive or item.get_closest_marker("mutating")):
+            raise NotAssessed("read-only run (--sca-readonly): this check changes the target")
+        if disruptive and not opts.disruptive:
+            raise NotAssessed("disruptive check: run with --sca-disruptive to allow it")
+
+    @pytest.hookimpl(wrapper=True, trylast=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]
+                                  ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        """Turn how a clause check ended into its verdict; mask secrets in the report.
+
+        ``trylast`` makes this wrapper the innermost, so that other plugins
+        (Allure, JUnit) see the redacted report with the verdict's outcome.
+        """
+        report = yield
+        clause_id = collection.clause_id_of(item)
+        if clause_id is not None and self.run.evaluating:
+            verdict, reason = phase_verdict(call.excinfo)
+            if call.excinfo is not None and call.excinfo.errisinstance(CleanupFailed):
+                verdict, reason = Verdict.ERROR, str(call.excinfo.value)
+            reason = self.run.redact(reason)
+            phase = {"phase": report.when, "clause": clause_id, "verdict": verdict.value,
+                     "reason": reason, "duration": round(report.duration, 6),
+                     **take_recorded(item)}
+            report.user_properties.append((PHASE_KEY, json.dumps(phase, ensure_ascii=False)))
+            reporting.set_outcome(report, verdict, reason)
+        if self.run.redact:
+            reporting.redact_report(report, self.run.redact)
+        return report
+
+    def pytest_report_teststatus(self, report: pytest.TestReport) -> tuple[str, str, str] | None:
+        return reporting.teststatus(report)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Collect phase verdicts (on the controller, xdist hands the workers' reports here)."""
+        for key, value in report.user_properties:
+            if key == PHASE_KEY:
+                self.run.phases[report.nodeid].append(json.loads(value))
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        """Aggregate verdicts, write the reports, and set the exit status from conformance.
+
+        ``trylast``: pytest's own sessionfinish tears down the fixtures of an
+        interrupted test first, so that their cleanup is part of the report.
+        """
+        config = session.config
+        run = self.run
+        if _is_worker(config):
+            return
+        if run.options.listing:
+            if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
+                session.exitstatus = pytest.ExitCode.OK
+            return
+        if not run.evaluating:
+            return
+        evaluation = reporting.build_evaluation(run)
+        config.stash[reporting.EVALUATION_KEY] = evaluation
+        reporting.write_outputs(run, config, evaluation)
+        if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED,
+                          pytest.ExitCode.NO_TESTS_COLLECTED):
+            session.exitstatus = (pytest.ExitCode.OK if evaluation.conformant
+                                  else pytest.ExitCode.TESTS_FAILED)
+
+    def pytest_terminal_summary(self, terminalreporter: Any, config: pytest.Config) -> None:
+        evaluation = config.stash.get(reporting.EVALUATION_KEY, None)
+        if evaluation is not None:
+            reporting.terminal.write_summary(terminalreporter, evaluation)

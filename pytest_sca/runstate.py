@@ -1,0 +1,103 @@
+"""The state of one evaluation run, kept in ``config.stash`` (no pytest hooks here)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .adapters.base import CAPABILITIES, Adapter, AdapterContext
+from .catalog import Catalog
+from .cleanup import CleanupLedger
+from .redaction import Redactor
+from .scoring import GradingScheme
+from .target import Target
+from .verdicts import NotAssessed, TestRecord
+
+
+def new_run_id() -> str:
+    """A short id that labels everything the run creates: UTC time and 6 random hex digits."""
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d%H%M%S") + "-" + secrets.token_hex(3)
+
+
+@dataclass
+class Options:
+    """The ``--sca-…`` options, parsed."""
+
+    target: str | None = None
+    json_path: Path | None = None
+    readonly: bool = False
+    disruptive: bool = False
+    listing: bool = False
+    sandbox_faults: tuple[str, ...] = ()
+    catalog_path: Path | None = None
+    grading_path: Path | None = None
+    run_id: str | None = None
+
+
+@dataclass
+class ScaRun:
+    """Everything the plugin knows about the current run."""
+
+    options: Options
+    catalog: Catalog
+    grading: GradingScheme
+    run_id: str
+    target: Target | None = None
+    redact: Redactor = field(default_factory=Redactor)
+    started: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
+    #: nodeid → clause id → phase records, filled on the controller from test reports.
+    phases: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    ledger: CleanupLedger = field(default_factory=CleanupLedger)
+    sandbox: Any = None
+    _adapters: dict[str, Adapter] = field(default_factory=dict)
+
+    @property
+    def evaluating(self) -> bool:
+        return self.target is not None
+
+    # -- adapters -------------------------------------------------------------------------
+    def adapter_for(self, capability: str) -> Adapter:
+        """The adapter that provides ``capability``; ``NotAssessed`` with the fix if none."""
+        from .adapters import registry
+
+        assert self.target is not None
+        for transport, config in self.target.adapters.items():
+            if transport in self._adapters:
+                adapter = self._adapters[transport]
+            else:
+                try:
+                    cls = registry.load_adapter_class(transport)
+                except NotImplementedError:
+                    continue
+                context = AdapterContext(self.target.name, self.target.path, self.run_id,
+                                         self.redact, self.target.capabilities)
+                adapter = self._adapters[transport] = cls(config, context)
+            if capability in adapter.provides:
+                return adapter
+        file = self.target.path.name if self.target.path else self.target.name
+        providers = CAPABILITIES.get(capability, ())
+        fix = " or ".join(f"`adapters.{p}`" for p in providers) or "an adapter that provides it"
+        raise NotAssessed(f"target declares no `{capability}` adapter: add {fix} to {file}")
+
+    def close_adapters(self) -> None:
+        for adapter in self._adapters.values():
+            try:
+                adapter.close()
+            except Exception:  # noqa: BLE001 - closing must not hide the run's results
+                pass
+        self._adapters.clear()
+
+    # -- results --------------------------------------------------------------------------
+    def test_records(self) -> dict[str, list[TestRecord]]:
+        """Clause id → the tests that covered it, each combining its phases."""
+        from .outcome import combine_phases
+
+        by_clause: dict[str, list[TestRecord]] = defaultdict(list)
+        for nodeid, phases in self.phases.items():
+            record = combine_phases(nodeid, phases)
+            by_clause[record.clause].append(record)
+        return by_clause

@@ -1,0 +1,1 @@
+"""Checks of scheduling (chapter 06)."""

@@ -1,0 +1,1 @@
+"""Checks of development (chapter 07)."""

@@ -1,0 +1,1 @@
+"""Checks of application (chapter 08)."""

@@ -1,0 +1,1 @@
+"""Checks of performance (chapter 09)."""

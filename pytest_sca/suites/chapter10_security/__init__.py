@@ -1,0 +1,1 @@
+"""Checks of security (chapter 10)."""
