@@ -44,6 +44,12 @@ def phase_verdict(excinfo: pytest.ExceptionInfo[BaseException] | None) -> tuple[
 def combine_phases(nodeid: str, phases: Iterable[Mapping[str, Any]]) -> TestRecord:
     """One test's record from its phase records (worst phase wins)."""
     records = list(phases)
+    when = {p["phase"]: p for p in records}
+    if "setup" in when and when["setup"]["verdict"] == "pass" and "call" not in when:
+        # Set up, never called: the run was interrupted (Ctrl-C, SIGTERM) inside the check.
+        records.append({**when["setup"], "phase": "call", "verdict": Verdict.ERROR.value,
+                        "reason": "the run was interrupted before the check finished",
+                        "duration": 0.0, "evidence": [], "measurements": []})
     verdict = worst(Verdict(p["verdict"]) for p in records) or Verdict.NOT_ASSESSED
     reason = next((p["reason"] for p in records if p["verdict"] == verdict.value), "")
     extra = [p["reason"] for p in records

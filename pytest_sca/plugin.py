@@ -61,13 +61,16 @@ def pytest_configure(config: pytest.Config) -> None:
         config.add_cleanup(_mask_log_records(run))
         if not _is_worker(config):
             _interrupt_on_sigterm(config)
-    if (run.evaluating or opts.listing) and not _is_worker(config):
+    if run.evaluating or opts.listing:
         _collect_suites_by_default(config)
     config.pluginmanager.register(RunHooks(run), "sca-run")
 
 
 def _collect_suites_by_default(config: pytest.Config) -> None:
-    """Without paths on the command line, an evaluation collects the shipped suites."""
+    """Without paths on the command line, an evaluation collects the shipped suites.
+
+    xdist workers re-parse the controller's command line, so they come here too.
+    """
     if config.args_source is not pytest.Config.ArgsSource.ARGS:
         config.args[:] = [str(collection.SUITES_ROOT)]
 
@@ -119,6 +122,7 @@ class RunHooks:
     def __init__(self, run: ScaRun) -> None:
         self.run = run
 
+    @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
         """pytest-xdist: workers evaluate the same target under the same run id."""
         node.workerinput[_WORKER_RUN_ID] = self.run.run_id
@@ -206,6 +210,7 @@ class RunHooks:
             report.user_properties.append((PHASE_KEY, json.dumps(phase, ensure_ascii=False)))
             reporting.set_outcome(report, verdict, reason)
         if self.run.redact:
+            reporting.redact_exception(call.excinfo, self.run.redact)
             reporting.redact_report(report, self.run.redact)
         return report
 

@@ -61,6 +61,7 @@ def write_outputs(run: ScaRun, config: pytest.Config, evaluation: Evaluation) ->
     alluredir = getattr(config.option, "allure_report_dir", None)
     if alluredir:
         allure.write_environment(alluredir, evaluation)
+        allure.mask_results(alluredir, run.redact)
 
 
 def header_lines(run: ScaRun) -> list[str]:
@@ -96,6 +97,17 @@ def teststatus(report: pytest.TestReport) -> tuple[str, str, str] | None:
     if verdict == Verdict.ERROR.value and report.when == "call":
         return "error", "E", "ERROR"
     return None
+
+
+def redact_exception(excinfo: pytest.ExceptionInfo[BaseException] | None,
+                     redact: Redactor) -> None:
+    """Mask secrets in the exception itself: other plugins format it on their own."""
+    if excinfo is None:
+        return
+    exc = excinfo.value
+    exc.args = tuple(redact(a) if isinstance(a, str) else a for a in exc.args)
+    if isinstance(getattr(exc, "msg", None), str):
+        exc.msg = redact(exc.msg)  # type: ignore[attr-defined]
 
 
 def redact_report(report: pytest.TestReport, redact: Redactor) -> None:

@@ -14,6 +14,7 @@ import pytest
 from .. import __version__
 from ..catalog import Catalog
 from ..collection import clause_id_of
+from ..redaction import Redactor
 
 if TYPE_CHECKING:
     from . import Evaluation
@@ -61,6 +62,23 @@ def write_environment(alluredir: str, evaluation: Evaluation) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     text = "".join(f"{key}={_escape(value)}\n" for key, value in values.items())
     (folder / "environment.properties").write_text(run.redact(text), encoding="utf-8")
+
+
+def mask_results(alluredir: str, redact: Redactor) -> None:
+    """Mask secrets in every text file of the results folder.
+
+    allure-pytest formats exceptions and fixture outcomes on its own, from
+    objects the plugin does not see; this last pass makes sure nothing it
+    wrote carries a secret.
+    """
+    if not redact:
+        return
+    for path in Path(alluredir).iterdir():
+        if path.is_file():
+            data = path.read_bytes()
+            masked = redact.bytes(data)
+            if masked != data:
+                path.write_bytes(masked)
 
 
 def _escape(value: str) -> str:

@@ -1,0 +1,164 @@
+"""Reports: the JSON report against its schema, xdist equality, Allure labels, no secrets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from pytest_sca.reporting.json_report import schema
+
+from .conftest import read_report, write_checks
+
+CHECKS = """
+import logging
+
+import pytest
+
+
+@pytest.mark.clause("6.1.a")
+def test_pass(sca):
+    sca.evidence("tenants", {"items": ["a", "b"]})
+    sca.measure("latency_p50", 0.25, "s", threshold=1.0, comparison="<=",
+                threshold_source="target capabilities.latency")
+
+
+@pytest.mark.clause("6.1.b")
+def test_fail():
+    assert False, "[6.1.b] quota not enforced"
+
+
+@pytest.mark.clause("8.2.b")
+@pytest.mark.parametrize("n", range(4))
+def test_many(n):
+    assert n < 3, f"[8.2.b] stream {n} never ended"
+
+
+@pytest.mark.clause("6.3.d")
+def test_may(sca):
+    sca.not_assessed("no lazy-pull mechanism declared")
+"""
+
+
+def _normalised(report: dict[str, Any]) -> dict[str, Any]:
+    """The report without what legitimately differs between two runs (times, run id)."""
+    data = json.loads(json.dumps(report))
+    data["run"].pop("started"), data["run"].pop("finished"), data["run"].pop("id")
+    for item in data["items"]:
+        for test in item["tests"]:
+            test.pop("duration")
+    return data
+
+
+def test_json_report_is_valid_against_its_schema(pytester: pytest.Pytester,
+                                                 target_file: Path) -> None:
+    write_checks(pytester, CHECKS)
+    pytester.runpytest(f"--sca-target={target_file}", "checks", "--sca-json=out/r.json")
+    report = read_report(pytester, "out/r.json")
+    jsonschema.Draft202012Validator(schema(), format_checker=jsonschema.FormatChecker()
+                                    ).validate(report)
+    assert report["target"]["name"] == "demo"
+    assert report["overall"]["grade_status"] == "provisional"
+    items = {i["id"]: i for i in report["items"]}
+    assert items["6.1.a"]["measurements"][0]["value"] == 0.25
+    assert items["6.1.a"]["evidence"][0]["content"].startswith("{")
+    assert {d["id"] for d in report["domains"]} == {"scheduling", "application"}
+
+
+def test_full_evaluation_report_lists_every_item(pytester: pytest.Pytester,
+                                                 target_file: Path) -> None:
+    pytester.runpytest(f"--sca-target={target_file}")
+    report = read_report(pytester)
+    jsonschema.validate(report, schema())
+    assert len(report["items"]) == 97
+    assert report["overall"]["items"] == 97
+
+
+def test_parallel_run_gives_the_same_report(pytester: pytest.Pytester, target_file: Path) -> None:
+    write_checks(pytester, CHECKS)
+    serial = pytester.runpytest_subprocess(f"--sca-target={target_file}", "-m", "chapter6 or "
+                                           "chapter8", "--sca-json=serial.json")
+    parallel = pytester.runpytest_subprocess(f"--sca-target={target_file}", "-m", "chapter6 or "
+                                             "chapter8", "--sca-json=parallel.json", "-n", "2")
+    assert serial.ret == parallel.ret == 1
+    assert "2 workers" in parallel.stdout.str()
+    one, two = read_report(pytester, "serial.json"), read_report(pytester, "parallel.json")
+    assert len(one["items"]) == 62
+    assert _normalised(one) == _normalised(two)
+
+
+def test_allure_results_carry_the_catalogue_labels(pytester: pytest.Pytester,
+                                                   target_file: Path) -> None:
+    write_checks(pytester, CHECKS)
+    pytester.runpytest(f"--sca-target={target_file}", "checks", "--alluredir=allure-results")
+    results = [json.loads(p.read_text(encoding="utf-8"))
+               for p in (pytester.path / "allure-results").glob("*-result.json")]
+    by_story = {}
+    for result in results:
+        labels = {(lab["name"], lab["value"]) for lab in result["labels"]}
+        story = next(v for k, v in labels if k == "story")
+        by_story[story.split()[0]] = (result, labels)
+    passed, labels = by_story["6.1.a"]
+    assert ("epic", "6 资源调度及管理 Resource scheduling and management") in labels
+    assert ("feature", "6.1 多租户管理 Multi-tenant management") in labels
+    assert ("severity", "critical") in labels
+    assert "应支持创建多个租户" in passed["description"]
+    assert passed["status"] == "passed"
+    assert any(a["name"] == "tenants" for a in passed.get("attachments", []))
+    assert ("severity", "minor") in by_story["6.3.d"][1]
+    assert by_story["6.3.d"][0]["status"] == "skipped"
+    env = (pytester.path / "allure-results" / "environment.properties").read_text()
+    assert "sca.target=demo" in env and "sca.standard=saia-aicloud-2025-04-29" in env
+
+
+CANARY_TOKEN = "canary-TOKEN-7f3a9c51e2"
+CANARY_KEY = "canary-KEY-b81d44aa09"
+
+LEAKY_CHECKS = f"""
+import logging
+import os
+
+import pytest
+
+
+@pytest.mark.clause("6.1.a")
+def test_leaks_everywhere(sca):
+    token = sca.target.adapters["platform"].token
+    print("stdout says", token)
+    logging.getLogger("sca.test").warning("log says %s", token)
+    sca.evidence("request", {{"Authorization": "Bearer " + token}})
+    assert token == "something else", f"token was {{token}}"
+
+
+@pytest.mark.clause("6.1.b")
+def test_raises_with_secret(sca):
+    raise RuntimeError("connect failed with key " + os.environ["CANARY_KEY"])
+"""
+
+
+def test_canary_secrets_appear_in_no_output(pytester: pytest.Pytester,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    pytester.makefile(".yaml", target="name: canary\nadapters:\n  platform:\n"
+                      "    url: http://127.0.0.1:9/\n    token: ${CANARY_TOKEN}\n"
+                      "capabilities:\n  key: ${CANARY_KEY}\n")
+    write_checks(pytester, LEAKY_CHECKS)
+    monkeypatch.setenv("CANARY_TOKEN", CANARY_TOKEN)
+    monkeypatch.setenv("CANARY_KEY", CANARY_KEY)
+    result = pytester.runpytest_subprocess(
+        "--sca-target=target.yaml", "checks", "--alluredir=allure", "--junitxml=junit.xml",
+        "-rA", "-l", "--log-cli-level=WARNING", "--sca-json=report.json",
+        "-o", "junit_logging=all")
+    outputs = {"terminal": result.stdout.str() + result.stderr.str()}
+    for path in pytester.path.rglob("*"):
+        if path.is_file() and path.suffix not in (".py", ".yaml", ".pyc"):
+            outputs[str(path.relative_to(pytester.path))] = path.read_text(errors="replace")
+    assert "junit.xml" in outputs and "report.json" in outputs
+    assert any(name.startswith("allure") for name in outputs)
+    for name, text in outputs.items():
+        assert CANARY_TOKEN not in text, f"token leaked into {name}"
+        assert CANARY_KEY not in text, f"key leaked into {name}"
+    assert "***" in outputs["report.json"] and "***" in outputs["junit.xml"]
+    assert "stdout says ***" in outputs["junit.xml"]
