@@ -150,7 +150,8 @@ def _check_keys(path: Path, where: str, entry: Any, section: str) -> None:
         raise _fail(path, where, f"missing key {sorted(missing)[0]!r}")
     for key in required | optional:
         if key in entry and not isinstance(entry[key], int if key == "chapter" else str):
-            raise _fail(path, where, f"{key} must be a {'number' if key == 'chapter' else 'string'}")
+            kind = "number" if key == "chapter" else "string"
+            raise _fail(path, where, f"{key} must be a {kind}")
 
 
 def parse_catalog(data: Any, path: Path) -> Catalog:

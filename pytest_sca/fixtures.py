@@ -11,7 +11,7 @@ from typing import Any, NoReturn
 
 import pytest
 
-from .adapters.base import CAPABILITIES, Adapter
+from .adapters.base import CAPABILITIES
 from .cleanup import Cleanup
 from .runstate import ScaRun
 from .stash import RUN_KEY, evidence_of
@@ -85,7 +85,8 @@ def _attach_to_allure(name: str, text: str, mime: str) -> None:
         import allure
     except ImportError:  # allure-pytest is a core dependency, but a stripped install may lack it
         return
-    kind = allure.attachment_type.JSON if mime == "application/json" else allure.attachment_type.TEXT
+    types = allure.attachment_type
+    kind = types.JSON if mime == "application/json" else types.TEXT
     allure.attach(text, name=name, attachment_type=kind)
 
 
@@ -111,7 +112,7 @@ def cleanup(request: pytest.FixtureRequest) -> Iterator[Cleanup]:
 
 
 def _capability_fixture(capability: str) -> Any:
-    def provide(request: pytest.FixtureRequest) -> Adapter:
+    def provide(request: pytest.FixtureRequest) -> Any:
         return _run_of(request).adapter_for(capability)
 
     provide.__doc__ = (f"The target's `{capability}` capability (from "

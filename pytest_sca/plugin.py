@@ -232,6 +232,8 @@ class RunHooks:
         """
         config = session.config
         run = self.run
+        # Adapters clean up what they track as created; their failures belong in the report.
+        run.close_adapters()
         if _is_worker(config):
             return
         if run.options.listing:

@@ -11,7 +11,7 @@ from typing import Any
 
 from .adapters.base import CAPABILITIES, Adapter, AdapterContext
 from .catalog import Catalog
-from .cleanup import CleanupLedger
+from .cleanup import CleanupLedger, UndoFailure
 from .redaction import Redactor
 from .scoring import GradingScheme
 from .target import Target
@@ -60,8 +60,8 @@ class ScaRun:
         return self.target is not None
 
     # -- adapters -------------------------------------------------------------------------
-    def adapter_for(self, capability: str) -> Adapter:
-        """The adapter that provides ``capability``; ``NotAssessed`` with the fix if none."""
+    def adapter_for(self, capability: str) -> Any:
+        """What provides ``capability`` (an adapter's facade); ``NotAssessed`` with the fix."""
         from .adapters import registry
 
         assert self.target is not None
@@ -77,18 +77,20 @@ class ScaRun:
                                          self.redact, self.target.capabilities)
                 adapter = self._adapters[transport] = cls(config, context)
             if capability in adapter.provides:
-                return adapter
+                return adapter.capability(capability)
         file = self.target.path.name if self.target.path else self.target.name
         providers = CAPABILITIES.get(capability, ())
         fix = " or ".join(f"`adapters.{p}`" for p in providers) or "an adapter that provides it"
         raise NotAssessed(f"target declares no `{capability}` adapter: add {fix} to {file}")
 
     def close_adapters(self) -> None:
-        for adapter in self._adapters.values():
+        """Close every adapter; one that fails to release (or to clean up) is reported."""
+        for transport, adapter in self._adapters.items():
             try:
                 adapter.close()
-            except Exception:  # noqa: BLE001 - closing must not hide the run's results
-                pass
+            except Exception as exc:  # noqa: BLE001 - every adapter gets closed
+                self.ledger.failures.append(UndoFailure(
+                    f"close the {transport} adapter", f"{type(exc).__name__}: {exc}"))
         self._adapters.clear()
 
     # -- results --------------------------------------------------------------------------

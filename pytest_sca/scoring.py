@@ -57,8 +57,9 @@ def load_grading(path: Path | str | None = None) -> GradingScheme:
         weights = {str(k): float(v) for k, v in data["weights"].items()}
         for n, rule in enumerate(data["grades"]):
             if not isinstance(rule["grade"], str):
+                kind = type(rule["grade"]).__name__
                 raise GradingError(f"{file}: grades[{n}].grade must be text: quote it "
-                                   f"(YAML reads {rule['grade']!r} as {type(rule['grade']).__name__})")
+                                   f"(YAML reads {rule['grade']!r} as {kind})")
         rules = tuple(GradeRule(g["grade"], float(g["min_score"]),
                                 bool(g.get("require_all_shall", False))) for g in data["grades"])
         scheme = GradingScheme(str(data["id"]), str(data.get("status", "")), weights, rules)

@@ -17,8 +17,9 @@ LIGHT_DEPENDENCIES = ["pytest", "pyyaml", "pydantic", "requests", "allure-pytest
 
 
 def _run(*command: str | Path, cwd: Path, timeout: float = 300) -> str:
+    env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
     result = subprocess.run([str(c) for c in command], cwd=cwd, capture_output=True, text=True,
-                            timeout=timeout, env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
+                            timeout=timeout, env=env)
     assert result.returncode in (0, 1), f"{command}: {result.stdout}\n{result.stderr}"
     return result.stdout
 

@@ -8,10 +8,12 @@ the first adapter that provides it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
+
+from ..redaction import Redactor
 
 #: Every capability a check can ask for, with the transports that usually provide it.
 #: The plugin creates one fixture per name; the text is used in not-assessed reasons.
@@ -56,8 +58,9 @@ class AdapterContext:
     target_name: str
     target_path: Path | None
     run_id: str
-    #: Replaces every secret of the target file by ``***`` in a text.
-    redact: Callable[[str], str] = field(default=lambda text: text)
+    #: Replaces every secret by ``***``; an adapter registers secrets it learns at run
+    #: time (an API key the platform returns) with ``redact.add([...])``.
+    redact: Redactor = field(default_factory=Redactor)
     #: The target file's ``capabilities`` section (declared features, thresholds).
     declared: Mapping[str, Any] = field(default_factory=dict)
 
@@ -78,6 +81,14 @@ class Adapter:
     def __init__(self, config: Any, context: AdapterContext) -> None:
         self.config = config
         self.context = context
+
+    def capability(self, name: str) -> Any:
+        """The object a check gets for capability ``name`` (one of ``provides``).
+
+        An adapter whose capabilities share method names (tenants and jobs both
+        have ``list``) returns one facade per capability; the default is itself.
+        """
+        return self
 
     def close(self) -> None:
         """Release connections and sessions; called once at the end of the run."""

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
+
+from pytest_sca.adapters.mapping import MappingError, check_pointer, validate_mapping
 
 
 class StrictModel(BaseModel):
@@ -37,6 +40,36 @@ class PlatformConfig(HttpEndpoint):
     mapping: dict[str, Any] | None = Field(
         default=None, description="declarative mapping of a vendor API (see docs/mapping.md)"
     )
+    mapping_fallback: Literal["reference", "none"] = Field(
+        default="reference",
+        description="operations the mapping leaves out: use the reference route, or none",
+    )
+    error_code_pointer: str = Field(
+        default="/error/code", description="JSON pointer of the error code in a 4xx body"
+    )
+    error_message_pointer: str = Field(
+        default="/error/message", description="JSON pointer of the error message in a 4xx body"
+    )
+    retries: int = Field(
+        default=2, ge=0, le=10, description="retries of a GET after a 5xx or connection failure"
+    )
+
+    @field_validator("mapping")
+    @classmethod
+    def _mapping_is_valid(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        try:
+            validate_mapping(value)
+        except MappingError as exc:
+            raise PydanticCustomError("invalid_mapping", "{detail}", {"detail": str(exc)}) from None
+        return value
+
+    @field_validator("error_code_pointer", "error_message_pointer")
+    @classmethod
+    def _is_pointer(cls, value: str) -> str:
+        try:
+            return check_pointer(value)
+        except ValueError as exc:
+            raise PydanticCustomError("invalid_pointer", "{detail}", {"detail": str(exc)}) from None
 
 
 class KubernetesConfig(StrictModel):
@@ -45,7 +78,8 @@ class KubernetesConfig(StrictModel):
     kubeconfig: str | None = Field(default=None, description="kubeconfig path; none = default")
     context: str | None = None
     in_cluster: bool = False
-    namespace_prefix: str = Field(default="sca-", description="prefix of namespaces the run creates")
+    namespace_prefix: str = Field(
+        default="sca-", description="prefix of namespaces the run creates")
     probe_image: str | None = Field(default=None, description="image the probe workloads run in")
     vendor_resources: dict[str, str] = Field(
         default_factory=dict, description="extra extended resource name → vendor"
@@ -88,7 +122,8 @@ class S3Config(StrictModel):
     region: str = "us-east-1"
     access_key: str
     secret_key: str
-    bucket: str | None = Field(default=None, description="bucket the run may write probe objects to")
+    bucket: str | None = Field(
+        default=None, description="bucket the run may write probe objects to")
     addressing_style: Literal["path", "virtual", "auto"] = "path"
     verify: bool | str = True
     other_tenant: S3Credentials | None = Field(
