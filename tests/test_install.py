@@ -61,3 +61,6 @@ def test_evaluation_from_another_directory_runs_the_shipped_suites(installed: Pa
     listing = _run(installed / "bin" / "pytest", "--sca-list", "-p", "no:cacheprovider",
                    cwd=tmp_path)
     assert "97 items" in listing
+    covered = next(line for line in listing.splitlines() if line.strip().startswith("6.1.a"))
+    assert "1 check(s)" in covered, covered
+    assert "test_6_01_tenancy.py::test_tenants_are_isolated" in listing
