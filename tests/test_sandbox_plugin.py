@@ -1,0 +1,96 @@
+"""The plugin drives the sandbox: `--sca-target=sandbox` starts it, evaluates it, stops it."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from .conftest import read_report, verdicts
+
+
+def _processes_mentioning(text: str) -> list[str]:
+    """Command lines of running processes that contain ``text`` (the process table)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if text in cmdline:
+            found.append(f"{entry.name}: {cmdline}")
+    return found
+
+
+def _state_dir(output: str) -> str:
+    match = re.search(r"sca: sandbox started, state in (\S+)", output)
+    assert match, output
+    return match.group(1)
+
+
+def test_sandbox_run_starts_evaluates_and_leaves_nothing_running(
+        pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess("--sca-target=sandbox", "-m", "chapter6 and shall",
+                                           "-p", "no:cacheprovider")
+    out = result.stdout.str()
+    state = _state_dir(out)
+    assert "sca evaluation: sandbox" in out
+    report = read_report(pytester)
+    assert verdicts(report)["6.1.a"] == "pass"
+    assert report["target"]["name"] == "sandbox"
+    assert not _processes_mentioning(state), "sandbox processes left running"
+    assert not Path(state).exists(), "the temporary state folder was left behind"
+
+
+def test_sandbox_with_xdist_is_started_once(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess("--sca-target=sandbox", "-n", "2", "-m",
+                                           "clause(subdomain='6.1')", "-p", "no:cacheprovider")
+    out = result.stdout.str()
+    assert out.count("sca: sandbox started") == 1
+    assert verdicts(read_report(pytester)) == {"6.1.a": "pass", "6.1.b": "pass", "6.1.c": "pass"}
+    assert not _processes_mentioning(_state_dir(out))
+
+
+def test_target_file_can_start_the_sandbox_with_faults_and_evidence(
+        pytester: pytest.Pytester) -> None:
+    pytester.makefile(".yaml", broken="""
+        name: broken-sandbox
+        sandbox: {faults: [quota_not_enforced]}
+        waivers:
+          "6.1.c": {reason: "accepted for the demo", expires: 2099-01-01}
+    """)
+    pytester.runpytest_subprocess("--sca-target=broken.yaml", "-m", "clause(subdomain='6.1')")
+    report = read_report(pytester)
+    assert report["target"]["name"] == "broken-sandbox"
+    assert verdicts(report) == {"6.1.a": "pass", "6.1.b": "fail", "6.1.c": "waived"}
+
+
+def test_state_folder_keeps_the_platform_across_runs(pytester: pytest.Pytester,
+                                                     tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    pytester.makefile(".yaml", kept=f"name: kept\nsandbox: {{state: {state}}}\n")
+    for _ in range(2):
+        result = pytester.runpytest_subprocess("--sca-target=kept.yaml", "-m",
+                                               "clause(id='6.1.a')")
+        assert verdicts(read_report(pytester)) == {"6.1.a": "pass"}, result.stdout.str()
+    assert (state / "platform.sqlite3").is_file()
+    assert not _processes_mentioning(str(state))
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--sca-target=sandbox", "--sca-sandbox-fault=gremlins"],
+     "ERROR: sandbox: sandbox.faults: unknown sandbox fault 'gremlins': known faults are*"),
+    (["--sca-target=t.yaml", "--sca-sandbox-fault=logs_dropped"],
+     "ERROR: --sca-sandbox-fault needs --sca-target=sandbox"),
+])
+def test_bad_sandbox_options_are_one_line_errors(pytester: pytest.Pytester, args: list[str],
+                                                 message: str) -> None:
+    pytester.makefile(".yaml", t="name: t\n")
+    result = pytester.runpytest_subprocess(*args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+    assert "Traceback" not in result.stderr.str()
