@@ -117,7 +117,7 @@ def test_allure_results_carry_the_catalogue_labels(pytester: pytest.Pytester,
 CANARY_TOKEN = "canary-TOKEN-7f3a9c51e2"
 CANARY_KEY = "canary-KEY-b81d44aa09"
 
-LEAKY_CHECKS = f"""
+LEAKY_CHECKS = """
 import logging
 import os
 
@@ -129,8 +129,8 @@ def test_leaks_everywhere(sca):
     token = sca.target.adapters["platform"].token
     print("stdout says", token)
     logging.getLogger("sca.test").warning("log says %s", token)
-    sca.evidence("request", {{"Authorization": "Bearer " + token}})
-    assert token == "something else", f"token was {{token}}"
+    sca.evidence("request", {"Authorization": "Bearer " + token})
+    assert token == "something else", f"token was {token}"
 
 
 @pytest.mark.clause("6.1.b")

@@ -1,0 +1,52 @@
+"""``python -m pytest_sca.sandbox serve|faults``: run the embedded reference platform."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pytest_sca.sandbox.faults import FAULTS, check_faults
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m pytest_sca.sandbox",
+        description="The embedded reference AI platform of pytest-sca, on 127.0.0.1.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="start the sandbox and run until Ctrl-C/SIGTERM")
+    serve.add_argument("--state", type=Path, default=None,
+                       help="state directory kept across restarts (default: a temp dir)")
+    serve.add_argument("--fault", action="extend", nargs="+", default=[], metavar="NAME",
+                       help="behavioural faults to run with (repeatable; see `faults`)")
+    serve.add_argument("--ready-file", type=Path, default=None,
+                       help="file written with the target file's path once ready")
+    commands.add_parser("faults", help="list the faults: name<TAB>behaviour it breaks")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit status."""
+    args = _parser().parse_args(argv)
+    if args.command == "faults":
+        for name, behaviour in FAULTS.items():
+            print(f"{name}\t{behaviour}")
+        return 0
+    try:
+        faults = check_faults(args.fault)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    from pytest_sca.sandbox.server import StateDirInUse, serve
+
+    try:
+        return serve(args.state, faults, args.ready_file)
+    except StateDirInUse as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""What every route module of the API shares: authentication dependencies and small helpers."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from pytest_sca.sandbox.auth import Principal
+from pytest_sca.sandbox.errors import ApiError
+from pytest_sca.sandbox.store import Document
+
+if TYPE_CHECKING:
+    from pytest_sca.sandbox.core import SandboxPlatform
+
+API = "/api/v1"
+_bearer = HTTPBearer(auto_error=False, description="an API key of the platform")
+
+
+def public(doc: Document) -> Document:
+    """A stored document without its internal (``_``) keys."""
+    return {key: value for key, value in doc.items() if not key.startswith("_")}
+
+
+def timestamp(value: datetime | None) -> str | None:
+    """A query timestamp as the store's sortable UTC text."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def audit_resource(request: Request, resource: str) -> None:
+    """Name the resource a mutation created, for its audit entry (default: the path)."""
+    request.state.audit_resource = resource
+
+
+def optional_caller(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal | None:
+    """The caller if a bearer key was sent (401 for an unknown key)."""
+    if credentials is None:
+        return None
+    platform: SandboxPlatform = request.app.state.platform
+    who = platform.authenticate(credentials.credentials)
+    if who is None:
+        raise ApiError(401, "unauthorized", "invalid API key")
+    request.state.principal = who
+    return who
+
+
+def caller(who: Annotated[Principal | None, Depends(optional_caller)]) -> Principal:
+    """The authenticated caller (401 without a key)."""
+    if who is None:
+        raise ApiError(401, "unauthorized", "missing bearer API key")
+    return who
+
+
+Caller = Annotated[Principal, Depends(caller)]
+OptionalCaller = Annotated[Principal | None, Depends(optional_caller)]

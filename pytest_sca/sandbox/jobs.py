@@ -1,0 +1,503 @@
+"""Jobs that really run: one local subprocess per worker, watched by a monitor thread.
+
+A job is admitted against its tenant's quota, then waits ``pending`` until
+the scheduler finds free (simulated) capacity for every worker, then runs as
+real processes in ``DIR/jobs/<id>/worker-<rank>/`` with their output in
+``DIR/jobs/<id>/worker-<rank>.log``. When a worker ends or is stopped, usage
+records of its real run time × its requests are written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from pytest_sca.sandbox.auth import Principal
+from pytest_sca.sandbox.errors import ApiError, not_found
+from pytest_sca.sandbox.procs import ProcInfo, own_process_group, processes_in_group
+from pytest_sca.sandbox.scheduling import Placement, place_job
+from pytest_sca.sandbox.store import Document, Store, new_id, utc_now
+
+ACTIVE = ("pending", "running")
+FINISHED = ("succeeded", "failed", "stopped")
+#: Seconds a worker's process group gets between SIGTERM and SIGKILL.
+STOP_GRACE = 2.0
+#: How often the monitor looks at processes and pending jobs.
+TICK = 0.05
+_PROGRESS = re.compile(rb"sca-progress:\s*([0-9]*\.?[0-9]+)")
+#: Variables of the sandbox's own environment that a job must not inherit.
+_PRIVATE_ENV_PREFIXES = ("SCA_SANDBOX_", "AWS_")
+
+_USAGE_UNITS = (("cpu", "cpu", "core_seconds"), ("memory", "memory_gib", "gib_seconds"),
+                ("accelerator", "accelerators", "card_seconds"))
+
+
+@dataclass
+class _RunningWorker:
+    """A live worker process and what its usage record needs."""
+
+    job_id: str
+    rank: int
+    popen: subprocess.Popen[bytes]
+    log: IO[bytes]
+    started_monotonic: float
+    started_at: str
+
+
+def public_job(job: Document) -> Document:
+    """The job as the API shows it (internal keys start with ``_``)."""
+    return {key: value for key, value in job.items() if not key.startswith("_")}
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _exit_code(returncode: int) -> int:
+    """A shell-style exit code: 128 + N for a process killed by signal N."""
+    return 128 - returncode if returncode < 0 else returncode
+
+
+class JobRunner:
+    """Admits, schedules, runs, stops and meters jobs; state lives in the store."""
+
+    def __init__(self, store: Store, state_dir: Path, faults: frozenset[str]) -> None:
+        self.store = store
+        self.jobs_dir = state_dir / "jobs"
+        self.jobs_dir.mkdir(parents=True, exist_ok=True)
+        self.faults = faults
+        self._workers: dict[tuple[str, int], _RunningWorker] = {}
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._monitor, name="sandbox-jobs", daemon=True)
+
+    # life cycle -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Fail the jobs a previous run left running, then start watching."""
+        with self.store.lock:
+            for job in self.store.list("job", status="running"):
+                self._finish(job, "failed", None, "SandboxRestarted",
+                             "the sandbox stopped while the job was running")
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stop watching and stop every running job (usage is written for each)."""
+        self._stopping.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+        with self.store.lock:
+            # Every job gets the same grace period, not one after the other.
+            for worker in self._workers.values():
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(worker.popen.pid, signal.SIGTERM)
+            deadline = time.monotonic() + STOP_GRACE
+            for job in self.store.list("job", status="running"):
+                self._stop_processes(job, deadline=deadline)
+                self._finish(job, "stopped", None, "SandboxShutdown", "the sandbox shut down")
+
+    def _monitor(self) -> None:
+        while not self._stopping.wait(TICK):
+            try:
+                self.tick()
+            except Exception as exc:  # noqa: BLE001 - the monitor must outlive one bad tick
+                print(f"sandbox: job monitor error: {exc!r}", file=sys.stderr, flush=True)
+
+    def tick(self) -> None:
+        """Collect ended workers, then try to start pending jobs."""
+        with self.store.lock:
+            for key, worker in list(self._workers.items()):
+                returncode = worker.popen.poll()
+                if returncode is not None:
+                    self._worker_ended(key, _exit_code(returncode))
+            for job in self.store.list("job", status="pending"):
+                self._try_schedule(job)
+
+    # requests from the API -------------------------------------------------------------
+
+    def submit(self, who: Principal, spec: dict[str, Any]) -> Document:
+        """Admit a job (quota) and record it ``pending``; the monitor starts it."""
+        with self.store.lock:
+            self._check_quota(who.tenant_id, spec["resources"], spec["workers"], exclude=None)
+            job: Document = {
+                "id": new_id("job"),
+                "tenant_id": who.tenant_id,
+                "owner": who.user_id,
+                "name": spec["name"],
+                "image": spec["image"],
+                "command": list(spec["command"]),
+                "env": dict(spec.get("env") or {}),
+                "resources": dict(spec["resources"]),
+                "world_size": spec["workers"],
+                "status": "pending",
+                "exit_code": None,
+                "workers": self._fresh_workers(spec["workers"]),
+                "attempt": 1,
+                "progress": 0.0,
+                "simulated": spec["resources"]["accelerators"] > 0,
+                "created_at": utc_now(),
+                "started_at": None,
+                "finished_at": None,
+                "labels": dict(spec.get("labels") or {}),
+                "_events": [],
+                "_unschedulable": False,
+            }
+            self._event(job, "Created", "Submitted", f"submitted by {who.user_id}")
+            self.store.put("job", job)
+            self._try_schedule(job)
+            return job
+
+    def stop(self, job_id: str) -> Document:
+        """Stop a pending or running job (its process groups are killed)."""
+        with self.store.lock:
+            job = self._job(job_id)
+            if job["status"] in ("succeeded", "failed"):
+                raise ApiError(409, "conflict", f"job {job_id} already {job['status']}")
+            if job["status"] in ACTIVE:
+                self._stop_processes(job)
+                self._finish(job, "stopped", None, "UserRequest", "stopped on request")
+            return job
+
+    def restart(self, job_id: str) -> Document:
+        """Stop the job if active, then queue it again as a new attempt."""
+        with self.store.lock:
+            job = self._job(job_id)
+            self._check_quota(job["tenant_id"], job["resources"], job["world_size"], exclude=job_id)
+            if job["status"] in ACTIVE:
+                self._stop_processes(job)
+                self._finish(job, "stopped", None, "Restarting", "stopped for a restart")
+            job["status"] = "pending"
+            job["exit_code"] = None
+            job["finished_at"] = None
+            job["attempt"] += 1
+            job["workers"] = self._fresh_workers(job["world_size"])
+            job["_unschedulable"] = False
+            self._event(job, "Restarted", "UserRequest", f"attempt {job['attempt']} queued")
+            self.store.put("job", job)
+            self._try_schedule(job)
+            return job
+
+    def delete(self, job_id: str) -> None:
+        """Stop the job if active, then remove its record and files."""
+        with self.store.lock:
+            job = self._job(job_id)
+            if job["status"] in ACTIVE:
+                self._stop_processes(job)
+                self._finish(job, "stopped", None, "Deleted", "stopped because it was deleted")
+            self.store.delete("job", job_id)
+        shutil.rmtree(self.jobs_dir / job_id, ignore_errors=True)
+
+    def events(self, job: Document) -> list[Document]:
+        """The job's events, oldest first."""
+        return list(job.get("_events", []))
+
+    def logs(self, job: Document, rank: int) -> str:
+        """What worker ``rank`` printed (stdout and stderr), or empty under ``logs_dropped``."""
+        if "logs_dropped" in self.faults:
+            return ""
+        if not 0 <= rank < job["world_size"]:
+            raise not_found(f"worker {rank} of job {job['id']}")
+        path = self._log_path(job["id"], rank)
+        try:
+            return path.read_bytes().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
+
+    def quota_used(self, tenant_id: str, exclude: str | None = None) -> dict[str, float]:
+        """What the tenant's pending and running jobs request, summed over workers."""
+        used = {"cpu": 0.0, "memory_gib": 0.0, "accelerators": 0}
+        active = [job for status in ACTIVE
+                  for job in self.store.list("job", tenant_id=tenant_id, status=status)]
+        for job in active:
+            if job["id"] != exclude:
+                for key in used:
+                    used[key] += job["resources"][key] * job["world_size"]
+        return used
+
+    def process_stats(self) -> list[tuple[Document, int, list[ProcInfo], float]]:
+        """(job, rank, live processes of its group, seconds run) for every running worker."""
+        now = time.monotonic()
+        with self.store.lock:
+            running = [(key, w.popen.pid, now - w.started_monotonic)
+                       for key, w in self._workers.items()]
+            jobs = {job_id: self.store.get("job", job_id) for (job_id, _), _, _ in running}
+        stats = []
+        for (job_id, rank), pid, ran in running:
+            job = jobs.get(job_id)
+            if job is not None:
+                stats.append((job, rank, processes_in_group(pid), ran))
+        return stats
+
+    def progress(self, job: Document) -> float:
+        """The last ``sca-progress: X`` a worker printed (0..1), 1.0 once succeeded."""
+        if job["status"] == "succeeded":
+            return 1.0
+        best = 0.0
+        for rank in range(job["world_size"]):
+            path = self._log_path(job["id"], rank)
+            try:
+                with path.open("rb") as handle:
+                    handle.seek(max(0, path.stat().st_size - 4096))
+                    tail = handle.read()
+            except OSError:
+                continue
+            found = _PROGRESS.findall(tail)
+            if found:
+                best = max(best, min(1.0, float(found[-1])))
+        return best
+
+    # internals ------------------------------------------------------------------------------
+
+    def _job(self, job_id: str) -> Document:
+        job = self.store.get("job", job_id)
+        if job is None:
+            raise not_found(f"job {job_id}")
+        return job
+
+    @staticmethod
+    def _fresh_workers(count: int) -> list[Document]:
+        return [
+            {"rank": rank, "status": "pending", "node_id": None, "exit_code": None,
+             "accelerators": [], "pid": None, "started_at": None, "finished_at": None}
+            for rank in range(count)
+        ]
+
+    @staticmethod
+    def _event(job: Document, kind: str, reason: str, message: str) -> None:
+        job.setdefault("_events", []).append(
+            {"time": utc_now(), "type": kind, "reason": reason, "message": message}
+        )
+
+    def _log_path(self, job_id: str, rank: int) -> Path:
+        return self.jobs_dir / job_id / f"worker-{rank}.log"
+
+    def _check_quota(
+        self, tenant_id: str, resources: dict[str, Any], workers: int, exclude: str | None
+    ) -> None:
+        if "quota_not_enforced" in self.faults:
+            return
+        tenant = self.store.get("tenant", tenant_id)
+        if tenant is None:
+            raise not_found(f"tenant {tenant_id}")
+        quota = tenant["quota"]
+        used = self.quota_used(tenant_id, exclude=exclude)
+        for key in ("cpu", "memory_gib", "accelerators"):
+            wanted = resources[key] * workers
+            if used[key] + wanted > quota[key] + 1e-9:
+                raise ApiError(
+                    409,
+                    "quota_exceeded",
+                    f"tenant {tenant_id} quota {key}={quota[key]} exceeded: {used[key]} in use,"
+                    f" job requests {wanted}",
+                )
+
+    def _usable_nodes(self, tenant_id: str) -> list[Document]:
+        clusters = {
+            c["id"]
+            for c in self.store.list("cluster")
+            if c["tenant_id"] in (None, tenant_id) and c["status"] == "ready"
+        }
+        return [
+            n for n in self.store.list("node")
+            if n["cluster_id"] in clusters and n["health"] == "healthy"
+        ]
+
+    def _try_schedule(self, job: Document) -> None:
+        running = self.store.list("job", status="running")
+        placement = place_job(
+            job,
+            self._usable_nodes(job["tenant_id"]),
+            running,
+            check_accelerators="capacity_not_checked" not in self.faults,
+        )
+        if isinstance(placement, str):
+            if not job.get("_unschedulable"):
+                job["_unschedulable"] = True
+                self._event(job, "Unschedulable", "InsufficientCapacity", placement)
+                self.store.put("job", job)
+            return
+        self._allocate(job, placement)
+        self._event(job, "Scheduled", "Placed",
+                    ", ".join(f"worker {r} on {p.node_id}" for r, p in enumerate(placement)))
+        self._launch(job, placement)
+
+    def _allocate(self, job: Document, placement: list[Placement]) -> None:
+        for spot in placement:
+            def take(node: Document, spot: Placement = spot) -> None:
+                for card in node["accelerators"]:
+                    if card["index"] in spot.accelerators:
+                        card["allocated_to"] = job["id"]
+            self.store.update("node", spot.node_id, take)
+
+    def _release(self, job: Document) -> None:
+        for worker in job["workers"]:
+            if not worker["node_id"] or not worker["accelerators"]:
+                continue
+
+            def give_back(node: Document) -> None:
+                for card in node["accelerators"]:
+                    if card["allocated_to"] == job["id"]:
+                        card["allocated_to"] = None
+            self.store.update("node", worker["node_id"], give_back)
+
+    def _job_env(
+        self, job: Document, rank: int, master_port: int, cards: list[int]
+    ) -> dict[str, str]:
+        env = {
+            key: value for key, value in os.environ.items()
+            if not key.startswith(_PRIVATE_ENV_PREFIXES)
+        }
+        env.update({str(k): str(v) for k, v in job["env"].items()})
+        env.update({
+            "SCA_JOB_ID": job["id"],
+            "RANK": str(rank),
+            "LOCAL_RANK": "0",
+            "WORLD_SIZE": str(job["world_size"]),
+            "MASTER_ADDR": "127.0.0.1",
+            "MASTER_PORT": str(master_port),
+            "SCA_VISIBLE_ACCELERATORS": ",".join(str(i) for i in cards),
+            "PYTHONUNBUFFERED": "1",
+        })
+        return env
+
+    def _launch(self, job: Document, placement: list[Placement]) -> None:
+        master_port = _free_port()
+        command = list(job["command"])
+        if command and command[0] == "python":
+            command[0] = sys.executable
+        job["status"] = "running"
+        job["started_at"] = utc_now()
+        for rank, spot in enumerate(placement):
+            worker = job["workers"][rank]
+            worker.update(node_id=spot.node_id, accelerators=spot.accelerators,
+                          status="running", started_at=utc_now())
+            workdir = self.jobs_dir / job["id"] / f"worker-{rank}"
+            workdir.mkdir(parents=True, exist_ok=True)
+            log = self._log_path(job["id"], rank).open("ab")
+            try:
+                popen = subprocess.Popen(  # noqa: S603 - running the tenant's command is the point
+                    command,
+                    cwd=workdir,
+                    env=self._job_env(job, rank, master_port, spot.accelerators),
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    **own_process_group(),
+                )
+            except (OSError, ValueError, IndexError) as exc:
+                code = 126 if isinstance(exc, PermissionError) else 127
+                log.write(f"sandbox: cannot start {command[:1]}: {exc}\n".encode())
+                log.close()
+                worker.update(status="failed", exit_code=code, finished_at=utc_now())
+                continue
+            worker["pid"] = popen.pid
+            self._workers[(job["id"], rank)] = _RunningWorker(
+                job["id"], rank, popen, log, time.monotonic(), worker["started_at"]
+            )
+        self._event(job, "Started", "ProcessesStarted", f"{len(placement)} worker(s) started")
+        self.store.put("job", job)
+        failed = [w for w in job["workers"] if w["status"] == "failed"]
+        if failed:
+            self._stop_processes(job)
+            self._finish(job, "failed", failed[0]["exit_code"], "StartError",
+                         f"worker {failed[0]['rank']} could not start")
+
+    def _worker_ended(self, key: tuple[str, int], code: int) -> None:
+        running = self._workers.pop(key)
+        # Like a container, a worker ends with its main process: no stray children survive it.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(running.popen.pid, signal.SIGKILL)
+        running.log.close()
+        self._meter(running)
+        job = self.store.get("job", running.job_id)
+        if job is None:
+            return
+        worker = job["workers"][running.rank]
+        worker.update(status="succeeded" if code == 0 else "failed", exit_code=code,
+                      finished_at=utc_now())
+        self.store.put("job", job)
+        if code != 0:
+            self._stop_processes(job)
+            self._finish(job, "failed", code, "WorkerFailed",
+                         f"worker {running.rank} exited with code {code}")
+        elif all(w["status"] == "succeeded" for w in job["workers"]):
+            self._finish(job, "succeeded", 0, "AllWorkersSucceeded", "every worker exited with 0")
+
+    def _stop_processes(self, job: Document, deadline: float | None = None) -> None:
+        """SIGTERM every live worker group of ``job``, SIGKILL what is left after a grace."""
+        mine = [(k, w) for k, w in self._workers.items() if k[0] == job["id"]]
+        for _, worker in mine:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(worker.popen.pid, signal.SIGTERM)
+        if deadline is None:
+            deadline = time.monotonic() + STOP_GRACE
+        for _, worker in mine:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                worker.popen.wait(timeout=max(0.0, deadline - time.monotonic()))
+        for key, worker in mine:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(worker.popen.pid, signal.SIGKILL)
+            try:
+                code = worker.popen.wait(timeout=5)
+            except subprocess.TimeoutExpired:  # stuck in the kernel: report it as killed
+                code = -signal.SIGKILL
+            self._workers.pop(key, None)
+            worker.log.close()
+            self._meter(worker)
+            state = job["workers"][worker.rank]
+            state.update(status="stopped", exit_code=_exit_code(code), finished_at=utc_now())
+
+    def _finish(
+        self, job: Document, status: str, exit_code: int | None, reason: str, message: str
+    ) -> None:
+        for worker in job["workers"]:
+            if worker["status"] in ACTIVE:
+                worker["status"] = "stopped" if status == "stopped" else status
+        job["status"] = status
+        job["exit_code"] = exit_code
+        job["finished_at"] = utc_now()
+        job["progress"] = self.progress(job)
+        kind = {"succeeded": "Completed", "failed": "Failed", "stopped": "Stopped"}[status]
+        self._event(job, kind, reason, message)
+        self._release(job)
+        self.store.put("job", job)
+
+    def _meter(self, worker: _RunningWorker) -> None:
+        """Usage records for one worker's real run time × the job's requests."""
+        if "usage_not_metered" in self.faults:
+            return
+        job = self.store.get("job", worker.job_id)
+        if job is None:
+            return
+        seconds = max(0.0, time.monotonic() - worker.started_monotonic)
+        end = utc_now()
+        for resource, key, unit in _USAGE_UNITS:
+            amount = float(job["resources"][key])
+            if amount <= 0:
+                continue
+            self.store.put("usage", {
+                "id": new_id("usage"),
+                "tenant_id": job["tenant_id"],
+                "job_id": job["id"],
+                "rank": worker.rank,
+                "resource": resource,
+                "quantity": round(seconds * amount, 6),
+                "unit": unit,
+                "run_seconds": round(seconds, 6),
+                "start": worker.started_at,
+                "end": end,
+                "created_at": end,
+                "labels": dict(job["labels"]),
+            })

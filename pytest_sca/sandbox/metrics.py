@@ -1,0 +1,165 @@
+"""``/metrics``: Prometheus exposition of nodes, simulated accelerators and jobs' real processes.
+
+SSH nodes run on this machine, so their CPU, memory, disk and network are
+the host's (``simulated="false"``); the other nodes and every accelerator
+are simulated from what the scheduler allocated (``simulated="true"``).
+Job figures (CPU seconds, RSS) are summed over each worker's real processes.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+
+if TYPE_CHECKING:
+    from pytest_sca.sandbox.core import SandboxPlatform
+
+
+def _host_cpu_busy_ratio() -> float:
+    """Share of the host's CPU time that was not idle since boot (from /proc/stat)."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = [float(x) for x in stat.readline().split()[1:]]
+    except OSError:
+        return 0.0
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0.0)
+    total = sum(fields) or 1.0
+    return 1.0 - idle / total
+
+
+def _host_memory_bytes() -> tuple[float, float]:
+    """(total, available) memory of the host."""
+    values = {}
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                key, _, rest = line.partition(":")
+                values[key] = float(rest.split()[0]) * 1024
+    except OSError:
+        return 0.0, 0.0
+    return values.get("MemTotal", 0.0), values.get("MemAvailable", 0.0)
+
+
+def _host_network_bytes() -> tuple[float, float]:
+    """(received, sent) bytes over every interface of the host."""
+    received = sent = 0.0
+    try:
+        with open("/proc/net/dev") as netdev:
+            for line in netdev.readlines()[2:]:
+                numbers = line.split(":", 1)[1].split()
+                received += float(numbers[0])
+                sent += float(numbers[8])
+    except (OSError, IndexError, ValueError):
+        pass
+    return received, sent
+
+
+class _SandboxCollector:
+    """Builds every metric family at scrape time from the platform's live state."""
+
+    def __init__(self, platform: SandboxPlatform) -> None:
+        self.platform = platform
+
+    def collect(self) -> Iterator[Metric]:
+        node_labels = ["node", "cluster", "simulated"]
+        cpu = GaugeMetricFamily("sca_node_cpu_utilization_ratio", "node CPU busy share",
+                                labels=node_labels)
+        mem_total = GaugeMetricFamily("sca_node_memory_total_bytes", "node memory",
+                                      labels=node_labels)
+        mem_used = GaugeMetricFamily("sca_node_memory_used_bytes", "node memory in use",
+                                     labels=node_labels)
+        disk_total = GaugeMetricFamily("sca_node_disk_total_bytes", "node disk",
+                                       labels=node_labels)
+        disk_used = GaugeMetricFamily("sca_node_disk_used_bytes", "node disk in use",
+                                      labels=node_labels)
+        net_rx = GaugeMetricFamily("sca_node_network_receive_bytes", "node bytes received",
+                                   labels=node_labels)
+        net_tx = GaugeMetricFamily("sca_node_network_transmit_bytes", "node bytes sent",
+                                   labels=node_labels)
+        acc_labels = ["node", "index", "vendor", "model", "job", "simulated"]
+        acc_util = GaugeMetricFamily("sca_accelerator_utilization_ratio",
+                                     "accelerator busy share (simulated)", labels=acc_labels)
+        acc_mem = GaugeMetricFamily("sca_accelerator_memory_used_bytes",
+                                    "accelerator memory in use (simulated)", labels=acc_labels)
+        acc_mem_total = GaugeMetricFamily("sca_accelerator_memory_total_bytes",
+                                          "accelerator memory (simulated)", labels=acc_labels)
+
+        job_labels = ["job", "tenant", "rank", "node"]
+        job_cpu = GaugeMetricFamily("sca_job_cpu_seconds", "CPU seconds of a worker's processes",
+                                    labels=job_labels)
+        job_rss = GaugeMetricFamily("sca_job_memory_rss_bytes", "RSS of a worker's processes",
+                                    labels=job_labels)
+        job_progress = GaugeMetricFamily("sca_job_progress_ratio", "job progress (0..1)",
+                                         labels=["job", "tenant"])
+        job_status = GaugeMetricFamily("sca_job_running", "1 while the job runs",
+                                       labels=["job", "tenant"])
+
+        cpu_seconds: dict[str, float] = {}
+        run_seconds: dict[str, float] = {}
+        for job, rank, procs, ran in self.platform.runner.process_stats():
+            node = job["workers"][rank]["node_id"] or ""
+            values = [job["id"], job["tenant_id"], str(rank), node]
+            seconds = sum(p.cpu_seconds for p in procs)
+            job_cpu.add_metric(values, seconds)
+            job_rss.add_metric(values, float(sum(p.rss_bytes for p in procs)))
+            cpu_seconds[job["id"]] = cpu_seconds.get(job["id"], 0.0) + seconds
+            run_seconds[job["id"]] = run_seconds.get(job["id"], 0.0) + ran
+
+        store = self.platform.store
+        for job in store.list("job", status="running"):
+            progress = self.platform.runner.progress(job)
+            job_progress.add_metric([job["id"], job["tenant_id"]], progress)
+            job_status.add_metric([job["id"], job["tenant_id"]], 1.0)
+
+        busy_ratio = _host_cpu_busy_ratio()
+        host_total, host_available = _host_memory_bytes()
+        rx, tx = _host_network_bytes()
+        disk = shutil.disk_usage(self.platform.state_dir)
+        for node in store.list("node"):
+            real = bool(node.get("ssh"))
+            labels = [node["id"], node["cluster_id"], "false" if real else "true"]
+            held = [a for a in node["accelerators"] if a["allocated_to"]]
+            share = len(held) / max(1, len(node["accelerators"]))
+            if real:
+                cpu.add_metric(labels, busy_ratio)
+                mem_total.add_metric(labels, host_total)
+                mem_used.add_metric(labels, host_total - host_available)
+                disk_total.add_metric(labels, float(disk.total))
+                disk_used.add_metric(labels, float(disk.used))
+                net_rx.add_metric(labels, rx)
+                net_tx.add_metric(labels, tx)
+            else:
+                gib = 1024.0**3
+                cpu.add_metric(labels, share)
+                mem_total.add_metric(labels, node["memory_gib"] * gib)
+                mem_used.add_metric(labels, share * node["memory_gib"] * gib)
+                disk_total.add_metric(labels, 3.84e12)
+                disk_used.add_metric(labels, 1.0e11)
+                net_rx.add_metric(labels, 0.0)
+                net_tx.add_metric(labels, 0.0)
+            for card in node["accelerators"]:
+                job_id = card["allocated_to"] or ""
+                values = [node["id"], str(card["index"]), card["vendor"], card["model"],
+                          job_id, "true"]
+                total = card["memory_gib"] * 1024.0**3
+                # A held card is as busy as its job's real processes are on the CPU.
+                util = 0.0
+                if run_seconds.get(job_id):
+                    util = min(1.0, cpu_seconds[job_id] / run_seconds[job_id])
+                acc_util.add_metric(values, util)
+                acc_mem.add_metric(values, 0.5 * total if job_id else 0.0)
+                acc_mem_total.add_metric(values, total)
+
+        yield from (cpu, mem_total, mem_used, disk_total, disk_used, net_rx, net_tx,
+                    acc_util, acc_mem, acc_mem_total, job_cpu, job_rss, job_progress, job_status)
+
+
+def render_metrics(platform: SandboxPlatform) -> tuple[bytes, str]:
+    """The exposition text and its content type."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_SandboxCollector(platform))  # type: ignore[arg-type]
+    return generate_latest(registry), CONTENT_TYPE_LATEST

@@ -1,0 +1,251 @@
+"""``serve``: start the whole sandbox on loopback, write its target file, run until signalled.
+
+Threads: uvicorn serves the API from its own thread and event loop; moto's S3
+server runs in its thread; the main thread runs the asyncio loop of the SSH
+nodes and waits for SIGINT/SIGTERM, then stops everything it started (job
+process groups included) and returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import os
+import shutil
+import signal
+import socket
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pytest_sca.sandbox.core import OTHER_TENANT, PROBE_TENANT, SandboxPlatform
+from pytest_sca.sandbox.inventory import SSH_NODE_NAMES
+from pytest_sca.sandbox.s3 import ObjectStorage
+from pytest_sca.sandbox.ssh import SSH_USER, SshNodes
+
+STANDARD = "saia-aicloud-2025-04-29"
+#: env name → what it holds; the target file refers to each as ${NAME}.
+ENV_NAMES = (
+    "SCA_SANDBOX_TOKEN",
+    "SCA_SANDBOX_S3_ACCESS_KEY",
+    "SCA_SANDBOX_S3_SECRET_KEY",
+    "SCA_SANDBOX_S3_OTHER_ACCESS_KEY",
+    "SCA_SANDBOX_S3_OTHER_SECRET_KEY",
+)
+
+
+def _loopback_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    sock.set_inheritable(False)
+    return sock
+
+
+class _ApiServer:
+    """uvicorn serving the API app from a thread, on a socket bound beforehand."""
+
+    def __init__(self, app: Any) -> None:
+        import uvicorn
+
+        self.sock = _loopback_socket()
+        self.port = int(self.sock.getsockname()[1])
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(
+            target=lambda: self.server.run(sockets=[self.sock]), name="sandbox-api", daemon=True
+        )
+
+    def start(self, timeout: float = 10.0) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + timeout
+        while not self.server.started:
+            if not self.thread.is_alive():
+                raise RuntimeError("the API server thread ended during start-up")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the API server did not start within {timeout} s")
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.sock.close()
+
+
+def target_document(
+    state_dir: Path, api_port: int, platform: SandboxPlatform, ssh: SshNodes
+) -> dict[str, Any]:
+    """The target file's content: secrets only as ${VAR} references."""
+    store = platform.store
+    probe = store.get("tenant", PROBE_TENANT)
+    other = store.get("tenant", OTHER_TENANT)
+    assert probe is not None and other is not None
+    adapters: dict[str, Any] = {
+        "platform": {"url": f"http://127.0.0.1:{api_port}/", "token": "${SCA_SANDBOX_TOKEN}"},
+        "ssh": {
+            "nodes": [
+                {"name": node.name, "host": "127.0.0.1", "port": node.port, "user": SSH_USER,
+                 "key_file": str(ssh.client_key_path)}
+                for node in ssh.servers
+            ],
+            "known_hosts": str(ssh.known_hosts_path),
+        },
+    }
+    if platform.storage is not None:
+        adapters["s3"] = {
+            "endpoint": platform.storage.endpoint,
+            "access_key": "${SCA_SANDBOX_S3_ACCESS_KEY}",
+            "secret_key": "${SCA_SANDBOX_S3_SECRET_KEY}",
+            "bucket": probe["storage"]["bucket"],
+            "other_tenant": {
+                "access_key": "${SCA_SANDBOX_S3_OTHER_ACCESS_KEY}",
+                "secret_key": "${SCA_SANDBOX_S3_OTHER_SECRET_KEY}",
+                "bucket": other["storage"]["bucket"],
+            },
+        }
+    return {
+        "name": "sandbox",
+        "standard": STANDARD,
+        "adapters": adapters,
+        "capabilities": {"simulated": True},
+    }
+
+
+def secret_env(platform: SandboxPlatform) -> dict[str, str]:
+    """Values of the ${VAR}s the target file refers to."""
+    probe = platform.store.get("tenant", PROBE_TENANT)
+    other = platform.store.get("tenant", OTHER_TENANT)
+    assert probe is not None and other is not None
+    return {
+        "SCA_SANDBOX_TOKEN": platform.admin_api_key,
+        "SCA_SANDBOX_S3_ACCESS_KEY": probe["storage"]["access_key"],
+        "SCA_SANDBOX_S3_SECRET_KEY": probe["storage"]["secret_key"],
+        "SCA_SANDBOX_S3_OTHER_ACCESS_KEY": other["storage"]["access_key"],
+        "SCA_SANDBOX_S3_OTHER_SECRET_KEY": other["storage"]["secret_key"],
+    }
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read, atomically (rename)."""
+    partial = path.with_name(path.name + ".partial")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.replace(partial, path)
+
+
+class Sandbox:
+    """All the sandbox's servers over one state directory."""
+
+    def __init__(self, state_dir: Path, faults: tuple[str, ...]) -> None:
+        self.state_dir = state_dir
+        self.storage = ObjectStorage()
+        self.platform = SandboxPlatform(state_dir, frozenset(faults), self.storage)
+        self.ssh = SshNodes(state_dir, SSH_NODE_NAMES)
+        self.api: _ApiServer | None = None
+        self.target_path = state_dir / "target.yaml"
+        self.env_path = state_dir / "sandbox.env"
+
+    async def start(self) -> None:
+        """Start S3 (thread) and SSH (this loop) side by side, then the platform and its API."""
+        from pytest_sca.sandbox.api import create_app
+
+        s3_thread = threading.Thread(target=self.storage.start, name="sandbox-s3-start")
+        s3_thread.start()
+        await self.ssh.start()
+        await asyncio.get_running_loop().run_in_executor(None, s3_thread.join)
+        if not self.storage.endpoint:
+            raise RuntimeError("the S3 server did not start")
+        self.platform.initialise()
+        self.platform.ensure_buckets()
+        self._publish_ssh_nodes()
+        self.platform.runner.start()
+        self.api = _ApiServer(create_app(self.platform))
+        await asyncio.get_running_loop().run_in_executor(None, self.api.start)
+
+    def _publish_ssh_nodes(self) -> None:
+        for server in self.ssh.servers:
+            ssh = {"host": "127.0.0.1", "port": server.port, "user": SSH_USER}
+
+            def publish(node: dict[str, Any], ssh: dict[str, Any] = ssh) -> None:
+                node["ssh"] = ssh
+
+            self.platform.store.update("node", server.name, publish)
+
+    def write_outputs(self, ready_file: Path | None) -> None:
+        """target.yaml, sandbox.env and (last, as the ready signal) the ready file."""
+        assert self.api is not None
+        document = target_document(self.state_dir, self.api.port, self.platform, self.ssh)
+        _write_private(self.target_path, yaml.safe_dump(document, sort_keys=False))
+        env = secret_env(self.platform)
+        _write_private(self.env_path, "".join(f"export {k}={v}\n" for k, v in env.items()))
+        if ready_file is not None:
+            _write_private(ready_file, f"{self.target_path}\n")
+
+    async def stop(self) -> None:
+        """Stop the API, the jobs, SSH and S3, in that order."""
+        if self.api is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.api.stop)
+        await asyncio.get_running_loop().run_in_executor(None, self.platform.close)
+        await self.ssh.stop()
+        self.storage.stop()
+
+
+async def _serve(state_dir: Path, faults: tuple[str, ...], ready_file: Path | None) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    sandbox = Sandbox(state_dir, faults)
+    try:
+        await sandbox.start()
+        sandbox.write_outputs(ready_file)
+        print(f"sandbox ready: target file {sandbox.target_path}", flush=True)
+        print(sandbox.env_path.read_text(), end="", flush=True)
+        await stop.wait()
+    finally:
+        await sandbox.stop()
+
+
+class StateDirInUse(RuntimeError):
+    """Another sandbox runs on the same state directory."""
+
+
+def _lock_state_dir(directory: Path) -> int:
+    """Hold an exclusive lock on the state dir for the life of this process."""
+    fd = os.open(directory / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise StateDirInUse(
+            f"state dir {directory} is in use by another sandbox: stop it or use another --state"
+        ) from None
+    return fd
+
+
+def serve(state_dir: Path | None, faults: tuple[str, ...], ready_file: Path | None) -> int:
+    """Run the sandbox until SIGINT/SIGTERM; a fresh temp state dir is removed at exit."""
+    temporary = state_dir is None
+    directory = Path(tempfile.mkdtemp(prefix="sca-sandbox-")) if state_dir is None else state_dir
+    directory.mkdir(parents=True, exist_ok=True)
+    lock = _lock_state_dir(directory)
+    try:
+        asyncio.run(_serve(directory.resolve(), faults, ready_file))
+    finally:
+        os.close(lock)
+        if temporary:
+            shutil.rmtree(directory, ignore_errors=True)
+        if ready_file is not None:
+            with contextlib.suppress(FileNotFoundError):
+                ready_file.unlink()
+    return 0
+
+
+

@@ -1,0 +1,103 @@
+"""Each named fault makes the sandbox really misbehave (the healthy side is in test_jobs.py)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+
+import pytest
+
+from pytest_sca.sandbox import FAULTS, launch
+
+from .helpers import PRINT_AND_EXIT, RunningSandbox
+
+StartFaulty = Callable[[str], RunningSandbox]
+H100_NODE = {"cpu": 1, "memory_gib": 1, "accelerators": 8, "accelerator_model": "H100"}
+
+
+def _job(command: list[str], **extra: object) -> dict[str, object]:
+    body: dict[str, object] = {"name": "f", "image": "pytorch", "command": command}
+    body.update(extra)
+    return body
+
+
+def test_faults_cli_lists_every_fault() -> None:
+    out = subprocess.run([sys.executable, "-m", "pytest_sca.sandbox", "faults"],
+                         capture_output=True, text=True, timeout=30, check=True).stdout
+    listed = dict(line.split("\t") for line in out.splitlines())
+    assert listed == FAULTS
+
+
+def test_unknown_fault_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"unknown sandbox fault 'nope': known faults are audit_"):
+        launch(faults=["nope"])
+
+
+def test_quota_not_enforced(faulty_sandbox: StartFaulty) -> None:
+    box = faulty_sandbox("quota_not_enforced")
+    _, member = box.admin.new_tenant("q", accelerators=1)
+    job = member.ok("POST", "/jobs", 201, json=_job(
+        ["true"], resources={"cpu": 1, "memory_gib": 1, "accelerators": 2}))
+    assert member.wait_job(job["id"], ("succeeded", "failed"))["status"] == "succeeded"
+
+
+def test_cross_tenant_read(faulty_sandbox: StartFaulty) -> None:
+    box = faulty_sandbox("cross_tenant_read")
+    alice_tenant, alice = box.admin.new_tenant("alice")
+    _, bob = box.admin.new_tenant("bob")
+    job = alice.ok("POST", "/jobs", 201, json=_job(["echo", "alice-secret"]))
+    alice.wait_job(job["id"], ("succeeded",))
+    assert "alice-secret" in bob.ok("GET", f"/jobs/{job['id']}/logs")
+    assert bob.ok("GET", f"/jobs/{job['id']}")["tenant_id"] == alice_tenant
+    assert job["id"] in {j["id"] for j in bob.ok("GET", "/jobs")["items"]}
+    assert bob.ok("GET", f"/tenants/{alice_tenant}/users")["items"]
+
+
+def test_logs_dropped(faulty_sandbox: StartFaulty) -> None:
+    box = faulty_sandbox("logs_dropped")
+    command = ["python", "-c", PRINT_AND_EXIT.format(code=0)]
+    job = box.admin.ok("POST", "/jobs", 201, json=_job(command))
+    assert box.admin.wait_job(job["id"], ("succeeded",))["exit_code"] == 0
+    assert box.admin.ok("GET", f"/jobs/{job['id']}/logs") == ""
+    # The process really printed: the file is there, only the API drops it.
+    log = box.process.state_dir / "jobs" / job["id"] / "worker-0.log"
+    assert "hello from 0" in log.read_text()
+
+
+def test_usage_not_metered(faulty_sandbox: StartFaulty) -> None:
+    box = faulty_sandbox("usage_not_metered")
+    job = box.admin.ok("POST", "/jobs", 201, json=_job(["sleep", "0.2"]))
+    box.admin.wait_job(job["id"], ("succeeded",))
+    assert box.admin.ok("GET", "/usage", params={"job_id": job["id"]})["items"] == []
+
+
+def test_audit_log_off(faulty_sandbox: StartFaulty) -> None:
+    box = faulty_sandbox("audit_log_off")
+    box.admin.new_tenant("quiet")
+    box.admin.ok("POST", "/jobs", 201, json=_job(["true"]))
+    assert box.admin.ok("GET", "/audit")["items"] == []
+
+
+def test_readonly_role_can_write(faulty_sandbox: StartFaulty) -> None:
+    box = faulty_sandbox("readonly_role_can_write")
+    _, reader = box.admin.new_tenant("reader", role="readonly")
+    job = reader.ok("POST", "/jobs", 201, json=_job(["true"]))
+    assert reader.wait_job(job["id"], ("succeeded", "failed"))["status"] == "succeeded"
+
+
+def test_capacity_not_checked(faulty_sandbox: StartFaulty) -> None:
+    box = faulty_sandbox("capacity_not_checked")
+    _, member = box.admin.new_tenant("greedy", accelerators=64)
+    first = member.ok("POST", "/jobs", 201, json=_job(["sleep", "30"], resources=H100_NODE))
+    second = member.ok("POST", "/jobs", 201, json=_job(["sleep", "30"], resources=H100_NODE))
+    a = member.wait_job(first["id"], ("running",))
+    b = member.wait_job(second["id"], ("running",))
+    assert a["workers"][0]["node_id"] == b["workers"][0]["node_id"] == "ct-2"
+    assert set(a["workers"][0]["accelerators"]) == set(b["workers"][0]["accelerators"])
+
+
+def test_faulty_platform_admin_sees_its_faults(faulty_sandbox: StartFaulty) -> None:
+    box = faulty_sandbox("logs_dropped")
+    assert box.admin.ok("GET", "/info")["faults"] == ["logs_dropped"]
+    assert "faults" not in box.admin.as_key("").ok("GET", "/info")
