@@ -8,6 +8,9 @@ audit entry of every mutation with the caller, the resource and the result.
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+from types import ModuleType
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -17,8 +20,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+import pytest_sca.sandbox as sandbox_package
 from pytest_sca import __version__
-from pytest_sca.sandbox import routes_billing, routes_compute, routes_jobs, routes_tenancy
 from pytest_sca.sandbox import schemas as S
 from pytest_sca.sandbox.auth import ROLES
 from pytest_sca.sandbox.core import SandboxPlatform
@@ -31,6 +34,18 @@ _STATUS_CODES = {400: "invalid_request", 401: "unauthorized", 403: "forbidden", 
                  405: "invalid_request", 409: "conflict", 415: "invalid_request",
                  422: "invalid_request"}
 _VERBS = ("stop", "restart", "cancel")
+
+
+def route_modules() -> list[ModuleType]:
+    """Every ``routes_*`` module of the sandbox, in name order.
+
+    Each exports ``router(platform) -> APIRouter`` and may export
+    ``target_adapters(api_url, platform) -> dict`` (sections it adds to the
+    sandbox's target file); an area of the platform adds itself by adding a module.
+    """
+    names = sorted(m.name for m in pkgutil.iter_modules(sandbox_package.__path__)
+                   if m.name.startswith("routes_"))
+    return [importlib.import_module(f"pytest_sca.sandbox.{name}") for name in names]
 
 
 def error_body(code: str, message: str) -> dict[str, Any]:
@@ -130,7 +145,7 @@ def create_app(platform: SandboxPlatform) -> FastAPI:
     def roles(who: Caller) -> dict[str, Any]:
         return {"items": [{"name": n, "permissions": p} for n, p in ROLES.items()]}
 
-    for module in (routes_tenancy, routes_compute, routes_jobs, routes_billing):
+    for module in route_modules():
         app.include_router(module.router(platform))
 
     @app.get("/metrics", name="metrics.get", response_class=PlainTextResponse)

@@ -109,6 +109,13 @@ def target_document(
                 "bucket": other["storage"]["bucket"],
             },
         }
+    from pytest_sca.sandbox.api import route_modules
+
+    api_url = f"http://127.0.0.1:{api_port}/"
+    for module in route_modules():
+        contribute = getattr(module, "target_adapters", None)
+        if contribute is not None:
+            adapters.update(contribute(api_url, platform))
     return {
         "name": "sandbox",
         "standard": STANDARD,
@@ -206,8 +213,12 @@ async def _serve(state_dir: Path, faults: tuple[str, ...], ready_file: Path | No
     try:
         await sandbox.start()
         sandbox.write_outputs(ready_file)
+        # The credentials stay in the env file (mode 600): printing them would put
+        # secrets into terminal scroll-back and CI logs.
         print(f"sandbox ready: target file {sandbox.target_path}", flush=True)
-        print(sandbox.env_path.read_text(), end="", flush=True)
+        print(f"credentials: source {sandbox.env_path}", flush=True)
+        print(f"evaluate it: source {sandbox.env_path} && "
+              f"pytest --sca-target={sandbox.target_path}", flush=True)
         await stop.wait()
     finally:
         await sandbox.stop()

@@ -94,8 +94,11 @@ def test_cli_serve_prints_target_and_env_and_exits_0_on_ctrl_c(tmp_path: Path) -
         target = Path(ready.read_text().strip())
         lines = out.read_text().splitlines()
         assert lines[0] == f"sandbox ready: target file {target}"
-        assert lines[1].startswith("export SCA_SANDBOX_TOKEN=sk-sca-")
-        assert len(lines) == 6
+        assert lines[1] == f"credentials: source {target.parent / 'sandbox.env'}"
+        assert "sk-sca-" not in out.read_text(), "serve must not print the credentials"
+        env = (target.parent / "sandbox.env").read_text()
+        assert env.startswith("export SCA_SANDBOX_TOKEN=sk-sca-")
+        assert (target.parent / "sandbox.env").stat().st_mode & 0o777 == 0o600
         os.kill(serve.pid, signal.SIGINT)
         assert serve.wait(timeout=15) == 0
         assert not target.parent.exists(), "the temporary state dir is removed at exit"

@@ -3,22 +3,32 @@
 A fault makes the platform really misbehave in one way, so that the project's
 tests can show that a check fails when the behaviour it verifies breaks. A
 fault is named for the behaviour it breaks, never for a clause id.
+
+Each module of this package declares ``FAULTS: dict[str, str]`` (name → the
+behaviour it breaks, one line) for one area of the platform; they are merged
+here, so that an area adds its faults without touching another's file.
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Iterable
 
+
+def _collect() -> dict[str, str]:
+    merged: dict[str, str] = {}
+    for module_info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{__name__}.{module_info.name}")
+        for name, behaviour in getattr(module, "FAULTS", {}).items():
+            if name in merged:
+                raise RuntimeError(f"sandbox fault {name!r} is declared twice")
+            merged[name] = behaviour
+    return merged
+
+
 #: fault name → the behaviour it breaks (one line).
-FAULTS: dict[str, str] = {
-    "quota_not_enforced": "jobs above the tenant quota are admitted",
-    "cross_tenant_read": "a tenant's key can read/list other tenants' jobs, users, logs",
-    "logs_dropped": "the job logs API returns empty text",
-    "usage_not_metered": "no usage records are written for jobs",
-    "audit_log_off": "mutations are not recorded in the audit log",
-    "readonly_role_can_write": "the readonly role may POST/PUT/DELETE",
-    "capacity_not_checked": "jobs are placed on nodes without free accelerators",
-}
+FAULTS: dict[str, str] = _collect()
 
 
 def check_faults(names: Iterable[str]) -> tuple[str, ...]:

@@ -1,0 +1,40 @@
+"""Shared machinery of the fault matrix: run shipped checks against the sandbox, healthy or
+with one fault, and read the verdicts back.
+
+Each ``test_chapterNN.py`` declares ``BREAKS`` (clause item → the sandbox fault that breaks
+its behaviour and words its fail reason must contain) and calls :func:`healthy_verdicts`
+and :func:`verdict_under`.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+
+def evaluate(folder: Path, items: Iterable[str], faults: Iterable[str] = (),
+             extra: Iterable[str] = ()) -> dict[str, Any]:
+    """Run ``pytest --sca-target=sandbox`` on the given items; the JSON report."""
+    selection = " or ".join(f"clause(id='{i}')" for i in sorted(items))
+    command = [sys.executable, "-m", "pytest", "--sca-target=sandbox", "-p", "no:cacheprovider",
+               "-m", selection, "--sca-json=report.json",
+               *(f"--sca-sandbox-fault={f}" for f in faults), *extra]
+    result = subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=600)
+    assert result.returncode in (0, 1), result.stdout[-3000:] + result.stderr[-3000:]
+    return json.loads((folder / "report.json").read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
+def verdicts(report: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    return {i["id"]: (i["verdict"], i["reason"]) for i in report["items"]}
+
+
+def assert_fails_under_fault(folder: Path, item: str, fault: str, words: str) -> None:
+    """The check of ``item`` gives ``fail`` under ``fault``, with a reason naming what it saw."""
+    entry = next(i for i in evaluate(folder, {item}, (fault,))["items"] if i["id"] == item)
+    assert entry["verdict"] == "fail", entry
+    assert entry["reason"].startswith(f"[{item}]"), entry["reason"]
+    assert words in entry["reason"], entry["reason"]
