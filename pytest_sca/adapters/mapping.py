@@ -202,6 +202,32 @@ OPERATIONS: dict[str, OperationSpec] = {
     "metrics.scrape": OperationSpec((), "text", _op("GET", "/metrics", format="text")),
 }
 
+
+def _area_operations() -> dict[str, OperationSpec]:
+    """Operations of the platform's other areas: ``OPERATIONS`` of each ``ops_*`` module.
+
+    An area (models, workflows, dev machines…) adds its operations in a module of
+    its own (``pytest_sca/adapters/ops_<area>.py``, pure data built with
+    :func:`_op`, :func:`_body` and :class:`OperationSpec`) instead of editing this table.
+    """
+    import importlib
+    import pkgutil
+
+    import pytest_sca.adapters as package
+
+    found: dict[str, OperationSpec] = {}
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        if info.name.startswith("ops_"):
+            module = importlib.import_module(f"{package.__name__}.{info.name}")
+            for name, spec in module.OPERATIONS.items():
+                if name in OPERATIONS or name in found:
+                    raise RuntimeError(f"platform operation {name!r} is declared twice")
+                found[name] = spec
+    return found
+
+
+OPERATIONS.update(_area_operations())
+
 _WHOLE_PLACEHOLDER = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*)\}$")
 _POINTER = re.compile(r"^(/([^~/]|~[01])*)*$")
 _FORMATTER = string.Formatter()

@@ -255,7 +255,9 @@ def _labels(labels: Mapping[str, str] | None) -> dict[str, str] | None:
     return dict(labels) if labels else None
 
 
-class _Facade:
+class Facade:
+    """Base of a capability facade: calls operations on its adapter, may act as another user."""
+
     def __init__(self, adapter: PlatformAdapter) -> None:
         self.adapter = adapter
 
@@ -264,7 +266,7 @@ class _Facade:
         return type(self)(self.adapter.acting_as(credential))
 
 
-class PlatformTenancy(_Facade):
+class PlatformTenancy(Facade):
     """Tenancy over the platform API (see :class:`~pytest_sca.adapters.capabilities.Tenancy`)."""
 
     def whoami(self) -> Record:
@@ -333,7 +335,7 @@ class PlatformTenancy(_Facade):
         return self.adapter.call("storage.credentials", tenant_id=tenant_id)
 
 
-class PlatformCompute(_Facade):
+class PlatformCompute(Facade):
     """Compute inventory over the platform API."""
 
     def platform_info(self) -> Record:
@@ -346,7 +348,7 @@ class PlatformCompute(_Facade):
         return self.adapter.call("nodes.get", node_id=node_id)
 
 
-class PlatformClusters(_Facade):
+class PlatformClusters(Facade):
     """Clusters over the platform API."""
 
     def list_clusters(self, kind: str | None = None) -> list[Record]:
@@ -385,7 +387,7 @@ class PlatformClusters(_Facade):
         return self.adapter.call("clusters.scale_in", cluster_id=cluster_id, node_id=node_id)
 
 
-class PlatformImages(_Facade):
+class PlatformImages(Facade):
     """Images over the platform API."""
 
     def list_images(self) -> list[Record]:
@@ -413,7 +415,7 @@ class PlatformImages(_Facade):
         self.adapter.remove("images.delete", image_id=image_id)
 
 
-class PlatformJobs(_Facade):
+class PlatformJobs(Facade):
     """Jobs over the platform API."""
 
     def submit(
@@ -484,7 +486,7 @@ class PlatformJobs(_Facade):
             interval = min(interval * _POLL_FACTOR, _POLL_MAX)
 
 
-class PlatformUsage(_Facade):
+class PlatformUsage(Facade):
     """Usage records over the platform API."""
 
     def records(
@@ -500,7 +502,7 @@ class PlatformUsage(_Facade):
         )
 
 
-class PlatformBilling(_Facade):
+class PlatformBilling(Facade):
     """Products, orders and bills over the platform API."""
 
     def products(self) -> list[Record]:
@@ -523,7 +525,7 @@ class PlatformBilling(_Facade):
         return self.adapter.call("bills.list", tenant_id=tenant_id, period=period)
 
 
-class PlatformAudit(_Facade):
+class PlatformAudit(Facade):
     """The audit log over the platform API."""
 
     def records(
@@ -532,7 +534,7 @@ class PlatformAudit(_Facade):
         return self.adapter.call("audit.list", since=since, actor=actor, action=action)
 
 
-class PlatformMetrics(_Facade):
+class PlatformMetrics(Facade):
     """The platform's Prometheus scrape endpoint (exposition format)."""
 
     def scrape(self) -> list[MetricFamily]:
@@ -566,7 +568,7 @@ class PlatformMetrics(_Facade):
         ]
 
 
-_FACADES: dict[str, type[_Facade]] = {
+_FACADES: dict[str, type[Any]] = {
     "tenancy": PlatformTenancy,
     "compute": PlatformCompute,
     "clusters": PlatformClusters,
@@ -577,3 +579,30 @@ _FACADES: dict[str, type[_Facade]] = {
     "audit": PlatformAudit,
     "metrics": PlatformMetrics,
 }
+
+
+def _area_facades() -> dict[str, type[Any]]:
+    """Facades of the platform's other areas: ``FACADES`` of each ``platform_*`` module.
+
+    An area adds its capabilities in ``pytest_sca/adapters/platform_<area>.py``
+    (facades subclassing :class:`Facade`, calling operations declared in its
+    ``ops_<area>.py``) instead of editing this module.
+    """
+    import importlib
+    import pkgutil
+
+    import pytest_sca.adapters as package
+
+    found: dict[str, type[Any]] = {}
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        if info.name.startswith("platform_"):
+            module = importlib.import_module(f"{package.__name__}.{info.name}")
+            for name, facade in module.FACADES.items():
+                if name in _FACADES or name in found:
+                    raise RuntimeError(f"platform capability {name!r} is provided twice")
+                found[name] = facade
+    return found
+
+
+_FACADES.update(_area_facades())
+PlatformAdapter.provides = frozenset(_FACADES)
