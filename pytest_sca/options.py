@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from .runstate import Options, ScaRun
-from .target import TargetFileError, load_target
+from .target import Target, TargetFileError, load_target
 
 DEFAULT_JSON = Path("reports") / "sca-report.json"
 SANDBOX = "sandbox"
@@ -82,22 +82,23 @@ def load_target_into(run: ScaRun, worker_target: str | None) -> None:
     assert spec is not None
     if spec == SANDBOX:
         run.target = _start_sandbox(run, run.options.sandbox_faults, None)
+        run.redact = run.target.redact
         return
     target = load_target(spec, run.catalog)
     if target.sandbox is not None and worker_target is None:
         state = Path(target.sandbox.state) if target.sandbox.state else None
-        run.target = _start_sandbox(run, tuple(target.sandbox.faults), state, spec)
+        started = _start_sandbox(run, tuple(target.sandbox.faults), state, spec)
         # The file's own evidence and waivers apply to the sandbox it describes.
-        run.target.evidence.update(target.evidence)
-        run.target.waivers.update(target.waivers)
-        run.target.name = target.name
-    else:
-        run.target = target
-    run.redact = run.target.redact
+        started.evidence.update(target.evidence)
+        started.waivers.update(target.waivers)
+        started.name = target.name
+        target = started
+    run.target = target
+    run.redact = target.redact
 
 
 def _start_sandbox(run: ScaRun, faults: tuple[str, ...], state: Path | None,
-                   origin: str = SANDBOX) -> object:
+                   origin: str = SANDBOX) -> Target:
     try:
         from .sandbox import launcher
     except ImportError as exc:

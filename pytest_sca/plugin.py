@@ -100,7 +100,10 @@ def _interrupt_on_sigterm(config: pytest.Config) -> None:
         previous = signal.signal(signal.SIGTERM, interrupt)
     except ValueError:  # not the main thread (pytest run inside a thread): leave it
         return
-    config.add_cleanup(lambda: signal.signal(signal.SIGTERM, previous))
+    def restore() -> None:
+        signal.signal(signal.SIGTERM, previous)
+
+    config.add_cleanup(restore)
 
 
 def _finish_run(run: ScaRun) -> None:
@@ -221,7 +224,7 @@ class RunHooks:
         """Collect phase verdicts (on the controller, xdist hands the workers' reports here)."""
         for key, value in report.user_properties:
             if key == PHASE_KEY:
-                self.run.phases[report.nodeid].append(json.loads(value))
+                self.run.phases[report.nodeid].append(json.loads(str(value)))
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:

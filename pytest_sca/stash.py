@@ -9,17 +9,23 @@ import pytest
 from .runstate import ScaRun
 
 RUN_KEY = pytest.StashKey[ScaRun]()
-_RECORDED = pytest.StashKey[dict[str, list[dict[str, Any]]]]()
+Recorded = dict[str, list[dict[str, Any]]]
+_RECORDED = pytest.StashKey[Recorded]()
+
+
+def _empty() -> Recorded:
+    return {"evidence": [], "measurements": []}
 
 
 def evidence_of(item: pytest.Item, kind: str = "evidence") -> list[dict[str, Any]]:
     """The evidence (or measurements) a check recorded since its last report phase."""
-    recorded = item.stash.setdefault(_RECORDED, {"evidence": [], "measurements": []})
-    return recorded[kind]
+    if _RECORDED not in item.stash:
+        item.stash[_RECORDED] = _empty()
+    return item.stash[_RECORDED][kind]
 
 
-def take_recorded(item: pytest.Item) -> dict[str, list[dict[str, Any]]]:
+def take_recorded(item: pytest.Item) -> Recorded:
     """Hand over what was recorded so far (once: the next phase starts empty)."""
-    recorded = item.stash.get(_RECORDED, {"evidence": [], "measurements": []})
-    item.stash[_RECORDED] = {"evidence": [], "measurements": []}
+    recorded = item.stash.get(_RECORDED, _empty())
+    item.stash[_RECORDED] = _empty()
     return recorded

@@ -94,3 +94,28 @@ def test_bad_sandbox_options_are_one_line_errors(pytester: pytest.Pytester, args
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([message])
     assert "Traceback" not in result.stderr.str()
+
+
+def test_sandbox_credentials_are_masked_like_any_secret(pytester: pytest.Pytester) -> None:
+    checks = pytester.path / "checks" / "test_leak.py"
+    checks.parent.mkdir()
+    checks.write_text(
+        "import os, pathlib\nimport pytest\n\n"
+        "@pytest.mark.clause('6.1.a')\n"
+        "def test_leak(sca):\n"
+        "    token = sca.target.adapters['platform'].token\n"
+        "    # handed to the test through a file, which is no output of the suite\n"
+        "    pathlib.Path('token.txt').write_text(os.environ['SCA_SANDBOX_TOKEN'])\n"
+        "    print('token is', token)\n"
+        "    sca.evidence('token', token)\n"
+        "    assert not token, f'token {token}'\n", encoding="utf-8")
+    result = pytester.runpytest_subprocess("--sca-target=sandbox", "checks",
+                                           "--junitxml=junit.xml", "-o", "junit_logging=all")
+    token = (pytester.path / "token.txt").read_text()
+    assert len(token) > 8
+    outputs = {"terminal": result.stdout.str() + result.stderr.str(),
+               "json": (pytester.path / "reports" / "sca-report.json").read_text(),
+               "junit": (pytester.path / "junit.xml").read_text()}
+    assert "token is ***" in outputs["junit"]
+    for name, text in outputs.items():
+        assert token not in text, f"the sandbox token leaked into {name}"
