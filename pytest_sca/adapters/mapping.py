@@ -210,20 +210,10 @@ def _area_operations() -> dict[str, OperationSpec]:
     its own (``pytest_sca/adapters/ops_<area>.py``, pure data built with
     :func:`_op`, :func:`_body` and :class:`OperationSpec`) instead of editing this table.
     """
-    import importlib
-    import pkgutil
+    from ..discovery import merge_declared
 
-    import pytest_sca.adapters as package
-
-    found: dict[str, OperationSpec] = {}
-    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
-        if info.name.startswith("ops_"):
-            module = importlib.import_module(f"{package.__name__}.{info.name}")
-            for name, spec in module.OPERATIONS.items():
-                if name in OPERATIONS or name in found:
-                    raise RuntimeError(f"platform operation {name!r} is declared twice")
-                found[name] = spec
-    return found
+    return merge_declared("pytest_sca.adapters", "ops_", "OPERATIONS", OPERATIONS,
+                          "platform operation")
 
 
 OPERATIONS.update(_area_operations())

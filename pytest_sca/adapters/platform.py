@@ -588,20 +588,10 @@ def _area_facades() -> dict[str, type[Any]]:
     (facades subclassing :class:`Facade`, calling operations declared in its
     ``ops_<area>.py``) instead of editing this module.
     """
-    import importlib
-    import pkgutil
+    from ..discovery import merge_declared
 
-    import pytest_sca.adapters as package
-
-    found: dict[str, type[Any]] = {}
-    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
-        if info.name.startswith("platform_"):
-            module = importlib.import_module(f"{package.__name__}.{info.name}")
-            for name, facade in module.FACADES.items():
-                if name in _FACADES or name in found:
-                    raise RuntimeError(f"platform capability {name!r} is provided twice")
-                found[name] = facade
-    return found
+    return merge_declared("pytest_sca.adapters", "platform_", "FACADES", _FACADES,
+                          "platform capability")
 
 
 _FACADES.update(_area_facades())

@@ -8,8 +8,6 @@ audit entry of every mutation with the caller, the resource and the result.
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from types import ModuleType
 from typing import Any
 
@@ -20,8 +18,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-import pytest_sca.sandbox as sandbox_package
 from pytest_sca import __version__
+from pytest_sca.discovery import modules_named
 from pytest_sca.sandbox import schemas as S
 from pytest_sca.sandbox.auth import ROLES
 from pytest_sca.sandbox.core import SandboxPlatform
@@ -43,9 +41,7 @@ def route_modules() -> list[ModuleType]:
     ``target_adapters(api_url, platform) -> dict`` (sections it adds to the
     sandbox's target file); an area of the platform adds itself by adding a module.
     """
-    names = sorted(m.name for m in pkgutil.iter_modules(sandbox_package.__path__)
-                   if m.name.startswith("routes_"))
-    return [importlib.import_module(f"pytest_sca.sandbox.{name}") for name in names]
+    return modules_named("pytest_sca.sandbox", "routes_")
 
 
 def error_body(code: str, message: str) -> dict[str, Any]:

@@ -28,7 +28,8 @@ def _tenant_with_user(admin: PlatformAdapter, role: str) -> tuple[dict[str, Any]
 
 
 def test_capabilities_implement_their_protocols(admin: PlatformAdapter) -> None:
-    assert admin.provides == frozenset(PROTOCOLS)
+    # The core capabilities; areas add theirs through platform_* modules (tested there).
+    assert admin.provides >= frozenset(PROTOCOLS)
     for name, protocol in PROTOCOLS.items():
         assert isinstance(admin.capability(name), protocol), name
 

@@ -11,24 +11,12 @@ here, so that an area adds its faults without touching another's file.
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Iterable
 
-
-def _collect() -> dict[str, str]:
-    merged: dict[str, str] = {}
-    for module_info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"{__name__}.{module_info.name}")
-        for name, behaviour in getattr(module, "FAULTS", {}).items():
-            if name in merged:
-                raise RuntimeError(f"sandbox fault {name!r} is declared twice")
-            merged[name] = behaviour
-    return merged
-
+from pytest_sca.discovery import merge_declared
 
 #: fault name → the behaviour it breaks (one line).
-FAULTS: dict[str, str] = _collect()
+FAULTS: dict[str, str] = merge_declared(__name__, "", "FAULTS", {}, "sandbox fault")
 
 
 def check_faults(names: Iterable[str]) -> tuple[str, ...]:
