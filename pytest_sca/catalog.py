@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
+from .yamlfile import read_yaml
 
 DEFAULT_EDITION = "saia-aicloud-2025-04-29"
 LEVELS = ("shall", "may")
@@ -225,14 +225,5 @@ def catalog_path(edition: str = DEFAULT_EDITION) -> Path:
 def load_catalog(path: Path | str | None = None) -> Catalog:
     """Load a catalogue file (the shipped default edition when ``path`` is None)."""
     file = Path(path) if path is not None else catalog_path()
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise CatalogError(f"{file}: cannot read the catalogue: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f"line {mark.line + 1}" if mark else "YAML"
-        raise CatalogError(f"{file}: {line}: not valid YAML") from None
+    data = read_yaml(file, CatalogError, "catalogue", "give the path of a catalogue YAML file")
     return parse_catalog(data, file)

@@ -27,11 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .catalog import DEFAULT_EDITION, Catalog
 from .redaction import MASK, Redactor
+from .yamlfile import read_yaml
 
 _VAR = re.compile(r"\$\{([^}]*)\}")
 _VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -215,21 +215,8 @@ def load_target(path: Path | str, catalog: Catalog,
                 environ: Mapping[str, str] | None = None) -> Target:
     """Read and validate a target file."""
     file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise TargetFileError(f"{file}: no such target file: give the path of a YAML target "
-                              "file, or `sandbox`") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise TargetFileError(f"{file}: cannot read the target file: {exc}") from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1} column {mark.column + 1}" if mark else "YAML"
-        problem = getattr(exc, "problem", None) or "syntax error"
-        raise TargetFileError(f"{file}: {where}: not valid YAML ({problem}): "
-                              "fix the indentation or quoting there") from None
+    raw = read_yaml(file, TargetFileError, "target file",
+                    "give the path of a YAML target file, or `sandbox`")
     return parse_target(raw, str(file), catalog, environ, file.resolve())
 
 
