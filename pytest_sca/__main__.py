@@ -2,6 +2,7 @@
 
     python -m pytest_sca schema      print the JSON Schema of target files
     python -m pytest_sca catalog     print the catalogue as JSON
+    python -m pytest_sca html REPORT.json OUT.html   render a saved JSON report as HTML
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import argparse
 import dataclasses
 import json
 import sys
+from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,8 +19,15 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("schema", help="print the JSON Schema of target files")
     commands.add_parser("catalog", help="print the catalogue as JSON")
+    html = commands.add_parser("html", help="render a saved JSON report as HTML")
+    html.add_argument("report", type=Path)
+    html.add_argument("output", type=Path)
     args = parser.parse_args(argv)
-    if args.command == "schema":
+    if args.command == "html":
+        from .reporting.html import render_file
+
+        print(render_file(args.report, args.output))
+    elif args.command == "schema":
         from .target import export_schema
 
         print(json.dumps(export_schema(), indent=2, ensure_ascii=False))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from .reporting import baseline
 from .runstate import Options, ScaRun
 from .target import Target, TargetFileError, load_target
 
@@ -21,6 +22,11 @@ def add_options(parser: pytest.Parser) -> None:
                     "embedded reference platform; runs the shipped suites unless paths are given")
     group.addoption("--sca-json", metavar="PATH", default=None,
                     help=f"write the JSON report here (default {DEFAULT_JSON})")
+    group.addoption("--sca-html", metavar="PATH", default=None,
+                    help="also write a self-contained HTML report here")
+    group.addoption("--sca-baseline", metavar="PATH", default=None,
+                    help="compare with the JSON report of an earlier run: changed verdicts, "
+                    "regressions first")
     group.addoption("--sca-list", action="store_true", default=False,
                     help="list the catalogue: level, source and the checks that cover each item")
     group.addoption("--sca-readonly", action="store_true", default=False,
@@ -57,6 +63,12 @@ def parse(config: pytest.Config) -> Options:
     json_option = config.getoption("sca_json")
     faults = tuple(config.getoption("sca_sandbox_fault") or ())
     target = config.getoption("sca_target")
+    baseline_path = _existing_file(config, "--sca-baseline")
+    if baseline_path is not None:
+        try:
+            baseline.load(baseline_path)
+        except baseline.BaselineError as exc:
+            raise pytest.UsageError(f"--sca-baseline: {exc}") from None
     if faults and target != SANDBOX:
         raise pytest.UsageError("--sca-sandbox-fault needs --sca-target=sandbox")
     return Options(
@@ -69,6 +81,8 @@ def parse(config: pytest.Config) -> Options:
         catalog_path=_existing_file(config, "--sca-catalog"),
         grading_path=_existing_file(config, "--sca-grading"),
         run_id=run_id,
+        html_path=Path(config.getoption("sca_html")) if config.getoption("sca_html") else None,
+        baseline_path=baseline_path,
     )
 
 

@@ -36,6 +36,8 @@ class Options:
     catalog_path: Path | None = None
     grading_path: Path | None = None
     run_id: str | None = None
+    html_path: Path | None = None
+    baseline_path: Path | None = None
 
 
 @dataclass

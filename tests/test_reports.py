@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -149,16 +150,74 @@ def test_canary_secrets_appear_in_no_output(pytester: pytest.Pytester,
     monkeypatch.setenv("CANARY_KEY", CANARY_KEY)
     result = pytester.runpytest_subprocess(
         "--sca-target=target.yaml", "checks", "--alluredir=allure", "--junitxml=junit.xml",
-        "-rA", "-l", "--log-cli-level=WARNING", "--sca-json=report.json",
+        "-rA", "-l", "--log-cli-level=WARNING", "--sca-json=report.json", "--sca-html=r.html",
         "-o", "junit_logging=all")
     outputs = {"terminal": result.stdout.str() + result.stderr.str()}
     for path in pytester.path.rglob("*"):
         if path.is_file() and path.suffix not in (".py", ".yaml", ".pyc"):
             outputs[str(path.relative_to(pytester.path))] = path.read_text(errors="replace")
-    assert "junit.xml" in outputs and "report.json" in outputs
+    assert "junit.xml" in outputs and "report.json" in outputs and "r.html" in outputs
     assert any(name.startswith("allure") for name in outputs)
     for name, text in outputs.items():
         assert CANARY_TOKEN not in text, f"token leaked into {name}"
         assert CANARY_KEY not in text, f"key leaked into {name}"
     assert "***" in outputs["report.json"] and "***" in outputs["junit.xml"]
     assert "stdout says ***" in outputs["junit.xml"]
+
+
+def test_html_report_shows_every_item_escaped(pytester: pytest.Pytester,
+                                             target_file: Path) -> None:
+    write_checks(pytester, CHECKS + """
+
+@pytest.mark.clause("6.3.a")
+def test_markup(sca):
+    sca.evidence("listing", "<script>alert(1)</script>")
+    assert False, "[6.3.a] preset image <b>none</b>"
+""")
+    pytester.runpytest(f"--sca-target={target_file}", "checks", "--sca-html=out/r.html")
+    page = (pytester.path / "out" / "r.html").read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>")
+    for item in ("6.1.a", "6.1.b", "8.2.b", "6.3.d", "6.3.a"):
+        assert f"id='item-{item}'" in page
+    assert "应支持创建多个租户" in page and "provisional" in page
+    assert "<script>" not in page and "&lt;script&gt;" in page
+    assert "&lt;b&gt;none&lt;/b&gt;" in page
+    assert "latency_p50: 0.25 s (threshold &lt;=1.0)" in page
+    # a saved report renders again from the command line
+    again = pytester.run(sys.executable, "-m", "pytest_sca", "html",
+                         str(pytester.path / "reports" / "sca-report.json"), "again.html")
+    assert again.ret == 0 and (pytester.path / "again.html").read_text() == page
+
+
+def test_baseline_lists_regressions_first(pytester: pytest.Pytester, target_file: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    checks = """
+import os
+import pytest
+
+@pytest.mark.clause("6.1.a")
+def test_a():
+    assert os.environ.get("BROKEN") != "a", "[6.1.a] isolation broken"
+
+@pytest.mark.clause("6.1.b")
+def test_b():
+    assert os.environ.get("BROKEN") != "b", "[6.1.b] quota broken"
+"""
+    write_checks(pytester, checks)
+    monkeypatch.setenv("BROKEN", "b")
+    pytester.runpytest(f"--sca-target={target_file}", "checks", "--sca-json=night1.json")
+    monkeypatch.setenv("BROKEN", "a")
+    result = pytester.runpytest(f"--sca-target={target_file}", "checks",
+                                "--sca-json=night2.json", "--sca-baseline=night1.json")
+    report = read_report(pytester, "night2.json")
+    jsonschema.validate(report, schema())
+    assert [(c["id"], c["kind"], c["before"], c["after"]) for c in
+            report["baseline"]["changes"]] == [("6.1.a", "regression", "pass", "fail"),
+                                               ("6.1.b", "improvement", "fail", "pass")]
+    result.stdout.fnmatch_lines(["*changes since run *",
+                                 "REGRESSION  6.1.a     pass -> fail*isolation broken",
+                                 "IMPROVEMENT 6.1.b     fail -> pass*"])
+    (pytester.path / "junk.json").write_text("[]")
+    bad = pytester.runpytest(f"--sca-target={target_file}", "checks", "--sca-baseline=junk.json")
+    assert bad.ret == pytest.ExitCode.USAGE_ERROR
+    bad.stderr.fnmatch_lines(["ERROR: --sca-baseline: junk.json: not a pytest-sca JSON report*"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -12,9 +13,10 @@ from ..redaction import Redactor
 from ..runstate import ScaRun
 from ..scoring import ScoreSheet, score
 from ..verdicts import ItemResult, Verdict, resolve_item
-from . import allure, json_report, listing, terminal
+from . import allure, baseline, html, json_report, listing, terminal
 
-__all__ = ["allure", "json_report", "listing", "terminal", "Evaluation", "EVALUATION_KEY"]
+__all__ = ["allure", "baseline", "html", "json_report", "listing", "terminal", "Evaluation",
+           "EVALUATION_KEY"]
 
 
 @dataclass
@@ -25,6 +27,8 @@ class Evaluation:
     items: list[ItemResult]
     scores: ScoreSheet
     finished: dt.datetime
+    #: The masked report dict, once written (the terminal shows its baseline section).
+    report: dict[str, Any] | None = None
 
     @property
     def conformant(self) -> bool:
@@ -55,8 +59,18 @@ def build_evaluation(run: ScaRun) -> Evaluation:
 
 
 def write_outputs(run: ScaRun, config: pytest.Config, evaluation: Evaluation) -> None:
-    """Write the JSON report and, when Allure is active, its environment file."""
-    json_report.write(evaluation, run.options.json_path)
+    """Write the JSON (and HTML) report and, when Allure is active, its environment file."""
+    extra = {}
+    if run.options.baseline_path is not None:
+        previous = baseline.load(run.options.baseline_path)
+        current = json_report.masked(evaluation)["items"]
+        extra["baseline"] = baseline.compare(previous, current, run.options.baseline_path)
+    report = json_report.masked(evaluation, extra)
+    evaluation.report = report
+    if run.options.json_path is not None:
+        json_report.write(report, run.options.json_path)
+    if run.options.html_path is not None:
+        html.write(report, run.options.html_path)
     alluredir = getattr(config.option, "allure_report_dir", None)
     if alluredir:
         allure.write_environment(alluredir, evaluation)

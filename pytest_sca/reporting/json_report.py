@@ -79,14 +79,16 @@ def build(evaluation: Evaluation) -> dict[str, Any]:
     }
 
 
-def write(evaluation: Evaluation, path: Path | None) -> Path | None:
-    """Write the report (secrets masked) to ``path``; return it."""
-    if path is None:
-        return None
-    text = json.dumps(build(evaluation), indent=2, ensure_ascii=False)
-    text = evaluation.run.redact(text)
+def masked(evaluation: Evaluation, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The report with every secret masked: what every file output is made from."""
+    text = json.dumps({**build(evaluation), **(extra or {})}, ensure_ascii=False)
+    return json.loads(evaluation.run.redact(text))  # type: ignore[no-any-return]
+
+
+def write(report: dict[str, Any], path: Path) -> Path:
+    """Write an (already masked) report to ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text + "\n", encoding="utf-8")
+    path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return path
 
 

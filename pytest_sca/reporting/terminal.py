@@ -69,6 +69,14 @@ def write_summary(reporter: Any, evaluation: Evaluation) -> None:
                          if m.get("threshold") is not None else "")
             reporter.write_line(f"{item_id:<9} {m['name']}: {m['value']:.4g} {m['unit']}"
                                 f"{threshold}")
+    changes = (evaluation.report or {}).get("baseline", {}).get("changes", [])
+    if evaluation.report and "baseline" in evaluation.report:
+        reporter.write_sep("-", f"changes since run {evaluation.report['baseline']['run_id']}")
+        for change in changes:
+            reporter.write_line(f"{change['kind'].upper():<11} {change['id']:<9} "
+                                f"{change['before']} -> {change['after']}  {change['reason']}")
+        if not changes:
+            reporter.write_line("no verdict changed")
     failures = run.ledger.failures
     if failures:
         reporter.write_sep("-", "cleanup failures: resources may be left on the target")
