@@ -116,6 +116,11 @@ class HttpClient:
             self._session.headers["Authorization"] = f"Bearer {token}"
 
     @property
+    def token(self) -> str | None:
+        """The bearer credential, for a protocol this client does not speak (websockets)."""
+        return self._token
+
+    @property
     def display_url(self) -> str:
         """The base URL without any user:password part, fit for messages."""
         parts = urlsplit(self.base_url)
@@ -155,6 +160,8 @@ class HttpClient:
                     params=_clean_params(params),
                     json=json_body,
                     timeout=self.timeout,
+                    # Per request: requests lets REQUESTS_CA_BUNDLE override a session's verify.
+                    verify=self._session.verify,
                 )
             except requests.RequestException as exc:
                 self._observe(Exchange(method, path, None, time.monotonic() - started, attempt))

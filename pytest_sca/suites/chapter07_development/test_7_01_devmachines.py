@@ -1,0 +1,135 @@
+"""7.1 开发机 Development machines."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import pytest
+
+from pytest_sca.cleanup import Cleanup
+from pytest_sca.fixtures import CheckContext
+
+#: Variables through which vendors' device plugins announce the cards a container holds.
+DEVICE_VARIABLES = ("NVIDIA_VISIBLE_DEVICES", "CUDA_VISIBLE_DEVICES", "ASCEND_VISIBLE_DEVICES",
+                    "ASCEND_RT_VISIBLE_DEVICES", "MLU_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES",
+                    "SCA_VISIBLE_ACCELERATORS")
+#: Device files of accelerators inside a container.
+DEVICE_FILES = re.compile(r"^(nvidia\d+|davinci\d+|cambricon_dev\d+|mlu\d+)$")
+SMALL = {"cpu": 1, "memory_gib": 1, "accelerators": 0}
+#: Polls a URL inside the machine (no proxy) for up to 10 s.
+WAIT_FOR_URL = """import sys, time, urllib.request as u
+opener = u.build_opener(u.ProxyHandler({}))
+for _ in range(100):
+    try:
+        opener.open(sys.argv[1], timeout=1).read()
+        break
+    except OSError:
+        time.sleep(0.1)
+"""
+
+
+def _machine(sca: CheckContext, devmachines: Any, cleanup: Cleanup, image: str,
+             resources: dict[str, Any], suffix: str) -> dict[str, Any]:
+    """Create a dev machine, register its removal, wait until it runs."""
+    machine = devmachines.create(sca.name(suffix), image, resources, labels=sca.labels)
+    cleanup.add(f"delete dev machine {machine['id']}",
+                lambda: devmachines.delete(machine["id"]))
+    running: dict[str, Any] = devmachines.wait(machine["id"], timeout=120)
+    return running
+
+
+def _shell(devmachines: Any, machine_id: str, script: str, timeout: float = 60) -> Any:
+    return devmachines.exec(machine_id, ["sh", "-c", script], timeout=timeout)
+
+
+def visible_devices(environment: str) -> int:
+    """How many accelerators ``env`` output and a ``/dev`` listing show (after ``__DEV__``)."""
+    env_part, _, dev_part = environment.partition("__DEV__")
+    counts = [0]
+    for line in env_part.splitlines():
+        name, _, value = line.partition("=")
+        if name in DEVICE_VARIABLES and value.strip() not in ("", "void", "none", "all"):
+            counts.append(len([v for v in value.split(",") if v.strip()]))
+    counts.append(len([n for n in dev_part.split() if DEVICE_FILES.match(n)]))
+    return max(counts)
+
+
+@pytest.mark.clause("7.1.a")
+@pytest.mark.mutating
+def test_devmachine_has_image_and_accelerators(sca: CheckContext, devmachines: Any,
+                                               probe_image: str, cleanup: Cleanup) -> None:
+    """A dev machine with an image and N cards reaches running; inside, the image and N cards."""
+    cards = int(sca.declared("devmachines.accelerators", 1))
+    machine = _machine(sca, devmachines, cleanup, probe_image,
+                       {**SMALL, "accelerators": cards}, "dev-image")
+    inside = _shell(devmachines, machine["id"], "env; echo __DEV__; ls /dev 2>/dev/null")
+    sca.evidence("dev machine", {k: machine.get(k) for k in ("id", "status", "image",
+                                                              "node_id", "accelerators")})
+    assert inside["exit_code"] == 0, (
+        f"[7.1.a] a shell command failed inside dev machine {machine['id']}: "
+        f"exit {inside['exit_code']}")
+    env = dict(line.partition("=")[::2] for line in inside["output"].split("__DEV__")[0]
+               .splitlines() if "=" in line)
+    image_inside = env.get("JUPYTER_IMAGE") or env.get("SCA_IMAGE")
+    seen = visible_devices(inside["output"])
+    sca.evidence("inside", {"image": image_inside, "visible accelerators": seen})
+    assert seen == cards, (
+        f"[7.1.a] the dev machine sees {seen} of the {cards} accelerators it requested")
+    if image_inside is None:
+        sca.evidence("image", "no JUPYTER_IMAGE inside: image checked from the record only")
+        image_inside = machine.get("image")
+    assert image_inside and image_inside.endswith(probe_image), (
+        f"[7.1.a] the dev machine runs image {image_inside!r}, not {probe_image!r}")
+
+
+@pytest.mark.clause("7.1.b")
+@pytest.mark.mutating
+def test_docker_builds_inside_devmachine(sca: CheckContext, devmachines: Any,
+                                         probe_image: str, cleanup: Cleanup) -> None:
+    """Inside a dev machine `docker version` works and a one-step image builds and is listed."""
+    machine = _machine(sca, devmachines, cleanup, probe_image, SMALL, "dev-docker")
+    version = _shell(devmachines, machine["id"], "docker version 2>&1")
+    sca.evidence("docker version", version["output"][-2000:])
+    assert version["exit_code"] == 0, (
+        f"[7.1.b] `docker version` failed inside the dev machine (exit {version['exit_code']}): "
+        f"{version['output'].strip()[-160:]}")
+    tag = f"{sca.name('probe')}:v1"
+    build = _shell(devmachines, machine["id"], (
+        "mkdir -p sca-image && cd sca-image && echo " + sca.run_id + " > token.txt && "
+        "printf 'FROM scratch\\nCOPY token.txt /token.txt\\n' > Dockerfile && "
+        f"docker build -q -t {tag} . 2>&1 && docker images 2>&1"), timeout=240)
+    sca.evidence("docker build", build["output"][-2000:])
+    assert build["exit_code"] == 0 and tag.split(":")[0] in build["output"], (
+        f"[7.1.b] `docker build` of a one-step image failed inside the dev machine "
+        f"(exit {build['exit_code']}): {build['output'].strip()[-160:]}")
+
+
+@pytest.mark.clause("7.1.c")
+@pytest.mark.mutating
+def test_port_in_devmachine_is_reachable(sca: CheckContext, devmachines: Any,
+                                         probe_image: str, cleanup: Cleanup) -> None:
+    """An HTTP server started inside answers, through the platform's exposed URL, with a token."""
+    machine = _machine(sca, devmachines, cleanup, probe_image, SMALL, "dev-port")
+    exposed = devmachines.expose(machine["id"], sca.declared("devmachines.port"))
+    token = f"sca-token-{sca.run_id}"
+    devmachines.exec(machine["id"], ["sh", "-c", (
+        f"echo {token} > sca-token.txt && exec python3 -m http.server {exposed['port']} "
+        "--bind ${SCA_BIND_ADDRESS:-0.0.0.0}")], background=True)
+    # Wait inside until the server answers, so that the exposed URL is asked only once it can.
+    local = f"http://127.0.0.1:{exposed['port']}/sca-token.txt"
+    devmachines.exec(machine["id"], ["python3", "-c", WAIT_FOR_URL, local], timeout=30)
+    deadline = time.monotonic() + float(sca.declared("devmachines.expose_timeout_s", 5))
+    answer = None
+    while answer is None or time.monotonic() < deadline:
+        answer = devmachines.open_url(exposed["url"] + "sca-token.txt")
+        if answer.status == 200 and token in answer.text:
+            break
+        time.sleep(0.25)
+    assert answer is not None
+    sca.evidence("exposed URL", {"url": exposed["url"], "status": answer.status,
+                                 "body": answer.text[:200]})
+    assert answer.status == 200 and token in answer.text, (
+        f"[7.1.c] the exposed URL did not return the token written inside: last answer "
+        f"{answer.status} {answer.text.strip()[:120]}")

@@ -1,0 +1,62 @@
+"""Chapter 7 checks: pass on the healthy sandbox, fail under the fault that breaks each.
+
+Faults that do not touch each other's checks share one sandbox start (a group),
+which keeps this module well under a minute.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .matrix import evaluate, verdicts
+
+#: clause item → (sandbox fault that breaks it, words the fail reason must contain)
+BREAKS: dict[str, tuple[str, str]] = {
+    "7.1.a": ("devmachine_without_accelerators", "the dev machine sees 0 of the 1 accelerators"),
+    "7.1.b": ("devmachine_without_docker", "`docker version` failed inside the dev machine"),
+    "7.1.c": ("port_forward_broken", "the exposed URL did not return the token"),
+    "7.2.a": ("rendezvous_broken", "the 2 workers did not complete an all-reduce"),
+    "7.2.b": ("frameworks_pytorch_only", "PyTorch and one of tensorflow, mpi, deepspeed"),
+    "7.2.c": ("job_stop_ignored", "stop did not stop job"),
+    "7.2.d": ("job_events_dropped", "the job's events list is empty"),
+    "7.2.e": ("job_metrics_not_recorded", "fewer than 3 metric samples in the job's run window"),
+    "7.2.f": ("logs_dropped", "the token the job printed is not in its logs"),
+    "7.2.g": ("terminal_unavailable", "`echo` did not round-trip through the web terminal"),
+    "7.3.a": ("jobs_cannot_reach_storage", "the training job did not write a checkpoint"),
+    "7.3.b": ("jobs_cannot_reach_storage", "no trained checkpoint to infer with"),
+    "7.3.c": ("preflight_ignores_faulty_node", "pre-flight reports node"),
+    "7.4.a": ("web_console_missing", "the web console URL answered 404"),
+    "7.4.b": ("errors_leak_stacktrace", "malformed requests got a 5xx, a stack trace"),
+}
+
+#: Items whose faults leave the other items of the group alone: one sandbox each.
+GROUPS: tuple[tuple[str, ...], ...] = (
+    # 7.2.b fails on its framework list before it runs the all-reduce 7.2.a breaks.
+    ("7.1.a", "7.1.b", "7.1.c", "7.2.a", "7.2.b", "7.2.d", "7.2.e", "7.2.g", "7.4.a"),
+    ("7.2.c", "7.2.f", "7.3.a", "7.3.b", "7.3.c", "7.4.b"),
+)
+#: 7.3.c marks a node faulty: a disruptive check.
+EXTRA = ("--sca-disruptive",)
+
+
+def test_groups_cover_every_item_once() -> None:
+    grouped = [item for group in GROUPS for item in group]
+    assert sorted(grouped) == sorted(BREAKS)
+
+
+def test_every_check_passes_on_the_healthy_sandbox(tmp_path: Path) -> None:
+    assert verdicts(evaluate(tmp_path, BREAKS, extra=EXTRA)) == {
+        item: ("pass", "") for item in BREAKS}
+
+
+@pytest.mark.parametrize("group", GROUPS, ids=lambda g: "+".join(g))
+def test_checks_fail_under_their_faults(group: tuple[str, ...], tmp_path: Path) -> None:
+    faults = sorted({BREAKS[item][0] for item in group})
+    seen = verdicts(evaluate(tmp_path, group, faults, extra=EXTRA))
+    for item in group:
+        verdict, reason = seen[item]
+        assert verdict == "fail", (item, verdict, reason)
+        assert reason.startswith(f"[{item}]"), reason
+        assert BREAKS[item][1] in reason, reason
