@@ -5,6 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
+
+from pytest_sca.catalog import catalog_path
 
 from .conftest import read_report, verdicts, write_checks
 
@@ -54,16 +57,21 @@ def test_markers_from_the_catalogue_select(pytester: pytest.Pytester, target_fil
 
 def test_uncovered_items_in_scope_are_reported_not_assessed(pytester: pytest.Pytester,
                                                             target_file: Path) -> None:
-    """Without paths, the shipped suites and every catalogue item are in scope."""
+    """Without paths, the shipped suites and every catalogue item are in scope: an item no
+    check covers (here one added to a copy of the catalogue) is reported, not_assessed."""
+    data = yaml.safe_load(catalog_path().read_text(encoding="utf-8"))
+    data["items"].append({"id": "8.8.z", "subdomain": "8.8", "level": "shall",
+                          "source": "derived", "text_zh": "应支持新的要求", "text_en": "a new one"})
+    (pytester.path / "catalog.yaml").write_text(yaml.safe_dump(data, allow_unicode=True),
+                                                encoding="utf-8")
     result = pytester.runpytest(f"--sca-target={target_file}", "-m", "chapter8",
-                                "-p", "no:cacheprovider")
+                                "--sca-catalog=catalog.yaml", "-p", "no:cacheprovider")
     report = read_report(pytester)
     items = {i["id"]: i for i in report["items"]}
-    assert len(items) == 24 and all(i["chapter"] == 8 for i in items.values())
-    uncovered = [i for i in items.values() if i["tests"][0]["nodeid"].startswith("sca-catalogue")]
-    assert uncovered, "uncovered items must be listed"
-    assert all(i["verdict"] == "not_assessed" and i["reason"] == "no check implemented yet"
-               for i in uncovered)
+    assert len(items) == 25 and all(i["chapter"] == 8 for i in items.values())
+    new = items["8.8.z"]
+    assert new["tests"][0]["nodeid"] == "sca-catalogue::8.8.z"
+    assert (new["verdict"], new["reason"]) == ("not_assessed", "no check implemented yet")
     assert result.ret == 1  # shall items that are not assessed do not conform
 
 
