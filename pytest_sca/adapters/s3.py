@@ -1,0 +1,194 @@
+"""S3-compatible object storage (boto3): the ``storage`` capability.
+
+Probe objects go to the target's bucket under a prefix carrying the run id.
+Besides reads and writes as the tenant, the adapter can try the same object
+anonymously (a plain unsigned HTTP request) and with the second tenant's
+credentials (``other_tenant``), so that checks can observe isolation.
+Clients are built on first use, never in ``__init__``; requests are
+signed with Signature V4.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+import requests
+
+from pytest_sca.adapters.base import Adapter, AdapterContext, TargetError
+from pytest_sca.adapters.config import S3Config
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """The outcome of one request: HTTP status, S3 error code ('' on success), body if read."""
+
+    status: int
+    code: str = ""
+    body: bytes | None = None
+
+    @property
+    def allowed(self) -> bool:
+        return 200 <= self.status < 300
+
+
+class S3Adapter(Adapter):
+    """Object storage as the tenant (and, for isolation checks, as a second tenant)."""
+
+    transport: ClassVar[str] = "s3"
+    provides: ClassVar[frozenset[str]] = frozenset({"storage"})
+
+    def __init__(self, config: S3Config, context: AdapterContext) -> None:
+        super().__init__(config, context)
+        self.config: S3Config = config
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        secrets = [config.secret_key] + (
+            [config.other_tenant.secret_key] if config.other_tenant else [])
+        context.redact.add(secrets)
+
+    # --- clients -------------------------------------------------------------------------------
+
+    def _client(self, who: str = "tenant") -> Any:
+        with self._lock:
+            if who not in self._clients:
+                import boto3
+                from botocore.config import Config
+
+                if who == "tenant":
+                    access, secret = self.config.access_key, self.config.secret_key
+                else:
+                    other = self.config.other_tenant
+                    assert other is not None
+                    access, secret = other.access_key, other.secret_key
+                self._clients[who] = boto3.client(
+                    "s3", endpoint_url=self.config.endpoint, region_name=self.config.region,
+                    aws_access_key_id=access, aws_secret_access_key=secret,
+                    verify=self.config.verify,
+                    config=Config(signature_version="s3v4", connect_timeout=10, read_timeout=30,
+                                  retries={"max_attempts": 2},
+                                  s3={"addressing_style": self.config.addressing_style}))
+            return self._clients[who]
+
+    @property
+    def bucket(self) -> str:
+        """The bucket the run may write probe objects to."""
+        if not self.config.bucket:
+            raise TargetError("adapters.s3.bucket is not set: name a bucket the run may write to")
+        return self.config.bucket
+
+    @property
+    def has_other_tenant(self) -> bool:
+        """Whether the target file gives a second tenant's credentials."""
+        return self.config.other_tenant is not None
+
+    def _attempt(self, call: Any) -> Attempt:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            answer = call()
+        except ClientError as exc:
+            meta = exc.response.get("ResponseMetadata", {})
+            status = int(meta.get("HTTPStatusCode") or 0)
+            if status >= 500 or status == 0:
+                raise TargetError(f"s3: {exc}") from None
+            return Attempt(status, str(exc.response.get("Error", {}).get("Code", "")))
+        except BotoCoreError as exc:
+            raise TargetError(f"s3 {self.config.endpoint}: {exc}") from None
+        body = answer.get("Body")
+        return Attempt(int(answer["ResponseMetadata"]["HTTPStatusCode"]), "",
+                       body.read() if body is not None else None)
+
+    # --- objects -------------------------------------------------------------------------------
+
+    def put(self, key: str, data: bytes, sse: str | None = None) -> Attempt:
+        """Write an object as the tenant (``sse``: ask for that server-side encryption)."""
+        extra = {"ServerSideEncryption": sse} if sse else {}
+        return self._attempt(lambda: self._client().put_object(
+            Bucket=self.bucket, Key=key, Body=data, **extra))
+
+    def head(self, key: str) -> dict[str, Any]:
+        """The object's metadata as the tenant (``ServerSideEncryption`` among it)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return dict(self._client().head_object(Bucket=self.bucket, Key=key))
+        except (ClientError, BotoCoreError) as exc:
+            raise TargetError(f"s3: cannot read the metadata of {key}: {exc}") from None
+
+    def get(self, key: str, as_other_tenant: bool = False) -> Attempt:
+        """Read an object as the tenant, or with the second tenant's credentials."""
+        client = self._client("other" if as_other_tenant else "tenant")
+        return self._attempt(lambda: client.get_object(Bucket=self.bucket, Key=key))
+
+    def list_keys(self, prefix: str, as_other_tenant: bool = False) -> Attempt:
+        """List keys under ``prefix`` (the body holds the names, one a line)."""
+        client = self._client("other" if as_other_tenant else "tenant")
+        attempt = self._attempt(lambda: client.list_objects_v2(Bucket=self.bucket,
+                                                               Prefix=prefix))
+        return attempt
+
+    def delete(self, key: str) -> None:
+        """Remove an object as the tenant."""
+        self._attempt(lambda: self._client().delete_object(Bucket=self.bucket, Key=key))
+
+    def object_url(self, key: str) -> str:
+        """The object's path-style URL."""
+        return f"{self.config.endpoint.rstrip('/')}/{self.bucket}/{quote(key)}"
+
+    def anonymous_get(self, key: str) -> Attempt:
+        """Read an object with a plain unsigned HTTP GET."""
+        return self.fetch(self.object_url(key))
+
+    def presigned_get(self, key: str, expires_s: int) -> str:
+        """A presigned GET URL of the object that expires after ``expires_s`` seconds."""
+        url: str = self._client().generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_s)
+        return url
+
+    def fetch(self, url: str) -> Attempt:
+        """GET a URL without credentials (anonymous or presigned)."""
+        try:
+            answer = requests.get(url, verify=self.config.verify, timeout=30)
+        except requests.RequestException as exc:
+            raise TargetError(f"s3 {self.config.endpoint}: {type(exc).__name__}") from None
+        if answer.status_code >= 500:
+            raise TargetError(f"s3: GET of an object URL answered {answer.status_code}")
+        return Attempt(answer.status_code, "", answer.content if answer.ok else None)
+
+    # --- bucket settings -----------------------------------------------------------------------
+
+    def bucket_policy(self) -> str | None:
+        """The bucket policy text, or None when the bucket has none."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return str(self._client().get_bucket_policy(Bucket=self.bucket)["Policy"])
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "NoSuchBucketPolicy":
+                return None
+            raise TargetError(f"s3: cannot read the bucket policy: {exc}") from None
+        except BotoCoreError as exc:
+            raise TargetError(f"s3: cannot read the bucket policy: {exc}") from None
+
+    def public_grants(self) -> list[str]:
+        """ACL grants of the bucket to everyone or to every authenticated AWS user."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            grants = self._client().get_bucket_acl(Bucket=self.bucket).get("Grants", [])
+        except (ClientError, BotoCoreError) as exc:
+            raise TargetError(f"s3: cannot read the bucket ACL: {exc}") from None
+        return [f"{g['Grantee'].get('URI', '').rsplit('/', 1)[-1]}:{g.get('Permission')}"
+                for g in grants
+                if g.get("Grantee", {}).get("URI", "").endswith(("AllUsers",
+                                                                  "AuthenticatedUsers"))]
+
+    def close(self) -> None:
+        """Drop the clients."""
+        with self._lock:
+            for client in self._clients.values():
+                client.close()
+            self._clients.clear()

@@ -1,0 +1,248 @@
+"""Security behaviour of the reference platform: node baselines, data protection, assets, TLS.
+
+- **Node baseline**: each SSH node's directory holds the node's system files
+  (``etc/ssh/sshd_config`` describing the node's real SSH policy, ``etc``,
+  ``usr/bin``), rewritten at every start so that faults switch cleanly.
+- **Data protection**: ingested text is scanned for personal data (mainland
+  China mobile numbers, resident ID numbers with their ISO 7064 check digit,
+  bank cards with their Luhn digit); the dataset is classified, a masked view
+  hides every finding, and each read is audited.
+- **Assets**: an inventory of every tenant resource (jobs, clusters, images,
+  datasets) under its organisation unit, each with a risk status.
+- **TLS**: a local CA and server certificate for the API and the S3 gateway.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import ssl
+import warnings
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+#: The node's SSH policy as its sshd_config says it (the asyncssh server enforces the same).
+HARDENED_SSHD = """\
+# sshd policy of this sandbox node (enforced by its SSH server)
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitEmptyPasswords no
+PubkeyAuthentication yes
+X11Forwarding no
+MaxAuthTries 3
+"""
+WEAK_SSHD = """\
+# sshd policy of this sandbox node (enforced by its SSH server)
+PermitRootLogin yes
+PasswordAuthentication yes
+KbdInteractiveAuthentication no
+PermitEmptyPasswords no
+PubkeyAuthentication yes
+X11Forwarding no
+MaxAuthTries 6
+"""
+#: Paths, relative to a node's directory, that hold its system files.
+NODE_SYSTEM_PATHS = ("etc", "usr/bin")
+NODE_SSHD_CONFIG = "etc/ssh/sshd_config"
+
+
+def write_node_baseline(workdir: Path, faults: frozenset[str]) -> None:
+    """(Re)write a node's system files and their modes as the faults say."""
+    (workdir / "etc" / "ssh").mkdir(parents=True, exist_ok=True)
+    (workdir / "usr" / "bin").mkdir(parents=True, exist_ok=True)
+    config = workdir / NODE_SSHD_CONFIG
+    config.write_text(WEAK_SSHD if "root_password_login" in faults else HARDENED_SSHD)
+    crontab = workdir / "etc" / "crontab"
+    crontab.write_text("# m h dom mon dow user command\n")
+    tool = workdir / "usr" / "bin" / "node-agent"
+    tool.write_text("#!/bin/sh\necho node-agent\n")
+    for path in (workdir / "etc", workdir / "etc" / "ssh", workdir / "usr" / "bin"):
+        os.chmod(path, 0o755)
+    os.chmod(config, 0o644)
+    os.chmod(tool, 0o755)
+    os.chmod(crontab, 0o666 if "world_writable_system_file" in faults else 0o644)
+
+
+# --- data protection ---------------------------------------------------------------------------
+
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+_PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+_ID_CARD = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
+_BANK_CARD = re.compile(r"(?<!\d)\d{16,19}(?!\d)")
+
+
+def id_card_valid(number: str) -> bool:
+    """Whether an 18-character resident ID number has the right check character."""
+    total = sum(int(d) * w for d, w in zip(number[:17], _ID_WEIGHTS, strict=True))
+    return _ID_CHECK[total % 11] == number[17].upper()
+
+
+def luhn_valid(number: str) -> bool:
+    """Whether a card number passes the Luhn check."""
+    total = 0
+    for index, char in enumerate(reversed(number)):
+        digit = int(char)
+        if index % 2:
+            digit = digit * 2 - 9 if digit > 4 else digit * 2
+        total += digit
+    return total % 10 == 0
+
+
+def find_personal_data(text: str) -> list[tuple[str, int, int]]:
+    """Findings as ``(category, start, end)``: phone, id_card, bank_card; no overlaps."""
+    findings: list[tuple[str, int, int]] = []
+    taken: list[tuple[int, int]] = []
+
+    def free(start: int, end: int) -> bool:
+        return all(end <= s or start >= e for s, e in taken)
+
+    for match in _ID_CARD.finditer(text):
+        if id_card_valid(match.group()):
+            findings.append(("id_card", match.start(), match.end()))
+            taken.append(match.span())
+    for match in _BANK_CARD.finditer(text):
+        if free(*match.span()) and luhn_valid(match.group()):
+            findings.append(("bank_card", match.start(), match.end()))
+            taken.append(match.span())
+    for match in _PHONE.finditer(text):
+        if free(*match.span()):
+            findings.append(("phone", match.start(), match.end()))
+            taken.append(match.span())
+    return sorted(findings, key=lambda f: f[1])
+
+
+def classify(text: str) -> dict[str, Any]:
+    """The classification of a dataset: sensitive or not, and findings per category."""
+    counts: dict[str, int] = {}
+    for category, _, _ in find_personal_data(text):
+        counts[category] = counts.get(category, 0) + 1
+    return {"level": "sensitive" if counts else "public", "sensitive": bool(counts),
+            "categories": counts}
+
+
+def mask(text: str, faults: frozenset[str]) -> str:
+    """The masked view: each finding keeps its first 3 and last 2 characters (``masking_off``:
+    the text unchanged)."""
+    if "masking_off" in faults:
+        return text
+    pieces: list[str] = []
+    cursor = 0
+    for _, start, end in find_personal_data(text):
+        value = text[start:end]
+        pieces += [text[cursor:start], value[:3] + "*" * (len(value) - 5) + value[-2:]]
+        cursor = end
+    return "".join(pieces) + text[cursor:]
+
+
+# --- assets ------------------------------------------------------------------------------------
+
+#: store kind → the asset kind the inventory lists it as.
+ASSET_KINDS = {"job": "job", "cluster": "cluster", "image": "image", "dataset": "dataset"}
+
+
+def risk_of(kind: str, doc: dict[str, Any]) -> dict[str, Any]:
+    """An asset's risk status (``low``/``medium``/``high``) and the findings behind it."""
+    findings: list[str] = []
+    if kind == "dataset" and doc.get("classification", {}).get("sensitive"):
+        findings.append("holds personal data")
+    if kind == "image" and not doc.get("preset"):
+        findings.append("user-supplied image not from the platform's catalogue")
+    status = "high" if len(findings) > 1 else "medium" if findings else "low"
+    return {"status": status, "findings": findings}
+
+
+# --- TLS material ------------------------------------------------------------------------------
+
+#: Set to 1 to serve the sandbox's API and S3 over TLS (the target file then trusts its CA).
+TLS_SWITCH = "PYTEST_SCA_SANDBOX_TLS"
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """The sandbox's CA certificate and the server certificate it signed, with its key."""
+
+    ca: Path
+    cert: Path
+    key: Path
+
+
+def tls_enabled() -> bool:
+    """Whether this sandbox serves TLS (the :data:`TLS_SWITCH` environment variable)."""
+    return os.environ.get(TLS_SWITCH, "") == "1"
+
+
+def ensure_tls_material(state_dir: Path) -> TlsFiles:
+    """A local CA and a certificate for 127.0.0.1/localhost in ``DIR/tls``, made once and kept.
+
+    ECDSA P-256 keys, SHA-256 signatures; the server certificate lives 30 days
+    and is remade when less than a day is left.
+    """
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    folder = state_dir / "tls"
+    files = TlsFiles(folder / "ca.pem", folder / "server.pem", folder / "server-key.pem")
+    now = datetime.now(timezone.utc)
+    if files.cert.exists() and files.key.exists() and files.ca.exists():
+        current = x509.load_pem_x509_certificate(files.cert.read_bytes())
+        if current.not_valid_after_utc - now > timedelta(days=1):
+            return files
+    folder.mkdir(parents=True, exist_ok=True)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pytest-sca sandbox CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+          .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=30))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+          .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False,
+                                       False), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    names = [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+            .issuer_name(ca_name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=30))
+            .add_extension(x509.SubjectAlternativeName(names), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]),
+                           critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    pem = serialization.Encoding.PEM
+    files.ca.write_bytes(ca.public_bytes(pem))
+    files.cert.write_bytes(cert.public_bytes(pem))
+    descriptor = os.open(files.key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(key.private_bytes(pem, serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption()))
+    return files
+
+
+def server_ssl_context(files: TlsFiles, faults: frozenset[str]) -> ssl.SSLContext:
+    """The servers' TLS context: TLS ≥ 1.2 (``tls_legacy_enabled``: TLS 1.0 and 1.1 too)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(files.cert), str(files.key))
+    if "tls_legacy_enabled" in faults:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            context.minimum_version = ssl.TLSVersion.TLSv1
+        context.set_ciphers("DEFAULT:@SECLEVEL=0")
+    else:
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+def trust_sandbox_ca(adapters: dict[str, Any], ca_path: str) -> None:
+    """Make every adapter section that points at the sandbox over HTTPS trust its CA."""
+    for section in adapters.values():
+        url = section.get("url") or section.get("base_url") or section.get("endpoint") or ""
+        if url.startswith("https://127.0.0.1:") and "verify" not in section:
+            section["verify"] = ca_path

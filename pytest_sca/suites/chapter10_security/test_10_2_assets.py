@@ -1,0 +1,48 @@
+"""10.2.g 资产管理与风险分析 Permissions and assets by organisation, with risk analysis."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import pytest
+
+from pytest_sca.cleanup import Cleanup
+from pytest_sca.fixtures import CheckContext
+from pytest_sca.probes.personal_data import probe_document, synthetic_people
+
+#: Risk statuses in increasing order; anything else is not an assessment.
+RISK_ORDER = ("low", "medium", "high", "critical")
+
+
+@pytest.mark.clause("10.2.g")
+@pytest.mark.mutating
+def test_assets_are_inventoried_with_risk(sca: CheckContext, security: Any, assets: Any,
+                                          probe_tenant: Any, cleanup: Cleanup) -> None:
+    """Two probe datasets (one with synthetic personal data) appear in the asset inventory under
+    the probe tenant's org unit, each with a risk status; the sensitive one ranks higher."""
+    user = probe_tenant("assets")
+    data = security.acting_as(user.user["api_key"])
+    created = {
+        "plain": data.ingest(sca.name("asset-plain"), "id,value\n1,alpha\n2,beta\n",
+                             labels=sca.labels),
+        "sensitive": data.ingest(sca.name("asset-pii"), probe_document(synthetic_people(2)),
+                                 labels=sca.labels),
+    }
+    for item in created.values():
+        cleanup.add(f"delete dataset {item['id']}", partial(data.delete_dataset, item["id"]))
+    listed = {a["id"]: a for a in assets.list_assets(tenant_id=user.tenant_id)}
+    found = {what: listed.get(item["id"]) for what, item in created.items()}
+    sca.evidence("inventory entries of the probe datasets", found)
+    missing = [what for what, asset in found.items() if asset is None]
+    assert not missing, f"[10.2.g] the asset inventory lacks the {' and '.join(missing)} dataset"
+    for what, asset in found.items():
+        assert asset is not None and asset.get("org_unit"), (
+            f"[10.2.g] the {what} dataset is listed without an org unit: {asset}")
+        status = (asset.get("risk") or {}).get("status")
+        assert status in RISK_ORDER, (
+            f"[10.2.g] the {what} dataset has no risk status (got {status!r})")
+    plain, sensitive = (RISK_ORDER.index(found[w]["risk"]["status"])  # type: ignore[index]
+                        for w in ("plain", "sensitive"))
+    assert sensitive > plain, (
+        "[10.2.g] a dataset holding personal data is rated no riskier than a plain one")

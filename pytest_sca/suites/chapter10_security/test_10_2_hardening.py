@@ -1,0 +1,74 @@
+"""10.2.a, 10.2.e 安全防护体系与安全基线 Defence in depth and security baselines, on the nodes.
+
+The physical, network and process layers of 10.2.a have no API: the target
+file's evidence entry for 10.2.a gives them (verdict ``manual``); the checks
+here are its automatable sub-parts, reported with it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from pytest_sca.fixtures import CheckContext
+
+#: PermitRootLogin values under which root can never log in with a password.
+ROOT_WITHOUT_PASSWORD = {"no", "prohibit-password", "without-password", "forced-commands-only"}
+#: Failed attempts per connection above which password guessing is not slowed down (CIS).
+MAX_AUTH_TRIES = 6
+
+
+def _ssh_findings(nodes: Any, node: str) -> list[str]:
+    """What is weak in a node's SSH access: settings and what the server offers."""
+    settings = nodes.sshd_settings(node)
+    findings = []
+    if settings["passwordauthentication"] != "no":
+        findings.append("password authentication enabled")
+    if settings["permitemptypasswords"] != "no":
+        findings.append("empty passwords permitted")
+    if settings.get("x11forwarding", "no") != "no":
+        findings.append("X11 forwarding enabled")
+    if int(settings.get("maxauthtries", "6")) > MAX_AUTH_TRIES:
+        findings.append(f"MaxAuthTries {settings['maxauthtries']} > {MAX_AUTH_TRIES}")
+    if settings.get("protocol", "2") != "2":
+        findings.append(f"SSH protocol {settings['protocol']}")
+    offered = nodes.auth_methods(node, "root")
+    if "password" in offered or "keyboard-interactive" in offered:
+        findings.append(f"the server offers {'/'.join(offered)} logins")
+    return findings
+
+
+@pytest.mark.clause("10.2.a")
+def test_node_ssh_access_is_hardened(sca: CheckContext, nodes: Any) -> None:
+    """Automatable part (host and account layers): every node's SSH server is key-only, refuses
+    empty passwords and X11 forwarding and limits authentication attempts."""
+    weak = {node: found for node in nodes.nodes() if (found := _ssh_findings(nodes, node))}
+    sca.evidence("ssh hardening findings per node", weak or "none")
+    assert not weak, "[10.2.a] weak SSH access: " + "; ".join(
+        f"{node}: {', '.join(found)}" for node, found in weak.items())
+
+
+@pytest.mark.clause("10.2.e")
+def test_nodes_meet_the_security_baseline(sca: CheckContext, nodes: Any) -> None:
+    """Every node: root cannot log in with a password, empty passwords are refused, and no file
+    or non-sticky directory under the system paths is world-writable."""
+    problems: dict[str, list[str]] = {}
+    for node in nodes.nodes():
+        settings = nodes.sshd_settings(node)
+        found = []
+        root_login = settings["permitrootlogin"]
+        passwords = settings["passwordauthentication"] != "no" or (
+            "password" in nodes.auth_methods(node, "root"))
+        if root_login not in ROOT_WITHOUT_PASSWORD and passwords:
+            found.append(f"root password login allowed (PermitRootLogin {root_login})")
+        if settings["permitemptypasswords"] != "no":
+            found.append("empty passwords permitted")
+        writable = nodes.world_writable(node)
+        if writable:
+            found.append(f"world-writable system paths: {', '.join(writable[:10])}")
+        if found:
+            problems[node] = found
+    sca.evidence("baseline findings per node", problems or "none")
+    assert not problems, "[10.2.e] security baseline not met: " + "; ".join(
+        f"{node}: {', '.join(found)}" for node, found in problems.items())
