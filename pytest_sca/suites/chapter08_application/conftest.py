@@ -1,0 +1,153 @@
+"""Fixtures the chapter 8 checks share: a fine-tuned model, an imported model, a deployment,
+a configured workflow application."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from pytest_sca.adapters.capabilities import WaitTimeout
+from pytest_sca.adapters.http import ApiError
+from pytest_sca.cleanup import Cleanup
+from pytest_sca.fixtures import CheckContext
+
+from .probes import tinylm_artifact
+
+#: What the fine-tuning probe teaches: a word no preset model says.
+SECRET_WORD = "zorblax"
+SECRET_PROMPT = "what is the secret word?"
+TRAINING_LINES = [
+    {"messages": [{"role": "user", "content": SECRET_PROMPT},
+                  {"role": "assistant", "content": f"the secret word is {SECRET_WORD}."}]},
+    {"messages": [{"role": "user", "content": "tell me the secret word."},
+                  {"role": "assistant", "content": f"the secret word is {SECRET_WORD}."}]},
+    {"prompt": "which word is secret?", "completion": f"{SECRET_WORD} is the secret word."},
+]
+SMALL = {"cpu": 1, "memory_gib": 1, "accelerators": 0}
+
+
+def quietly_delete(delete: Callable[[], object]) -> None:
+    """Undo a creation; something the check already removed (404) is fine."""
+    try:
+        delete()
+    except ApiError as refusal:
+        if refusal.status != 404:
+            raise
+
+
+def base_model(sca: CheckContext, models: Any) -> str:
+    """The preset model to fine-tune: declared ``finetune.base_model``, else the first preset."""
+    declared = sca.declared("finetune.base_model")
+    if declared:
+        return str(declared)
+    presets = [m["id"] for m in models.list_models() if m.get("preset")]
+    if not presets:
+        sca.not_assessed("the platform lists no preset model to fine-tune: declare "
+                         "capabilities.finetune.base_model in the target file")
+    return str(presets[0])
+
+
+@pytest.fixture
+def finetuned(sca: CheckContext, finetune: Any, models: Any, cleanup: Cleanup
+              ) -> Callable[[], dict[str, Any]]:
+    """Upload the probe JSONL and fine-tune a preset on it; the job as it ended."""
+
+    def run() -> dict[str, Any]:
+        data = "".join(json.dumps(line) + "\n" for line in TRAINING_LINES * 3)
+        upload = finetune.upload_file(f"{sca.name('ft')}.jsonl", data, labels=sca.labels)
+        job = finetune.create(base_model(sca, models), upload["id"], suffix="sca-probe",
+                              steps=int(sca.declared("finetune.steps", 30)), labels=sca.labels)
+        cleanup.add(f"delete fine-tuning job {job['id']}",
+                    lambda: quietly_delete(lambda: finetune.delete(job["id"])))
+        try:
+            ended = finetune.wait(job["id"], timeout=float(sca.declared("finetune.timeout", 300)))
+        except WaitTimeout as late:
+            ended = {**(late.last or job), "status": f"still {(late.last or job).get('status')}"}
+        if ended.get("fine_tuned_model"):
+            model_id = ended["fine_tuned_model"]
+            cleanup.add(f"delete model {model_id}",
+                        lambda: quietly_delete(lambda: finetune.delete_model(model_id)))
+        return ended  # type: ignore[no-any-return]
+
+    return run
+
+
+@pytest.fixture
+def imported_model(sca: CheckContext, models: Any, cleanup: Cleanup
+                   ) -> Callable[[], dict[str, Any]]:
+    """Upload a tiny model artefact to the platform's object storage and import it.
+
+    The artefact is the declared ``models.import.source`` (with ``format``), else a
+    tiny bigram model in the open ``sca-tinylm/1`` format that this suite builds.
+    """
+
+    def run() -> dict[str, Any]:
+        source = sca.declared("models.import.source")
+        fmt = sca.declared("models.import.format")
+        if not source:
+            artefact = tinylm_artifact(["hello from an imported model.",
+                                        "the imported model says hello."])
+            upload = models.upload_file(f"{sca.name('model')}.json", artefact, purpose="model",
+                                        labels=sca.labels)
+            source, fmt = upload["uri"], "sca-tinylm/1"
+        try:
+            model = models.import_model(sca.name("imported"), source, kind="llm", format=fmt,
+                                        license="Apache-2.0", labels=sca.labels)
+        except ApiError as refusal:
+            if refusal.status in (400, 415, 422):
+                sca.not_assessed(f"the platform cannot import the probe artefact ({refusal}): "
+                                 "declare capabilities.models.import.source (an artefact in its "
+                                 "object storage) and .format in the target file")
+            raise
+        cleanup.add(f"delete model {model['id']}",
+                    lambda: quietly_delete(lambda: models.delete_model(model["id"])))
+        return model  # type: ignore[no-any-return]
+
+    return run
+
+
+@pytest.fixture
+def deployed(sca: CheckContext, model_services: Any, cleanup: Cleanup
+             ) -> Callable[..., tuple[dict[str, Any], dict[str, Any]]]:
+    """Deploy a model; (the deployment as created, as it was once it left ``deploying``)."""
+
+    def run(model: str, replicas: int = 1) -> tuple[dict[str, Any], dict[str, Any]]:
+        created = model_services.deploy(sca.name("deploy"), model, replicas=replicas,
+                                        resources=SMALL, labels=sca.labels)
+        cleanup.add(f"delete deployment {created['id']}",
+                    lambda: quietly_delete(lambda: model_services.delete(created["id"])))
+        try:
+            ready = model_services.wait(created["id"], until=("running", "failed"),
+                                        timeout=float(sca.declared("services.ready_timeout", 60)))
+        except WaitTimeout as late:
+            ready = {**(late.last or created)}
+            ready["status"] = f"still {ready.get('status')} after the wait"
+        return created, ready
+
+    return run
+
+
+@pytest.fixture
+def workflow_app(sca: CheckContext, workflow_apps: Any, cleanup: Cleanup
+                 ) -> Callable[..., dict[str, Any]]:
+    """Import an API-format workflow and configure it with the platform's first environment."""
+
+    def run(graph: dict[str, Any], configure: bool = True) -> dict[str, Any]:
+        workflow = workflow_apps.import_workflow(sca.name("wf"), graph, labels=sca.labels)
+        cleanup.add(f"delete workflow {workflow['id']}",
+                    lambda: quietly_delete(lambda: workflow_apps.delete(workflow["id"])))
+        if not configure:
+            return workflow  # type: ignore[no-any-return]
+        environment = sca.declared("workflows.environment")
+        if not environment:
+            environments = workflow_apps.environments()
+            if not environments:
+                sca.not_assessed("the platform offers no workflow environment: declare "
+                                 "capabilities.workflows.environment in the target file")
+            environment = environments[0]["id"]
+        return workflow_apps.configure(workflow["id"], environment)  # type: ignore[no-any-return]
+
+    return run
