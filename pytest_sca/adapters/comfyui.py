@@ -21,7 +21,7 @@ import requests
 from pytest_sca.adapters.base import Adapter, AdapterContext, TargetError
 from pytest_sca.adapters.capabilities import WaitTimeout
 from pytest_sca.adapters.config import ComfyUIConfig
-from pytest_sca.adapters.http import ApiError
+from pytest_sca.adapters.http import ApiError, VerifyingSession
 
 Record = dict[str, Any]
 
@@ -95,7 +95,7 @@ class ComfyUIAdapter(Adapter):
         super().__init__(config, context)
         self.base_url = config.url.rstrip("/")
         self.client_id = f"sca-{context.run_id}-{uuid.uuid4().hex[:8]}"
-        self._session = requests.Session()
+        self._session = VerifyingSession()
         self._session.verify = config.verify
         self._session.headers.update(config.headers)
         context.redact.add(config.headers.values())

@@ -44,6 +44,22 @@ _KNOWN_REASONS = (
 )
 
 
+class VerifyingSession(requests.Session):
+    """A session whose own ``verify`` (a CA bundle path, or False) is honoured.
+
+    requests lets ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` override a session's
+    ``verify`` (psf/requests#3829): a target file's CA would be ignored wherever
+    those are set. A session left at ``verify=True`` still takes them.
+    """
+
+    def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any,
+                                   cert: Any) -> dict[str, Any]:
+        settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        if verify is None and self.verify is not True:
+            settings["verify"] = self.verify
+        return settings
+
+
 class ApiError(Exception):
     """The platform refused a request with a 4xx answer.
 
@@ -109,7 +125,7 @@ class HttpClient:
         self._token = token
         self._redact_extra = redact or (lambda text: text)
         self._observe = observe or (lambda exchange: None)
-        self._session = requests.Session()
+        self._session = VerifyingSession()
         self._session.verify = verify
         self._session.headers["Accept"] = "application/json"
         if token:

@@ -19,7 +19,7 @@ import requests
 
 from pytest_sca.adapters.base import Adapter, AdapterContext, TargetError
 from pytest_sca.adapters.config import OpenAIConfig
-from pytest_sca.adapters.http import ApiError
+from pytest_sca.adapters.http import ApiError, VerifyingSession
 
 Record = dict[str, Any]
 Message = Mapping[str, Any]
@@ -117,7 +117,7 @@ class OpenAIAdapter(Adapter):
         super().__init__(config, context)
         self.base_url = (base_url or config.base_url).rstrip("/")
         self._key = api_key if api_key is not None else config.api_key
-        self._session = requests.Session()
+        self._session = VerifyingSession()
         self._session.verify = config.verify
         if self._key:
             self._session.headers["Authorization"] = f"Bearer {self._key}"

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from pytest_sca.sandbox.faults import check_faults
 from pytest_sca.sandbox.procs import pid_alive, processes_in_session
+from pytest_sca.sandbox.security import TLS_SWITCH
 
 _POLL = 0.02
 #: What ``serve`` imports beyond pytest-sca's own dependencies.
@@ -103,13 +104,16 @@ def _tail(path: Path, lines: int = 8) -> str:
 
 
 def launch(
-    faults: Sequence[str] = (), state_dir: Path | None = None, timeout: float = 30.0
+    faults: Sequence[str] = (), state_dir: Path | None = None, timeout: float = 30.0,
+    tls: bool | None = None,
 ) -> SandboxProcess:
     """Start ``python -m pytest_sca.sandbox serve`` and wait (bounded) until it is ready.
 
     Without ``state_dir`` a temporary directory is used and removed by
-    :meth:`SandboxProcess.stop`. Raises ``ValueError`` for an unknown fault and
-    :class:`SandboxStartError` when the sandbox exits or is not ready in time.
+    :meth:`SandboxProcess.stop`. ``tls`` overrides the sandbox's default (HTTPS with
+    a local CA; plain HTTP only for low-level tests that speak raw HTTP). Raises
+    ``ValueError`` for an unknown fault and :class:`SandboxStartError` when the
+    sandbox exits or is not ready in time.
     """
     checked = check_faults(faults)
     missing = [name for name in _SERVER_MODULES if importlib.util.find_spec(name) is None]
@@ -130,6 +134,8 @@ def launch(
     for name in checked:
         command += ["--fault", name]
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCA_SANDBOX_")}
+    if tls is not None:
+        env[TLS_SWITCH] = "1" if tls else "0"
     with stderr_path.open("wb") as stderr:
         popen = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
             command,

@@ -118,8 +118,14 @@ class ModelHub:
     def upload_file(self, who: Principal, filename: str, purpose: str, content: str,
                     encoding: str, labels: dict[str, str]) -> Document:
         """Store an uploaded file (text or base64) in the tenant's bucket."""
-        data = base64.b64decode(content, validate=False) if encoding == "base64" \
-            else content.encode("utf-8")
+        try:
+            data = base64.b64decode(content, validate=True) if encoding == "base64" \
+                else content.encode("utf-8")
+            filename.encode("utf-8")
+        except (ValueError, UnicodeError):  # binascii.Error is a ValueError
+            raise ApiError(422, "invalid_request",
+                           f"content is not valid {encoding} text, or the filename is not "
+                           "valid UTF-8") from None
         if len(data) > MAX_FILE_BYTES:
             raise ApiError(422, "invalid_request", f"files are limited to {MAX_FILE_BYTES} bytes")
         file_id = new_id("file")

@@ -172,8 +172,8 @@ class TlsFiles:
 
 
 def tls_enabled() -> bool:
-    """Whether this sandbox serves TLS (the :data:`TLS_SWITCH` environment variable)."""
-    return os.environ.get(TLS_SWITCH, "") == "1"
+    """Whether this sandbox serves TLS: yes, unless :data:`TLS_SWITCH` is ``0``."""
+    return os.environ.get(TLS_SWITCH, "1") != "0"
 
 
 def ensure_tls_material(state_dir: Path) -> TlsFiles:

@@ -21,7 +21,7 @@ from .helpers import MakeAdapter, expand_env
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[SandboxProcess]:
     """The real embedded reference platform, started once for the adapter tests."""
-    process = launch()
+    process = launch(tls=False)  # the mapping proxy of these tests forwards plain HTTP
     try:
         yield process
     finally:

@@ -78,7 +78,9 @@ class RunningSandbox:
 
 def start_sandbox(faults: tuple[str, ...] = (), state_dir: Path | None = None) -> RunningSandbox:
     """Launch a sandbox and read its target file."""
-    process = launch(faults=faults, state_dir=state_dir, timeout=30)
+    # These tests speak raw HTTP to the API; TLS is tested in test_security.py and by
+    # every evaluation of the sandbox (tests/suites, tests/test_sandbox_plugin.py).
+    process = launch(faults=faults, state_dir=state_dir, timeout=30, tls=False)
     target = yaml.safe_load(process.target_path.read_text())
     admin = Api(target["adapters"]["platform"]["url"], process.env["SCA_SANDBOX_TOKEN"])
     return RunningSandbox(process, target, admin)
