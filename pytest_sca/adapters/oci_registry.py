@@ -1,0 +1,245 @@
+"""The image registry over the OCI distribution API: catalogue, tags, probe push, timed pull.
+
+Speaks ``/v2/`` with HTTP Basic credentials, and follows a registry's bearer-token
+challenge (``WWW-Authenticate: Bearer realm=…``, as Harbor and token-auth distribution
+answer) when one comes. The probe image is tiny and built here: one config blob, one
+gzip'd tar layer holding a text file, one OCI manifest; nothing runs it.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import re
+import tarfile
+import time
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import requests
+
+from pytest_sca.adapters.base import Adapter, AdapterContext, TargetError
+from pytest_sca.adapters.capabilities import Record
+from pytest_sca.adapters.config import RegistryConfig
+from pytest_sca.adapters.http import VerifyingSession
+
+MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json"
+CONFIG_TYPE = "application/vnd.oci.image.config.v1+json"
+LAYER_TYPE = "application/vnd.oci.image.layer.v1.tar+gzip"
+_ACCEPT = ", ".join((MANIFEST_TYPE, "application/vnd.docker.distribution.manifest.v2+json",
+                     "application/vnd.oci.image.index.v1+json"))
+_CHALLENGE = re.compile(r'(\w+)="([^"]*)"')
+
+
+class RegistryRefused(Exception):
+    """The registry refused a request with a 4xx answer (an observation, not a failure)."""
+
+    def __init__(self, method: str, path: str, status: int, body: str) -> None:
+        super().__init__(f"{method} {path} answered {status}: {body[:160]}")
+        self.status = status
+
+
+@runtime_checkable
+class ImageRegistry(Protocol):
+    """An OCI registry: what a check can do with it."""
+
+    def catalog(self) -> list[str]:
+        """Repository names."""
+        ...
+
+    def tags(self, repository: str) -> list[str]:
+        """Tags of a repository (empty if it is unknown)."""
+        ...
+
+    def probe_repository(self, suffix: str) -> str:
+        """A repository name for this run's probe images (under the configured prefix)."""
+        ...
+
+    def push_probe_image(self, repository: str, tag: str, payload: bytes = b"sca-probe\n"
+                         ) -> Record:
+        """Build and push a tiny image; ``{repository, tag, digest, bytes, seconds}``."""
+        ...
+
+    def pull(self, repository: str, reference: str) -> Record:
+        """Fetch manifest and every blob, checking digests; ``{digest, bytes, seconds}``."""
+        ...
+
+    def exists(self, repository: str, reference: str) -> bool:
+        """Whether the manifest a tag or digest names can be fetched."""
+        ...
+
+    def delete(self, repository: str, digest: str) -> None:
+        """Delete a manifest by digest."""
+        ...
+
+
+def _digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def probe_image(payload: bytes) -> tuple[bytes, list[tuple[str, bytes]]]:
+    """(manifest, [(digest, blob)]) of a one-layer image whose layer holds ``payload``."""
+    tar_bytes = io.BytesIO()
+    with tarfile.open(fileobj=tar_bytes, mode="w") as tar:
+        info = tarfile.TarInfo("sca-probe.txt")
+        info.size = len(payload)
+        info.mtime = 0
+        tar.addfile(info, io.BytesIO(payload))
+    layer = gzip.compress(tar_bytes.getvalue(), mtime=0)
+    diff_id = _digest(tar_bytes.getvalue())
+    config = json.dumps({
+        "architecture": "amd64", "os": "linux", "config": {"Labels": {"sca-probe": "true"}},
+        "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+    }, sort_keys=True).encode()
+    manifest = json.dumps({
+        "schemaVersion": 2, "mediaType": MANIFEST_TYPE,
+        "config": {"mediaType": CONFIG_TYPE, "digest": _digest(config), "size": len(config)},
+        "layers": [{"mediaType": LAYER_TYPE, "digest": _digest(layer), "size": len(layer)}],
+    }, sort_keys=True).encode()
+    return manifest, [(_digest(config), config), (_digest(layer), layer)]
+
+
+class RegistryAdapter(Adapter):
+    """Provides ``registry`` over the OCI distribution API."""
+
+    transport: ClassVar[str] = "registry"
+    provides: ClassVar[frozenset[str]] = frozenset({"registry"})
+    config_model: ClassVar[type[RegistryConfig]] = RegistryConfig
+
+    def __init__(self, config: RegistryConfig, context: AdapterContext) -> None:
+        super().__init__(config, context)
+        self.base = config.url.rstrip("/")
+        self._session = VerifyingSession()
+        self._session.verify = config.verify
+        if config.username is not None and config.password is not None:
+            self._session.auth = (config.username, config.password)
+            context.redact.add([config.password])
+        self._tokens: dict[str, str] = {}
+
+    # -- transport ----------------------------------------------------------------------
+
+    def _send(self, method: str, path: str, *, scope: str, ok: tuple[int, ...] = (200,),
+              url: str | None = None, **kwargs: Any) -> requests.Response:
+        headers = dict(kwargs.pop("headers", {}))
+        for _attempt in range(2):
+            if scope in self._tokens:
+                headers["Authorization"] = f"Bearer {self._tokens[scope]}"
+            try:
+                response = self._session.request(method, url or self.base + path,
+                                                 headers=headers,
+                                                 timeout=self.config.timeout, **kwargs)
+            except requests.RequestException as exc:
+                raise TargetError(f"{method} {self.base}{path}: {type(exc).__name__}") from None
+            challenge = response.headers.get("WWW-Authenticate", "")
+            if (response.status_code == 401 and challenge.lower().startswith("bearer")
+                    and scope not in self._tokens):
+                self._tokens[scope] = self._fetch_token(challenge, scope)
+                continue
+            break
+        if response.status_code in ok:
+            return response
+        if 400 <= response.status_code < 500:
+            raise RegistryRefused(method, path, response.status_code, response.text)
+        raise TargetError(f"{method} {self.base}{path} answered {response.status_code}")
+
+    def _fetch_token(self, challenge: str, scope: str) -> str:
+        fields = dict(_CHALLENGE.findall(challenge))
+        realm = fields.get("realm")
+        if not realm:
+            raise TargetError(f"registry bearer challenge without a realm: {challenge[:120]}")
+        params = {"service": fields.get("service", ""), "scope": scope}
+        try:
+            answer = self._session.get(realm, params=params, timeout=self.config.timeout)
+            answer.raise_for_status()
+            body = answer.json()
+        except (requests.RequestException, ValueError) as exc:
+            raise TargetError(f"registry token endpoint {realm}: {type(exc).__name__}") from None
+        token = body.get("token") or body.get("access_token")
+        if not isinstance(token, str):
+            raise TargetError(f"registry token endpoint {realm} answered no token")
+        self.context.redact.add([token])
+        return token
+
+    # -- the capability -----------------------------------------------------------------
+
+    def catalog(self) -> list[str]:
+        response = self._send("GET", "/v2/_catalog", scope="registry:catalog:*")
+        return list(response.json().get("repositories") or [])
+
+    def tags(self, repository: str) -> list[str]:
+        try:
+            response = self._send("GET", f"/v2/{repository}/tags/list",
+                                  scope=f"repository:{repository}:pull")
+        except RegistryRefused as exc:
+            if exc.status == 404:
+                return []
+            raise
+        return list(response.json().get("tags") or [])
+
+    def probe_repository(self, suffix: str) -> str:
+        clean = re.sub(r"[^a-z0-9._-]+", "-", f"{self.context.run_id}-{suffix}".lower())
+        return f"{self.config.repository_prefix}/{clean}".strip("/")
+
+    def push_probe_image(self, repository: str, tag: str, payload: bytes = b"sca-probe\n"
+                         ) -> Record:
+        scope = f"repository:{repository}:pull,push"
+        manifest, blobs = probe_image(payload)
+        started = time.monotonic()
+        for digest, blob in blobs:
+            try:
+                self._send("HEAD", f"/v2/{repository}/blobs/{digest}", scope=scope)
+                continue
+            except RegistryRefused:
+                pass
+            upload = self._send("POST", f"/v2/{repository}/blobs/uploads/", scope=scope,
+                                ok=(202,))
+            location = upload.headers.get("Location", "")
+            if location.startswith("/"):
+                location = self.base + location
+            separator = "&" if "?" in location else "?"
+            self._send("PUT", f"/v2/{repository}/blobs/uploads/…", scope=scope, ok=(201,),
+                       url=f"{location}{separator}digest={digest}", data=blob,
+                       headers={"Content-Type": "application/octet-stream"})
+        answer = self._send("PUT", f"/v2/{repository}/manifests/{tag}", scope=scope, ok=(201,),
+                            data=manifest, headers={"Content-Type": MANIFEST_TYPE})
+        return {"repository": repository, "tag": tag,
+                "digest": answer.headers.get("Docker-Content-Digest") or _digest(manifest),
+                "bytes": len(manifest) + sum(len(b) for _, b in blobs),
+                "seconds": round(time.monotonic() - started, 6)}
+
+    def pull(self, repository: str, reference: str) -> Record:
+        scope = f"repository:{repository}:pull"
+        started = time.monotonic()
+        response = self._send("GET", f"/v2/{repository}/manifests/{reference}", scope=scope,
+                              headers={"Accept": _ACCEPT})
+        manifest = response.content
+        document = json.loads(manifest)
+        total = len(manifest)
+        for entry in [document.get("config"), *document.get("layers", [])]:
+            if not entry:
+                continue
+            blob = self._send("GET", f"/v2/{repository}/blobs/{entry['digest']}",
+                              scope=scope).content
+            if _digest(blob) != entry["digest"]:
+                raise TargetError(f"blob {entry['digest']} of {repository} has other content")
+            total += len(blob)
+        return {"digest": response.headers.get("Docker-Content-Digest") or _digest(manifest),
+                "bytes": total, "seconds": round(time.monotonic() - started, 6)}
+
+    def exists(self, repository: str, reference: str) -> bool:
+        try:
+            self._send("HEAD", f"/v2/{repository}/manifests/{reference}",
+                       scope=f"repository:{repository}:pull", headers={"Accept": _ACCEPT})
+        except RegistryRefused as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    def delete(self, repository: str, digest: str) -> None:
+        self._send("DELETE", f"/v2/{repository}/manifests/{digest}",
+                   scope=f"repository:{repository}:delete", ok=(202, 200))
+
+    def close(self) -> None:
+        self._session.close()

@@ -1,0 +1,157 @@
+"""A minimal OCI distribution registry inside the sandbox, and image pulls onto nodes.
+
+Blobs are real files under ``DIR/registry/blobs`` addressed by their sha256;
+manifests and tags are store documents. Pulls onto a node are simulated
+transfers (the sandbox has no container runtime): each layer not yet in the
+node's layer cache costs ``size / SIMULATED_BANDWIDTH`` seconds of real
+waiting, a lazy pull waits only for the layers needed to start.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pytest_sca.sandbox.errors import ApiError, not_found
+from pytest_sca.sandbox.store import Document, utc_now
+
+if TYPE_CHECKING:
+    from pytest_sca.sandbox.core import SandboxPlatform
+
+#: Simulated bytes per second of a pull from the registry to a node (100 GB/s keeps a
+#: 7 GB preset image at ~70 ms of real waiting).
+SIMULATED_BANDWIDTH = 100e9
+#: Share of an image's bytes in the layers needed to start it (lazy pull).
+LAYERS_PER_IMAGE = 4
+DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+MANIFEST_TYPES = (
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+)
+
+
+def digest_of(data: bytes) -> str:
+    """The content digest of ``data``."""
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+class Registry:
+    """Blobs on disk, manifests and tags in the store."""
+
+    def __init__(self, platform: SandboxPlatform) -> None:
+        self.platform = platform
+        self.blob_dir = platform.state_dir / "registry" / "blobs"
+        self.blob_dir.mkdir(parents=True, exist_ok=True)
+
+    def _blob_path(self, digest: str) -> Path:
+        if not DIGEST.match(digest):
+            raise ApiError(400, "invalid_request", f"bad digest {digest!r}")
+        return self.blob_dir / digest.removeprefix("sha256:")
+
+    def put_blob(self, digest: str, data: bytes) -> None:
+        """Store a blob whose content must match ``digest``."""
+        if digest_of(data) != digest:
+            raise ApiError(400, "invalid_request", "DIGEST_INVALID: content does not match")
+        self._blob_path(digest).write_bytes(data)
+
+    def blob(self, digest: str) -> bytes:
+        """A blob's content or 404."""
+        path = self._blob_path(digest)
+        if not path.exists():
+            raise not_found(f"blob {digest}")
+        return path.read_bytes()
+
+    def put_manifest(self, repository: str, reference: str, body: bytes, media_type: str
+                     ) -> str:
+        """Store a manifest under its digest, and under ``reference`` if it is a tag."""
+        digest = digest_of(body)
+        if "registry_push_lost" in self.platform.faults:
+            return digest
+        store = self.platform.store
+        store.put("ocimanifest", {
+            "id": f"{repository}@{digest}", "repository": repository, "digest": digest,
+            "media_type": media_type, "body": body.decode("utf-8"), "created_at": utc_now(),
+            "labels": {},
+        })
+        if not DIGEST.match(reference):
+            store.put("ocitag", {"id": f"{repository}:{reference}", "repository": repository,
+                                 "tag": reference, "digest": digest, "created_at": utc_now(),
+                                 "labels": {}})
+        return digest
+
+    def manifest(self, repository: str, reference: str) -> Document:
+        """The manifest a tag or digest names, or 404."""
+        store = self.platform.store
+        digest = reference
+        if not DIGEST.match(reference):
+            tag = store.get("ocitag", f"{repository}:{reference}")
+            if tag is None:
+                raise not_found(f"manifest {repository}:{reference}")
+            digest = tag["digest"]
+        found = store.get("ocimanifest", f"{repository}@{digest}")
+        if found is None:
+            raise not_found(f"manifest {repository}@{digest}")
+        return found
+
+    def delete_manifest(self, repository: str, digest: str) -> None:
+        """Remove a manifest and every tag that points at it."""
+        store = self.platform.store
+        if store.get("ocimanifest", f"{repository}@{digest}") is None:
+            raise not_found(f"manifest {repository}@{digest}")
+        for tag in store.list("ocitag", where=lambda t: t["repository"] == repository
+                              and t["digest"] == digest):
+            store.delete("ocitag", tag["id"])
+        store.delete("ocimanifest", f"{repository}@{digest}")
+
+    def repositories(self) -> list[str]:
+        """Repositories with at least one tag."""
+        return sorted({t["repository"] for t in self.platform.store.list("ocitag")})
+
+    def tags(self, repository: str) -> list[str]:
+        """Tags of one repository."""
+        return sorted(t["tag"] for t in self.platform.store.list(
+            "ocitag", where=lambda t: t["repository"] == repository))
+
+
+def image_layers(image: Document) -> list[tuple[str, int]]:
+    """(digest, bytes) of a catalogue image's layers: a base, a framework, two thin ones.
+
+    The start set is the last layer (entrypoint and config); sizes add up to ``size_bytes``.
+    """
+    size = int(image.get("size_bytes") or 0) or 64 * 1024 * 1024
+    shares = (0.55, 0.40, 0.04, 0.01)
+    return [
+        (digest_of(f"{image['id']}:{image['tag']}:{n}".encode()), int(size * share))
+        for n, share in enumerate(shares)
+    ]
+
+
+def pull_onto_node(platform: SandboxPlatform, node: Document, image: Document, mode: str
+                   ) -> Document:
+    """Pull ``image`` onto ``node`` through its layer cache; really waits the simulated time."""
+    layers = image_layers(image)
+    lazy = mode == "lazy" and "lazy_pull_unsupported" not in platform.faults
+    needed = layers[-1:] if lazy else layers
+    use_cache = "layer_cache_off" not in platform.faults
+    store = platform.store
+    transferred = cached = 0
+    for digest, size in needed:
+        key = f"{node['id']}:{digest}"
+        if use_cache and store.get("layercache", key) is not None:
+            cached += 1
+            continue
+        transferred += size
+        store.put("layercache", {"id": key, "node_id": node["id"], "digest": digest,
+                                 "size_bytes": size, "created_at": utc_now(), "labels": {}})
+    started = time.monotonic()
+    time.sleep(transferred / SIMULATED_BANDWIDTH)
+    return {
+        "node_id": node["id"], "image": f"{image['name']}:{image['tag']}", "mode": mode,
+        "lazy": lazy, "seconds": round(time.monotonic() - started, 6),
+        "bytes_transferred": transferred, "image_bytes": sum(s for _, s in layers),
+        "layers": len(layers), "layers_needed": len(needed), "layers_cached": cached,
+        "simulated": True,
+    }

@@ -1,0 +1,133 @@
+"""Scheduling policy the placement function and the job runner share: queue order, card
+topology, shared (fractional) cards, and the faults that break each of them.
+
+A card record may carry ``shares`` (job id → fraction of the card) when jobs hold parts
+of it; ``allocated_to`` then names one of those jobs, so that whatever only asks "is this
+card busy?" still sees it busy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from pytest_sca.sandbox.store import Document
+
+#: The clusters a fresh sandbox starts with (inventory.seed_inventory).
+SEEDED_CLUSTERS = ("bm-cluster", "k8s-cluster")
+
+
+def pending_order(pending: Iterable[Document], faults: frozenset[str]) -> list[Document]:
+    """Pending jobs in the order the scheduler tries them: higher priority first, then oldest.
+
+    Under ``priority_ignored`` only the submission time counts.
+    """
+    jobs = list(pending)
+    if "priority_ignored" in faults:
+        return sorted(jobs, key=lambda job: job["created_at"])
+    return sorted(jobs, key=lambda job: (-int(job.get("priority") or 0), job["created_at"]))
+
+
+def job_as_scheduled(job: Document, faults: frozenset[str]) -> Document:
+    """The job as the scheduler reads it: under ``accelerator_model_ignored`` without its model."""
+    if "accelerator_model_ignored" not in faults or not job["resources"].get("accelerator_model"):
+        return job
+    return {**job, "resources": {**job["resources"], "accelerator_model": None}}
+
+
+def usable_nodes(nodes: list[Document], faults: frozenset[str], job: Document
+                 ) -> list[Document]:
+    """Nodes the scheduler may place ``job`` on: those of the cluster it names, if any.
+
+    Under ``single_cluster_scheduling`` only the first cluster's nodes; under
+    ``new_clusters_unschedulable`` none of a cluster created after the first start.
+    """
+    wanted = job["resources"].get("cluster_id")
+    if wanted:
+        nodes = [node for node in nodes if node["cluster_id"] == wanted]
+    if "new_clusters_unschedulable" in faults:
+        nodes = [node for node in nodes if node["cluster_id"] in SEEDED_CLUSTERS]
+    if "single_cluster_scheduling" not in faults or not nodes:
+        return nodes
+    first = sorted(node["cluster_id"] for node in nodes)[0]
+    return [node for node in nodes if node["cluster_id"] == first]
+
+
+def pick_cards(node: Document, free: list[int], count: int, topology_aware: bool) -> list[int]:
+    """``count`` of the ``free`` card indices of ``node``.
+
+    Topology-aware: the fullest switch group that still fits them all (so that large groups
+    stay whole for large requests); otherwise, or when no group fits, the lowest indices.
+    """
+    if not topology_aware or count <= 1:
+        return free[:count]
+    switch_of = {card["index"]: (card.get("topology") or {}).get("switch")
+                 for card in node["accelerators"]}
+    groups: dict[str, list[int]] = {}
+    for index in free:
+        groups.setdefault(str(switch_of.get(index)), []).append(index)
+    fitting = [cards for cards in groups.values() if len(cards) >= count]
+    if not fitting:
+        return free[:count]
+    return min(fitting, key=len)[:count]
+
+
+def shared_card(
+    node: Document, candidates: list[int], share: float, taken: dict[tuple[str, int], float]
+) -> int | None:
+    """A card of ``candidates`` with ``share`` of it still free, or ``None``.
+
+    Cards already shared are filled first; a whole-card holder never shares. ``taken``
+    collects what this placement round has handed out already (node, index → fraction).
+    """
+    best: tuple[float, int] | None = None
+    for card in node["accelerators"]:
+        index = card["index"]
+        if index not in candidates:
+            continue
+        shares = card.get("shares") or {}
+        if card["allocated_to"] is not None and not shares:
+            continue
+        used = sum(shares.values()) + taken.get((node["id"], index), 0.0)
+        if used + share <= 1.0 + 1e-9 and (best is None or used > best[0]):
+            best = (used, index)
+    if best is None:
+        return None
+    taken[(node["id"], best[1])] = taken.get((node["id"], best[1]), 0.0) + share
+    return best[1]
+
+
+def take_card(card: Document, job_id: str, share: float | None) -> None:
+    """Give ``job_id`` the whole card, or ``share`` of it."""
+    if share is None:
+        card["allocated_to"] = job_id
+        return
+    card.setdefault("shares", {})[job_id] = share
+    if card["allocated_to"] is None:
+        card["allocated_to"] = job_id
+
+
+def release_card(card: Document, job_id: str) -> None:
+    """Take back what ``job_id`` held of the card."""
+    shares = card.get("shares") or {}
+    shares.pop(job_id, None)
+    if shares:
+        card["shares"] = shares
+    else:
+        card.pop("shares", None)
+    if card["allocated_to"] == job_id:
+        card["allocated_to"] = next(iter(shares), None)
+
+
+def visible_accelerators(cards: list[int], faults: frozenset[str]) -> str:
+    """``SCA_VISIBLE_ACCELERATORS`` of a worker: its cards (every card of a node under
+    ``visible_devices_unisolated``)."""
+    from pytest_sca.sandbox.inventory import CARDS_PER_NODE
+
+    if "visible_devices_unisolated" in faults and cards:
+        return ",".join(str(i) for i in range(CARDS_PER_NODE))
+    return ",".join(str(i) for i in cards)
+
+
+def cards_exported(node: Document, faults: frozenset[str]) -> list[Document]:
+    """The cards of ``node`` that /metrics reports (none under ``accelerator_metrics_missing``)."""
+    return [] if "accelerator_metrics_missing" in faults else list(node["accelerators"])

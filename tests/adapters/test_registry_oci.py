@@ -1,0 +1,105 @@
+"""The OCI registry adapter against a real registry: Debian's ``docker-registry``
+(distribution 2.8) with htpasswd basic auth, started on loopback by the test."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import bcrypt
+import pytest
+import yaml
+
+from pytest_sca.adapters.base import AdapterContext
+from pytest_sca.adapters.config import RegistryConfig
+from pytest_sca.adapters.oci_registry import RegistryAdapter, RegistryRefused
+
+from .logged_server import LoggedServer, start_logged_server
+
+pytestmark = pytest.mark.skipif(shutil.which("docker-registry") is None,
+                                reason="Debian's docker-registry is not installed (.ci/run)")
+
+USER = "sca"
+PASSWORD = "registry-test-password"
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoggedServer]:
+    folder = tmp_path_factory.mktemp("registry")
+    hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()
+    (folder / "htpasswd").write_text(f"{USER}:{hashed}\n")
+    (folder / "config.yml").write_text(yaml.safe_dump({
+        "version": 0.1,
+        "storage": {"filesystem": {"rootdirectory": str(folder / "data")},
+                    "delete": {"enabled": True}},
+        "http": {"addr": "127.0.0.1:0"},
+        "auth": {"htpasswd": {"realm": "sca", "path": str(folder / "htpasswd")}},
+    }))
+    server = start_logged_server(["docker-registry", "serve", str(folder / "config.yml")],
+                                 folder / "registry.log", re.compile(r"listening on (\S+?)\""))
+    try:
+        yield server
+    finally:
+        server.stop()
+    assert server.process.poll() is not None
+
+
+def _adapter(url: str, password: str = PASSWORD) -> RegistryAdapter:
+    config = RegistryConfig(url=url, username=USER, password=password)
+    return RegistryAdapter(config, AdapterContext("t", None, "20261128-reg"))
+
+
+def test_push_list_pull_delete_against_a_real_registry(registry: LoggedServer) -> None:
+    adapter = _adapter(registry.url)
+    try:
+        repository = adapter.probe_repository("Custom Image")
+        assert repository == "sca-probe/20261128-reg-custom-image"
+        first = adapter.push_probe_image(repository, "v1", b"one\n")
+        second = adapter.push_probe_image(repository, "v2", b"two\n")
+        assert first["digest"] != second["digest"]
+        assert sorted(adapter.tags(repository)) == ["v1", "v2"]
+        assert repository in adapter.catalog()
+        pulled = adapter.pull(repository, "v1")
+        assert pulled["digest"] == first["digest"] and pulled["bytes"] == first["bytes"]
+        assert adapter.exists(repository, first["digest"])
+        adapter.delete(repository, first["digest"])
+        assert not adapter.exists(repository, "v1")
+        assert adapter.exists(repository, "v2")
+        assert adapter.tags("sca-probe/never-pushed") == []
+    finally:
+        adapter.close()
+
+
+def test_a_wrong_password_is_a_refusal_not_an_error(registry: LoggedServer) -> None:
+    adapter = _adapter(registry.url, password="wrong-password")
+    try:
+        with pytest.raises(RegistryRefused) as refused:
+            adapter.push_probe_image("sca-probe/denied", "v1")
+        assert refused.value.status == 401
+    finally:
+        adapter.close()
+
+
+def test_the_custom_image_check_passes_on_the_real_registry(registry: LoggedServer,
+                                                            tmp_path: Path) -> None:
+    """6.3.b evaluated against a target whose only adapter is this registry."""
+    (tmp_path / "target.yaml").write_text(yaml.safe_dump({
+        "name": "real-registry",
+        "adapters": {"registry": {"url": registry.url, "username": USER,
+                                  "password": "${SCA_TEST_REGISTRY_PASSWORD}"}},
+    }))
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "--sca-target=target.yaml", "-p", "no:cacheprovider",
+         "-m", "clause(id='6.3.b')", "--sca-json=report.json"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "SCA_TEST_REGISTRY_PASSWORD": PASSWORD})
+    report = json.loads((tmp_path / "report.json").read_text())
+    item = next(i for i in report["items"] if i["id"] == "6.3.b")
+    assert item["verdict"] == "pass", (item, result.stdout[-2000:])
+    assert PASSWORD not in result.stdout + result.stderr
