@@ -29,6 +29,7 @@ pytest_plugins = ["pytest_sca.fixtures"]
 
 _WORKER_TARGET = "sca_target_path"
 _WORKER_RUN_ID = "sca_run_id"
+_WORKER_DISRUPTIVE = "sca_disruptive"  # the controller may allow it (a sandbox it started)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -50,6 +51,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     worker_input: dict[str, Any] = getattr(config, "workerinput", {})
     run_id = worker_input.get(_WORKER_RUN_ID) or opts.run_id or new_run_id()
+    opts.disruptive = opts.disruptive or bool(worker_input.get(_WORKER_DISRUPTIVE))
     run = ScaRun(options=opts, catalog=catalog, grading=grading, run_id=run_id)
     config.stash[RUN_KEY] = run
     config.add_cleanup(lambda: _finish_run(run))
@@ -129,6 +131,7 @@ class RunHooks:
     def pytest_configure_node(self, node: Any) -> None:
         """pytest-xdist: workers evaluate the same target under the same run id."""
         node.workerinput[_WORKER_RUN_ID] = self.run.run_id
+        node.workerinput[_WORKER_DISRUPTIVE] = self.run.options.disruptive
         if self.run.target is not None and self.run.target.path is not None:
             node.workerinput[_WORKER_TARGET] = str(self.run.target.path)
 

@@ -119,3 +119,15 @@ def test_sandbox_credentials_are_masked_like_any_secret(pytester: pytest.Pyteste
     assert "token is ***" in outputs["junit"]
     for name, text in outputs.items():
         assert token not in text, f"the sandbox token leaked into {name}"
+
+
+def test_disruptive_checks_run_on_the_throwaway_sandbox(pytester: pytest.Pytester) -> None:
+    """The sandbox exists only for the run: disruptive checks need no consent flag there
+    (on a real target they do: tests/test_safety.py), serially and on xdist workers."""
+    for extra in ([], ["-n", "2"]):
+        result = pytester.runpytest_subprocess("--sca-target=sandbox", "-m",
+                                               "clause(id='6.6.c') or clause(id='7.3.c')",
+                                               *extra)
+        report = read_report(pytester)
+        assert verdicts(report) == {"6.6.c": "pass", "7.3.c": "pass"}, result.stdout.str()
+        assert report["run"]["disruptive"] is True

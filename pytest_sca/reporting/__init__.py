@@ -86,7 +86,8 @@ def header_lines(run: ScaRun) -> list[str]:
         f"sca: run id {run.run_id}" + (" (read-only)" if run.options.readonly else ""),
     ]
     if run.sandbox is not None:
-        lines.append(f"sca: sandbox started, state in {run.sandbox.state_dir}")
+        lines.append(f"sca: sandbox started, state in {run.sandbox.state_dir} "
+                     "(disruptive checks run on it)")
     return lines
 
 
