@@ -7,10 +7,17 @@ fail reason must name what its own fault broke.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
+from pytest_sca.sandbox import launch
+from pytest_sca.sandbox.netiso import NO_NAMESPACES_SWITCH, unsupported_reason
 from pytest_sca.sandbox.security import TLS_SWITCH
 
 from .matrix import evaluate, verdicts
@@ -25,6 +32,7 @@ BREAKS: dict[str, tuple[str, str]] = {
     "10.2.c": ("readonly_role_can_write", "a read-only user could submit a job"),
     "10.2.d": ("audit_log_off", "the audit log holds 0 of the 2 mutations"),
     "10.2.e": ("root_password_login", "root password login allowed"),
+    "10.2.f": ("network_isolation_off", "tenant A's job reached tenant B's service"),
     "10.2.g": ("asset_risk_not_assessed", "has no risk status"),
 }
 #: More faults that break an item's behaviour another way: (item, fault, words).
@@ -35,6 +43,9 @@ ALSO_BREAKS = [
 ]
 #: Items the sandbox's target file settles by evidence (automated parts pass).
 MANUAL = {"10.2.a"}
+#: Items this machine cannot exercise: no network namespaces (not root, no iproute2) → the
+#: sandbox declares ``network.isolation: unsupported`` and 10.2.f is not_assessed, honestly.
+UNASSESSABLE_HERE = {"10.2.f"} if unsupported_reason() is not None else set()
 
 
 @pytest.fixture(autouse=True)
@@ -54,7 +65,8 @@ def _assert_fails(report: dict[str, object], item: str, words: str) -> None:
 def test_every_check_passes_on_the_healthy_sandbox(tmp_path: Path) -> None:
     found = verdicts(evaluate(tmp_path, BREAKS))
     assert {item: verdict for item, (verdict, _) in found.items()} == {
-        item: "manual" if item in MANUAL else "pass" for item in BREAKS}, found
+        item: "manual" if item in MANUAL else "not_assessed" if item in UNASSESSABLE_HERE
+        else "pass" for item in BREAKS}, found
 
 
 def test_each_check_fails_under_its_fault_and_reports_hold_no_personal_data(
@@ -66,7 +78,8 @@ def test_each_check_fails_under_its_fault_and_reports_hold_no_personal_data(
     report = evaluate(tmp_path, BREAKS, sorted({fault for fault, _ in BREAKS.values()}),
                       ("--alluredir=allure",))
     for item, (_, words) in BREAKS.items():
-        _assert_fails(report, item, words)
+        if item not in UNASSESSABLE_HERE:
+            _assert_fails(report, item, words)
     texts = [(tmp_path / "report.json").read_text(encoding="utf-8")]
     texts += [p.read_text(encoding="utf-8", errors="replace")
               for p in (tmp_path / "allure").glob("*") if p.is_file()]
@@ -80,3 +93,32 @@ def test_checks_fail_under_other_faults(tmp_path: Path) -> None:
     for item, _, words in ALSO_BREAKS:
         _assert_fails(report, item, words)
 
+
+
+def test_network_isolation_is_not_assessed_where_namespaces_cannot_be_made(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sandbox that cannot create namespaces declares isolation unsupported: never a pass."""
+    monkeypatch.setenv(NO_NAMESPACES_SWITCH, "1")
+    verdict, reason = verdicts(evaluate(tmp_path, {"10.2.f"}))["10.2.f"]
+    assert verdict == "not_assessed", reason
+    assert "cannot apply network isolation" in reason and NO_NAMESPACES_SWITCH in reason, reason
+
+
+def test_target_declaring_no_network_isolation_fails(tmp_path: Path) -> None:
+    """A target file that declares ``network.isolation: none`` fails 10.2.f without probing."""
+    sandbox = launch()
+    try:
+        target = yaml.safe_load(sandbox.target_path.read_text(encoding="utf-8"))
+        target["capabilities"]["network"] = {"isolation": "none"}
+        path = tmp_path / "target.yaml"
+        path.write_text(yaml.safe_dump(target), encoding="utf-8")
+        subprocess.run(
+            [sys.executable, "-m", "pytest", f"--sca-target={path}", "-p", "no:cacheprovider",
+             "-m", "clause(id='10.2.f')", "--sca-json=report.json"],
+            cwd=tmp_path, env={**os.environ, **sandbox.env}, capture_output=True, timeout=300)
+    finally:
+        sandbox.stop()
+    report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    verdict, reason = verdicts(report)["10.2.f"]
+    assert (verdict, reason) == ("fail", "[10.2.f] target declares no network isolation: "
+                                         "isolation='none'"), reason

@@ -1,0 +1,144 @@
+"""10.2.f 网络隔离与访问控制策略 Network isolation between tenants."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from typing import Any
+
+import pytest
+
+from pytest_sca.adapters.base import TargetError
+from pytest_sca.adapters.http import ApiError
+from pytest_sca.adapters.mapping import OperationNotMapped
+from pytest_sca.cleanup import Cleanup
+from pytest_sca.fixtures import CheckContext
+
+SMALL = {"cpu": 1, "memory_gib": 1, "accelerators": 0}
+#: How long a client job waits for a TCP connection before it calls the service unreachable.
+CONNECT_TIMEOUT_S = 3.0
+#: How long the service may take to start listening, and a client job to finish.
+START_TIMEOUT_S = 30.0
+#: How long the service job answers connections before it ends by itself.
+SERVE_S = 90
+
+#: Listens on every address of its network (port chosen by the kernel), answers the token.
+SERVICE = r"""
+import os, socket, time
+token = os.environ["SCA_NET_TOKEN"].encode()
+server = socket.create_server(("0.0.0.0", 0))
+server.settimeout(1.0)
+print(f"sca-listening: {server.getsockname()[1]}", flush=True)
+deadline = time.monotonic() + float(os.environ["SCA_NET_SERVE_S"])
+while time.monotonic() < deadline:
+    try:
+        conn, peer = server.accept()
+    except OSError:
+        continue
+    with conn:
+        conn.sendall(token + b"\n")
+    print(f"sca-served: {peer[0]}", flush=True)
+"""
+#: Connects (bounded) to SCA_NET_SERVICE=host:port and prints what happened.
+CLIENT = r"""
+import os, socket
+host, port = os.environ["SCA_NET_SERVICE"].rsplit(":", 1)
+timeout = float(os.environ["SCA_NET_TIMEOUT_S"])
+try:
+    with socket.create_connection((host, int(port)), timeout=timeout) as conn:
+        conn.settimeout(timeout)
+        answer = conn.recv(256).decode("utf-8", "replace").strip()
+    print(f"sca-reached: {answer}", flush=True)
+except OSError as exc:
+    print(f"sca-unreachable: {type(exc).__name__}: {exc}", flush=True)
+"""
+_LISTENING = re.compile(r"sca-listening: (\d+)")
+_OUTCOME = re.compile(r"sca-(reached|unreachable): ?(.*)")
+_NO_ISOLATION = ("none", "absent", "no", False)
+ASSESSABLE = ("declare `capabilities.network.isolation` in the target file and map "
+              "`network.policy` and `jobs.submit_networked` (a job run in the caller's tenant "
+              "network whose answer gives `network.address`) to make 10.2.f assessable")
+
+
+def _declared_policy(sca: CheckContext, network: Any) -> dict[str, Any]:
+    declared = sca.declared("network")
+    if isinstance(declared, dict) and "isolation" in declared:
+        return declared
+    try:
+        return dict(network.policy())
+    except OperationNotMapped:
+        sca.not_assessed(f"the target declares no network isolation policy: {ASSESSABLE}")
+    except ApiError as exc:
+        if exc.status not in (404, 405, 501):
+            raise
+        sca.not_assessed(f"the target has no network policy route ({exc.status}): {ASSESSABLE}")
+
+
+def _listening_port(jobs: Any, job_id: str) -> int:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        found = _LISTENING.search(jobs.logs(job_id))
+        if found:
+            return int(found.group(1))
+        job = jobs.get(job_id)
+        if job.get("status") not in ("pending", "running") or time.monotonic() > deadline:
+            raise TargetError(f"[10.2.f] the probe service job {job_id} did not start listening "
+                              f"within {START_TIMEOUT_S:.0f} s (status {job.get('status')})")
+        time.sleep(0.2)
+
+
+def _connect_from(sca: CheckContext, user: Any, network: Any, service: str, what: str,
+                  probe_image: str) -> tuple[str, str]:
+    """Run a client job in ``user``'s tenant network against ``service``: (outcome, detail)."""
+    job = network.acting_as(user.user["api_key"]).run_in_tenant_network(
+        sca.name(f"net-{what}"), probe_image, ["python", "-c", CLIENT], SMALL,
+        env={"SCA_NET_SERVICE": service, "SCA_NET_TIMEOUT_S": str(CONNECT_TIMEOUT_S)},
+        labels=sca.labels)
+    done = user.jobs.wait(job["id"], timeout=START_TIMEOUT_S + CONNECT_TIMEOUT_S)
+    found = _OUTCOME.search(user.jobs.logs(job["id"]))
+    if found is None:
+        raise TargetError(f"[10.2.f] the {what} client job {job['id']} ended {done.get('status')} "
+                          f"without reporting whether it connected")
+    return found.group(1), found.group(2)
+
+
+@pytest.mark.clause("10.2.f")
+@pytest.mark.mutating
+def test_tenant_networks_are_isolated(sca: CheckContext, network: Any, probe_tenant: Any,
+                                      probe_image: str, cleanup: Cleanup) -> None:
+    """Tenant B runs a TCP service in its network; B's second job reaches it (control), a job of
+    tenant A connecting to the same address within a bounded time must not."""
+    policy = _declared_policy(sca, network)
+    sca.evidence("declared network isolation", policy)
+    isolation = policy.get("isolation")
+    if isolation == "unsupported":
+        sca.not_assessed(f"the target cannot apply network isolation here: "
+                         f"{policy.get('reason') or 'no reason given'}")
+    assert isolation not in _NO_ISOLATION, (
+        f"[10.2.f] target declares no network isolation: isolation={isolation!r}")
+    tenant_a, tenant_b = probe_tenant("net-a"), probe_tenant("net-b")
+    token = f"sca-net-{secrets.token_hex(4)}"
+    try:
+        service = network.acting_as(tenant_b.user["api_key"]).run_in_tenant_network(
+            sca.name("net-service"), probe_image, ["python", "-c", SERVICE], SMALL,
+            env={"SCA_NET_TOKEN": token, "SCA_NET_SERVE_S": str(SERVE_S)}, labels=sca.labels)
+    except OperationNotMapped:
+        sca.not_assessed(f"the target maps no job in a tenant network: {ASSESSABLE}")
+    cleanup.add(f"stop job {service['id']}", lambda: tenant_b.jobs.delete(service["id"]))
+    address = (service.get("network") or {}).get("address")
+    if not address:
+        raise TargetError(f"[10.2.f] job {service['id']} in tenant B's network has no "
+                          f"network.address: {service.get('network')}")
+    target = f"{address}:{_listening_port(tenant_b.jobs, service['id'])}"
+    control = _connect_from(sca, tenant_b, network, target, "control", probe_image)
+    cross = _connect_from(sca, tenant_a, network, target, "cross", probe_image)
+    sca.evidence("connections to tenant B's service", {
+        "service": target, "service_namespace": service["network"].get("namespace"),
+        "from tenant B (control)": list(control), "from tenant A": list(cross),
+        "connect timeout s": CONNECT_TIMEOUT_S})
+    if control != ("reached", token):
+        raise TargetError(f"[10.2.f] control failed: tenant B's own job could not use its service "
+                          f"at {target}: {control}")
+    assert cross[0] != "reached", (
+        f"[10.2.f] tenant A's job reached tenant B's service at {target}")
