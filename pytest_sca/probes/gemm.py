@@ -1,0 +1,187 @@
+"""Probe: matrix-multiply and attention throughput on the best device this process can see.
+
+Self-contained (shipped to the target as ``python -c <source>``); arguments come as JSON in
+the ``SCA_PROBE_ARGS`` environment variable; prints ONE JSON line starting with
+``{"probe": "gemm"``. torch when importable (CUDA, or a vendor backend such as torch_npu /
+torch_mlu, detected, not assumed), numpy otherwise. Times are synchronised wall-clock.
+"""
+
+import importlib
+import json
+import os
+import platform
+import statistics
+import time
+
+ARGS = json.loads(os.environ.get("SCA_PROBE_ARGS") or "{}")
+SHAPES = ARGS.get("shapes") or [[256, 256, 256], [512, 512, 512], [1024, 1024, 1024]]
+DTYPES = ARGS.get("dtypes") or ["fp32", "bf16", "fp16", "tf32"]
+WARMUP = int(ARGS.get("warmup", 1))
+ITERATIONS = int(ARGS.get("iterations", 3))
+BUDGET = float(ARGS.get("seconds_per_shape", 2.0))
+BACKEND = ARGS.get("backend", "auto")
+#: Only an accelerator's figures are wanted: on the CPU, report the device and stop.
+REQUIRE_ACCELERATOR = bool(ARGS.get("require_accelerator", False))
+
+
+def cpu_info():
+    info = {"kind": "cpu", "vendor": platform.processor() or platform.machine(),
+            "model": None, "count": 1, "flags": [], "clock_ghz": None}
+    try:
+        with open("/proc/cpuinfo") as handle:
+            text = handle.read()
+    except OSError:
+        text = ""
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        key, value = key.strip(), value.strip()
+        if key == "model name" and info["model"] is None:
+            info["model"] = value
+        elif key == "vendor_id":
+            info["vendor"] = value
+        elif key == "cpu MHz" and info["clock_ghz"] is None:
+            info["clock_ghz"] = round(float(value) / 1000.0, 3)
+        elif key == "flags" and not info["flags"]:
+            wanted = ("avx512f", "avx2", "avx", "fma", "sse2", "amx_bf16", "avx512_bf16")
+            info["flags"] = [f for f in value.split() if f in wanted]
+    try:
+        with open("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq") as handle:
+            info["clock_ghz"] = round(int(handle.read()) / 1e6, 3)
+    except (OSError, ValueError):
+        pass
+    info["cores"] = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
+        else os.cpu_count()
+    return info
+
+
+def torch_device(torch):
+    """(device string, synchronise function, info) of the best torch device."""
+    if torch.cuda.is_available():
+        props = torch.cuda.get_device_properties(0)
+        return "cuda", torch.cuda.synchronize, {
+            "kind": "accelerator", "vendor": "nvidia" if torch.version.hip is None else "amd",
+            "model": props.name, "count": torch.cuda.device_count(),
+            "clock_ghz": None, "memory_gib": round(props.total_memory / 2**30, 1)}
+    for module_name, attribute, vendor in (("torch_npu", "npu", "huawei"),
+                                           ("torch_mlu", "mlu", "cambricon")):
+        try:
+            importlib.import_module(module_name)
+        except ImportError:
+            continue
+        backend = getattr(torch, attribute, None)
+        if backend is not None and backend.is_available():
+            return attribute, backend.synchronize, {
+                "kind": "accelerator", "vendor": vendor, "model": attribute,
+                "count": backend.device_count(), "clock_ghz": None}
+    return "cpu", lambda: None, cpu_info()
+
+
+def timed(run, sync):
+    for _ in range(WARMUP):
+        run()
+    sync()
+    times = []
+    spent = 0.0
+    while len(times) < ITERATIONS and (not times or spent < BUDGET):
+        start = time.perf_counter()
+        run()
+        sync()
+        elapsed = time.perf_counter() - start
+        times.append(elapsed)
+        spent += elapsed
+    return times
+
+
+def summary(op, dtype, shape, flop, times):
+    median = statistics.median(times)
+    best = min(times)
+    return {"op": op, "dtype": dtype, "shape": shape, "flop": flop, "warmup": WARMUP,
+            "iterations": len(times), "median_s": median, "best_s": best,
+            "spread": (max(times) - best) / median if median else 0.0,
+            "tflops_best": flop / best / 1e12, "tflops_median": flop / median / 1e12}
+
+
+def with_torch(torch):
+    device, sync, info = torch_device(torch)
+    if REQUIRE_ACCELERATOR and device == "cpu":
+        return device, info, {"torch": torch.__version__}, [], list(DTYPES)
+    kinds = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16,
+             "tf32": torch.float32}
+    results, skipped = [], []
+    for dtype in DTYPES:
+        if device == "cpu" and dtype in ("fp16", "tf32"):
+            skipped.append(dtype)
+            continue
+        if device == "cuda":
+            torch.backends.cuda.matmul.allow_tf32 = dtype == "tf32"
+        for m, n, k in SHAPES:
+            a = torch.randn(m, k, device=device, dtype=kinds[dtype])
+            b = torch.randn(k, n, device=device, dtype=kinds[dtype])
+            times = timed(lambda a=a, b=b: torch.matmul(a, b), sync)
+            results.append(summary("matmul", dtype, [m, n, k], 2.0 * m * n * k, times))
+    heads, seq, dim = 8, 512, 64
+    q = torch.randn(1, heads, seq, dim, device=device)
+    attention = torch.nn.functional.scaled_dot_product_attention
+    times = timed(lambda: attention(q, q, q), sync)
+    results.append(summary("attention", "fp32", [heads, seq, dim], 4.0 * heads * seq * seq * dim,
+                           times))
+    conv = torch.nn.Conv2d(64, 64, 3, padding=1).to(device)
+    image = torch.randn(8, 64, 56, 56, device=device)
+    with torch.no_grad():
+        times = timed(lambda: conv(image), sync)
+    results.append(summary("conv2d", "fp32", [8, 64, 56, 56, 3],
+                           2.0 * 8 * 64 * 56 * 56 * 64 * 9, times))
+    return device, info, {"torch": torch.__version__}, results, skipped
+
+
+def with_numpy():
+    import numpy as np
+
+    info = cpu_info()
+    results, skipped = [], []
+    if REQUIRE_ACCELERATOR:
+        return "cpu", info, {"numpy": np.__version__}, results, list(DTYPES)
+    for dtype in DTYPES:
+        if dtype != "fp32":
+            skipped.append(dtype)
+            continue
+        for m, n, k in SHAPES:
+            a = np.random.rand(m, k).astype(np.float32)
+            b = np.random.rand(k, n).astype(np.float32)
+            times = timed(lambda a=a, b=b: a @ b, lambda: None)
+            results.append(summary("matmul", dtype, [m, n, k], 2.0 * m * n * k, times))
+    heads, seq, dim = 8, 256, 64
+    q = np.random.rand(heads, seq, dim).astype(np.float32)
+
+    def attention():
+        scores = q @ q.transpose(0, 2, 1) / np.sqrt(dim)
+        scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
+        return (scores / scores.sum(axis=-1, keepdims=True)) @ q
+
+    times = timed(attention, lambda: None)
+    results.append(summary("attention", "fp32", [heads, seq, dim], 4.0 * heads * seq * seq * dim,
+                           times))
+    return "cpu", info, {"numpy": np.__version__}, results, skipped
+
+
+def main():
+    torch = None
+    if BACKEND in ("auto", "torch"):
+        try:
+            torch = importlib.import_module("torch")
+        except ImportError:
+            if BACKEND == "torch":
+                raise
+    device, info, library, results, skipped = with_torch(torch) if torch else with_numpy()
+    best = {}
+    for entry in results:
+        if entry["op"] == "matmul":
+            best[entry["dtype"]] = max(best.get(entry["dtype"], 0.0), entry["tflops_best"])
+    print(json.dumps({"probe": "gemm", "backend": "torch" if torch else "numpy",
+                      "device_type": device, "device": info, "library": library,
+                      "threads": os.environ.get("OMP_NUM_THREADS"), "results": results,
+                      "skipped_dtypes": skipped, "best_tflops": best}), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,205 @@
+"""Probe: train a small language model and a small vision model; time every stage of every step.
+
+Self-contained (``python -c <source>``), arguments as JSON in ``SCA_PROBE_ARGS``; prints ONE
+JSON line starting with ``{"probe": "train"``. Per model: framework, device, executed FLOPs
+per step (counted: ``torch.utils.flop_counter.FlopCounterMode`` with torch; the dense layers'
+GEMMs, forward + both backward GEMMs, with numpy), per-step stage times (data, forward,
+backward, optimizer, communication) and epochs. With ``WORLD_SIZE`` > 1 and torch, gradients
+are all-reduced (gloo on CPU) and that time is the communication stage.
+"""
+
+import importlib
+import json
+import os
+import time
+
+ARGS = json.loads(os.environ.get("SCA_PROBE_ARGS") or "{}")
+MODELS = ARGS.get("models") or ["language", "vision"]
+EPOCHS = int(ARGS.get("epochs", 2))
+STEPS = int(ARGS.get("steps_per_epoch", 15))
+BATCH = int(ARGS.get("batch", 64))
+BACKEND = ARGS.get("backend", "auto")
+#: A model's training stops after this many seconds (at least one step per epoch is kept).
+MAX_SECONDS = float(ARGS.get("max_seconds", 600))
+#: Only an accelerator's figures are wanted: on the CPU, report the device and stop.
+REQUIRE_ACCELERATOR = bool(ARGS.get("require_accelerator", False))
+STAGES = ("data", "forward", "backward", "optimizer", "communication")
+
+
+def run_epochs(step):
+    """Call ``step()`` (returns stage → seconds) EPOCHS × STEPS times; per-step records."""
+    epochs = []
+    deadline = time.perf_counter() + MAX_SECONDS
+    for _ in range(EPOCHS):
+        steps = []
+        for _ in range(STEPS):
+            if steps and time.perf_counter() > deadline:
+                break
+            start = time.perf_counter()
+            stages = step()
+            stages["total"] = time.perf_counter() - start
+            steps.append(stages)
+        epochs.append(steps)
+    return epochs
+
+
+def numpy_model(kind):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    if kind == "language":
+        vocab, context, embed, hidden = 512, 8, 32, 512
+        sizes = [context * embed, hidden, vocab]
+        table = rng.standard_normal((vocab, embed)).astype(np.float32) * 0.1
+    else:
+        sizes = [16 * 16 * 3, 512, 10]
+    layers = [(sizes[i], sizes[i + 1]) for i in range(len(sizes) - 1)]
+    weights = [rng.standard_normal((a, b)).astype(np.float32) * (1.0 / a) ** 0.5
+               for a, b in layers]
+    flop = sum(3 * 2.0 * BATCH * a * b for a, b in layers)
+
+    def step():
+        t0 = time.perf_counter()
+        if kind == "language":
+            tokens = rng.integers(0, vocab, size=(BATCH, context + 1))
+            x = table[tokens[:, :-1]].reshape(BATCH, -1)
+            target = tokens[:, -1]
+        else:
+            x = rng.standard_normal((BATCH, sizes[0])).astype(np.float32)
+            target = rng.integers(0, sizes[-1], size=BATCH)
+        t1 = time.perf_counter()
+        hidden_in = x
+        hidden_act = np.maximum(hidden_in @ weights[0], 0.0)
+        logits = hidden_act @ weights[1]
+        logits -= logits.max(axis=1, keepdims=True)
+        probs = np.exp(logits)
+        probs /= probs.sum(axis=1, keepdims=True)
+        t2 = time.perf_counter()
+        grad_logits = probs
+        grad_logits[np.arange(BATCH), target] -= 1.0
+        grad_logits /= BATCH
+        grad_w1 = hidden_act.T @ grad_logits
+        grad_hidden = (grad_logits @ weights[1].T) * (hidden_act > 0)
+        grad_w0 = hidden_in.T @ grad_hidden
+        _ = grad_hidden @ weights[0].T  # gradient to the inputs: the third GEMM of backward
+        t3 = time.perf_counter()
+        weights[0] -= 0.01 * grad_w0
+        weights[1] -= 0.01 * grad_w1
+        t4 = time.perf_counter()
+        return {"data": t1 - t0, "forward": t2 - t1, "backward": t3 - t2,
+                "optimizer": t4 - t3, "communication": 0.0}
+
+    name = "mlp-lm" if kind == "language" else "mlp-vision"
+    return name, flop, step, {"numpy": np.__version__}, "cpu"
+
+
+def torch_model(kind, torch):
+    from torch.utils.flop_counter import FlopCounterMode
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    nn = torch.nn
+    if kind == "language":
+        vocab, seq, width = 512, 64, 128
+
+        class TinyLM(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.embed = nn.Embedding(vocab, width)
+                layer = nn.TransformerEncoderLayer(width, 4, 4 * width, batch_first=True)
+                self.body = nn.TransformerEncoder(layer, 2)
+                self.head = nn.Linear(width, vocab)
+
+            def forward(self, tokens):
+                return self.head(self.body(self.embed(tokens)))
+
+        model = TinyLM().to(device)
+
+        def batch():
+            tokens = torch.randint(0, vocab, (BATCH // 4, seq + 1), device=device)
+            return tokens[:, :-1], tokens[:, 1:]
+
+        def loss_of(inputs, target):
+            return nn.functional.cross_entropy(model(inputs).reshape(-1, vocab),
+                                               target.reshape(-1))
+        name = "transformer-lm-2x128"
+    else:
+        model = nn.Sequential(nn.Conv2d(3, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                              nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(),
+                              nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10)).to(device)
+
+        def batch():
+            return (torch.randn(BATCH, 3, 32, 32, device=device),
+                    torch.randint(0, 10, (BATCH,), device=device))
+
+        def loss_of(inputs, target):
+            return nn.functional.cross_entropy(model(inputs), target)
+        name = "cnn-2conv"
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    if distributed:
+        import torch.distributed as dist
+        if not dist.is_initialized():
+            dist.init_process_group("nccl" if device == "cuda" else "gloo")
+    counter = FlopCounterMode(display=False)
+    with counter:
+        inputs, target = batch()
+        loss_of(inputs, target).backward()
+    flop = float(counter.get_total_flops())
+    optimizer.zero_grad()
+
+    def step():
+        t0 = time.perf_counter()
+        inputs, target = batch()
+        sync()
+        t1 = time.perf_counter()
+        loss = loss_of(inputs, target)
+        sync()
+        t2 = time.perf_counter()
+        loss.backward()
+        sync()
+        t3 = time.perf_counter()
+        if distributed:
+            import torch.distributed as dist
+            for parameter in model.parameters():
+                dist.all_reduce(parameter.grad)
+        sync()
+        t4 = time.perf_counter()
+        optimizer.step()
+        optimizer.zero_grad()
+        sync()
+        t5 = time.perf_counter()
+        return {"data": t1 - t0, "forward": t2 - t1, "backward": t3 - t2,
+                "communication": t4 - t3, "optimizer": t5 - t4}
+
+    return name, flop, step, {"torch": torch.__version__}, device
+
+
+def main():
+    torch = None
+    if BACKEND in ("auto", "torch"):
+        try:
+            torch = importlib.import_module("torch")
+        except ImportError:
+            if BACKEND == "torch":
+                raise
+    models = []
+    for kind in MODELS:
+        name, flop, step, library, device = (torch_model(kind, torch) if torch
+                                             else numpy_model(kind))
+        if REQUIRE_ACCELERATOR and device == "cpu":
+            epochs = []
+        else:
+            step()  # warm-up, not recorded
+            epochs = run_epochs(step)
+        models.append({"kind": kind, "model": name, "library": library, "device_type": device,
+                       "flop_per_step": flop, "batch": BATCH,
+                       "flop_counted_by": "FlopCounterMode" if torch else "dense GEMMs x3",
+                       "recompute": False, "stages": list(STAGES), "epochs": epochs})
+    print(json.dumps({"probe": "train", "backend": "torch" if torch else "numpy",
+                      "world_size": int(os.environ.get("WORLD_SIZE", "1")),
+                      "rank": int(os.environ.get("RANK", "0")), "models": models}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
