@@ -80,6 +80,10 @@ class KubernetesConfig(StrictModel):
     in_cluster: bool = False
     namespace_prefix: str = Field(
         default="sca-", description="prefix of namespaces the run creates")
+    namespace: str | None = Field(
+        default=None,
+        description="namespace the probe workloads run in; none = one the run creates "
+                    "(namespace_prefix + run id) and deletes at the end")
     probe_image: str | None = Field(default=None, description="image the probe workloads run in")
     vendor_resources: dict[str, str] = Field(
         default_factory=dict, description="extra extended resource name → vendor"
@@ -105,6 +109,12 @@ class SshConfig(StrictModel):
     strict_host_key_checking: bool = True
     jump_host: SshNode | None = None
     timeout: float = Field(default=30.0, gt=0)
+    sshd_config: str = Field(
+        default="/etc/ssh/sshd_config", description="sshd configuration file on the nodes")
+    sshd_binary: str = Field(default="/usr/sbin/sshd", description="sshd, for `sshd -T`")
+    system_paths: list[str] = Field(
+        default_factory=lambda: ["/etc", "/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/lib"],
+        description="paths that must hold nothing world-writable")
 
 
 class S3Credentials(StrictModel):

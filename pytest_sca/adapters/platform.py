@@ -332,7 +332,12 @@ class PlatformTenancy(Facade):
         )
 
     def storage_credentials(self, tenant_id: str) -> Record:
-        return self.adapter.call("storage.credentials", tenant_id=tenant_id)
+        credentials = self.adapter.call("storage.credentials", tenant_id=tenant_id)
+        # Keys the platform hands out during the run are secrets like the target's own.
+        self.adapter.context.redact.add(
+            [v for k, v in credentials.items() if k in ("access_key", "secret_key")
+             and isinstance(v, str)])
+        return credentials
 
 
 class PlatformCompute(Facade):

@@ -111,7 +111,11 @@ def create_app(platform: SandboxPlatform) -> FastAPI:
         return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(_: Request, exc: RequestValidationError) -> Response:
+        if "errors_leak_stacktrace" in platform.faults:
+            from pytest_sca.sandbox.devtools import leaked_traceback
+
+            return leaked_traceback(exc)
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}"
             for e in exc.errors()[:5]

@@ -241,6 +241,8 @@ class SandboxPlatform:
                 "amount": round(units * product["unit_price"], 6),
             })
         for order in self.store.list("order", tenant_id=tenant_id):
+            if "orders_not_billed" in self.faults:
+                break
             if order["status"] == "active" and order["created_at"].startswith(period):
                 lines.append({
                     "product_id": order["product_id"],

@@ -10,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from pytest_sca.sandbox.auth import Principal
 from pytest_sca.sandbox.errors import ApiError
+from pytest_sca.sandbox.perf import management_unavailable
 from pytest_sca.sandbox.store import Document
 
 if TYPE_CHECKING:
@@ -43,9 +44,12 @@ def optional_caller(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal | None:
     """The caller if a bearer key was sent (401 for an unknown key)."""
+    platform: SandboxPlatform = request.app.state.platform
+    outage = management_unavailable(platform)  # the api_unstable fault's outages
+    if outage is not None:
+        raise outage
     if credentials is None:
         return None
-    platform: SandboxPlatform = request.app.state.platform
     who = platform.authenticate(credentials.credentials)
     if who is None:
         raise ApiError(401, "unauthorized", "invalid API key")

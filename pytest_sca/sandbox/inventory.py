@@ -52,6 +52,12 @@ PRODUCTS = (
 )
 
 
+def card_topology(index: int) -> dict[str, str]:
+    """The (simulated) PCIe switch and NUMA domain of card ``index``: four cards per switch."""
+    group = index // 4
+    return {"switch": f"pcie-sw{group}", "numa": f"numa{group}"}
+
+
 def make_node(
     node_id: str,
     cluster_id: str,
@@ -75,6 +81,7 @@ def make_node(
                 "memory_gib": model.memory_gib,
                 "allocated_to": None,
                 "simulated": True,
+                "topology": card_topology(index),
             }
             for index in range(cards)
         ],

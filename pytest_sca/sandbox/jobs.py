@@ -19,15 +19,30 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 from pytest_sca.sandbox.auth import Principal
 from pytest_sca.sandbox.errors import ApiError, not_found
+from pytest_sca.sandbox.netiso import NetworkUnavailable, TenantNetworks
 from pytest_sca.sandbox.procs import ProcInfo, own_process_group, processes_in_group
 from pytest_sca.sandbox.scheduling import Placement, place_job
+from pytest_sca.sandbox.scheduling_policy import (
+    job_as_scheduled,
+    pending_order,
+    release_card,
+    take_card,
+    usable_nodes,
+    visible_accelerators,
+)
 from pytest_sca.sandbox.store import Document, Store, new_id, utc_now
+from pytest_sca.sandbox.training import (
+    admitted_resources,
+    distort_worker_env,
+    hold_fitting_workers,
+)
 
 ACTIVE = ("pending", "running")
 FINISHED = ("succeeded", "failed", "stopped")
@@ -79,9 +94,14 @@ class JobRunner:
         self.jobs_dir = state_dir / "jobs"
         self.jobs_dir.mkdir(parents=True, exist_ok=True)
         self.faults = faults
+        #: Per-tenant network namespaces of jobs submitted with ``network: "tenant"``.
+        self.networks = TenantNetworks(faults)
         self._workers: dict[tuple[str, int], _RunningWorker] = {}
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._monitor, name="sandbox-jobs", daemon=True)
+        #: Called at the end of every tick, under the store lock: controllers of other areas
+        #: (training jobs) that follow the jobs they launched.
+        self.tick_hooks: list[Callable[[], None]] = []
 
     # life cycle -----------------------------------------------------------------------
 
@@ -107,6 +127,7 @@ class JobRunner:
             for job in self.store.list("job", status="running"):
                 self._stop_processes(job, deadline=deadline)
                 self._finish(job, "stopped", None, "SandboxShutdown", "the sandbox shut down")
+        self.networks.close()
 
     def _monitor(self) -> None:
         while not self._stopping.wait(TICK):
@@ -122,8 +143,10 @@ class JobRunner:
                 returncode = worker.popen.poll()
                 if returncode is not None:
                     self._worker_ended(key, _exit_code(returncode))
-            for job in self.store.list("job", status="pending"):
+            for job in pending_order(self.store.list("job", status="pending"), self.faults):
                 self._try_schedule(job)
+            for hook in self.tick_hooks:
+                hook()
 
     # requests from the API -------------------------------------------------------------
 
@@ -131,6 +154,8 @@ class JobRunner:
         """Admit a job (quota) and record it ``pending``; the monitor starts it."""
         with self.store.lock:
             self._check_quota(who.tenant_id, spec["resources"], spec["workers"], exclude=None)
+            network = (self._tenant_network(who.tenant_id)
+                       if spec.get("network") == "tenant" else None)
             job: Document = {
                 "id": new_id("job"),
                 "tenant_id": who.tenant_id,
@@ -139,7 +164,7 @@ class JobRunner:
                 "image": spec["image"],
                 "command": list(spec["command"]),
                 "env": dict(spec.get("env") or {}),
-                "resources": dict(spec["resources"]),
+                "resources": admitted_resources(spec["resources"], self.faults),
                 "world_size": spec["workers"],
                 "status": "pending",
                 "exit_code": None,
@@ -151,8 +176,11 @@ class JobRunner:
                 "started_at": None,
                 "finished_at": None,
                 "labels": dict(spec.get("labels") or {}),
+                "priority": int(spec.get("priority") or 0),
+                "queue": spec.get("queue") or "default",
                 "_events": [],
                 "_unschedulable": False,
+                **({"network": network} if network else {}),
             }
             self._event(job, "Created", "Submitted", f"submitted by {who.user_id}")
             self.store.put("job", job)
@@ -165,6 +193,8 @@ class JobRunner:
             job = self._job(job_id)
             if job["status"] in ("succeeded", "failed"):
                 raise ApiError(409, "conflict", f"job {job_id} already {job['status']}")
+            if "job_stop_ignored" in self.faults:
+                return job
             if job["status"] in ACTIVE:
                 self._stop_processes(job)
                 self._finish(job, "stopped", None, "UserRequest", "stopped on request")
@@ -200,7 +230,9 @@ class JobRunner:
         shutil.rmtree(self.jobs_dir / job_id, ignore_errors=True)
 
     def events(self, job: Document) -> list[Document]:
-        """The job's events, oldest first."""
+        """The job's events, oldest first (none under ``job_events_dropped``)."""
+        if "job_events_dropped" in self.faults:
+            return []
         return list(job.get("_events", []))
 
     def logs(self, job: Document, rank: int) -> str:
@@ -260,6 +292,13 @@ class JobRunner:
 
     # internals ------------------------------------------------------------------------------
 
+    def _tenant_network(self, tenant_id: str) -> Document:
+        try:
+            return self.networks.attach(tenant_id).as_answer()
+        except NetworkUnavailable as exc:
+            raise ApiError(409, "network_unavailable",
+                           f"tenant networks are not available here: {exc}") from None
+
     def _job(self, job_id: str) -> Document:
         job = self.store.get("job", job_id)
         if job is None:
@@ -311,22 +350,26 @@ class JobRunner:
         }
         return [
             n for n in self.store.list("node")
-            if n["cluster_id"] in clusters and n["health"] == "healthy"
+            if n["cluster_id"] in clusters
+            and (n["health"] == "healthy" or "preflight_ignores_faulty_node" in self.faults)
         ]
 
     def _try_schedule(self, job: Document) -> None:
         running = self.store.list("job", status="running")
         placement = place_job(
-            job,
-            self._usable_nodes(job["tenant_id"]),
+            job_as_scheduled(job, self.faults),
+            usable_nodes(self._usable_nodes(job["tenant_id"]), self.faults, job),
             running,
             check_accelerators="capacity_not_checked" not in self.faults,
+            topology_aware="topology_ignored" not in self.faults,
         )
         if isinstance(placement, str):
             if not job.get("_unschedulable"):
                 job["_unschedulable"] = True
                 self._event(job, "Unschedulable", "InsufficientCapacity", placement)
                 self.store.put("job", job)
+            if "gang_scheduling_off" in self.faults:
+                hold_fitting_workers(self, job)
             return
         self._allocate(job, placement)
         self._event(job, "Scheduled", "Placed",
@@ -338,18 +381,19 @@ class JobRunner:
             def take(node: Document, spot: Placement = spot) -> None:
                 for card in node["accelerators"]:
                     if card["index"] in spot.accelerators:
-                        card["allocated_to"] = job["id"]
+                        take_card(card, job["id"], spot.share)
             self.store.update("node", spot.node_id, take)
 
     def _release(self, job: Document) -> None:
+        if "cards_not_released" in self.faults:
+            return
         for worker in job["workers"]:
             if not worker["node_id"] or not worker["accelerators"]:
                 continue
 
             def give_back(node: Document) -> None:
                 for card in node["accelerators"]:
-                    if card["allocated_to"] == job["id"]:
-                        card["allocated_to"] = None
+                    release_card(card, job["id"])
             self.store.update("node", worker["node_id"], give_back)
 
     def _job_env(
@@ -367,9 +411,16 @@ class JobRunner:
             "WORLD_SIZE": str(job["world_size"]),
             "MASTER_ADDR": "127.0.0.1",
             "MASTER_PORT": str(master_port),
-            "SCA_VISIBLE_ACCELERATORS": ",".join(str(i) for i in cards),
+            "SCA_VISIBLE_ACCELERATORS": visible_accelerators(cards, self.faults),
             "PYTHONUNBUFFERED": "1",
         })
+        if job["resources"].get("accelerator_share") and cards:
+            env["SCA_ACCELERATOR_SHARE"] = str(job["resources"]["accelerator_share"])
+        distort_worker_env(env, self.faults)
+        if "jobs_cannot_reach_storage" in self.faults:
+            # A broken egress proxy: every HTTP request of the job goes to a closed port.
+            dead = "http://127.0.0.1:9"
+            env.update(http_proxy=dead, HTTP_PROXY=dead, no_proxy="", NO_PROXY="")
         return env
 
     def _launch(self, job: Document, placement: list[Placement]) -> None:
@@ -377,6 +428,8 @@ class JobRunner:
         command = list(job["command"])
         if command and command[0] == "python":
             command[0] = sys.executable
+        if job.get("network"):
+            command = self.networks.wrap(job["network"]["namespace"], command)
         job["status"] = "running"
         job["started_at"] = utc_now()
         for rank, spot in enumerate(placement):

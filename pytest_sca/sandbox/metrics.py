@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 
+from pytest_sca.sandbox.scheduling_policy import cards_exported
+
 if TYPE_CHECKING:
     from pytest_sca.sandbox.core import SandboxPlatform
 
@@ -130,8 +132,9 @@ class _SandboxCollector:
                 mem_used.add_metric(labels, host_total - host_available)
                 disk_total.add_metric(labels, float(disk.total))
                 disk_used.add_metric(labels, float(disk.used))
-                net_rx.add_metric(labels, rx)
-                net_tx.add_metric(labels, tx)
+                if "network_load_unmonitored" not in self.platform.faults:
+                    net_rx.add_metric(labels, rx)
+                    net_tx.add_metric(labels, tx)
             else:
                 gib = 1024.0**3
                 cpu.add_metric(labels, share)
@@ -139,9 +142,10 @@ class _SandboxCollector:
                 mem_used.add_metric(labels, share * node["memory_gib"] * gib)
                 disk_total.add_metric(labels, 3.84e12)
                 disk_used.add_metric(labels, 1.0e11)
-                net_rx.add_metric(labels, 0.0)
-                net_tx.add_metric(labels, 0.0)
-            for card in node["accelerators"]:
+                if "network_load_unmonitored" not in self.platform.faults:
+                    net_rx.add_metric(labels, 0.0)
+                    net_tx.add_metric(labels, 0.0)
+            for card in cards_exported(node, self.platform.faults):
                 job_id = card["allocated_to"] or ""
                 values = [node["id"], str(card["index"]), card["vendor"], card["model"],
                           job_id, "true"]

@@ -77,6 +77,10 @@ class Resources(BaseModel):
     memory_gib: float = Field(default=1.0, gt=0, le=65_536)
     accelerators: int = Field(default=0, ge=0, le=1024)
     accelerator_model: AcceleratorModelName | None = None
+    #: A fraction of one shared card (with ``accelerators: 1``); ``None`` = whole cards.
+    accelerator_share: float | None = Field(default=None, gt=0, le=1)
+    #: Place the workers on nodes of this cluster only.
+    cluster_id: str | None = Field(default=None, min_length=1, max_length=64)
 
 
 class JobCreate(BaseModel):
@@ -91,6 +95,11 @@ class JobCreate(BaseModel):
     resources: Resources = Field(default_factory=Resources)
     env: dict[EnvName, EnvValue] = Field(default_factory=dict)
     labels: Labels = Field(default_factory=dict)
+    #: Higher first among the pending jobs of one queue.
+    priority: int = Field(default=0, ge=0, le=1000)
+    queue: Annotated[str, StringConstraints(min_length=1, max_length=64)] = "default"
+    #: ``tenant``: run in the tenant's isolated network namespace (no 127.0.0.1 of the host).
+    network: Literal["host", "tenant"] = "host"
 
 
 class OrderCreate(BaseModel):

@@ -86,6 +86,8 @@ def router(platform: SandboxPlatform) -> APIRouter:
         rules.require_write(who, order["tenant_id"], allowed=("tenant_admin", "member"))
         if order["status"] != "active":
             raise ApiError(409, "conflict", f"order {order_id} is {order['status']}")
+        if "order_cancel_ignored" in platform.faults:
+            return order
         order["status"] = "cancelled"
         order["cancelled_at"] = utc_now()
         platform.store.put("order", order)

@@ -82,6 +82,8 @@ def router(platform: SandboxPlatform) -> APIRouter:
     def scale_out(cluster_id: str, body: models.ScaleOut, who: Caller) -> Document:
         cluster = visible_cluster(who, cluster_id)
         rules.require_write(who, cluster["tenant_id"], allowed=("tenant_admin",))
+        if "cluster_scaling_ignored" in platform.faults:
+            return cluster
         with platform.store.lock:
             model = cluster.get("accelerator_model") or "H100"
             for node in new_cluster_nodes(cluster, body.count, model):
@@ -97,6 +99,8 @@ def router(platform: SandboxPlatform) -> APIRouter:
     def scale_in(cluster_id: str, node_id: str, who: Caller) -> Document:
         cluster = visible_cluster(who, cluster_id)
         rules.require_write(who, cluster["tenant_id"], allowed=("tenant_admin",))
+        if "cluster_scaling_ignored" in platform.faults:
+            return cluster
         with platform.store.lock:
             node = platform.store.get("node", node_id)
             if node is None or node_id not in cluster["node_ids"]:

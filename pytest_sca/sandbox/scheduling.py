@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pytest_sca.sandbox.scheduling_policy import pick_cards, shared_card
 from pytest_sca.sandbox.store import Document
 
 
@@ -17,6 +18,8 @@ class Placement:
 
     node_id: str
     accelerators: list[int] = field(default_factory=list)
+    #: The fraction of the one card held by a shared-card request; ``None`` = whole cards.
+    share: float | None = None
 
 
 @dataclass
@@ -56,15 +59,20 @@ def place_job(
     active_jobs: list[Document],
     *,
     check_accelerators: bool = True,
+    topology_aware: bool = True,
 ) -> list[Placement] | str:
     """A placement for every worker of ``job``, or the reason none fits now.
 
     ``nodes`` are the healthy nodes the job's tenant may use; ``active_jobs``
     the other jobs holding resources. With ``check_accelerators`` false (the
     ``capacity_not_checked`` fault) cards already held by other jobs are handed
-    out again.
+    out again. With ``topology_aware`` a multi-card worker gets the cards of one switch
+    group when one has room (see scheduling_policy.py). A shared-card request
+    (``accelerator_share``) gets that fraction of a card that still has it free.
     """
     wanted = job["resources"]
+    share = wanted.get("accelerator_share")
+    shared_room: dict[tuple[str, int], float] = {}
     model = wanted.get("accelerator_model")
     cards = int(wanted["accelerators"])
     rooms = _room(nodes, active_jobs)
@@ -76,8 +84,17 @@ def place_job(
                 continue
             of_model = _cards_of_model(room.node, model)
             free = [i for i in room.free_cards if i in of_model]
+            if share and cards == 1:
+                card = shared_card(room.node, of_model, share, shared_room)
+                if card is None:
+                    continue
+                room.cpu -= wanted["cpu"]
+                room.memory_gib -= wanted["memory_gib"]
+                room.free_cards = [i for i in room.free_cards if i != card]
+                chosen = Placement(room.node["id"], [card], share)
+                break
             if len(free) >= cards:
-                picked = free[:cards]
+                picked = pick_cards(room.node, free, cards, topology_aware)
             elif not check_accelerators and len(of_model) >= cards:
                 picked = (free + [i for i in of_model if i not in free])[:cards]
             else:

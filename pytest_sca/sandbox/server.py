@@ -15,6 +15,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import tempfile
 import threading
 import time
@@ -26,6 +27,16 @@ import yaml
 from pytest_sca.sandbox.core import OTHER_TENANT, PROBE_TENANT, SandboxPlatform
 from pytest_sca.sandbox.inventory import SSH_NODE_NAMES
 from pytest_sca.sandbox.s3 import ObjectStorage
+from pytest_sca.sandbox.s3_gateway import S3Gateway, tenant_buckets, tenant_keys
+from pytest_sca.sandbox.security import (
+    NODE_SSHD_CONFIG,
+    NODE_SYSTEM_PATHS,
+    TlsFiles,
+    ensure_tls_material,
+    server_ssl_context,
+    tls_enabled,
+    trust_sandbox_ca,
+)
 from pytest_sca.sandbox.ssh import SSH_USER, SshNodes
 
 STANDARD = "saia-aicloud-2025-04-29"
@@ -51,12 +62,18 @@ def _loopback_socket() -> socket.socket:
 class _ApiServer:
     """uvicorn serving the API app from a thread, on a socket bound beforehand."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, tls: ssl.SSLContext | None = None) -> None:
         import uvicorn
 
         self.sock = _loopback_socket()
         self.port = int(self.sock.getsockname()[1])
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+        extra: dict[str, Any] = {}
+        if tls is not None:
+            # HSTS: a client that saw one HTTPS answer never falls back to plain HTTP.
+            extra = {"ssl_context_factory": lambda config, default: tls,
+                     "headers": [("strict-transport-security", "max-age=31536000")]}
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
+                                **extra)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(
             target=lambda: self.server.run(sockets=[self.sock]), name="sandbox-api", daemon=True
@@ -79,15 +96,21 @@ class _ApiServer:
 
 
 def target_document(
-    state_dir: Path, api_port: int, platform: SandboxPlatform, ssh: SshNodes
+    state_dir: Path, api_port: int, platform: SandboxPlatform, ssh: SshNodes,
+    tls_ca: Path | None = None,
 ) -> dict[str, Any]:
-    """The target file's content: secrets only as ${VAR} references."""
+    """The target file's content: secrets only as ${VAR} references.
+
+    With ``tls_ca`` the API is served over HTTPS and every section that points
+    at it trusts that CA.
+    """
+    scheme = "https" if tls_ca is not None else "http"
     store = platform.store
     probe = store.get("tenant", PROBE_TENANT)
     other = store.get("tenant", OTHER_TENANT)
     assert probe is not None and other is not None
     adapters: dict[str, Any] = {
-        "platform": {"url": f"http://127.0.0.1:{api_port}/", "token": "${SCA_SANDBOX_TOKEN}"},
+        "platform": {"url": f"{scheme}://127.0.0.1:{api_port}/", "token": "${SCA_SANDBOX_TOKEN}"},
         "ssh": {
             "nodes": [
                 {"name": node.name, "host": "127.0.0.1", "port": node.port, "user": SSH_USER,
@@ -95,6 +118,9 @@ def target_document(
                 for node in ssh.servers
             ],
             "known_hosts": str(ssh.known_hosts_path),
+            # Relative to each node's directory, where its system files live.
+            "sshd_config": NODE_SSHD_CONFIG,
+            "system_paths": list(NODE_SYSTEM_PATHS),
         },
     }
     if platform.storage is not None:
@@ -111,16 +137,28 @@ def target_document(
         }
     from pytest_sca.sandbox.api import route_modules
 
-    api_url = f"http://127.0.0.1:{api_port}/"
+    api_url = f"{scheme}://127.0.0.1:{api_port}/"
+    evidence: dict[str, Any] = {}
+    capabilities: dict[str, Any] = {"simulated": True}
     for module in route_modules():
         contribute = getattr(module, "target_adapters", None)
         if contribute is not None:
             adapters.update(contribute(api_url, platform))
+        # An area's evaluator evidence for parts no software can check (target_evidence).
+        supply = getattr(module, "target_evidence", None)
+        if supply is not None:
+            evidence.update(supply(platform))
+        declare = getattr(module, "target_capabilities", None)  # an area's capabilities
+        if declare is not None:
+            capabilities.update(declare(platform))
+    if tls_ca is not None:
+        trust_sandbox_ca(adapters, str(tls_ca))
     return {
         "name": "sandbox",
         "standard": STANDARD,
         "adapters": adapters,
-        "capabilities": {"simulated": True},
+        "capabilities": capabilities,
+        **({"evidence": evidence} if evidence else {}),
     }
 
 
@@ -154,8 +192,10 @@ class Sandbox:
         self.state_dir = state_dir
         self.storage = ObjectStorage()
         self.platform = SandboxPlatform(state_dir, frozenset(faults), self.storage)
-        self.ssh = SshNodes(state_dir, SSH_NODE_NAMES)
+        self.ssh = SshNodes(state_dir, SSH_NODE_NAMES, frozenset(faults))
         self.api: _ApiServer | None = None
+        self.tls: TlsFiles | None = None
+        self.gateway: S3Gateway | None = None
         self.target_path = state_dir / "target.yaml"
         self.env_path = state_dir / "sandbox.env"
 
@@ -173,7 +213,15 @@ class Sandbox:
         self.platform.ensure_buckets()
         self._publish_ssh_nodes()
         self.platform.runner.start()
-        self.api = _ApiServer(create_app(self.platform))
+        tls_context = None
+        if tls_enabled() and "plain_http_open" not in self.platform.faults:
+            self.tls = ensure_tls_material(self.state_dir)
+            tls_context = server_ssl_context(self.tls, self.platform.faults)
+        store = self.platform.store
+        self.gateway = S3Gateway(self.storage.endpoint, tenant_keys(store), tenant_buckets(store),
+                                 self.storage._s3, self.platform.faults, tls_context)
+        self.gateway.start()
+        self.api = _ApiServer(create_app(self.platform), tls_context)
         await asyncio.get_running_loop().run_in_executor(None, self.api.start)
 
     def _publish_ssh_nodes(self) -> None:
@@ -188,7 +236,14 @@ class Sandbox:
     def write_outputs(self, ready_file: Path | None) -> None:
         """target.yaml, sandbox.env and (last, as the ready signal) the ready file."""
         assert self.api is not None
-        document = target_document(self.state_dir, self.api.port, self.platform, self.ssh)
+        document = target_document(self.state_dir, self.api.port, self.platform, self.ssh,
+                                   self.tls.ca if self.tls else None)
+        s3 = document["adapters"].get("s3")
+        if s3 is not None and self.gateway is not None:
+            # Tenants reach storage through the gateway, which enforces their keys.
+            s3["endpoint"] = self.gateway.url
+            if self.tls is not None:
+                s3["verify"] = str(self.tls.ca)
         _write_private(self.target_path, yaml.safe_dump(document, sort_keys=False))
         env = secret_env(self.platform)
         _write_private(self.env_path, "".join(f"export {k}={v}\n" for k, v in env.items()))
@@ -201,6 +256,8 @@ class Sandbox:
             await asyncio.get_running_loop().run_in_executor(None, self.api.stop)
         await asyncio.get_running_loop().run_in_executor(None, self.platform.close)
         await self.ssh.stop()
+        if self.gateway is not None:
+            self.gateway.stop()
         self.storage.stop()
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import signal
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 import asyncssh
 
 from pytest_sca.sandbox.procs import own_process_group
+from pytest_sca.sandbox.security import write_node_baseline
 
 SSH_USER = "sca"
 
@@ -35,8 +37,10 @@ class SshNodeServer:
 class _NodeServer(asyncssh.SSHServer):
     """Accepts only public-key logins of user ``sca`` with the sandbox's client key."""
 
-    def __init__(self, client_key: asyncssh.SSHKey) -> None:
+    def __init__(self, client_key: asyncssh.SSHKey, root_password: str | None = None) -> None:
         self._allowed = client_key.export_public_key()
+        #: Set only under the ``root_password_login`` fault: root may log in with it.
+        self._root_password = root_password
 
     def begin_auth(self, username: str) -> bool:
         return True
@@ -48,7 +52,11 @@ class _NodeServer(asyncssh.SSHServer):
         return username == SSH_USER and key.export_public_key() == self._allowed
 
     def password_auth_supported(self) -> bool:
-        return False
+        return self._root_password is not None
+
+    def validate_password(self, username: str, password: str) -> bool:
+        return (username == "root" and self._root_password is not None
+                and secrets.compare_digest(password, self._root_password))
 
     def kbdint_auth_supported(self) -> bool:
         return False
@@ -67,7 +75,9 @@ def _load_or_create_key(path: Path) -> asyncssh.SSHKey:
 class SshNodes:
     """The sandbox's SSH-reachable nodes, served from one asyncio loop."""
 
-    def __init__(self, state_dir: Path, node_names: tuple[str, ...]) -> None:
+    def __init__(self, state_dir: Path, node_names: tuple[str, ...],
+                 faults: frozenset[str] = frozenset()) -> None:
+        self.faults = faults
         self.ssh_dir = state_dir / "ssh"
         self.nodes_dir = state_dir / "nodes"
         self.node_names = node_names
@@ -80,13 +90,16 @@ class SshNodes:
         """Create keys if missing, start one server per node, write known_hosts."""
         self.ssh_dir.mkdir(parents=True, exist_ok=True)
         client_key = _load_or_create_key(self.client_key_path)
+        root_password = (secrets.token_urlsafe(16) if "root_password_login" in self.faults
+                         else None)
         known_lines = []
         for name in self.node_names:
             host_key = _load_or_create_key(self.ssh_dir / f"host_{name}_ed25519")
             workdir = self.nodes_dir / name
             workdir.mkdir(parents=True, exist_ok=True)
+            write_node_baseline(workdir, self.faults)
             server = await asyncssh.create_server(
-                lambda: _NodeServer(client_key),
+                lambda: _NodeServer(client_key, root_password),
                 "127.0.0.1",
                 0,
                 server_host_keys=[host_key],
