@@ -15,7 +15,8 @@ an operation the target does not offer raises
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+import time
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
@@ -33,6 +34,31 @@ class WaitTimeout(TimeoutError):
     def __init__(self, message: str, last: Record | None) -> None:
         super().__init__(message)
         self.last = last
+
+
+_Read = TypeVar("_Read")
+
+
+def wait_for(read: Callable[[], _Read], done: Callable[[_Read], bool], timeout: float,
+             describe: Callable[[_Read], str], *, first: float = 0.1,
+             longest: float = 2.0) -> _Read:
+    """Call ``read`` until ``done`` says yes, backing off ×1.5 from ``first`` to ``longest``
+    seconds between reads; :class:`WaitTimeout` (``describe(last)``) after ``timeout`` s.
+
+    Every wait of the suite is bounded and every poll backs off: this is the one loop.
+    """
+    deadline = time.monotonic() + timeout
+    interval = first
+    while True:
+        value = read()
+        if done(value):
+            return value
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            last = value if isinstance(value, dict) else None
+            raise WaitTimeout(f"{describe(value)} after {timeout:g} s", last)
+        time.sleep(min(interval, remaining))
+        interval = min(interval * 1.5, longest)
 
 
 @dataclass(frozen=True)

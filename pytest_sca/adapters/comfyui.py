@@ -19,14 +19,12 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 import requests
 
 from pytest_sca.adapters.base import Adapter, AdapterContext, TargetError
-from pytest_sca.adapters.capabilities import WaitTimeout
+from pytest_sca.adapters.capabilities import wait_for
 from pytest_sca.adapters.config import ComfyUIConfig
 from pytest_sca.adapters.http import ApiError, VerifyingSession
 
 Record = dict[str, Any]
 
-_POLL_FIRST = 0.05
-_POLL_MAX = 1.0
 
 
 class PromptRejected(ApiError):
@@ -151,17 +149,11 @@ class ComfyUIAdapter(Adapter):
         return entry if isinstance(entry, dict) else None
 
     def wait(self, prompt_id: str, timeout: float = 60.0) -> Record:
-        deadline = time.monotonic() + timeout
-        delay = _POLL_FIRST
-        while True:
-            entry = self.history(prompt_id)
-            if entry is not None:
-                return entry
-            if time.monotonic() + delay > deadline:
-                raise WaitTimeout(f"prompt {prompt_id} not in the history after {timeout:g} s",
-                                  None)
-            time.sleep(delay)
-            delay = min(delay * 1.5, _POLL_MAX)
+        entry = wait_for(lambda: self.history(prompt_id), lambda found: found is not None,
+                         timeout, lambda found: f"prompt {prompt_id} not in the history",
+                         first=0.05, longest=1.0)
+        assert entry is not None
+        return entry
 
     def wait_all(self, prompt_ids: Collection[str], timeout: float = 60.0) -> dict[str, Record]:
         """Every prompt's history entry, within one deadline."""

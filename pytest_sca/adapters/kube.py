@@ -26,12 +26,11 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import time
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any, ClassVar
 
 from pytest_sca.adapters.base import Adapter, AdapterContext, TargetError
-from pytest_sca.adapters.capabilities import TERMINAL_JOB_STATUSES, Record, WaitTimeout
+from pytest_sca.adapters.capabilities import TERMINAL_JOB_STATUSES, Record, wait_for
 from pytest_sca.adapters.config import KubernetesConfig
 from pytest_sca.adapters.http import ApiError
 from pytest_sca.adapters.mapping import OperationNotMapped
@@ -651,18 +650,8 @@ class KubeJobs(_Facade):
 
     def wait(self, job_id: str, until: Collection[str] = TERMINAL_JOB_STATUSES,
              timeout: float = 120.0) -> Record:
-        deadline = time.monotonic() + timeout
-        interval = 0.2
-        while True:
-            job = self.get(job_id)
-            if job["status"] in until:
-                return job
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise WaitTimeout(f"job {job_id} still {job['status']!r} after {timeout:g} s",
-                                  job)
-            time.sleep(min(interval, remaining))
-            interval = min(interval * 1.5, 2.0)
+        return wait_for(lambda: self.get(job_id), lambda job: job["status"] in until, timeout,
+                        lambda job: f"job {job_id} still {job['status']!r}", first=0.2)
 
     # reading a Job back --------------------------------------------------------------------------
 

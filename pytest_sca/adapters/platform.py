@@ -13,7 +13,6 @@ and :meth:`PlatformAdapter.sweep` removes leftovers of an earlier run.
 from __future__ import annotations
 
 import contextlib
-import time
 from collections import deque
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any, ClassVar
@@ -27,7 +26,7 @@ from pytest_sca.adapters.capabilities import (
     MetricFamily,
     MetricSample,
     Record,
-    WaitTimeout,
+    wait_for,
 )
 from pytest_sca.adapters.config import PlatformConfig
 from pytest_sca.adapters.http import ApiError, ErrorShape, Exchange, HttpClient
@@ -37,9 +36,6 @@ from pytest_sca.adapters.mapping import OperationTable, build_table
 RUN_LABEL = "sca-run"
 
 _EXCHANGES_KEPT = 200
-_POLL_FIRST = 0.1
-_POLL_FACTOR = 1.5
-_POLL_MAX = 2.0
 
 
 class _Created:
@@ -474,21 +470,10 @@ class PlatformJobs(Facade):
         until: Collection[str] = TERMINAL_JOB_STATUSES,
         timeout: float = 120.0,
     ) -> Record:
-        deadline = time.monotonic() + timeout
-        interval = _POLL_FIRST
-        while True:
-            job = self.get(job_id)
-            if job.get("status") in until:
-                return job
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise WaitTimeout(
-                    f"job {job_id} still {job.get('status')!r} after {timeout:g} s "
-                    f"(waited for {', '.join(sorted(until))})",
-                    job,
-                )
-            time.sleep(min(interval, remaining))
-            interval = min(interval * _POLL_FACTOR, _POLL_MAX)
+        return wait_for(
+            lambda: self.get(job_id), lambda job: job.get("status") in until, timeout,
+            lambda job: f"job {job_id} still {job.get('status')!r} (waited for "
+                        f"{', '.join(sorted(until))})")
 
 
 class PlatformUsage(Facade):

@@ -19,11 +19,8 @@ from urllib.parse import urlsplit
 import requests
 
 from pytest_sca.adapters.base import TargetError
-from pytest_sca.adapters.capabilities import ActsAs, Record, WaitTimeout
+from pytest_sca.adapters.capabilities import ActsAs, Record, wait_for
 from pytest_sca.adapters.platform import Facade
-
-_POLL_FIRST = 0.1
-_POLL_MAX = 1.0
 
 
 @dataclass(frozen=True)
@@ -215,18 +212,9 @@ class PlatformDevMachines(Facade):
 
     def wait(self, devmachine_id: str, until: Collection[str] = ("running",),
              timeout: float = 120.0) -> Record:
-        deadline = time.monotonic() + timeout
-        interval = _POLL_FIRST
-        while True:
-            machine = self.get(devmachine_id)
-            if machine.get("status") in until:
-                return machine
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise WaitTimeout(f"dev machine {devmachine_id} still {machine.get('status')!r} "
-                                  f"after {timeout:g} s", machine)
-            time.sleep(min(interval, remaining))
-            interval = min(interval * 1.5, _POLL_MAX)
+        return wait_for(
+            lambda: self.get(devmachine_id), lambda found: found.get("status") in until,
+            timeout, lambda found: f"dev machine {devmachine_id} still {found.get('status')!r}")
 
     def exec(self, devmachine_id: str, command: Sequence[str], *, timeout: float = 60.0,
              background: bool = False) -> Record:

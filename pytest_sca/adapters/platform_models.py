@@ -8,18 +8,15 @@ Everything a facade creates carries the run label and is removed at the end of t
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Collection, Mapping
 from typing import Any, Protocol, runtime_checkable
 
 import requests
 
 from pytest_sca.adapters.base import TargetError
-from pytest_sca.adapters.capabilities import Record, WaitTimeout
+from pytest_sca.adapters.capabilities import Record, wait_for
 from pytest_sca.adapters.platform import Facade
 
-_POLL_FIRST = 0.05
-_POLL_MAX = 1.0
 TERMINAL_FINETUNE = frozenset({"succeeded", "failed", "cancelled"})
 TERMINAL_RUN = frozenset({"succeeded", "failed", "cancelled"})
 
@@ -27,16 +24,8 @@ TERMINAL_RUN = frozenset({"succeeded", "failed", "cancelled"})
 def poll(read: Callable[[], Record], done: Callable[[Record], bool], timeout: float,
          what: str) -> Record:
     """Read until ``done`` (bounded, backing off); :class:`WaitTimeout` with the last read."""
-    deadline = time.monotonic() + timeout
-    delay = _POLL_FIRST
-    while True:
-        last = read()
-        if done(last):
-            return last
-        if time.monotonic() + delay > deadline:
-            raise WaitTimeout(f"{what}: still {last.get('status')!r} after {timeout:g} s", last)
-        time.sleep(delay)
-        delay = min(delay * 1.5, _POLL_MAX)
+    return wait_for(read, done, timeout, lambda last: f"{what}: still {last.get('status')!r}",
+                    first=0.05, longest=1.0)
 
 
 def _labels(labels: Mapping[str, str] | None) -> dict[str, str] | None:

@@ -4,11 +4,10 @@ and ``telemetry`` (the accelerator inventory and each card's metric series, in b
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from pytest_sca.adapters.capabilities import ActsAs, Record, WaitTimeout
+from pytest_sca.adapters.capabilities import ActsAs, Record, wait_for
 from pytest_sca.adapters.platform import Facade
 
 
@@ -68,18 +67,10 @@ class PlatformDiagnostics(Facade):
         return self.adapter.call("diagnoses.get", diagnosis_id=diagnosis_id)
 
     def wait(self, diagnosis_id: str, timeout: float) -> Record:
-        deadline = time.monotonic() + timeout
-        interval = 0.05
-        while True:
-            found = self.get(diagnosis_id)
-            if found.get("status") == "finished":
-                return found
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise WaitTimeout(f"diagnosis {diagnosis_id} still {found.get('status')!r} "
-                                  f"after {timeout:g} s", found)
-            time.sleep(min(interval, remaining))
-            interval = min(interval * 1.5, 0.5)
+        return wait_for(
+            lambda: self.get(diagnosis_id), lambda found: found.get("status") == "finished",
+            timeout, lambda found: f"diagnosis {diagnosis_id} still {found.get('status')!r}",
+            first=0.05, longest=0.5)
 
 
 class PlatformTopology(Facade):

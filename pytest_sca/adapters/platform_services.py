@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
-from pytest_sca.adapters.capabilities import ActsAs, Record, WaitTimeout
+from pytest_sca.adapters.capabilities import ActsAs, Record, wait_for
 from pytest_sca.adapters.platform import Facade
 
 
@@ -58,18 +57,10 @@ class PlatformServices(Facade):
         self.adapter.remove("services.delete", service_id=service_id)
 
     def wait_ready(self, service_id: str, timeout: float = 60.0) -> Record:
-        deadline = time.monotonic() + timeout
-        interval = 0.1
-        while True:
-            service = self.get(service_id)
-            if service.get("status") in ("ready", "failed", "stopped"):
-                return service
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise WaitTimeout(f"service {service_id} still {service.get('status')!r} "
-                                  f"after {timeout:g} s", service)
-            time.sleep(min(interval, remaining))
-            interval = min(interval * 1.5, 1.0)
+        return wait_for(
+            lambda: self.get(service_id),
+            lambda found: found.get("status") in ("ready", "failed", "stopped"), timeout,
+            lambda found: f"service {service_id} still {found.get('status')!r}", longest=1.0)
 
 
 FACADES: dict[str, type[Any]] = {"services": PlatformServices}

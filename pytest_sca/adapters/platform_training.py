@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from pytest_sca.adapters.capabilities import ActsAs, Record, WaitTimeout
+from pytest_sca.adapters.capabilities import ActsAs, Record, wait_for
 from pytest_sca.adapters.platform import Facade
 
 #: Training job statuses after which nothing happens without a request.
@@ -88,19 +87,10 @@ class PlatformTraining(Facade):
 
     def wait(self, training_id: str, until: Collection[str] = TRAINING_FINISHED,
              timeout: float = 120.0) -> Record:
-        deadline = time.monotonic() + timeout
-        interval = 0.1
-        while True:
-            training = self.get(training_id)
-            if training.get("status") in until:
-                return training
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise WaitTimeout(
-                    f"training job {training_id} still {training.get('status')!r} after "
-                    f"{timeout:g} s", training)
-            time.sleep(min(interval, remaining))
-            interval = min(interval * 1.5, 1.0)
+        return wait_for(
+            lambda: self.get(training_id), lambda found: found.get("status") in until, timeout,
+            lambda found: f"training job {training_id} still {found.get('status')!r}",
+            longest=1.0)
 
 
 FACADES: dict[str, type[Any]] = {"training": PlatformTraining}

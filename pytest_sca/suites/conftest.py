@@ -8,11 +8,28 @@ from typing import Any
 
 import pytest
 
+from pytest_sca.adapters.http import ApiError
 from pytest_sca.cleanup import Cleanup
 from pytest_sca.fixtures import CheckContext
 
 #: A job that proves it ran: prints a token and ends.
 PROBE_COMMAND = ["python", "-c", "print('sca-probe')"]
+#: The smallest job request: one CPU core, 1 GiB, no card.
+SMALL = {"cpu": 1, "memory_gib": 1, "accelerators": 0}
+
+
+def quietly_delete(delete: Callable[[], object]) -> None:
+    """Undo a creation; something the check already removed (404) is fine."""
+    try:
+        delete()
+    except ApiError as refusal:
+        if refusal.status != 404:
+            raise
+
+
+def delete_job(jobs: Any, job_id: str) -> None:
+    """Delete a job; one already gone is fine."""
+    quietly_delete(lambda: jobs.delete(job_id))
 
 
 @dataclass

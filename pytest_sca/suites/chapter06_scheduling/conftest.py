@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from pytest_sca.adapters.http import ApiError
 from pytest_sca.cleanup import Cleanup
 from pytest_sca.fixtures import CheckContext
+
+from ..conftest import delete_job
 
 #: Environment variables through which platforms tell a process which cards it holds.
 VISIBLE_DEVICE_VARIABLES = (
@@ -26,16 +27,6 @@ PRINT_VISIBLE_DEVICES = [
     + ":\n    print(n + '=' + os.environ.get(n, ''))",
 ]
 
-SMALL = {"cpu": 1, "memory_gib": 1, "accelerators": 0}
-
-
-def delete_job(jobs: Any, job_id: str) -> None:
-    """Delete a job; one the check already deleted (404) is fine."""
-    try:
-        jobs.delete(job_id)
-    except ApiError as refusal:
-        if refusal.status != 404:
-            raise
 
 
 def sleeper(seconds: float) -> list[str]:

@@ -10,9 +10,7 @@ from pytest_sca.adapters.http import ApiError
 from pytest_sca.cleanup import Cleanup
 from pytest_sca.fixtures import CheckContext
 
-from ..conftest import PROBE_COMMAND
-
-SMALL = {"cpu": 1, "memory_gib": 1, "accelerators": 0}
+from ..conftest import PROBE_COMMAND, SMALL
 
 
 def _refused(call: Any) -> ApiError | None:

@@ -11,13 +11,14 @@ import pytest
 from pytest_sca.cleanup import Cleanup
 from pytest_sca.fixtures import CheckContext
 
+from ..conftest import SMALL
+
 #: Variables through which vendors' device plugins announce the cards a container holds.
 DEVICE_VARIABLES = ("NVIDIA_VISIBLE_DEVICES", "CUDA_VISIBLE_DEVICES", "ASCEND_VISIBLE_DEVICES",
                     "ASCEND_RT_VISIBLE_DEVICES", "MLU_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES",
                     "SCA_VISIBLE_ACCELERATORS")
 #: Device files of accelerators inside a container.
 DEVICE_FILES = re.compile(r"^(nvidia\d+|davinci\d+|cambricon_dev\d+|mlu\d+)$")
-SMALL = {"cpu": 1, "memory_gib": 1, "accelerators": 0}
 #: Polls a URL inside the machine (no proxy) for up to 10 s.
 WAIT_FOR_URL = """import sys, time, urllib.request as u
 opener = u.build_opener(u.ProxyHandler({}))

@@ -12,9 +12,9 @@ from pytest_sca.adapters.http import ApiError
 from pytest_sca.cleanup import Cleanup
 from pytest_sca.fixtures import CheckContext
 
+from ..conftest import SMALL
 from .probes import ALLREDUCE, BUSY, SLEEPER, json_lines, python
 
-SMALL = {"cpu": 1, "memory_gib": 1, "accelerators": 0}
 #: Frameworks the standard names besides PyTorch; at least one must be offered too.
 OTHER_FRAMEWORKS = ("tensorflow", "mpi", "deepspeed")
 #: What torch.distributed's env:// rendezvous needs in every worker.

@@ -12,9 +12,9 @@ from pytest_sca.adapters.http import ApiError
 from pytest_sca.cleanup import Cleanup
 from pytest_sca.fixtures import CheckContext
 
+from ..conftest import SMALL
 from .probes import INFER, TRAIN, close_to, linear_dataset, python
 
-SMALL = {"cpu": 1, "memory_gib": 1, "accelerators": 0}
 _URL_SECONDS = 900
 
 

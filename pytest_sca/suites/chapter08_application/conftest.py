@@ -14,6 +14,7 @@ from pytest_sca.adapters.http import ApiError
 from pytest_sca.cleanup import Cleanup
 from pytest_sca.fixtures import CheckContext
 
+from ..conftest import SMALL, quietly_delete
 from .probes import tinylm_artifact
 
 #: What the fine-tuning probe teaches: a word no preset model says.
@@ -26,16 +27,6 @@ TRAINING_LINES = [
                   {"role": "assistant", "content": f"the secret word is {SECRET_WORD}."}]},
     {"prompt": "which word is secret?", "completion": f"{SECRET_WORD} is the secret word."},
 ]
-SMALL = {"cpu": 1, "memory_gib": 1, "accelerators": 0}
-
-
-def quietly_delete(delete: Callable[[], object]) -> None:
-    """Undo a creation; something the check already removed (404) is fine."""
-    try:
-        delete()
-    except ApiError as refusal:
-        if refusal.status != 404:
-            raise
 
 
 def base_model(sca: CheckContext, models: Any) -> str:

@@ -9,11 +9,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from pytest_sca.adapters.capabilities import TERMINAL_JOB_STATUSES
-from pytest_sca.adapters.http import ApiError
 from pytest_sca.cleanup import Cleanup
 from pytest_sca.fixtures import CheckContext
 from pytest_sca.metrics.peaks import cpu_peak_gflops
 from pytest_sca.probes import job_spec, parse_result
+
+from ..conftest import delete_job
 
 #: Single-threaded BLAS: a probe's timing then measures its own core, not a fight for two.
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -56,15 +57,6 @@ def submit_probe(sca: CheckContext, jobs: Any, cleanup: Cleanup, image: str, pro
                       workers=workers, env=probe_env, labels=sca.labels)
     cleanup.add(f"delete job {job['id']}", lambda: delete_job(jobs, job["id"]))
     return dict(job)
-
-
-def delete_job(jobs: Any, job_id: str) -> None:
-    """Delete a job; one already gone is fine."""
-    try:
-        jobs.delete(job_id)
-    except ApiError as refusal:
-        if refusal.status != 404:
-            raise
 
 
 def job_timeout(sca: CheckContext) -> float:

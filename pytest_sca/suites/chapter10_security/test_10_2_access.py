@@ -12,9 +12,8 @@ from pytest_sca.adapters.http import ApiError
 from pytest_sca.cleanup import Cleanup
 from pytest_sca.fixtures import CheckContext
 
-from ..conftest import PROBE_COMMAND
+from ..conftest import PROBE_COMMAND, SMALL
 
-SMALL = {"cpu": 1, "memory_gib": 1, "accelerators": 0}
 #: How long an audit entry may take to appear after the call it records.
 AUDIT_DELAY_S = 5.0
 WRONG_KEY = "sk-sca-invalid-credential-of-the-conformance-probe"

@@ -15,7 +15,8 @@ from pytest_sca.adapters.mapping import OperationNotMapped
 from pytest_sca.cleanup import Cleanup
 from pytest_sca.fixtures import CheckContext
 
-SMALL = {"cpu": 1, "memory_gib": 1, "accelerators": 0}
+from ..conftest import SMALL
+
 #: How long a client job waits for a TCP connection before it calls the service unreachable.
 CONNECT_TIMEOUT_S = 3.0
 #: How long the service may take to start listening, and a client job to finish.
