@@ -29,15 +29,15 @@ TRAINING_LINES = [
 ]
 
 
-def base_model(sca: CheckContext, models: Any) -> str:
-    """The preset model to fine-tune: declared ``finetune.base_model``, else the first preset."""
-    declared = sca.declared("finetune.base_model")
+def preset_model(sca: CheckContext, models: Any, declaration: str, purpose: str) -> str:
+    """The model a check uses: the one declared at ``declaration``, else the first preset."""
+    declared = sca.declared(declaration)
     if declared:
         return str(declared)
     presets = [m["id"] for m in models.list_models() if m.get("preset")]
     if not presets:
-        sca.not_assessed("the platform lists no preset model to fine-tune: declare "
-                         "capabilities.finetune.base_model in the target file")
+        sca.not_assessed(f"the platform lists no preset model to {purpose}: declare "
+                         f"capabilities.{declaration} in the target file")
     return str(presets[0])
 
 
@@ -49,7 +49,7 @@ def finetuned(sca: CheckContext, finetune: Any, models: Any, cleanup: Cleanup
     def run() -> dict[str, Any]:
         data = "".join(json.dumps(line) + "\n" for line in TRAINING_LINES * 3)
         upload = finetune.upload_file(f"{sca.name('ft')}.jsonl", data, labels=sca.labels)
-        job = finetune.create(base_model(sca, models), upload["id"], suffix="sca-probe",
+        job = finetune.create(preset_model(sca, models, "finetune.base_model", "fine-tune"), upload["id"], suffix="sca-probe",
                               steps=int(sca.declared("finetune.steps", 30)), labels=sca.labels)
         cleanup.add(f"delete fine-tuning job {job['id']}",
                     lambda: quietly_delete(lambda: finetune.delete(job["id"])))

@@ -12,16 +12,11 @@ from pytest_sca.adapters.http import ApiError
 from pytest_sca.adapters.inference import reply_text
 from pytest_sca.fixtures import CheckContext
 
+from .conftest import preset_model
+
 
 def _preset(sca: CheckContext, models: Any) -> str:
-    declared = sca.declared("services.model")
-    if declared:
-        return str(declared)
-    presets = [m["id"] for m in models.list_models() if m.get("preset")]
-    if not presets:
-        sca.not_assessed("the platform lists no preset model to deploy: declare "
-                         "capabilities.services.model in the target file")
-    return str(presets[0])
+    return preset_model(sca, models, "services.model", "deploy")
 
 
 @pytest.mark.clause("8.5.a")
