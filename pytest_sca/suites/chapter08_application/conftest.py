@@ -49,7 +49,8 @@ def finetuned(sca: CheckContext, finetune: Any, models: Any, cleanup: Cleanup
     def run() -> dict[str, Any]:
         data = "".join(json.dumps(line) + "\n" for line in TRAINING_LINES * 3)
         upload = finetune.upload_file(f"{sca.name('ft')}.jsonl", data, labels=sca.labels)
-        job = finetune.create(preset_model(sca, models, "finetune.base_model", "fine-tune"), upload["id"], suffix="sca-probe",
+        base = preset_model(sca, models, "finetune.base_model", "fine-tune")
+        job = finetune.create(base, upload["id"], suffix="sca-probe",
                               steps=int(sca.declared("finetune.steps", 30)), labels=sca.labels)
         cleanup.add(f"delete fine-tuning job {job['id']}",
                     lambda: quietly_delete(lambda: finetune.delete(job["id"])))
