@@ -3,6 +3,9 @@
     python -m pytest_sca schema      print the JSON Schema of target files
     python -m pytest_sca catalog     print the catalogue as JSON
     python -m pytest_sca html REPORT.json OUT.html   render a saved JSON report as HTML
+    python -m pytest_sca cleanup --target FILE --run-id ID
+                                     remove what an interrupted run left on the target
+                                     (everything labelled with that run id, nothing else)
 """
 
 from __future__ import annotations
@@ -22,7 +25,12 @@ def main(argv: list[str] | None = None) -> int:
     html = commands.add_parser("html", help="render a saved JSON report as HTML")
     html.add_argument("report", type=Path)
     html.add_argument("output", type=Path)
+    cleanup = commands.add_parser("cleanup", help="remove what a run left on the target")
+    cleanup.add_argument("--target", required=True, type=Path, help="the run's target file")
+    cleanup.add_argument("--run-id", required=True, help="the run id the report printed")
     args = parser.parse_args(argv)
+    if args.command == "cleanup":
+        return _cleanup(args.target, args.run_id)
     if args.command == "html":
         from .reporting.html import render_file
 
@@ -37,6 +45,40 @@ def main(argv: list[str] | None = None) -> int:
         catalog = load_catalog()
         print(json.dumps([dataclasses.asdict(c) for c in catalog], indent=2, ensure_ascii=False))
     return 0
+
+
+def _cleanup(target_path: Path, run_id: str) -> int:
+    """Sweep every configured adapter that can find what a run id labelled; 1 if any failed."""
+    from .adapters import registry
+    from .adapters.base import AdapterContext
+    from .catalog import load_catalog
+    from .target import TargetFileError, load_target
+
+    try:
+        target = load_target(target_path, load_catalog())
+    except TargetFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    context = AdapterContext(target.name, target.path, run_id, target.redact,
+                             target.capabilities)
+    failures: list[str] = []
+    swept = []
+    for transport, config in target.adapters.items():
+        try:
+            adapter = registry.load_adapter_class(transport)(config, context)
+        except NotImplementedError:
+            continue
+        try:
+            sweep = getattr(adapter, "sweep", None)
+            if sweep is not None:
+                swept.append(transport)
+                failures += [f"{transport}: {target.redact(line)}" for line in sweep(run_id)]
+        finally:
+            adapter.close()
+    print(f"swept run {run_id} through {', '.join(swept) or 'no adapter that can sweep'}")
+    for line in failures:
+        print(f"could not remove: {line}", file=sys.stderr)
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":
