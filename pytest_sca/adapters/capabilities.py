@@ -347,6 +347,11 @@ class Audit(ActsAs, Protocol):
 class Metrics(Protocol):
     """Monitoring metrics, from a scrape endpoint or a metrics server."""
 
+    @property
+    def source(self) -> str:
+        """Where the figures come from, for evidence ("Prometheus at …", "exposition …")."""
+        ...
+
     def scrape(self) -> list[MetricFamily]:
         """Every metric family the target exposes now."""
         ...

@@ -30,7 +30,7 @@ from pytest_sca.adapters.capabilities import (
 )
 from pytest_sca.adapters.config import PlatformConfig
 from pytest_sca.adapters.http import ApiError, ErrorShape, Exchange, HttpClient
-from pytest_sca.adapters.mapping import OperationTable, build_table
+from pytest_sca.adapters.mapping import OperationNotMapped, OperationTable, build_table
 
 #: The label that ties a resource to the run that created it.
 RUN_LABEL = "sca-run"
@@ -526,6 +526,15 @@ class PlatformAudit(Facade):
 
 class PlatformMetrics(Facade):
     """The platform's Prometheus scrape endpoint (exposition format)."""
+
+    @property
+    def source(self) -> str:
+        """Where the samples come from, for evidence: the exposition endpoint's URL."""
+        url = self.adapter.http.display_url
+        try:
+            return f"exposition endpoint {url}{self.adapter.table.get('metrics.scrape').path}"
+        except OperationNotMapped:
+            return f"exposition endpoint of {url} (metrics.scrape not mapped)"
 
     def scrape(self) -> list[MetricFamily]:
         text = self.adapter.call("metrics.scrape")

@@ -90,6 +90,11 @@ class PrometheusAdapter(Adapter):
             raise TargetError(f"Prometheus {path}: {str(answer)[:160]}")
         return answer["data"]
 
+    @property
+    def source(self) -> str:
+        """Where the samples come from, for evidence: this Prometheus server."""
+        return f"Prometheus at {self.http.display_url}"
+
     # -- queries -------------------------------------------------------------------------
 
     def query(self, promql: str, at: float | None = None) -> list[MetricSample]:

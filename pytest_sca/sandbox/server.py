@@ -26,6 +26,7 @@ import yaml
 
 from pytest_sca.sandbox.core import OTHER_TENANT, PROBE_TENANT, SandboxPlatform
 from pytest_sca.sandbox.inventory import SSH_NODE_NAMES
+from pytest_sca.sandbox.prometheus_scraper import SandboxPrometheus, start_scraper
 from pytest_sca.sandbox.s3 import ObjectStorage
 from pytest_sca.sandbox.s3_gateway import S3Gateway, tenant_buckets, tenant_keys
 from pytest_sca.sandbox.security import (
@@ -196,6 +197,7 @@ class Sandbox:
         self.api: _ApiServer | None = None
         self.tls: TlsFiles | None = None
         self.gateway: S3Gateway | None = None
+        self.prometheus: SandboxPrometheus | None = None
         self.target_path = state_dir / "target.yaml"
         self.env_path = state_dir / "sandbox.env"
 
@@ -223,6 +225,9 @@ class Sandbox:
         self.gateway.start()
         self.api = _ApiServer(create_app(self.platform), tls_context)
         await asyncio.get_running_loop().run_in_executor(None, self.api.start)
+        api_url = f"{'https' if self.tls else 'http'}://127.0.0.1:{self.api.port}/"
+        self.prometheus = await asyncio.get_running_loop().run_in_executor(
+            None, start_scraper, self.state_dir, api_url, self.tls.ca if self.tls else None)
 
     def _publish_ssh_nodes(self) -> None:
         for server in self.ssh.servers:
@@ -244,6 +249,9 @@ class Sandbox:
             s3["endpoint"] = self.gateway.url
             if self.tls is not None:
                 s3["verify"] = str(self.tls.ca)
+        if self.prometheus is not None:
+            # After `platform`: the exposition endpoint stays the first `metrics` provider.
+            document["adapters"]["prometheus"] = self.prometheus.target_section()
         _write_private(self.target_path, yaml.safe_dump(document, sort_keys=False))
         env = secret_env(self.platform)
         _write_private(self.env_path, "".join(f"export {k}={v}\n" for k, v in env.items()))
@@ -251,7 +259,9 @@ class Sandbox:
             _write_private(ready_file, f"{self.target_path}\n")
 
     async def stop(self) -> None:
-        """Stop the API, the jobs, SSH and S3, in that order."""
+        """Stop Prometheus, the API, the jobs, SSH and S3, in that order."""
+        if self.prometheus is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.prometheus.stop)
         if self.api is not None:
             await asyncio.get_running_loop().run_in_executor(None, self.api.stop)
         await asyncio.get_running_loop().run_in_executor(None, self.platform.close)

@@ -59,8 +59,10 @@ def test_monitoring_checks_pass_with_prometheus_scraping_the_sandbox(tmp_path: P
                                        AdapterContext("t", None, "run"))
         prometheus.wait_for("sca_accelerator_utilization_ratio", timeout=30)
         before = _query_count(server.url)
-        # The first adapter of the file that provides a capability serves it.
-        target["adapters"] = {"prometheus": {"url": server.url}, **target["adapters"]}
+        # The first adapter of the file that provides a capability serves it (this one
+        # replaces the sandbox's own Prometheus, which is listed after `platform`).
+        others = {k: v for k, v in target["adapters"].items() if k != "prometheus"}
+        target["adapters"] = {"prometheus": {"url": server.url}, **others}
         (tmp_path / "target.yaml").write_text(yaml.safe_dump(target, sort_keys=False))
         result = subprocess.run(
             [sys.executable, "-m", "pytest", "--sca-target=target.yaml", "-p", "no:cacheprovider",
