@@ -22,6 +22,8 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from pytest_sca.sandbox.security import TlsFiles
+
 #: ``0`` keeps the sandbox from starting a Prometheus even where the binary exists.
 PROMETHEUS_SWITCH = "PYTEST_SCA_SANDBOX_PROMETHEUS"
 _LISTENING = re.compile(r'msg="Listening on" address=(127\.0\.0\.1:\d+)')
@@ -46,15 +48,25 @@ def scrape_config(api_url: str, ca_file: Path | None) -> dict[str, Any]:
             "scrape_configs": [job]}
 
 
+def web_config(tls: TlsFiles) -> dict[str, Any]:
+    """Prometheus' web configuration: TLS ≥ 1.2 with the sandbox's certificate, and HSTS —
+    the sandbox's endpoints are all held to chapter 10's transport rules."""
+    return {"tls_server_config": {"cert_file": str(tls.cert), "key_file": str(tls.key),
+                                  "min_version": "TLS12"},
+            "http_server_config": {"headers": {
+                "Strict-Transport-Security": "max-age=31536000"}}}
+
+
 class SandboxPrometheus:
     """One Prometheus child process over ``STATE/prometheus``, bound to 127.0.0.1 port 0."""
 
     def __init__(self, binary: str, state_dir: Path, api_url: str,
-                 ca_file: Path | None = None) -> None:
+                 tls: TlsFiles | None = None) -> None:
         self.binary = binary
         self.directory = state_dir / "prometheus"
         self.api_url = api_url
-        self.ca_file = ca_file
+        self.tls = tls
+        self.ca_file = tls.ca if tls is not None else None
         self.log_path = self.directory / "prometheus.log"
         self.url = ""
         self.process: subprocess.Popen[bytes] | None = None
@@ -73,6 +85,10 @@ class SandboxPrometheus:
         command = [self.binary, f"--config.file={config}",
                    "--web.listen-address=127.0.0.1:0",
                    f"--storage.tsdb.path={self.directory / 'data'}"]
+        if self.tls is not None:
+            web = self.directory / "web.yml"
+            web.write_text(yaml.safe_dump(web_config(self.tls), sort_keys=False))
+            command.append(f"--web.config.file={web}")
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(  # noqa: S603 - fixed arguments, our own files
                 command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
@@ -81,7 +97,8 @@ class SandboxPrometheus:
         while time.monotonic() < deadline:
             found = _LISTENING.search(self.log_path.read_text(errors="replace"))
             if found:
-                self.url = f"http://{found.group(1)}"
+                scheme = "https" if self.tls is not None else "http"
+                self.url = f"{scheme}://{found.group(1)}"
                 return
             if self.process.poll() is not None:
                 break
@@ -92,7 +109,9 @@ class SandboxPrometheus:
         raise RuntimeError(f"prometheus reported no listening address: {tail}")
 
     def target_section(self) -> dict[str, Any]:
-        """``adapters.prometheus`` of the target file."""
+        """``adapters.prometheus`` of the target file (trusting the sandbox CA over TLS)."""
+        if self.ca_file is not None:
+            return {"url": self.url, "verify": str(self.ca_file)}
         return {"url": self.url}
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -110,7 +129,7 @@ class SandboxPrometheus:
         self.process = None
 
 
-def start_scraper(state_dir: Path, api_url: str, ca_file: Path | None) -> SandboxPrometheus | None:
+def start_scraper(state_dir: Path, api_url: str, tls: TlsFiles | None) -> SandboxPrometheus | None:
     """A started Prometheus scraping ``api_url``, or ``None`` where none can run.
 
     A Prometheus that fails to start is not a sandbox failure: the target file
@@ -119,7 +138,7 @@ def start_scraper(state_dir: Path, api_url: str, ca_file: Path | None) -> Sandbo
     binary = prometheus_binary()
     if binary is None:
         return None
-    scraper = SandboxPrometheus(binary, state_dir, api_url, ca_file)
+    scraper = SandboxPrometheus(binary, state_dir, api_url, tls)
     try:
         scraper.start()
     except (OSError, RuntimeError) as exc:

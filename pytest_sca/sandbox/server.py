@@ -227,7 +227,7 @@ class Sandbox:
         await asyncio.get_running_loop().run_in_executor(None, self.api.start)
         api_url = f"{'https' if self.tls else 'http'}://127.0.0.1:{self.api.port}/"
         self.prometheus = await asyncio.get_running_loop().run_in_executor(
-            None, start_scraper, self.state_dir, api_url, self.tls.ca if self.tls else None)
+            None, start_scraper, self.state_dir, api_url, self.tls)
 
     def _publish_ssh_nodes(self) -> None:
         for server in self.ssh.servers:
