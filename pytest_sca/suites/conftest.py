@@ -18,6 +18,15 @@ PROBE_COMMAND = ["python", "-c", "print('sca-probe')"]
 SMALL = {"cpu": 1, "memory_gib": 1, "accelerators": 0}
 
 
+def refusal_of(call: Callable[[], object]) -> ApiError | None:
+    """The refusal (4xx) a call met, or None when it succeeded."""
+    try:
+        call()
+    except ApiError as refusal:
+        return refusal
+    return None
+
+
 def quietly_delete(delete: Callable[[], object]) -> None:
     """Undo a creation; something the check already removed (404) is fine."""
     try:

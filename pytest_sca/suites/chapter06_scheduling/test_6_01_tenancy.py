@@ -10,16 +10,7 @@ from pytest_sca.adapters.http import ApiError
 from pytest_sca.cleanup import Cleanup
 from pytest_sca.fixtures import CheckContext
 
-from ..conftest import PROBE_COMMAND, SMALL
-
-
-def _refused(call: Any) -> ApiError | None:
-    """The refusal a call met, or None when it succeeded."""
-    try:
-        call()
-    except ApiError as refusal:
-        return refusal
-    return None
+from ..conftest import PROBE_COMMAND, SMALL, refusal_of
 
 
 @pytest.mark.clause("6.1.a")
@@ -39,7 +30,7 @@ def test_tenants_are_isolated(sca: CheckContext, probe_tenant: Any, probe_image:
         "stop it": lambda: other.jobs.stop(job["id"]),
         "list the tenant's users": lambda: other.tenancy.list_users(owner.tenant_id),
     }
-    leaks = [what for what, call in attempts.items() if _refused(call) is None]
+    leaks = [what for what, call in attempts.items() if refusal_of(call) is None]
     listed = [j["id"] for j in other.jobs.list_jobs()]
     if job["id"] in listed:
         leaks.append("list the job")
@@ -81,7 +72,7 @@ def test_readonly_user_reads_but_cannot_create(sca: CheckContext, probe_tenant: 
     admin = probe_tenant("roles", role="tenant_admin")
     reader = probe_tenant("roles", role="readonly", tenant_id=admin.tenant_id)
     assert reader.user["role"] == "readonly"
-    assert _refused(reader.jobs.list_jobs) is None, "[6.1.c] a read-only user cannot list jobs"
+    assert refusal_of(reader.jobs.list_jobs) is None, "[6.1.c] a read-only user cannot list jobs"
     refusal = None
     try:
         job = reader.jobs.submit(sca.name("ro-job"), probe_image, PROBE_COMMAND, SMALL,

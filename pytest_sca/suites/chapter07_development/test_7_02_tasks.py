@@ -12,7 +12,7 @@ from pytest_sca.adapters.http import ApiError
 from pytest_sca.cleanup import Cleanup
 from pytest_sca.fixtures import CheckContext
 
-from ..conftest import SMALL
+from ..conftest import SMALL, delete_job
 from .probes import ALLREDUCE, BUSY, SLEEPER, json_lines, python
 
 #: Frameworks the standard names besides PyTorch; at least one must be offered too.
@@ -25,17 +25,8 @@ def _submit(sca: CheckContext, jobs: Any, cleanup: Cleanup, image: str, script: 
             suffix: str, *, workers: int = 1, env: dict[str, str] | None = None) -> Any:
     job = jobs.submit(sca.name(suffix), image, python(script), SMALL, workers=workers,
                       env=env, labels=sca.labels)
-    cleanup.add(f"delete job {job['id']}", lambda: _delete_unless_gone(jobs, job["id"]))
+    cleanup.add(f"delete job {job['id']}", lambda: delete_job(jobs, job["id"]))
     return job
-
-
-def _delete_unless_gone(jobs: Any, job_id: str) -> None:
-    """Delete a job; one the check already deleted (404) is fine."""
-    try:
-        jobs.delete(job_id)
-    except ApiError as refusal:
-        if refusal.status != 404:
-            raise
 
 
 def _allreduce_job(sca: CheckContext, jobs: Any, cleanup: Cleanup, image: str,

@@ -4,28 +4,19 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from typing import Any
 
 import pytest
 
-from pytest_sca.adapters.http import ApiError
 from pytest_sca.cleanup import Cleanup
 from pytest_sca.fixtures import CheckContext
 
-from ..conftest import PROBE_COMMAND, SMALL
+from ..conftest import PROBE_COMMAND, SMALL, refusal_of
 
 #: How long an audit entry may take to appear after the call it records.
 AUDIT_DELAY_S = 5.0
 WRONG_KEY = "sk-sca-invalid-credential-of-the-conformance-probe"
-
-
-def _refusal(call: Any) -> ApiError | None:
-    """The refusal a call met, or None when it succeeded."""
-    try:
-        call()
-    except ApiError as refusal:
-        return refusal
-    return None
 
 
 @pytest.mark.clause("10.2.b")
@@ -33,7 +24,7 @@ def test_api_refuses_missing_and_wrong_credentials(sca: CheckContext, tenancy: A
     """The platform API answers 401/403 to a request without a credential and with a wrong one."""
     answers = {}
     for what, credential in (("no credential", ""), ("a wrong credential", WRONG_KEY)):
-        refusal = _refusal(tenancy.acting_as(credential).whoami)
+        refusal = refusal_of(tenancy.acting_as(credential).whoami)
         answers[what] = refusal.status if refusal else "accepted"
     sca.evidence("unauthenticated requests", answers)
     accepted = [what for what, status in answers.items() if status not in (401, 403)]
@@ -56,7 +47,7 @@ def test_console_can_require_mfa(sca: CheckContext, security: Any, probe_tenant:
     console = security.acting_as(user.user["api_key"])
     outcomes = {}
     for what, otp in (("no second factor", None), ("a wrong code", "000000")):
-        refusal = _refusal(lambda otp=otp: console.console_login(otp=otp))
+        refusal = refusal_of(partial(console.console_login, otp=otp))
         outcomes[what] = refusal.status if refusal else "logged in"
     sca.evidence("console logins with MFA required", outcomes)
     admitted = [what for what, status in outcomes.items() if status not in (401, 403)]
@@ -75,7 +66,7 @@ def test_readonly_role_cannot_mutate(sca: CheckContext, probe_tenant: Any, probe
                             ["python", "-c", "import time; time.sleep(30)"], SMALL,
                             labels=sca.labels)
     cleanup.add(f"delete job {job['id']}", lambda: admin.jobs.delete(job["id"]))
-    assert _refusal(reader.jobs.list_jobs) is None, "[10.2.c] a read-only user cannot read jobs"
+    assert refusal_of(reader.jobs.list_jobs) is None, "[10.2.c] a read-only user cannot read jobs"
 
     def submit() -> None:
         created = reader.jobs.submit(sca.name("rbac-ro"), probe_image, PROBE_COMMAND, SMALL,
@@ -90,7 +81,7 @@ def test_readonly_role_cannot_mutate(sca: CheckContext, probe_tenant: Any, probe
 
     attempts = {"submit a job": submit, "create a user": create_user,
                 "stop another user's job": lambda: reader.jobs.stop(job["id"])}
-    allowed = [what for what, call in attempts.items() if _refusal(call) is None]
+    allowed = [what for what, call in attempts.items() if refusal_of(call) is None]
     sca.evidence("read-only mutations", {"allowed": allowed, "tried": list(attempts)})
     assert not allowed, f"[10.2.c] a read-only user could {', '.join(allowed)}"
 
