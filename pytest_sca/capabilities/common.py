@@ -1,0 +1,62 @@
+"""What every capability shares: acting as another principal, run labels, bounded waits."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Collection, Mapping
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+from .errors import WaitTimeout
+
+#: The label (or tag) that ties a resource to the run that created it: ``sca-run=<run id>``.
+#: Cleanup and the sweep of a killed run trust only this label.
+RUN_LABEL = "sca-run"
+
+#: Labels a caller puts on what it creates (string → string).
+Labels = Mapping[str, str]
+
+_Self = TypeVar("_Self", bound="ActsAs")
+_Read = TypeVar("_Read")
+_Resource = TypeVar("_Resource", bound=Mapping[str, Any])
+
+
+@runtime_checkable
+class ActsAs(Protocol):
+    """A capability that can act as another principal of the platform."""
+
+    def acting_as(self: _Self, credential: str) -> _Self:
+        """The same capability, authenticated with ``credential`` (e.g. a user's API key)."""
+        ...
+
+
+def wait_for(read: Callable[[], _Read], done: Callable[[_Read], bool], timeout: float,
+             describe: Callable[[_Read], str], *, first: float = 0.1,
+             longest: float = 2.0) -> _Read:
+    """Call ``read`` until ``done`` says yes, backing off ×1.5 from ``first`` to ``longest``
+    seconds between reads; :class:`WaitTimeout` (``describe(last)``, ``.last``) after
+    ``timeout`` seconds.
+
+    Every wait of the suite is bounded and every poll backs off: this is the one loop.
+    A caller that wants the last value after the deadline reads ``WaitTimeout.last``.
+    """
+    deadline = time.monotonic() + timeout
+    interval = first
+    while True:
+        value = read()
+        if done(value):
+            return value
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise WaitTimeout(f"{describe(value)} after {timeout:g} s", value)
+        time.sleep(min(interval, remaining))
+        interval = min(interval * 1.5, longest)
+
+
+def wait_for_status(read: Callable[[], _Resource], until: Collection[str], timeout: float,
+                    what: str, *, first: float = 0.1, longest: float = 2.0) -> _Resource:
+    """Read a resource until its ``status`` is in ``until``; :class:`WaitTimeout` naming
+    ``what`` and the status it kept."""
+    return wait_for(read, lambda value: value.get("status") in until, timeout,
+                    lambda value: f"{what} still {value.get('status')!r} (waited for "
+                                  f"{', '.join(sorted(until))})",
+                    first=first, longest=longest)

@@ -1,0 +1,60 @@
+"""What exporters call each dimension of load: the one table of metric names.
+
+Metric names differ per exporter; :data:`METRIC_NAMES` is the documented table of
+what each load dimension is called by the exporters platforms commonly run (the
+reference platform's names, node-exporter, NVIDIA DCGM, Huawei Ascend npu-exporter,
+Cambricon, Hygon). A target extends or overrides it with
+``"<exporter>.<dimension>": "<metric name>"`` entries (``adapters.prometheus.metric_names``
+or ``capabilities.metrics.names``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+#: The dimensions of load a platform monitors (6.4.d), plus the card memory.
+DIMENSIONS = ("cpu", "memory", "disk", "network", "accelerator")
+
+
+@dataclass(frozen=True)
+class Exporter:
+    """How one exporter names a dimension's metric and which label tells the node / card."""
+
+    node_label: str
+    card_label: str | None
+    names: dict[str, str]
+
+
+#: exporter → its node label, card label and dimension → metric name.
+METRIC_NAMES: dict[str, Exporter] = {
+    "sca": Exporter("node", "index", {
+        "cpu": "sca_node_cpu_utilization_ratio", "memory": "sca_node_memory_used_bytes",
+        "disk": "sca_node_disk_used_bytes", "network": "sca_node_network_receive_bytes",
+        "accelerator": "sca_accelerator_utilization_ratio",
+        "accelerator_memory": "sca_accelerator_memory_used_bytes"}),
+    "node-exporter": Exporter("instance", None, {
+        "cpu": "node_cpu_seconds_total", "memory": "node_memory_MemAvailable_bytes",
+        "disk": "node_filesystem_avail_bytes", "network": "node_network_receive_bytes_total"}),
+    "dcgm": Exporter("Hostname", "gpu", {
+        "accelerator": "DCGM_FI_DEV_GPU_UTIL", "accelerator_memory": "DCGM_FI_DEV_FB_USED"}),
+    "ascend": Exporter("instance", "id", {
+        "accelerator": "npu_chip_info_utilization",
+        "accelerator_memory": "npu_chip_info_hbm_used_memory"}),
+    "cambricon": Exporter("instance", "mlu", {
+        "accelerator": "mlu_utilization", "accelerator_memory": "mlu_memory_used"}),
+    "hygon": Exporter("instance", "device_id", {
+        "accelerator": "dcu_utilizationrate", "accelerator_memory": "dcu_usedmemory_bytes"}),
+}
+
+
+def metric_table(overrides: Mapping[str, str] | None = None) -> dict[str, Exporter]:
+    """:data:`METRIC_NAMES` with ``"<exporter>.<dimension>": name`` overrides applied
+    (a new exporter takes ``instance`` as node label and ``id`` as card label)."""
+    table = {name: Exporter(e.node_label, e.card_label, dict(e.names))
+             for name, e in METRIC_NAMES.items()}
+    for key, metric in (overrides or {}).items():
+        exporter, _, dimension = key.partition(".")
+        entry = table.setdefault(exporter, Exporter("instance", "id", {}))
+        entry.names[dimension] = metric
+    return table

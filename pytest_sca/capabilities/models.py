@@ -1,0 +1,348 @@
+"""Model application: capabilities ``models``, ``model_services`` (self-deployed model
+services), ``finetune``, ``model_usage`` and ``inference`` (an OpenAI-compatible API)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypedDict, runtime_checkable
+
+from .common import Labels
+from .workloads import Resources
+
+#: Fine-tuning job statuses after which nothing happens without a request.
+FINETUNE_FINISHED = frozenset({"succeeded", "failed", "cancelled"})
+
+
+class Model(TypedDict, total=False):
+    """A preset, imported or fine-tuned model."""
+
+    id: str
+    name: str
+    kind: str
+    preset: bool
+    status: str
+    parameters: int
+    context_length: int
+    license: str | None
+    description: str
+    format: str | None
+    source: str
+    labels: dict[str, str]
+    created_at: str
+
+
+class StoredFile(TypedDict, total=False):
+    """A file stored in the platform's object storage."""
+
+    id: str
+    bytes: int
+    uri: str
+    filename: str
+    purpose: str
+
+
+class Deployment(TypedDict, total=False):
+    """A self-deployed model service with an OpenAI-compatible ``endpoint``."""
+
+    id: str
+    name: str
+    model: str
+    status: str
+    replicas: int
+    ready_replicas: int
+    endpoint: str
+    labels: dict[str, str]
+
+
+class FineTuneJob(TypedDict, total=False):
+    """A fine-tuning job; ``fine_tuned_model`` names the model it produced."""
+
+    id: str
+    status: str
+    base_model: str
+    training_file: str
+    fine_tuned_model: str | None
+    steps: int
+    epochs: int
+    started_at: str | None
+    finished_at: str | None
+    error: str | None
+    labels: dict[str, str]
+
+
+class ModelUsageLine(TypedDict, total=False):
+    """Requests and tokens of one user and model in one interval."""
+
+    user_id: str
+    model: str
+    requests: int
+    prompt_tokens: int
+    completion_tokens: int
+    time: str
+
+
+class UsageSummary(TypedDict, total=False):
+    """Totals of a usage query."""
+
+    requests: int
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+    runs: int
+    succeeded: int
+    failed: int
+    duration_s: float
+
+
+class ModelUsageReport(TypedDict, total=False):
+    """Usage of model APIs: lines and their summary."""
+
+    items: list[ModelUsageLine]
+    summary: UsageSummary
+
+
+class WorkflowUsageLine(TypedDict, total=False):
+    """One workflow run as the usage statistics count it."""
+
+    run_id: str
+    workflow_id: str
+    user_id: str
+    status: str
+    duration_s: float
+    time: str
+
+
+class WorkflowUsageReport(TypedDict, total=False):
+    """Usage of workflows: runs and their summary."""
+
+    items: list[WorkflowUsageLine]
+    summary: UsageSummary
+
+
+#: One chat message (``role``, ``content``…), as OpenAI's API takes it.
+Message = Mapping[str, Any]
+
+
+class ServedModel(TypedDict, total=False):
+    """One entry of OpenAI's ``GET /models``."""
+
+    id: str
+    object: str
+    created: int
+    owned_by: str
+
+
+class TokenUsage(TypedDict, total=False):
+    """OpenAI's ``usage`` of one answer."""
+
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class Choice(TypedDict, total=False):
+    """One choice of a chat (``message``) or text (``text``) completion."""
+
+    index: int
+    message: dict[str, Any]
+    text: str
+    finish_reason: str | None
+
+
+class Completion(TypedDict, total=False):
+    """A chat or text completion as OpenAI's API answers it."""
+
+    id: str
+    object: str
+    created: int
+    model: str
+    choices: list[Choice]
+    usage: TokenUsage
+
+
+@dataclass
+class StreamResult:
+    """What a streamed completion sent: its chunks, whether ``data: [DONE]`` ended it."""
+
+    chunks: list[dict[str, Any]] = field(default_factory=list)
+    done: bool = False
+    #: Every non-empty line of the event stream, in order (for evidence).
+    lines: list[str] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        """The concatenated content of every chunk."""
+        parts = []
+        for chunk in self.chunks:
+            for choice in chunk.get("choices") or []:
+                delta = choice.get("delta") or {}
+                parts.append(delta.get("content") or choice.get("text") or "")
+        return "".join(parts)
+
+    @property
+    def usage(self) -> dict[str, Any] | None:
+        """The ``usage`` of the last chunk that carried one."""
+        found = [c["usage"] for c in self.chunks if c.get("usage")]
+        return found[-1] if found else None
+
+    @property
+    def finish_reason(self) -> str | None:
+        """The last ``finish_reason`` a chunk gave."""
+        reasons = [choice.get("finish_reason") for c in self.chunks
+                   for choice in c.get("choices") or [] if choice.get("finish_reason")]
+        return reasons[-1] if reasons else None
+
+
+def reply_text(answer: Mapping[str, Any]) -> str:
+    """The text of the first choice of a chat or text completion ("" if none)."""
+    choices = answer.get("choices") or []
+    if not choices:
+        return ""
+    first = choices[0]
+    message = first.get("message") or {}
+    return str(message.get("content") or first.get("text") or "")
+
+
+@runtime_checkable
+class Models(Protocol):
+    """Preset and imported models, and the files they are made from."""
+
+    def list_models(self) -> list[Model]:
+        """Models the caller may use."""
+        ...
+
+    def get_model(self, model_id: str) -> Model:
+        """One model."""
+        ...
+
+    def upload_file(self, filename: str, content: str, *, purpose: str = "model",
+                    encoding: str = "text", labels: Labels | None = None) -> StoredFile:
+        """Store a file in the platform's object storage (removed at the end of the check)."""
+        ...
+
+    def import_model(self, name: str, source: str, *, kind: str = "llm",
+                     format: str | None = None, license: str | None = None,
+                     labels: Labels | None = None) -> Model:
+        """Import a model artefact from object storage (``source`` URI); removed at the end
+        of the check."""
+        ...
+
+    def update_model(self, model_id: str, **changes: Any) -> Model:
+        """Change metadata (``name``, ``description``, ``license``, ``labels``)."""
+        ...
+
+    def delete_model(self, model_id: str) -> None:
+        """Delete an imported or fine-tuned model."""
+        ...
+
+
+@runtime_checkable
+class ModelServices(Protocol):
+    """Self-deployed model services with an OpenAI-compatible ``endpoint``."""
+
+    def deploy(self, name: str, model: str, *, replicas: int = 1,
+               resources: Resources | None = None,
+               labels: Labels | None = None) -> Deployment:
+        """Deploy ``model`` (removed at the end of the check)."""
+        ...
+
+    def get(self, deployment_id: str) -> Deployment:
+        """One deployment."""
+        ...
+
+    def scale(self, deployment_id: str, replicas: int) -> Deployment:
+        """Change the number of replicas."""
+        ...
+
+    def stop(self, deployment_id: str) -> Deployment:
+        """Stop serving (status ``stopped``)."""
+        ...
+
+    def delete(self, deployment_id: str) -> None:
+        """Delete the deployment."""
+        ...
+
+    def wait(self, deployment_id: str, until: Collection[str] = ("running", "failed"),
+             timeout: float = 60.0) -> Deployment:
+        """Poll until the status is in ``until``; :class:`WaitTimeout` if not."""
+        ...
+
+
+@runtime_checkable
+class FineTune(Protocol):
+    """Fine-tuning jobs on the user's data."""
+
+    def upload_file(self, filename: str, content: str, *, purpose: str = "fine-tune",
+                    encoding: str = "text", labels: Labels | None = None) -> StoredFile:
+        """Upload training data (JSONL); removed at the end of the check."""
+        ...
+
+    def create(self, base_model: str, training_file: str, *, suffix: str | None = None,
+               steps: int | None = None, labels: Labels | None = None) -> FineTuneJob:
+        """Start a job; the job and the model it produces are removed at the end of the
+        check."""
+        ...
+
+    def get(self, job_id: str) -> FineTuneJob:
+        """One job."""
+        ...
+
+    def logs(self, job_id: str) -> str:
+        """What the trainer printed (loss per step)."""
+        ...
+
+    def wait(self, job_id: str, timeout: float = 120.0) -> FineTuneJob:
+        """Poll until the job is terminal."""
+        ...
+
+
+@runtime_checkable
+class ModelUsage(Protocol):
+    """Usage statistics of model APIs and workflows, per user, model and period."""
+
+    def query(self, *, user_id: str | None = None, model: str | None = None,
+              since: str | None = None, until: str | None = None) -> ModelUsageReport:
+        """Requests and tokens per user, model and interval, with a summary."""
+        ...
+
+    def workflows(self, *, since: str | None = None, until: str | None = None,
+                  user_id: str | None = None) -> WorkflowUsageReport:
+        """Workflow runs and their durations, with a summary."""
+        ...
+
+
+@runtime_checkable
+class Inference(Protocol):
+    """Model inference through an OpenAI-compatible API."""
+
+    def list_models(self) -> list[ServedModel]:
+        """``GET /models``: each model served."""
+        ...
+
+    def model_ids(self) -> list[str]:
+        """The ids of the models to check: the target's ``models``, else every listed one."""
+        ...
+
+    def chat(self, messages: Sequence[Message], *, model: str | None = None,
+             **params: Any) -> Completion:
+        """``POST /chat/completions``; the whole answer."""
+        ...
+
+    def complete(self, prompt: str, *, model: str | None = None,
+                 **params: Any) -> Completion:
+        """``POST /completions``; the whole answer."""
+        ...
+
+    def stream_chat(self, messages: Sequence[Message], *, model: str | None = None,
+                    **params: Any) -> StreamResult:
+        """``POST /chat/completions`` with ``stream: true``: the chunks, and how it ended."""
+        ...
+
+    def at(self, base_url: str) -> Inference:
+        """The same client against another OpenAI-compatible endpoint (a deployed service)."""
+        ...
+
+    def acting_as(self, credential: str) -> Inference:
+        """The same endpoint with another API key."""
+        ...
