@@ -59,20 +59,16 @@ def _cleanup(target_path: Path, run_id: str) -> int:
     except TargetFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    context = AdapterContext(target.name, target.path, run_id, target.redact,
-                             target.capabilities)
+    context = AdapterContext(target.name, target.path, run_id, target.redact)
     failures: list[str] = []
     swept = []
     for transport, config in target.adapters.items():
+        adapter = registry.load_adapter_class(transport)(config, context)
         try:
-            adapter = registry.load_adapter_class(transport)(config, context)
-        except NotImplementedError:
-            continue
-        try:
-            sweep = getattr(adapter, "sweep", None)
-            if sweep is not None:
+            if adapter.sweeps:
                 swept.append(transport)
-                failures += [f"{transport}: {target.redact(line)}" for line in sweep(run_id)]
+                failures += [f"{transport}: {target.redact(line)}"
+                             for line in adapter.sweep(run_id)]
         finally:
             adapter.close()
     print(f"swept run {run_id} through {', '.join(swept) or 'no adapter that can sweep'}")

@@ -1,17 +1,17 @@
 """Fixtures a check uses: ``sca`` (run context, evidence, measurements), ``cleanup``,
-and one fixture per capability (``jobs``, ``tenancy``…) provided by the target's adapters.
+and one fixture per capability (``jobs``, ``tenancy``…) served by the target's adapters,
+typed as its Protocol (:data:`pytest_sca.capabilities.CAPABILITIES`).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import asdict
 from typing import Any, NoReturn
 
 import pytest
 
-from .adapters.base import CAPABILITIES
+from .capabilities import CAPABILITIES, RUN_LABEL, Capability
 from .cleanup import Cleanup
 from .runstate import ScaRun
 from .stash import RUN_KEY, evidence_of
@@ -36,7 +36,7 @@ class CheckContext:
     @property
     def labels(self) -> dict[str, str]:
         """Labels that mark a resource as created by this run."""
-        return {"sca-run": self._run.run_id}
+        return {RUN_LABEL: self._run.run_id}
 
     def name(self, suffix: str) -> str:
         """A resource name that carries the run id, e.g. ``sca-20261128-ab12cd-quota``."""
@@ -54,6 +54,10 @@ class CheckContext:
                 return default
             node = node[part]
         return node
+
+    def keep_secret(self, *values: object) -> None:
+        """Mask these values (a key, a presigned URL the check obtained) in every output."""
+        self._run.redact.add([str(value) for value in values if value])
 
     def not_assessed(self, reason: str) -> NoReturn:
         """End the check with ``not_assessed``; the reason says how to make it assessable."""
@@ -104,22 +108,29 @@ def sca(request: pytest.FixtureRequest) -> CheckContext:
 
 
 @pytest.fixture
-def cleanup(request: pytest.FixtureRequest) -> Iterator[Cleanup]:
-    """Register an undo for every resource the check creates; undone in reverse order."""
-    registry = Cleanup(_run_of(request).ledger)
-    yield registry
-    registry.run()
+def cleanup(request: pytest.FixtureRequest) -> Cleanup:
+    """The running check's undo scope: adapters register what they create in it by
+    themselves; a check adds an undo by hand only for a change no adapter undoes."""
+    run = _run_of(request)
+    scope = run.ledger.scope
+    if scope is None:  # not a clause check (the plugin opens scopes for those)
+        raise NotAssessed("cleanup is for clause checks (marked @pytest.mark.clause)")
+    return scope
 
 
-def _capability_fixture(capability: str) -> Any:
-    def provide(request: pytest.FixtureRequest) -> Any:
-        return _run_of(request).adapter_for(capability)
+def _capability_fixture(capability: Capability) -> Any:
+    def provide(request: pytest.FixtureRequest) -> object:
+        return _run_of(request).adapter_for(capability.name)
 
-    provide.__doc__ = (f"The target's `{capability}` capability (from "
-                       f"{' or '.join(CAPABILITIES[capability])}); not_assessed when absent.")
-    provide.__name__ = capability
-    return pytest.fixture(scope="function", name=capability)(provide)
+    protocol = capability.protocol
+    provide.__doc__ = (f"The target's `{capability.name}` capability (a "
+                       f"{protocol.__module__}.{protocol.__qualname__}); not_assessed when no "
+                       "configured adapter serves it.")
+    provide.__name__ = capability.name
+    provide.__annotations__ = {"request": pytest.FixtureRequest, "return": protocol}
+    return pytest.fixture(scope="function", name=capability.name)(provide)
 
 
-for _capability in CAPABILITIES:
-    globals()[f"capability_{_capability}"] = _capability_fixture(_capability)
+#: One fixture per capability of the contract (pytest finds them as module attributes).
+for _capability in CAPABILITIES.values():
+    globals()[f"capability_{_capability.name}"] = _capability_fixture(_capability)

@@ -17,7 +17,7 @@ import pytest
 
 from . import collection, options, reporting
 from .catalog import CatalogError, load_catalog
-from .cleanup import CleanupFailed
+from .cleanup import Cleanup, CleanupFailed
 from .outcome import PHASE_KEY, phase_verdict
 from .runstate import ScaRun, new_run_id
 from .scoring import GradingError, load_grading
@@ -30,6 +30,8 @@ pytest_plugins = ["pytest_sca.fixtures"]
 _WORKER_TARGET = "sca_target_path"
 _WORKER_RUN_ID = "sca_run_id"
 _WORKER_DISRUPTIVE = "sca_disruptive"  # the controller may allow it (a sandbox it started)
+#: The undo scope of a running clause check, opened before its fixtures, run after them.
+_SCOPE_KEY = pytest.StashKey[Cleanup]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -185,15 +187,31 @@ class RunHooks:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        """Gate mutating and disruptive checks: read-only runs, and runs without consent."""
-        if collection.clause_id_of(item) is None:
+        """Open the check's undo scope (what adapters create is registered in it), then gate
+        mutating and disruptive checks: read-only runs, and runs without consent."""
+        if collection.clause_id_of(item) is None or not self.run.evaluating:
             return
+        scope = item.stash[_SCOPE_KEY] = Cleanup(self.run.ledger)
+        self.run.ledger.scope = scope
         opts = self.run.options
         disruptive = item.get_closest_marker("disruptive") is not None
         if opts.readonly and (disruptive or item.get_closest_marker("mutating")):
             raise NotAssessed("read-only run (--sca-readonly): this check changes the target")
         if disruptive and not opts.disruptive:
             raise NotAssessed("disruptive check: run with --sca-disruptive to allow it")
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, None, None]:
+        """After the check's fixtures are torn down, undo what it created (newest first);
+        a failed undo makes the check ``error`` (:class:`CleanupFailed`)."""
+        try:
+            yield
+        finally:
+            scope = item.stash.get(_SCOPE_KEY, None)
+            if scope is not None:
+                del item.stash[_SCOPE_KEY]
+                self.run.ledger.scope = None
+                scope.run()
 
     @pytest.hookimpl(wrapper=True, trylast=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]
@@ -238,7 +256,7 @@ class RunHooks:
         """
         config = session.config
         run = self.run
-        # Adapters clean up what they track as created; their failures belong in the report.
+        # What an interrupted check left is undone now: its failures belong in the report.
         run.close_adapters()
         if _is_worker(config):
             return

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .adapters.base import CAPABILITIES, Adapter, AdapterContext
+from .adapters.base import Adapter, AdapterContext
 from .catalog import Catalog
 from .cleanup import CleanupLedger, UndoFailure
 from .redaction import Redactor
@@ -62,31 +62,38 @@ class ScaRun:
         return self.target is not None
 
     # -- adapters -------------------------------------------------------------------------
-    def adapter_for(self, capability: str) -> Any:
-        """What provides ``capability`` (an adapter's facade); ``NotAssessed`` with the fix."""
+    def adapter_for(self, capability: str) -> object:
+        """What serves ``capability`` (its implementation from the first configured adapter
+        that provides it); ``NotAssessed`` naming the adapters that would."""
         from .adapters import registry
 
         assert self.target is not None
         for transport, config in self.target.adapters.items():
-            if transport in self._adapters:
-                adapter = self._adapters[transport]
-            else:
-                try:
-                    cls = registry.load_adapter_class(transport)
-                except NotImplementedError:
+            if transport not in self._adapters:
+                cls = registry.load_adapter_class(transport)
+                if capability not in cls.provides:
                     continue
                 context = AdapterContext(self.target.name, self.target.path, self.run_id,
-                                         self.redact, self.target.capabilities)
-                adapter = self._adapters[transport] = cls(config, context)
+                                         self.redact, self.ledger)
+                self._adapters[transport] = cls(config, context)
+            adapter = self._adapters[transport]
             if capability in adapter.provides:
                 return adapter.capability(capability)
+        raise NotAssessed(self.missing_capability(capability, registry.providers_of(capability)))
+
+    def missing_capability(self, capability: str, providers: list[str]) -> str:
+        """Why ``capability`` is not assessed, and the true fix: the adapters that serve it."""
+        assert self.target is not None
         file = self.target.path.name if self.target.path else self.target.name
-        providers = CAPABILITIES.get(capability, ())
-        fix = " or ".join(f"`adapters.{p}`" for p in providers) or "an adapter that provides it"
-        raise NotAssessed(f"target declares no `{capability}` adapter: add {fix} to {file}")
+        if not providers:
+            return f"no installed adapter provides `{capability}`"
+        fix = " or ".join(f"`adapters.{p}`" for p in providers)
+        return f"the target serves no `{capability}` capability: add {fix} to {file}"
 
     def close_adapters(self) -> None:
-        """Close every adapter; one that fails to release (or to clean up) is reported."""
+        """Undo what is still pending (an interrupted check's), then close every adapter;
+        failures go to the ledger's, which every report lists."""
+        self.ledger.sweep()
         for transport, adapter in self._adapters.items():
             try:
                 adapter.close()

@@ -42,13 +42,14 @@ def test_cleanup_sweeps_one_run_and_spares_the_rest(sandbox: SandboxProcess) -> 
          "--run-id", "killed-run-1"],
         capture_output=True, text=True, timeout=120, env={**os.environ, **sandbox.env})
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "swept run killed-run-1 through platform" in result.stdout
+    assert "swept run killed-run-1 through platform" in result.stdout, result.stdout
     assert sandbox.env["SCA_SANDBOX_TOKEN"] not in result.stdout + result.stderr
     ids = {t["id"] for t in other.capability("tenancy").list_tenants()}
     assert tenant["id"] not in ids
     assert kept["id"] in ids
-    other.close()  # removes its own tenant, as a finished run does
+    assert not other.context.ledger.sweep()  # removes its own tenant, as a finished run does
     assert kept["id"] not in {t["id"] for t in killed.capability("tenancy").list_tenants()}
+    other.close()
     killed.close()
 
 

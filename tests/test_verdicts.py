@@ -12,7 +12,7 @@ import socket
 import pytest
 import requests
 
-from pytest_sca.adapters.base import TargetError
+from pytest_sca.capabilities import TargetError
 
 
 @pytest.mark.clause("6.1.a")
@@ -117,8 +117,8 @@ def report(pytester: pytest.Pytester) -> dict:  # type: ignore[type-arg]
     ("6.1.a", "pass", ""),
     ("6.1.b", "fail", "[6.1.b] quota 1 GPU not enforced: job requesting 2 GPUs reached Running"),
     ("6.1.c", "error", "ConnectionError"),
-    ("6.2.a", "not_assessed", "target declares no `jobs` adapter: add `adapters.platform` or "
-     "`adapters.kubernetes` to target.yaml"),
+    ("6.2.a", "not_assessed", "the target serves no `jobs` capability: add `adapters.platform` "
+     "or `adapters.kubernetes` to target.yaml"),
     ("6.2.b", "error", "a clause check was skipped (not today)"),
     ("6.2.c", "error", "a clause check was skipped (flaky)"),
     ("6.2.d", "error", "TargetError: POST /api/v1/clusters answered 503"),

@@ -1,68 +1,27 @@
-"""What every transport adapter is: a small object that provides named capabilities.
+"""What every transport adapter is: a connection to one part of a target that serves
+named capabilities through implementations of the capability contract.
 
 A check asks for a capability fixture (``jobs``, ``tenancy``…), never for a
-transport. Each adapter class says which capabilities it provides; the plugin
-builds the adapters the target file configures and hands each capability to
-the first adapter that provides it.
+transport. Each adapter class lists, in ``implementations``, the capabilities it
+serves and the class that implements each (a :class:`Facade` over the adapter);
+``provides`` is derived from that table, and a test proves every implementation
+satisfies its capability's Protocol (:mod:`pytest_sca.capabilities`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
+from pydantic import BaseModel
+
+from ..cleanup import CleanupLedger, UndoAction
 from ..redaction import Redactor
 
-#: Every capability a check can ask for, with the transports that usually provide it.
-#: The plugin creates one fixture per name; the text is used in not-assessed reasons.
-CAPABILITIES: Mapping[str, tuple[str, ...]] = {
-    "tenancy": ("platform", "kubernetes"),
-    "compute": ("platform", "kubernetes"),
-    "clusters": ("platform",),
-    "images": ("platform", "registry"),
-    "registry": ("registry",),
-    "jobs": ("platform", "kubernetes"),
-    "devmachines": ("platform", "kubernetes"),
-    "devtools": ("platform",),
-    "models": ("platform",),
-    "services": ("platform", "kubernetes"),
-    "training": ("platform", "kubernetes"),
-    "operations": ("platform",),
-    "finetune": ("platform",),
-    "workflows": ("comfyui", "platform"),
-    "workflow_apps": ("platform",),
-    "model_services": ("platform",),
-    "model_usage": ("platform",),
-    "usage": ("platform",),
-    "billing": ("platform",),
-    "audit": ("platform",),
-    "diagnosis": ("platform",),
-    "topology": ("platform",),
-    "diagnostics": ("platform",),
-    "telemetry": ("platform",),
-    "assets": ("platform",),
-    "security": ("platform",),
-    "nodes": ("ssh",),
-    "storage": ("s3",),
-    "inference": ("openai",),
-    "metrics": ("prometheus", "platform"),
-    "alerting": ("platform", "prometheus"),
-    "imagecache": ("platform",),
-    "filesystems": ("platform",),
-    "scheduling": ("platform", "kubernetes"),
-    "network": ("platform",),
-}
-
-
-class TargetError(Exception):
-    """The target answered in a way that stops a check from finishing.
-
-    A 5xx answer, a malformed body, an unexpected protocol state. The plugin
-    reports it as ``error`` (never ``fail``): nothing was observed about the
-    requirement itself.
-    """
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 
 @dataclass
@@ -75,34 +34,81 @@ class AdapterContext:
     #: Replaces every secret by ``***``; an adapter registers secrets it learns at run
     #: time (an API key the platform returns) with ``redact.add([...])``.
     redact: Redactor = field(default_factory=Redactor)
-    #: The target file's ``capabilities`` section (declared features, thresholds).
-    declared: Mapping[str, Any] = field(default_factory=dict)
+    #: Where the adapter registers the undo of everything it creates (the running check's
+    #: scope, or the run's when no check runs).
+    ledger: CleanupLedger = field(default_factory=CleanupLedger)
+
+    def created(self, kind: str, description: str, undo: Callable[[], object]) -> UndoAction:
+        """Register the undo of something just created (``kind`` is ``transport:collection``,
+        the sweep's unit); cancel the returned action when the thing is deleted on purpose."""
+        return self.ledger.register(description, undo, kind=kind)
+
+
+class _Provides:
+    """``Adapter.provides``: read from the class's ``implementations`` whenever asked, so that
+    a table completed after the class body (its implementations need the class) counts."""
+
+    def __get__(self, instance: object, owner: type[Adapter]) -> frozenset[str]:
+        return frozenset(owner.implementations)
 
 
 class Adapter:
     """Base class of transport adapters.
 
-    Subclasses set ``transport`` (the key under ``adapters:`` in a target file)
-    and ``provides`` (capability names from :data:`CAPABILITIES`), take their
-    validated configuration model and the run context, and release what they
-    hold in :meth:`close`. Construction must not touch the network: a target
-    that is down makes the checks ``error``, not the whole run.
+    Subclasses set ``transport`` (the key under ``adapters:`` in a target file),
+    ``config_model`` (the pydantic model of that section) and ``implementations``
+    (capability name → the class that implements it, constructed with the adapter);
+    they release what they hold in :meth:`close`. Construction must not touch the
+    network: a target that is down makes the checks ``error``, not the whole run.
     """
 
     transport: ClassVar[str] = ""
-    provides: ClassVar[frozenset[str]] = frozenset()
+    config_model: ClassVar[type[BaseModel]]
+    #: capability name → implementation class (called with :meth:`subject`).
+    implementations: ClassVar[Mapping[str, Callable[[Any], object]]] = {}
+    #: The capabilities this adapter serves: the keys of ``implementations``.
+    provides = _Provides()
+    #: Kinds of resource (``transport:collection``) :meth:`sweep` can find by run label.
+    sweeps: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, config: Any, context: AdapterContext) -> None:
         self.config = config
         self.context = context
 
-    def capability(self, name: str) -> Any:
-        """The object a check gets for capability ``name`` (one of ``provides``).
-
-        An adapter whose capabilities share method names (tenants and jobs both
-        have ``list``) returns one facade per capability; the default is itself.
-        """
+    def subject(self) -> object:
+        """What an implementation is constructed with: the adapter itself by default."""
         return self
+
+    def capability(self, name: str) -> object:
+        """The object a check gets for capability ``name`` (one of ``provides``)."""
+        try:
+            implementation = self.implementations[name]
+        except KeyError:
+            raise KeyError(f"the {self.transport} adapter does not provide {name!r}") from None
+        return implementation(self.subject())
+
+    def sweep(self, run_id: str) -> list[str]:
+        """Remove what run ``run_id`` left (everything labelled with it, nothing else);
+        one line per thing that could not be removed. Adapters that create nothing sweep
+        nothing."""
+        return []
 
     def close(self) -> None:
         """Release connections and sessions; called once at the end of the run."""
+
+
+_Subject = TypeVar("_Subject")
+
+
+class Facade(Generic[_Subject]):
+    """Base of a capability implementation: calls its transport, may act as another user."""
+
+    def __init__(self, subject: _Subject) -> None:
+        self.subject = subject
+
+    def acting_as(self, credential: str) -> Self:
+        """The same capability, authenticated with ``credential``."""
+        acting = getattr(self.subject, "acting_as", None)
+        if acting is None:
+            raise TypeError(f"{type(self.subject).__name__} cannot act as another principal")
+        return type(self)(acting(credential))

@@ -4,9 +4,12 @@ Follows ComfyUI's server routes: ``POST /prompt`` (→ ``prompt_id``, ``number``
 ``node_errors``; 400 with ``{"error": {"type", "message", …}, "node_errors"}``
 for an invalid graph), ``GET /queue`` (``queue_running`` / ``queue_pending``
 items ``[number, prompt_id, prompt, extra_data, outputs_to_execute]``),
-``GET /history/{prompt_id}``, ``GET /view``, ``POST /upload/image`` (multipart
-field ``image``) and ``GET /object_info``. Works against a bare ComfyUI and
-against a platform's ComfyUI-compatible gateway (``headers`` carry its auth).
+``GET /history/{prompt_id}``, ``POST /history {"delete": [...]}``, ``GET /view``,
+``POST /upload/image`` (multipart field ``image``) and ``GET /object_info``. Works
+against a bare ComfyUI and against a platform's ComfyUI-compatible gateway
+(``headers`` carry its auth). The history entry of every prompt the run queued is
+deleted at the end of the check; output and uploaded files cannot be deleted
+through ComfyUI's API and stay on the server.
 """
 
 from __future__ import annotations
@@ -14,169 +17,75 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Collection, Mapping
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar
 
 import requests
 
-from pytest_sca.adapters.base import Adapter, AdapterContext, TargetError
-from pytest_sca.adapters.capabilities import wait_for
+from pytest_sca.adapters.base import Adapter, AdapterContext, Facade
 from pytest_sca.adapters.config import ComfyUIConfig
-from pytest_sca.adapters.http import ApiError, VerifyingSession
-
-Record = dict[str, Any]
-
-
-
-class PromptRejected(ApiError):
-    """ComfyUI refused a prompt (400): ``error_type`` and the per-node ``node_errors``."""
-
-    def __init__(self, path: str, status: int, error: Mapping[str, Any],
-                 node_errors: Mapping[str, Any]) -> None:
-        super().__init__("POST", path, status, str(error.get("type") or "") or None,
-                         str(error.get("message") or ""))
-        self.error_type = str(error.get("type") or "")
-        self.error = dict(error)
-        self.node_errors = dict(node_errors)
-
-
-@runtime_checkable
-class Workflows(Protocol):
-    """Running ComfyUI workflows (API format) and fetching their results."""
-
-    def object_info(self) -> Record:
-        """Node class → its description (inputs, outputs, category)."""
-        ...
-
-    def submit(self, prompt: Mapping[str, Any], *, client_id: str | None = None) -> Record:
-        """Queue a workflow: ``{prompt_id, number, node_errors}``; :class:`PromptRejected`."""
-        ...
-
-    def queue(self) -> Record:
-        """``{running: [prompt_id…], pending: [prompt_id…]}``, pending in execution order."""
-        ...
-
-    def position(self, prompt_id: str) -> int | None:
-        """0 while running, 1.. while waiting, None when not queued."""
-        ...
-
-    def history(self, prompt_id: str) -> Record | None:
-        """The history entry of a finished prompt (``outputs``, ``status``…), else None."""
-        ...
-
-    def wait(self, prompt_id: str, timeout: float = 60.0) -> Record:
-        """Poll (with backoff) until the prompt is in the history; :class:`WaitTimeout`."""
-        ...
-
-    def view(self, filename: str, *, subfolder: str = "", kind: str = "output") -> bytes:
-        """The bytes of an output (or input) image."""
-        ...
-
-    def upload_image(self, name: str, data: bytes, *, overwrite: bool = False) -> Record:
-        """Upload an input image: ``{name, subfolder, type}`` (use ``name`` in LoadImage)."""
-        ...
-
-
-def output_images(entry: Mapping[str, Any]) -> list[Record]:
-    """The ``{filename, subfolder, type}`` of every image a history entry's outputs hold."""
-    return [image for output in (entry.get("outputs") or {}).values()
-            for image in (output.get("images") or [])]
+from pytest_sca.adapters.http import VerifyingSession
+from pytest_sca.capabilities import (
+    HistoryEntry,
+    QueuedPrompt,
+    QueueState,
+    Refused,
+    TargetError,
+    UploadedImage,
+    WorkflowRejected,
+    wait_for,
+)
+from pytest_sca.cleanup import UndoAction
 
 
 class ComfyUIAdapter(Adapter):
-    """Speaks ComfyUI's HTTP API at ``url``."""
+    """A ComfyUI server (or a platform's ComfyUI-compatible gateway) at ``url``."""
 
     transport: ClassVar[str] = "comfyui"
-    provides: ClassVar[frozenset[str]] = frozenset({"workflows"})
     config_model: ClassVar[type[ComfyUIConfig]] = ComfyUIConfig
+    sweeps: ClassVar[frozenset[str]] = frozenset({"comfyui:history"})
 
     def __init__(self, config: ComfyUIConfig, context: AdapterContext) -> None:
         super().__init__(config, context)
         self.base_url = config.url.rstrip("/")
-        self.client_id = f"sca-{context.run_id}-{uuid.uuid4().hex[:8]}"
+        #: Every prompt of the run carries it, so that the sweep finds the run's history.
+        self.client_id = f"{client_prefix(context.run_id)}{uuid.uuid4().hex[:8]}"
         self._session = VerifyingSession()
         self._session.verify = config.verify
         self._session.headers.update(config.headers)
         context.redact.add(config.headers.values())
-
-    def capability(self, name: str) -> Any:
-        return self
+        #: prompt id of the run → the undo that deletes its history entry
+        self.undo: dict[str, UndoAction] = {}
 
     def close(self) -> None:
         self._session.close()
 
-    # operations ------------------------------------------------------------------------
+    def sweep(self, run_id: str) -> list[str]:
+        """Delete the history entries of every prompt the run queued (found by client id).
 
-    def object_info(self) -> Record:
-        return self._json("GET", "/object_info")
+        ComfyUI's API cannot delete output or uploaded files; they stay on the server."""
+        try:
+            history = self.json("GET", "/history")
+        except (Refused, TargetError) as exc:
+            return [f"GET /history: {exc}"]
+        mine = [prompt_id for prompt_id, entry in history.items()
+                if _client_of(entry).startswith(client_prefix(run_id))]
+        try:
+            if mine:
+                self.delete_history(mine)
+        except (Refused, TargetError) as exc:
+            return [f"POST /history delete {len(mine)} entries: {exc}"]
+        return []
 
-    def submit(self, prompt: Mapping[str, Any], *, client_id: str | None = None) -> Record:
-        path = "/prompt"
-        body = {"prompt": dict(prompt), "client_id": client_id or self.client_id}
-        response = self._send("POST", path, json=body)
-        if response.status_code == 400:
-            try:
-                answer = response.json()
-            except ValueError:
-                answer = {}
-            error = answer.get("error") if isinstance(answer, dict) else None
-            if isinstance(error, str):
-                error = {"type": "", "message": error}
-            raise PromptRejected(path, 400, error or {"message": response.text[:160]},
-                                 (answer or {}).get("node_errors") or {})
-        return self._parse(response, "POST", path)
-
-    def queue(self) -> Record:
-        answer = self._json("GET", "/queue")
-
-        def ids(items: Any) -> list[str]:
-            rows = [i for i in items or [] if isinstance(i, list) and len(i) >= 2]
-            return [str(i[1]) for i in sorted(rows, key=lambda i: i[0])]
-
-        return {"running": ids(answer.get("queue_running")),
-                "pending": ids(answer.get("queue_pending"))}
-
-    def position(self, prompt_id: str) -> int | None:
-        current = self.queue()
-        if prompt_id in current["running"]:
-            return 0
-        if prompt_id in current["pending"]:
-            return current["pending"].index(prompt_id) + 1
-        return None
-
-    def history(self, prompt_id: str) -> Record | None:
-        answer = self._json("GET", f"/history/{prompt_id}")
-        entry = answer.get(prompt_id) if isinstance(answer, dict) else None
-        return entry if isinstance(entry, dict) else None
-
-    def wait(self, prompt_id: str, timeout: float = 60.0) -> Record:
-        entry = wait_for(lambda: self.history(prompt_id), lambda found: found is not None,
-                         timeout, lambda found: f"prompt {prompt_id} not in the history",
-                         first=0.05, longest=1.0)
-        assert entry is not None
-        return entry
-
-    def wait_all(self, prompt_ids: Collection[str], timeout: float = 60.0) -> dict[str, Record]:
-        """Every prompt's history entry, within one deadline."""
-        deadline = time.monotonic() + timeout
-        return {p: self.wait(p, max(0.1, deadline - time.monotonic())) for p in prompt_ids}
-
-    def view(self, filename: str, *, subfolder: str = "", kind: str = "output") -> bytes:
-        path = "/view"
-        response = self._send("GET", path, params={"filename": filename,
-                                                   "subfolder": subfolder, "type": kind})
-        if response.status_code >= 400:
-            self._raise(response, "GET", path)
-        return response.content
-
-    def upload_image(self, name: str, data: bytes, *, overwrite: bool = False) -> Record:
-        files = {"image": (name, data, "image/png")}
-        form = {"overwrite": "true" if overwrite else "false", "type": "input"}
-        response = self._send("POST", "/upload/image", files=files, data=form)
-        return self._parse(response, "POST", "/upload/image")
+    def delete_history(self, prompt_ids: list[str]) -> None:
+        """``POST /history {"delete": [...]}``: forget finished prompts."""
+        response = self.send("POST", "/history", json={"delete": prompt_ids})
+        if response.status_code >= 300:
+            self.fail(response, "POST", "/history")
 
     # plumbing ---------------------------------------------------------------------------------
 
-    def _send(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+    def send(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """One request to the server; :class:`TargetError` when it cannot be reached."""
         try:
             return self._session.request(method, self.base_url + path,
                                          timeout=self.config.timeout, **kwargs)
@@ -185,12 +94,14 @@ class ComfyUIAdapter(Adapter):
                 f"{method} {self.base_url}{path}: cannot reach ComfyUI ({type(exc).__name__})"
             )) from None
 
-    def _json(self, method: str, path: str) -> Record:
-        return self._parse(self._send(method, path), method, path)
+    def json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        """A JSON object answer, or the refusal / error it was."""
+        return self.parse(self.send(method, path, **kwargs), method, path)
 
-    def _parse(self, response: requests.Response, method: str, path: str) -> Record:
-        if response.status_code >= 400:
-            self._raise(response, method, path)
+    def parse(self, response: requests.Response, method: str, path: str) -> dict[str, Any]:
+        """The JSON object of a 2xx answer; :class:`Refused` (4xx) or :class:`TargetError`."""
+        if response.status_code >= 300:
+            self.fail(response, method, path)
         try:
             answer = response.json()
         except ValueError:
@@ -200,9 +111,10 @@ class ComfyUIAdapter(Adapter):
             raise TargetError(f"{method} {self.base_url}{path}: the answer is not an object")
         return answer
 
-    def _raise(self, response: requests.Response, method: str, path: str) -> None:
+    def fail(self, response: requests.Response, method: str, path: str) -> None:
+        """Raise what a non-2xx answer means: :class:`Refused` for 4xx, else TargetError."""
         text = " ".join(response.text.split())[:200]
-        if response.status_code >= 500:
+        if not 400 <= response.status_code < 500:
             raise TargetError(self.context.redact(
                 f"{method} {self.base_url}{path} answered {response.status_code}: {text}"))
         code = None
@@ -212,5 +124,125 @@ class ComfyUIAdapter(Adapter):
                 code, text = error.get("type"), str(error.get("message", text))
         except (ValueError, AttributeError):
             pass
-        raise ApiError(method, path, response.status_code, code, self.context.redact(text))
+        raise Refused(f"{method} {path}", response.status_code, code, self.context.redact(text))
 
+
+def client_prefix(run_id: str) -> str:
+    """The start of the client id of every prompt a run queues."""
+    return f"sca-{run_id}-"
+
+
+def _client_of(entry: Any) -> str:
+    """The client id a history entry's prompt was queued with ('' when it has none)."""
+    prompt = entry.get("prompt") if isinstance(entry, dict) else None
+    extra = prompt[3] if isinstance(prompt, list) and len(prompt) > 3 else None
+    return str(extra.get("client_id") or "") if isinstance(extra, dict) else ""
+
+
+def _queue_ids(items: Any, where: str) -> list[str]:
+    """Prompt ids of ``queue_running`` / ``queue_pending`` entries, in execution order.
+
+    ComfyUI answers ``[number, prompt_id, prompt, extra_data, outputs]`` lists; some
+    distributions answer objects (``{"prompt_id", "number" or "priority", …}``). Any other
+    shape is an answer this adapter does not understand: :class:`TargetError`, never a
+    silent "not queued".
+    """
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        raise TargetError(f"GET /queue: {where} is not a list")
+    ordered: list[tuple[float, str]] = []
+    for item in items:
+        if isinstance(item, list) and len(item) >= 2:
+            ordered.append((float(item[0]), str(item[1])))
+        elif isinstance(item, dict) and item.get("prompt_id") is not None:
+            rank = item.get("number", item.get("priority", len(ordered)))
+            ordered.append((float(rank), str(item["prompt_id"])))
+        else:
+            raise TargetError(f"GET /queue: an entry of {where} has an unknown shape: "
+                              f"{str(item)[:120]}")
+    return [prompt_id for _, prompt_id in sorted(ordered, key=lambda pair: pair[0])]
+
+
+class ComfyWorkflows(Facade[ComfyUIAdapter]):
+    """:class:`~pytest_sca.capabilities.Workflows` over ComfyUI's HTTP API."""
+
+    def object_info(self) -> dict[str, Any]:
+        return self.subject.json("GET", "/object_info")
+
+    def submit(self, prompt: Mapping[str, Any], *,
+               client_id: str | None = None) -> QueuedPrompt:
+        comfy = self.subject
+        path = "/prompt"
+        body = {"prompt": dict(prompt), "client_id": client_id or comfy.client_id}
+        response = comfy.send("POST", path, json=body)
+        answer: Any = None
+        if response.status_code in (200, 400):
+            try:
+                answer = response.json()
+            except ValueError:
+                answer = None
+        node_errors = (answer or {}).get("node_errors") if isinstance(answer, dict) else None
+        if response.status_code == 400 or (response.status_code == 200 and node_errors):
+            # A 200 that carries node errors is a refusal too (some distributions answer so).
+            error = answer.get("error") if isinstance(answer, dict) else None
+            if isinstance(error, str):
+                error = {"type": "", "message": error}
+            raise WorkflowRejected(f"POST {path}", response.status_code,
+                                   error or {"message": response.text[:160]}, node_errors or {})
+        queued: QueuedPrompt = comfy.parse(response, "POST", path)
+        prompt_id = queued.get("prompt_id")
+        if prompt_id:
+            comfy.undo[prompt_id] = comfy.context.created(
+                "comfyui:history", f"delete the history entry of prompt {prompt_id}",
+                lambda: comfy.delete_history([prompt_id]))
+        return queued
+
+    def queue(self) -> QueueState:
+        answer = self.subject.json("GET", "/queue")
+        return {"running": _queue_ids(answer.get("queue_running"), "queue_running"),
+                "pending": _queue_ids(answer.get("queue_pending"), "queue_pending")}
+
+    def position(self, prompt_id: str) -> int | None:
+        current = self.queue()
+        if prompt_id in current["running"]:
+            return 0
+        if prompt_id in current["pending"]:
+            return current["pending"].index(prompt_id) + 1
+        return None
+
+    def history(self, prompt_id: str) -> HistoryEntry | None:
+        answer = self.subject.json("GET", f"/history/{prompt_id}")
+        entry = answer.get(prompt_id)
+        return entry if isinstance(entry, dict) else None  # type: ignore[return-value]
+
+    def wait(self, prompt_id: str, timeout: float = 60.0) -> HistoryEntry:
+        entry = wait_for(lambda: self.history(prompt_id), lambda found: found is not None,
+                         timeout, lambda found: f"prompt {prompt_id} not in the history",
+                         first=0.05, longest=1.0)
+        assert entry is not None
+        return entry
+
+    def wait_all(self, prompt_ids: Collection[str],
+                 timeout: float = 60.0) -> dict[str, HistoryEntry]:
+        deadline = time.monotonic() + timeout
+        return {p: self.wait(p, max(0.1, deadline - time.monotonic())) for p in prompt_ids}
+
+    def view(self, filename: str, *, subfolder: str = "", kind: str = "output") -> bytes:
+        path = "/view"
+        response = self.subject.send("GET", path, params={
+            "filename": filename, "subfolder": subfolder, "type": kind})
+        if response.status_code >= 300:
+            self.subject.fail(response, "GET", path)
+        return response.content
+
+    def upload_image(self, name: str, data: bytes, *,
+                     overwrite: bool = False) -> UploadedImage:
+        files = {"image": (name, data, "image/png")}
+        form = {"overwrite": "true" if overwrite else "false", "type": "input"}
+        return self.subject.json("POST", "/upload/image", files=files,  # type: ignore[return-value]
+                                 data=form)
+
+
+#: The ComfyUI adapter's capability (set here: its implementation needs the class).
+ComfyUIAdapter.implementations = {"workflows": ComfyWorkflows}

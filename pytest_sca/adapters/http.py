@@ -3,10 +3,11 @@
 What a check sees of an answer:
 
 - 2xx: the parsed body (JSON, text, or ``None``);
-- 4xx: an :class:`ApiError` carrying the status and the platform's error code, because
-  checks assert on refusals (403 for a foreign tenant, 409 for a quota);
+- 4xx: :class:`~pytest_sca.capabilities.Refused` carrying the status, the platform's error
+  code and the refusal's class, because checks assert on refusals (403 for a foreign
+  tenant, 409 for a quota);
 - 5xx, a connection failure, a timeout or a body that is not what was asked for:
-  :class:`~pytest_sca.adapters.base.TargetError`, reported as ``error``.
+  :class:`~pytest_sca.capabilities.TargetError`, reported as ``error``.
 
 Messages are one line and never contain the token, whatever the server echoes.
 """
@@ -22,8 +23,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
-from pytest_sca.adapters.base import TargetError
 from pytest_sca.adapters.mapping import resolve_pointer
+from pytest_sca.capabilities import Refused, TargetError
 
 #: Methods that are retried after a connection failure or a 5xx: they change nothing.
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -58,23 +59,6 @@ class VerifyingSession(requests.Session):
         if verify is None and self.verify is not True:
             settings["verify"] = self.verify
         return settings
-
-
-class ApiError(Exception):
-    """The platform refused a request with a 4xx answer.
-
-    Not a :class:`TargetError`: a refusal is an observation a check asserts on
-    (``status`` 403, ``code`` ``"forbidden"``), not an infrastructure problem.
-    """
-
-    def __init__(self, method: str, path: str, status: int, code: str | None, message: str):
-        self.method = method
-        self.path = path
-        self.status = status
-        #: The machine code of the error body (``forbidden``, ``quota_exceeded``…), if any.
-        self.code = code
-        self.message = message
-        super().__init__(f"{method} {path} answered {status} {code or '-'}: {message}")
 
 
 @dataclass(frozen=True)
@@ -160,7 +144,7 @@ class HttpClient:
     ) -> Any:
         """Send one request and return the parsed 2xx body.
 
-        Raises :class:`ApiError` for a 4xx answer and :class:`TargetError` for
+        Raises :class:`Refused` for a 4xx answer and :class:`TargetError` for
         everything that stops the exchange. Idempotent methods are retried a
         bounded number of times, with backoff, after a connection failure or a 5xx.
         """
@@ -200,7 +184,7 @@ class HttpClient:
         status = response.status_code
         if 400 <= status < 500:
             code, message = self._error_fields(response)
-            raise ApiError(method, path, status, code, self._scrub(message))
+            raise Refused(f"{method} {path}", status, code, self._scrub(message))
         if status >= 300:
             raise TargetError(
                 self._scrub(

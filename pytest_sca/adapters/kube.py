@@ -29,11 +29,30 @@ import re
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any, ClassVar
 
-from pytest_sca.adapters.base import Adapter, AdapterContext, TargetError
-from pytest_sca.adapters.capabilities import TERMINAL_JOB_STATUSES, Record, wait_for
+from pytest_sca.adapters.base import Adapter, AdapterContext, Facade
 from pytest_sca.adapters.config import KubernetesConfig
-from pytest_sca.adapters.http import ApiError
-from pytest_sca.adapters.mapping import OperationNotMapped
+from pytest_sca.capabilities import (
+    RUN_LABEL,
+    TERMINAL_JOB_STATUSES,
+    Job,
+    JobEvent,
+    Labels,
+    Node,
+    PlatformInfo,
+    Quota,
+    RefusalReason,
+    Refused,
+    Resources,
+    Role,
+    StorageCredentials,
+    TargetError,
+    Tenant,
+    Unsupported,
+    User,
+    WhoAmI,
+    wait_for_status,
+)
+from pytest_sca.cleanup import UndoAction
 
 #: Extended resource name (or prefix ending in ``*``) → accelerator vendor. Device plugins:
 #: NVIDIA (whole GPUs and MIG slices), Huawei Ascend, Cambricon MLU, Hygon DCU, Kunlunxin XPU,
@@ -60,7 +79,6 @@ MODEL_LABELS = ("nvidia.com/gpu.product", "accelerator", "node.kubernetes.io/acc
 #: Node labels kept as topology (zone, rack, switch group).
 TOPOLOGY_LABELS = ("topology.kubernetes.io/region", "topology.kubernetes.io/zone",
                    "topology.kubernetes.io/rack", "network.topology/switch")
-RUN_LABEL = "sca-run"
 TENANT_LABEL = "sca-tenant"
 ROLE_LABEL = "sca-role"
 QUOTA_NAME = "sca-quota"
@@ -103,12 +121,46 @@ def _quantity(value: Any) -> float:
     return float(parse_quantity(str(value))) if value is not None else 0.0
 
 
+#: Kinds the adapter creates → how to delete one (namespace, name) and how to list them
+#: by label across the cluster (for the sweep of a killed run).
+def _deleters(adapter: KubernetesAdapter) -> dict[str, Any]:
+    core, batch, rbac = adapter.core(), adapter.batch(), adapter.rbac()
+    return {
+        "job": lambda ns, name: batch.delete_namespaced_job(
+            name, ns, propagation_policy="Background"),
+        "service": lambda ns, name: core.delete_namespaced_service(name, ns),
+        "serviceaccount": lambda ns, name: core.delete_namespaced_service_account(name, ns),
+        "rolebinding": lambda ns, name: rbac.delete_namespaced_role_binding(name, ns),
+        "clusterrolebinding": lambda ns, name: rbac.delete_cluster_role_binding(name),
+        "resourcequota": lambda ns, name: core.delete_namespaced_resource_quota(name, ns),
+        "namespace": lambda ns, name: core.delete_namespace(name),
+    }
+
+
+def _listers(adapter: KubernetesAdapter) -> dict[str, Any]:
+    core, batch, rbac = adapter.core(), adapter.batch(), adapter.rbac()
+    return {
+        "job": batch.list_job_for_all_namespaces,
+        "service": core.list_service_for_all_namespaces,
+        "serviceaccount": core.list_service_account_for_all_namespaces,
+        "rolebinding": rbac.list_role_binding_for_all_namespaces,
+        "clusterrolebinding": rbac.list_cluster_role_binding,
+        "resourcequota": core.list_resource_quota_for_all_namespaces,
+        "namespace": core.list_namespace,
+    }
+
+
+#: Kinds in the order a sweep removes them (what lives in a namespace before the namespace).
+_KINDS = ("job", "service", "rolebinding", "clusterrolebinding", "serviceaccount",
+          "resourcequota", "namespace")
+
+
 class KubernetesAdapter(Adapter):
     """A Kubernetes cluster through the official client."""
 
     transport: ClassVar[str] = "kubernetes"
-    provides: ClassVar[frozenset[str]] = frozenset({"tenancy", "compute", "jobs"})
     config_model: ClassVar[type[KubernetesConfig]] = KubernetesConfig
+    sweeps: ClassVar[frozenset[str]] = frozenset(f"kubernetes:{kind}" for kind in _KINDS)
 
     def __init__(self, config: KubernetesConfig, context: AdapterContext, *,
                  credential: str | None = None, namespace: str | None = None,
@@ -119,7 +171,7 @@ class KubernetesAdapter(Adapter):
         self._own_namespace = namespace
         self._client: Any = None
         if _root is None:
-            self._created: list[tuple[str, str, str]] = []
+            self._undo: dict[tuple[str, str, str], UndoAction] = {}
             self._namespace_ready = False
             #: token of a user the run created → its tenant's namespace
             self._token_namespaces: dict[str, str] = {}
@@ -160,8 +212,13 @@ class KubernetesAdapter(Adapter):
 
         return client.BatchV1Api(self.api)
 
+    def rbac(self) -> Any:
+        from kubernetes import client
+
+        return client.RbacAuthorizationV1Api(self.api)
+
     def call(self, what: str, method: Any, *args: Any, **kwargs: Any) -> Any:
-        """Call the client: a 4xx answer raises :class:`ApiError`, the rest :class:`TargetError`."""
+        """Call the client: a 4xx answer raises :class:`Refused`, the rest :class:`TargetError`."""
         from kubernetes.client.exceptions import ApiException
         from urllib3.exceptions import HTTPError
 
@@ -171,17 +228,13 @@ class KubernetesAdapter(Adapter):
             status = int(exc.status or 0)
             message = f"{exc.reason}"
             if 400 <= status < 500:
-                raise ApiError("K8S", what, status, str(exc.reason or "").lower() or None,
-                               message) from None
+                raise Refused(f"kubernetes {what}", status,
+                              str(exc.reason or "").lower() or None, message,
+                              _quota_refusal(status, exc.body)) from None
             raise TargetError(f"kubernetes {what}: answered {status} {message}") from None
         except (HTTPError, OSError) as exc:
             raise TargetError(f"kubernetes {what}: cannot reach the API server "
                               f"({type(exc).__name__})") from None
-
-    def rbac(self) -> Any:
-        from kubernetes import client
-
-        return client.RbacAuthorizationV1Api(self.api)
 
     @property
     def namespace(self) -> str:
@@ -194,7 +247,8 @@ class KubernetesAdapter(Adapter):
         return dns_name(f"{self.config.namespace_prefix}{self.context.run_id}")
 
     def ensure_namespace(self) -> str:
-        """The workload namespace, created (labelled, removed at close) if the run owns it."""
+        """The workload namespace, created (labelled, removed at the end of the run) if the
+        run owns it."""
         root = self._root
         if self._own_namespace is None and self.config.namespace is None \
                 and not root._namespace_ready:
@@ -203,19 +257,44 @@ class KubernetesAdapter(Adapter):
                                  "labels": {RUN_LABEL: self.context.run_id}}}
             try:
                 self.call("create namespace", self.core().create_namespace, body)
-                root._created.append(("namespace", "", self.namespace))
-            except ApiError as exc:
+                # The run's namespace outlives single checks: it goes at the end of the run.
+                scope, self.context.ledger.scope = self.context.ledger.scope, None
+                try:
+                    self.remember("namespace", "", self.namespace)
+                finally:
+                    self.context.ledger.scope = scope
+            except Refused as exc:
                 if exc.status != 409:
                     raise
             root._namespace_ready = True
         return self.namespace
 
     def remember(self, kind: str, namespace: str, name: str) -> None:
-        self._root._created.append((kind, namespace, name))
+        """Register the deletion of an object the run created in the running check's cleanup."""
+        root = self._root
+        key = (kind, namespace, name)
+
+        def delete() -> None:
+            try:
+                root.call(f"delete {kind} {name}", _deleters(root)[kind], namespace, name)
+            except Refused as exc:
+                if exc.status != 404:
+                    raise
+
+        where = f"{namespace}/{name}" if namespace else name
+        root._undo[key] = self.context.created(f"kubernetes:{kind}", f"delete {kind} {where}",
+                                               delete)
 
     def forget(self, kind: str, namespace: str, name: str) -> None:
-        with contextlib.suppress(ValueError):
-            self._root._created.remove((kind, namespace, name))
+        """An object the run created was deleted on purpose."""
+        action = self._root._undo.pop((kind, namespace, name), None)
+        if action is not None:
+            action.cancel()
+
+    def created_here(self, kind: str, namespace: str, name: str) -> bool:
+        """Whether the run created that object and it still exists."""
+        action = self._root._undo.get((kind, namespace, name))
+        return action is not None and not action.done
 
     # principals, capabilities, life cycle ---------------------------------------------------
 
@@ -226,83 +305,71 @@ class KubernetesAdapter(Adapter):
                                  namespace=self._root._token_namespaces.get(credential),
                                  _root=self._root)
 
-    def capability(self, name: str) -> Any:
-        facades = {"tenancy": KubeTenancy, "compute": KubeCompute, "jobs": KubeJobs}
-        if name not in facades:
-            raise KeyError(f"the kubernetes adapter does not provide {name!r}")
-        return facades[name](self)
-
-    def cleanup(self) -> list[str]:
-        """Delete what the run created, newest first; one line per failure (404 is success)."""
+    def sweep(self, run_id: str) -> list[str]:
+        """Delete every object labelled with ``run_id``, namespaced kinds first; one line per
+        failure (404 is success)."""
         failures: list[str] = []
-        deleters = {
-            "job": lambda ns, name: self.batch().delete_namespaced_job(
-                name, ns, propagation_policy="Background"),
-            "service": lambda ns, name: self.core().delete_namespaced_service(name, ns),
-            "namespace": lambda ns, name: self.core().delete_namespace(name),
-            "serviceaccount": lambda ns, name: self.core().delete_namespaced_service_account(
-                name, ns),
-            "rolebinding": lambda ns, name: self.rbac().delete_namespaced_role_binding(name, ns),
-            "clusterrolebinding": lambda ns, name: self.rbac().delete_cluster_role_binding(name),
-        }
-        while self._root._created:
-            kind, namespace, name = self._root._created.pop()
+        listers, deleters = _listers(self), _deleters(self)
+        for kind in _KINDS:
             try:
-                self.call(f"delete {kind} {name}", deleters[kind], namespace, name)
-            except ApiError as exc:
-                if exc.status != 404:
+                found = self.call(f"list {kind}", listers[kind],
+                                  label_selector=f"{RUN_LABEL}={run_id}").items
+            except (Refused, TargetError) as exc:
+                failures.append(f"list {kind}: {exc}")
+                continue
+            for item in found:
+                name, namespace = item.metadata.name, item.metadata.namespace or ""
+                try:
+                    self.call(f"delete {kind} {name}", deleters[kind], namespace, name)
+                except Refused as exc:
+                    if exc.status != 404:
+                        failures.append(f"delete {kind} {namespace}/{name}: {exc}")
+                except TargetError as exc:
                     failures.append(f"delete {kind} {namespace}/{name}: {exc}")
-            except TargetError as exc:
-                failures.append(f"delete {kind} {namespace}/{name}: {exc}")
         return failures
 
     def close(self) -> None:
-        """Delete what the run created, then close the client."""
-        if self._root is self:
-            failures = self.cleanup() if self._client is not None else []
-            if self._client is not None:
-                self._client.close()
-            if failures:
-                raise TargetError("; ".join(failures))
+        """Close the client (what the run created is removed by the cleanup ledger)."""
+        if self._root is self and self._client is not None:
+            self._client.close()
 
 
-class _Facade:
-    def __init__(self, adapter: KubernetesAdapter) -> None:
-        self.adapter = adapter
+def _quota_refusal(status: int, body: Any) -> RefusalReason | None:
+    """Kubernetes refuses what a ResourceQuota forbids with 403 "exceeded quota": a quota
+    refusal, not an authorization one."""
+    if status == 403 and "exceeded quota" in str(body or ""):
+        return RefusalReason.QUOTA
+    return None
 
-    def acting_as(self, credential: str) -> Any:
-        """The same capability, authenticated with ``credential``."""
-        return type(self)(self.adapter.acting_as(credential))
 
-
-class KubeTenancy(_Facade):
+class KubeTenancy(Facade[KubernetesAdapter]):
     """Tenants as namespaces, users as service accounts with RBAC, quotas as ResourceQuota."""
 
-    def whoami(self) -> Record:
+    def whoami(self) -> WhoAmI:
         from kubernetes import client
 
-        review = self.adapter.call(
+        review = self.subject.call(
             "self subject review",
-            client.AuthenticationV1Api(self.adapter.api).create_self_subject_review,
+            client.AuthenticationV1Api(self.subject.api).create_self_subject_review,
             {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"})
         info = review.status.user_info if review.status else None
         username = info.username if info is not None and info.username else "unknown"
         parts = username.split(":")
         if len(parts) == 4 and parts[:2] == ["system", "serviceaccount"]:
-            account = self.adapter.call(
-                "read service account", self.adapter.core().read_namespaced_service_account,
+            account = self.subject.call(
+                "read service account", self.subject.core().read_namespaced_service_account,
                 parts[3], parts[2])
             role = (account.metadata.labels or {}).get(ROLE_LABEL, "unknown")
             return {"user_id": username, "tenant_id": parts[2], "role": role}
-        return {"user_id": username, "tenant_id": self.adapter._own_namespace,
-                "role": "platform_admin" if self.adapter._credential is None else "unknown"}
+        return {"user_id": username, "tenant_id": self.subject._own_namespace,
+                "role": "platform_admin" if self.subject._credential is None else "unknown"}
 
-    def list_tenants(self) -> list[Record]:
-        found = self.adapter.call("list namespaces", self.adapter.core().list_namespace).items
+    def list_tenants(self) -> list[Tenant]:
+        found = self.subject.call("list namespaces", self.subject.core().list_namespace).items
         return [self._tenant(ns) for ns in found]
 
-    def create_tenant(self, name: str, labels: Mapping[str, str] | None = None) -> Record:
-        adapter = self.adapter
+    def create_tenant(self, name: str, labels: Labels | None = None) -> Tenant:
+        adapter = self.subject
         body = {"apiVersion": "v1", "kind": "Namespace",
                 "metadata": {"name": dns_name(name),
                              "labels": {**(labels or {}), TENANT_LABEL: "true",
@@ -311,26 +378,26 @@ class KubeTenancy(_Facade):
         adapter.remember("namespace", "", created.metadata.name)
         return self._tenant(created)
 
-    def get_tenant(self, tenant_id: str) -> Record:
-        return self._tenant(self.adapter.call(f"namespaces/{tenant_id}",
-                                              self.adapter.core().read_namespace, tenant_id))
+    def get_tenant(self, tenant_id: str) -> Tenant:
+        return self._tenant(self.subject.call(f"namespaces/{tenant_id}",
+                                              self.subject.core().read_namespace, tenant_id))
 
     def delete_tenant(self, tenant_id: str) -> None:
-        self.adapter.call("delete namespace", self.adapter.core().delete_namespace, tenant_id)
-        self.adapter.forget("namespace", "", tenant_id)
+        self.subject.call("delete namespace", self.subject.core().delete_namespace, tenant_id)
+        self.subject.forget("namespace", "", tenant_id)
 
-    def list_users(self, tenant_id: str) -> list[Record]:
-        found = self.adapter.call("list service accounts",
-                                  self.adapter.core().list_namespaced_service_account,
+    def list_users(self, tenant_id: str) -> list[User]:
+        found = self.subject.call("list service accounts",
+                                  self.subject.core().list_namespaced_service_account,
                                   tenant_id).items
         return [self._user(account) for account in found]
 
     def create_user(self, tenant_id: str, name: str, role: str,
-                    labels: Mapping[str, str] | None = None) -> Record:
-        adapter = self.adapter
+                    labels: Labels | None = None) -> User:
+        adapter = self.subject
         if role not in ROLE_CLUSTER_ROLES:
-            raise ApiError("K8S", "create user", 422, "invalid_request",
-                           f"role {role!r} is none of {', '.join(ROLE_CLUSTER_ROLES)}")
+            raise Refused("kubernetes create user", 422, "invalid_request",
+                          f"role {role!r} is none of {', '.join(ROLE_CLUSTER_ROLES)}")
         account_name = dns_name(name)
         all_labels = {**(labels or {}), ROLE_LABEL: role, RUN_LABEL: adapter.context.run_id}
         account = adapter.call(
@@ -367,8 +434,8 @@ class KubeTenancy(_Facade):
         return {**self._user(account), "api_key": api_key}
 
     def delete_user(self, tenant_id: str, user_id: str) -> None:
-        adapter = self.adapter
-        with contextlib.suppress(ApiError):
+        adapter = self.subject
+        with contextlib.suppress(Refused):
             adapter.call("delete role binding", adapter.rbac().delete_namespaced_role_binding,
                          user_id, tenant_id)
         adapter.forget("rolebinding", tenant_id, user_id)
@@ -376,16 +443,16 @@ class KubeTenancy(_Facade):
                      adapter.core().delete_namespaced_service_account, user_id, tenant_id)
         adapter.forget("serviceaccount", tenant_id, user_id)
 
-    def list_roles(self) -> list[Record]:
+    def list_roles(self) -> list[Role]:
         return [{"name": role, "permissions": [f"clusterrole/{cluster_role}"]}
                 for role, cluster_role in ROLE_CLUSTER_ROLES.items()]
 
-    def get_quota(self, tenant_id: str) -> Record:
-        adapter = self.adapter
+    def get_quota(self, tenant_id: str) -> Quota:
+        adapter = self.subject
         try:
             quota = adapter.call("read quota", adapter.core().read_namespaced_resource_quota,
                                  QUOTA_NAME, tenant_id)
-        except ApiError as exc:
+        except Refused as exc:
             if exc.status != 404:
                 raise
             none: dict[str, Any] = {"cpu": None, "memory_gib": None, "accelerators": None}
@@ -395,8 +462,8 @@ class KubeTenancy(_Facade):
         return {**self._limits(hard), "used": {k: v or 0 for k, v in self._limits(used).items()}}
 
     def set_quota(self, tenant_id: str, *, cpu: float | None = None,
-                  memory_gib: float | None = None, accelerators: int | None = None) -> Record:
-        adapter = self.adapter
+                  memory_gib: float | None = None, accelerators: int | None = None) -> Quota:
+        adapter = self.subject
         hard: dict[str, str] = {}
         if cpu is not None:
             hard["requests.cpu"] = f"{cpu:g}"
@@ -409,7 +476,7 @@ class KubeTenancy(_Facade):
         try:
             adapter.call("patch quota", adapter.core().patch_namespaced_resource_quota,
                          QUOTA_NAME, tenant_id, {"spec": {"hard": hard}})
-        except ApiError as exc:
+        except Refused as exc:
             if exc.status != 404:
                 raise
             adapter.call("create quota", adapter.core().create_namespaced_resource_quota,
@@ -419,12 +486,12 @@ class KubeTenancy(_Facade):
                                      "spec": {"hard": hard}})
         return self.get_quota(tenant_id)
 
-    def storage_credentials(self, tenant_id: str) -> Record:
-        raise OperationNotMapped(
+    def storage_credentials(self, tenant_id: str) -> StorageCredentials:
+        raise Unsupported(
             "Kubernetes has no tenant object storage: add `adapters.s3` (or `adapters.platform`)")
 
     def _limits(self, values: Mapping[str, Any]) -> dict[str, Any]:
-        extra = self.adapter.config.vendor_resources
+        extra = self.subject.config.vendor_resources
         cards = [int(_quantity(v)) for k, v in values.items()
                  if k.startswith("requests.") and vendor_of(k.removeprefix("requests."), extra)]
         cpu, memory = values.get("requests.cpu"), values.get("requests.memory")
@@ -435,51 +502,51 @@ class KubeTenancy(_Facade):
                 "accelerators": max(cards) if cards else None}
 
     @staticmethod
-    def _tenant(namespace: Any) -> Record:
+    def _tenant(namespace: Any) -> Tenant:
         return {"id": namespace.metadata.name, "name": namespace.metadata.name,
                 "labels": dict(namespace.metadata.labels or {}),
                 "created_at": str(namespace.metadata.creation_timestamp or "")}
 
     @staticmethod
-    def _user(account: Any) -> Record:
+    def _user(account: Any) -> User:
         labels = dict(account.metadata.labels or {})
         return {"id": account.metadata.name, "tenant_id": account.metadata.namespace,
                 "name": account.metadata.name, "role": labels.get(ROLE_LABEL, "unknown"),
                 "created_at": str(account.metadata.creation_timestamp or ""), "labels": labels}
 
 
-class KubeCompute(_Facade):
-    """Nodes and their accelerators (see :class:`~pytest_sca.adapters.capabilities.Compute`)."""
+class KubeCompute(Facade[KubernetesAdapter]):
+    """Nodes and their accelerators (:class:`~pytest_sca.capabilities.Compute`)."""
 
-    def platform_info(self) -> Record:
+    def platform_info(self) -> PlatformInfo:
         from kubernetes import client
 
-        version = self.adapter.call("version", client.VersionApi(self.adapter.api).get_code)
+        version = self.subject.call("version", client.VersionApi(self.subject.api).get_code)
         return {"name": "kubernetes", "version": version.git_version,
                 "api_version": f"{version.major}.{version.minor}", "simulated": False}
 
-    def list_nodes(self, cluster_id: str | None = None) -> list[Record]:
-        core = self.adapter.core()
-        nodes = self.adapter.call("list nodes", core.list_node).items
-        pods = self.adapter.call("list pods", core.list_pod_for_all_namespaces).items
-        cluster = self.adapter.config.context or "kubernetes"
+    def list_nodes(self, cluster_id: str | None = None) -> list[Node]:
+        core = self.subject.core()
+        nodes = self.subject.call("list nodes", core.list_node).items
+        pods = self.subject.call("list pods", core.list_pod_for_all_namespaces).items
+        cluster = self.subject.config.context or "kubernetes"
         if cluster_id not in (None, cluster):
             return []
         return [self._node(node, pods, cluster) for node in nodes]
 
-    def get_node(self, node_id: str) -> Record:
+    def get_node(self, node_id: str) -> Node:
         for node in self.list_nodes():
             if node["id"] == node_id:
                 return node
-        raise ApiError("K8S", f"nodes/{node_id}", 404, "not_found", f"node {node_id}")
+        raise Refused(f"kubernetes nodes/{node_id}", 404, "not_found", f"node {node_id}")
 
-    def _node(self, node: Any, pods: list[Any], cluster: str) -> Record:
-        extra = self.adapter.config.vendor_resources
+    def _node(self, node: Any, pods: list[Any], cluster: str) -> Node:
+        extra = self.subject.config.vendor_resources
         labels = dict(node.metadata.labels or {})
         allocatable = dict(node.status.allocatable or {}) if node.status else {}
         model_label = next((labels[k] for k in MODEL_LABELS if k in labels), None)
         holders = self._holders(node.metadata.name, pods)
-        cards: list[Record] = []
+        cards: list[dict[str, Any]] = []
         for resource, amount in sorted(allocatable.items()):
             vendor = vendor_of(resource, extra)
             if vendor is None:
@@ -517,19 +584,19 @@ class KubeCompute(_Facade):
             for container in pod.spec.containers or []:
                 limits = (container.resources.limits or {}) if container.resources else {}
                 for resource, amount in limits.items():
-                    if vendor_of(resource, self.adapter.config.vendor_resources):
+                    if vendor_of(resource, self.subject.config.vendor_resources):
                         held.setdefault(resource, []).extend([owner] * int(_quantity(amount)))
         return held
 
 
-class KubeJobs(_Facade):
-    """Jobs as batch Jobs (see :class:`~pytest_sca.adapters.capabilities.Jobs`)."""
+class KubeJobs(Facade[KubernetesAdapter]):
+    """Jobs as batch Jobs (:class:`~pytest_sca.capabilities.Jobs`)."""
 
     def submit(self, name: str, image: str, command: Sequence[str],
-               resources: Mapping[str, Any], *, workers: int = 1,
+               resources: Resources, *, workers: int = 1,
                env: Mapping[str, str] | None = None,
-               labels: Mapping[str, str] | None = None) -> Record:
-        adapter = self.adapter
+               labels: Labels | None = None) -> Job:
+        adapter = self.subject
         namespace = adapter.ensure_namespace()
         job_name = dns_name(name, limit=52)
         all_labels = {**(labels or {}), RUN_LABEL: adapter.context.run_id}
@@ -584,15 +651,15 @@ class KubeJobs(_Facade):
 
     def _card_resource(self, model: str | None) -> str:
         """The extended resource that holds cards of ``model`` (any accelerator if None)."""
-        nodes = KubeCompute(self.adapter).list_nodes()
+        nodes = KubeCompute(self.subject).list_nodes()
         for node in nodes:
             for card in node["accelerators"]:
                 if model is None or card["model"] == model:
                     return str(card["resource"])
         return "nvidia.com/gpu"
 
-    def list_jobs(self, status: str | None = None, label: str | None = None) -> list[Record]:
-        adapter = self.adapter
+    def list_jobs(self, status: str | None = None, label: str | None = None) -> list[Job]:
+        adapter = self.subject
         found = adapter.call("list jobs", adapter.batch().list_namespaced_job,
                              adapter.namespace, label_selector=label).items
         wanted = dict([label.split("=", 1)]) if label and "=" in label else {}
@@ -600,14 +667,14 @@ class KubeJobs(_Facade):
                 if all((job.metadata.labels or {}).get(k) == v for k, v in wanted.items())]
         return [job for job in jobs if status is None or job["status"] == status]
 
-    def get(self, job_id: str) -> Record:
-        adapter = self.adapter
+    def get(self, job_id: str) -> Job:
+        adapter = self.subject
         job = adapter.call(f"jobs/{job_id}", adapter.batch().read_namespaced_job,
                            job_id, adapter.namespace)
         return self._answer(job)
 
-    def events(self, job_id: str) -> list[Record]:
-        adapter = self.adapter
+    def events(self, job_id: str) -> list[JobEvent]:
+        adapter = self.subject
         found = adapter.call("list events", adapter.core().list_namespaced_event,
                              adapter.namespace).items
         mine = [e for e in found if e.involved_object is not None
@@ -616,47 +683,47 @@ class KubeJobs(_Facade):
                  "reason": e.reason, "message": e.message} for e in mine]
 
     def logs(self, job_id: str, worker: int = 0) -> str:
-        adapter = self.adapter
+        adapter = self.subject
         pod = next((p for p in self._pods(job_id) if self._rank(p) == worker), None)
         if pod is None:
-            raise ApiError("K8S", f"jobs/{job_id}/logs", 404, "not_found",
-                           f"no pod of worker {worker} of job {job_id}")
+            raise Refused(f"kubernetes jobs/{job_id}/logs", 404, "not_found",
+                          f"no pod of worker {worker} of job {job_id}")
         return str(adapter.call("pod logs", adapter.core().read_namespaced_pod_log,
                                 pod.metadata.name, adapter.namespace))
 
-    def stop(self, job_id: str) -> Record:
-        adapter = self.adapter
+    def stop(self, job_id: str) -> Job:
+        adapter = self.subject
         adapter.call("suspend job", adapter.batch().patch_namespaced_job, job_id,
                      adapter.namespace, {"spec": {"suspend": True}})
         return self.get(job_id)
 
-    def restart(self, job_id: str) -> Record:
-        adapter = self.adapter
+    def restart(self, job_id: str) -> Job:
+        adapter = self.subject
         adapter.call("resume job", adapter.batch().patch_namespaced_job, job_id,
                      adapter.namespace, {"spec": {"suspend": False}})
         return self.get(job_id)
 
     def delete(self, job_id: str) -> None:
-        adapter = self.adapter
+        adapter = self.subject
         namespace = adapter.namespace
         adapter.call("delete job", adapter.batch().delete_namespaced_job, job_id, namespace,
                      propagation_policy="Background")
         adapter.forget("job", namespace, job_id)
-        if ("service", namespace, job_id) in adapter._root._created:
-            with contextlib.suppress(ApiError):
+        if adapter.created_here("service", namespace, job_id):
+            with contextlib.suppress(Refused):
                 adapter.call("delete service", adapter.core().delete_namespaced_service,
                              job_id, namespace)
             adapter.forget("service", namespace, job_id)
 
     def wait(self, job_id: str, until: Collection[str] = TERMINAL_JOB_STATUSES,
-             timeout: float = 120.0) -> Record:
-        return wait_for(lambda: self.get(job_id), lambda job: job["status"] in until, timeout,
-                        lambda job: f"job {job_id} still {job['status']!r}", first=0.2)
+             timeout: float = 120.0) -> Job:
+        return wait_for_status(lambda: self.get(job_id), until, timeout, f"job {job_id}",
+                               first=0.2)
 
     # reading a Job back --------------------------------------------------------------------------
 
     def _pods(self, job_id: str) -> list[Any]:
-        adapter = self.adapter
+        adapter = self.subject
         pods = adapter.call("list pods", adapter.core().list_namespaced_pod, adapter.namespace,
                             label_selector=f"job-name={job_id}").items
         return [p for p in pods if (p.metadata.labels or {}).get("job-name") == job_id]
@@ -665,7 +732,7 @@ class KubeJobs(_Facade):
     def _rank(pod: Any) -> int:
         return int((pod.metadata.annotations or {}).get(INDEX_ANNOTATION, "0"))
 
-    def _answer(self, job: Any) -> Record:
+    def _answer(self, job: Any) -> Job:
         spec, state = job.spec, job.status
         conditions = {c.type: c.status for c in (state.conditions or [])} if state else {}
         workers = []
@@ -692,7 +759,7 @@ class KubeJobs(_Facade):
         container = spec.template.spec.containers[0]
         limits = (container.resources.limits or {}) if container.resources else {}
         cards = sum(int(_quantity(v)) for k, v in limits.items()
-                    if vendor_of(k, self.adapter.config.vendor_resources))
+                    if vendor_of(k, self.subject.config.vendor_resources))
         return {
             "id": job.metadata.name, "name": job.metadata.name,
             "tenant_id": job.metadata.namespace, "image": container.image,
@@ -709,3 +776,8 @@ class KubeJobs(_Facade):
             else None,
             "labels": dict(job.metadata.labels or {}), "simulated": False,
         }
+
+
+#: The Kubernetes adapter's capabilities (set here: each implementation needs the class).
+KubernetesAdapter.implementations = {
+    "tenancy": KubeTenancy, "compute": KubeCompute, "jobs": KubeJobs}

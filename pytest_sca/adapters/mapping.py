@@ -13,19 +13,21 @@ import re
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ..verdicts import NotAssessed
+from ..capabilities import Unsupported
 
 
 class MappingError(ValueError):
     """The mapping in the target file is invalid; the message is one line naming the field."""
 
 
-class OperationNotMapped(NotAssessed, NotImplementedError):
+class OperationNotMapped(Unsupported):
     """The target maps no route for an operation and asked for no reference fallback.
 
     The target gives no means to check what needs it: the verdict is ``not_assessed``.
@@ -34,189 +36,44 @@ class OperationNotMapped(NotAssessed, NotImplementedError):
 
 @dataclass(frozen=True)
 class OperationSpec:
-    """What the suite means by one operation: its parameters and what it returns."""
+    """What the suite means by one operation: its parameters, what it returns, and its
+    route on the reference API (a mapping entry, validated like a vendor's)."""
 
     params: tuple[str, ...]
-    returns: str
+    returns: Literal["object", "list", "text", "none"]
     default: Mapping[str, Any]
 
 
-def _op(method: str, path: str, **extra: Any) -> dict[str, Any]:
-    return {"method": method, "path": path, **extra}
+#: The data file of the reference API: every operation's signature and reference route.
+REFERENCE_API = Path(__file__).with_name("platform") / "reference-api.yaml"
+_RETURNS = ("object", "list", "text", "none")
 
 
-def _body(*names: str) -> dict[str, str]:
-    return {name: "{" + name + "}" for name in names}
+def load_operations(path: Path = REFERENCE_API) -> dict[str, OperationSpec]:
+    """The operations of the reference API file: name → signature and route.
 
+    The file is part of the package; a mistake in it is a bug, reported with its
+    location like a mapping error.
+    """
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(raw, dict):
+        raise MappingError(f"{path.name}: expected operation name → entry")
+    operations: dict[str, OperationSpec] = {}
+    for name, entry in raw.items():
+        if not isinstance(entry, dict):
+            raise MappingError(f"{path.name}: {name}: expected a mapping")
+        route = dict(entry)
+        params, returns = route.pop("params", None), route.pop("returns", None)
+        if not (isinstance(params, list) and all(isinstance(p, str) for p in params)):
+            raise MappingError(f"{path.name}: {name}.params: expected a list of names")
+        if returns not in _RETURNS:
+            raise MappingError(f"{path.name}: {name}.returns: use one of {', '.join(_RETURNS)}")
+        operations[name] = OperationSpec(tuple(params), returns, route)
+    return operations
 
-_V1 = "/api/v1"
 
 #: operation name → parameters, what it returns, and its reference route (the default mapping).
-OPERATIONS: dict[str, OperationSpec] = {
-    "platform.info": OperationSpec((), "object", _op("GET", f"{_V1}/info")),
-    "platform.whoami": OperationSpec((), "object", _op("GET", f"{_V1}/whoami")),
-    "tenants.list": OperationSpec((), "list", _op("GET", f"{_V1}/tenants", items="/items")),
-    "tenants.create": OperationSpec(
-        ("name", "labels"), "object", _op("POST", f"{_V1}/tenants", body=_body("name", "labels"))
-    ),
-    "tenants.get": OperationSpec(
-        ("tenant_id",), "object", _op("GET", f"{_V1}/tenants/{{tenant_id}}")
-    ),
-    "tenants.delete": OperationSpec(
-        ("tenant_id",), "none", _op("DELETE", f"{_V1}/tenants/{{tenant_id}}", format="none")
-    ),
-    "users.list": OperationSpec(
-        ("tenant_id",), "list", _op("GET", f"{_V1}/tenants/{{tenant_id}}/users", items="/items")
-    ),
-    "users.create": OperationSpec(
-        ("tenant_id", "name", "role", "labels"),
-        "object",
-        _op("POST", f"{_V1}/tenants/{{tenant_id}}/users", body=_body("name", "role", "labels")),
-    ),
-    "users.delete": OperationSpec(
-        ("tenant_id", "user_id"),
-        "none",
-        _op("DELETE", f"{_V1}/tenants/{{tenant_id}}/users/{{user_id}}", format="none"),
-    ),
-    "roles.list": OperationSpec((), "list", _op("GET", f"{_V1}/roles", items="/items")),
-    "quota.get": OperationSpec(
-        ("tenant_id",), "object", _op("GET", f"{_V1}/tenants/{{tenant_id}}/quota")
-    ),
-    "quota.set": OperationSpec(
-        ("tenant_id", "cpu", "memory_gib", "accelerators"),
-        "object",
-        _op(
-            "PUT",
-            f"{_V1}/tenants/{{tenant_id}}/quota",
-            body=_body("cpu", "memory_gib", "accelerators"),
-        ),
-    ),
-    "storage.credentials": OperationSpec(
-        ("tenant_id",), "object", _op("GET", f"{_V1}/tenants/{{tenant_id}}/storage")
-    ),
-    "clusters.list": OperationSpec(
-        ("kind",),
-        "list",
-        _op("GET", f"{_V1}/clusters", query={"kind": "{kind}"}, items="/items"),
-    ),
-    "clusters.create": OperationSpec(
-        ("name", "kind", "nodes", "accelerator_model", "labels"),
-        "object",
-        _op(
-            "POST",
-            f"{_V1}/clusters",
-            body=_body("name", "kind", "nodes", "accelerator_model", "labels"),
-        ),
-    ),
-    "clusters.get": OperationSpec(
-        ("cluster_id",), "object", _op("GET", f"{_V1}/clusters/{{cluster_id}}")
-    ),
-    "clusters.delete": OperationSpec(
-        ("cluster_id",), "none", _op("DELETE", f"{_V1}/clusters/{{cluster_id}}", format="none")
-    ),
-    "clusters.scale_out": OperationSpec(
-        ("cluster_id", "count"),
-        "object",
-        _op("POST", f"{_V1}/clusters/{{cluster_id}}/nodes", body=_body("count")),
-    ),
-    "clusters.scale_in": OperationSpec(
-        ("cluster_id", "node_id"),
-        "object",
-        _op("DELETE", f"{_V1}/clusters/{{cluster_id}}/nodes/{{node_id}}"),
-    ),
-    "nodes.list": OperationSpec(
-        ("cluster_id",),
-        "list",
-        _op("GET", f"{_V1}/nodes", query={"cluster_id": "{cluster_id}"}, items="/items"),
-    ),
-    "nodes.get": OperationSpec(("node_id",), "object", _op("GET", f"{_V1}/nodes/{{node_id}}")),
-    "images.list": OperationSpec((), "list", _op("GET", f"{_V1}/images", items="/items")),
-    "images.create": OperationSpec(
-        ("name", "tag", "framework", "labels"),
-        "object",
-        _op("POST", f"{_V1}/images", body=_body("name", "tag", "framework", "labels")),
-    ),
-    "images.delete": OperationSpec(
-        ("image_id",), "none", _op("DELETE", f"{_V1}/images/{{image_id}}", format="none")
-    ),
-    "jobs.submit": OperationSpec(
-        ("name", "image", "command", "workers", "resources", "env", "labels"),
-        "object",
-        _op(
-            "POST",
-            f"{_V1}/jobs",
-            body=_body("name", "image", "command", "workers", "resources", "env", "labels"),
-        ),
-    ),
-    "jobs.list": OperationSpec(
-        ("status", "label"),
-        "list",
-        _op("GET", f"{_V1}/jobs", query={"status": "{status}", "label": "{label}"}, items="/items"),
-    ),
-    "jobs.get": OperationSpec(("job_id",), "object", _op("GET", f"{_V1}/jobs/{{job_id}}")),
-    "jobs.events": OperationSpec(
-        ("job_id",), "list", _op("GET", f"{_V1}/jobs/{{job_id}}/events", items="/items")
-    ),
-    "jobs.logs": OperationSpec(
-        ("job_id", "worker"),
-        "text",
-        _op("GET", f"{_V1}/jobs/{{job_id}}/logs", query={"worker": "{worker}"}, format="text"),
-    ),
-    "jobs.stop": OperationSpec(("job_id",), "object", _op("POST", f"{_V1}/jobs/{{job_id}}/stop")),
-    "jobs.restart": OperationSpec(
-        ("job_id",), "object", _op("POST", f"{_V1}/jobs/{{job_id}}/restart")
-    ),
-    "jobs.delete": OperationSpec(
-        ("job_id",), "none", _op("DELETE", f"{_V1}/jobs/{{job_id}}", format="none")
-    ),
-    "usage.list": OperationSpec(
-        ("job_id", "tenant_id", "since", "until"),
-        "list",
-        _op(
-            "GET",
-            f"{_V1}/usage",
-            query=_body("job_id", "tenant_id", "since", "until"),
-            items="/items",
-        ),
-    ),
-    "products.list": OperationSpec((), "list", _op("GET", f"{_V1}/products", items="/items")),
-    "orders.list": OperationSpec((), "list", _op("GET", f"{_V1}/orders", items="/items")),
-    "orders.create": OperationSpec(
-        ("product_id", "quantity", "labels"),
-        "object",
-        _op("POST", f"{_V1}/orders", body=_body("product_id", "quantity", "labels")),
-    ),
-    "orders.cancel": OperationSpec(
-        ("order_id",), "object", _op("POST", f"{_V1}/orders/{{order_id}}/cancel")
-    ),
-    "bills.list": OperationSpec(
-        ("tenant_id", "period"),
-        "list",
-        _op("GET", f"{_V1}/bills", query=_body("tenant_id", "period"), items="/items"),
-    ),
-    "audit.list": OperationSpec(
-        ("since", "actor", "action"),
-        "list",
-        _op("GET", f"{_V1}/audit", query=_body("since", "actor", "action"), items="/items"),
-    ),
-    "metrics.scrape": OperationSpec((), "text", _op("GET", "/metrics", format="text")),
-}
-
-
-def _area_operations() -> dict[str, OperationSpec]:
-    """Operations of the platform's other areas: ``OPERATIONS`` of each ``ops_*`` module.
-
-    An area (models, workflows, dev machines…) adds its operations in a module of
-    its own (``pytest_sca/adapters/ops_<area>.py``, pure data built with
-    :func:`_op`, :func:`_body` and :class:`OperationSpec`) instead of editing this table.
-    """
-    from ..discovery import merge_declared
-
-    return merge_declared("pytest_sca.adapters", "ops_", "OPERATIONS", OPERATIONS,
-                          "platform operation")
-
-
-OPERATIONS.update(_area_operations())
+OPERATIONS: dict[str, OperationSpec] = load_operations()
 
 _WHOLE_PLACEHOLDER = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*)\}$")
 _POINTER = re.compile(r"^(/([^~/]|~[01])*)*$")

@@ -15,14 +15,15 @@ import json
 import re
 import tarfile
 import time
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar
 
 import requests
 
-from pytest_sca.adapters.base import Adapter, AdapterContext, TargetError
-from pytest_sca.adapters.capabilities import Record
+from pytest_sca.adapters.base import Adapter, AdapterContext, Facade
 from pytest_sca.adapters.config import RegistryConfig
 from pytest_sca.adapters.http import VerifyingSession
+from pytest_sca.capabilities import PulledImage, PushedImage, Refused, TargetError
+from pytest_sca.cleanup import UndoAction
 
 MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json"
 CONFIG_TYPE = "application/vnd.oci.image.config.v1+json"
@@ -30,48 +31,6 @@ LAYER_TYPE = "application/vnd.oci.image.layer.v1.tar+gzip"
 _ACCEPT = ", ".join((MANIFEST_TYPE, "application/vnd.docker.distribution.manifest.v2+json",
                      "application/vnd.oci.image.index.v1+json"))
 _CHALLENGE = re.compile(r'(\w+)="([^"]*)"')
-
-
-class RegistryRefused(Exception):
-    """The registry refused a request with a 4xx answer (an observation, not a failure)."""
-
-    def __init__(self, method: str, path: str, status: int, body: str) -> None:
-        super().__init__(f"{method} {path} answered {status}: {body[:160]}")
-        self.status = status
-
-
-@runtime_checkable
-class ImageRegistry(Protocol):
-    """An OCI registry: what a check can do with it."""
-
-    def catalog(self) -> list[str]:
-        """Repository names."""
-        ...
-
-    def tags(self, repository: str) -> list[str]:
-        """Tags of a repository (empty if it is unknown)."""
-        ...
-
-    def probe_repository(self, suffix: str) -> str:
-        """A repository name for this run's probe images (under the configured prefix)."""
-        ...
-
-    def push_probe_image(self, repository: str, tag: str, payload: bytes = b"sca-probe\n"
-                         ) -> Record:
-        """Build and push a tiny image; ``{repository, tag, digest, bytes, seconds}``."""
-        ...
-
-    def pull(self, repository: str, reference: str) -> Record:
-        """Fetch manifest and every blob, checking digests; ``{digest, bytes, seconds}``."""
-        ...
-
-    def exists(self, repository: str, reference: str) -> bool:
-        """Whether the manifest a tag or digest names can be fetched."""
-        ...
-
-    def delete(self, repository: str, digest: str) -> None:
-        """Delete a manifest by digest."""
-        ...
 
 
 def _digest(data: bytes) -> str:
@@ -101,11 +60,11 @@ def probe_image(payload: bytes) -> tuple[bytes, list[tuple[str, bytes]]]:
 
 
 class RegistryAdapter(Adapter):
-    """Provides ``registry`` over the OCI distribution API."""
+    """A registry reached over the OCI distribution API (Basic or bearer-token auth)."""
 
     transport: ClassVar[str] = "registry"
-    provides: ClassVar[frozenset[str]] = frozenset({"registry"})
     config_model: ClassVar[type[RegistryConfig]] = RegistryConfig
+    sweeps: ClassVar[frozenset[str]] = frozenset({"registry:manifests"})
 
     def __init__(self, config: RegistryConfig, context: AdapterContext) -> None:
         super().__init__(config, context)
@@ -116,11 +75,15 @@ class RegistryAdapter(Adapter):
             self._session.auth = (config.username, config.password)
             context.redact.add([config.password])
         self._tokens: dict[str, str] = {}
+        #: (repository, digest) of a manifest the run pushed → the undo that deletes it
+        self.undo: dict[tuple[str, str], UndoAction] = {}
 
     # -- transport ----------------------------------------------------------------------
 
-    def _send(self, method: str, path: str, *, scope: str, ok: tuple[int, ...] = (200,),
-              url: str | None = None, **kwargs: Any) -> requests.Response:
+    def send(self, method: str, path: str, *, scope: str, ok: tuple[int, ...] = (200,),
+             url: str | None = None, **kwargs: Any) -> requests.Response:
+        """One request with the token of ``scope`` (fetched on a bearer challenge); an answer
+        outside ``ok`` raises :class:`Refused` (4xx) or :class:`TargetError`."""
         headers = dict(kwargs.pop("headers", {}))
         for _attempt in range(2):
             if scope in self._tokens:
@@ -140,7 +103,8 @@ class RegistryAdapter(Adapter):
         if response.status_code in ok:
             return response
         if 400 <= response.status_code < 500:
-            raise RegistryRefused(method, path, response.status_code, response.text)
+            raise Refused(f"{method} {path}", response.status_code, _error_code(response),
+                          " ".join(response.text.split())[:160])
         raise TargetError(f"{method} {self.base}{path} answered {response.status_code}")
 
     def _fetch_token(self, challenge: str, scope: str) -> str:
@@ -161,7 +125,51 @@ class RegistryAdapter(Adapter):
         self.context.redact.add([token])
         return token
 
-    # -- the capability -----------------------------------------------------------------
+    def probe_repository(self, run_id: str, suffix: str) -> str:
+        """The repository of a run's probe images: under the prefix, named by the run id."""
+        clean = re.sub(r"[^a-z0-9._-]+", "-", f"{run_id}-{suffix}".lower())
+        return f"{self.config.repository_prefix}/{clean}".strip("/")
+
+    def sweep(self, run_id: str) -> list[str]:
+        """Delete every manifest of the run's probe repositories."""
+        failures: list[str] = []
+        mine = self.probe_repository(run_id, "")
+        registry = OciRegistry(self)
+        try:
+            repositories = [r for r in registry.catalog() if r.startswith(mine)]
+        except (Refused, TargetError) as exc:
+            return [f"catalogue: {exc}"]
+        for repository in repositories:
+            try:
+                for tag in registry.tags(repository):
+                    response = self.send("HEAD", f"/v2/{repository}/manifests/{tag}",
+                                         scope=f"repository:{repository}:pull",
+                                         headers={"Accept": _ACCEPT})
+                    digest = response.headers.get("Docker-Content-Digest")
+                    if digest:
+                        registry.delete(repository, digest)
+            except (Refused, TargetError) as exc:
+                failures.append(f"{repository}: {exc}")
+        return failures
+
+    def close(self) -> None:
+        self._session.close()
+
+
+def _error_code(response: requests.Response) -> str | None:
+    """The first code of an OCI error body (``{"errors": [{"code", "message"}]}``)."""
+    try:
+        errors = response.json().get("errors") or []
+    except (ValueError, AttributeError):
+        return None
+    return str(errors[0].get("code")) if errors and isinstance(errors[0], dict) else None
+
+
+class OciRegistry(Facade[RegistryAdapter]):
+    """:class:`~pytest_sca.capabilities.Registry` over the OCI distribution API."""
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        return self.subject.send(method, path, **kwargs)
 
     def catalog(self) -> list[str]:
         response = self._send("GET", "/v2/_catalog", scope="registry:catalog:*")
@@ -171,18 +179,17 @@ class RegistryAdapter(Adapter):
         try:
             response = self._send("GET", f"/v2/{repository}/tags/list",
                                   scope=f"repository:{repository}:pull")
-        except RegistryRefused as exc:
+        except Refused as exc:
             if exc.status == 404:
                 return []
             raise
         return list(response.json().get("tags") or [])
 
     def probe_repository(self, suffix: str) -> str:
-        clean = re.sub(r"[^a-z0-9._-]+", "-", f"{self.context.run_id}-{suffix}".lower())
-        return f"{self.config.repository_prefix}/{clean}".strip("/")
+        return self.subject.probe_repository(self.subject.context.run_id, suffix)
 
     def push_probe_image(self, repository: str, tag: str, payload: bytes = b"sca-probe\n"
-                         ) -> Record:
+                         ) -> PushedImage:
         scope = f"repository:{repository}:pull,push"
         manifest, blobs = probe_image(payload)
         started = time.monotonic()
@@ -190,25 +197,31 @@ class RegistryAdapter(Adapter):
             try:
                 self._send("HEAD", f"/v2/{repository}/blobs/{digest}", scope=scope)
                 continue
-            except RegistryRefused:
+            except Refused:
                 pass
             upload = self._send("POST", f"/v2/{repository}/blobs/uploads/", scope=scope,
                                 ok=(202,))
             location = upload.headers.get("Location", "")
             if location.startswith("/"):
-                location = self.base + location
+                location = self.subject.base + location
             separator = "&" if "?" in location else "?"
             self._send("PUT", f"/v2/{repository}/blobs/uploads/…", scope=scope, ok=(201,),
                        url=f"{location}{separator}digest={digest}", data=blob,
                        headers={"Content-Type": "application/octet-stream"})
-        answer = self._send("PUT", f"/v2/{repository}/manifests/{tag}", scope=scope, ok=(201,),
-                            data=manifest, headers={"Content-Type": MANIFEST_TYPE})
-        return {"repository": repository, "tag": tag,
-                "digest": answer.headers.get("Docker-Content-Digest") or _digest(manifest),
-                "bytes": len(manifest) + sum(len(b) for _, b in blobs),
-                "seconds": round(time.monotonic() - started, 6)}
+        answer = self._send("PUT", f"/v2/{repository}/manifests/{tag}", scope=scope,
+                            ok=(201,), data=manifest, headers={"Content-Type": MANIFEST_TYPE})
+        pushed: PushedImage = {
+            "repository": repository, "tag": tag,
+            "digest": answer.headers.get("Docker-Content-Digest") or _digest(manifest),
+            "bytes": len(manifest) + sum(len(b) for _, b in blobs),
+            "seconds": round(time.monotonic() - started, 6)}
+        digest = pushed["digest"]
+        self.subject.undo[(repository, digest)] = self.subject.context.created(
+            "registry:manifests", f"delete {repository}@{digest}",
+            lambda: self._delete_quietly(repository, digest))
+        return pushed
 
-    def pull(self, repository: str, reference: str) -> Record:
+    def pull(self, repository: str, reference: str) -> PulledImage:
         scope = f"repository:{repository}:pull"
         started = time.monotonic()
         response = self._send("GET", f"/v2/{repository}/manifests/{reference}", scope=scope,
@@ -231,7 +244,7 @@ class RegistryAdapter(Adapter):
         try:
             self._send("HEAD", f"/v2/{repository}/manifests/{reference}",
                        scope=f"repository:{repository}:pull", headers={"Accept": _ACCEPT})
-        except RegistryRefused as exc:
+        except Refused as exc:
             if exc.status == 404:
                 return False
             raise
@@ -239,7 +252,18 @@ class RegistryAdapter(Adapter):
 
     def delete(self, repository: str, digest: str) -> None:
         self._send("DELETE", f"/v2/{repository}/manifests/{digest}",
-                   scope=f"repository:{repository}:delete", ok=(202, 200))
+                          scope=f"repository:{repository}:delete", ok=(202, 200))
+        action = self.subject.undo.pop((repository, digest), None)
+        if action is not None:
+            action.cancel()
 
-    def close(self) -> None:
-        self._session.close()
+    def _delete_quietly(self, repository: str, digest: str) -> None:
+        try:
+            self.delete(repository, digest)
+        except Refused as refusal:
+            if refusal.status != 404:
+                raise
+
+
+#: The registry adapter's capability (set here: its implementation needs the class).
+RegistryAdapter.implementations = {"registry": OciRegistry}

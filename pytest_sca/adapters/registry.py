@@ -5,15 +5,15 @@ A vendor package adds a transport by declaring, in its pyproject.toml::
     [project.entry-points."pytest_sca.adapters"]
     myvendor = "myvendor_sca.adapter:MyVendorAdapter"
 
-The class subclasses :class:`~pytest_sca.adapters.base.Adapter` and names its
-pydantic configuration model in the ``config_model`` class attribute; the
-target file then configures it under ``adapters.myvendor``. See docs/adapters.md.
+The class subclasses :class:`~pytest_sca.adapters.base.Adapter`, names its
+pydantic configuration model in ``config_model`` and the capabilities it serves in
+``implementations``; the target file then configures it under ``adapters.myvendor``.
+See docs/adapters.md.
 """
 
 from __future__ import annotations
 
 import importlib
-import importlib.util
 from importlib.metadata import EntryPoint, entry_points
 
 from pydantic import BaseModel
@@ -24,8 +24,8 @@ from pytest_sca.adapters.config import BUILTIN_CONFIGS
 #: The entry-point group vendor adapters register in.
 ENTRY_POINT_GROUP = "pytest_sca.adapters"
 
-#: transport → "module:Class" of the built-in adapters. A module not written yet makes
-#: its transport "not implemented yet" (the checks that need it are not_assessed).
+#: transport → "module:Class" of the built-in adapters, imported on first use (so that
+#: validating a target file imports no transport library).
 BUILTIN_ADAPTERS: dict[str, str] = {
     "platform": "pytest_sca.adapters.platform:PlatformAdapter",
     "kubernetes": "pytest_sca.adapters.kube:KubernetesAdapter",
@@ -62,16 +62,9 @@ def config_model_for(transport: str) -> type[BaseModel]:
 
 
 def load_adapter_class(transport: str) -> type[Adapter]:
-    """The adapter class of ``transport``.
-
-    KeyError if no built-in or installed package provides it; NotImplementedError
-    for a built-in transport whose adapter is not written yet.
-    """
+    """The adapter class of ``transport``; KeyError if no built-in or installed package
+    provides it. A vendor package never takes over a built-in transport's name."""
     if transport in BUILTIN_ADAPTERS:
-        module_name = BUILTIN_ADAPTERS[transport].partition(":")[0]
-        if importlib.util.find_spec(module_name) is None:
-            # A vendor package never takes over a built-in transport's name, written or not.
-            raise NotImplementedError(f"the {transport} adapter is not implemented yet")
         return _checked(transport, _import(BUILTIN_ADAPTERS[transport]))
     vendor = _vendor_entry_points().get(transport)
     if vendor is not None:
@@ -92,3 +85,18 @@ def _checked(transport: str, loaded: object, origin: str = "built-in") -> type[A
             f"transport {transport!r} ({origin}) is not an Adapter subclass: {loaded!r}"
         )
     return loaded
+
+
+def providers_of(capability: str) -> list[str]:
+    """The transports whose adapter serves ``capability`` (built-ins, then installed vendors),
+    read from each adapter's ``implementations``: what a not-assessed reason may suggest."""
+    found: list[str] = []
+    for transport in [*BUILTIN_ADAPTERS, *sorted(set(_vendor_entry_points()) -
+                                                 set(BUILTIN_ADAPTERS))]:
+        try:
+            adapter = load_adapter_class(transport)
+        except (ImportError, TypeError):  # a broken vendor package suggests nothing
+            continue
+        if capability in adapter.provides:
+            found.append(transport)
+    return found

@@ -1,6 +1,8 @@
 """S3-compatible object storage (boto3): the ``storage`` capability.
 
-Probe objects go to the target's bucket under a prefix carrying the run id.
+Probe objects go to the target's bucket under keys that start with the run's prefix
+(``sca-<run id>``): each is deleted at the end of the check that wrote it, and the
+sweep of a killed run finds them by that prefix.
 Besides reads and writes as the tenant, the adapter can try the same object
 anonymously (a plain unsigned HTTP request) and with the second tenant's
 credentials (``other_tenant``), so that checks can observe isolation.
@@ -11,47 +13,51 @@ signed with Signature V4.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from typing import Any, ClassVar
 from urllib.parse import quote
 
 import requests
 
-from pytest_sca.adapters.base import Adapter, AdapterContext, TargetError
+from pytest_sca.adapters.base import Adapter, AdapterContext, Facade
 from pytest_sca.adapters.config import S3Config
+from pytest_sca.capabilities import Attempt, TargetError
+from pytest_sca.cleanup import UndoAction
 
 
-@dataclass(frozen=True)
-class Attempt:
-    """The outcome of one request: HTTP status, S3 error code ('' on success), body if read."""
+def run_prefix(run_id: str) -> str:
+    """The key prefix of every object a run writes (``sca-<run id>``)."""
+    return f"sca-{run_id}".lower()
 
-    status: int
-    code: str = ""
-    body: bytes | None = None
 
-    @property
-    def allowed(self) -> bool:
-        return 200 <= self.status < 300
+def of_run(key: str, run_id: str) -> bool:
+    """Whether ``key`` is a run's: its prefix, then a separator (never another run's id that
+    merely starts the same way)."""
+    prefix = run_prefix(run_id)
+    return key.startswith(prefix) and key[len(prefix):][:1] in ("", "-", "/", ".", "_")
 
 
 class S3Adapter(Adapter):
     """Object storage as the tenant (and, for isolation checks, as a second tenant)."""
 
     transport: ClassVar[str] = "s3"
-    provides: ClassVar[frozenset[str]] = frozenset({"storage"})
+    config_model: ClassVar[type[S3Config]] = S3Config
+    sweeps: ClassVar[frozenset[str]] = frozenset({"s3:objects"})
 
     def __init__(self, config: S3Config, context: AdapterContext) -> None:
         super().__init__(config, context)
         self.config: S3Config = config
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
+        #: key of an object the run wrote → the undo that deletes it
+        self.undo: dict[str, UndoAction] = {}
         secrets = [config.secret_key] + (
             [config.other_tenant.secret_key] if config.other_tenant else [])
         context.redact.add(secrets)
 
     # --- clients -------------------------------------------------------------------------------
 
-    def _client(self, who: str = "tenant") -> Any:
+    def client(self, who: str = "tenant") -> Any:
+        """The boto3 client of the tenant (``who="other"``: of the second tenant)."""
         with self._lock:
             if who not in self._clients:
                 import boto3
@@ -84,7 +90,8 @@ class S3Adapter(Adapter):
         """Whether the target file gives a second tenant's credentials."""
         return self.config.other_tenant is not None
 
-    def _attempt(self, call: Any) -> Attempt:
+    def attempt(self, call: Any) -> Attempt:
+        """Run one S3 call: its status and error code (4xx), or TargetError (5xx, transport)."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
@@ -101,42 +108,98 @@ class S3Adapter(Adapter):
         return Attempt(int(answer["ResponseMetadata"]["HTTPStatusCode"]), "",
                        body.read() if body is not None else None)
 
-    # --- objects -------------------------------------------------------------------------------
+    def sweep(self, run_id: str) -> list[str]:
+        """Delete every object of the bucket under the run's prefix."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        failures: list[str] = []
+        try:
+            pages = self.client().get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=run_prefix(run_id))
+            keys = [item["Key"] for page in pages for item in page.get("Contents", [])
+                    if of_run(item["Key"], run_id)]
+        except (ClientError, BotoCoreError, TargetError) as exc:
+            return [f"list objects: {exc}"]
+        for key in keys:
+            attempt = self.attempt(lambda key=key: self.client().delete_object(
+                Bucket=self.bucket, Key=key))
+            if not attempt.allowed and attempt.status != 404:
+                failures.append(f"delete object {key}: {attempt.status} {attempt.code}")
+        return failures
+
+    def close(self) -> None:
+        """Drop the clients."""
+        with self._lock:
+            for client in self._clients.values():
+                client.close()
+            self._clients.clear()
+
+
+class S3Storage(Facade[S3Adapter]):
+    """:class:`~pytest_sca.capabilities.Storage` over S3."""
+
+    @property
+    def bucket(self) -> str:
+        """The bucket the run may write probe objects to."""
+        return self.subject.bucket
+
+    @property
+    def has_other_tenant(self) -> bool:
+        """Whether the target file gives a second tenant's credentials."""
+        return self.subject.has_other_tenant
 
     def put(self, key: str, data: bytes, sse: str | None = None) -> Attempt:
-        """Write an object as the tenant (``sse``: ask for that server-side encryption)."""
+        """Write an object as the tenant (``sse``: ask for that server-side encryption); it is
+        deleted at the end of the check. ``key`` must start with the run's prefix."""
+        context = self.subject.context
+        if not of_run(key, context.run_id):
+            raise AssertionError(f"bug: probe object {key!r} does not start with the run's "
+                                 f"prefix {run_prefix(context.run_id)!r} (use sca.name())")
         extra = {"ServerSideEncryption": sse} if sse else {}
-        return self._attempt(lambda: self._client().put_object(
-            Bucket=self.bucket, Key=key, Body=data, **extra))
+        written = self.subject.attempt(lambda: self.subject.client().put_object(
+            Bucket=self.subject.bucket, Key=key, Body=data, **extra))
+        if written.allowed:
+            self.subject.undo[key] = context.created(
+                "s3:objects", f"delete object {key}", lambda: self._delete(key))
+        return written
 
     def head(self, key: str) -> dict[str, Any]:
         """The object's metadata as the tenant (``ServerSideEncryption`` among it)."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            return dict(self._client().head_object(Bucket=self.bucket, Key=key))
+            return dict(self.subject.client().head_object(Bucket=self.subject.bucket, Key=key))
         except (ClientError, BotoCoreError) as exc:
             raise TargetError(f"s3: cannot read the metadata of {key}: {exc}") from None
 
     def get(self, key: str, as_other_tenant: bool = False) -> Attempt:
         """Read an object as the tenant, or with the second tenant's credentials."""
-        client = self._client("other" if as_other_tenant else "tenant")
-        return self._attempt(lambda: client.get_object(Bucket=self.bucket, Key=key))
+        client = self.subject.client("other" if as_other_tenant else "tenant")
+        return self.subject.attempt(lambda: client.get_object(Bucket=self.subject.bucket,
+                                                              Key=key))
 
     def list_keys(self, prefix: str, as_other_tenant: bool = False) -> Attempt:
         """List keys under ``prefix`` (the body holds the names, one a line)."""
-        client = self._client("other" if as_other_tenant else "tenant")
-        attempt = self._attempt(lambda: client.list_objects_v2(Bucket=self.bucket,
-                                                               Prefix=prefix))
-        return attempt
+        client = self.subject.client("other" if as_other_tenant else "tenant")
+        return self.subject.attempt(lambda: client.list_objects_v2(Bucket=self.subject.bucket,
+                                                                   Prefix=prefix))
 
     def delete(self, key: str) -> None:
         """Remove an object as the tenant."""
-        self._attempt(lambda: self._client().delete_object(Bucket=self.bucket, Key=key))
+        self._delete(key)
+        action = self.subject.undo.pop(key, None)
+        if action is not None:
+            action.cancel()
+
+    def _delete(self, key: str) -> None:
+        deleted = self.subject.attempt(lambda: self.subject.client().delete_object(
+            Bucket=self.subject.bucket, Key=key))
+        if not deleted.allowed and deleted.status != 404:
+            raise TargetError(f"s3: delete of {key} answered {deleted.status} {deleted.code}")
 
     def object_url(self, key: str) -> str:
         """The object's path-style URL."""
-        return f"{self.config.endpoint.rstrip('/')}/{self.bucket}/{quote(key)}"
+        return f"{self.subject.config.endpoint.rstrip('/')}/{self.subject.bucket}/{quote(key)}"
 
     def anonymous_get(self, key: str) -> Attempt:
         """Read an object with a plain unsigned HTTP GET."""
@@ -144,16 +207,18 @@ class S3Adapter(Adapter):
 
     def presigned_get(self, key: str, expires_s: int) -> str:
         """A presigned GET URL of the object that expires after ``expires_s`` seconds."""
-        url: str = self._client().generate_presigned_url(
-            "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_s)
+        url: str = self.subject.client().generate_presigned_url(
+            "get_object", Params={"Bucket": self.subject.bucket, "Key": key},
+            ExpiresIn=expires_s)
         return url
 
     def fetch(self, url: str) -> Attempt:
         """GET a URL without credentials (anonymous or presigned)."""
         try:
-            answer = requests.get(url, verify=self.config.verify, timeout=30)
+            answer = requests.get(url, verify=self.subject.config.verify, timeout=30)
         except requests.RequestException as exc:
-            raise TargetError(f"s3 {self.config.endpoint}: {type(exc).__name__}") from None
+            raise TargetError(f"s3 {self.subject.config.endpoint}: {type(exc).__name__}"
+                              ) from None
         if answer.status_code >= 500:
             raise TargetError(f"s3: GET of an object URL answered {answer.status_code}")
         return Attempt(answer.status_code, "", answer.content if answer.ok else None)
@@ -165,7 +230,8 @@ class S3Adapter(Adapter):
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            return str(self._client().get_bucket_policy(Bucket=self.bucket)["Policy"])
+            answer = self.subject.client().get_bucket_policy(Bucket=self.subject.bucket)
+            return str(answer["Policy"])
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "NoSuchBucketPolicy":
                 return None
@@ -178,7 +244,8 @@ class S3Adapter(Adapter):
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            grants = self._client().get_bucket_acl(Bucket=self.bucket).get("Grants", [])
+            acl = self.subject.client().get_bucket_acl(Bucket=self.subject.bucket)
+            grants = acl.get("Grants", [])
         except (ClientError, BotoCoreError) as exc:
             raise TargetError(f"s3: cannot read the bucket ACL: {exc}") from None
         return [f"{g['Grantee'].get('URI', '').rsplit('/', 1)[-1]}:{g.get('Permission')}"
@@ -186,9 +253,6 @@ class S3Adapter(Adapter):
                 if g.get("Grantee", {}).get("URI", "").endswith(("AllUsers",
                                                                   "AuthenticatedUsers"))]
 
-    def close(self) -> None:
-        """Drop the clients."""
-        with self._lock:
-            for client in self._clients.values():
-                client.close()
-            self._clients.clear()
+
+#: The S3 adapter's capability (set here: its implementation needs the class).
+S3Adapter.implementations = {"storage": S3Storage}

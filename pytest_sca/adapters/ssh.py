@@ -16,8 +16,9 @@ from typing import Any, ClassVar
 
 import paramiko
 
-from pytest_sca.adapters.base import Adapter, AdapterContext, TargetError
+from pytest_sca.adapters.base import Adapter, AdapterContext, Facade
 from pytest_sca.adapters.config import SshConfig, SshNode
+from pytest_sca.capabilities import CommandResult, TargetError
 
 #: OpenSSH's compiled-in defaults of the settings the hardening checks read
 #: (sshd_config(5), OpenSSH 7–9): a setting the file leaves out has this value.
@@ -32,24 +33,6 @@ SSHD_DEFAULTS: dict[str, str] = {
     "protocol": "2",
 }
 
-
-
-class CommandResult(tuple[int, str, str]):
-    """``(exit_status, stdout, stderr)`` of a command run on a node."""
-
-    __slots__ = ()
-
-    @property
-    def exit_status(self) -> int:
-        return self[0]
-
-    @property
-    def stdout(self) -> str:
-        return self[1]
-
-    @property
-    def stderr(self) -> str:
-        return self[2]
 
 
 def parse_sshd_config(text: str) -> dict[str, str]:
@@ -72,15 +55,10 @@ def parse_sshd_config(text: str) -> dict[str, str]:
 
 
 class SshAdapter(Adapter):
-    """Runs commands on the target's nodes over SSH.
-
-    ``run(node, command) -> (exit_status, stdout, stderr)``, ``read_file(node, path)``,
-    ``nodes()``, plus the hardening views ``sshd_settings``, ``auth_methods`` and
-    ``world_writable``.
-    """
+    """Connections to the target's nodes over SSH, and commands run through them."""
 
     transport: ClassVar[str] = "ssh"
-    provides: ClassVar[frozenset[str]] = frozenset({"nodes"})
+    config_model: ClassVar[type[SshConfig]] = SshConfig
 
     def __init__(self, config: SshConfig, context: AdapterContext) -> None:
         super().__init__(config, context)
@@ -93,16 +71,13 @@ class SshAdapter(Adapter):
 
     # --- connections -------------------------------------------------------------------------
 
-    def nodes(self) -> list[str]:
-        """Names of the nodes the target file lists, in its order."""
-        return [node.name for node in self.config.nodes]
-
     def node(self, name: str) -> SshNode:
         """The configuration of node ``name``; KeyError naming the known nodes."""
         try:
             return self._by_name[name]
         except KeyError:
-            raise KeyError(f"unknown node {name!r}: the target lists {self.nodes()}") from None
+            known = [node.name for node in self.config.nodes]
+            raise KeyError(f"unknown node {name!r}: the target lists {known}") from None
 
     def _new_client(self) -> paramiko.SSHClient:
         client = paramiko.SSHClient()
@@ -133,7 +108,8 @@ class SshAdapter(Adapter):
                 f"{node.user}: {type(exc).__name__}: {exc}") from None
         return client
 
-    def _jump_channel(self, node: SshNode) -> Any:
+    def jump_channel(self, node: SshNode) -> Any:
+        """A channel to ``node`` through the jump host, or None without one."""
         jump = self.config.jump_host
         if jump is None:
             return None
@@ -151,7 +127,7 @@ class SshAdapter(Adapter):
             client = self._clients.get(name)
             transport = client.get_transport() if client else None
             if client is None or transport is None or not transport.is_active():
-                client = self._connect(node, self._jump_channel(node))
+                client = self._connect(node, self.jump_channel(node))
                 self._clients[name] = client
             return client
 
@@ -195,7 +171,29 @@ class SshAdapter(Adapter):
         except (TimeoutError, paramiko.SSHException, OSError) as exc:
             raise TargetError(f"ssh node {node}: command failed: {type(exc).__name__}: {exc}"
                               ) from None
-        return CommandResult((status, out.decode(errors="replace"), err.decode(errors="replace")))
+        return CommandResult(status, out.decode(errors="replace"), err.decode(errors="replace"))
+
+    def close(self) -> None:
+        """Close every connection."""
+        with self._lock:
+            for client in self._clients.values():
+                client.close()
+            self._clients.clear()
+            if self._jump is not None:
+                self._jump.close()
+                self._jump = None
+
+class SshNodes(Facade[SshAdapter]):
+    """:class:`~pytest_sca.capabilities.Nodes` over SSH."""
+
+    def nodes(self) -> list[str]:
+        """Names of the nodes the target file lists, in its order."""
+        return [node.name for node in self.subject.config.nodes]
+
+    def run(self, node: str, command: str, timeout: float | None = None,
+            stdin: bytes | None = None) -> CommandResult:
+        """Run ``command`` (a shell command line) on ``node``; bounded by ``timeout`` seconds."""
+        return self.subject.run(node, command, timeout, stdin)
 
     def read_file(self, node: str, path: str) -> str:
         """The text of ``path`` on ``node``; FileNotFoundError if it is not there."""
@@ -206,8 +204,6 @@ class SshAdapter(Adapter):
             raise TargetError(f"ssh node {node}: cannot read {path}: {err.strip()[:200]}")
         return out
 
-    # --- hardening views ---------------------------------------------------------------------
-
     def sshd_settings(self, node: str) -> dict[str, str]:
         """The node's sshd settings, keys lower-case: ``sshd -T`` if it answers, else the file.
 
@@ -215,31 +211,32 @@ class SshAdapter(Adapter):
         resolved) but needs the privileges to read the host keys; without them
         the configured file is parsed with :func:`parse_sshd_config`.
         """
-        path = shlex.quote(self.config.sshd_config)
-        status, out, _ = self.run(node, f"{self.config.sshd_binary} -T -f {path} 2>/dev/null")
+        config = self.subject.config
+        path = shlex.quote(config.sshd_config)
+        status, out, _ = self.run(node, f"{config.sshd_binary} -T -f {path} 2>/dev/null")
         if status == 0 and out.strip():
             effective: dict[str, str] = {}
             for line in out.splitlines():
                 key, _, value = line.partition(" ")
                 effective.setdefault(key.lower(), value.strip().lower())
             return {**SSHD_DEFAULTS, **effective}
-        return parse_sshd_config(self.read_file(node, self.config.sshd_config))
+        return parse_sshd_config(self.read_file(node, self.subject.config.sshd_config))
 
     def auth_methods(self, node: str, user: str = "root") -> list[str]:
         """Authentication methods the node's SSH server offers to ``user`` (e.g. ``password``).
 
         Asked on a fresh connection with the ``none`` method, so nothing is logged in.
         """
-        config = self.node(node)
+        config = self.subject.node(node)
         try:
-            sock = self._jump_channel(config) or socket.create_connection(
-                (config.host, config.port), timeout=self.config.timeout)
+            sock = self.subject.jump_channel(config) or socket.create_connection(
+                (config.host, config.port), timeout=self.subject.config.timeout)
             transport = paramiko.Transport(sock)
         except OSError as exc:
             raise TargetError(f"ssh node {node}: cannot connect: {exc}") from None
         try:
-            transport.banner_timeout = self.config.timeout
-            transport.start_client(timeout=self.config.timeout)
+            transport.banner_timeout = self.subject.config.timeout
+            transport.start_client(timeout=self.subject.config.timeout)
             try:
                 transport.auth_none(user)
             except paramiko.BadAuthenticationType as offered:
@@ -257,18 +254,12 @@ class SshAdapter(Adapter):
         Sticky directories (``/tmp``-like) are not counted: everyone may create
         there but not replace what others own.
         """
-        roots = " ".join(shlex.quote(p) for p in (paths or self.config.system_paths))
+        roots = " ".join(shlex.quote(p) for p in (paths or self.subject.config.system_paths))
         command = (f"find {roots} -xdev -maxdepth {int(max_depth)} -perm -0002 "
                    r"\( -type f -o \( -type d ! -perm -1000 \) \) -print 2>/dev/null; true")
         _, out, _ = self.run(node, command)
         return [line for line in out.splitlines() if line]
 
-    def close(self) -> None:
-        """Close every connection."""
-        with self._lock:
-            for client in self._clients.values():
-                client.close()
-            self._clients.clear()
-            if self._jump is not None:
-                self._jump.close()
-                self._jump = None
+
+#: The SSH adapter's capability (set here: its implementation needs the class).
+SshAdapter.implementations = {"nodes": SshNodes}

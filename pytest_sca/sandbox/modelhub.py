@@ -135,6 +135,9 @@ class ModelHub:
                "labels": labels}
         return self.store.put("file", doc)
 
+    def list_files(self, who: Principal) -> list[Document]:
+        return [d for d in self.store.list("file") if self._visible(who, d)]
+
     def file(self, who: Principal, file_id: str) -> Document:
         doc = self.store.get("file", file_id)
         if doc is None or not self._visible(who, doc):
@@ -529,6 +532,9 @@ class ModelHub:
                 message = exc.message if isinstance(exc, ApiError) else str(exc)
                 out.write(f"failed: {message}\n")
                 update(status="failed", error=message, finished_at=utc_now())
+
+    def list_finetunes(self, who: Principal) -> list[Document]:
+        return [d for d in self.store.list("finetune") if self._visible(who, d)]
 
     def finetune(self, who: Principal, job_id: str) -> Document:
         doc = self.store.get("finetune", job_id)

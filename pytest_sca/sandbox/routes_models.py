@@ -177,6 +177,10 @@ def router(platform: SandboxPlatform) -> APIRouter:
         audit_resource(request, f"files/{doc['id']}")
         return doc
 
+    @routes.get(f"{API}/files", name="file.list", **documented(Items[FileOut]))
+    def list_files(who: Caller) -> dict[str, Any]:
+        return {"items": hub.list_files(who)}
+
     @routes.get(f"{API}/files/{{file_id}}", name="file.get", **documented(FileOut))
     def get_file(file_id: str, who: Caller) -> Document:
         return hub.file(who, file_id)
@@ -235,6 +239,10 @@ def router(platform: SandboxPlatform) -> APIRouter:
                                   body.steps, body.labels)
         audit_resource(request, f"fine-tunes/{doc['id']}")
         return doc
+
+    @routes.get(f"{API}/fine-tunes", name="finetune.list", **documented(Items[FineTuneOut]))
+    def list_finetunes(who: Caller) -> dict[str, Any]:
+        return {"items": hub.list_finetunes(who)}
 
     @routes.get(f"{API}/fine-tunes/{{job_id}}", name="finetune.get",
                 **documented(FineTuneOut))

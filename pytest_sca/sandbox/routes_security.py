@@ -112,6 +112,12 @@ def router(platform: SandboxPlatform) -> APIRouter:
         audit_resource(request, f"datasets/{dataset['id']}")
         return public(dataset)
 
+    @routes.get(f"{API}/datasets", name="dataset.list", **documented(S.Items[Dataset]))
+    def list_datasets(who: Caller) -> dict[str, Any]:
+        return {"items": [public(d) for d in store.list("dataset")
+                          if rules.can_read_tenant(who, d["tenant_id"],
+                                                   cross_tenant_kind=False)]}
+
     @routes.get(f"{API}/datasets/{{dataset_id}}", name="dataset.get", **documented(Dataset))
     def get_dataset(dataset_id: str, who: Caller) -> Document:
         return public(visible_dataset(who, dataset_id))

@@ -153,6 +153,16 @@ def _comfy_routes(engine: WorkflowEngine) -> APIRouter:
         runs = [r for r in engine.list_runs(who, None) if r["status"] in ("success", "error")]
         return {r["id"]: engine.history_entry(r) for r in runs[-max_items:]}
 
+    @routes.post("/history", name="comfyui.history_delete")
+    async def history_delete(request: Request, who: Caller) -> Any:
+        body = await request.json()
+        if isinstance(body, dict) and isinstance(body.get("delete"), list):
+            engine.forget(who, [str(i) for i in body["delete"]])
+        if isinstance(body, dict) and body.get("clear"):
+            finished = engine.list_runs(who, None)
+            engine.forget(who, [r["id"] for r in finished if r.get("kind") == "prompt"])
+        return {}
+
     @routes.get("/history/{prompt_id}", name="comfyui.history")
     def history(prompt_id: str, who: Caller) -> Any:
         try:

@@ -317,6 +317,15 @@ class WorkflowEngine:
             raise not_found(f"workflow run {run_id}")
         return run
 
+    def forget(self, who: Principal, run_ids: list[str]) -> None:
+        """ComfyUI's ``POST /history {"delete": [...]}``: drop the caller's finished prompts
+        from the history (unknown ids, others' and unfinished runs are left alone)."""
+        for run_id in run_ids:
+            run = self.store.get("workflow_run", run_id)
+            if (run is not None and run["status"] in ("success", "error")
+                    and (who.is_platform_admin or run["tenant_id"] == who.tenant_id)):
+                self.store.delete("workflow_run", run_id)
+
     def history_entry(self, run: Document) -> dict[str, Any]:
         """ComfyUI's ``/history`` entry of a run."""
         done = run["status"] in ("success", "error")

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from pytest_sca.adapters.http import ApiError
+from pytest_sca.capabilities import Refused
 from pytest_sca.cleanup import Cleanup
 from pytest_sca.fixtures import CheckContext
 
@@ -18,11 +18,11 @@ PROBE_COMMAND = ["python", "-c", "print('sca-probe')"]
 SMALL = {"cpu": 1, "memory_gib": 1, "accelerators": 0}
 
 
-def refusal_of(call: Callable[[], object]) -> ApiError | None:
+def refusal_of(call: Callable[[], object]) -> Refused | None:
     """The refusal (4xx) a call met, or None when it succeeded."""
     try:
         call()
-    except ApiError as refusal:
+    except Refused as refusal:
         return refusal
     return None
 
@@ -31,7 +31,7 @@ def quietly_delete(delete: Callable[[], object]) -> None:
     """Undo a creation; something the check already removed (404) is fine."""
     try:
         delete()
-    except ApiError as refusal:
+    except Refused as refusal:
         if refusal.status != 404:
             raise
 

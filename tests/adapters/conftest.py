@@ -15,7 +15,7 @@ from pytest_sca.adapters.config import PlatformConfig
 from pytest_sca.adapters.platform import PlatformAdapter
 from pytest_sca.sandbox.launcher import SandboxProcess, launch
 
-from .helpers import MakeAdapter, expand_env
+from .helpers import MakeAdapter, Platform, expand_env
 
 
 @pytest.fixture(scope="session")
@@ -38,24 +38,26 @@ def sandbox_platform(sandbox: SandboxProcess) -> dict[str, Any]:
 
 @pytest.fixture
 def make_adapter() -> Iterator[MakeAdapter]:
-    """Build platform adapters with a fresh run id; every one is closed (cleaned up) after."""
+    """Build platform principals with a fresh run id; what each created is removed after
+    (its ledger swept, as at the end of a run) and each is closed."""
     built: list[PlatformAdapter] = []
 
-    def make(platform: Mapping[str, Any], run_id: str | None = None) -> PlatformAdapter:
+    def make(platform: Mapping[str, Any], run_id: str | None = None) -> Platform:
         config = PlatformConfig.model_validate(dict(platform))
         context = AdapterContext(
             target_name="test", target_path=None, run_id=run_id or uuid.uuid4().hex[:12]
         )
         adapter = PlatformAdapter(config, context)
         built.append(adapter)
-        return adapter
+        return Platform(adapter)
 
     yield make
     for adapter in reversed(built):
+        adapter.context.ledger.sweep()
         adapter.close()
 
 
 @pytest.fixture
-def admin(sandbox_platform: dict[str, Any], make_adapter: MakeAdapter) -> PlatformAdapter:
+def admin(sandbox_platform: dict[str, Any], make_adapter: MakeAdapter) -> Platform:
     """The platform adapter of the sandbox, as its platform admin."""
     return make_adapter(sandbox_platform)

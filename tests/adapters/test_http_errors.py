@@ -1,4 +1,4 @@
-"""The shared HTTP client maps answers to results, ApiError or TargetError, and hides the token."""
+"""The shared HTTP client maps answers to results, Refused or TargetError, and hides the token."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from http.server import BaseHTTPRequestHandler
 
 import pytest
 
-from pytest_sca.adapters.base import TargetError
-from pytest_sca.adapters.http import ApiError, ErrorShape, Exchange, HttpClient
+from pytest_sca.adapters.http import ErrorShape, Exchange, HttpClient
+from pytest_sca.capabilities import Refused, TargetError
 
 from .stub_server import Route, StubServer, json_route, stub_server
 
@@ -65,11 +65,11 @@ def test_success_bodies(server: StubServer) -> None:
 
 def test_404_and_403_are_api_errors_with_status_and_code(server: StubServer) -> None:
     http = client(server.url)
-    with pytest.raises(ApiError) as forbidden:
+    with pytest.raises(Refused) as forbidden:
         http.request("GET", "/forbidden")
     assert (forbidden.value.status, forbidden.value.code) == (403, "forbidden")
     assert forbidden.value.message == "not your tenant"
-    with pytest.raises(ApiError) as missing:
+    with pytest.raises(Refused) as missing:
         http.request("GET", "/no-such-route")
     assert missing.value.status == 404
     assert missing.value.code is None
@@ -79,7 +79,7 @@ def test_404_and_403_are_api_errors_with_status_and_code(server: StubServer) -> 
 
 def test_vendor_error_shape(server: StubServer) -> None:
     http = client(server.url, error_shape=ErrorShape("/fault/reason", "/fault/detail"))
-    with pytest.raises(ApiError) as conflict:
+    with pytest.raises(Refused) as conflict:
         http.request("GET", "/vendor-error")
     assert (conflict.value.status, conflict.value.code, conflict.value.message) == (
         409,
@@ -135,7 +135,7 @@ def test_token_never_appears_in_messages(server: StubServer) -> None:
     http = client(server.url, retries=0)
     with pytest.raises(TargetError) as server_error:
         http.request("GET", "/leak-500")
-    with pytest.raises(ApiError) as refusal:
+    with pytest.raises(Refused) as refusal:
         http.request("GET", "/leak-403")
     for exc in (server_error.value, refusal.value):
         assert TOKEN not in str(exc)

@@ -13,8 +13,8 @@ import yaml
 
 from pytest_sca.adapters.base import AdapterContext
 from pytest_sca.adapters.config import OpenAIConfig
-from pytest_sca.adapters.http import ApiError
-from pytest_sca.adapters.inference import OpenAIAdapter, reply_text
+from pytest_sca.adapters.inference import OpenAIAdapter, OpenAIInference
+from pytest_sca.capabilities import Refused, reply_text
 from pytest_sca.sandbox.launcher import SandboxProcess
 
 from .helpers import expand_env
@@ -27,10 +27,10 @@ def openai_section(sandbox: SandboxProcess) -> dict[str, Any]:
 
 
 @pytest.fixture
-def adapter(openai_section: dict[str, Any]) -> Iterator[OpenAIAdapter]:
+def adapter(openai_section: dict[str, Any]) -> Iterator[OpenAIInference]:
     context = AdapterContext(target_name="test", target_path=None, run_id=uuid.uuid4().hex[:8])
     built = OpenAIAdapter(OpenAIConfig.model_validate(openai_section), context)
-    yield built
+    yield OpenAIInference(built)
     built.close()
 
 
@@ -40,7 +40,7 @@ def client(openai_section: dict[str, Any]) -> openai.OpenAI:
                          max_retries=0, timeout=30)
 
 
-def test_models_chat_and_completion(adapter: OpenAIAdapter) -> None:
+def test_models_chat_and_completion(adapter: OpenAIInference) -> None:
     ids = adapter.model_ids()
     assert "sca-tinychat" in ids
     answer = adapter.chat([{"role": "user", "content": "hello"}], max_tokens=20, temperature=0)
@@ -51,13 +51,13 @@ def test_models_chat_and_completion(adapter: OpenAIAdapter) -> None:
     assert text["object"] == "text_completion" and text["usage"]["completion_tokens"] <= 4
 
 
-def test_max_tokens_bounds_and_finish_reason(adapter: OpenAIAdapter) -> None:
+def test_max_tokens_bounds_and_finish_reason(adapter: OpenAIInference) -> None:
     answer = adapter.chat([{"role": "user", "content": "hello"}], max_tokens=2, temperature=0)
     assert answer["usage"]["completion_tokens"] == 2
     assert answer["choices"][0]["finish_reason"] == "length"
 
 
-def test_streaming_ends_with_done_and_carries_usage(adapter: OpenAIAdapter) -> None:
+def test_streaming_ends_with_done_and_carries_usage(adapter: OpenAIInference) -> None:
     stream = adapter.stream_chat([{"role": "user", "content": "hello"}], temperature=0,
                                  max_tokens=20, stream_options={"include_usage": True})
     whole = adapter.chat([{"role": "user", "content": "hello"}], temperature=0, max_tokens=20)
@@ -66,18 +66,18 @@ def test_streaming_ends_with_done_and_carries_usage(adapter: OpenAIAdapter) -> N
     assert stream.usage == whole["usage"] and stream.finish_reason == "stop"
 
 
-def test_refusals_are_api_errors_with_openai_codes(adapter: OpenAIAdapter) -> None:
-    with pytest.raises(ApiError) as unknown:
+def test_refusals_are_api_errors_with_openai_codes(adapter: OpenAIInference) -> None:
+    with pytest.raises(Refused) as unknown:
         adapter.chat([{"role": "user", "content": "x"}], model="no-such-model")
     assert unknown.value.status == 404 and unknown.value.code == "model_not_found"
-    with pytest.raises(ApiError) as stranger:
+    with pytest.raises(Refused) as stranger:
         adapter.acting_as("sk-wrong-key").list_models()
     assert stranger.value.status == 401
 
 
-def test_at_reaches_another_endpoint(adapter: OpenAIAdapter) -> None:
-    other = adapter.at(adapter.base_url.removesuffix("/v1") + "/deployments/deploy-none/v1")
-    with pytest.raises(ApiError) as missing:
+def test_at_reaches_another_endpoint(adapter: OpenAIInference) -> None:
+    other = adapter.at(adapter.subject.base_url.removesuffix("/v1") + "/deployments/deploy-none/v1")
+    with pytest.raises(Refused) as missing:
         other.chat([{"role": "user", "content": "x"}], model="sca-tinychat")
     assert missing.value.status == 404
 

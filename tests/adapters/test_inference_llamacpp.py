@@ -24,7 +24,8 @@ import requests
 
 from pytest_sca.adapters.base import AdapterContext
 from pytest_sca.adapters.config import OpenAIConfig
-from pytest_sca.adapters.inference import OpenAIAdapter, reply_text
+from pytest_sca.adapters.inference import OpenAIAdapter, OpenAIInference
+from pytest_sca.capabilities import reply_text
 
 ALIAS = "smollm2-135m"
 
@@ -82,14 +83,14 @@ def llama_server() -> Iterator[str]:
 
 
 @pytest.fixture
-def adapter(llama_server: str) -> Iterator[OpenAIAdapter]:
+def adapter(llama_server: str) -> Iterator[OpenAIInference]:
     context = AdapterContext(target_name="llama", target_path=None, run_id=uuid.uuid4().hex[:8])
     built = OpenAIAdapter(OpenAIConfig(base_url=llama_server, timeout=120), context)
-    yield built
+    yield OpenAIInference(built)
     built.close()
 
 
-def test_lists_the_model_and_chats(adapter: OpenAIAdapter) -> None:
+def test_lists_the_model_and_chats(adapter: OpenAIInference) -> None:
     assert ALIAS in adapter.model_ids()
     answer = adapter.chat([{"role": "user", "content": "Say hello."}], max_tokens=16,
                           temperature=0)
@@ -97,12 +98,12 @@ def test_lists_the_model_and_chats(adapter: OpenAIAdapter) -> None:
     assert answer["usage"]["completion_tokens"] <= 16
 
 
-def test_text_completion_and_max_tokens(adapter: OpenAIAdapter) -> None:
+def test_text_completion_and_max_tokens(adapter: OpenAIInference) -> None:
     answer = adapter.complete("The capital of France is", max_tokens=4, temperature=0)
     assert answer["usage"]["completion_tokens"] <= 4 and answer["choices"][0]["text"]
 
 
-def test_stream_ends_with_done(adapter: OpenAIAdapter) -> None:
+def test_stream_ends_with_done(adapter: OpenAIInference) -> None:
     stream = adapter.stream_chat([{"role": "user", "content": "Say hello."}], max_tokens=12,
                                  temperature=0)
     assert stream.done and stream.chunks and stream.text.strip()

@@ -17,12 +17,11 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from pytest_sca.adapters.base import AdapterContext, TargetError
+from pytest_sca.adapters.base import AdapterContext
 from pytest_sca.adapters.config import KubernetesConfig
-from pytest_sca.adapters.http import ApiError
 from pytest_sca.adapters.kube import KubernetesAdapter, dns_name, vendor_of
-from pytest_sca.adapters.mapping import OperationNotMapped
 from pytest_sca.adapters.registry import load_adapter_class
+from pytest_sca.capabilities import Refused, TargetError, Unsupported
 
 from .kube_emulator import EmulatedCluster, emulated_cluster
 
@@ -97,7 +96,7 @@ def test_nodes_list_cards_of_every_vendor_from_allocatable(adapter: KubernetesAd
     assert nodes["gpu-1"]["cpu"] == 64 and nodes["gpu-1"]["memory_gib"] == 512
     assert nodes["gpu-1"]["health"] == "healthy"
     assert adapter.capability("compute").get_node("mlu-1")["id"] == "mlu-1"
-    with pytest.raises(ApiError) as missing:
+    with pytest.raises(Refused) as missing:
         adapter.capability("compute").get_node("nope")
     assert missing.value.status == 404
 
@@ -148,7 +147,7 @@ def test_multi_worker_job_is_an_indexed_job_with_a_rendezvous(
                                                           "status": "True"}]}})
     assert jobs.wait("sca-job", timeout=5)["status"] == "succeeded"
     assert "sum=3" in jobs.logs("sca-job", worker=0)
-    with pytest.raises(ApiError):
+    with pytest.raises(Refused):
         jobs.logs("sca-job", worker=7)
     core.create_namespaced_event(NAMESPACE, {
         "apiVersion": "v1", "kind": "Event", "metadata": {"name": "sca-job.1"},
@@ -156,22 +155,22 @@ def test_multi_worker_job_is_an_indexed_job_with_a_rendezvous(
         "reason": "Completed", "message": "Job completed", "type": "Normal"})
     assert [e["reason"] for e in jobs.events("sca-job")] == ["Completed"]
     jobs.delete("sca-job")
-    with pytest.raises(ApiError) as gone:
+    with pytest.raises(Refused) as gone:
         jobs.get("sca-job")
     assert gone.value.status == 404
     with pytest.raises(client.ApiException):
         core.read_namespaced_service("sca-job", NAMESPACE)
 
 
-def test_stop_suspends_and_close_removes_what_the_run_created(
+def test_stop_suspends_and_the_undo_removes_what_the_run_created(
         cluster: EmulatedCluster, adapter: KubernetesAdapter) -> None:
     jobs = adapter.capability("jobs")
     jobs.submit("sca-left", "probe:1", ["sleep", "60"], {"cpu": 1, "memory_gib": 1}, workers=1)
     assert jobs.stop("sca-left")["status"] == "stopped"
     assert jobs.restart("sca-left")["status"] == "pending"
-    failures = adapter.cleanup()
-    assert failures == []
-    with pytest.raises(ApiError):
+    assert "kubernetes:job" in adapter.context.ledger.kinds
+    assert adapter.context.ledger.sweep() == []
+    with pytest.raises(Refused):
         jobs.get("sca-left")
 
 
@@ -195,7 +194,7 @@ def test_a_job_that_failed_reports_its_worker_exit_code(
 
 def test_acting_as_sends_the_other_token(adapter: KubernetesAdapter) -> None:
     other = adapter.capability("compute").acting_as("sa-token-123456")
-    assert other.adapter.api.configuration.api_key == {
+    assert other.subject.api.configuration.api_key == {
         "authorization": "Bearer sa-token-123456"}
     assert len(other.list_nodes()) == len(NODES)
     assert "sa-token-123456" not in adapter.context.redact("sa-token-123456")
@@ -251,9 +250,9 @@ def test_tenants_users_and_quotas_are_namespaces_rbac_and_resource_quota(
         "sca-member-job", "probe:1", ["true"], {"cpu": 1, "memory_gib": 1})
     assert job["tenant_id"] == tenant["id"]
     client.BatchV1Api(adapter.api).read_namespaced_job("sca-member-job", tenant["id"])
-    with pytest.raises(OperationNotMapped):
+    with pytest.raises(Unsupported):
         tenancy.storage_credentials(tenant["id"])
     tenancy.delete_user(tenant["id"], "probe-reader")
     assert [u["id"] for u in tenancy.list_users(tenant["id"])] == ["probe-member"]
-    assert adapter.cleanup() == []
+    assert adapter.context.ledger.sweep() == []
     assert tenant["id"] not in [t["id"] for t in tenancy.list_tenants()]

@@ -14,12 +14,9 @@ from typing import Any
 import pytest
 import yaml
 
-from pytest_sca.adapters.base import TargetError
-from pytest_sca.adapters.http import ApiError
-from pytest_sca.adapters.mapping import OperationNotMapped
-from pytest_sca.adapters.platform import RUN_LABEL, PlatformAdapter
+from pytest_sca.capabilities import RUN_LABEL, Refused, TargetError, Unsupported
 
-from .helpers import MakeAdapter, expand_env, unique
+from .helpers import MakeAdapter, Platform, expand_env, unique
 from .vendor_proxy import VendorProxy
 
 ACME_TARGET = Path(__file__).with_name("acme_target.yaml")
@@ -47,12 +44,12 @@ def acme_platform(proxy: VendorProxy, sandbox_platform: dict[str, Any]) -> dict[
 
 
 @pytest.fixture
-def acme(acme_platform: dict[str, Any], make_adapter: MakeAdapter) -> PlatformAdapter:
+def acme(acme_platform: dict[str, Any], make_adapter: MakeAdapter) -> Platform:
     return make_adapter(acme_platform)
 
 
 def test_mapped_adapter_sees_what_the_direct_adapter_sees(
-    acme: PlatformAdapter, admin: PlatformAdapter, proxy: VendorProxy
+    acme: Platform, admin: Platform, proxy: VendorProxy
 ) -> None:
     tenant = acme.tenancy.create_tenant(unique("acme"))
     assert admin.tenancy.get_tenant(tenant["id"]) == tenant
@@ -98,7 +95,7 @@ def test_mapped_adapter_sees_what_the_direct_adapter_sees(
 
 
 def test_stop_restart_delete_through_the_mapping(
-    acme: PlatformAdapter, admin: PlatformAdapter
+    acme: Platform, admin: Platform
 ) -> None:
     tenant = acme.tenancy.create_tenant(unique("acme"))
     user = acme.tenancy.create_user(tenant["id"], unique("dev"), "member")
@@ -115,14 +112,14 @@ def test_stop_restart_delete_through_the_mapping(
     assert jobs.wait(job["id"], until={"stopped"}, timeout=30)["status"] == "stopped"
     assert jobs.restart(job["id"])["status"] in {"pending", "running"}
     jobs.delete(job["id"])
-    with pytest.raises(ApiError) as gone:
+    with pytest.raises(Refused) as gone:
         jobs.get(job["id"])
     # The vendor's error body and code, found through error_code_pointer.
     assert (gone.value.status, gone.value.code) == (404, "NOT_FOUND")
 
 
-def test_unmapped_operation_is_not_offered(acme: PlatformAdapter) -> None:
-    with pytest.raises(OperationNotMapped, match="clusters.list"):
+def test_unmapped_operation_is_not_offered(acme: Platform) -> None:
+    with pytest.raises(Unsupported, match="clusters.list"):
         acme.clusters.list_clusters()
 
 

@@ -13,7 +13,7 @@ from pytest_sca.adapters.config import PlatformConfig
 from pytest_sca.adapters.mapping import (
     OPERATIONS,
     MappingError,
-    OperationNotMapped,
+    Unsupported,
     build_table,
 )
 
@@ -84,11 +84,11 @@ def test_missing_list_pointer_is_a_key_error() -> None:
 
 def test_null_entry_and_no_fallback_mean_not_offered() -> None:
     assert isinstance(build_table({"jobs.restart": None}).get("jobs.get").path, str)
-    with pytest.raises(OperationNotMapped, match="jobs.restart"):
+    with pytest.raises(Unsupported, match="jobs.restart"):
         build_table({"jobs.restart": None}).get("jobs.restart")
     strict = build_table({"jobs.get": VENDOR_JOB_GET}, fallback="none")
     assert strict.get("jobs.get").path == "/v2/workloads/{job_id}"
-    with pytest.raises(OperationNotMapped):
+    with pytest.raises(Unsupported):
         strict.render("jobs.stop", {"job_id": "1"})
 
 
@@ -168,7 +168,7 @@ def test_the_full_example_in_the_docs_is_a_valid_mapping() -> None:
     config = PlatformConfig.model_validate(platform)
     table = build_table(config.mapping, fallback=config.mapping_fallback)
     assert table.get("jobs.get").path == "/v2/workloads/{job_id}"
-    with pytest.raises(OperationNotMapped):
+    with pytest.raises(Unsupported):
         table.get("clusters.list")
 
 

@@ -6,35 +6,31 @@ from typing import Any
 
 import pytest
 
-from pytest_sca.adapters.capabilities import PROTOCOLS, WaitTimeout
-from pytest_sca.adapters.http import ApiError
-from pytest_sca.adapters.platform import RUN_LABEL, PlatformAdapter
+from pytest_sca.capabilities import CAPABILITIES, RUN_LABEL, RefusalReason, Refused, WaitTimeout
 
-from .helpers import MakeAdapter, unique
+from .helpers import MakeAdapter, Platform, unique
 
 SMALL = {"cpu": 1, "memory_gib": 1, "accelerators": 0}
 
 
-def _image(admin: PlatformAdapter) -> str:
+def _image(admin: Platform) -> str:
     images = admin.images.list_images()
     assert images, "the sandbox has preset images"
     return f"{images[0]['name']}:{images[0]['tag']}"
 
 
-def _tenant_with_user(admin: PlatformAdapter, role: str) -> tuple[dict[str, Any], PlatformAdapter]:
+def _tenant_with_user(admin: Platform, role: str) -> tuple[dict[str, Any], Platform]:
     tenant = admin.tenancy.create_tenant(unique("tenant"))
     user = admin.tenancy.create_user(tenant["id"], unique(role), role)
     return tenant, admin.acting_as(user["api_key"])
 
 
-def test_capabilities_implement_their_protocols(admin: PlatformAdapter) -> None:
-    # The core capabilities; areas add theirs through platform_* modules (tested there).
-    assert admin.provides >= frozenset(PROTOCOLS)
-    for name, protocol in PROTOCOLS.items():
-        assert isinstance(admin.capability(name), protocol), name
+def test_capabilities_implement_their_protocols(admin: Platform) -> None:
+    for name in admin.provides:
+        assert isinstance(admin.capability(name), CAPABILITIES[name].protocol), name
 
 
-def test_tenants_users_and_roles(admin: PlatformAdapter) -> None:
+def test_tenants_users_and_roles(admin: Platform) -> None:
     tenancy = admin.tenancy
     tenant = tenancy.create_tenant(unique("tenant"), labels={"purpose": "test"})
     assert tenant["labels"] == {"purpose": "test", RUN_LABEL: admin.context.run_id}
@@ -64,7 +60,7 @@ def test_tenants_users_and_roles(admin: PlatformAdapter) -> None:
     assert reader["id"] not in {u["id"] for u in tenancy.list_users(tenant["id"])}
 
 
-def test_job_runs_and_is_observable(admin: PlatformAdapter) -> None:
+def test_job_runs_and_is_observable(admin: Platform) -> None:
     tenant, member = _tenant_with_user(admin, "member")
     job = member.jobs.submit(
         unique("hello"),
@@ -90,7 +86,7 @@ def test_job_runs_and_is_observable(admin: PlatformAdapter) -> None:
     assert cpu["unit"] == "core_seconds" and cpu["quantity"] > 0
 
 
-def test_stop_restart_delete(admin: PlatformAdapter) -> None:
+def test_stop_restart_delete(admin: Platform) -> None:
     _, member = _tenant_with_user(admin, "member")
     jobs = member.jobs
     job = jobs.submit(
@@ -105,12 +101,12 @@ def test_stop_restart_delete(admin: PlatformAdapter) -> None:
     kinds = [event["type"] for event in jobs.events(job["id"])]
     assert "Stopped" in kinds and "Restarted" in kinds
     jobs.delete(job["id"])
-    with pytest.raises(ApiError) as gone:
+    with pytest.raises(Refused) as gone:
         jobs.get(job["id"])
     assert (gone.value.status, gone.value.code) == (404, "not_found")
 
 
-def test_wait_is_bounded(admin: PlatformAdapter) -> None:
+def test_wait_is_bounded(admin: Platform) -> None:
     _, member = _tenant_with_user(admin, "member")
     job = member.jobs.submit(
         unique("slow"), _image(admin), ["python", "-c", "import time; time.sleep(30)"], SMALL
@@ -120,31 +116,34 @@ def test_wait_is_bounded(admin: PlatformAdapter) -> None:
     assert late.value.last is not None and late.value.last["id"] == job["id"]
 
 
-def test_refusals_are_api_errors(admin: PlatformAdapter) -> None:
+def test_refusals_are_classified(admin: Platform) -> None:
     _, member = _tenant_with_user(admin, "member")
     _, outsider = _tenant_with_user(admin, "member")
     _, reader = _tenant_with_user(admin, "readonly")
     job = member.jobs.submit(unique("mine"), _image(admin), ["python", "-c", "pass"], SMALL)
 
-    with pytest.raises(ApiError) as foreign:
+    with pytest.raises(Refused) as foreign:
         outsider.jobs.get(job["id"])
     assert foreign.value.status in (403, 404)
-    with pytest.raises(ApiError) as readonly:
+    with pytest.raises(Refused) as readonly:
         reader.jobs.submit(unique("nope"), _image(admin), ["python", "-c", "pass"], SMALL)
     assert (readonly.value.status, readonly.value.code) == (403, "forbidden")
-    with pytest.raises(ApiError) as missing:
+    assert readonly.value.reason is RefusalReason.FORBIDDEN and readonly.value.is_authorization
+    with pytest.raises(Refused) as missing:
         admin.jobs.get("no-such-job")
     assert (missing.value.status, missing.value.code) == (404, "not_found")
+    assert missing.value.reason is RefusalReason.NOT_FOUND and not missing.value.is_authorization
     bad_token = admin.acting_as("not-a-key")
-    with pytest.raises(ApiError) as unauthorized:
+    with pytest.raises(Refused) as unauthorized:
         bad_token.tenancy.whoami()
     assert unauthorized.value.status == 401
+    assert unauthorized.value.reason is RefusalReason.UNAUTHENTICATED
     assert "not-a-key" not in str(unauthorized.value)
     last = admin.recent_exchanges()[-1]
     assert (last.method, last.path, last.status) == ("GET", "/api/v1/whoami", 401)
 
 
-def test_inventory_clusters_images_billing_audit(admin: PlatformAdapter) -> None:
+def test_inventory_clusters_images_billing_audit(admin: Platform) -> None:
     info = admin.compute.platform_info()
     assert info["simulated"] is True
     nodes = admin.compute.list_nodes()
@@ -174,7 +173,7 @@ def test_inventory_clusters_images_billing_audit(admin: PlatformAdapter) -> None
     assert "tenant.create" in actions
 
 
-def test_metrics_parse(admin: PlatformAdapter) -> None:
+def test_metrics_parse(admin: Platform) -> None:
     families = admin.metrics.scrape()
     assert families
     assert all(family.type and family.samples is not None for family in families)
@@ -190,24 +189,26 @@ def test_metrics_parse(admin: PlatformAdapter) -> None:
     assert admin.metrics.samples(name, {"simulated": "no-such-value"}) == []
 
 
-def test_close_removes_what_the_run_created(
-    sandbox_platform: dict[str, Any], make_adapter: MakeAdapter, admin: PlatformAdapter
+def test_undo_removes_what_the_run_created(
+    sandbox_platform: dict[str, Any], make_adapter: MakeAdapter, admin: Platform
 ) -> None:
     run = make_adapter(sandbox_platform)
     tenant, member = _tenant_with_user(run, "member")
     job = member.jobs.submit(
         unique("left"), _image(run), ["python", "-c", "import time; time.sleep(60)"], SMALL
     )
-    run.close()
-    with pytest.raises(ApiError) as job_gone:
+    kinds = set(run.context.ledger.kinds)
+    assert {"platform:tenants", "platform:users", "platform:jobs"} <= kinds
+    assert not run.context.ledger.sweep()
+    with pytest.raises(Refused) as job_gone:
         admin.jobs.get(job["id"])
-    with pytest.raises(ApiError) as tenant_gone:
+    with pytest.raises(Refused) as tenant_gone:
         admin.tenancy.get_tenant(tenant["id"])
     assert job_gone.value.status == tenant_gone.value.status == 404
 
 
 def test_sweep_removes_leftovers_of_a_run(
-    sandbox_platform: dict[str, Any], make_adapter: MakeAdapter, admin: PlatformAdapter
+    sandbox_platform: dict[str, Any], make_adapter: MakeAdapter, admin: Platform
 ) -> None:
     crashed = make_adapter(sandbox_platform)
     # Created behind the adapter's back, as if the run had died before its cleanup.
@@ -215,5 +216,5 @@ def test_sweep_removes_leftovers_of_a_run(
         "tenants.create", name=unique("leftover"), labels={RUN_LABEL: crashed.context.run_id}
     )
     assert admin.sweep(crashed.context.run_id) == []
-    with pytest.raises(ApiError):
+    with pytest.raises(Refused):
         admin.tenancy.get_tenant(leftover["id"])

@@ -12,10 +12,11 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry, Gauge, start_http_server
 
-from pytest_sca.adapters.base import AdapterContext, TargetError
+from pytest_sca.adapters.base import AdapterContext
 from pytest_sca.adapters.config import PrometheusConfig
-from pytest_sca.adapters.mapping import OperationNotMapped
-from pytest_sca.adapters.prometheus import METRIC_NAMES, PrometheusAdapter, metric_table
+from pytest_sca.adapters.prometheus import PrometheusAdapter, PrometheusAlerting, PrometheusMetrics
+from pytest_sca.capabilities import TargetError, Unsupported
+from pytest_sca.capabilities.exporters import METRIC_NAMES, metric_table
 
 from .logged_server import start_logged_server
 
@@ -53,7 +54,7 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusA
     adapter = PrometheusAdapter(PrometheusConfig(url=server.url, timeout=5.0),
                                 AdapterContext("t", None, "run"))
     try:
-        adapter.wait_for("sca_node_cpu_utilization_ratio", timeout=FIRST_SAMPLE_S)
+        PrometheusMetrics(adapter).wait_for("sca_node_cpu_utilization_ratio", timeout=FIRST_SAMPLE_S)
         yield adapter
     finally:
         adapter.close()
@@ -65,16 +66,16 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusA
 
 
 def test_instant_queries_and_label_filters(prometheus: PrometheusAdapter) -> None:
-    busy = prometheus.samples("sca_node_cpu_utilization_ratio", {"node": "n1"})
+    busy = PrometheusMetrics(prometheus).samples("sca_node_cpu_utilization_ratio", {"node": "n1"})
     assert [(s.labels["node"], s.value) for s in busy] == [("n1", 0.9)]
-    assert prometheus.query("scalar(vector(3))")[0].value == 3.0
-    both = prometheus.query("sum(sca_node_cpu_utilization_ratio)")
+    assert PrometheusMetrics(prometheus).query("scalar(vector(3))")[0].value == 3.0
+    both = PrometheusMetrics(prometheus).query("sum(sca_node_cpu_utilization_ratio)")
     assert both[0].value == pytest.approx(1.0)
 
 
 def test_range_query_has_points(prometheus: PrometheusAdapter) -> None:
     now = time.time()
-    series = prometheus.query_range('sca_node_cpu_utilization_ratio{node="n2"}', now - 60, now,
+    series = PrometheusMetrics(prometheus).query_range('sca_node_cpu_utilization_ratio{node="n2"}', now - 60, now,
                                     1)
     assert len(series) == 1
     sample, points = series[0]
@@ -82,28 +83,28 @@ def test_range_query_has_points(prometheus: PrometheusAdapter) -> None:
 
 
 def test_scrape_reads_every_series_of_the_metric_table(prometheus: PrometheusAdapter) -> None:
-    names = {family.name for family in prometheus.scrape()}
+    names = {family.name for family in PrometheusMetrics(prometheus).scrape()}
     assert {"sca_node_cpu_utilization_ratio", "DCGM_FI_DEV_GPU_UTIL"} <= names
 
 
 def test_rules_and_alerts(prometheus: PrometheusAdapter) -> None:
-    rules = {r["name"]: r for r in prometheus.rules()}
+    rules = {r["name"]: r for r in PrometheusAlerting(prometheus).rules()}
     assert set(rules) == {"ScaNodeBusy", "ScaNeverFires"}
     assert rules["ScaNodeBusy"]["type"] == "alerting"
     deadline = time.monotonic() + 20
-    alerts = prometheus.alerts()
+    alerts = PrometheusAlerting(prometheus).alerts()
     while not alerts and time.monotonic() < deadline:
         time.sleep(0.5)
-        alerts = prometheus.alerts()
+        alerts = PrometheusAlerting(prometheus).alerts()
     assert {(a["name"], a["labels"]["node"]) for a in alerts} == {("ScaNodeBusy", "n1")}
-    assert prometheus.notifications() == []  # no Alertmanager configured
-    with pytest.raises(OperationNotMapped):
-        prometheus.create_rule("x", "up", 1)
+    assert PrometheusAlerting(prometheus).notifications() == []  # no Alertmanager configured
+    with pytest.raises(Unsupported):
+        PrometheusAlerting(prometheus).create_rule("x", "up", 1)
 
 
 def test_a_bad_query_is_a_target_error(prometheus: PrometheusAdapter) -> None:
     with pytest.raises(TargetError, match="Prometheus refused query"):
-        prometheus.query("sum(")
+        PrometheusMetrics(prometheus).query("sum(")
 
 
 def test_metric_table_documents_exporters_and_takes_overrides() -> None:

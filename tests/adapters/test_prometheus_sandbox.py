@@ -20,7 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from pytest_sca.adapters.base import AdapterContext
 from pytest_sca.adapters.config import PrometheusConfig
-from pytest_sca.adapters.prometheus import PrometheusAdapter
+from pytest_sca.adapters.prometheus import PrometheusAdapter, PrometheusMetrics
 from pytest_sca.sandbox import launch
 
 from .logged_server import start_logged_server
@@ -57,7 +57,7 @@ def test_monitoring_checks_pass_with_prometheus_scraping_the_sandbox(tmp_path: P
             tmp_path / "prometheus.log", re.compile(r'msg="Listening on" address=(\S+)'))
         prometheus = PrometheusAdapter(PrometheusConfig(url=server.url),
                                        AdapterContext("t", None, "run"))
-        prometheus.wait_for("sca_accelerator_utilization_ratio", timeout=30)
+        PrometheusMetrics(prometheus).wait_for("sca_accelerator_utilization_ratio", timeout=30)
         before = _query_count(server.url)
         # The first adapter of the file that provides a capability serves it (this one
         # replaces the sandbox's own Prometheus, which is listed after `platform`).

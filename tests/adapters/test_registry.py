@@ -1,4 +1,4 @@
-"""The adapter registry: built-ins, not-yet-written built-ins, and vendor entry points."""
+"""The adapter registry: built-ins, vendor entry points, and who provides each capability."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from pytest_sca.adapters.registry import (
     config_model_for,
     known_transports,
     load_adapter_class,
+    providers_of,
 )
 
 
@@ -26,12 +27,17 @@ def test_builtins() -> None:
     assert set(BUILTIN_ADAPTERS) == set(BUILTIN_CONFIGS)
 
 
-def test_builtin_without_adapter_yet_and_unknown_transport(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(BUILTIN_ADAPTERS, "s3", "pytest_sca.adapters.not_written_yet:S3Adapter")
-    with pytest.raises(NotImplementedError, match="^the s3 adapter is not implemented yet$"):
-        load_adapter_class("s3")
-    assert config_model_for("s3") is BUILTIN_CONFIGS["s3"]
+def test_providers_are_read_from_the_adapters() -> None:
+    # Only adapters whose implementations serve a capability are named as its providers.
+    assert providers_of("jobs") == ["platform", "kubernetes"]
+    assert providers_of("devmachines") == ["platform"]
+    assert providers_of("images") == ["platform"]
+    assert providers_of("registry") == ["registry"]
+    assert providers_of("metrics") == ["platform", "prometheus"]
+    assert providers_of("no-such-capability") == []
+
+
+def test_unknown_transport() -> None:
     with pytest.raises(KeyError, match="unknown transport 'nosuch'"):
         load_adapter_class("nosuch")
     with pytest.raises(KeyError):
@@ -51,9 +57,13 @@ def test_vendor_adapter_from_an_entry_point(
             class AcmeConfig(BaseModel):
                 url: str
 
+            class AcmeJobs:
+                def __init__(self, adapter):
+                    self.adapter = adapter
+
             class AcmeAdapter(Adapter):
                 transport = "acme"
-                provides = frozenset({"jobs"})
+                implementations = {"jobs": AcmeJobs}
                 config_model = AcmeConfig
 
             class NotAnAdapter:
@@ -73,7 +83,8 @@ def test_vendor_adapter_from_an_entry_point(
 
     assert {"acme", "broken", "platform"} <= set(known_transports())
     acme = load_adapter_class("acme")
-    assert acme.__name__ == "AcmeAdapter"
+    assert acme.__name__ == "AcmeAdapter" and acme.provides == frozenset({"jobs"})
+    assert providers_of("jobs") == ["platform", "kubernetes", "acme"]
     model = config_model_for("acme")
     assert issubclass(model, BaseModel)
     assert model.__name__ == "AcmeConfig"

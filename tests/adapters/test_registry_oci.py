@@ -18,7 +18,8 @@ import yaml
 
 from pytest_sca.adapters.base import AdapterContext
 from pytest_sca.adapters.config import RegistryConfig
-from pytest_sca.adapters.oci_registry import RegistryAdapter, RegistryRefused
+from pytest_sca.adapters.oci_registry import OciRegistry, RegistryAdapter
+from pytest_sca.capabilities import Refused
 
 from .logged_server import LoggedServer, start_logged_server
 
@@ -50,9 +51,9 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoggedServer]
     assert server.process.poll() is not None
 
 
-def _adapter(url: str, password: str = PASSWORD) -> RegistryAdapter:
+def _adapter(url: str, password: str = PASSWORD) -> OciRegistry:
     config = RegistryConfig(url=url, username=USER, password=password)
-    return RegistryAdapter(config, AdapterContext("t", None, "20261128-reg"))
+    return OciRegistry(RegistryAdapter(config, AdapterContext("t", None, "20261128-reg")))
 
 
 def test_push_list_pull_delete_against_a_real_registry(registry: LoggedServer) -> None:
@@ -72,18 +73,28 @@ def test_push_list_pull_delete_against_a_real_registry(registry: LoggedServer) -
         assert not adapter.exists(repository, "v1")
         assert adapter.exists(repository, "v2")
         assert adapter.tags("sca-probe/never-pushed") == []
+        # The manifest the test deleted needs no undo; the other one is undone.
+        ledger = adapter.subject.context.ledger
+        assert [a.description for a in ledger.pending] == [
+            f"delete {repository}@{second['digest']}"]
+        assert ledger.sweep() == []
+        assert not adapter.exists(repository, "v2")
+        third = adapter.push_probe_image(repository, "v3", b"three\n")
+        ledger.pending[0].cancel()  # as if the run had been killed before its cleanup
+        assert adapter.subject.sweep("20261128-reg") == []
+        assert not adapter.exists(repository, third["digest"])
     finally:
-        adapter.close()
+        adapter.subject.close()
 
 
 def test_a_wrong_password_is_a_refusal_not_an_error(registry: LoggedServer) -> None:
     adapter = _adapter(registry.url, password="wrong-password")
     try:
-        with pytest.raises(RegistryRefused) as refused:
+        with pytest.raises(Refused) as refused:
             adapter.push_probe_image("sca-probe/denied", "v1")
-        assert refused.value.status == 401
+        assert refused.value.status == 401 and refused.value.is_authorization
     finally:
-        adapter.close()
+        adapter.subject.close()
 
 
 def test_the_custom_image_check_passes_on_the_real_registry(registry: LoggedServer,

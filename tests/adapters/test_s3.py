@@ -10,7 +10,7 @@ import pytest
 
 from pytest_sca.adapters.base import AdapterContext
 from pytest_sca.adapters.config import S3Config, S3Credentials
-from pytest_sca.adapters.s3 import S3Adapter
+from pytest_sca.adapters.s3 import S3Adapter, S3Storage
 from pytest_sca.sandbox.s3 import ObjectStorage
 from pytest_sca.sandbox.s3_gateway import S3Gateway
 from pytest_sca.sandbox.security import ensure_tls_material, server_ssl_context
@@ -32,12 +32,12 @@ def moto() -> Iterator[ObjectStorage]:
 
 
 @pytest.fixture
-def s3(moto: ObjectStorage, tmp_path: Path) -> Iterator[Callable[..., S3Adapter]]:
-    """An adapter of tenant A (other tenant B) over a gateway started with the given faults."""
+def s3(moto: ObjectStorage, tmp_path: Path) -> Iterator[Callable[..., S3Storage]]:
+    """Tenant A's storage (other tenant B) over a gateway started with the given faults."""
     started: list[tuple[S3Gateway, S3Adapter]] = []
     files = ensure_tls_material(tmp_path)
 
-    def start(*faults: str) -> S3Adapter:
+    def start(*faults: str) -> S3Storage:
         gateway = S3Gateway(moto.endpoint, KEYS.get, lambda: {b for _, b in KEYS.values()},
                             moto._s3, frozenset(faults), server_ssl_context(files, frozenset()))
         gateway.start()
@@ -48,56 +48,80 @@ def s3(moto: ObjectStorage, tmp_path: Path) -> Iterator[Callable[..., S3Adapter]
             other_tenant=S3Credentials(access_key=b_key, secret_key=b_secret, bucket=b_bucket)),
             AdapterContext("t", None, "run"))
         started.append((gateway, adapter))
-        return adapter
+        return S3Storage(adapter)
 
     try:
         yield start
     finally:
         for gateway, adapter in started:
+            adapter.context.ledger.sweep()
             adapter.close()
             gateway.stop()
 
 
-def test_objects_round_trip_encrypted_and_isolated(s3: Callable[..., S3Adapter]) -> None:
+def test_objects_round_trip_encrypted_and_isolated(s3: Callable[..., S3Storage]) -> None:
     adapter = s3()
-    assert adapter.put("probe/a b.txt", b"hello").allowed
-    assert adapter.get("probe/a b.txt").body == b"hello"
-    assert adapter.head("probe/a b.txt")["ServerSideEncryption"] == "AES256"
-    assert adapter.put("probe/sse", b"x", sse="AES256").allowed
-    assert adapter.anonymous_get("probe/a b.txt").status == 403
-    assert adapter.get("probe/a b.txt", as_other_tenant=True).status == 403
-    assert adapter.list_keys("probe/", as_other_tenant=True).status == 403
+    assert adapter.put("sca-run/a b.txt", b"hello").allowed
+    assert adapter.get("sca-run/a b.txt").body == b"hello"
+    assert adapter.head("sca-run/a b.txt")["ServerSideEncryption"] == "AES256"
+    assert adapter.put("sca-run/sse", b"x", sse="AES256").allowed
+    assert adapter.anonymous_get("sca-run/a b.txt").status == 403
+    assert adapter.get("sca-run/a b.txt", as_other_tenant=True).status == 403
+    assert adapter.list_keys("sca-run/", as_other_tenant=True).status == 403
     assert adapter.bucket_policy() is None and adapter.public_grants() == []
-    url = adapter.presigned_get("probe/a b.txt", 1)
+    url = adapter.presigned_get("sca-run/a b.txt", 1)
     assert adapter.fetch(url).body == b"hello"
     deadline = time.monotonic() + 5
     while adapter.fetch(url).allowed and time.monotonic() < deadline:
         time.sleep(0.2)
     assert adapter.fetch(url).status == 403
-    adapter.delete("probe/a b.txt")
-    assert adapter.get("probe/a b.txt").code == "NoSuchKey"
+    adapter.delete("sca-run/a b.txt")
+    assert adapter.get("sca-run/a b.txt").code == "NoSuchKey"
 
 
-def test_wrong_secret_is_refused(s3: Callable[..., S3Adapter]) -> None:
+def test_wrong_secret_is_refused(s3: Callable[..., S3Storage]) -> None:
     good = s3()
-    bad = S3Adapter(good.config.model_copy(update={"secret_key": "not-the-secret-0123456789"}),
-                    AdapterContext("t", None, "run"))
+    bad = S3Adapter(good.subject.config.model_copy(
+        update={"secret_key": "not-the-secret-0123456789"}), AdapterContext("t", None, "run"))
     try:
-        attempt = bad.put("probe/forged", b"x")
+        attempt = S3Storage(bad).put("sca-run/forged", b"x")
     finally:
         bad.close()
     assert (attempt.status, attempt.code) == (403, "SignatureDoesNotMatch")
 
 
 def test_faults_make_the_bucket_public_and_unencrypted(moto: ObjectStorage,
-                                                       s3: Callable[..., S3Adapter]) -> None:
+                                                       s3: Callable[..., S3Storage]) -> None:
     client = moto._s3()
     for _, bucket in KEYS.values():  # the module's buckets may carry the healthy defaults
         client.delete_bucket_encryption(Bucket=bucket)
     adapter = s3("public_bucket", "sse_disabled")
-    assert adapter.put("probe/open", b"open").allowed
-    assert adapter.head("probe/open").get("ServerSideEncryption") is None
-    assert adapter.anonymous_get("probe/open").body == b"open"
-    assert adapter.get("probe/open", as_other_tenant=True).allowed
+    assert adapter.put("sca-run/open", b"open").allowed
+    assert adapter.head("sca-run/open").get("ServerSideEncryption") is None
+    assert adapter.anonymous_get("sca-run/open").body == b"open"
+    assert adapter.get("sca-run/open", as_other_tenant=True).allowed
     assert '"Principal": "*"' in (adapter.bucket_policy() or "")
     client.delete_bucket_policy(Bucket=adapter.bucket)
+
+
+def test_written_objects_are_undone_and_swept(s3: Callable[..., S3Storage]) -> None:
+    storage = s3()
+    ledger = storage.subject.context.ledger
+    assert storage.put("sca-run/kept", b"1").allowed
+    assert storage.put("sca-run/deleted", b"2").allowed
+    storage.delete("sca-run/deleted")
+    assert [a.description for a in ledger.pending] == ["delete object sca-run/kept"]
+    assert ledger.sweep() == []
+    assert storage.get("sca-run/kept").code == "NoSuchKey"
+    with pytest.raises(AssertionError, match="run's prefix"):
+        storage.put("someone-elses/object", b"x")
+    # A killed run's objects are found again by the run's prefix, nothing else.
+    client = storage.subject.client()
+    for key in ("sca-run/left-1", "sca-run-left-2", "sca-runner/kept", "sca-other/kept"):
+        client.put_object(Bucket=storage.bucket, Key=key, Body=b"x")
+    assert storage.subject.sweep("run") == []
+    assert storage.get("sca-run/left-1").code == "NoSuchKey"
+    assert storage.get("sca-run-left-2").code == "NoSuchKey"
+    assert storage.get("sca-other/kept").allowed and storage.get("sca-runner/kept").allowed
+    for key in ("sca-runner/kept", "sca-other/kept"):
+        client.delete_object(Bucket=storage.bucket, Key=key)

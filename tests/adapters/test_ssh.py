@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from pytest_sca.adapters.base import AdapterContext, TargetError
+from pytest_sca.adapters.base import AdapterContext
 from pytest_sca.adapters.config import SshConfig
-from pytest_sca.adapters.ssh import SshAdapter, parse_sshd_config
+from pytest_sca.adapters.ssh import SshAdapter, SshNodes, parse_sshd_config
+from pytest_sca.capabilities import TargetError
 
 SSHD = "/usr/sbin/sshd"
 needs_sshd = pytest.mark.skipif(
@@ -56,12 +57,12 @@ def _wait_listening(port: int, process: subprocess.Popen[bytes], timeout: float 
 
 
 @pytest.fixture
-def real_sshd(tmp_path: Path) -> Iterator[Callable[[str], SshAdapter]]:
-    """Start OpenSSH sshd with a given policy text; returns an adapter for it (as root)."""
+def real_sshd(tmp_path: Path) -> Iterator[Callable[[str], SshNodes]]:
+    """Start OpenSSH sshd with a given policy text; returns its nodes capability (as root)."""
     started: list[tuple[subprocess.Popen[bytes], SshAdapter]] = []
     Path("/run/sshd").mkdir(parents=True, exist_ok=True)
 
-    def start(policy: str) -> SshAdapter:
+    def start(policy: str) -> SshNodes:
         folder = tmp_path / f"sshd{len(started)}"
         folder.mkdir()
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f",
@@ -87,7 +88,7 @@ def real_sshd(tmp_path: Path) -> Iterator[Callable[[str], SshAdapter]]:
         }), AdapterContext("t", None, "run"))
         started.append((process, adapter))
         _wait_listening(port, process)
-        return adapter
+        return SshNodes(adapter)
 
     try:
         yield start
@@ -115,7 +116,7 @@ def test_sshd_config_parsing_follows_first_value_and_defaults() -> None:
 
 
 @needs_sshd
-def test_run_and_read_file_on_real_sshd(real_sshd: Callable[[str], SshAdapter],
+def test_run_and_read_file_on_real_sshd(real_sshd: Callable[[str], SshNodes],
                                         tmp_path: Path) -> None:
     adapter = real_sshd(HARDENED)
     assert adapter.nodes() == ["n1"]
@@ -132,7 +133,7 @@ def test_run_and_read_file_on_real_sshd(real_sshd: Callable[[str], SshAdapter],
 
 
 @needs_sshd
-def test_hardened_and_weak_sshd_are_told_apart(real_sshd: Callable[[str], SshAdapter],
+def test_hardened_and_weak_sshd_are_told_apart(real_sshd: Callable[[str], SshNodes],
                                                tmp_path: Path) -> None:
     hardened, weak = real_sshd(HARDENED), real_sshd(WEAK)
     good = hardened.sshd_settings("n1")
@@ -146,7 +147,7 @@ def test_hardened_and_weak_sshd_are_told_apart(real_sshd: Callable[[str], SshAda
 
 
 @needs_sshd
-def test_world_writable_paths_are_found(real_sshd: Callable[[str], SshAdapter],
+def test_world_writable_paths_are_found(real_sshd: Callable[[str], SshNodes],
                                         tmp_path: Path) -> None:
     adapter = real_sshd(HARDENED)
     system = tmp_path / "sshd0" / "sys"
@@ -160,10 +161,11 @@ def test_world_writable_paths_are_found(real_sshd: Callable[[str], SshAdapter],
 
 
 @needs_sshd
-def test_unknown_host_key_is_refused(real_sshd: Callable[[str], SshAdapter]) -> None:
+def test_unknown_host_key_is_refused(real_sshd: Callable[[str], SshNodes]) -> None:
     adapter = real_sshd(HARDENED)
-    assert adapter.config.known_hosts is not None
-    Path(adapter.config.known_hosts).write_text("")
+    known_hosts = adapter.subject.config.known_hosts
+    assert known_hosts is not None
+    Path(known_hosts).write_text("")
     with pytest.raises(TargetError, match="cannot connect"):
         adapter.run("n1", "true")
 
@@ -172,8 +174,9 @@ def test_sandbox_nodes_run_commands_and_show_their_hardening() -> None:
     from tests.sandbox.helpers import start_sandbox
 
     running = start_sandbox()
-    adapter = SshAdapter(SshConfig.model_validate(running.target["adapters"]["ssh"]),
-                         AdapterContext("sandbox", None, "run"))
+    connection = SshAdapter(SshConfig.model_validate(running.target["adapters"]["ssh"]),
+                            AdapterContext("sandbox", None, "run"))
+    adapter = SshNodes(connection)
     try:
         assert adapter.nodes() == ["bm-1", "bm-2"]
         status, out, _ = adapter.run("bm-2", "pwd")
@@ -182,5 +185,5 @@ def test_sandbox_nodes_run_commands_and_show_their_hardening() -> None:
         assert adapter.sshd_settings("bm-1")["passwordauthentication"] == "no"
         assert adapter.world_writable("bm-1") == []
     finally:
-        adapter.close()
+        connection.close()
         running.process.stop()

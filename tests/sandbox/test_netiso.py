@@ -167,6 +167,7 @@ def test_unsupported_machine_is_declared(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def test_platform_facade_implements_the_network_protocol() -> None:
-    from pytest_sca.adapters.platform_network import FACADES, Network
+    from pytest_sca.adapters.platform import PlatformAdapter
+    from pytest_sca.capabilities import Network
 
-    assert isinstance(FACADES["network"](None), Network)  # type: ignore[arg-type]
+    assert isinstance(PlatformAdapter.implementations["network"](None), Network)

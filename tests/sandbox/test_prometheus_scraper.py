@@ -14,7 +14,7 @@ import yaml
 
 from pytest_sca.adapters.base import AdapterContext
 from pytest_sca.adapters.platform import PlatformAdapter
-from pytest_sca.adapters.prometheus import PrometheusAdapter
+from pytest_sca.adapters.prometheus import PrometheusAdapter, PrometheusMetrics
 from pytest_sca.catalog import load_catalog
 from pytest_sca.sandbox import launch
 from pytest_sca.sandbox.prometheus_scraper import PROMETHEUS_SWITCH
@@ -59,11 +59,12 @@ def test_sandbox_prometheus_scrapes_the_api_and_stops_with_it() -> None:
         context = AdapterContext("sandbox", sandbox.target_path, "scraper-test")
         prometheus = PrometheusAdapter(target.adapters["prometheus"], context)
         platform = PlatformAdapter(target.adapters["platform"], context)
+        metrics = PrometheusMetrics(prometheus)
         try:
-            samples = prometheus.wait_for('sca_node_cpu_utilization_ratio{job="sandbox"}',
+            samples = metrics.wait_for('sca_node_cpu_utilization_ratio{job="sandbox"}',
                                           timeout=FIRST_SAMPLE_WAIT_S)
             assert all(sample.labels.get("node") for sample in samples), samples[:3]
-            assert prometheus.source == f"Prometheus at {target.adapters['prometheus'].url}"
+            assert metrics.source == f"Prometheus at {target.adapters['prometheus'].url}"
             exposition = platform.capability("metrics").source
             assert exposition.startswith("exposition endpoint https://127.0.0.1:")
             assert exposition.endswith("/metrics")

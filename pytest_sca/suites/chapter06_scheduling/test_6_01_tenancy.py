@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from pytest_sca.adapters.http import ApiError
+from pytest_sca.capabilities import Refused
 from pytest_sca.cleanup import Cleanup
 from pytest_sca.fixtures import CheckContext
 
@@ -51,7 +51,7 @@ def test_quota_is_enforced(sca: CheckContext, tenancy: Any, probe_tenant: Any,
         job = user.jobs.submit(sca.name("over-quota"), probe_image,
                                ["python", "-c", "import time; time.sleep(5)"], over,
                                labels=sca.labels)
-    except ApiError as refusal:
+    except Refused as refusal:
         sca.evidence("refusal", str(refusal))
         assert refusal.status < 500
         return
@@ -78,7 +78,7 @@ def test_readonly_user_reads_but_cannot_create(sca: CheckContext, probe_tenant: 
         job = reader.jobs.submit(sca.name("ro-job"), probe_image, PROBE_COMMAND, SMALL,
                                  labels=sca.labels)
         cleanup.add(f"delete job {job['id']}", lambda: admin.jobs.delete(job["id"]))
-    except ApiError as exc:
+    except Refused as exc:
         refusal = exc
     sca.evidence("read-only submit", str(refusal) if refusal else "accepted")
     assert refusal is not None and refusal.status in (401, 403), (

@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-from pytest_sca.adapters.capabilities import WaitTimeout
-from pytest_sca.adapters.http import ApiError
+from pytest_sca.capabilities import Refused, WaitTimeout
 from pytest_sca.cleanup import Cleanup
 from pytest_sca.fixtures import CheckContext
 
@@ -81,7 +80,7 @@ def test_allocation_by_whole_multiple_and_fractional_cards(
             halves.append(submit(f"alloc-half{n}", sleeper(20), {
                 "cpu": 0.5, "memory_gib": 0.5, "accelerators": 1,
                 "accelerator_share": 0.5}))
-        except ApiError as refusal:
+        except Refused as refusal:
             raise AssertionError(f"[6.2.b] a half-card request was refused: {refusal}") from None
     running = [jobs.wait(h["id"], until={"running", "succeeded", "failed"}, timeout=30)
                for h in halves]

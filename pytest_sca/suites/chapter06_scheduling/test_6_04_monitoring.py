@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from pytest_sca.adapters.capabilities import MetricSample
-from pytest_sca.adapters.prometheus import DIMENSIONS, Exporter, metric_table
+from pytest_sca.capabilities import MetricSample
+from pytest_sca.capabilities.exporters import DIMENSIONS, Exporter, metric_table
 from pytest_sca.cleanup import Cleanup
 from pytest_sca.fixtures import CheckContext
 

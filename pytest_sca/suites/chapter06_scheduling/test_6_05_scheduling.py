@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from pytest_sca.adapters.base import TargetError
-from pytest_sca.adapters.capabilities import WaitTimeout
+from pytest_sca.capabilities import TargetError, WaitTimeout
 from pytest_sca.cleanup import Cleanup
 from pytest_sca.fixtures import CheckContext
 

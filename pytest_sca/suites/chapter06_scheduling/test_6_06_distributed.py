@@ -6,8 +6,7 @@ from typing import Any
 
 import pytest
 
-from pytest_sca.adapters.capabilities import WaitTimeout
-from pytest_sca.adapters.http import ApiError
+from pytest_sca.capabilities import Refused, WaitTimeout
 from pytest_sca.cleanup import Cleanup
 from pytest_sca.fixtures import CheckContext
 
@@ -60,7 +59,7 @@ def test_gang_scheduling_all_or_nothing(sca: CheckContext, tenancy: Any, compute
     user = probe_tenant("gang")
     try:
         nodes = compute.acting_as(user.user["api_key"]).list_nodes()
-    except ApiError:  # a tenant may not list nodes (Kubernetes RBAC): the operator's view
+    except Refused:  # a tenant may not list nodes (Kubernetes RBAC): the operator's view
         nodes = compute.list_nodes()
     free: dict[str, list[int]] = {}
     for node in nodes:

@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from pytest_sca.adapters.capabilities import WaitTimeout
-from pytest_sca.adapters.http import ApiError
+from pytest_sca.capabilities import Refused, WaitTimeout
 from pytest_sca.cleanup import Cleanup
 from pytest_sca.fixtures import CheckContext
 
@@ -100,7 +99,7 @@ def test_stop_restart_delete(sca: CheckContext, jobs: Any, probe_image: str,
     jobs.delete(job["id"])
     try:
         left = jobs.get(job["id"])
-    except ApiError as gone:
+    except Refused as gone:
         left = None
         assert gone.status in (404, 410), f"[7.2.c] a deleted job answers {gone.status}"
     sca.evidence("life cycle", {"after stop": stopped["status"], "after restart":
@@ -169,15 +168,13 @@ def test_logs_show_the_token(sca: CheckContext, jobs: Any, probe_image: str,
 def test_web_terminal_into_worker(sca: CheckContext, jobs: Any, devtools: Any,
                                   probe_image: str, cleanup: Cleanup) -> None:
     """A terminal into a running worker runs `echo` and shows its computed output."""
-    from pytest_sca.adapters.platform_devel import TerminalClosed
-
     job = _submit(sca, jobs, cleanup, probe_image, SLEEPER, "terminal")
     jobs.wait(job["id"], until={"running"}, timeout=60)
     marker = f"sca-{random.randint(10**5, 10**6)}"
     expected = f"{marker}-42"
     try:
         terminal = devtools.terminal(job["id"], worker=0)
-    except TerminalClosed as refused:
+    except Refused as refused:
         raise AssertionError(f"[7.2.g] `echo` did not round-trip through the web terminal: "
                              f"{refused}") from None
     try:

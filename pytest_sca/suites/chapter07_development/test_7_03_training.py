@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from pytest_sca.adapters.http import ApiError
+from pytest_sca.capabilities import Refused
 from pytest_sca.cleanup import Cleanup
 from pytest_sca.fixtures import CheckContext
 
@@ -27,7 +27,7 @@ class TenantStorage:
 
         tenant_id = tenancy.whoami()["tenant_id"]
         credentials = tenancy.storage_credentials(tenant_id)
-        _keep_secret(tenancy, credentials.get("secret_key"))
+        sca.keep_secret(credentials.get("secret_key"))
         self.bucket = credentials["bucket"]
         self.prefix = f"{sca.name('ch7')}/"
         self.client = boto3.client(
@@ -35,7 +35,7 @@ class TenantStorage:
             aws_access_key_id=credentials["access_key"],
             aws_secret_access_key=credentials["secret_key"],
             config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}))
-        self._tenancy = tenancy
+        self._sca = sca
         self._cleanup = cleanup
 
     def put(self, name: str, data: bytes) -> str:
@@ -62,16 +62,8 @@ class TenantStorage:
         url: str = self.client.generate_presigned_url(
             f"{method}_object", Params={"Bucket": self.bucket, "Key": key},
             ExpiresIn=_URL_SECONDS)
-        _keep_secret(self._tenancy, url)
+        self._sca.keep_secret(url)
         return url
-
-
-def _keep_secret(capability: Any, value: Any) -> None:
-    """Mask ``value`` in every output of the run, like the target file's own secrets."""
-    redact = getattr(getattr(getattr(capability, "adapter", None), "context", None),
-                     "redact", None)
-    if value and redact is not None:
-        redact.add([str(value)])
 
 
 def _run(sca: CheckContext, jobs: Any, cleanup: Cleanup, image: str, script: str, suffix: str,
@@ -160,7 +152,7 @@ def test_preflight_excludes_faulty_node(sca: CheckContext, devtools: Any, jobs: 
         sca.not_assessed("the platform does not say which node ran a job (workers[].node_id)")
     try:
         devtools.mark_faulty(node, f"marked by pytest-sca run {sca.run_id}")
-    except ApiError as refused:
+    except Refused as refused:
         sca.not_assessed(f"cannot mark a node faulty ({refused.status}): run with an operator "
                          "key, or declare the item by evidence")
     cleanup.add(f"mark node {node} healthy again", lambda: devtools.unmark(node))

@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-from pytest_sca.adapters.capabilities import WaitTimeout
-from pytest_sca.adapters.http import ApiError
+from pytest_sca.capabilities import Refused, WaitTimeout
 from pytest_sca.cleanup import Cleanup
 from pytest_sca.fixtures import CheckContext
 
@@ -52,16 +51,10 @@ def finetuned(sca: CheckContext, finetune: Any, models: Any, cleanup: Cleanup
         base = preset_model(sca, models, "finetune.base_model", "fine-tune")
         job = finetune.create(base, upload["id"], suffix="sca-probe",
                               steps=int(sca.declared("finetune.steps", 30)), labels=sca.labels)
-        cleanup.add(f"delete fine-tuning job {job['id']}",
-                    lambda: quietly_delete(lambda: finetune.delete(job["id"])))
         try:
             ended = finetune.wait(job["id"], timeout=float(sca.declared("finetune.timeout", 300)))
         except WaitTimeout as late:
             ended = {**(late.last or job), "status": f"still {(late.last or job).get('status')}"}
-        if ended.get("fine_tuned_model"):
-            model_id = ended["fine_tuned_model"]
-            cleanup.add(f"delete model {model_id}",
-                        lambda: quietly_delete(lambda: finetune.delete_model(model_id)))
         return ended  # type: ignore[no-any-return]
 
     return run
@@ -88,7 +81,7 @@ def imported_model(sca: CheckContext, models: Any, cleanup: Cleanup
         try:
             model = models.import_model(sca.name("imported"), source, kind="llm", format=fmt,
                                         license="Apache-2.0", labels=sca.labels)
-        except ApiError as refusal:
+        except Refused as refusal:
             if refusal.status in (400, 415, 422):
                 sca.not_assessed(f"the platform cannot import the probe artefact ({refusal}): "
                                  "declare capabilities.models.import.source (an artefact in its "

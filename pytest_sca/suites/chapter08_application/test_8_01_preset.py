@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from pytest_sca.adapters.inference import reply_text
+from pytest_sca.capabilities import reply_text
 from pytest_sca.fixtures import CheckContext
 
 #: What "basic information" of a preset model must say (reference field names).

@@ -8,9 +8,7 @@ from typing import Any
 
 import pytest
 
-from pytest_sca.adapters.base import TargetError
-from pytest_sca.adapters.http import ApiError
-from pytest_sca.adapters.inference import reply_text
+from pytest_sca.capabilities import Refused, TargetError, reply_text
 from pytest_sca.fixtures import CheckContext
 
 from .conftest import SECRET_PROMPT
@@ -48,7 +46,7 @@ def test_finetuned_model_answers(sca: CheckContext, inference: Any,
     try:
         answer = inference.chat([{"role": "user", "content": SECRET_PROMPT}], model=model,
                                 max_tokens=24, temperature=0)
-    except (ApiError, TargetError) as refusal:
+    except (Refused, TargetError) as refusal:
         pytest.fail(f"[8.3.b] the fine-tuned model {model} does not answer: {refusal}")
     sca.evidence("fine-tuned model's answer", answer)
     assert reply_text(answer).strip(), f"[8.3.b] the fine-tuned model {model} answered nothing"

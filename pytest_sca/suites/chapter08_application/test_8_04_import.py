@@ -7,9 +7,7 @@ from typing import Any
 
 import pytest
 
-from pytest_sca.adapters.base import TargetError
-from pytest_sca.adapters.http import ApiError
-from pytest_sca.adapters.inference import reply_text
+from pytest_sca.capabilities import Refused, TargetError, reply_text
 from pytest_sca.fixtures import CheckContext
 
 
@@ -45,7 +43,7 @@ def test_imported_model_info_and_lifecycle(sca: CheckContext, models: Any,
     models.delete_model(model["id"])
     try:
         gone = models.get_model(model["id"])
-    except ApiError as refusal:
+    except Refused as refusal:
         assert refusal.status == 404, f"[8.4.b] reading a deleted model answered {refusal}"
         return
     pytest.fail(f"[8.4.b] the deleted model can still be read: {gone}")
@@ -67,7 +65,7 @@ def test_imported_model_can_be_deployed(sca: CheckContext, inference: Any,
         answer = inference.at(ready["endpoint"]).chat([{"role": "user", "content": "hello"}],
                                                       model=ready.get("model", model["id"]),
                                                       max_tokens=16, temperature=0)
-    except (ApiError, TargetError) as refusal:
+    except (Refused, TargetError) as refusal:
         pytest.fail(f"[8.4.c] the imported model's service does not answer: {refusal}")
     sca.evidence("answer", answer)
     assert reply_text(answer).strip(), "[8.4.c] the imported model's service answered nothing"

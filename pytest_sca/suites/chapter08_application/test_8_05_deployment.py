@@ -7,9 +7,7 @@ from typing import Any
 
 import pytest
 
-from pytest_sca.adapters.base import TargetError
-from pytest_sca.adapters.http import ApiError
-from pytest_sca.adapters.inference import reply_text
+from pytest_sca.capabilities import Refused, TargetError, reply_text
 from pytest_sca.fixtures import CheckContext
 
 from .conftest import preset_model
@@ -43,7 +41,7 @@ def test_deployed_service_speaks_openai(sca: CheckContext, models: Any, inferenc
     try:
         answer = endpoint.chat([{"role": "user", "content": "hello"}], model=ready["model"],
                                max_tokens=16, temperature=0)
-    except (ApiError, TargetError) as refusal:
+    except (Refused, TargetError) as refusal:
         pytest.fail(f"[8.5.b] the running deployment's endpoint did not answer: {refusal}")
     sca.evidence("endpoint answer", answer)
     assert answer.get("object") == "chat.completion" and reply_text(answer).strip(), (
@@ -70,14 +68,14 @@ def test_deployment_scales_stops_and_deletes(sca: CheckContext, models: Any,
     try:
         inference.at(ready["endpoint"]).chat([{"role": "user", "content": "hello"}],
                                              model=ready["model"], max_tokens=4)
-    except (ApiError, TargetError) as exc:
+    except (Refused, TargetError) as exc:
         refused = exc
     sca.evidence("after stop", {"deployment": stopped, "endpoint": str(refused)})
     assert refused is not None, "[8.5.c] the stopped deployment's endpoint still answers"
     model_services.delete(created["id"])
     try:
         model_services.get(created["id"])
-    except ApiError as refusal:
+    except Refused as refusal:
         assert refusal.status == 404, f"[8.5.c] reading a deleted deployment answered {refusal}"
         return
     pytest.fail(f"[8.5.c] the deleted deployment {created['id']} can still be read")

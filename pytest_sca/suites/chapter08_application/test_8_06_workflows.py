@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from pytest_sca.adapters.http import ApiError
+from pytest_sca.capabilities import Refused
 from pytest_sca.fixtures import CheckContext
 
 from .probes import generated_workflow, png_size
@@ -33,7 +33,7 @@ def test_import_comfyui_workflow_json(sca: CheckContext, workflow_apps: Any,
     broken = '{"1": {"class_type": "EmptyImage", "inputs": {'
     try:
         accepted = workflow_apps.import_workflow(sca.name("broken"), broken, labels=sca.labels)
-    except ApiError as refusal:
+    except Refused as refusal:
         sca.evidence("invalid JSON refused", str(refusal))
         assert refusal.status < 500 and refusal.message.strip(), (
             f"[8.6.a] invalid JSON was refused without a message: {refusal}")
@@ -83,7 +83,7 @@ def test_workflow_publish_invoke_unpublish_delete(
     workflow_apps.unpublish(workflow["id"])
     try:
         late = workflow_apps.invoke(workflow["id"])
-    except ApiError as refusal:
+    except Refused as refusal:
         sca.evidence("invocation after unpublish", str(refusal))
     else:
         pytest.fail(f"[8.6.c] the unpublished workflow could still be invoked "
@@ -91,7 +91,7 @@ def test_workflow_publish_invoke_unpublish_delete(
     workflow_apps.delete(workflow["id"])
     try:
         workflow_apps.get(workflow["id"])
-    except ApiError as refusal:
+    except Refused as refusal:
         assert refusal.status == 404, f"[8.6.c] reading a deleted workflow answered {refusal}"
         return
     pytest.fail(f"[8.6.c] the deleted workflow {workflow['id']} can still be read")

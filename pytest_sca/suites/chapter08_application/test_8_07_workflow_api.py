@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from pytest_sca.adapters.comfyui import output_images
+from pytest_sca.capabilities import output_images
 from pytest_sca.fixtures import CheckContext
 
 from .probes import generated_workflow, png, png_size, scale_invert_workflow

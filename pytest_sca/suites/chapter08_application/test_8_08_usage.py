@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from pytest_sca.adapters.http import ApiError
+from pytest_sca.capabilities import Refused
 from pytest_sca.fixtures import CheckContext
 
 from .probes import generated_workflow
@@ -32,7 +32,7 @@ def _probe_caller(sca: CheckContext, probe_tenant: Callable[..., Any], inference
     caller = inference.acting_as(user.user["api_key"])
     try:
         caller.list_models()
-    except ApiError as refusal:
+    except Refused as refusal:
         sca.not_assessed(f"the inference endpoint refuses a platform user's API key ({refusal}):"
                          " usage per user cannot be attributed to a probe user")
     return str(user.user["id"]), caller

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_sca.adapters.capabilities import TERMINAL_JOB_STATUSES
+from pytest_sca.capabilities import TERMINAL_JOB_STATUSES
 from pytest_sca.cleanup import Cleanup
 from pytest_sca.fixtures import CheckContext
 from pytest_sca.metrics.peaks import cpu_peak_gflops

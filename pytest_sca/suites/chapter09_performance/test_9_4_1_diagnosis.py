@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from pytest_sca.adapters.capabilities import WaitTimeout
+from pytest_sca.capabilities import WaitTimeout
 from pytest_sca.cleanup import Cleanup
 from pytest_sca.fixtures import CheckContext
 

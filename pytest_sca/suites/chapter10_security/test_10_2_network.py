@@ -9,9 +9,7 @@ from typing import Any
 
 import pytest
 
-from pytest_sca.adapters.base import TargetError
-from pytest_sca.adapters.http import ApiError
-from pytest_sca.adapters.mapping import OperationNotMapped
+from pytest_sca.capabilities import Refused, TargetError, Unsupported
 from pytest_sca.cleanup import Cleanup
 from pytest_sca.fixtures import CheckContext
 
@@ -68,9 +66,9 @@ def _declared_policy(sca: CheckContext, network: Any) -> dict[str, Any]:
         return declared
     try:
         return dict(network.policy())
-    except OperationNotMapped:
+    except Unsupported:
         sca.not_assessed(f"the target declares no network isolation policy: {ASSESSABLE}")
-    except ApiError as exc:
+    except Refused as exc:
         if exc.status not in (404, 405, 501):
             raise
         sca.not_assessed(f"the target has no network policy route ({exc.status}): {ASSESSABLE}")
@@ -124,7 +122,7 @@ def test_tenant_networks_are_isolated(sca: CheckContext, network: Any, probe_ten
         service = network.acting_as(tenant_b.user["api_key"]).run_in_tenant_network(
             sca.name("net-service"), probe_image, ["python", "-c", SERVICE], SMALL,
             env={"SCA_NET_TOKEN": token, "SCA_NET_SERVE_S": str(SERVE_S)}, labels=sca.labels)
-    except OperationNotMapped:
+    except Unsupported:
         sca.not_assessed(f"the target maps no job in a tenant network: {ASSESSABLE}")
     cleanup.add(f"stop job {service['id']}", lambda: tenant_b.jobs.delete(service["id"]))
     address = (service.get("network") or {}).get("address")
