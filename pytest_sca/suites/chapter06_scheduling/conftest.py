@@ -11,8 +11,6 @@ import pytest
 from pytest_sca.cleanup import Cleanup
 from pytest_sca.fixtures import CheckContext
 
-from ..conftest import delete_job
-
 #: Environment variables through which platforms tell a process which cards it holds.
 VISIBLE_DEVICE_VARIABLES = (
     "SCA_VISIBLE_ACCELERATORS", "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES",
@@ -86,7 +84,6 @@ def submit(sca: CheckContext, jobs: Any, cleanup: Cleanup, probe_image: str) -> 
         owner = as_jobs or jobs
         job = owner.submit(sca.name(suffix), probe_image, command, resources, workers=workers,
                            labels=sca.labels)
-        cleanup.add(f"delete job {job['id']}", lambda: delete_job(owner, job["id"]))
         return job  # type: ignore[no-any-return]
 
     return run

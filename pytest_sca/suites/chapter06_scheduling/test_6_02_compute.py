@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shlex
 import time
-from functools import partial
 from typing import Any
 
 import pytest
@@ -13,11 +12,9 @@ from pytest_sca.capabilities import Refused, WaitTimeout
 from pytest_sca.cleanup import Cleanup
 from pytest_sca.fixtures import CheckContext
 
-from ..conftest import quietly_delete
 from .conftest import (
     PRINT_VISIBLE_DEVICES,
     card_pools,
-    delete_job,
     sleeper,
     visible_devices,
 )
@@ -108,7 +105,6 @@ def test_lifecycle_from_request_to_release(sca: CheckContext, probe_tenant: Any,
     user = probe_tenant("life")
     job = user.jobs.submit(sca.name("life"), probe_image, sleeper(30),
                            {"cpu": 1, "memory_gib": 1, "accelerators": 1}, labels=sca.labels)
-    cleanup.add(f"delete job {job['id']}", lambda: delete_job(user.jobs, job["id"]))
     stages: dict[str, Any] = {"applied": job["status"]}
     running = user.jobs.wait(job["id"], until={"running"}, timeout=30)
     stages["running on"] = running["workers"][0].get("node_id")
@@ -152,8 +148,6 @@ def test_bare_metal_and_container_clusters_on_demand(
     seen: dict[str, Any] = {}
     for kind in ("baremetal", "container"):
         cluster = own.create_cluster(sca.name(f"ondemand-{kind}"), kind, 1, labels=sca.labels)
-        cleanup.add(f"delete cluster {cluster['id']}",
-                    partial(quietly_delete, partial(own.delete_cluster, cluster["id"])))
         cluster = own.get_cluster(cluster["id"])
         nodes = [compute.get_node(n) for n in cluster.get("node_ids") or []]
         assert cluster.get("status") == "ready" and nodes, (
@@ -164,7 +158,6 @@ def test_bare_metal_and_container_clusters_on_demand(
         job = admin.jobs.submit(sca.name(f"ondemand-{kind}"), probe_image, sleeper(0.1),
                                 {"cpu": 1, "memory_gib": 1, "accelerators": 1,
                                  "cluster_id": cluster["id"]}, labels=sca.labels)
-        cleanup.add(f"delete job {job['id']}", partial(delete_job, admin.jobs, job["id"]))
         try:
             done = admin.jobs.wait(job["id"], until={"succeeded", "failed"}, timeout=10)
         except WaitTimeout as exc:

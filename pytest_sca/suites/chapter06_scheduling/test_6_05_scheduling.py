@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from functools import partial
 from typing import Any
 
 import pytest
@@ -12,7 +11,7 @@ from pytest_sca.capabilities import TargetError, WaitTimeout
 from pytest_sca.cleanup import Cleanup
 from pytest_sca.fixtures import CheckContext
 
-from .conftest import CardPool, card_pools, delete_job, sleeper
+from .conftest import CardPool, card_pools, sleeper
 from .test_6_03_images import uncached_pulls
 
 START_WAIT_S = 30.0
@@ -81,7 +80,6 @@ def test_higher_priority_admitted_first(sca: CheckContext, compute: Any, tenancy
     for name, priority in (("blocker", 0), ("low", 1), ("high", 100)):
         job = queue.submit_queued(sca.name(f"prio-{name}"), probe_image, sleeper(20), wanted,
                                   priority=priority, labels=sca.labels)
-        cleanup.add(f"delete job {job['id']}", partial(delete_job, user.jobs, job["id"]))
         submitted[name] = job
         if name == "blocker":
             user.jobs.wait(job["id"], until={"running"}, timeout=START_WAIT_S)

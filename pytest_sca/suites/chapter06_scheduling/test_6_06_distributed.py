@@ -37,7 +37,6 @@ def test_multi_worker_job_completes_an_all_reduce(sca: CheckContext, probe_tenan
     job = user.jobs.submit(sca.name("allreduce"), probe_image, python(ALLREDUCE_PROBE),
                            ONE_CARD, workers=2, env={"SCA_PROBE_TIMEOUT": str(patience)},
                            labels=sca.labels)
-    cleanup.add(f"delete job {job['id']}", lambda: user.jobs.delete(job["id"]))
     done = user.jobs.wait(job["id"], timeout=float(patience) + 60)
     results = {rank: lines(user.jobs.logs(job["id"], worker=rank), "sca-allreduce")
                for rank in range(2)}
@@ -78,7 +77,6 @@ def test_gang_scheduling_all_or_nothing(sca: CheckContext, tenancy: Any, compute
                            {"cpu": 1, "memory_gib": 1, "accelerators": cards,
                             "accelerator_model": model},
                            workers=workers, labels=sca.labels)
-    cleanup.add(f"delete job {job['id']}", lambda: user.jobs.delete(job["id"]))
     try:
         seen = user.jobs.wait(job["id"], until={"running", "succeeded", "failed"}, timeout=3)
     except WaitTimeout as waited:
@@ -106,7 +104,6 @@ def test_training_survives_one_nic_port_down(sca: CheckContext, operations: Any,
     user = probe_tenant("bond")
     job = user.jobs.submit(sca.name("bond"), probe_image, python(STEADY_PROBE), ONE_CARD,
                            labels=sca.labels)
-    cleanup.add(f"delete job {job['id']}", lambda: user.jobs.delete(job["id"]))
     running = user.jobs.wait(job["id"], until={"running", "succeeded", "failed", "stopped"},
                              timeout=30)
     assert running["status"] == "running", (
@@ -118,7 +115,6 @@ def test_training_survives_one_nic_port_down(sca: CheckContext, operations: Any,
                    f"would cut it off")
     port = bonds[0].get("active_member") or bonds[0]["members"][0]
     operations.set_link(node, port, up=False)
-    cleanup.add(f"bring {port} of {node} up", lambda: operations.set_link(node, port, up=True))
     degraded = operations.node_network(node)
     during = poll(lambda: user.jobs.get(job["id"]), lambda j: j["status"] != "running", 1.5)
     operations.set_link(node, port, up=True)
@@ -142,7 +138,6 @@ def test_elastic_training_relaunches_with_fewer_workers(sca: CheckContext, train
     job = training.submit(sca.name("elastic"), probe_image, python(ELASTIC_PROBE), ONE_CARD,
                           workers=3, min_workers=2, max_restarts=2,
                           env={"SCA_PROBE_MAX_WORKERS": "3"}, labels=sca.labels)
-    cleanup.add(f"delete training job {job['id']}", lambda: training.delete(job["id"]))
     done = training.wait(job["id"], timeout=90)
     sca.evidence("elastic training job", done)
     sizes = [a.get("world_size") for a in done.get("attempts", [])]
@@ -163,7 +158,6 @@ def test_training_resumes_from_the_last_checkpoint(sca: CheckContext, training: 
                           workers=1, max_restarts=1, checkpoint=True,
                           env={"SCA_PROBE_STEPS": "10", "SCA_PROBE_KILL_AT": "5"},
                           labels=sca.labels)
-    cleanup.add(f"delete training job {job['id']}", lambda: training.delete(job["id"]))
     done = training.wait(job["id"], timeout=90)
     attempts = done.get("attempts", [])
     logs = [jobs.logs(a["job_id"]) for a in attempts]

@@ -33,7 +33,6 @@ def test_service_runs_on_the_chosen_accelerator(sca: CheckContext, services: Any
     wanted = {"cpu": 1, "memory_gib": 1, "accelerators": 1, "accelerator_model": model}
     service = services.deploy(sca.name("svc-card"), probe_image, wanted, replicas=1,
                               labels=sca.labels)
-    cleanup.add(f"delete service {service['id']}", lambda: services.delete(service["id"]))
     ready = services.wait_ready(service["id"])
     assert ready["status"] == "ready", f"[6.7.a] the probe service ended {ready['status']}"
     answer = services.invoke(service["id"], {"probe": sca.run_id})
@@ -58,7 +57,6 @@ def test_service_balances_across_two_replicas(sca: CheckContext, services: Any,
     service = services.deploy(sca.name("svc-lb"), probe_image,
                               {"cpu": 1, "memory_gib": 1, "accelerators": 0}, replicas=2,
                               labels=sca.labels)
-    cleanup.add(f"delete service {service['id']}", lambda: services.delete(service["id"]))
     ready = services.wait_ready(service["id"])
     assert ready["status"] == "ready", f"[6.7.b] the 2-replica service ended {ready['status']}"
     served = [services.invoke(service["id"], {"n": n}).get("replica") for n in range(REQUESTS)]

@@ -34,7 +34,6 @@ def test_two_jobs_share_one_card_with_declared_fractions(sca: CheckContext, prob
     for half in ("a", "b"):
         job = user.jobs.submit(sca.name(f"half-{half}"), probe_image, python(SHARE_PROBE),
                                wanted, labels=sca.labels)
-        cleanup.add(f"delete job {job['id']}", _deleter(user.jobs, job["id"]))
         submitted.append(job)
     both = [user.jobs.wait(j["id"], until={"running", "succeeded", "failed", "stopped"},
                            timeout=30) for j in submitted]
@@ -63,7 +62,6 @@ def test_job_combines_accelerators_and_cpus(sca: CheckContext, probe_tenant: Any
     wanted = {"cpu": 2, "memory_gib": 2, "accelerators": 2}
     job = user.jobs.submit(sca.name("hetero"), probe_image, python(RESOURCES_PROBE), wanted,
                            labels=sca.labels)
-    cleanup.add(f"delete job {job['id']}", lambda: user.jobs.delete(job["id"]))
     done = user.jobs.wait(job["id"], timeout=60)
     seen = lines(user.jobs.logs(job["id"]), "sca-resources")
     sca.evidence("job with accelerators and CPUs", {"job": done, "seen by the process": seen})

@@ -17,8 +17,6 @@ def _scale_both_ways(item: str, kind: str, sca: CheckContext, clusters: Any, com
     key = admin.user["api_key"]
     clusters, compute = clusters.acting_as(key), compute.acting_as(key)
     cluster = clusters.create_cluster(sca.name(f"scale-{kind}"), kind, 1, labels=sca.labels)
-    cleanup.add(f"delete cluster {cluster['id']}",
-                lambda: clusters.delete_cluster(cluster["id"]))
 
     def node_ids() -> set[str]:
         listed = {n["id"] for n in compute.list_nodes(cluster_id=cluster["id"])}

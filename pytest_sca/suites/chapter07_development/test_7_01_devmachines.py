@@ -11,7 +11,7 @@ import pytest
 from pytest_sca.cleanup import Cleanup
 from pytest_sca.fixtures import CheckContext
 
-from ..conftest import SMALL
+from ..library import SMALL
 
 #: Variables through which vendors' device plugins announce the cards a container holds.
 DEVICE_VARIABLES = ("NVIDIA_VISIBLE_DEVICES", "CUDA_VISIBLE_DEVICES", "ASCEND_VISIBLE_DEVICES",
@@ -35,8 +35,6 @@ def _machine(sca: CheckContext, devmachines: Any, cleanup: Cleanup, image: str,
              resources: dict[str, Any], suffix: str) -> dict[str, Any]:
     """Create a dev machine, register its removal, wait until it runs."""
     machine = devmachines.create(sca.name(suffix), image, resources, labels=sca.labels)
-    cleanup.add(f"delete dev machine {machine['id']}",
-                lambda: devmachines.delete(machine["id"]))
     running: dict[str, Any] = devmachines.wait(machine["id"], timeout=120)
     return running
 

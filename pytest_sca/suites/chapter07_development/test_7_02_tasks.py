@@ -11,7 +11,7 @@ from pytest_sca.capabilities import Refused, WaitTimeout
 from pytest_sca.cleanup import Cleanup
 from pytest_sca.fixtures import CheckContext
 
-from ..conftest import SMALL, delete_job
+from ..library import SMALL
 from .probes import ALLREDUCE, BUSY, SLEEPER, json_lines, python
 
 #: Frameworks the standard names besides PyTorch; at least one must be offered too.
@@ -24,7 +24,6 @@ def _submit(sca: CheckContext, jobs: Any, cleanup: Cleanup, image: str, script: 
             suffix: str, *, workers: int = 1, env: dict[str, str] | None = None) -> Any:
     job = jobs.submit(sca.name(suffix), image, python(script), SMALL, workers=workers,
                       env=env, labels=sca.labels)
-    cleanup.add(f"delete job {job['id']}", lambda: delete_job(jobs, job["id"]))
     return job
 
 

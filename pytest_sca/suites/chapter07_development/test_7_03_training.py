@@ -12,7 +12,7 @@ from pytest_sca.capabilities import Refused
 from pytest_sca.cleanup import Cleanup
 from pytest_sca.fixtures import CheckContext
 
-from ..conftest import SMALL
+from ..library import SMALL
 from .probes import INFER, TRAIN, close_to, linear_dataset, python
 
 _URL_SECONDS = 900
@@ -70,7 +70,6 @@ def _run(sca: CheckContext, jobs: Any, cleanup: Cleanup, image: str, script: str
          env: dict[str, str]) -> Any:
     job = jobs.submit(sca.name(suffix), image, python(script), SMALL, env=env,
                       labels=sca.labels)
-    cleanup.add(f"delete job {job['id']}", lambda: jobs.delete(job["id"]))
     done = jobs.wait(job["id"], timeout=120)
     logs = jobs.logs(job["id"], worker=0)
     sca.evidence(f"{suffix} job", {"status": done["status"], "exit_code": done.get("exit_code"),
@@ -145,7 +144,6 @@ def test_preflight_excludes_faulty_node(sca: CheckContext, devtools: Any, jobs: 
     assert report.get("items"), "[7.3.c] the pre-flight check reported no node"
     first = jobs.submit(sca.name("preflight-probe"), probe_image, python("print('ok')"),
                         one_card, labels=sca.labels)
-    cleanup.add(f"delete job {first['id']}", lambda: jobs.delete(first["id"]))
     placed = jobs.wait(first["id"], timeout=60)
     node = (placed.get("workers") or [{}])[0].get("node_id")
     if not node:
@@ -155,14 +153,12 @@ def test_preflight_excludes_faulty_node(sca: CheckContext, devtools: Any, jobs: 
     except Refused as refused:
         sca.not_assessed(f"cannot mark a node faulty ({refused.status}): run with an operator "
                          "key, or declare the item by evidence")
-    cleanup.add(f"mark node {node} healthy again", lambda: devtools.unmark(node))
     checked = {i["node_id"]: i for i in devtools.preflight([node]).get("items", [])}
     sca.evidence("pre-flight of the marked node", checked.get(node))
     assert node in checked and not checked[node].get("healthy"), (
         f"[7.3.c] pre-flight reports node {node} healthy although it is marked faulty")
     second = jobs.submit(sca.name("preflight-job"), probe_image, python("print('ok')"),
                          one_card, labels=sca.labels)
-    cleanup.add(f"delete job {second['id']}", lambda: jobs.delete(second["id"]))
     ran = jobs.wait(second["id"], timeout=60)
     nodes = [w.get("node_id") for w in ran.get("workers", [])]
     sca.evidence("job after the mark", {"status": ran["status"], "nodes": nodes})

@@ -13,7 +13,7 @@ from pytest_sca.capabilities import Refused, WaitTimeout
 from pytest_sca.cleanup import Cleanup
 from pytest_sca.fixtures import CheckContext
 
-from ..conftest import SMALL, quietly_delete
+from ..library import SMALL
 from .probes import tinylm_artifact
 
 #: What the fine-tuning probe teaches: a word no preset model says.
@@ -87,8 +87,6 @@ def imported_model(sca: CheckContext, models: Any, cleanup: Cleanup
                                  "declare capabilities.models.import.source (an artefact in its "
                                  "object storage) and .format in the target file")
             raise
-        cleanup.add(f"delete model {model['id']}",
-                    lambda: quietly_delete(lambda: models.delete_model(model["id"])))
         return model  # type: ignore[no-any-return]
 
     return run
@@ -102,8 +100,6 @@ def deployed(sca: CheckContext, model_services: Any, cleanup: Cleanup
     def run(model: str, replicas: int = 1) -> tuple[dict[str, Any], dict[str, Any]]:
         created = model_services.deploy(sca.name("deploy"), model, replicas=replicas,
                                         resources=SMALL, labels=sca.labels)
-        cleanup.add(f"delete deployment {created['id']}",
-                    lambda: quietly_delete(lambda: model_services.delete(created["id"])))
         try:
             ready = model_services.wait(created["id"], until=("running", "failed"),
                                         timeout=float(sca.declared("services.ready_timeout", 60)))
@@ -122,8 +118,6 @@ def workflow_app(sca: CheckContext, workflow_apps: Any, cleanup: Cleanup
 
     def run(graph: dict[str, Any], configure: bool = True) -> dict[str, Any]:
         workflow = workflow_apps.import_workflow(sca.name("wf"), graph, labels=sca.labels)
-        cleanup.add(f"delete workflow {workflow['id']}",
-                    lambda: quietly_delete(lambda: workflow_apps.delete(workflow["id"])))
         if not configure:
             return workflow  # type: ignore[no-any-return]
         environment = sca.declared("workflows.environment")

@@ -14,8 +14,6 @@ from pytest_sca.fixtures import CheckContext
 from pytest_sca.metrics.peaks import cpu_peak_gflops
 from pytest_sca.probes import job_spec, parse_result
 
-from ..conftest import delete_job
-
 #: Single-threaded BLAS: a probe's timing then measures its own core, not a fight for two.
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 #: How long a probe job may take before the check errors (seconds); target: perf.job_timeout_s.
@@ -55,7 +53,6 @@ def submit_probe(sca: CheckContext, jobs: Any, cleanup: Cleanup, image: str, pro
                                   {**(ONE_THREAD if one_thread else {}), **(env or {})})
     job = jobs.submit(sca.name(suffix), image, command, resources(accelerators, model),
                       workers=workers, env=probe_env, labels=sca.labels)
-    cleanup.add(f"delete job {job['id']}", lambda: delete_job(jobs, job["id"]))
     return dict(job)
 
 

@@ -11,7 +11,7 @@ from pytest_sca.capabilities import WaitTimeout
 from pytest_sca.cleanup import Cleanup
 from pytest_sca.fixtures import CheckContext
 
-from .probe_jobs import delete_job, job_timeout, resources, threshold
+from .probe_jobs import job_timeout, resources, threshold
 
 LAYERS = ("container", "accelerator", "os", "network")
 VERDICTS = {"healthy", "degraded", "faulty", "unknown"}
@@ -28,7 +28,6 @@ def test_diagnosis_per_layer_within_declared_time(sca: CheckContext, jobs: Any,
     budget = threshold(sca, "diagnosis.max_seconds", 60.0)
     job = jobs.submit(sca.name("diag-job"), probe_image, SLEEPER, resources(accelerators=1),
                       labels=sca.labels)
-    cleanup.add(f"delete job {job['id']}", lambda: delete_job(jobs, job["id"]))
     running = jobs.wait(job["id"], until={"running"}, timeout=job_timeout(sca))
     node_id = running["workers"][0]["node_id"]
     started = {}

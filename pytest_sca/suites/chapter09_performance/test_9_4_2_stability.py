@@ -13,7 +13,6 @@ from pytest_sca.fixtures import CheckContext
 from pytest_sca.metrics import scaling
 
 from .probe_jobs import (
-    delete_job,
     finished_probe,
     job_timeout,
     resources,
@@ -100,7 +99,6 @@ def test_job_topology_matches_placement(sca: CheckContext, jobs: Any, topology: 
     cards and ranks where the workers run, with links only between them."""
     job = jobs.submit(sca.name("topo-job"), probe_image, SLEEPER, resources(accelerators=2),
                       workers=2, labels=sca.labels)
-    cleanup.add(f"delete job {job['id']}", lambda: delete_job(jobs, job["id"]))
     running = jobs.wait(job["id"], until={"running"}, timeout=job_timeout(sca))
     placed = {(w["node_id"], int(c)) for w in running["workers"] for c in w["accelerators"]}
     ranks = {w["rank"]: w["node_id"] for w in running["workers"]}

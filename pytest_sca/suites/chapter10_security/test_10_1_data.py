@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import time
-from functools import partial
 from typing import Any
 
 import pytest
@@ -32,7 +31,6 @@ def test_sensitive_data_is_identified_masked_and_audited(
     user = probe_tenant("dlp")
     data = security.acting_as(user.user["api_key"])
     dataset = data.ingest(sca.name("dlp-probe"), probe_document(people), labels=sca.labels)
-    cleanup.add(f"delete dataset {dataset['id']}", lambda: data.delete_dataset(dataset["id"]))
     classification = dataset.get("classification") or data.dataset(dataset["id"]).get(
         "classification", {})
     sca.evidence("classification", classification)
@@ -107,7 +105,6 @@ def test_objects_are_encrypted_at_rest(sca: CheckContext, storage: Any,
     for key, sse in ((plain_key, None), (asked_key, "AES256")):
         written = storage.put(key, b"sca encryption probe", sse=sse)
         assert written.allowed, f"[10.1.a] the probe object could not be written ({written})"
-        cleanup.add(f"delete object {key}", partial(storage.delete, key))
     by_default = storage.head(plain_key).get("ServerSideEncryption")
     asked = storage.head(asked_key).get("ServerSideEncryption")
     sca.evidence("server-side encryption", {"default": by_default, "asked AES256": asked})
@@ -125,7 +122,6 @@ def test_tenant_objects_are_not_readable_by_others(sca: CheckContext, storage: A
     key = sca.name("isolation")
     written = storage.put(key, b"sca isolation probe")
     assert written.allowed, f"[10.1.b] the probe object could not be written ({written})"
-    cleanup.add(f"delete object {key}", lambda: storage.delete(key))
     leaks = []
     if storage.anonymous_get(key).allowed:
         leaks.append("anonymous read of the object")

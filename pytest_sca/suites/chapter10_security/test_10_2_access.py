@@ -12,7 +12,7 @@ import pytest
 from pytest_sca.cleanup import Cleanup
 from pytest_sca.fixtures import CheckContext
 
-from ..conftest import PROBE_COMMAND, SMALL, refusal_of
+from ..library import PROBE_COMMAND, SMALL, refusal_of
 
 #: How long an audit entry may take to appear after the call it records.
 AUDIT_DELAY_S = 5.0
@@ -38,9 +38,6 @@ def test_console_can_require_mfa(sca: CheckContext, security: Any, probe_tenant:
                                  cleanup: Cleanup) -> None:
     """With console MFA required, a user's console login without or with a wrong second factor
     is refused; the earlier policy is restored afterwards."""
-    before = security.mfa_policy()
-    if not before:
-        cleanup.add("restore the console MFA policy", lambda: security.set_mfa_policy(False))
     assert security.set_mfa_policy(True) is True and security.mfa_policy() is True, (
         "[10.2.b] console MFA cannot be required: the policy does not read back as required")
     user = probe_tenant("mfa")
@@ -65,19 +62,15 @@ def test_readonly_role_cannot_mutate(sca: CheckContext, probe_tenant: Any, probe
     job = admin.jobs.submit(sca.name("rbac-job"), probe_image,
                             ["python", "-c", "import time; time.sleep(30)"], SMALL,
                             labels=sca.labels)
-    cleanup.add(f"delete job {job['id']}", lambda: admin.jobs.delete(job["id"]))
     assert refusal_of(reader.jobs.list_jobs) is None, "[10.2.c] a read-only user cannot read jobs"
 
     def submit() -> None:
-        created = reader.jobs.submit(sca.name("rbac-ro"), probe_image, PROBE_COMMAND, SMALL,
-                                     labels=sca.labels)
-        cleanup.add(f"delete job {created['id']}", lambda: admin.jobs.delete(created["id"]))
+        reader.jobs.submit(sca.name("rbac-ro"), probe_image, PROBE_COMMAND, SMALL,
+                           labels=sca.labels)
 
     def create_user() -> None:
-        created = reader.tenancy.create_user(admin.tenant_id, sca.name("rbac-new"), "member",
-                                             labels=sca.labels)
-        cleanup.add(f"delete user {created['id']}",
-                    lambda: admin.tenancy.delete_user(admin.tenant_id, created["id"]))
+        reader.tenancy.create_user(admin.tenant_id, sca.name("rbac-new"), "member",
+                                   labels=sca.labels)
 
     attempts = {"submit a job": submit, "create a user": create_user,
                 "stop another user's job": lambda: reader.jobs.stop(job["id"])}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 import pytest
@@ -29,8 +28,6 @@ def test_assets_are_inventoried_with_risk(sca: CheckContext, security: Any, asse
         "sensitive": data.ingest(sca.name("asset-pii"), probe_document(synthetic_people(2)),
                                  labels=sca.labels),
     }
-    for item in created.values():
-        cleanup.add(f"delete dataset {item['id']}", partial(data.delete_dataset, item["id"]))
     listed = {a["id"]: a for a in assets.list_assets(tenant_id=user.tenant_id)}
     found = {what: listed.get(item["id"]) for what, item in created.items()}
     sca.evidence("inventory entries of the probe datasets", found)

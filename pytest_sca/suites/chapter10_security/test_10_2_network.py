@@ -13,7 +13,7 @@ from pytest_sca.capabilities import Refused, TargetError, Unsupported
 from pytest_sca.cleanup import Cleanup
 from pytest_sca.fixtures import CheckContext
 
-from ..conftest import SMALL
+from ..library import SMALL
 
 #: How long a client job waits for a TCP connection before it calls the service unreachable.
 CONNECT_TIMEOUT_S = 3.0
