@@ -14,6 +14,9 @@ import pytest
 from .adapters.base import CAPABILITIES
 from .cleanup import Cleanup
 from .runstate import ScaRun
+from .settings import Capabilities, Threshold
+from .settings import declared as settings_declared
+from .settings import threshold as settings_threshold
 from .stash import RUN_KEY, evidence_of
 from .verdicts import Measurement, NotAssessed
 
@@ -46,14 +49,25 @@ class CheckContext:
     def target(self) -> Any:
         return self._run.target
 
+    @property
+    def settings(self) -> Capabilities:
+        """The target's ``capabilities:`` section, typed, defaults filled in
+        (``sca.settings.perf.availability.seconds``); fields in ``pytest_sca/settings.py``."""
+        return self._run.target.settings if self._run.target else Capabilities()
+
+    def threshold(self, path: str) -> Threshold:
+        """The number at ``capabilities.<path>`` a measurement is compared with, and its
+        source: ``target file capabilities.<path>``, or ``default <value> (<meaning>)``."""
+        return settings_threshold(self.settings, path)
+
     def declared(self, path: str, default: Any = None) -> Any:
-        """A value from the target's ``capabilities`` section, by dotted path."""
-        node: Any = self._run.target.capabilities if self._run.target else {}
-        for part in path.split("."):
-            if not isinstance(node, dict) or part not in node:
-                return default
-            node = node[part]
-        return node
+        """Deprecated: read ``sca.settings.<path>`` or ``sca.threshold(path)`` instead.
+
+        The value at ``capabilities.<path>`` through the typed settings (whose default wins);
+        ``default`` only where the settings hold none. A path the settings do not define is
+        a bug in the check: ``KeyError``.
+        """
+        return settings_declared(self.settings, path, default)
 
     def not_assessed(self, reason: str) -> NoReturn:
         """End the check with ``not_assessed``; the reason says how to make it assessable."""

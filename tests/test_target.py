@@ -20,8 +20,25 @@ MALFORMED = {
     "not-yaml": ("name: x\nadapters:\n  platform: {url: [\n", "line 4 column 1: not valid YAML"),
     "not-a-mapping": ("- name: x\n", "top level must be a mapping"),
     "no-name": ("adapters: {}\n", "name is required: add `name`"),
-    "unknown-section": ("name: x\nadapter: {}\n", "adapter is not a known field: remove it or "
-                        "fix its spelling"),
+    "unknown-section": ("name: x\nadapter: {}\n", "adapter is not a known field: did you mean "
+                        "adapters?"),
+    "unknown-far-off": ("name: x\nzzz: {}\n", "zzz is not a known field: remove it or fix its "
+                        "spelling (known here: name, standard"),
+    "misspelt-capability": ("name: x\ncapabilities:\n  perf: {availabilty: {seconds: 3}}\n",
+                            "capabilities.perf.availabilty is not a known field: did you mean "
+                            "capabilities.perf.availability?"),
+    "renamed-capability": ("name: x\ncapabilities: {finetune: {timeout: 60}}\n",
+                           "capabilities.finetune.timeout is not a known field: did you mean "
+                           "capabilities.finetune.timeout_s?"),
+    "capability-wrong-type": ("name: x\ncapabilities: {perf: {long_job: {seconds: an hour}}}\n",
+                              "capabilities.perf.long_job.seconds is invalid: input should be a "
+                              "valid number"),
+    "misspelt-node-field": ("name: x\nadapters:\n  ssh: {nodes: [{name: n, host: h, "
+                            "kye_file: k}]}\n", "adapters.ssh.nodes[0].kye_file is not a known "
+                            "field: did you mean adapters.ssh.nodes[0].key_file?"),
+    "verify-neither": ("name: x\nadapters: {platform: {url: 'https://h/', verify: [1]}}\n",
+                       "adapters.platform.verify is invalid: input should be a valid boolean, or "
+                       "input should be a valid string"),
     "unknown-transport": ("name: x\nadapters: {kubernets: {}}\n",
                           "adapters.kubernets: unknown transport: use one of"),
     "missing-url": ("name: x\nadapters: {platform: {token: abc}}\n",

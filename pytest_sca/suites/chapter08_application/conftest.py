@@ -55,7 +55,7 @@ def finetuned(sca: CheckContext, finetune: Any, models: Any, cleanup: Cleanup
         cleanup.add(f"delete fine-tuning job {job['id']}",
                     lambda: quietly_delete(lambda: finetune.delete(job["id"])))
         try:
-            ended = finetune.wait(job["id"], timeout=float(sca.declared("finetune.timeout", 300)))
+            ended = finetune.wait(job["id"], timeout=sca.settings.finetune.timeout_s)
         except WaitTimeout as late:
             ended = {**(late.last or job), "status": f"still {(late.last or job).get('status')}"}
         if ended.get("fine_tuned_model"):
@@ -113,7 +113,7 @@ def deployed(sca: CheckContext, model_services: Any, cleanup: Cleanup
                     lambda: quietly_delete(lambda: model_services.delete(created["id"])))
         try:
             ready = model_services.wait(created["id"], until=("running", "failed"),
-                                        timeout=float(sca.declared("services.ready_timeout", 60)))
+                                        timeout=sca.settings.services.ready_timeout_s)
         except WaitTimeout as late:
             ready = {**(late.last or created)}
             ready["status"] = f"still {ready.get('status')} after the wait"

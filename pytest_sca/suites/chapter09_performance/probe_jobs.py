@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from pytest_sca.adapters.capabilities import TERMINAL_JOB_STATUSES
@@ -13,6 +12,7 @@ from pytest_sca.cleanup import Cleanup
 from pytest_sca.fixtures import CheckContext
 from pytest_sca.metrics.peaks import cpu_peak_gflops
 from pytest_sca.probes import job_spec, parse_result
+from pytest_sca.settings import Threshold
 
 from ..conftest import delete_job
 
@@ -22,20 +22,9 @@ ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THRE
 DEFAULT_JOB_TIMEOUT = 300.0
 
 
-@dataclass(frozen=True)
-class Threshold:
-    """A threshold and where it came from (the target file, or the documented default)."""
-
-    value: float
-    source: str
-
-
-def threshold(sca: CheckContext, path: str, default: float) -> Threshold:
-    """``capabilities.perf.<path>`` from the target file, else the default of docs/chapter09.md."""
-    declared = sca.declared(f"perf.{path}")
-    if declared is None:
-        return Threshold(float(default), f"default {default:g} (docs/chapter09.md)")
-    return Threshold(float(declared), f"target file capabilities.perf.{path}")
+def threshold(sca: CheckContext, path: str, default: float | None = None) -> Threshold:
+    """Deprecated: ``sca.threshold("perf.<path>")`` (the default lives in the settings model)."""
+    return sca.threshold(f"perf.{path}")
 
 
 def resources(accelerators: int = 0, model: str | None = None) -> dict[str, Any]:
