@@ -29,9 +29,9 @@ TRAINING_LINES = [
 ]
 
 
-def preset_model(sca: CheckContext, models: Any, declaration: str, purpose: str) -> str:
-    """The model a check uses: the one declared at ``declaration``, else the first preset."""
-    declared = sca.declared(declaration)
+def preset_model(sca: CheckContext, models: Any, declared: str | None, declaration: str,
+                 purpose: str) -> str:
+    """The model a check uses: ``declared`` (at ``declaration``), else the first preset."""
     if declared:
         return str(declared)
     presets = [m["id"] for m in models.list_models() if m.get("preset")]
@@ -49,9 +49,10 @@ def finetuned(sca: CheckContext, finetune: Any, models: Any, cleanup: Cleanup
     def run() -> dict[str, Any]:
         data = "".join(json.dumps(line) + "\n" for line in TRAINING_LINES * 3)
         upload = finetune.upload_file(f"{sca.name('ft')}.jsonl", data, labels=sca.labels)
-        base = preset_model(sca, models, "finetune.base_model", "fine-tune")
+        base = preset_model(sca, models, sca.settings.finetune.base_model, "finetune.base_model",
+                            "fine-tune")
         job = finetune.create(base, upload["id"], suffix="sca-probe",
-                              steps=int(sca.declared("finetune.steps", 30)), labels=sca.labels)
+                              steps=sca.settings.finetune.steps, labels=sca.labels)
         cleanup.add(f"delete fine-tuning job {job['id']}",
                     lambda: quietly_delete(lambda: finetune.delete(job["id"])))
         try:
@@ -77,8 +78,8 @@ def imported_model(sca: CheckContext, models: Any, cleanup: Cleanup
     """
 
     def run() -> dict[str, Any]:
-        source = sca.declared("models.import.source")
-        fmt = sca.declared("models.import.format")
+        source = sca.settings.models.import_.source
+        fmt = sca.settings.models.import_.format
         if not source:
             artefact = tinylm_artifact(["hello from an imported model.",
                                         "the imported model says hello."])
@@ -133,7 +134,7 @@ def workflow_app(sca: CheckContext, workflow_apps: Any, cleanup: Cleanup
                     lambda: quietly_delete(lambda: workflow_apps.delete(workflow["id"])))
         if not configure:
             return workflow  # type: ignore[no-any-return]
-        environment = sca.declared("workflows.environment")
+        environment = sca.settings.workflows.environment
         if not environment:
             environments = workflow_apps.environments()
             if not environments:

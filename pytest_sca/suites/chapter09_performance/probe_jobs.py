@@ -18,8 +18,6 @@ from ..conftest import delete_job
 
 #: Single-threaded BLAS: a probe's timing then measures its own core, not a fight for two.
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-#: How long a probe job may take before the check errors (seconds); target: perf.job_timeout_s.
-DEFAULT_JOB_TIMEOUT = 300.0
 
 
 def threshold(sca: CheckContext, path: str, default: float | None = None) -> Threshold:
@@ -49,7 +47,7 @@ def submit_probe(sca: CheckContext, jobs: Any, cleanup: Cleanup, image: str, pro
 
 
 def job_timeout(sca: CheckContext) -> float:
-    return float(sca.declared("perf.job_timeout_s", DEFAULT_JOB_TIMEOUT))
+    return sca.settings.perf.job_timeout_s
 
 
 def finished_probe(sca: CheckContext, jobs: Any, job: Mapping[str, Any], probe: str,
@@ -90,10 +88,10 @@ def cpu_peak(sca: CheckContext, device: Mapping[str, Any], cores_used: int | Non
     ``cores_used``: the cores the probe computed on (a single-threaded probe: 1); the
     default is every core of the CPU.
     """
-    declared = sca.declared("perf.cpu.peak_gflops")
+    declared = sca.settings.perf.cpu.peak_gflops
     if declared is not None:
-        source = sca.declared("perf.cpu.source", "")
-        total_cores = int(sca.declared("perf.cpu.cores", 0) or 0)
+        source = sca.settings.perf.cpu.source
+        total_cores = sca.settings.perf.cpu.cores or 0
         peak = float(declared)
         where = f"declared in the target file{': ' + source if source else ''}"
         if cores_used and total_cores:
@@ -111,4 +109,4 @@ def cpu_peak(sca: CheckContext, device: Mapping[str, Any], cores_used: int | Non
 
 def is_cpu_target(sca: CheckContext) -> bool:
     """The target declares its compute device to be the CPU (no accelerator to measure)."""
-    return str(sca.declared("perf.compute_device", "accelerator")).lower() == "cpu"
+    return sca.settings.perf.compute_device == "cpu"
