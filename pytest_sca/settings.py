@@ -395,25 +395,28 @@ def declared(settings: Capabilities, path: str, default: Any = None) -> Any:
     """The value at ``path``; ``default`` only where the settings hold None there.
 
     A path may go on into a mapping-valued field (``perf.peaks.H100.bf16``); a key missing
-    there gives ``default``.
+    there gives ``default``. A path through no field raises ``KeyError``.
     """
     parts = path.split(".")
-    for length in range(len(parts), 0, -1):
-        head = ".".join(parts[:length])
-        try:
-            value = resolve(settings, head).value
-        except KeyError:
-            if length == 1:
-                raise
-            continue
-        for key in parts[length:]:
-            if not isinstance(value, dict) or key not in value:
-                return default
-            value = value[key]
-        if isinstance(value, BaseModel):
-            return value.model_dump(by_alias=True, exclude_none=True)
-        return default if value is None else value
-    return default
+    try:
+        value = resolve(settings, path).value
+    except KeyError:
+        for length in range(len(parts) - 1, 0, -1):
+            try:
+                mapping = resolve(settings, ".".join(parts[:length])).value
+            except KeyError:
+                continue
+            if isinstance(mapping, dict):
+                for key in parts[length:]:
+                    if not isinstance(mapping, dict) or key not in mapping:
+                        return default
+                    mapping = mapping[key]
+                return mapping
+            break
+        raise
+    if isinstance(value, BaseModel):
+        return value.model_dump(by_alias=True, exclude_none=True)
+    return default if value is None else value
 
 
 def leaves(model: type[BaseModel] = Capabilities, prefix: str = ""

@@ -196,6 +196,8 @@ def test_declared_reads_through_the_model() -> None:
     assert declared(settings, "network") == {}
     with pytest.raises(KeyError):
         declared(settings, "accelerators.peak_tflops")
+    with pytest.raises(KeyError, match="availabilty"):
+        declared(settings, "perf.availabilty.seconds", 3)
 
 
 def test_a_sandbox_like_declaration_validates() -> None:
