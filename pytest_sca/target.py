@@ -43,6 +43,11 @@ _VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 class TargetFileError(ValueError):
     """A target file is wrong; the message is one line: file, field path, fix."""
 
+    def __init__(self, message: str) -> None:
+        # A key of the file may hold a newline or a control character: escape it, so that
+        # the message stays one line.
+        super().__init__("".join(c if c.isprintable() else repr(c)[1:-1] for c in message))
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -15,7 +15,7 @@ from typing import Any, get_args
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given
+from hypothesis import HealthCheck, example, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
@@ -301,6 +301,7 @@ _CAPABILITIES = st.one_of(
 @hypothesis_settings(max_examples=400, deadline=None,
                      suppress_health_check=[HealthCheck.too_slow])
 @given(capabilities=_CAPABILITIES)
+@example(capabilities={"\n": 1})  # a key with a newline once made a two-line message
 def test_any_capabilities_load_or_fail_with_one_line(capabilities: Any) -> None:
     """Whatever a ``capabilities:`` section holds, loading either succeeds or raises a
     ``TargetFileError`` of one line naming the file; never anything else."""
