@@ -14,6 +14,8 @@ import pytest
 from .capabilities import CAPABILITIES, RUN_LABEL, Capability
 from .cleanup import Cleanup
 from .runstate import ScaRun
+from .settings import Capabilities, Threshold
+from .settings import threshold as settings_threshold
 from .stash import RUN_KEY, evidence_of
 from .verdicts import Measurement, NotAssessed
 
@@ -46,14 +48,16 @@ class CheckContext:
     def target(self) -> Any:
         return self._run.target
 
-    def declared(self, path: str, default: Any = None) -> Any:
-        """A value from the target's ``capabilities`` section, by dotted path."""
-        node: Any = self._run.target.capabilities if self._run.target else {}
-        for part in path.split("."):
-            if not isinstance(node, dict) or part not in node:
-                return default
-            node = node[part]
-        return node
+    @property
+    def settings(self) -> Capabilities:
+        """The target's ``capabilities:`` section, typed, defaults filled in
+        (``sca.settings.perf.availability.seconds``); fields in ``pytest_sca/settings.py``."""
+        return self._run.target.settings if self._run.target else Capabilities()
+
+    def threshold(self, path: str) -> Threshold:
+        """The number at ``capabilities.<path>`` a measurement is compared with, and its
+        source: ``target file capabilities.<path>``, or ``default <value> (<meaning>)``."""
+        return settings_threshold(self.settings, path)
 
     def keep_secret(self, *values: object) -> None:
         """Mask these values (a key, a presigned URL the check obtained) in every output."""

@@ -5,7 +5,7 @@ Schema (``targets/target.schema.json`` is exported from these models):
     name: mycloud                 # shown in reports
     standard: saia-aicloud-2025-04-29
     adapters: {<transport>: {...}}          # see adapters/config.py
-    capabilities: {...}                     # declared features and thresholds
+    capabilities: {...}                     # declared features and thresholds, see settings.py
     evidence: {<item>: {verdict, reviewer, date, document, note}}
     waivers: {<item>: {reason, expires, approved_by}}
     sandbox: {faults: [...], state: DIR}    # start the embedded sandbox
@@ -18,19 +18,22 @@ as one line naming the file, the field path and the fix.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import hashlib
 import json
 import os
 import re
+import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .catalog import DEFAULT_EDITION, Catalog
 from .redaction import MASK, Redactor
+from .settings import Capabilities, file_name, section_model
 from .yamlfile import read_yaml
 
 _VAR = re.compile(r"\$\{([^}]*)\}")
@@ -39,6 +42,11 @@ _VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 class TargetFileError(ValueError):
     """A target file is wrong; the message is one line: file, field path, fix."""
+
+    def __init__(self, message: str) -> None:
+        # A key of the file may hold a newline or a control character: escape it, so that
+        # the message stays one line.
+        super().__init__("".join(c if c.isprintable() else repr(c)[1:-1] for c in message))
 
 
 class _Strict(BaseModel):
@@ -77,7 +85,9 @@ class TargetModel(_Strict):
     standard: str = DEFAULT_EDITION
     description: str = ""
     adapters: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    capabilities: dict[str, Any] = Field(default_factory=dict)
+    capabilities: Capabilities = Field(
+        default_factory=Capabilities,
+        description="declared features and thresholds (pytest_sca/settings.py)")
     evidence: dict[str, EvidenceEntry] = Field(default_factory=dict)
     waivers: dict[str, Waiver] = Field(default_factory=dict)
     sandbox: SandboxOptions | None = None
@@ -91,7 +101,8 @@ class Target:
     standard: str
     path: Path | None
     adapters: dict[str, BaseModel]
-    capabilities: Mapping[str, Any]
+    #: The typed ``capabilities:`` section, defaults filled in (what checks read).
+    settings: Capabilities
     evidence: dict[str, EvidenceEntry]
     waivers: dict[str, Waiver]
     sandbox: SandboxOptions | None
@@ -110,7 +121,52 @@ def _fix_for(error: Mapping[str, Any], where: str) -> str:
         return "write a date as YYYY-MM-DD"
     if kind == "literal_error":
         return error["msg"].replace("Input should be", "use")
-    return error["msg"][:1].lower() + error["msg"][1:]
+    if kind == "model_type":
+        return "write a mapping of its fields (name: value)"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return message[:1].lower() + message[1:]
+
+
+def _step(annotation: Any, key: Any) -> Any:
+    """The annotation of what ``key`` reaches inside a value of type ``annotation``."""
+    model = section_model(annotation)
+    if model is not None:
+        for attribute, info in model.model_fields.items():
+            if key == file_name(info, attribute):
+                return info.annotation
+        return None
+    origin = get_origin(annotation)
+    if origin in (list, dict):
+        return get_args(annotation)[-1]
+    for arg in get_args(annotation):  # X | None, Annotated[X, ...]
+        stepped = _step(arg, key)
+        if stepped is not None:
+            return stepped
+    return None
+
+
+def _known_fields(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """The field names (as a file writes them) of the group at ``loc`` inside ``model``."""
+    annotation: Any = model
+    for key in loc:
+        annotation = _step(annotation, key)
+        if annotation is None:
+            return []
+    inner = section_model(annotation)
+    if inner is None:
+        return []
+    return [file_name(info, attribute) for attribute, info in inner.model_fields.items()]
+
+
+def _unknown_field_fix(model: type[BaseModel], loc: tuple[Any, ...], prefix: str) -> str:
+    """Did you mean the nearest known field, else which fields there are."""
+    known = _known_fields(model, loc[:-1])
+    nearest = difflib.get_close_matches(str(loc[-1]), known, n=1)
+    if nearest:
+        return f"did you mean {_path(prefix, (*loc[:-1], nearest[0]))}?"
+    if known:
+        return f"remove it or fix its spelling (known here: {', '.join(known)})"
+    return "remove it or fix its spelling"
 
 
 def _path(prefix: str, loc: tuple[Any, ...]) -> str:
@@ -119,12 +175,35 @@ def _path(prefix: str, loc: tuple[Any, ...]) -> str:
     return ".".join(parts).replace(".[", "[") or "top level"
 
 
-def _validation_message(file: str, exc: ValidationError, prefix: str = "") -> str:
-    error = exc.errors()[0]
-    where = _path(prefix, tuple(error["loc"]))
+def _field_loc(model: type[BaseModel], loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``loc`` without the names pydantic gives the members of a union (``verify.bool``)."""
+    annotation: Any = model
+    kept = []
+    for key in loc:
+        members = [a for a in get_args(annotation) if a is not type(None)]
+        if (get_origin(annotation) in (Union, types.UnionType) and len(members) > 1
+                and _step(annotation, key) is None):
+            continue
+        kept.append(key)
+        annotation = _step(annotation, key)
+    return tuple(kept)
+
+
+def _validation_message(file: str, exc: ValidationError, model: type[BaseModel],
+                        prefix: str = "") -> str:
+    errors = exc.errors()
+    error = errors[0]
+    loc = _field_loc(model, tuple(error["loc"]))
+    where = _path(prefix, loc)
     problem = {"missing": "is required", "extra_forbidden": "is not a known field"}.get(
         error["type"], "is invalid")
-    return f"{file}: {where} {problem}: {_fix_for(error, where)}"
+    if error["type"] == "extra_forbidden":
+        fix = _unknown_field_fix(model, loc, prefix)
+    else:  # a value no member of a union accepts: say what each would take
+        fixes = [_fix_for(e, where) for e in errors
+                 if _field_loc(model, tuple(e["loc"])) == loc]
+        fix = ", or ".join(dict.fromkeys(fixes))
+    return f"{file}: {where} {problem}: {fix}"
 
 
 def expand_variables(node: Any, file: str, environ: Mapping[str, str],
@@ -178,7 +257,7 @@ def parse_target(raw: Any, file: str, catalog: Catalog,
     try:
         model = TargetModel.model_validate(data)
     except ValidationError as exc:
-        raise TargetFileError(_validation_message(file, exc)) from None
+        raise TargetFileError(_validation_message(file, exc, TargetModel)) from None
     if model.standard != catalog.edition.id:
         raise TargetFileError(f"{file}: standard: edition {model.standard!r} is not known: "
                               f"use {catalog.edition.id!r}")
@@ -197,7 +276,7 @@ def parse_target(raw: Any, file: str, catalog: Catalog,
             adapters[transport] = config_model.model_validate(section)
         except ValidationError as exc:
             raise TargetFileError(
-                _validation_message(file, exc, f"adapters.{transport}")) from None
+                _validation_message(file, exc, config_model, f"adapters.{transport}")) from None
     for section_name, entries in (("evidence", model.evidence), ("waivers", model.waivers)):
         for item_id in entries:
             if item_id not in catalog:
@@ -205,7 +284,8 @@ def parse_target(raw: Any, file: str, catalog: Catalog,
                                       f"{catalog.edition.id}: use an item id such as 10.2.a")
     return Target(
         name=model.name, standard=model.standard, path=path, adapters=adapters,
-        capabilities=model.capabilities, evidence=dict(model.evidence),
+        settings=model.capabilities,
+        evidence=dict(model.evidence),
         waivers=dict(model.waivers), sandbox=model.sandbox, redact=Redactor(secrets),
         fingerprint=_fingerprint(raw),
     )
@@ -233,7 +313,7 @@ def describe_secret_free(target: Target) -> dict[str, Any]:
 
 
 def export_schema() -> dict[str, Any]:
-    """The JSON Schema of target files, with each built-in transport's settings."""
+    """The JSON Schema of target files: each built-in transport's settings, the capabilities."""
     from .adapters.config import BUILTIN_CONFIGS
 
     schema = TargetModel.model_json_schema()

@@ -144,7 +144,7 @@ def test_canary_secrets_appear_in_no_output(pytester: pytest.Pytester,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     pytester.makefile(".yaml", target="name: canary\nadapters:\n  platform:\n"
                       "    url: http://127.0.0.1:9/\n    token: ${CANARY_TOKEN}\n"
-                      "capabilities:\n  key: ${CANARY_KEY}\n")
+                      "capabilities:\n  workflows:\n    environment: ${CANARY_KEY}\n")
     write_checks(pytester, LEAKY_CHECKS)
     monkeypatch.setenv("CANARY_TOKEN", CANARY_TOKEN)
     monkeypatch.setenv("CANARY_KEY", CANARY_KEY)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,8 +20,25 @@ MALFORMED = {
     "not-yaml": ("name: x\nadapters:\n  platform: {url: [\n", "line 4 column 1: not valid YAML"),
     "not-a-mapping": ("- name: x\n", "top level must be a mapping"),
     "no-name": ("adapters: {}\n", "name is required: add `name`"),
-    "unknown-section": ("name: x\nadapter: {}\n", "adapter is not a known field: remove it or "
-                        "fix its spelling"),
+    "unknown-section": ("name: x\nadapter: {}\n", "adapter is not a known field: did you mean "
+                        "adapters?"),
+    "unknown-far-off": ("name: x\nzzz: {}\n", "zzz is not a known field: remove it or fix its "
+                        "spelling (known here: name, standard"),
+    "misspelt-capability": ("name: x\ncapabilities:\n  perf: {availabilty: {seconds: 3}}\n",
+                            "capabilities.perf.availabilty is not a known field: did you mean "
+                            "capabilities.perf.availability?"),
+    "renamed-capability": ("name: x\ncapabilities: {finetune: {timeout: 60}}\n",
+                           "capabilities.finetune.timeout is not a known field: did you mean "
+                           "capabilities.finetune.timeout_s?"),
+    "capability-wrong-type": ("name: x\ncapabilities: {perf: {long_job: {seconds: an hour}}}\n",
+                              "capabilities.perf.long_job.seconds is invalid: input should be a "
+                              "valid number"),
+    "misspelt-node-field": ("name: x\nadapters:\n  ssh: {nodes: [{name: n, host: h, "
+                            "kye_file: k}]}\n", "adapters.ssh.nodes[0].kye_file is not a known "
+                            "field: did you mean adapters.ssh.nodes[0].key_file?"),
+    "verify-neither": ("name: x\nadapters: {platform: {url: 'https://h/', verify: [1]}}\n",
+                       "adapters.platform.verify is invalid: input should be a valid boolean, or "
+                       "input should be a valid string"),
     "unknown-transport": ("name: x\nadapters: {kubernets: {}}\n",
                           "adapters.kubernets: unknown transport: use one of"),
     "missing-url": ("name: x\nadapters: {platform: {token: abc}}\n",
@@ -80,15 +99,57 @@ def test_exported_schema_is_current() -> None:
     assert committed == export_schema()
 
 
-def test_example_targets_are_valid() -> None:
+def _strings(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for value in node.values():
+            yield from _strings(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _strings(value)
+    elif isinstance(node, str):
+        yield node
+
+
+def test_example_targets_are_valid(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every shipped target file loads, and its local paths come out with ``~`` expanded."""
+    monkeypatch.setenv("HOME", str(tmp_path))
     examples = sorted((REPO / "targets").glob("*.yaml"))
     assert examples
     # Every ${VAR} the examples use, given a placeholder value.
     names = {m for path in examples
              for m in re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", path.read_text())}
     environ = {name: f"value-of-{name.lower()}" for name in names}
+    expanded = 0
     for example in examples:
         try:
-            load_target(example, CATALOG, environ)
+            target = load_target(example, CATALOG, environ)
         except TargetFileError as exc:  # pragma: no cover - the message is the failure
             pytest.fail(str(exc))
+        for transport, config in target.adapters.items():
+            values = list(_strings(config.model_dump()))
+            assert not [v for v in values if v.startswith("~")], (example.name, transport)
+            expanded += len([v for v in values if v.startswith(f"{tmp_path}/")])
+    # known_hosts, key_file and kubeconfig of the examples
+    assert expanded >= 6
+
+
+def test_local_paths_expand_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``~`` in a CA bundle, key, known_hosts or kubeconfig path is this machine's home."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    path = tmp_path / "t.yaml"
+    path.write_text(
+        "name: x\nadapters:\n  platform: {url: 'https://h/', verify: ~/ca.pem}\n"
+        "  s3: {endpoint: 'https://s3/', access_key: a, secret_key: b, verify: true}\n"
+        "  kubernetes: {kubeconfig: ~/.kube/config}\n"
+        "  ssh: {known_hosts: ~/.ssh/known_hosts, nodes: [{name: n, host: h, "
+        "key_file: ~/.ssh/id}], jump_host: {name: j, host: g, key_file: ~/.ssh/jump}}\n",
+        encoding="utf-8")
+    adapters: dict[str, Any] = load_target(path, CATALOG, {}).adapters
+    assert adapters["platform"].verify == f"{tmp_path}/ca.pem"
+    assert adapters["s3"].verify is True
+    assert adapters["kubernetes"].kubeconfig == f"{tmp_path}/.kube/config"
+    assert adapters["ssh"].known_hosts == f"{tmp_path}/.ssh/known_hosts"
+    assert adapters["ssh"].nodes[0].key_file == f"{tmp_path}/.ssh/id"
+    assert adapters["ssh"].jump_host.key_file == f"{tmp_path}/.ssh/jump"
+    # Paths on the remote nodes are theirs: never expanded here.
+    assert adapters["ssh"].sshd_config == "/etc/ssh/sshd_config"

@@ -8,12 +8,16 @@ silently ignored setting.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import os
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from pytest_sca.adapters.mapping import MappingError, check_pointer, validate_mapping
+
+#: A path on the machine that runs the evaluation: ``~`` is expanded when the file is loaded.
+LocalPath = Annotated[str, AfterValidator(os.path.expanduser)]
 
 
 class StrictModel(BaseModel):
@@ -26,7 +30,7 @@ class HttpEndpoint(StrictModel):
     """Common settings of an HTTP(S) endpoint."""
 
     #: ``true`` (system CAs), ``false`` (never on a real platform), or a CA bundle path.
-    verify: bool | str = Field(
+    verify: bool | LocalPath = Field(
         default=True, description="TLS verification: true, false, or the path of a CA bundle"
     )
     timeout: float = Field(default=30.0, gt=0, description="seconds for one request")
@@ -75,7 +79,8 @@ class PlatformConfig(HttpEndpoint):
 class KubernetesConfig(StrictModel):
     """A Kubernetes cluster reached with the official client."""
 
-    kubeconfig: str | None = Field(default=None, description="kubeconfig path; none = default")
+    kubeconfig: LocalPath | None = Field(
+        default=None, description="kubeconfig path; none = default")
     context: str | None = None
     in_cluster: bool = False
     namespace_prefix: str = Field(
@@ -97,7 +102,7 @@ class SshNode(StrictModel):
     host: str
     port: int = Field(default=22, ge=1, le=65535)
     user: str = "root"
-    key_file: str | None = None
+    key_file: LocalPath | None = None
     password: str | None = None
 
 
@@ -105,7 +110,7 @@ class SshConfig(StrictModel):
     """Bare-metal nodes over SSH (paramiko)."""
 
     nodes: list[SshNode] = Field(min_length=1)
-    known_hosts: str | None = Field(default=None, description="known_hosts file to trust")
+    known_hosts: LocalPath | None = Field(default=None, description="known_hosts file to trust")
     strict_host_key_checking: bool = True
     jump_host: SshNode | None = None
     timeout: float = Field(default=30.0, gt=0)
@@ -135,7 +140,7 @@ class S3Config(StrictModel):
     bucket: str | None = Field(
         default=None, description="bucket the run may write probe objects to")
     addressing_style: Literal["path", "virtual", "auto"] = "path"
-    verify: bool | str = True
+    verify: bool | LocalPath = True
     other_tenant: S3Credentials | None = Field(
         default=None, description="a second tenant's credentials, for isolation checks"
     )

@@ -54,7 +54,8 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusA
     adapter = PrometheusAdapter(PrometheusConfig(url=server.url, timeout=5.0),
                                 AdapterContext("t", None, "run"))
     try:
-        PrometheusMetrics(adapter).wait_for("sca_node_cpu_utilization_ratio", timeout=FIRST_SAMPLE_S)
+        PrometheusMetrics(adapter).wait_for("sca_node_cpu_utilization_ratio",
+                                            timeout=FIRST_SAMPLE_S)
         yield adapter
     finally:
         adapter.close()
@@ -75,8 +76,8 @@ def test_instant_queries_and_label_filters(prometheus: PrometheusAdapter) -> Non
 
 def test_range_query_has_points(prometheus: PrometheusAdapter) -> None:
     now = time.time()
-    series = PrometheusMetrics(prometheus).query_range('sca_node_cpu_utilization_ratio{node="n2"}', now - 60, now,
-                                    1)
+    series = PrometheusMetrics(prometheus).query_range(
+        'sca_node_cpu_utilization_ratio{node="n2"}', now - 60, now, 1)
     assert len(series) == 1
     sample, points = series[0]
     assert sample.labels["node"] == "n2" and points and all(v == 0.1 for _, v in points)

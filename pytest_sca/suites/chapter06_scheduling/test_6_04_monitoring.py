@@ -17,7 +17,7 @@ ALERT_WAIT_S = 15.0
 
 
 def _table(sca: CheckContext) -> dict[str, Exporter]:
-    return metric_table(sca.declared("metrics.names", {}))
+    return metric_table(sca.settings.metrics.names)
 
 
 def _series(samples: Iterable[MetricSample], table: dict[str, Exporter], dimension: str

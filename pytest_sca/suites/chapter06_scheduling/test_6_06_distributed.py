@@ -33,7 +33,7 @@ def test_multi_worker_job_completes_an_all_reduce(sca: CheckContext, probe_tenan
     both ranks must finish with the right sum."""
     user = probe_tenant("ddp")
     # Workers may start far apart on a real cluster (image pulls): the target may say how long.
-    patience = sca.declared("training.rendezvous_timeout_s", 60)
+    patience = sca.settings.training.rendezvous_timeout_s
     job = user.jobs.submit(sca.name("allreduce"), probe_image, python(ALLREDUCE_PROBE),
                            ONE_CARD, workers=2, env={"SCA_PROBE_TIMEOUT": str(patience)},
                            labels=sca.labels)

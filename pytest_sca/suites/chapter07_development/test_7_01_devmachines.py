@@ -60,7 +60,7 @@ def visible_devices(environment: str) -> int:
 def test_devmachine_has_image_and_accelerators(sca: CheckContext, devmachines: Any,
                                                probe_image: str, cleanup: Cleanup) -> None:
     """A dev machine with an image and N cards reaches running; inside, the image and N cards."""
-    cards = int(sca.declared("devmachines.accelerators", 1))
+    cards = sca.settings.devmachines.accelerators
     machine = _machine(sca, devmachines, cleanup, probe_image,
                        {**SMALL, "accelerators": cards}, "dev-image")
     inside = _shell(devmachines, machine["id"], "env; echo __DEV__; ls /dev 2>/dev/null")
@@ -111,7 +111,7 @@ def test_port_in_devmachine_is_reachable(sca: CheckContext, devmachines: Any,
                                          probe_image: str, cleanup: Cleanup) -> None:
     """An HTTP server started inside answers, through the platform's exposed URL, with a token."""
     machine = _machine(sca, devmachines, cleanup, probe_image, SMALL, "dev-port")
-    exposed = devmachines.expose(machine["id"], sca.declared("devmachines.port"))
+    exposed = devmachines.expose(machine["id"], sca.settings.devmachines.port)
     token = f"sca-token-{sca.run_id}"
     devmachines.exec(machine["id"], ["sh", "-c", (
         f"echo {token} > sca-token.txt && exec python3 -m http.server {exposed['port']} "
@@ -119,7 +119,7 @@ def test_port_in_devmachine_is_reachable(sca: CheckContext, devmachines: Any,
     # Wait inside until the server answers, so that the exposed URL is asked only once it can.
     local = f"http://127.0.0.1:{exposed['port']}/sca-token.txt"
     devmachines.exec(machine["id"], ["python3", "-c", WAIT_FOR_URL, local], timeout=30)
-    deadline = time.monotonic() + float(sca.declared("devmachines.expose_timeout_s", 5))
+    deadline = time.monotonic() + sca.settings.devmachines.expose_timeout_s
     answer = None
     while answer is None or time.monotonic() < deadline:
         answer = devmachines.open_url(exposed["url"] + "sca-token.txt")

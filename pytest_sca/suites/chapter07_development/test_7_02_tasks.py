@@ -33,7 +33,7 @@ def _allreduce_job(sca: CheckContext, jobs: Any, cleanup: Cleanup, image: str,
     values = [random.randint(1, 1000), random.randint(1, 1000)]
     job = _submit(sca, jobs, cleanup, image, ALLREDUCE, suffix, workers=2,
                   env={"SCA_PROBE_VALUES": ",".join(map(str, values)),
-                       "SCA_PROBE_TIMEOUT": str(sca.declared("training.rendezvous_timeout_s", 15))})
+                       "SCA_PROBE_TIMEOUT": str(sca.settings.training.rendezvous_timeout_s)})
     done = jobs.wait(job["id"], timeout=120)
     results = [next(iter(json_lines(jobs.logs(job["id"], worker=rank), "sca_allreduce")), {})
                for rank in range(2)]
@@ -83,7 +83,7 @@ def test_stop_restart_delete(sca: CheckContext, jobs: Any, probe_image: str,
     job = _submit(sca, jobs, cleanup, probe_image, SLEEPER, "lifecycle")
     jobs.wait(job["id"], until={"running"}, timeout=60)
     jobs.stop(job["id"])
-    limit = float(sca.declared("jobs.stop_timeout_s", 15))
+    limit = sca.settings.jobs.stop_timeout_s
     try:
         stopped = jobs.wait(job["id"], until={"stopped"}, timeout=limit)
     except WaitTimeout as timeout:

@@ -28,9 +28,9 @@ TRAINING_LINES = [
 ]
 
 
-def preset_model(sca: CheckContext, models: Any, declaration: str, purpose: str) -> str:
-    """The model a check uses: the one declared at ``declaration``, else the first preset."""
-    declared = sca.declared(declaration)
+def preset_model(sca: CheckContext, models: Any, declared: str | None, declaration: str,
+                 purpose: str) -> str:
+    """The model a check uses: ``declared`` (at ``declaration``), else the first preset."""
     if declared:
         return str(declared)
     presets = [m["id"] for m in models.list_models() if m.get("preset")]
@@ -48,11 +48,12 @@ def finetuned(sca: CheckContext, finetune: Any, models: Any, cleanup: Cleanup
     def run() -> dict[str, Any]:
         data = "".join(json.dumps(line) + "\n" for line in TRAINING_LINES * 3)
         upload = finetune.upload_file(f"{sca.name('ft')}.jsonl", data, labels=sca.labels)
-        base = preset_model(sca, models, "finetune.base_model", "fine-tune")
+        base = preset_model(sca, models, sca.settings.finetune.base_model, "finetune.base_model",
+                            "fine-tune")
         job = finetune.create(base, upload["id"], suffix="sca-probe",
-                              steps=int(sca.declared("finetune.steps", 30)), labels=sca.labels)
+                              steps=sca.settings.finetune.steps, labels=sca.labels)
         try:
-            ended = finetune.wait(job["id"], timeout=float(sca.declared("finetune.timeout", 300)))
+            ended = finetune.wait(job["id"], timeout=sca.settings.finetune.timeout_s)
         except WaitTimeout as late:
             ended = {**(late.last or job), "status": f"still {(late.last or job).get('status')}"}
         return ended  # type: ignore[no-any-return]
@@ -70,8 +71,8 @@ def imported_model(sca: CheckContext, models: Any, cleanup: Cleanup
     """
 
     def run() -> dict[str, Any]:
-        source = sca.declared("models.import.source")
-        fmt = sca.declared("models.import.format")
+        source = sca.settings.models.import_.source
+        fmt = sca.settings.models.import_.format
         if not source:
             artefact = tinylm_artifact(["hello from an imported model.",
                                         "the imported model says hello."])
@@ -102,7 +103,7 @@ def deployed(sca: CheckContext, model_services: Any, cleanup: Cleanup
                                         resources=SMALL, labels=sca.labels)
         try:
             ready = model_services.wait(created["id"], until=("running", "failed"),
-                                        timeout=float(sca.declared("services.ready_timeout", 60)))
+                                        timeout=sca.settings.services.ready_timeout_s)
         except WaitTimeout as late:
             ready = {**(late.last or created)}
             ready["status"] = f"still {ready.get('status')} after the wait"
@@ -120,7 +121,7 @@ def workflow_app(sca: CheckContext, workflow_apps: Any, cleanup: Cleanup
         workflow = workflow_apps.import_workflow(sca.name("wf"), graph, labels=sca.labels)
         if not configure:
             return workflow  # type: ignore[no-any-return]
-        environment = sca.declared("workflows.environment")
+        environment = sca.settings.workflows.environment
         if not environment:
             environments = workflow_apps.environments()
             if not environments:

@@ -14,7 +14,7 @@ from .conftest import preset_model
 
 
 def _preset(sca: CheckContext, models: Any) -> str:
-    return preset_model(sca, models, "services.model", "deploy")
+    return preset_model(sca, models, sca.settings.services.model, "services.model", "deploy")
 
 
 @pytest.mark.clause("8.5.a")

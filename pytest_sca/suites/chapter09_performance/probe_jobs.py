@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from pytest_sca.capabilities import TERMINAL_JOB_STATUSES
@@ -16,24 +15,6 @@ from pytest_sca.probes import job_spec, parse_result
 
 #: Single-threaded BLAS: a probe's timing then measures its own core, not a fight for two.
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-#: How long a probe job may take before the check errors (seconds); target: perf.job_timeout_s.
-DEFAULT_JOB_TIMEOUT = 300.0
-
-
-@dataclass(frozen=True)
-class Threshold:
-    """A threshold and where it came from (the target file, or the documented default)."""
-
-    value: float
-    source: str
-
-
-def threshold(sca: CheckContext, path: str, default: float) -> Threshold:
-    """``capabilities.perf.<path>`` from the target file, else the default of docs/chapter09.md."""
-    declared = sca.declared(f"perf.{path}")
-    if declared is None:
-        return Threshold(float(default), f"default {default:g} (docs/chapter09.md)")
-    return Threshold(float(declared), f"target file capabilities.perf.{path}")
 
 
 def resources(accelerators: int = 0, model: str | None = None) -> dict[str, Any]:
@@ -57,7 +38,7 @@ def submit_probe(sca: CheckContext, jobs: Any, cleanup: Cleanup, image: str, pro
 
 
 def job_timeout(sca: CheckContext) -> float:
-    return float(sca.declared("perf.job_timeout_s", DEFAULT_JOB_TIMEOUT))
+    return sca.settings.perf.job_timeout_s
 
 
 def finished_probe(sca: CheckContext, jobs: Any, job: Mapping[str, Any], probe: str,
@@ -98,10 +79,10 @@ def cpu_peak(sca: CheckContext, device: Mapping[str, Any], cores_used: int | Non
     ``cores_used``: the cores the probe computed on (a single-threaded probe: 1); the
     default is every core of the CPU.
     """
-    declared = sca.declared("perf.cpu.peak_gflops")
+    declared = sca.settings.perf.cpu.peak_gflops
     if declared is not None:
-        source = sca.declared("perf.cpu.source", "")
-        total_cores = int(sca.declared("perf.cpu.cores", 0) or 0)
+        source = sca.settings.perf.cpu.source
+        total_cores = sca.settings.perf.cpu.cores or 0
         peak = float(declared)
         where = f"declared in the target file{': ' + source if source else ''}"
         if cores_used and total_cores:
@@ -119,4 +100,4 @@ def cpu_peak(sca: CheckContext, device: Mapping[str, Any], cores_used: int | Non
 
 def is_cpu_target(sca: CheckContext) -> bool:
     """The target declares its compute device to be the CPU (no accelerator to measure)."""
-    return str(sca.declared("perf.compute_device", "accelerator")).lower() == "cpu"
+    return sca.settings.perf.compute_device == "cpu"

@@ -16,7 +16,6 @@ from .probe_jobs import (
     finished_probe,
     is_cpu_target,
     submit_probe,
-    threshold,
 )
 
 #: Shapes a CPU-only target is measured with (an accelerator gets the probe's default sweep):
@@ -35,7 +34,7 @@ def test_operator_performance_against_peak(sca: CheckContext, jobs: Any, compute
                                            probe_image: str, cleanup: Cleanup) -> None:
     """Runs the gemm probe (matmul per dtype, attention, conv) as a job on each accelerator
     type — on the CPU for a CPU-only target — and compares the best matmul with the peak."""
-    minimum = threshold(sca, "operators.min_efficiency", 0.5)
+    minimum = sca.threshold("perf.operators.min_efficiency")
     if is_cpu_target(sca):
         job = submit_probe(sca, jobs, cleanup, probe_image, "gemm",
                            {"shapes": CPU_SHAPES, "dtypes": ["fp32"], "iterations": 3,
@@ -65,7 +64,7 @@ def test_operator_performance_against_peak(sca: CheckContext, jobs: Any, compute
             f"[9.1.a] matmul fp32 on the CPU reached {share:.2%} of the declared peak "
             f"{peak:.1f} GFLOP/s (median {median:.2f} GFLOP/s), below {minimum.value:.2%}")
         return
-    overrides = sca.declared("perf.peaks", {}) or {}
+    overrides = sca.settings.perf.peaks
     shortfalls, unmeasured = [], []
     for model in _accelerator_models(compute):
         job = submit_probe(sca, jobs, cleanup, probe_image, "gemm", {"require_accelerator": True},

@@ -12,7 +12,7 @@ from pytest_sca.metrics import scaling
 from pytest_sca.metrics.flops import hardware_flops_utilisation
 from pytest_sca.metrics.peaks import accelerator_peak_tflops
 
-from .probe_jobs import cpu_peak, finished_probe, is_cpu_target, submit_probe, threshold
+from .probe_jobs import cpu_peak, finished_probe, is_cpu_target, submit_probe
 
 
 def _step_times(model: dict[str, Any]) -> list[float]:
@@ -25,11 +25,11 @@ def test_training_hfu_of_vision_and_language_models(sca: CheckContext, jobs: Any
                                                     probe_image: str, cleanup: Cleanup) -> None:
     """Trains a small language and a small vision model as a job; HFU = executed FLOPs per
     second (counted) / (devices × peak of the chip); each must reach the declared minimum."""
-    minimum = threshold(sca, "training.min_hfu", 0.3)
+    minimum = sca.threshold("perf.training.min_hfu")
     cpu = is_cpu_target(sca)
     args = {"models": ["language", "vision"], "epochs": 1,
-            "steps_per_epoch": int(sca.declared("perf.training.steps_per_epoch", 12)),
-            "batch": int(sca.declared("perf.training.batch", 512)), "max_seconds": 1.0,
+            "steps_per_epoch": sca.settings.perf.training.steps_per_epoch,
+            "batch": sca.settings.perf.training.batch, "max_seconds": 1.0,
             "require_accelerator": not cpu}
     job = submit_probe(sca, jobs, cleanup, probe_image, "train", args, suffix="train-hfu",
                        accelerators=0 if cpu else 1)
@@ -48,8 +48,8 @@ def test_training_hfu_of_vision_and_language_models(sca: CheckContext, jobs: Any
             unmeasured.append(f"{label}: trained without an accelerator")
             continue
         else:
-            chip = sca.declared("perf.training.chip", "")
-            tflops = accelerator_peak_tflops(chip, "bf16", sca.declared("perf.peaks", {}))
+            chip = sca.settings.perf.training.chip
+            tflops = accelerator_peak_tflops(chip, "bf16", sca.settings.perf.peaks)
             if tflops is None:
                 unmeasured.append(f"{label}: no bf16 peak for chip {chip!r} (declare "
                                   "capabilities.perf.training.chip and perf.peaks)")
@@ -75,9 +75,9 @@ def test_training_jitter_and_stage_distribution(sca: CheckContext, jobs: Any,
                                                 probe_image: str, cleanup: Cleanup) -> None:
     """Trains the small language model for several epochs as a job; records each stage's
     time per step, its share and trend per epoch; step-time jitter (CV) within the maximum."""
-    maximum = threshold(sca, "training.max_step_cv", 0.1)
+    maximum = sca.threshold("perf.training.max_step_cv")
     args = {"models": ["language"], "epochs": 3, "steps_per_epoch": 12,
-            "batch": int(sca.declared("perf.training.jitter_batch", 1024)), "max_seconds": 4.0}
+            "batch": sca.settings.perf.training.jitter_batch, "max_seconds": 4.0}
     job = submit_probe(sca, jobs, cleanup, probe_image, "train", args, suffix="train-jitter",
                        accelerators=0 if is_cpu_target(sca) else 1)
     _, result = finished_probe(sca, jobs, job, "train")

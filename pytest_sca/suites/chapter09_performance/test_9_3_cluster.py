@@ -18,7 +18,6 @@ from .probe_jobs import (
     is_cpu_target,
     job_timeout,
     submit_probe,
-    threshold,
     wait_all,
 )
 
@@ -40,9 +39,9 @@ def test_parallel_subtasks_scale(sca: CheckContext, jobs: Any, probe_image: str,
                                  cleanup: Cleanup) -> None:
     """Runs k = 1, 2, 4… identical sub-tasks at once as jobs; aggregate throughput X(k) from
     the probes' own start/end times; the efficiency S(k)/k at the largest k within limits."""
-    minimum = threshold(sca, "scaling.min_efficiency", 0.7)
-    ks = [int(k) for k in sca.declared("perf.scaling.k", [1, 2, 4])]
-    work = str(sca.declared("perf.scaling.work", "compute"))
+    minimum = sca.threshold("perf.scaling.min_efficiency")
+    ks = sca.settings.perf.scaling.k
+    work = sca.settings.perf.scaling.work
     args = {**SUBTASK, "work": work, "size": 256, "steps": SUBTASK["steps"] if work == "paced"
             else 200}
     rates: dict[int, float] = {}
@@ -83,8 +82,8 @@ def test_scheduling_performance(sca: CheckContext, jobs: Any, metrics: Any, prob
     """Card utilisation of a busy probe job read from the platform's metrics; start-up latency
     of a batch of jobs (p50/p99, jobs/s); multi-card speedup, per-epoch throughput and stage
     shares of the training probe on 1 and 2 cards."""
-    min_util = threshold(sca, "scheduling.min_utilisation", 0.7)
-    max_p99 = threshold(sca, "scheduling.max_startup_p99_s", 60.0)
+    min_util = sca.threshold("perf.scheduling.min_utilisation")
+    max_p99 = sca.threshold("perf.scheduling.max_startup_p99_s")
     cards = 1
     busy = submit_probe(sca, jobs, cleanup, probe_image, "paced",
                         {"work": "compute", "size": 256, "steps": 10**6}, suffix="util",

@@ -11,7 +11,7 @@ from pytest_sca.capabilities import WaitTimeout
 from pytest_sca.cleanup import Cleanup
 from pytest_sca.fixtures import CheckContext
 
-from .probe_jobs import job_timeout, resources, threshold
+from .probe_jobs import job_timeout, resources
 
 LAYERS = ("container", "accelerator", "os", "network")
 VERDICTS = {"healthy", "degraded", "faulty", "unknown"}
@@ -25,7 +25,7 @@ def test_diagnosis_per_layer_within_declared_time(sca: CheckContext, jobs: Any,
                                                   cleanup: Cleanup) -> None:
     """Diagnoses a running probe job's containers and its node's accelerators, OS and network,
     all at once; each must finish with a verdict and findings within the declared time."""
-    budget = threshold(sca, "diagnosis.max_seconds", 60.0)
+    budget = sca.threshold("perf.diagnosis.max_seconds")
     job = jobs.submit(sca.name("diag-job"), probe_image, SLEEPER, resources(accelerators=1),
                       labels=sca.labels)
     running = jobs.wait(job["id"], until={"running"}, timeout=job_timeout(sca))

@@ -17,7 +17,6 @@ from .probe_jobs import (
     job_timeout,
     resources,
     submit_probe,
-    threshold,
 )
 
 #: Cards per metrics query: a fleet of thousands is read in a few requests, not one per card.
@@ -35,9 +34,9 @@ def test_management_api_available_under_steady_load(sca: CheckContext, compute: 
                                                     jobs: Any) -> None:
     """Sends a steady, bounded load of read requests (info, nodes, jobs) to the management
     API; the share answered successfully must reach the declared ratio."""
-    minimum = threshold(sca, "availability.min_success_ratio", 0.999)
-    seconds = float(sca.declared("perf.availability.seconds", 10.0))
-    rate = float(sca.declared("perf.availability.rate_per_s", 10.0))
+    minimum = sca.threshold("perf.availability.min_success_ratio")
+    seconds = sca.settings.perf.availability.seconds
+    rate = sca.settings.perf.availability.rate_per_s
     calls = [compute.platform_info, compute.list_nodes, lambda: jobs.list_jobs(status="running")]
     count = max(1, int(seconds * rate))
     failures: list[str] = []
@@ -72,7 +71,7 @@ def test_long_job_is_not_interrupted(sca: CheckContext, jobs: Any, probe_image: 
                                      cleanup: Cleanup) -> None:
     """Runs a probe job of the declared length; it must complete on its first attempt, with
     no restart or failure event and every step done."""
-    seconds = float(sca.declared("perf.long_job.seconds", 3600.0))
+    seconds = sca.settings.perf.long_job.seconds
     steps = max(1, int(seconds / 0.5))
     job = submit_probe(sca, jobs, cleanup, probe_image, "paced",
                        {"work": "paced", "steps": steps, "step_seconds": seconds / steps},
@@ -123,8 +122,8 @@ def test_fleet_monitoring_is_fresh_at_scale(sca: CheckContext, telemetry: Any) -
     """Lists every node and card the platform reports, then reads each card's metric series in
     batches; every card must have a sample no older than the declared staleness, at the
     declared scale (≥ 1000 cards on the sandbox's simulated fleet)."""
-    max_age = threshold(sca, "monitoring.max_staleness_s", 60.0)
-    min_cards = threshold(sca, "monitoring.min_cards", 0)
+    max_age = sca.threshold("perf.monitoring.max_staleness_s")
+    min_cards = sca.threshold("perf.monitoring.min_cards")
     cards: list[str] = []
     offset, requests = 0, 0
     while True:

@@ -16,7 +16,6 @@ from pytest_sca.cleanup import Cleanup
 from pytest_sca.fixtures import CheckContext
 from pytest_sca.probes.personal_data import probe_document, synthetic_people
 
-AUDIT_DELAY_S = 5.0
 PEOPLE = 5
 
 
@@ -47,7 +46,7 @@ def test_sensitive_data_is_identified_masked_and_audited(
                         "values in clear")
 
     actor = user.user["id"]
-    delay = float(sca.declared("audit.max_delay_s", AUDIT_DELAY_S))
+    delay = sca.settings.audit.max_delay_s
     deadline = time.monotonic() + delay
     while True:
         reads = [e for e in audit.records(actor=actor)

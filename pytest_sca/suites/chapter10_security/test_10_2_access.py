@@ -14,8 +14,6 @@ from pytest_sca.fixtures import CheckContext
 
 from ..library import PROBE_COMMAND, SMALL, refusal_of
 
-#: How long an audit entry may take to appear after the call it records.
-AUDIT_DELAY_S = 5.0
 WRONG_KEY = "sk-sca-invalid-credential-of-the-conformance-probe"
 
 
@@ -100,7 +98,7 @@ def test_own_mutations_are_audited(sca: CheckContext, audit: Any, probe_tenant: 
     user.jobs.delete(job["id"])
     finished = datetime.now(timezone.utc) + timedelta(seconds=1)
     actor = user.user["id"]
-    delay = float(sca.declared("audit.max_delay_s", AUDIT_DELAY_S))
+    delay = sca.settings.audit.max_delay_s
     deadline = time.monotonic() + delay
     while True:
         entries = [e for e in audit.records(actor=actor) if job["id"] in str(e.get("resource"))]

@@ -61,9 +61,9 @@ ASSESSABLE = ("declare `capabilities.network.isolation` in the target file and m
 
 
 def _declared_policy(sca: CheckContext, network: Any) -> dict[str, Any]:
-    declared = sca.declared("network")
-    if isinstance(declared, dict) and "isolation" in declared:
-        return declared
+    declared = sca.settings.network
+    if declared.isolation is not None:
+        return declared.model_dump(exclude_none=True)
     try:
         return dict(network.policy())
     except Unsupported:
