@@ -57,6 +57,10 @@ class PlatformConfig(HttpEndpoint):
     retries: int = Field(
         default=2, ge=0, le=10, description="retries of a GET after a 5xx or connection failure"
     )
+    probe_image: str | None = Field(
+        default=None,
+        description="image probe jobs run in (name:tag); none = the first preset image the "
+                    "platform lists")
 
     @field_validator("mapping")
     @classmethod
@@ -89,7 +93,9 @@ class KubernetesConfig(StrictModel):
         default=None,
         description="namespace the probe workloads run in; none = one the run creates "
                     "(namespace_prefix + run id) and deletes at the end")
-    probe_image: str | None = Field(default=None, description="image the probe workloads run in")
+    probe_image: str = Field(
+        default="python:3.12-slim",
+        description="image the probe workloads run in (any image with Python 3)")
     vendor_resources: dict[str, str] = Field(
         default_factory=dict, description="extra extended resource name → vendor"
     )

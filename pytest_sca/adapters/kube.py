@@ -592,6 +592,9 @@ class KubeCompute(Facade[KubernetesAdapter]):
 class KubeJobs(Facade[KubernetesAdapter]):
     """Jobs as batch Jobs (:class:`~pytest_sca.capabilities.Jobs`)."""
 
+    def probe_image(self) -> str:
+        return self.subject.config.probe_image
+
     def submit(self, name: str, image: str, command: Sequence[str],
                resources: Resources, *, workers: int = 1,
                env: Mapping[str, str] | None = None,
@@ -600,7 +603,6 @@ class KubeJobs(Facade[KubernetesAdapter]):
         namespace = adapter.ensure_namespace()
         job_name = dns_name(name, limit=52)
         all_labels = {**(labels or {}), RUN_LABEL: adapter.context.run_id}
-        image = adapter.config.probe_image or image
         variables: list[dict[str, Any]] = [
             {"name": k, "value": str(v)} for k, v in (env or {}).items()]
         variables += [

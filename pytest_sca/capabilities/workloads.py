@@ -167,6 +167,11 @@ class ServiceAnswer(TypedDict, total=False):
 class Jobs(ActsAs, Protocol):
     """Training and batch jobs: submit, observe, control."""
 
+    def probe_image(self) -> str:
+        """The image probe workloads run in: the target file's setting for this adapter,
+        else the platform's own choice (a preset image), else the adapter's default."""
+        ...
+
     def submit(self, name: str, image: str, command: Sequence[str], resources: Resources, *,
                workers: int = 1, env: Mapping[str, str] | None = None,
                labels: Labels | None = None) -> Job:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from pytest_sca.capabilities import Images, Jobs, Tenancy, User
+from pytest_sca.capabilities import Jobs, Tenancy, User
 from pytest_sca.fixtures import CheckContext
 
 
@@ -43,9 +43,7 @@ def probe_tenant(sca: CheckContext, tenancy: Tenancy, jobs: Jobs) -> MakeProbeUs
 
 
 @pytest.fixture
-def probe_image(images: Images) -> str:
-    """A preset image of the platform to run probe jobs in (``name:tag``)."""
-    preset = [i for i in images.list_images() if i.get("preset")]
-    if not preset:
-        pytest.fail("the platform lists no preset image to run a probe job in")
-    return f"{preset[0]['name']}:{preset[0]['tag']}"
+def probe_image(jobs: Jobs) -> str:
+    """The image probe jobs run in (``name:tag``): the target's setting for the jobs adapter,
+    else the platform's first preset image. No image catalogue is needed for it."""
+    return jobs.probe_image()

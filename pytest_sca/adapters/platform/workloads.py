@@ -19,6 +19,7 @@ from pytest_sca.capabilities import (
     Resources,
     Service,
     ServiceAnswer,
+    TargetError,
     TrainingJob,
     wait_for_status,
 )
@@ -37,6 +38,15 @@ def submit_job(client: PlatformClient, operation: str, name: str, image: str,
 
 class PlatformJobs(Facade[PlatformClient]):
     """:class:`~pytest_sca.capabilities.Jobs` over the platform API."""
+
+    def probe_image(self) -> str:
+        if self.subject.config.probe_image:
+            return self.subject.config.probe_image
+        presets = [i for i in self.subject.call("images.list") if i.get("preset")]
+        if not presets:
+            raise TargetError("the platform lists no preset image to run probe jobs in: set "
+                              "adapters.platform.probe_image in the target file")
+        return f"{presets[0]['name']}:{presets[0]['tag']}"
 
     def submit(self, name: str, image: str, command: Sequence[str], resources: Resources, *,
                workers: int = 1, env: Mapping[str, str] | None = None,
