@@ -25,6 +25,7 @@ from pytest_sca.sandbox.auth import ROLES
 from pytest_sca.sandbox.core import SandboxPlatform
 from pytest_sca.sandbox.deps import API, Caller, OptionalCaller
 from pytest_sca.sandbox.errors import ApiError
+from pytest_sca.sandbox.faults import Fault
 from pytest_sca.sandbox.metrics import render_metrics
 from pytest_sca.sandbox.schemas import documented
 
@@ -112,7 +113,7 @@ def create_app(platform: SandboxPlatform) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> Response:
-        if "errors_leak_stacktrace" in platform.faults:
+        if Fault.ERRORS_LEAK_STACKTRACE in platform.faults:
             from pytest_sca.sandbox.devtools import leaked_traceback
 
             return leaked_traceback(exc)
@@ -134,7 +135,7 @@ def create_app(platform: SandboxPlatform) -> FastAPI:
         answer: dict[str, Any] = {"name": "pytest-sca sandbox", "version": __version__,
                                   "api_version": "v1", "simulated": True}
         if who is not None and who.is_platform_admin:
-            answer["faults"] = sorted(platform.faults)
+            answer["faults"] = sorted(fault.value for fault in platform.faults)
         return answer
 
     @app.get(f"{API}/whoami", name="whoami.get", **documented(S.WhoAmI))

@@ -14,6 +14,7 @@ from typing import Any
 
 from pytest_sca.sandbox.auth import Permissions, Principal, key_hash, new_api_key
 from pytest_sca.sandbox.errors import ApiError, not_found
+from pytest_sca.sandbox.faults import Fault, Faults
 from pytest_sca.sandbox.inventory import DEFAULT_QUOTA, seed_inventory
 from pytest_sca.sandbox.jobs import JobRunner
 from pytest_sca.sandbox.s3 import ObjectStorage, new_s3_credentials
@@ -29,7 +30,7 @@ class SandboxPlatform:
     """Everything the API serves, over one state directory."""
 
     state_dir: Path
-    faults: frozenset[str]
+    faults: Faults
     storage: ObjectStorage | None = None
     store: Store = field(init=False)
     runner: JobRunner = field(init=False)
@@ -199,7 +200,7 @@ class SandboxPlatform:
         self, who: Principal, action: str, resource: str, result: str, status: int
     ) -> None:
         """One audit entry for a mutation (nothing under the ``audit_log_off`` fault)."""
-        if "audit_log_off" in self.faults:
+        if Fault.AUDIT_LOG_OFF in self.faults:
             return
         now = utc_now()
         self.store.put("audit", {
@@ -241,7 +242,7 @@ class SandboxPlatform:
                 "amount": round(units * product["unit_price"], 6),
             })
         for order in self.store.list("order", tenant_id=tenant_id):
-            if "orders_not_billed" in self.faults:
+            if Fault.ORDERS_NOT_BILLED in self.faults:
                 break
             if order["status"] == "active" and order["created_at"].startswith(period):
                 lines.append({

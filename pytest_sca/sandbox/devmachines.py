@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_sca.sandbox.auth import Principal
 from pytest_sca.sandbox.errors import ApiError, not_found
+from pytest_sca.sandbox.faults import Fault
 from pytest_sca.sandbox.procs import own_process_group, pid_alive
 from pytest_sca.sandbox.scheduling import place_job
 from pytest_sca.sandbox.store import Document, new_id, utc_now
@@ -198,7 +199,7 @@ class DevMachines:
         """The loopback port a request to the machine's exposed ``port`` goes to."""
         if port not in machine["ports"]:
             raise not_found(f"port {port} of dev machine {machine['id']} (not exposed)")
-        if "port_forward_broken" in self.faults:
+        if Fault.PORT_FORWARD_BROKEN in self.faults:
             return free_port()
         return port
 
@@ -212,7 +213,7 @@ class DevMachines:
         raise ApiError(422, "invalid_request", f"image {reference!r} is not in the catalogue")
 
     def _check_quota(self, tenant_id: str, resources: dict[str, Any]) -> None:
-        if "quota_not_enforced" in self.faults:
+        if Fault.QUOTA_NOT_ENFORCED in self.faults:
             return
         quota = self.platform.tenant(tenant_id)["quota"]
         used = dict(self.platform.runner.quota_used(tenant_id))
@@ -236,7 +237,7 @@ class DevMachines:
             raise ApiError(409, "insufficient_capacity", placement)
         spot = placement[0]
         machine["node_id"] = spot.node_id
-        if "devmachine_without_accelerators" in self.faults:
+        if Fault.DEVMACHINE_WITHOUT_ACCELERATORS in self.faults:
             return
         machine["accelerators"] = list(spot.accelerators)
 
@@ -260,7 +261,7 @@ class DevMachines:
         home = self.root / machine["id"]
         (home / "bin").mkdir(parents=True, exist_ok=True)
         podman = docker_cli()
-        if podman and "devmachine_without_docker" not in self.faults:
+        if podman and Fault.DEVMACHINE_WITHOUT_DOCKER not in self.faults:
             shim = home / "bin" / "docker"
             shim.write_text(_DOCKER_SHIM.format(podman=podman, runroot=_runroot(machine)))
             shim.chmod(0o755)

@@ -29,6 +29,7 @@ from starlette.responses import PlainTextResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from pytest_sca.sandbox.errors import ApiError, not_found
+from pytest_sca.sandbox.faults import Fault, Faults
 from pytest_sca.sandbox.procs import ProcInfo, all_processes, own_process_group
 from pytest_sca.sandbox.store import Document, utc_now
 
@@ -55,10 +56,10 @@ TERMINAL_IDLE_SECONDS = 300.0
 _PRIVATE_ENV_PREFIXES = ("SCA_SANDBOX_", "AWS_")
 
 
-def frameworks(faults: frozenset[str]) -> list[Document]:
+def frameworks(faults: Faults) -> list[Document]:
     """The framework catalogue (PyTorch only under ``frameworks_pytorch_only``)."""
     offered = [dict(f) for f in FRAMEWORKS]
-    if "frameworks_pytorch_only" in faults:
+    if Fault.FRAMEWORKS_PYTORCH_ONLY in faults:
         offered = [f for f in offered if f["name"] == "pytorch"]
     return offered
 
@@ -75,7 +76,8 @@ class JobSeries:
     def hook(self) -> None:
         """Called in every tick of the job monitor; samples every ``SAMPLE_EVERY`` s."""
         now = time.monotonic()
-        if now - self._last < SAMPLE_EVERY or "job_metrics_not_recorded" in self.platform.faults:
+        if (now - self._last < SAMPLE_EVERY
+                or Fault.JOB_METRICS_NOT_RECORDED in self.platform.faults):
             return
         self._last = now
         running = [(job["id"], worker["rank"], worker["pid"])
@@ -125,7 +127,7 @@ def _tcp_reachable(host: str, port: int, timeout: float = 1.0) -> bool:
 
 def preflight(platform: SandboxPlatform, node_ids: list[str] | None) -> Document:
     """Per-node health checks; ``{items: [{node_id, healthy, checks}], eligible: [...]}``."""
-    ignore_marks = "preflight_ignores_faulty_node" in platform.faults
+    ignore_marks = Fault.PREFLIGHT_IGNORES_FAULTY_NODE in platform.faults
     nodes = platform.store.list("node")
     if node_ids:
         known = {n["id"] for n in nodes}
@@ -179,7 +181,7 @@ async def run_terminal(platform: SandboxPlatform, websocket: WebSocket, job: Doc
     Client text frames are the shell's input; its output (stdout and stderr) comes
     back as text frames. The shell's process group is killed when the socket closes.
     """
-    if "terminal_unavailable" in platform.faults:
+    if Fault.TERMINAL_UNAVAILABLE in platform.faults:
         await websocket.close(code=1011, reason="terminal unavailable")
         return
     workdir = platform.runner.jobs_dir / job["id"] / f"worker-{rank}"

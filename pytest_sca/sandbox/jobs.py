@@ -26,6 +26,7 @@ from typing import IO, Any
 
 from pytest_sca.sandbox.auth import Principal
 from pytest_sca.sandbox.errors import ApiError, not_found
+from pytest_sca.sandbox.faults import Fault, Faults
 from pytest_sca.sandbox.netiso import NetworkUnavailable, TenantNetworks
 from pytest_sca.sandbox.procs import ProcInfo, own_process_group, processes_in_group
 from pytest_sca.sandbox.scheduling import Placement, place_job
@@ -89,7 +90,7 @@ def _exit_code(returncode: int) -> int:
 class JobRunner:
     """Admits, schedules, runs, stops and meters jobs; state lives in the store."""
 
-    def __init__(self, store: Store, state_dir: Path, faults: frozenset[str]) -> None:
+    def __init__(self, store: Store, state_dir: Path, faults: Faults) -> None:
         self.store = store
         self.jobs_dir = state_dir / "jobs"
         self.jobs_dir.mkdir(parents=True, exist_ok=True)
@@ -193,7 +194,7 @@ class JobRunner:
             job = self._job(job_id)
             if job["status"] in ("succeeded", "failed"):
                 raise ApiError(409, "conflict", f"job {job_id} already {job['status']}")
-            if "job_stop_ignored" in self.faults:
+            if Fault.JOB_STOP_IGNORED in self.faults:
                 return job
             if job["status"] in ACTIVE:
                 self._stop_processes(job)
@@ -231,13 +232,13 @@ class JobRunner:
 
     def events(self, job: Document) -> list[Document]:
         """The job's events, oldest first (none under ``job_events_dropped``)."""
-        if "job_events_dropped" in self.faults:
+        if Fault.JOB_EVENTS_DROPPED in self.faults:
             return []
         return list(job.get("_events", []))
 
     def logs(self, job: Document, rank: int) -> str:
         """What worker ``rank`` printed (stdout and stderr), or empty under ``logs_dropped``."""
-        if "logs_dropped" in self.faults:
+        if Fault.LOGS_DROPPED in self.faults:
             return ""
         if not 0 <= rank < job["world_size"]:
             raise not_found(f"worker {rank} of job {job['id']}")
@@ -325,7 +326,7 @@ class JobRunner:
     def _check_quota(
         self, tenant_id: str, resources: dict[str, Any], workers: int, exclude: str | None
     ) -> None:
-        if "quota_not_enforced" in self.faults:
+        if Fault.QUOTA_NOT_ENFORCED in self.faults:
             return
         tenant = self.store.get("tenant", tenant_id)
         if tenant is None:
@@ -351,7 +352,7 @@ class JobRunner:
         return [
             n for n in self.store.list("node")
             if n["cluster_id"] in clusters
-            and (n["health"] == "healthy" or "preflight_ignores_faulty_node" in self.faults)
+            and (n["health"] == "healthy" or Fault.PREFLIGHT_IGNORES_FAULTY_NODE in self.faults)
         ]
 
     def _try_schedule(self, job: Document) -> None:
@@ -360,15 +361,15 @@ class JobRunner:
             job_as_scheduled(job, self.faults),
             usable_nodes(self._usable_nodes(job["tenant_id"]), self.faults, job),
             running,
-            check_accelerators="capacity_not_checked" not in self.faults,
-            topology_aware="topology_ignored" not in self.faults,
+            check_accelerators=Fault.CAPACITY_NOT_CHECKED not in self.faults,
+            topology_aware=Fault.TOPOLOGY_IGNORED not in self.faults,
         )
         if isinstance(placement, str):
             if not job.get("_unschedulable"):
                 job["_unschedulable"] = True
                 self._event(job, "Unschedulable", "InsufficientCapacity", placement)
                 self.store.put("job", job)
-            if "gang_scheduling_off" in self.faults:
+            if Fault.GANG_SCHEDULING_OFF in self.faults:
                 hold_fitting_workers(self, job)
             return
         self._allocate(job, placement)
@@ -385,7 +386,7 @@ class JobRunner:
             self.store.update("node", spot.node_id, take)
 
     def _release(self, job: Document) -> None:
-        if "cards_not_released" in self.faults:
+        if Fault.CARDS_NOT_RELEASED in self.faults:
             return
         for worker in job["workers"]:
             if not worker["node_id"] or not worker["accelerators"]:
@@ -417,7 +418,7 @@ class JobRunner:
         if job["resources"].get("accelerator_share") and cards:
             env["SCA_ACCELERATOR_SHARE"] = str(job["resources"]["accelerator_share"])
         distort_worker_env(env, self.faults)
-        if "jobs_cannot_reach_storage" in self.faults:
+        if Fault.JOBS_CANNOT_REACH_STORAGE in self.faults:
             # A broken egress proxy: every HTTP request of the job goes to a closed port.
             dead = "http://127.0.0.1:9"
             env.update(http_proxy=dead, HTTP_PROXY=dead, no_proxy="", NO_PROXY="")
@@ -529,7 +530,7 @@ class JobRunner:
 
     def _meter(self, worker: _RunningWorker) -> None:
         """Usage records for one worker's real run time × the job's requests."""
-        if "usage_not_metered" in self.faults:
+        if Fault.USAGE_NOT_METERED in self.faults:
             return
         job = self.store.get("job", worker.job_id)
         if job is None:

@@ -131,8 +131,8 @@ def launch(
     stderr_path = directory / "sandbox.stderr.log"
     command = [sys.executable, "-m", "pytest_sca.sandbox", "serve", "--state", str(directory),
                "--ready-file", str(ready_file)]
-    for name in checked:
-        command += ["--fault", name]
+    for fault in checked:
+        command += ["--fault", fault.value]
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCA_SANDBOX_")}
     if tls is not None:
         env[TLS_SWITCH] = "1" if tls else "0"

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 
+from pytest_sca.sandbox.faults import Fault
 from pytest_sca.sandbox.scheduling_policy import cards_exported
 
 if TYPE_CHECKING:
@@ -132,7 +133,7 @@ class _SandboxCollector:
                 mem_used.add_metric(labels, host_total - host_available)
                 disk_total.add_metric(labels, float(disk.total))
                 disk_used.add_metric(labels, float(disk.used))
-                if "network_load_unmonitored" not in self.platform.faults:
+                if Fault.NETWORK_LOAD_UNMONITORED not in self.platform.faults:
                     net_rx.add_metric(labels, rx)
                     net_tx.add_metric(labels, tx)
             else:
@@ -142,7 +143,7 @@ class _SandboxCollector:
                 mem_used.add_metric(labels, share * node["memory_gib"] * gib)
                 disk_total.add_metric(labels, 3.84e12)
                 disk_used.add_metric(labels, 1.0e11)
-                if "network_load_unmonitored" not in self.platform.faults:
+                if Fault.NETWORK_LOAD_UNMONITORED not in self.platform.faults:
                     net_rx.add_metric(labels, 0.0)
                     net_tx.add_metric(labels, 0.0)
             for card in cards_exported(node, self.platform.faults):

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from pytest_sca.sandbox import lm
 from pytest_sca.sandbox.auth import Principal
 from pytest_sca.sandbox.errors import ApiError, not_found
+from pytest_sca.sandbox.faults import Fault
 from pytest_sca.sandbox.store import Document, new_id, utc_now
 
 if TYPE_CHECKING:
@@ -151,7 +152,7 @@ class ModelHub:
         return who.is_platform_admin or doc.get("tenant_id") in (who.tenant_id, None)
 
     def _info(self, model: lm.TinyLM | None) -> dict[str, Any]:
-        if "model_info_missing" in self.faults:
+        if Fault.MODEL_INFO_MISSING in self.faults:
             return {}
         return {"parameters": model.parameters if model else None,
                 "context_length": lm.CONTEXT_LENGTH, "license": LICENCE}
@@ -169,12 +170,12 @@ class ModelHub:
 
     def list_models(self, who: Principal) -> list[Document]:
         custom = [m for m in self.store.list("model") if self._visible(who, m)]
-        if "model_import_not_listed" in self.faults:
+        if Fault.MODEL_IMPORT_NOT_LISTED in self.faults:
             custom = [m for m in custom if m["source"] != "import"]
         return self.preset_documents() + [self._public_model(m) for m in custom]
 
     def _public_model(self, doc: Document) -> Document:
-        info = {} if "model_info_missing" in self.faults else {
+        info = {} if Fault.MODEL_INFO_MISSING in self.faults else {
             "parameters": doc.get("parameters"), "context_length": lm.CONTEXT_LENGTH,
             "license": doc.get("license", LICENCE)}
         return {**{k: v for k, v in doc.items() if not k.startswith("_")}, **info}
@@ -252,7 +253,7 @@ class ModelHub:
         if doc is None or not self._visible(who, doc):
             raise not_found(f"model {model_id}" + (" (preset models are read-only)"
                                                     if model_id in lm.PRESETS else ""))
-        if "model_metadata_not_updated" not in self.faults:
+        if Fault.MODEL_METADATA_NOT_UPDATED not in self.faults:
             def change(d: Document) -> None:
                 for key, value in changes.items():
                     if key == "labels":
@@ -293,7 +294,7 @@ class ModelHub:
 
     def servable_ids(self, who: Principal) -> list[str]:
         """Model ids the OpenAI endpoint lists for ``who``."""
-        if "model_list_empty" in self.faults:
+        if Fault.MODEL_LIST_EMPTY in self.faults:
             return []
         return [m["id"] for m in self.list_models(who) if m.get("kind", "llm") == "llm"]
 
@@ -303,7 +304,7 @@ class ModelHub:
         if model_id not in lm.PRESETS and (doc is None or not self._visible(who, doc)):
             raise model_not_found(model_id)
         if doc is not None and doc.get("source") == "fine-tune" \
-                and "finetuned_model_not_served" in self.faults:
+                and Fault.FINETUNED_MODEL_NOT_SERVED in self.faults:
             raise model_not_found(model_id)
         model = self.load(model_id)
         if model is None:
@@ -332,7 +333,7 @@ class ModelHub:
     def record_usage(self, who: Principal, model_id: str, usage: dict[str, int], endpoint: str,
                      deployment_id: str | None) -> None:
         completion = usage["completion_tokens"]
-        if "usage_tokens_undercounted" in self.faults:
+        if Fault.USAGE_TOKENS_UNDERCOUNTED in self.faults:
             completion = max(0, completion - 1)
         now = utc_now()
         self.store.put("model_usage", {
@@ -346,7 +347,7 @@ class ModelHub:
               since: str | None, until: str | None) -> Document:
         """Usage records of the period, filtered, with their totals."""
         tenant = None if who.is_platform_admin else who.tenant_id
-        if "usage_filters_ignored" in self.faults:
+        if Fault.USAGE_FILTERS_IGNORED in self.faults:
             user_id = model = None
         records = [
             r for r in self.store.list("model_usage", tenant_id=tenant)
@@ -385,9 +386,9 @@ class ModelHub:
     def _bring_up(self, deployment_id: str, source: Document) -> None:
         started = time.monotonic()
         try:
-            if "deployment_fails_to_start" in self.faults:
+            if Fault.DEPLOYMENT_FAILS_TO_START in self.faults:
                 raise RuntimeError("the model server exited during start-up")
-            failed = ("imported_model_not_deployable" in self.faults
+            failed = (Fault.IMPORTED_MODEL_NOT_DEPLOYABLE in self.faults
                       and source.get("source") == "import")
             if failed:
                 raise RuntimeError("cannot load the model's weights")
@@ -425,7 +426,7 @@ class ModelHub:
         doc = self.deployment(who, deployment_id)
         if doc["status"] not in ("running", "deploying"):
             raise ApiError(409, "conflict", f"deployment {deployment_id} is {doc['status']}")
-        if "deployment_scale_ignored" in self.faults:
+        if Fault.DEPLOYMENT_SCALE_IGNORED in self.faults:
             return doc
 
         def change(d: Document) -> None:
@@ -457,7 +458,7 @@ class ModelHub:
         doc = self.store.get("deployment", deployment_id)
         if doc is None or not self._visible(who, doc):
             raise model_not_found(deployment_id, what="deployment")
-        if doc["status"] != "running" or "deployment_endpoint_down" in self.faults:
+        if doc["status"] != "running" or Fault.DEPLOYMENT_ENDPOINT_DOWN in self.faults:
             raise ApiError(503, "service_unavailable",
                            f"deployment {deployment_id} is {doc['status']}, not serving")
         return doc
@@ -493,7 +494,7 @@ class ModelHub:
         update(status="running", started_at=utc_now())
         with log.open("w", encoding="utf-8") as out:
             try:
-                if "finetune_fails" in self.faults:
+                if Fault.FINETUNE_FAILS in self.faults:
                     raise RuntimeError("the trainer exited before the first step")
                 text = self.get_object(data_file["uri"]).decode("utf-8", errors="replace")
                 dialogues = [lm.dialogue_tokens(d) for d in lm.load_jsonl_dialogues(text)]

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from pytest_sca.sandbox.faults import Fault
 from pytest_sca.sandbox.metrics import render_metrics
 from pytest_sca.sandbox.store import Document, new_id, utc_now
 
@@ -42,7 +43,7 @@ def evaluate_rules(platform: SandboxPlatform) -> list[Document]:
     """Evaluate every rule now; the firing alerts. Records a notification on each new firing."""
     store = platform.store
     rules = store.list("alertrule")
-    if not rules or "alerts_never_fire" in platform.faults:
+    if not rules or Fault.ALERTS_NEVER_FIRE in platform.faults:
         return []
     samples = _samples(platform)
     firing: list[Document] = []
@@ -110,7 +111,7 @@ def diagnose_node(platform: SandboxPlatform, node: Document) -> Document:
         "component": "node", "status": "ok" if node["health"] == "healthy" else "error",
         "detail": f"scheduler sees the node {node['health']}",
     })
-    if "diagnosis_reports_nothing" in platform.faults:
+    if Fault.DIAGNOSIS_REPORTS_NOTHING in platform.faults:
         components = []
     worst = _worst(c["status"] for c in components)
     return {"node_id": node["id"], "verdict": worst, "components": components}
@@ -135,7 +136,7 @@ def _worst(statuses: Any) -> str:
 
 def burst_policy(platform: SandboxPlatform) -> Document:
     """The declared policy by which off-cloud resources burst into the platform's clusters."""
-    rules = [] if "burst_policy_absent" in platform.faults else [
+    rules = [] if Fault.BURST_POLICY_ABSENT in platform.faults else [
         {"source": "on-premises", "target": c["id"], "weight": weight,
          "threshold_utilization": 0.8, "max_cards": 16}
         for c, weight in zip(

@@ -29,12 +29,13 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from pytest_sca.sandbox.faults import Fault, Faults
+
 #: The only addresses used inside the namespaces (RFC 5737 TEST-NET-1).
 ADDRESS_RANGE = ipaddress.ip_network("192.0.2.0/24")
 PREFIX_LENGTH = ADDRESS_RANGE.prefixlen
 #: Bound on one ``ip`` command.
 IP_TIMEOUT_S = 10.0
-_FAULT_OPEN = "network_isolation_off"
 _OWNED = re.compile(r"^sca-(\d+)-(?:br|t\d+|probe)$")
 _BRIDGE = "br0"
 #: Set to 1 to run the sandbox as on a machine without namespaces (declared unsupported).
@@ -144,8 +145,8 @@ def _probe() -> str | None:
 class TenantNetworks:
     """The namespaces of one sandbox process, created on first use, removed by :meth:`close`."""
 
-    def __init__(self, faults: frozenset[str]) -> None:
-        self.isolated = _FAULT_OPEN not in faults
+    def __init__(self, faults: Faults) -> None:
+        self.isolated = Fault.NETWORK_ISOLATION_OFF not in faults
         self.prefix = f"sca-{os.getpid()}"
         self.bridge_namespace = f"{self.prefix}-br"
         self._lock = threading.Lock()

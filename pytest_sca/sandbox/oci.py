@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pytest_sca.sandbox.errors import ApiError, not_found
+from pytest_sca.sandbox.faults import Fault
 from pytest_sca.sandbox.store import Document, utc_now
 
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ class Registry:
                      ) -> str:
         """Store a manifest under its digest, and under ``reference`` if it is a tag."""
         digest = digest_of(body)
-        if "registry_push_lost" in self.platform.faults:
+        if Fault.REGISTRY_PUSH_LOST in self.platform.faults:
             return digest
         store = self.platform.store
         store.put("ocimanifest", {
@@ -133,9 +134,9 @@ def pull_onto_node(platform: SandboxPlatform, node: Document, image: Document, m
                    ) -> Document:
     """Pull ``image`` onto ``node`` through its layer cache; really waits the simulated time."""
     layers = image_layers(image)
-    lazy = mode == "lazy" and "lazy_pull_unsupported" not in platform.faults
+    lazy = mode == "lazy" and Fault.LAZY_PULL_UNSUPPORTED not in platform.faults
     needed = layers[-1:] if lazy else layers
-    use_cache = "layer_cache_off" not in platform.faults
+    use_cache = Fault.LAYER_CACHE_OFF not in platform.faults
     store = platform.store
     transferred = cached = 0
     for digest, size in needed:

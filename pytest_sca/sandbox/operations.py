@@ -16,6 +16,7 @@ from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 from pytest_sca.sandbox.errors import ApiError, not_found
+from pytest_sca.sandbox.faults import Fault
 from pytest_sca.sandbox.store import Document, utc_now
 
 if TYPE_CHECKING:
@@ -79,7 +80,7 @@ def resource_report(platform: SandboxPlatform, period: str) -> Document:
         "jobs": {"submitted": len(jobs), "failed": failed},
         "recommendations": [],
     }
-    if "report_without_recommendations" not in platform.faults:
+    if Fault.REPORT_WITHOUT_RECOMMENDATIONS not in platform.faults:
         report["recommendations"] = _recommendations(platform, report)
     return report
 
@@ -159,7 +160,7 @@ def set_link(platform: SandboxPlatform, node_id: str, port: str, up: bool) -> Do
             "id": node_id, "links": {p: "up" for p in BOND_PORTS}, "active": BOND_PORTS[0],
             "created_at": utc_now(), "labels": {}}
         state["links"][port] = "up" if up else "down"
-        if not up and state["active"] == port and "bond_failover_off" not in platform.faults:
+        if not up and state["active"] == port and Fault.BOND_FAILOVER_OFF not in platform.faults:
             others = [p for p in BOND_PORTS if state["links"][p] == "up"]
             if others:
                 state["active"] = others[0]

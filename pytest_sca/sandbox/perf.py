@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from pytest_sca.sandbox.errors import ApiError, not_found
+from pytest_sca.sandbox.faults import Fault
 from pytest_sca.sandbox.procs import processes_in_group
 from pytest_sca.sandbox.store import Document, new_id, utc_now
 
@@ -74,8 +75,8 @@ class PerfArea:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._disturber: threading.Thread | None = None
-        if self.faults & {"throttled_nodes", "noisy_neighbour", "subtasks_serialised",
-                          "jobs_interrupted"}:
+        if self.faults & {Fault.THROTTLED_NODES, Fault.NOISY_NEIGHBOUR,
+                          Fault.SUBTASKS_SERIALISED, Fault.JOBS_INTERRUPTED}:
             self._disturber = threading.Thread(target=self._disturb, name="sandbox-perf-faults",
                                                daemon=True)
             self._disturber.start()
@@ -84,7 +85,7 @@ class PerfArea:
 
     def api_available(self) -> bool:
         """False during the outages of the ``api_unstable`` fault."""
-        if "api_unstable" not in self.faults:
+        if Fault.API_UNSTABLE not in self.faults:
             return True
         return (time.time() - self.started) % OUTAGE_PERIOD >= OUTAGE
 
@@ -132,7 +133,7 @@ class PerfArea:
             verdict, findings = inspect(job, node)
         except Exception as exc:  # noqa: BLE001 - a diagnosis reports what stopped it
             verdict, findings = "unknown", [f"diagnosis could not finish: {exc!r}"]
-        if "diagnosis_slow" in self.faults:
+        if Fault.DIAGNOSIS_SLOW in self.faults:
             self._stopping.wait(SLOW_DIAGNOSIS_SECONDS)
         with self._lock:
             diagnosis.update(status="finished", verdict=verdict, findings=findings,
@@ -213,7 +214,7 @@ class PerfArea:
             node_id, cards = worker.get("node_id"), list(worker.get("accelerators") or [])
             if node_id is None:
                 continue
-            if "topology_wrong" in self.faults:
+            if Fault.TOPOLOGY_WRONG in self.faults:
                 # The view is built from a stale placement: the neighbouring node, cards shifted.
                 node_id = all_nodes[(all_nodes.index(node_id) + 1) % len(all_nodes)] \
                     if node_id in all_nodes else node_id
@@ -258,7 +259,7 @@ class PerfArea:
 
     def _stale(self, node_id: str) -> bool:
         # Under ``stale_metrics`` the exporters of every 25th node stopped sampling.
-        return "stale_metrics" in self.faults and int(node_id.rsplit("-", 1)[1]) % 25 == 0
+        return Fault.STALE_METRICS in self.faults and int(node_id.rsplit("-", 1)[1]) % 25 == 0
 
     def fleet_series(self, cards: list[str]) -> list[Document]:
         """The last samples of ``node/index`` cards' utilisation series (simulated)."""
@@ -306,13 +307,13 @@ class PerfArea:
             while not self._stopping.is_set():
                 running = self._running_groups()
                 groups = [g for _, g in running]
-                if "jobs_interrupted" in self.faults:
+                if Fault.JOBS_INTERRUPTED in self.faults:
                     for job, group in running:
                         ran = time.time() - _epoch(job.get("started_at"))
                         if job["id"] not in interrupted and ran > INTERRUPT_AFTER:
                             interrupted.add(job["id"])
                             self._signal([group], signal.SIGKILL)
-                if "subtasks_serialised" in self.faults:
+                if Fault.SUBTASKS_SERIALISED in self.faults:
                     first: dict[str, tuple[str, int]] = {}
                     for job, group in sorted(running, key=lambda r: r[0]["started_at"] or ""):
                         first.setdefault(job["tenant_id"], (job["id"], group))
@@ -321,7 +322,7 @@ class PerfArea:
                     self._signal(hold - paused, signal.SIGSTOP)
                     self._signal(paused - hold, signal.SIGCONT)
                     paused = hold
-                if "throttled_nodes" in self.faults and groups:
+                if Fault.THROTTLED_NODES in self.faults and groups:
                     # Re-listed every cycle: a job that just started is caught within 0.2 s.
                     resumed = time.monotonic()
                     self._signal(groups, signal.SIGCONT)
@@ -332,7 +333,7 @@ class PerfArea:
                     pause = THROTTLE_PERIOD_MS / THROTTLE_RUN_MS * ran - ran
                     self._stopping.wait(max((THROTTLE_PERIOD_MS - THROTTLE_RUN_MS) / 1000, pause))
                     continue
-                if "noisy_neighbour" in self.faults and groups:
+                if Fault.NOISY_NEIGHBOUR in self.faults and groups:
                     self._stopping.wait(rng.uniform(0.2, 0.5))
                     self._signal(set(groups) - paused, signal.SIGSTOP)
                     time.sleep(rng.uniform(0.3, 0.6))
@@ -370,6 +371,6 @@ def area_of(platform: SandboxPlatform) -> PerfArea:
 
 def management_unavailable(platform: SandboxPlatform) -> ApiError | None:
     """The 503 to answer while the ``api_unstable`` fault's outage lasts, else ``None``."""
-    if "api_unstable" not in platform.faults or area_of(platform).api_available():
+    if Fault.API_UNSTABLE not in platform.faults or area_of(platform).api_available():
         return None
     return ApiError(503, "unavailable", "the management service is unavailable")

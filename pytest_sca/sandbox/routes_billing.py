@@ -14,6 +14,7 @@ from pytest_sca.sandbox.auth import Principal
 from pytest_sca.sandbox.core import SandboxPlatform
 from pytest_sca.sandbox.deps import API, Caller, audit_resource, public, timestamp
 from pytest_sca.sandbox.errors import ApiError, forbidden, not_found
+from pytest_sca.sandbox.faults import Fault
 from pytest_sca.sandbox.schemas import documented
 from pytest_sca.sandbox.store import Document, new_id, utc_now
 
@@ -86,7 +87,7 @@ def router(platform: SandboxPlatform) -> APIRouter:
         rules.require_write(who, order["tenant_id"], allowed=("tenant_admin", "member"))
         if order["status"] != "active":
             raise ApiError(409, "conflict", f"order {order_id} is {order['status']}")
-        if "order_cancel_ignored" in platform.faults:
+        if Fault.ORDER_CANCEL_IGNORED in platform.faults:
             return order
         order["status"] = "cancelled"
         order["cancelled_at"] = utc_now()

@@ -13,6 +13,7 @@ from pytest_sca.sandbox.auth import Principal
 from pytest_sca.sandbox.core import SandboxPlatform
 from pytest_sca.sandbox.deps import API, Caller, audit_resource, public
 from pytest_sca.sandbox.errors import ApiError, forbidden, not_found
+from pytest_sca.sandbox.faults import Fault
 from pytest_sca.sandbox.inventory import new_cluster_nodes
 from pytest_sca.sandbox.schemas import documented
 from pytest_sca.sandbox.store import Document, new_id, utc_now
@@ -82,7 +83,7 @@ def router(platform: SandboxPlatform) -> APIRouter:
     def scale_out(cluster_id: str, body: models.ScaleOut, who: Caller) -> Document:
         cluster = visible_cluster(who, cluster_id)
         rules.require_write(who, cluster["tenant_id"], allowed=("tenant_admin",))
-        if "cluster_scaling_ignored" in platform.faults:
+        if Fault.CLUSTER_SCALING_IGNORED in platform.faults:
             return cluster
         with platform.store.lock:
             model = cluster.get("accelerator_model") or "H100"
@@ -99,7 +100,7 @@ def router(platform: SandboxPlatform) -> APIRouter:
     def scale_in(cluster_id: str, node_id: str, who: Caller) -> Document:
         cluster = visible_cluster(who, cluster_id)
         rules.require_write(who, cluster["tenant_id"], allowed=("tenant_admin",))
-        if "cluster_scaling_ignored" in platform.faults:
+        if Fault.CLUSTER_SCALING_IGNORED in platform.faults:
             return cluster
         with platform.store.lock:
             node = platform.store.get("node", node_id)

@@ -23,6 +23,7 @@ from pytest_sca.sandbox import lm
 from pytest_sca.sandbox.core import SandboxPlatform
 from pytest_sca.sandbox.deps import Caller
 from pytest_sca.sandbox.errors import ApiError
+from pytest_sca.sandbox.faults import Fault
 from pytest_sca.sandbox.modelhub import ModelHub, hub_of, model_not_found
 
 _ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error",
@@ -143,13 +144,13 @@ class _Inference:
         yield _sse(chunk(None, finish))
         if include_usage:
             yield _sse({**base, "choices": [], "usage": usage})
-        if "stream_not_terminated" not in self.platform.faults:
+        if Fault.STREAM_NOT_TERMINATED not in self.platform.faults:
             yield "data: [DONE]\n\n"
 
     def chat(self, who: Any, body: ChatRequest, deployment: str | None
              ) -> JSONResponse | StreamingResponse:
         messages = [{"role": m.role, "content": _text_of(m)} for m in body.messages]
-        history = "chat_history_dropped" not in self.platform.faults
+        history = Fault.CHAT_HISTORY_DROPPED not in self.platform.faults
         return self.run(who, body, lm.chat_tokens(messages, history=history), True, deployment)
 
     def completion(self, who: Any, body: CompletionRequest, deployment: str | None

@@ -16,6 +16,7 @@ from fastapi import APIRouter
 from pytest_sca.sandbox import schemas as S
 from pytest_sca.sandbox.core import SandboxPlatform
 from pytest_sca.sandbox.deps import API, Caller
+from pytest_sca.sandbox.faults import Fault
 from pytest_sca.sandbox.inventory import SSH_NODE_NAMES
 from pytest_sca.sandbox.schemas import documented
 from pytest_sca.sandbox.store import Document
@@ -48,11 +49,11 @@ def apply_inventory_faults(platform: SandboxPlatform) -> None:
     """Make the stored inventory and catalogue misbehave as the active faults say."""
     faults = platform.faults
     with platform.store.lock:
-        if "accelerators_unmanaged" in faults:
+        if Fault.ACCELERATORS_UNMANAGED in faults:
             _unmanage(platform, None)
-        elif "domestic_vendors_unmanaged" in faults:
+        elif Fault.DOMESTIC_VENDORS_UNMANAGED in faults:
             _unmanage(platform, _MANAGED_UNDER_FAULT)
-        if "preset_images_missing" in faults:
+        if Fault.PRESET_IMAGES_MISSING in faults:
             for image in platform.store.list("image", where=lambda i: bool(i["preset"])):
                 platform.store.delete("image", image["id"])
 
@@ -69,7 +70,7 @@ def mount_shared_filesystem(platform: SandboxPlatform) -> Document:
             mount.unlink()
         elif mount.is_dir():
             shutil.rmtree(mount)
-        if "filesystem_not_shared" in platform.faults:
+        if Fault.FILESYSTEM_NOT_SHARED in platform.faults:
             mount.mkdir()
         else:
             mount.symlink_to(Path("../../../filesystems/hpfs"))

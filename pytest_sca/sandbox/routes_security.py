@@ -18,6 +18,7 @@ from pytest_sca.sandbox import schemas as S
 from pytest_sca.sandbox.core import SandboxPlatform
 from pytest_sca.sandbox.deps import API, Caller, audit_resource, public
 from pytest_sca.sandbox.errors import ApiError, forbidden, not_found
+from pytest_sca.sandbox.faults import Fault
 from pytest_sca.sandbox.models import Labels, Name
 from pytest_sca.sandbox.schemas import documented
 from pytest_sca.sandbox.security import ASSET_KINDS, classify, mask, risk_of
@@ -151,7 +152,7 @@ def router(platform: SandboxPlatform) -> APIRouter:
             for doc in store.list(kind, tenant_id=scope):
                 owner = doc.get("tenant_id") or "platform"
                 risk = ({"status": "unknown", "findings": []}
-                        if "asset_risk_not_assessed" in platform.faults
+                        if Fault.ASSET_RISK_NOT_ASSESSED in platform.faults
                         else risk_of(kind, doc))
                 items.append({"id": doc["id"], "kind": asset_kind, "name": doc.get("name", ""),
                               "tenant_id": owner, "org_unit": units.get(owner, owner),
@@ -172,7 +173,7 @@ def router(platform: SandboxPlatform) -> APIRouter:
                  **documented(ConsoleSession, 201))
     def console_login(body: ConsoleLogin, who: Caller) -> dict[str, Any]:
         required = store.get_meta(_MFA_META) == "yes"
-        if required and "mfa_not_enforced" not in platform.faults:
+        if required and Fault.MFA_NOT_ENFORCED not in platform.faults:
             # No user has a second factor enrolled in the sandbox: every code is wrong.
             raise ApiError(401, "mfa_required",
                            "this console requires a second factor (TOTP) for every user")

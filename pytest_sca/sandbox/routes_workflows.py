@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 from pytest_sca.sandbox.core import SandboxPlatform
 from pytest_sca.sandbox.deps import API, Caller, audit_resource, timestamp
 from pytest_sca.sandbox.errors import ApiError
+from pytest_sca.sandbox.faults import Fault
 from pytest_sca.sandbox.models import Labels, Name
 from pytest_sca.sandbox.schemas import Items, Open, documented
 from pytest_sca.sandbox.store import Document
@@ -117,7 +118,7 @@ def _comfy_routes(engine: WorkflowEngine) -> APIRouter:
                                 status_code=400)
         answer: dict[str, Any] = {"prompt_id": run["id"], "number": run["number"],
                                   "node_errors": {}}
-        if "workflow_submit_no_task_id" in faults:
+        if Fault.WORKFLOW_SUBMIT_NO_TASK_ID in faults:
             answer.pop("prompt_id")
         return answer
 
@@ -136,7 +137,7 @@ def _comfy_routes(engine: WorkflowEngine) -> APIRouter:
     @routes.get("/queue", name="comfyui.queue")
     def queue(who: Caller) -> Any:
         running, pending = engine.queue()
-        if "queue_position_missing" in faults:
+        if Fault.QUEUE_POSITION_MISSING in faults:
             pending = []
         return {"queue_running": [i for i in map(queue_item, running) if i],
                 "queue_pending": [i for i in map(queue_item, pending) if i]}

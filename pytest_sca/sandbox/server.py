@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from pytest_sca.sandbox.core import OTHER_TENANT, PROBE_TENANT, SandboxPlatform
+from pytest_sca.sandbox.faults import Fault
 from pytest_sca.sandbox.inventory import SSH_NODE_NAMES
 from pytest_sca.sandbox.prometheus_scraper import SandboxPrometheus, start_scraper
 from pytest_sca.sandbox.s3 import ObjectStorage
@@ -189,7 +190,7 @@ def _write_private(path: Path, text: str) -> None:
 class Sandbox:
     """All the sandbox's servers over one state directory."""
 
-    def __init__(self, state_dir: Path, faults: tuple[str, ...]) -> None:
+    def __init__(self, state_dir: Path, faults: tuple[Fault, ...]) -> None:
         self.state_dir = state_dir
         self.storage = ObjectStorage()
         self.platform = SandboxPlatform(state_dir, frozenset(faults), self.storage)
@@ -216,7 +217,7 @@ class Sandbox:
         self._publish_ssh_nodes()
         self.platform.runner.start()
         tls_context = None
-        if tls_enabled() and "plain_http_open" not in self.platform.faults:
+        if tls_enabled() and Fault.PLAIN_HTTP_OPEN not in self.platform.faults:
             self.tls = ensure_tls_material(self.state_dir)
             tls_context = server_ssl_context(self.tls, self.platform.faults)
         store = self.platform.store
@@ -271,7 +272,7 @@ class Sandbox:
         self.storage.stop()
 
 
-async def _serve(state_dir: Path, faults: tuple[str, ...], ready_file: Path | None) -> None:
+async def _serve(state_dir: Path, faults: tuple[Fault, ...], ready_file: Path | None) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -308,7 +309,7 @@ def _lock_state_dir(directory: Path) -> int:
     return fd
 
 
-def serve(state_dir: Path | None, faults: tuple[str, ...], ready_file: Path | None) -> int:
+def serve(state_dir: Path | None, faults: tuple[Fault, ...], ready_file: Path | None) -> int:
     """Run the sandbox until SIGINT/SIGTERM; a fresh temp state dir is removed at exit."""
     temporary = state_dir is None
     directory = Path(tempfile.mkdtemp(prefix="sca-sandbox-")) if state_dir is None else state_dir

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_sca.sandbox.auth import Principal
 from pytest_sca.sandbox.errors import ApiError, not_found
+from pytest_sca.sandbox.faults import Fault
 from pytest_sca.sandbox.store import Document, new_id, utc_now
 
 if TYPE_CHECKING:
@@ -76,7 +77,7 @@ class ServiceManager:
         """Record a service and start its replicas as one job (quota and capacity apply)."""
         resources = dict(spec["resources"])
         started = dict(resources)
-        if "service_ignores_accelerators" in self.platform.faults:
+        if Fault.SERVICE_IGNORES_ACCELERATORS in self.platform.faults:
             started.update(accelerators=0, accelerator_model=None)
         job = self.runner.submit(who, {
             "name": f"service-{spec['name']}", "image": spec["image"],
@@ -139,7 +140,7 @@ class ServiceManager:
         ready = [r["index"] for r in view["replica_status"] if r["status"] == "ready"]
         if not ready:
             raise ApiError(409, "conflict", f"service {service['id']} has no ready replica")
-        if "load_balancer_pinned" in self.platform.faults:
+        if Fault.LOAD_BALANCER_PINNED in self.platform.faults:
             rank = ready[0]
         else:
             with self._lock:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_sca.sandbox.auth import Principal
 from pytest_sca.sandbox.errors import ApiError, not_found
+from pytest_sca.sandbox.faults import Fault, Faults
 from pytest_sca.sandbox.scheduling import place_job
 from pytest_sca.sandbox.store import Document, new_id, utc_now
 
@@ -46,18 +47,18 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def distort_worker_env(env: dict[str, str], faults: frozenset[str]) -> None:
+def distort_worker_env(env: dict[str, str], faults: Faults) -> None:
     """Break a worker's environment the way the active faults say (nothing when healthy)."""
-    if "rendezvous_broken" in faults and int(env.get("WORLD_SIZE", "1")) > 1:
+    if Fault.RENDEZVOUS_BROKEN in faults and int(env.get("WORLD_SIZE", "1")) > 1:
         env["MASTER_PORT"] = str(_free_port())
-    if "accelerators_hidden_from_jobs" in faults:
+    if Fault.ACCELERATORS_HIDDEN_FROM_JOBS in faults:
         env["SCA_VISIBLE_ACCELERATORS"] = ""
 
 
-def admitted_resources(resources: dict[str, Any], faults: frozenset[str]) -> dict[str, Any]:
+def admitted_resources(resources: dict[str, Any], faults: Faults) -> dict[str, Any]:
     """What the runner records of a job's requests (``accelerator_sharing_off``: no shares)."""
     admitted = dict(resources)
-    if "accelerator_sharing_off" in faults and admitted.get("accelerator_share"):
+    if Fault.ACCELERATOR_SHARING_OFF in faults and admitted.get("accelerator_share"):
         admitted["accelerator_share"] = None
     return admitted
 
@@ -190,7 +191,7 @@ class TrainingController:
             self.store.put("training", training)
 
     def _relaunch(self, training: Document, failed: Document) -> bool:
-        if "elastic_relaunch_off" in self.faults:
+        if Fault.ELASTIC_RELAUNCH_OFF in self.faults:
             return False
         if training["restarts"] >= training["max_restarts"]:
             return False
@@ -233,7 +234,7 @@ class TrainingController:
     def _checkpoint_uri(self, training: Document, attempt: int) -> str:
         tenant = self.platform.tenant(training["tenant_id"])
         prefix = f"s3://{tenant['storage']['bucket']}/training/{training['id']}/"
-        if "checkpoints_not_carried_over" in self.faults:
+        if Fault.CHECKPOINTS_NOT_CARRIED_OVER in self.faults:
             prefix += f"attempt-{attempt}/"
         return prefix
 

@@ -29,6 +29,7 @@ from pytest_sca.sandbox.comfy_nodes import (
     node_types,
 )
 from pytest_sca.sandbox.errors import ApiError, not_found
+from pytest_sca.sandbox.faults import Fault
 from pytest_sca.sandbox.store import Document, new_id, utc_now
 
 if TYPE_CHECKING:
@@ -197,7 +198,7 @@ class WorkflowEngine:
 
     def position(self, run_id: str) -> int | None:
         """0 while running, 1.. while waiting, None when finished (or the fault hides it)."""
-        if "queue_position_missing" in self.faults:
+        if Fault.QUEUE_POSITION_MISSING in self.faults:
             return None
         running, pending = self.queue()
         if run_id in running:
@@ -348,7 +349,7 @@ class WorkflowEngine:
             "logs": "".join(f"[{n['node_id']} {n['class_type']}] {line}\n"
                             for n in run["nodes"] for line in n["log"]),
         }
-        if "workflow_node_logs_missing" in self.faults:
+        if Fault.WORKFLOW_NODE_LOGS_MISSING in self.faults:
             answer["nodes"], answer["logs"] = [], ""
         return answer
 
@@ -371,7 +372,7 @@ class WorkflowEngine:
         if "/" in filename or filename.startswith(".") or not path.is_file():
             raise not_found(f"image {filename}")
         data = path.read_bytes()
-        if folder == "output" and "workflow_output_corrupt" in self.faults:
+        if folder == "output" and Fault.WORKFLOW_OUTPUT_CORRUPT in self.faults:
             return data[:24]
         return data
 
@@ -382,7 +383,7 @@ class WorkflowEngine:
                 if (since is None or r["created_at"] >= since)
                 and (until is None or r["created_at"] <= until)
                 and (user_id is None or r["user_id"] == user_id)]
-        if "workflow_usage_not_recorded" in self.faults:
+        if Fault.WORKFLOW_USAGE_NOT_RECORDED in self.faults:
             runs = []
         items = [{"run_id": r["id"], "workflow_id": r["workflow_id"], "user_id": r["user_id"],
                   "kind": r["kind"], "status": self.platform_run(r, "")["status"],
@@ -409,7 +410,7 @@ class WorkflowEngine:
             try:
                 workflow = json.loads(workflow)
             except ValueError as exc:
-                if "workflow_invalid_json_accepted" not in self.faults:
+                if Fault.WORKFLOW_INVALID_JSON_ACCEPTED not in self.faults:
                     raise ApiError(422, "invalid_workflow",
                                    f"the workflow is not valid JSON: {exc}") from None
                 workflow = {}
@@ -461,7 +462,7 @@ class WorkflowEngine:
                                  if n["class_type"] == "UpscaleModelLoader"
                                  and n.get("inputs", {}).get("model_name")
                                  not in self.upscalers()})
-        if "workflow_env_not_validated" in self.faults:
+        if Fault.WORKFLOW_ENV_NOT_VALIDATED in self.faults:
             missing_nodes, missing_models = [], []
         environment = {"id": environment_id, "validated_at": utc_now(),
                        "status": "unavailable" if missing_nodes or missing_models
@@ -490,7 +491,7 @@ class WorkflowEngine:
             raise ApiError(409, "conflict", f"workflow {workflow_id}'s environment is "
                            f"{doc['environment']['status']}")
         if kind == "invoke" and not doc["published"] \
-                and "workflow_unpublish_ignored" not in self.faults:
+                and Fault.WORKFLOW_UNPUBLISH_IGNORED not in self.faults:
             raise ApiError(409, "conflict", f"workflow {workflow_id} is not published")
         prompt = json.loads(json.dumps(doc["workflow"]))
         for node_id, values in inputs.items():
