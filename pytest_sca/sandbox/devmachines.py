@@ -23,17 +23,16 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from pytest_sca.sandbox.auth import Principal
+from pytest_sca.sandbox.auth import Permissions, Principal
 from pytest_sca.sandbox.errors import ApiError, not_found
-from pytest_sca.sandbox.faults import Fault
+from pytest_sca.sandbox.faults import Fault, Faults
+from pytest_sca.sandbox.jobs import JobRunner
 from pytest_sca.sandbox.procs import own_process_group, pid_alive
 from pytest_sca.sandbox.scheduling import place_job
-from pytest_sca.sandbox.store import Document, new_id, utc_now
-
-if TYPE_CHECKING:
-    from pytest_sca.sandbox.core import SandboxPlatform
+from pytest_sca.sandbox.store import Document, Store, new_id, utc_now
+from pytest_sca.sandbox.tenancy import Tenancy
 
 #: Variables of the sandbox's own environment a dev machine must not inherit.
 _PRIVATE_ENV_PREFIXES = ("SCA_SANDBOX_", "AWS_")
@@ -80,11 +79,14 @@ def free_port() -> int:
 class DevMachines:
     """Creates, runs commands in, forwards ports of and deletes dev machines."""
 
-    def __init__(self, platform: SandboxPlatform) -> None:
-        self.platform = platform
-        self.store = platform.store
-        self.faults = platform.faults
-        self.root = platform.state_dir / "devmachines"
+    def __init__(self, store: Store, permissions: Permissions, tenancy: Tenancy,
+                 runner: JobRunner, root: Path, faults: Faults) -> None:
+        self.store = store
+        self.permissions = permissions
+        self.tenancy = tenancy
+        self.runner = runner
+        self.root = root
+        self.faults = faults
         self._lock = threading.Lock()
         self._inits: dict[str, subprocess.Popen[bytes]] = {}
 
@@ -143,6 +145,20 @@ class DevMachines:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 init.wait(timeout=5)
             shutil.rmtree(_runroot({"id": machine_id}), ignore_errors=True)
+
+    def visible(self, who: Principal, machine_id: str) -> Document:
+        """A dev machine of ``who``'s tenant (any for a platform admin), or 404."""
+        machine = self.store.get("devmachine", machine_id)
+        if machine is None or not self.permissions.can_read_tenant(
+            who, machine["tenant_id"], cross_tenant_kind=False
+        ):
+            raise not_found(f"dev machine {machine_id}")
+        return machine
+
+    def visible_machines(self, who: Principal) -> list[Document]:
+        """The dev machines ``who`` may see."""
+        everyone = self.permissions.reads_every_tenant(who, cross_tenant_kind=False)
+        return self.store.list("devmachine", tenant_id=None if everyone else who.tenant_id)
 
     def status(self, machine: Document) -> Document:
         """The machine as the API shows it: ``running`` while its init process lives."""
@@ -215,8 +231,8 @@ class DevMachines:
     def _check_quota(self, tenant_id: str, resources: dict[str, Any]) -> None:
         if Fault.QUOTA_NOT_ENFORCED in self.faults:
             return
-        quota = self.platform.tenant(tenant_id)["quota"]
-        used = dict(self.platform.runner.quota_used(tenant_id))
+        quota = self.tenancy.tenant(tenant_id)["quota"]
+        used = dict(self.runner.quota_used(tenant_id))
         for other in self.store.list("devmachine", tenant_id=tenant_id):
             for key in used:
                 used[key] += other["resources"].get(key, 0)

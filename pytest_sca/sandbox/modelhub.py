@@ -15,16 +15,15 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pytest_sca.sandbox import lm
 from pytest_sca.sandbox.auth import Principal
 from pytest_sca.sandbox.errors import ApiError, not_found
-from pytest_sca.sandbox.faults import Fault
-from pytest_sca.sandbox.store import Document, new_id, utc_now
-
-if TYPE_CHECKING:
-    from pytest_sca.sandbox.core import SandboxPlatform
+from pytest_sca.sandbox.faults import Fault, Faults
+from pytest_sca.sandbox.s3 import ObjectStorage
+from pytest_sca.sandbox.store import Document, Store, new_id, utc_now
+from pytest_sca.sandbox.tenancy import Tenancy
 
 LICENCE = "Apache-2.0"
 #: How long a deployment takes to load its model before it serves (real wait, not a sleep).
@@ -42,17 +41,23 @@ def _now_epoch() -> int:
 class ModelHub:
     """Models, files, deployments, fine-tunes and inference over one platform."""
 
-    def __init__(self, platform: SandboxPlatform) -> None:
-        self.platform = platform
-        self.store = platform.store
-        self.faults = platform.faults
+    def __init__(self, store: Store, tenancy: Tenancy, storage: ObjectStorage | None,
+                 state_dir: Path, faults: Faults) -> None:
+        self.store = store
+        self.tenancy = tenancy
+        self.storage = storage
+        self.faults = faults
         self.presets = lm.PresetModels()
-        self.presets.start()
         self._loaded: dict[str, lm.TinyLM] = {}
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
-        self._files_dir = platform.state_dir / "files"
+        self._files_dir = state_dir / "files"
         self._files_dir.mkdir(parents=True, exist_ok=True)
+        self._finetune_logs = state_dir / "finetunes"
+
+    def start_serving(self) -> None:
+        """Train the preset models in the background; resume what a previous run left."""
+        self.presets.start()
         self._resume_after_restart()
 
     def _resume_after_restart(self) -> None:
@@ -74,10 +79,10 @@ class ModelHub:
     # object storage -------------------------------------------------------------------
 
     def _bucket(self, tenant_id: str) -> str:
-        return str(self.platform.tenant(tenant_id)["storage"]["bucket"])
+        return str(self.tenancy.tenant(tenant_id)["storage"]["bucket"])
 
     def _s3(self) -> Any:
-        storage = self.platform.storage
+        storage = self.storage
         if storage is None or not storage.endpoint:
             return None
         import boto3
@@ -480,7 +485,7 @@ class ModelHub:
         return doc
 
     def _log_path(self, job_id: str) -> Path:
-        return self.platform.state_dir / "finetunes" / f"{job_id}.log"
+        return self._finetune_logs / f"{job_id}.log"
 
     def _train(self, job_id: str, base_model: str, data_file: Document, tenant_id: str) -> None:
         log = self._log_path(job_id)
@@ -554,18 +559,3 @@ class ModelHub:
 def model_not_found(model_id: str, what: str = "model") -> ApiError:
     """OpenAI's 404 for an unknown model."""
     return ApiError(404, "model_not_found", f"The {what} '{model_id}' does not exist")
-
-
-_HUBS_LOCK = threading.Lock()
-
-
-def hub_of(platform: SandboxPlatform) -> ModelHub:
-    """The one model hub of a platform (created with its first route module)."""
-    with _HUBS_LOCK:
-        hub = getattr(platform, "_sca_model_hub", None)
-        if hub is None:
-            hub = ModelHub(platform)
-            # Kept on the platform itself: an id-keyed table could hand a new platform
-            # the hub of a collected one.
-            platform._sca_model_hub = hub  # type: ignore[attr-defined]
-        return hub

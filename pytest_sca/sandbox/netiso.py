@@ -28,6 +28,7 @@ import subprocess
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from pytest_sca.sandbox.faults import Fault, Faults
 
@@ -119,6 +120,15 @@ def unsupported_reason() -> str | None:
         if _support is None:
             _support = (_probe(),)
         return _support[0]
+
+
+def network_policy() -> dict[str, Any]:
+    """``isolation: tenant`` (each tenant's jobs in their own segment, no traffic between
+    tenants) or ``unsupported`` with the reason (this machine cannot create namespaces)."""
+    reason = unsupported_reason()
+    if reason is None:
+        return {"isolation": "tenant", "address_range": str(ADDRESS_RANGE)}
+    return {"isolation": "unsupported", "reason": reason, "address_range": str(ADDRESS_RANGE)}
 
 
 def _probe() -> str | None:

@@ -25,7 +25,7 @@ from pytest_sca.sandbox.faults import Fault
 from pytest_sca.sandbox.models import Labels, Name
 from pytest_sca.sandbox.schemas import Items, Open, documented
 from pytest_sca.sandbox.store import Document
-from pytest_sca.sandbox.workflows import PromptInvalid, WorkflowEngine, engine_of
+from pytest_sca.sandbox.workflows import PromptInvalid, WorkflowEngine
 
 COMFY = "/comfyui"
 MAX_UPLOAD = 10_000_000
@@ -127,20 +127,13 @@ def _comfy_routes(engine: WorkflowEngine) -> APIRouter:
         running, pending = engine.queue()
         return {"exec_info": {"queue_remaining": len(running) + len(pending)}}
 
-    def queue_item(run_id: str) -> list[Any] | None:
-        run = engine.store.get("workflow_run", run_id)
-        if run is None:
-            return None
-        return [run["number"], run["id"], run["prompt"], {"client_id": run["client_id"]},
-                run["outputs_to_execute"]]
-
     @routes.get("/queue", name="comfyui.queue")
     def queue(who: Caller) -> Any:
         running, pending = engine.queue()
         if Fault.QUEUE_POSITION_MISSING in faults:
             pending = []
-        return {"queue_running": [i for i in map(queue_item, running) if i],
-                "queue_pending": [i for i in map(queue_item, pending) if i]}
+        return {"queue_running": [i for i in map(engine.queue_item, running) if i],
+                "queue_pending": [i for i in map(engine.queue_item, pending) if i]}
 
     @routes.post("/queue", name="comfyui.queue_delete")
     async def queue_delete(request: Request, who: Caller) -> Any:
@@ -192,7 +185,7 @@ def _comfy_routes(engine: WorkflowEngine) -> APIRouter:
 
 def router(platform: SandboxPlatform) -> APIRouter:
     """The ComfyUI-compatible routes and the platform's workflow routes."""
-    engine = engine_of(platform)
+    engine = platform.workflows
     routes = APIRouter()
     routes.include_router(_comfy_routes(engine))
 

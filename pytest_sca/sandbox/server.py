@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from pytest_sca.sandbox.core import OTHER_TENANT, PROBE_TENANT, SandboxPlatform
+from pytest_sca.sandbox.core import SandboxPlatform
 from pytest_sca.sandbox.faults import Fault
 from pytest_sca.sandbox.inventory import SSH_NODE_NAMES
 from pytest_sca.sandbox.prometheus_scraper import SandboxPrometheus, start_scraper
@@ -40,6 +40,7 @@ from pytest_sca.sandbox.security import (
     trust_sandbox_ca,
 )
 from pytest_sca.sandbox.ssh import SSH_USER, SshNodes
+from pytest_sca.sandbox.tenancy import OTHER_TENANT, PROBE_TENANT
 
 STANDARD = "saia-aicloud-2025-04-29"
 #: env name → what it holds; the target file refers to each as ${NAME}.
@@ -137,22 +138,19 @@ def target_document(
                 "bucket": other["storage"]["bucket"],
             },
         }
-    from pytest_sca.sandbox.api import route_modules
+    from pytest_sca.sandbox.api import ROUTES
 
     api_url = f"{scheme}://127.0.0.1:{api_port}/"
     evidence: dict[str, Any] = {}
     capabilities: dict[str, Any] = {"simulated": True}
-    for module in route_modules():
-        contribute = getattr(module, "target_adapters", None)
-        if contribute is not None:
-            adapters.update(contribute(api_url, platform))
-        # An area's evaluator evidence for parts no software can check (target_evidence).
-        supply = getattr(module, "target_evidence", None)
-        if supply is not None:
-            evidence.update(supply(platform))
-        declare = getattr(module, "target_capabilities", None)  # an area's capabilities
-        if declare is not None:
-            capabilities.update(declare(platform))
+    for area in ROUTES:
+        if area.target_adapters is not None:
+            adapters.update(area.target_adapters(api_url, platform))
+        # An area's evaluator evidence for parts no software can check.
+        if area.target_evidence is not None:
+            evidence.update(area.target_evidence(platform))
+        if area.target_capabilities is not None:
+            capabilities.update(area.target_capabilities(platform))
     if tls_ca is not None:
         trust_sandbox_ca(adapters, str(tls_ca))
     return {
@@ -213,9 +211,9 @@ class Sandbox:
         if not self.storage.endpoint:
             raise RuntimeError("the S3 server did not start")
         self.platform.initialise()
-        self.platform.ensure_buckets()
+        self.platform.tenancy.ensure_buckets()
         self._publish_ssh_nodes()
-        self.platform.runner.start()
+        self.platform.start()
         tls_context = None
         if tls_enabled() and Fault.PLAIN_HTTP_OPEN not in self.platform.faults:
             self.tls = ensure_tls_material(self.state_dir)

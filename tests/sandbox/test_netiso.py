@@ -159,10 +159,8 @@ def test_sandbox_runs_tenant_jobs_in_their_namespace_and_removes_them_on_stop() 
 
 
 def test_unsupported_machine_is_declared(monkeypatch: pytest.MonkeyPatch) -> None:
-    from pytest_sca.sandbox.routes_network import network_policy
-
     monkeypatch.setattr(netiso, "_support", ("the sandbox does not run as root",))
-    assert network_policy()["isolation"] == "unsupported"
+    assert netiso.network_policy()["isolation"] == "unsupported"
     with pytest.raises(netiso.NetworkUnavailable, match="root"):
         TenantNetworks(frozenset()).attach("tenant-a")
 
