@@ -132,13 +132,6 @@ class Compute:
             raise not_found(f"node {node_id}")
         return node
 
-    def node(self, node_id: str) -> Document:
-        """Any node, or 404."""
-        node = self.store.get("node", node_id)
-        if node is None:
-            raise not_found(f"node {node_id}")
-        return node
-
     # images -------------------------------------------------------------------------------------
 
     def images(self, who: Principal) -> list[Document]:
