@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from . import providers
 from .reporting import baseline
 from .runstate import Options, ScaRun
 from .target import Target, TargetFileError, load_target
@@ -113,21 +114,21 @@ def load_target_into(run: ScaRun, worker_target: str | None) -> None:
 
 def _start_sandbox(run: ScaRun, faults: tuple[str, ...], state: Path | None,
                    origin: str = SANDBOX) -> Target:
+    """Start the sandbox through its target provider (entry point ``pytest_sca.targets``)."""
     try:
-        from .sandbox import launcher
-    except ImportError as exc:
-        raise TargetFileError(f"{origin}: the sandbox is not available: {exc.msg}: install "
-                              "pytest-sca[sandbox]") from None
+        provider = providers.load_provider(SANDBOX)
+    except providers.ProviderUnavailable as exc:
+        raise TargetFileError(f"{origin}: {exc}") from None
     try:
-        process = launcher.launch(faults=faults, state_dir=state)
+        started = provider.start(faults=faults, state_dir=state)
     except ValueError as exc:
         raise TargetFileError(f"{origin}: sandbox.faults: {exc}") from None
-    except launcher.SandboxStartError as exc:
+    except providers.TargetStartError as exc:
         raise TargetFileError(f"{origin}: the sandbox did not start: {exc}") from None
-    run.sandbox = process
+    run.sandbox = started
     # The sandbox exists for this evaluation only: checks that disturb a platform (kill a
     # worker, take a link down) may run on it without asking.
     run.options.disruptive = True
     # The sandbox's target file names its secrets as ${VAR}; workers inherit them.
-    os.environ.update(process.env)
-    return load_target(process.target_path, run.catalog)
+    os.environ.update(started.env)
+    return load_target(started.target_path, run.catalog)

@@ -12,6 +12,7 @@ from typing import Any
 from .adapters.base import Adapter, AdapterContext
 from .catalog import Catalog
 from .cleanup import CleanupLedger, UndoFailure
+from .providers import RunningTarget
 from .redaction import Redactor
 from .scoring import GradingScheme
 from .target import Target
@@ -54,7 +55,8 @@ class ScaRun:
     #: nodeid → clause id → phase records, filled on the controller from test reports.
     phases: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     ledger: CleanupLedger = field(default_factory=CleanupLedger)
-    sandbox: Any = None
+    #: The target a provider started for this run (``--sca-target=sandbox``), stopped at the end.
+    sandbox: RunningTarget | None = None
     _adapters: dict[str, Adapter] = field(default_factory=dict)
 
     @property

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 import re
+from importlib.metadata import EntryPoint
 from pathlib import Path
 
 import pytest
+
+from pytest_sca import providers
 
 from .conftest import read_report, verdicts
 
@@ -131,3 +134,40 @@ def test_disruptive_checks_run_on_the_throwaway_sandbox(pytester: pytest.Pyteste
         report = read_report(pytester)
         assert verdicts(report) == {"6.6.c": "pass", "7.3.c": "pass"}, result.stdout.str()
         assert report["run"]["disruptive"] is True
+
+
+def test_the_sandbox_is_found_through_its_target_provider_entry_point() -> None:
+    from pytest_sca.sandbox.launcher import PROVIDER
+
+    provider = providers.load_provider("sandbox")
+    assert provider is PROVIDER
+    assert isinstance(provider, providers.TargetProvider)
+
+
+def test_a_provider_that_is_not_installed_is_a_one_line_error(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(providers, "entry_points", lambda group: [])
+    with pytest.raises(providers.ProviderUnavailable,
+                       match=r"^the sandbox is not available: install pytest-sca\[sandbox\]$"):
+        providers.load_provider("sandbox")
+    broken = EntryPoint("sandbox", "pytest_sca_no_such_module:PROVIDER",
+                        providers.ENTRY_POINT_GROUP)
+    monkeypatch.setattr(providers, "entry_points", lambda group: [broken])
+    with pytest.raises(providers.ProviderUnavailable,
+                       match=r"^the sandbox is not available: No module named "
+                             r"'pytest_sca_no_such_module': install pytest-sca\[sandbox\]$"):
+        providers.load_provider("sandbox")
+
+
+def test_without_the_sandbox_provider_the_plugin_says_what_to_install(
+        pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(hide_providers="""
+        import pytest_sca.providers
+
+        pytest_sca.providers.entry_points = lambda group: []
+    """)
+    result = pytester.runpytest_subprocess("-p", "hide_providers", "--sca-target=sandbox")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["ERROR: sandbox: the sandbox is not available: install pytest-sca[sandbox]"])
+    assert "Traceback" not in result.stderr.str()

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from pytest_sca.sandbox.faults import FAULTS, check_faults
+from pytest_sca.sandbox.faults import Fault, check_faults
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -31,8 +31,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     args = _parser().parse_args(argv)
     if args.command == "faults":
-        for name, behaviour in FAULTS.items():
-            print(f"{name}\t{behaviour}")
+        for fault in Fault:
+            print(f"{fault.value}\t{fault.description}")
         return 0
     try:
         faults = check_faults(args.fault)

@@ -1,17 +1,19 @@
 """The reference platform REST API (docs/platform-api.md) as a FastAPI app.
 
-Handlers translate HTTP into calls on :class:`SandboxPlatform`; they live in
-one ``routes_*`` module per area, this module builds the app. Each route's
-``name`` is its audit action (``job.create``); an ASGI middleware writes the
-audit entry of every mutation with the caller, the resource and the result.
+Handlers translate HTTP into calls on the services of :class:`SandboxPlatform`;
+they live in one ``routes_*`` module per area, listed in :data:`ROUTES`, and
+this module builds the app. Each route's ``name`` is its audit action
+(``job.create``); an ASGI middleware writes the audit entry of every mutation
+with the caller, the resource and the result.
 """
 
 from __future__ import annotations
 
-from types import ModuleType
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
@@ -19,13 +21,33 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pytest_sca import __version__
-from pytest_sca.discovery import modules_named
+from pytest_sca.sandbox import (
+    routes_billing,
+    routes_compute,
+    routes_console,
+    routes_devmachines,
+    routes_images,
+    routes_inference,
+    routes_inventory,
+    routes_jobs,
+    routes_models,
+    routes_monitoring,
+    routes_network,
+    routes_operations,
+    routes_perf,
+    routes_security,
+    routes_services,
+    routes_tenancy,
+    routes_training,
+    routes_workflows,
+)
 from pytest_sca.sandbox import schemas as S
 from pytest_sca.sandbox.auth import ROLES
 from pytest_sca.sandbox.core import SandboxPlatform
 from pytest_sca.sandbox.deps import API, Caller, OptionalCaller
+from pytest_sca.sandbox.devtools import leaked_traceback
 from pytest_sca.sandbox.errors import ApiError
-from pytest_sca.sandbox.metrics import render_metrics
+from pytest_sca.sandbox.faults import Fault
 from pytest_sca.sandbox.schemas import documented
 
 _STATUS_CODES = {400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
@@ -34,14 +56,44 @@ _STATUS_CODES = {400: "invalid_request", 401: "unauthorized", 403: "forbidden", 
 _VERBS = ("stop", "restart", "cancel")
 
 
-def route_modules() -> list[ModuleType]:
-    """Every ``routes_*`` module of the sandbox, in name order.
+#: What an area adds to the sandbox's target file: a section of ``adapters`` (given the API's
+#: URL), of ``capabilities`` or of ``evidence``.
+TargetAdapters = Callable[[str, SandboxPlatform], dict[str, Any]]
+TargetSection = Callable[[SandboxPlatform], dict[str, Any]]
 
-    Each exports ``router(platform) -> APIRouter`` and may export
-    ``target_adapters(api_url, platform) -> dict`` (sections it adds to the
-    sandbox's target file); an area of the platform adds itself by adding a module.
-    """
-    return modules_named("pytest_sca.sandbox", "routes_")
+
+@dataclass(frozen=True)
+class RouteModule:
+    """One area of the API: its routes, and what it adds to the sandbox's target file."""
+
+    router: Callable[[SandboxPlatform], APIRouter]
+    target_adapters: TargetAdapters | None = None
+    target_capabilities: TargetSection | None = None
+    target_evidence: TargetSection | None = None
+
+
+#: Every area of the API, in the order the app includes them (the OpenAPI document's order).
+ROUTES: tuple[RouteModule, ...] = (
+    RouteModule(routes_billing.router),
+    RouteModule(routes_compute.router),
+    RouteModule(routes_console.router),
+    RouteModule(routes_devmachines.router,
+                target_capabilities=routes_devmachines.target_capabilities),
+    RouteModule(routes_images.router, target_adapters=routes_images.target_adapters),
+    RouteModule(routes_inference.router, target_adapters=routes_inference.target_adapters),
+    RouteModule(routes_inventory.router),
+    RouteModule(routes_jobs.router),
+    RouteModule(routes_models.router),
+    RouteModule(routes_monitoring.router),
+    RouteModule(routes_network.router, target_capabilities=routes_network.target_capabilities),
+    RouteModule(routes_operations.router),
+    RouteModule(routes_perf.router, target_capabilities=routes_perf.target_capabilities),
+    RouteModule(routes_security.router, target_evidence=routes_security.target_evidence),
+    RouteModule(routes_services.router),
+    RouteModule(routes_tenancy.router),
+    RouteModule(routes_training.router, target_capabilities=routes_training.target_capabilities),
+    RouteModule(routes_workflows.router, target_adapters=routes_workflows.target_adapters),
+)
 
 
 def error_body(code: str, message: str) -> dict[str, Any]:
@@ -87,7 +139,7 @@ class AuditMiddleware:
                 resource = state.get("audit_resource") or _resource_of(scope["path"])
                 # SQLite under the store's lock: keep it off the event loop.
                 await run_in_threadpool(
-                    self.platform.record_audit, who, route.name, resource, result, code
+                    self.platform.audit.record, who, route.name, resource, result, code
                 )
 
 
@@ -112,9 +164,7 @@ def create_app(platform: SandboxPlatform) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> Response:
-        if "errors_leak_stacktrace" in platform.faults:
-            from pytest_sca.sandbox.devtools import leaked_traceback
-
+        if Fault.ERRORS_LEAK_STACKTRACE in platform.faults:
             return leaked_traceback(exc)
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}"
@@ -134,7 +184,7 @@ def create_app(platform: SandboxPlatform) -> FastAPI:
         answer: dict[str, Any] = {"name": "pytest-sca sandbox", "version": __version__,
                                   "api_version": "v1", "simulated": True}
         if who is not None and who.is_platform_admin:
-            answer["faults"] = sorted(platform.faults)
+            answer["faults"] = sorted(fault.value for fault in platform.faults)
         return answer
 
     @app.get(f"{API}/whoami", name="whoami.get", **documented(S.WhoAmI))
@@ -145,12 +195,12 @@ def create_app(platform: SandboxPlatform) -> FastAPI:
     def roles(who: Caller) -> dict[str, Any]:
         return {"items": [{"name": n, "permissions": p} for n, p in ROLES.items()]}
 
-    for module in route_modules():
-        app.include_router(module.router(platform))
+    for area in ROUTES:
+        app.include_router(area.router(platform))
 
     @app.get("/metrics", name="metrics.get", response_class=PlainTextResponse)
     def metrics() -> Response:
-        body, content_type = render_metrics(platform)
+        body, content_type = platform.metrics.render()
         return Response(body, media_type=content_type)
 
     return app

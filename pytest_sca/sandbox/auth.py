@@ -12,6 +12,7 @@ import secrets
 from dataclasses import dataclass
 
 from pytest_sca.sandbox.errors import forbidden
+from pytest_sca.sandbox.faults import Fault, Faults
 
 ROLES: dict[str, list[str]] = {
     "platform_admin": ["*"],
@@ -81,7 +82,7 @@ def key_hash(api_key: str) -> str:
 class Permissions:
     """The platform's access rules, bent by the faults the sandbox runs with."""
 
-    def __init__(self, faults: frozenset[str]) -> None:
+    def __init__(self, faults: Faults) -> None:
         self.faults = faults
 
     def can_read_tenant(self, who: Principal, tenant_id: str, *, cross_tenant_kind: bool) -> bool:
@@ -92,12 +93,12 @@ class Permissions:
         """
         if who.is_platform_admin or who.tenant_id == tenant_id:
             return True
-        return cross_tenant_kind and "cross_tenant_read" in self.faults
+        return cross_tenant_kind and Fault.CROSS_TENANT_READ in self.faults
 
     def reads_every_tenant(self, who: Principal, *, cross_tenant_kind: bool) -> bool:
         """Whether ``who`` may read such things of every tenant."""
         return who.is_platform_admin or (
-            cross_tenant_kind and "cross_tenant_read" in self.faults
+            cross_tenant_kind and Fault.CROSS_TENANT_READ in self.faults
         )
 
     def require_read(self, who: Principal, tenant_id: str, *, cross_tenant_kind: bool) -> None:
@@ -107,7 +108,7 @@ class Permissions:
 
     def effective_role(self, who: Principal) -> str:
         """The role write rules apply to (``readonly_role_can_write``: readonly acts as member)."""
-        if who.role == "readonly" and "readonly_role_can_write" in self.faults:
+        if who.role == "readonly" and Fault.READONLY_ROLE_CAN_WRITE in self.faults:
             return "member"
         return who.role
 

@@ -16,6 +16,8 @@ from typing import Any
 
 from PIL import Image, ImageChops, ImageOps
 
+from pytest_sca.sandbox.faults import Fault, Faults
+
 #: Pillow filters an ``sca-upscale/1`` image model may name.
 UPSCALE_FILTERS: dict[str, int] = {"nearest": Image.Resampling.NEAREST,
                                    "bilinear": Image.Resampling.BILINEAR,
@@ -39,7 +41,7 @@ class NodeContext:
 
     input_dir: Path
     output_dir: Path
-    faults: frozenset[str]
+    faults: Faults
     log: Callable[[str], None]
     saved: list[dict[str, str]]
     upscalers: dict[str, tuple[int, int]]
@@ -51,7 +53,7 @@ def _int(default: int, low: int, high: int) -> list[Any]:
 
 def _load_image(ctx: NodeContext, image: str) -> tuple[Any, ...]:
     path = ctx.input_dir / image
-    if "workflow_inputs_ignored" in ctx.faults:
+    if Fault.WORKFLOW_INPUTS_IGNORED in ctx.faults:
         picture = Image.new("RGB", (64, 64))
     else:
         with Image.open(path) as opened:
@@ -108,7 +110,7 @@ def _upscale_with_model(ctx: NodeContext, upscale_model: tuple[int, int], image:
 
 
 def _save(ctx: NodeContext, images: Any, filename_prefix: str) -> tuple[Any, ...]:
-    if "workflow_outputs_missing" in ctx.faults:
+    if Fault.WORKFLOW_OUTPUTS_MISSING in ctx.faults:
         ctx.log("saved nothing")
         return ()
     prefix = "".join(c for c in filename_prefix if c.isalnum() or c in "-_")[:64] or "ComfyUI"

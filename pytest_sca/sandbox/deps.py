@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from pytest_sca.sandbox.auth import Principal
+from pytest_sca.sandbox.core import SandboxPlatform
 from pytest_sca.sandbox.errors import ApiError
-from pytest_sca.sandbox.perf import management_unavailable
 from pytest_sca.sandbox.store import Document
-
-if TYPE_CHECKING:
-    from pytest_sca.sandbox.core import SandboxPlatform
 
 API = "/api/v1"
 _bearer = HTTPBearer(auto_error=False, description="an API key of the platform")
@@ -45,12 +42,12 @@ def optional_caller(
 ) -> Principal | None:
     """The caller if a bearer key was sent (401 for an unknown key)."""
     platform: SandboxPlatform = request.app.state.platform
-    outage = management_unavailable(platform)  # the api_unstable fault's outages
+    outage = platform.perf.management_unavailable()  # the api_unstable fault's outages
     if outage is not None:
         raise outage
     if credentials is None:
         return None
-    who = platform.authenticate(credentials.credentials)
+    who = platform.tenancy.authenticate(credentials.credentials)
     if who is None:
         raise ApiError(401, "unauthorized", "invalid API key")
     request.state.principal = who

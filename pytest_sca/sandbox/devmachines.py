@@ -23,16 +23,16 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from pytest_sca.sandbox.auth import Principal
+from pytest_sca.sandbox.auth import Permissions, Principal
 from pytest_sca.sandbox.errors import ApiError, not_found
+from pytest_sca.sandbox.faults import Fault, Faults
+from pytest_sca.sandbox.jobs import JobRunner
 from pytest_sca.sandbox.procs import own_process_group, pid_alive
 from pytest_sca.sandbox.scheduling import place_job
-from pytest_sca.sandbox.store import Document, new_id, utc_now
-
-if TYPE_CHECKING:
-    from pytest_sca.sandbox.core import SandboxPlatform
+from pytest_sca.sandbox.store import Document, Store, new_id, utc_now
+from pytest_sca.sandbox.tenancy import Tenancy
 
 #: Variables of the sandbox's own environment a dev machine must not inherit.
 _PRIVATE_ENV_PREFIXES = ("SCA_SANDBOX_", "AWS_")
@@ -79,11 +79,14 @@ def free_port() -> int:
 class DevMachines:
     """Creates, runs commands in, forwards ports of and deletes dev machines."""
 
-    def __init__(self, platform: SandboxPlatform) -> None:
-        self.platform = platform
-        self.store = platform.store
-        self.faults = platform.faults
-        self.root = platform.state_dir / "devmachines"
+    def __init__(self, store: Store, permissions: Permissions, tenancy: Tenancy,
+                 runner: JobRunner, root: Path, faults: Faults) -> None:
+        self.store = store
+        self.permissions = permissions
+        self.tenancy = tenancy
+        self.runner = runner
+        self.root = root
+        self.faults = faults
         self._lock = threading.Lock()
         self._inits: dict[str, subprocess.Popen[bytes]] = {}
 
@@ -143,6 +146,20 @@ class DevMachines:
                 init.wait(timeout=5)
             shutil.rmtree(_runroot({"id": machine_id}), ignore_errors=True)
 
+    def visible(self, who: Principal, machine_id: str) -> Document:
+        """A dev machine of ``who``'s tenant (any for a platform admin), or 404."""
+        machine = self.store.get("devmachine", machine_id)
+        if machine is None or not self.permissions.can_read_tenant(
+            who, machine["tenant_id"], cross_tenant_kind=False
+        ):
+            raise not_found(f"dev machine {machine_id}")
+        return machine
+
+    def visible_machines(self, who: Principal) -> list[Document]:
+        """The dev machines ``who`` may see."""
+        everyone = self.permissions.reads_every_tenant(who, cross_tenant_kind=False)
+        return self.store.list("devmachine", tenant_id=None if everyone else who.tenant_id)
+
     def status(self, machine: Document) -> Document:
         """The machine as the API shows it: ``running`` while its init process lives."""
         with self._lock:
@@ -198,7 +215,7 @@ class DevMachines:
         """The loopback port a request to the machine's exposed ``port`` goes to."""
         if port not in machine["ports"]:
             raise not_found(f"port {port} of dev machine {machine['id']} (not exposed)")
-        if "port_forward_broken" in self.faults:
+        if Fault.PORT_FORWARD_BROKEN in self.faults:
             return free_port()
         return port
 
@@ -212,10 +229,10 @@ class DevMachines:
         raise ApiError(422, "invalid_request", f"image {reference!r} is not in the catalogue")
 
     def _check_quota(self, tenant_id: str, resources: dict[str, Any]) -> None:
-        if "quota_not_enforced" in self.faults:
+        if Fault.QUOTA_NOT_ENFORCED in self.faults:
             return
-        quota = self.platform.tenant(tenant_id)["quota"]
-        used = dict(self.platform.runner.quota_used(tenant_id))
+        quota = self.tenancy.tenant(tenant_id)["quota"]
+        used = dict(self.runner.quota_used(tenant_id))
         for other in self.store.list("devmachine", tenant_id=tenant_id):
             for key in used:
                 used[key] += other["resources"].get(key, 0)
@@ -236,7 +253,7 @@ class DevMachines:
             raise ApiError(409, "insufficient_capacity", placement)
         spot = placement[0]
         machine["node_id"] = spot.node_id
-        if "devmachine_without_accelerators" in self.faults:
+        if Fault.DEVMACHINE_WITHOUT_ACCELERATORS in self.faults:
             return
         machine["accelerators"] = list(spot.accelerators)
 
@@ -260,7 +277,7 @@ class DevMachines:
         home = self.root / machine["id"]
         (home / "bin").mkdir(parents=True, exist_ok=True)
         podman = docker_cli()
-        if podman and "devmachine_without_docker" not in self.faults:
+        if podman and Fault.DEVMACHINE_WITHOUT_DOCKER not in self.faults:
             shim = home / "bin" / "docker"
             shim.write_text(_DOCKER_SHIM.format(podman=podman, runroot=_runroot(machine)))
             shim.chmod(0o755)

@@ -23,17 +23,15 @@ import threading
 import time
 import traceback
 from collections import defaultdict
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 from starlette.responses import PlainTextResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from pytest_sca.sandbox.errors import ApiError, not_found
+from pytest_sca.sandbox.faults import Fault, Faults
 from pytest_sca.sandbox.procs import ProcInfo, all_processes, own_process_group
-from pytest_sca.sandbox.store import Document, utc_now
-
-if TYPE_CHECKING:
-    from pytest_sca.sandbox.core import SandboxPlatform
+from pytest_sca.sandbox.store import Document, Store, utc_now
 
 FRAMEWORKS: tuple[Document, ...] = (
     {"name": "pytorch", "versions": ["2.5.1"], "launcher": "torchrun-compatible env://",
@@ -55,31 +53,24 @@ TERMINAL_IDLE_SECONDS = 300.0
 _PRIVATE_ENV_PREFIXES = ("SCA_SANDBOX_", "AWS_")
 
 
-def frameworks(faults: frozenset[str]) -> list[Document]:
-    """The framework catalogue (PyTorch only under ``frameworks_pytorch_only``)."""
-    offered = [dict(f) for f in FRAMEWORKS]
-    if "frameworks_pytorch_only" in faults:
-        offered = [f for f in offered if f["name"] == "pytorch"]
-    return offered
-
-
 class JobSeries:
     """Per-worker time series of running jobs, sampled from their real process groups."""
 
-    def __init__(self, platform: SandboxPlatform) -> None:
-        self.platform = platform
+    def __init__(self, store: Store, faults: Faults) -> None:
+        self.store = store
+        self.faults = faults
         self._points: dict[str, dict[int, list[tuple[str, float, float]]]] = defaultdict(dict)
         self._lock = threading.Lock()
         self._last = 0.0
 
-    def hook(self) -> None:
+    def sample(self) -> None:
         """Called in every tick of the job monitor; samples every ``SAMPLE_EVERY`` s."""
         now = time.monotonic()
-        if now - self._last < SAMPLE_EVERY or "job_metrics_not_recorded" in self.platform.faults:
+        if now - self._last < SAMPLE_EVERY or Fault.JOB_METRICS_NOT_RECORDED in self.faults:
             return
         self._last = now
         running = [(job["id"], worker["rank"], worker["pid"])
-                   for job in self.platform.store.list("job", status="running")
+                   for job in self.store.list("job", status="running")
                    for worker in job["workers"]
                    if worker.get("status") == "running" and worker.get("pid")]
         if not running:
@@ -123,47 +114,6 @@ def _tcp_reachable(host: str, port: int, timeout: float = 1.0) -> bool:
         return False
 
 
-def preflight(platform: SandboxPlatform, node_ids: list[str] | None) -> Document:
-    """Per-node health checks; ``{items: [{node_id, healthy, checks}], eligible: [...]}``."""
-    ignore_marks = "preflight_ignores_faulty_node" in platform.faults
-    nodes = platform.store.list("node")
-    if node_ids:
-        known = {n["id"] for n in nodes}
-        missing = [n for n in node_ids if n not in known]
-        if missing:
-            raise not_found(f"node {missing[0]}")
-        nodes = [n for n in nodes if n["id"] in node_ids]
-    disk = shutil.disk_usage(platform.state_dir)
-    items = []
-    for node in nodes:
-        marked = node["health"] != "healthy" and not ignore_marks
-        checks = [{"name": "operator_mark", "ok": not marked,
-                   "detail": node.get("health_reason") or node["health"] if marked else "none"},
-                  {"name": "state_disk_free", "ok": disk.free > 256 << 20,
-                   "detail": f"{disk.free >> 20} MiB free"}]
-        if node.get("ssh"):
-            reachable = _tcp_reachable(node["ssh"]["host"], int(node["ssh"]["port"]))
-            checks.append({"name": "ssh_reachable", "ok": reachable,
-                           "detail": f"{node['ssh']['host']}:{node['ssh']['port']}"})
-        checks.append({"name": "accelerators_present", "ok": bool(node["accelerators"]),
-                       "detail": f"{len(node['accelerators'])} simulated cards"})
-        items.append({"node_id": node["id"], "cluster_id": node["cluster_id"],
-                      "healthy": all(c["ok"] for c in checks), "checks": checks,
-                      "checked_at": utc_now(), "simulated": node.get("simulated", True)})
-    return {"items": items, "eligible": [i["node_id"] for i in items if i["healthy"]]}
-
-
-def mark_node(platform: SandboxPlatform, node_id: str, faulty: bool, reason: str) -> Document:
-    """An operator marks a node faulty (the scheduler skips it) or healthy again."""
-    def change(node: Document) -> None:
-        node["health"] = "faulty" if faulty else "healthy"
-        node["health_reason"] = reason if faulty else None
-    node = platform.store.update("node", node_id, change)
-    if node is None:
-        raise not_found(f"node {node_id}")
-    return {"node_id": node_id, "health": node["health"], "reason": node.get("health_reason")}
-
-
 def _worker_env(job: Document, rank: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(_PRIVATE_ENV_PREFIXES)}
     env.update({str(k): str(v) for k, v in job.get("env", {}).items()})
@@ -172,49 +122,103 @@ def _worker_env(job: Document, rank: int) -> dict[str, str]:
     return env
 
 
-async def run_terminal(platform: SandboxPlatform, websocket: WebSocket, job: Document,
-                       rank: int) -> None:
-    """Carry a shell in worker ``rank``'s directory over an accepted websocket, until either ends.
+class DevTools:
+    """Frameworks, pre-flight checks, operators' node marks and worker terminals."""
 
-    Client text frames are the shell's input; its output (stdout and stderr) comes
-    back as text frames. The shell's process group is killed when the socket closes.
-    """
-    if "terminal_unavailable" in platform.faults:
-        await websocket.close(code=1011, reason="terminal unavailable")
-        return
-    workdir = platform.runner.jobs_dir / job["id"] / f"worker-{rank}"
-    if not workdir.is_dir():
-        raise ApiError(409, "conflict", f"worker {rank} of job {job['id']} has no directory")
-    shell = await asyncio.create_subprocess_exec(
-        "/bin/sh", "-s", cwd=workdir, env=_worker_env(job, rank),
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT, **own_process_group(),
-    )
+    def __init__(self, store: Store, faults: Faults, state_dir: Path, jobs_dir: Path) -> None:
+        self.store = store
+        self.faults = faults
+        self.state_dir = state_dir
+        self.jobs_dir = jobs_dir
 
-    async def pump_output() -> None:
-        assert shell.stdout is not None
-        while chunk := await shell.stdout.read(4096):
-            await websocket.send_text(chunk.decode("utf-8", "replace"))
+    def frameworks(self) -> list[Document]:
+        """The framework catalogue (PyTorch only under ``frameworks_pytorch_only``)."""
+        offered = [dict(f) for f in FRAMEWORKS]
+        if Fault.FRAMEWORKS_PYTORCH_ONLY in self.faults:
+            offered = [f for f in offered if f["name"] == "pytorch"]
+        return offered
 
-    output = asyncio.create_task(pump_output())
-    try:
-        while True:
-            text = await asyncio.wait_for(websocket.receive_text(), TERMINAL_IDLE_SECONDS)
-            assert shell.stdin is not None
-            shell.stdin.write(text.encode())
-            await shell.stdin.drain()
-    except (WebSocketDisconnect, asyncio.TimeoutError, ConnectionError, RuntimeError):
-        pass
-    finally:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(shell.pid, signal.SIGKILL)
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(shell.wait(), 5)
-        output.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await output
-        with contextlib.suppress(RuntimeError):
-            await websocket.close()
+    def preflight(self, node_ids: list[str] | None) -> Document:
+        """Per-node health checks; ``{items: [{node_id, healthy, checks}], eligible: [...]}``."""
+        ignore_marks = Fault.PREFLIGHT_IGNORES_FAULTY_NODE in self.faults
+        nodes = self.store.list("node")
+        if node_ids:
+            known = {n["id"] for n in nodes}
+            missing = [n for n in node_ids if n not in known]
+            if missing:
+                raise not_found(f"node {missing[0]}")
+            nodes = [n for n in nodes if n["id"] in node_ids]
+        disk = shutil.disk_usage(self.state_dir)
+        items = []
+        for node in nodes:
+            marked = node["health"] != "healthy" and not ignore_marks
+            checks = [{"name": "operator_mark", "ok": not marked,
+                       "detail": node.get("health_reason") or node["health"] if marked else "none"},
+                      {"name": "state_disk_free", "ok": disk.free > 256 << 20,
+                       "detail": f"{disk.free >> 20} MiB free"}]
+            if node.get("ssh"):
+                reachable = _tcp_reachable(node["ssh"]["host"], int(node["ssh"]["port"]))
+                checks.append({"name": "ssh_reachable", "ok": reachable,
+                               "detail": f"{node['ssh']['host']}:{node['ssh']['port']}"})
+            checks.append({"name": "accelerators_present", "ok": bool(node["accelerators"]),
+                           "detail": f"{len(node['accelerators'])} simulated cards"})
+            items.append({"node_id": node["id"], "cluster_id": node["cluster_id"],
+                          "healthy": all(c["ok"] for c in checks), "checks": checks,
+                          "checked_at": utc_now(), "simulated": node.get("simulated", True)})
+        return {"items": items, "eligible": [i["node_id"] for i in items if i["healthy"]]}
+
+    def mark_node(self, node_id: str, faulty: bool, reason: str) -> Document:
+        """An operator marks a node faulty (the scheduler skips it) or healthy again."""
+        def change(node: Document) -> None:
+            node["health"] = "faulty" if faulty else "healthy"
+            node["health_reason"] = reason if faulty else None
+        node = self.store.update("node", node_id, change)
+        if node is None:
+            raise not_found(f"node {node_id}")
+        return {"node_id": node_id, "health": node["health"], "reason": node.get("health_reason")}
+
+    async def terminal(self, websocket: WebSocket, job: Document, rank: int) -> None:
+        """Carry a shell in worker ``rank``'s directory over an accepted websocket until one ends.
+
+        Client text frames are the shell's input; its output (stdout and stderr) comes
+        back as text frames. The shell's process group is killed when the socket closes.
+        """
+        if Fault.TERMINAL_UNAVAILABLE in self.faults:
+            await websocket.close(code=1011, reason="terminal unavailable")
+            return
+        workdir = self.jobs_dir / job["id"] / f"worker-{rank}"
+        if not workdir.is_dir():
+            raise ApiError(409, "conflict", f"worker {rank} of job {job['id']} has no directory")
+        shell = await asyncio.create_subprocess_exec(
+            "/bin/sh", "-s", cwd=workdir, env=_worker_env(job, rank),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT, **own_process_group(),
+        )
+
+        async def pump_output() -> None:
+            assert shell.stdout is not None
+            while chunk := await shell.stdout.read(4096):
+                await websocket.send_text(chunk.decode("utf-8", "replace"))
+
+        output = asyncio.create_task(pump_output())
+        try:
+            while True:
+                text = await asyncio.wait_for(websocket.receive_text(), TERMINAL_IDLE_SECONDS)
+                assert shell.stdin is not None
+                shell.stdin.write(text.encode())
+                await shell.stdin.drain()
+        except (WebSocketDisconnect, asyncio.TimeoutError, ConnectionError, RuntimeError):
+            pass
+        finally:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(shell.pid, signal.SIGKILL)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(shell.wait(), 5)
+            output.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await output
+            with contextlib.suppress(RuntimeError):
+                await websocket.close()
 
 
 def leaked_traceback(exc: Exception) -> PlainTextResponse:

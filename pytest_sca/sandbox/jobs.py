@@ -5,6 +5,11 @@ the scheduler finds free (simulated) capacity for every worker, then runs as
 real processes in ``DIR/jobs/<id>/worker-<rank>/`` with their output in
 ``DIR/jobs/<id>/worker-<rank>.log``. When a worker ends or is stopped, usage
 records of its real run time × its requests are written.
+
+The runner also holds the rules it applies to distributed jobs: each worker's
+environment (``rendezvous_broken``, ``accelerators_hidden_from_jobs``), what
+it records of a job's requests (``accelerator_sharing_off``) and partial
+placement without gang admission (``gang_scheduling_off``).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from typing import IO, Any
 
 from pytest_sca.sandbox.auth import Principal
 from pytest_sca.sandbox.errors import ApiError, not_found
+from pytest_sca.sandbox.faults import Fault, Faults
 from pytest_sca.sandbox.netiso import NetworkUnavailable, TenantNetworks
 from pytest_sca.sandbox.procs import ProcInfo, own_process_group, processes_in_group
 from pytest_sca.sandbox.scheduling import Placement, place_job
@@ -38,11 +44,6 @@ from pytest_sca.sandbox.scheduling_policy import (
     visible_accelerators,
 )
 from pytest_sca.sandbox.store import Document, Store, new_id, utc_now
-from pytest_sca.sandbox.training import (
-    admitted_resources,
-    distort_worker_env,
-    hold_fitting_workers,
-)
 
 ACTIVE = ("pending", "running")
 FINISHED = ("succeeded", "failed", "stopped")
@@ -86,22 +87,46 @@ def _exit_code(returncode: int) -> int:
     return 128 - returncode if returncode < 0 else returncode
 
 
+def _distort_worker_env(env: dict[str, str], faults: Faults) -> None:
+    """Break a worker's environment the way the active faults say (nothing when healthy)."""
+    if Fault.RENDEZVOUS_BROKEN in faults and int(env.get("WORLD_SIZE", "1")) > 1:
+        env["MASTER_PORT"] = str(_free_port())
+    if Fault.ACCELERATORS_HIDDEN_FROM_JOBS in faults:
+        env["SCA_VISIBLE_ACCELERATORS"] = ""
+
+
+def _admitted_resources(resources: dict[str, Any], faults: Faults) -> dict[str, Any]:
+    """What the runner records of a job's requests (``accelerator_sharing_off``: no shares)."""
+    admitted = dict(resources)
+    if Fault.ACCELERATOR_SHARING_OFF in faults and admitted.get("accelerator_share"):
+        admitted["accelerator_share"] = None
+    return admitted
+
+
 class JobRunner:
     """Admits, schedules, runs, stops and meters jobs; state lives in the store."""
 
-    def __init__(self, store: Store, state_dir: Path, faults: frozenset[str]) -> None:
+    def __init__(self, store: Store, jobs_dir: Path, faults: Faults,
+                 networks: TenantNetworks) -> None:
         self.store = store
-        self.jobs_dir = state_dir / "jobs"
+        self.jobs_dir = jobs_dir
         self.jobs_dir.mkdir(parents=True, exist_ok=True)
         self.faults = faults
         #: Per-tenant network namespaces of jobs submitted with ``network: "tenant"``.
-        self.networks = TenantNetworks(faults)
+        self.networks = networks
         self._workers: dict[tuple[str, int], _RunningWorker] = {}
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._monitor, name="sandbox-jobs", daemon=True)
-        #: Called at the end of every tick, under the store lock: controllers of other areas
-        #: (training jobs) that follow the jobs they launched.
-        self.tick_hooks: list[Callable[[], None]] = []
+        self._tick_listeners: list[Callable[[], None]] = []
+
+    def add_tick_listener(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` at the end of every tick, under the store lock.
+
+        For controllers of other areas that follow the jobs they launched
+        (training jobs, per-job metric series); registered by the platform
+        that builds both, before :meth:`start`.
+        """
+        self._tick_listeners.append(listener)
 
     # life cycle -----------------------------------------------------------------------
 
@@ -127,7 +152,6 @@ class JobRunner:
             for job in self.store.list("job", status="running"):
                 self._stop_processes(job, deadline=deadline)
                 self._finish(job, "stopped", None, "SandboxShutdown", "the sandbox shut down")
-        self.networks.close()
 
     def _monitor(self) -> None:
         while not self._stopping.wait(TICK):
@@ -145,8 +169,8 @@ class JobRunner:
                     self._worker_ended(key, _exit_code(returncode))
             for job in pending_order(self.store.list("job", status="pending"), self.faults):
                 self._try_schedule(job)
-            for hook in self.tick_hooks:
-                hook()
+            for listener in self._tick_listeners:
+                listener()
 
     # requests from the API -------------------------------------------------------------
 
@@ -164,7 +188,7 @@ class JobRunner:
                 "image": spec["image"],
                 "command": list(spec["command"]),
                 "env": dict(spec.get("env") or {}),
-                "resources": admitted_resources(spec["resources"], self.faults),
+                "resources": _admitted_resources(spec["resources"], self.faults),
                 "world_size": spec["workers"],
                 "status": "pending",
                 "exit_code": None,
@@ -193,7 +217,7 @@ class JobRunner:
             job = self._job(job_id)
             if job["status"] in ("succeeded", "failed"):
                 raise ApiError(409, "conflict", f"job {job_id} already {job['status']}")
-            if "job_stop_ignored" in self.faults:
+            if Fault.JOB_STOP_IGNORED in self.faults:
                 return job
             if job["status"] in ACTIVE:
                 self._stop_processes(job)
@@ -219,6 +243,14 @@ class JobRunner:
             self._try_schedule(job)
             return job
 
+    def job(self, job_id: str) -> Document | None:
+        """A job's record, or ``None``."""
+        return self.store.get("job", job_id)
+
+    def jobs(self, tenant_id: str | None = None, status: str | None = None) -> list[Document]:
+        """Job records, of one tenant and in one status when given."""
+        return self.store.list("job", tenant_id=tenant_id, status=status)
+
     def delete(self, job_id: str) -> None:
         """Stop the job if active, then remove its record and files."""
         with self.store.lock:
@@ -231,13 +263,13 @@ class JobRunner:
 
     def events(self, job: Document) -> list[Document]:
         """The job's events, oldest first (none under ``job_events_dropped``)."""
-        if "job_events_dropped" in self.faults:
+        if Fault.JOB_EVENTS_DROPPED in self.faults:
             return []
         return list(job.get("_events", []))
 
     def logs(self, job: Document, rank: int) -> str:
         """What worker ``rank`` printed (stdout and stderr), or empty under ``logs_dropped``."""
-        if "logs_dropped" in self.faults:
+        if Fault.LOGS_DROPPED in self.faults:
             return ""
         if not 0 <= rank < job["world_size"]:
             raise not_found(f"worker {rank} of job {job['id']}")
@@ -325,7 +357,7 @@ class JobRunner:
     def _check_quota(
         self, tenant_id: str, resources: dict[str, Any], workers: int, exclude: str | None
     ) -> None:
-        if "quota_not_enforced" in self.faults:
+        if Fault.QUOTA_NOT_ENFORCED in self.faults:
             return
         tenant = self.store.get("tenant", tenant_id)
         if tenant is None:
@@ -351,7 +383,7 @@ class JobRunner:
         return [
             n for n in self.store.list("node")
             if n["cluster_id"] in clusters
-            and (n["health"] == "healthy" or "preflight_ignores_faulty_node" in self.faults)
+            and (n["health"] == "healthy" or Fault.PREFLIGHT_IGNORES_FAULTY_NODE in self.faults)
         ]
 
     def _try_schedule(self, job: Document) -> None:
@@ -360,21 +392,43 @@ class JobRunner:
             job_as_scheduled(job, self.faults),
             usable_nodes(self._usable_nodes(job["tenant_id"]), self.faults, job),
             running,
-            check_accelerators="capacity_not_checked" not in self.faults,
-            topology_aware="topology_ignored" not in self.faults,
+            check_accelerators=Fault.CAPACITY_NOT_CHECKED not in self.faults,
+            topology_aware=Fault.TOPOLOGY_IGNORED not in self.faults,
         )
         if isinstance(placement, str):
             if not job.get("_unschedulable"):
                 job["_unschedulable"] = True
                 self._event(job, "Unschedulable", "InsufficientCapacity", placement)
                 self.store.put("job", job)
-            if "gang_scheduling_off" in self.faults:
-                hold_fitting_workers(self, job)
+            if Fault.GANG_SCHEDULING_OFF in self.faults:
+                self._hold_fitting_workers(job)
             return
         self._allocate(job, placement)
         self._event(job, "Scheduled", "Placed",
                     ", ".join(f"worker {r} on {p.node_id}" for r, p in enumerate(placement)))
         self._launch(job, placement)
+
+    def _hold_fitting_workers(self, job: Document) -> None:
+        """``gang_scheduling_off``: give the workers that fit their cards, although the job waits.
+
+        What a scheduler without gang admission does: the job stays ``pending``
+        while the cards of its first workers are held (and idle) until the rest fit.
+        """
+        if any(worker.get("accelerators") for worker in job["workers"]):
+            return
+        nodes = self._usable_nodes(job["tenant_id"])
+        running = self.store.list("job", status="running")
+        for fitting in range(int(job["world_size"]) - 1, 0, -1):
+            placement = place_job({**job, "world_size": fitting}, nodes, running)
+            if isinstance(placement, str):
+                continue
+            self._allocate(job, placement)
+            for rank, spot in enumerate(placement):
+                job["workers"][rank].update(node_id=spot.node_id, accelerators=spot.accelerators)
+            self._event(job, "Scheduled", "PartialPlacement",
+                        f"{fitting} of {job['world_size']} workers placed, the rest wait")
+            self.store.put("job", job)
+            return
 
     def _allocate(self, job: Document, placement: list[Placement]) -> None:
         for spot in placement:
@@ -385,7 +439,7 @@ class JobRunner:
             self.store.update("node", spot.node_id, take)
 
     def _release(self, job: Document) -> None:
-        if "cards_not_released" in self.faults:
+        if Fault.CARDS_NOT_RELEASED in self.faults:
             return
         for worker in job["workers"]:
             if not worker["node_id"] or not worker["accelerators"]:
@@ -416,8 +470,8 @@ class JobRunner:
         })
         if job["resources"].get("accelerator_share") and cards:
             env["SCA_ACCELERATOR_SHARE"] = str(job["resources"]["accelerator_share"])
-        distort_worker_env(env, self.faults)
-        if "jobs_cannot_reach_storage" in self.faults:
+        _distort_worker_env(env, self.faults)
+        if Fault.JOBS_CANNOT_REACH_STORAGE in self.faults:
             # A broken egress proxy: every HTTP request of the job goes to a closed port.
             dead = "http://127.0.0.1:9"
             env.update(http_proxy=dead, HTTP_PROXY=dead, no_proxy="", NO_PROXY="")
@@ -529,7 +583,7 @@ class JobRunner:
 
     def _meter(self, worker: _RunningWorker) -> None:
         """Usage records for one worker's real run time × the job's requests."""
-        if "usage_not_metered" in self.faults:
+        if Fault.USAGE_NOT_METERED in self.faults:
             return
         job = self.store.get("job", worker.job_id)
         if job is None:

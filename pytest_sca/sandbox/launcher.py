@@ -1,6 +1,8 @@
 """Start the sandbox as a child process and stop it with everything it started.
 
-What the plugin calls for ``--sca-target=sandbox``::
+The plugin finds it as the target provider ``sandbox`` (entry-point group
+``pytest_sca.targets``: :data:`PROVIDER`) for ``--sca-target=sandbox``; from
+Python::
 
     sandbox = launch(faults=["logs_dropped"])
     try:
@@ -24,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pytest_sca.providers import TargetProvider, TargetStartError
 from pytest_sca.sandbox.faults import check_faults
 from pytest_sca.sandbox.procs import pid_alive, processes_in_session
 from pytest_sca.sandbox.security import TLS_SWITCH
@@ -33,7 +36,7 @@ _POLL = 0.02
 _SERVER_MODULES = ("fastapi", "uvicorn", "asyncssh", "moto", "prometheus_client")
 
 
-class SandboxStartError(RuntimeError):
+class SandboxStartError(TargetStartError):
     """The sandbox did not become ready; the message ends with the tail of its stderr."""
 
 
@@ -131,8 +134,8 @@ def launch(
     stderr_path = directory / "sandbox.stderr.log"
     command = [sys.executable, "-m", "pytest_sca.sandbox", "serve", "--state", str(directory),
                "--ready-file", str(ready_file)]
-    for name in checked:
-        command += ["--fault", name]
+    for fault in checked:
+        command += ["--fault", fault.value]
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCA_SANDBOX_")}
     if tls is not None:
         env[TLS_SWITCH] = "1" if tls else "0"
@@ -169,3 +172,15 @@ def launch(
     sandbox.target_path = Path(ready_file.read_text().strip() or sandbox.target_path)
     sandbox.env = parse_env_file((directory / "sandbox.env").read_text())
     return sandbox
+
+
+class SandboxProvider:
+    """The sandbox as a target provider (:class:`pytest_sca.providers.TargetProvider`)."""
+
+    def start(self, faults: Sequence[str] = (), state_dir: Path | None = None) -> SandboxProcess:
+        """:func:`launch` with the sandbox's defaults (HTTPS, 30 s to become ready)."""
+        return launch(faults=faults, state_dir=state_dir)
+
+
+#: What the entry point ``pytest_sca.targets: sandbox`` names.
+PROVIDER: TargetProvider = SandboxProvider()

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 
+from pytest_sca.sandbox.faults import Fault, Faults
+from pytest_sca.sandbox.jobs import JobRunner
 from pytest_sca.sandbox.scheduling_policy import cards_exported
-
-if TYPE_CHECKING:
-    from pytest_sca.sandbox.core import SandboxPlatform
+from pytest_sca.sandbox.store import Store
 
 
 def _host_cpu_busy_ratio() -> float:
@@ -60,11 +60,20 @@ def _host_network_bytes() -> tuple[float, float]:
     return received, sent
 
 
-class _SandboxCollector:
+class MetricsExporter:
     """Builds every metric family at scrape time from the platform's live state."""
 
-    def __init__(self, platform: SandboxPlatform) -> None:
-        self.platform = platform
+    def __init__(self, store: Store, runner: JobRunner, state_dir: Path, faults: Faults) -> None:
+        self.store = store
+        self.runner = runner
+        self.state_dir = state_dir
+        self.faults = faults
+
+    def render(self) -> tuple[bytes, str]:
+        """The exposition text and its content type."""
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(self)  # type: ignore[arg-type]
+        return generate_latest(registry), CONTENT_TYPE_LATEST
 
     def collect(self) -> Iterator[Metric]:
         node_labels = ["node", "cluster", "simulated"]
@@ -102,7 +111,7 @@ class _SandboxCollector:
 
         cpu_seconds: dict[str, float] = {}
         run_seconds: dict[str, float] = {}
-        for job, rank, procs, ran in self.platform.runner.process_stats():
+        for job, rank, procs, ran in self.runner.process_stats():
             node = job["workers"][rank]["node_id"] or ""
             values = [job["id"], job["tenant_id"], str(rank), node]
             seconds = sum(p.cpu_seconds for p in procs)
@@ -111,16 +120,16 @@ class _SandboxCollector:
             cpu_seconds[job["id"]] = cpu_seconds.get(job["id"], 0.0) + seconds
             run_seconds[job["id"]] = run_seconds.get(job["id"], 0.0) + ran
 
-        store = self.platform.store
+        store = self.store
         for job in store.list("job", status="running"):
-            progress = self.platform.runner.progress(job)
+            progress = self.runner.progress(job)
             job_progress.add_metric([job["id"], job["tenant_id"]], progress)
             job_status.add_metric([job["id"], job["tenant_id"]], 1.0)
 
         busy_ratio = _host_cpu_busy_ratio()
         host_total, host_available = _host_memory_bytes()
         rx, tx = _host_network_bytes()
-        disk = shutil.disk_usage(self.platform.state_dir)
+        disk = shutil.disk_usage(self.state_dir)
         for node in store.list("node"):
             real = bool(node.get("ssh"))
             labels = [node["id"], node["cluster_id"], "false" if real else "true"]
@@ -132,7 +141,7 @@ class _SandboxCollector:
                 mem_used.add_metric(labels, host_total - host_available)
                 disk_total.add_metric(labels, float(disk.total))
                 disk_used.add_metric(labels, float(disk.used))
-                if "network_load_unmonitored" not in self.platform.faults:
+                if Fault.NETWORK_LOAD_UNMONITORED not in self.faults:
                     net_rx.add_metric(labels, rx)
                     net_tx.add_metric(labels, tx)
             else:
@@ -142,10 +151,10 @@ class _SandboxCollector:
                 mem_used.add_metric(labels, share * node["memory_gib"] * gib)
                 disk_total.add_metric(labels, 3.84e12)
                 disk_used.add_metric(labels, 1.0e11)
-                if "network_load_unmonitored" not in self.platform.faults:
+                if Fault.NETWORK_LOAD_UNMONITORED not in self.faults:
                     net_rx.add_metric(labels, 0.0)
                     net_tx.add_metric(labels, 0.0)
-            for card in cards_exported(node, self.platform.faults):
+            for card in cards_exported(node, self.faults):
                 job_id = card["allocated_to"] or ""
                 values = [node["id"], str(card["index"]), card["vendor"], card["model"],
                           job_id, "true"]
@@ -160,10 +169,3 @@ class _SandboxCollector:
 
         yield from (cpu, mem_total, mem_used, disk_total, disk_used, net_rx, net_tx,
                     acc_util, acc_mem, acc_mem_total, job_cpu, job_rss, job_progress, job_status)
-
-
-def render_metrics(platform: SandboxPlatform) -> tuple[bytes, str]:
-    """The exposition text and its content type."""
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(_SandboxCollector(platform))  # type: ignore[arg-type]
-    return generate_latest(registry), CONTENT_TYPE_LATEST

@@ -15,15 +15,15 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pytest_sca.sandbox import lm
 from pytest_sca.sandbox.auth import Principal
 from pytest_sca.sandbox.errors import ApiError, not_found
-from pytest_sca.sandbox.store import Document, new_id, utc_now
-
-if TYPE_CHECKING:
-    from pytest_sca.sandbox.core import SandboxPlatform
+from pytest_sca.sandbox.faults import Fault, Faults
+from pytest_sca.sandbox.s3 import ObjectStorage
+from pytest_sca.sandbox.store import Document, Store, new_id, utc_now
+from pytest_sca.sandbox.tenancy import Tenancy
 
 LICENCE = "Apache-2.0"
 #: How long a deployment takes to load its model before it serves (real wait, not a sleep).
@@ -41,17 +41,23 @@ def _now_epoch() -> int:
 class ModelHub:
     """Models, files, deployments, fine-tunes and inference over one platform."""
 
-    def __init__(self, platform: SandboxPlatform) -> None:
-        self.platform = platform
-        self.store = platform.store
-        self.faults = platform.faults
+    def __init__(self, store: Store, tenancy: Tenancy, storage: ObjectStorage | None,
+                 state_dir: Path, faults: Faults) -> None:
+        self.store = store
+        self.tenancy = tenancy
+        self.storage = storage
+        self.faults = faults
         self.presets = lm.PresetModels()
-        self.presets.start()
         self._loaded: dict[str, lm.TinyLM] = {}
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
-        self._files_dir = platform.state_dir / "files"
+        self._files_dir = state_dir / "files"
         self._files_dir.mkdir(parents=True, exist_ok=True)
+        self._finetune_logs = state_dir / "finetunes"
+
+    def start_serving(self) -> None:
+        """Train the preset models in the background; resume what a previous run left."""
+        self.presets.start()
         self._resume_after_restart()
 
     def _resume_after_restart(self) -> None:
@@ -73,10 +79,10 @@ class ModelHub:
     # object storage -------------------------------------------------------------------
 
     def _bucket(self, tenant_id: str) -> str:
-        return str(self.platform.tenant(tenant_id)["storage"]["bucket"])
+        return str(self.tenancy.tenant(tenant_id)["storage"]["bucket"])
 
     def _s3(self) -> Any:
-        storage = self.platform.storage
+        storage = self.storage
         if storage is None or not storage.endpoint:
             return None
         import boto3
@@ -154,7 +160,7 @@ class ModelHub:
         return who.is_platform_admin or doc.get("tenant_id") in (who.tenant_id, None)
 
     def _info(self, model: lm.TinyLM | None) -> dict[str, Any]:
-        if "model_info_missing" in self.faults:
+        if Fault.MODEL_INFO_MISSING in self.faults:
             return {}
         return {"parameters": model.parameters if model else None,
                 "context_length": lm.CONTEXT_LENGTH, "license": LICENCE}
@@ -172,12 +178,12 @@ class ModelHub:
 
     def list_models(self, who: Principal) -> list[Document]:
         custom = [m for m in self.store.list("model") if self._visible(who, m)]
-        if "model_import_not_listed" in self.faults:
+        if Fault.MODEL_IMPORT_NOT_LISTED in self.faults:
             custom = [m for m in custom if m["source"] != "import"]
         return self.preset_documents() + [self._public_model(m) for m in custom]
 
     def _public_model(self, doc: Document) -> Document:
-        info = {} if "model_info_missing" in self.faults else {
+        info = {} if Fault.MODEL_INFO_MISSING in self.faults else {
             "parameters": doc.get("parameters"), "context_length": lm.CONTEXT_LENGTH,
             "license": doc.get("license", LICENCE)}
         return {**{k: v for k, v in doc.items() if not k.startswith("_")}, **info}
@@ -255,7 +261,7 @@ class ModelHub:
         if doc is None or not self._visible(who, doc):
             raise not_found(f"model {model_id}" + (" (preset models are read-only)"
                                                     if model_id in lm.PRESETS else ""))
-        if "model_metadata_not_updated" not in self.faults:
+        if Fault.MODEL_METADATA_NOT_UPDATED not in self.faults:
             def change(d: Document) -> None:
                 for key, value in changes.items():
                     if key == "labels":
@@ -296,7 +302,7 @@ class ModelHub:
 
     def servable_ids(self, who: Principal) -> list[str]:
         """Model ids the OpenAI endpoint lists for ``who``."""
-        if "model_list_empty" in self.faults:
+        if Fault.MODEL_LIST_EMPTY in self.faults:
             return []
         return [m["id"] for m in self.list_models(who) if m.get("kind", "llm") == "llm"]
 
@@ -306,7 +312,7 @@ class ModelHub:
         if model_id not in lm.PRESETS and (doc is None or not self._visible(who, doc)):
             raise model_not_found(model_id)
         if doc is not None and doc.get("source") == "fine-tune" \
-                and "finetuned_model_not_served" in self.faults:
+                and Fault.FINETUNED_MODEL_NOT_SERVED in self.faults:
             raise model_not_found(model_id)
         model = self.load(model_id)
         if model is None:
@@ -335,7 +341,7 @@ class ModelHub:
     def record_usage(self, who: Principal, model_id: str, usage: dict[str, int], endpoint: str,
                      deployment_id: str | None) -> None:
         completion = usage["completion_tokens"]
-        if "usage_tokens_undercounted" in self.faults:
+        if Fault.USAGE_TOKENS_UNDERCOUNTED in self.faults:
             completion = max(0, completion - 1)
         now = utc_now()
         self.store.put("model_usage", {
@@ -349,7 +355,7 @@ class ModelHub:
               since: str | None, until: str | None) -> Document:
         """Usage records of the period, filtered, with their totals."""
         tenant = None if who.is_platform_admin else who.tenant_id
-        if "usage_filters_ignored" in self.faults:
+        if Fault.USAGE_FILTERS_IGNORED in self.faults:
             user_id = model = None
         records = [
             r for r in self.store.list("model_usage", tenant_id=tenant)
@@ -388,9 +394,9 @@ class ModelHub:
     def _bring_up(self, deployment_id: str, source: Document) -> None:
         started = time.monotonic()
         try:
-            if "deployment_fails_to_start" in self.faults:
+            if Fault.DEPLOYMENT_FAILS_TO_START in self.faults:
                 raise RuntimeError("the model server exited during start-up")
-            failed = ("imported_model_not_deployable" in self.faults
+            failed = (Fault.IMPORTED_MODEL_NOT_DEPLOYABLE in self.faults
                       and source.get("source") == "import")
             if failed:
                 raise RuntimeError("cannot load the model's weights")
@@ -428,7 +434,7 @@ class ModelHub:
         doc = self.deployment(who, deployment_id)
         if doc["status"] not in ("running", "deploying"):
             raise ApiError(409, "conflict", f"deployment {deployment_id} is {doc['status']}")
-        if "deployment_scale_ignored" in self.faults:
+        if Fault.DEPLOYMENT_SCALE_IGNORED in self.faults:
             return doc
 
         def change(d: Document) -> None:
@@ -460,7 +466,7 @@ class ModelHub:
         doc = self.store.get("deployment", deployment_id)
         if doc is None or not self._visible(who, doc):
             raise model_not_found(deployment_id, what="deployment")
-        if doc["status"] != "running" or "deployment_endpoint_down" in self.faults:
+        if doc["status"] != "running" or Fault.DEPLOYMENT_ENDPOINT_DOWN in self.faults:
             raise ApiError(503, "service_unavailable",
                            f"deployment {deployment_id} is {doc['status']}, not serving")
         return doc
@@ -482,7 +488,7 @@ class ModelHub:
         return doc
 
     def _log_path(self, job_id: str) -> Path:
-        return self.platform.state_dir / "finetunes" / f"{job_id}.log"
+        return self._finetune_logs / f"{job_id}.log"
 
     def _train(self, job_id: str, base_model: str, data_file: Document, tenant_id: str) -> None:
         log = self._log_path(job_id)
@@ -496,7 +502,7 @@ class ModelHub:
         update(status="running", started_at=utc_now())
         with log.open("w", encoding="utf-8") as out:
             try:
-                if "finetune_fails" in self.faults:
+                if Fault.FINETUNE_FAILS in self.faults:
                     raise RuntimeError("the trainer exited before the first step")
                 text = self.get_object(data_file["uri"]).decode("utf-8", errors="replace")
                 dialogues = [lm.dialogue_tokens(d) for d in lm.load_jsonl_dialogues(text)]
@@ -559,18 +565,3 @@ class ModelHub:
 def model_not_found(model_id: str, what: str = "model") -> ApiError:
     """OpenAI's 404 for an unknown model."""
     return ApiError(404, "model_not_found", f"The {what} '{model_id}' does not exist")
-
-
-_HUBS_LOCK = threading.Lock()
-
-
-def hub_of(platform: SandboxPlatform) -> ModelHub:
-    """The one model hub of a platform (created with its first route module)."""
-    with _HUBS_LOCK:
-        hub = getattr(platform, "_sca_model_hub", None)
-        if hub is None:
-            hub = ModelHub(platform)
-            # Kept on the platform itself: an id-keyed table could hand a new platform
-            # the hub of a collected one.
-            platform._sca_model_hub = hub  # type: ignore[attr-defined]
-        return hub

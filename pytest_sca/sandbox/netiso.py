@@ -28,13 +28,15 @@ import subprocess
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
+
+from pytest_sca.sandbox.faults import Fault, Faults
 
 #: The only addresses used inside the namespaces (RFC 5737 TEST-NET-1).
 ADDRESS_RANGE = ipaddress.ip_network("192.0.2.0/24")
 PREFIX_LENGTH = ADDRESS_RANGE.prefixlen
 #: Bound on one ``ip`` command.
 IP_TIMEOUT_S = 10.0
-_FAULT_OPEN = "network_isolation_off"
 _OWNED = re.compile(r"^sca-(\d+)-(?:br|t\d+|probe)$")
 _BRIDGE = "br0"
 #: Set to 1 to run the sandbox as on a machine without namespaces (declared unsupported).
@@ -120,6 +122,15 @@ def unsupported_reason() -> str | None:
         return _support[0]
 
 
+def network_policy() -> dict[str, Any]:
+    """``isolation: tenant`` (each tenant's jobs in their own segment, no traffic between
+    tenants) or ``unsupported`` with the reason (this machine cannot create namespaces)."""
+    reason = unsupported_reason()
+    if reason is None:
+        return {"isolation": "tenant", "address_range": str(ADDRESS_RANGE)}
+    return {"isolation": "unsupported", "reason": reason, "address_range": str(ADDRESS_RANGE)}
+
+
 def _probe() -> str | None:
     if os.environ.get(NO_NAMESPACES_SWITCH) == "1":
         return f"network namespaces are switched off ({NO_NAMESPACES_SWITCH}=1)"
@@ -144,8 +155,8 @@ def _probe() -> str | None:
 class TenantNetworks:
     """The namespaces of one sandbox process, created on first use, removed by :meth:`close`."""
 
-    def __init__(self, faults: frozenset[str]) -> None:
-        self.isolated = _FAULT_OPEN not in faults
+    def __init__(self, faults: Faults) -> None:
+        self.isolated = Fault.NETWORK_ISOLATION_OFF not in faults
         self.prefix = f"sca-{os.getpid()}"
         self.bridge_namespace = f"{self.prefix}-br"
         self._lock = threading.Lock()

@@ -13,13 +13,11 @@ import hashlib
 import re
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from pytest_sca.sandbox.auth import Principal
 from pytest_sca.sandbox.errors import ApiError, not_found
-from pytest_sca.sandbox.store import Document, utc_now
-
-if TYPE_CHECKING:
-    from pytest_sca.sandbox.core import SandboxPlatform
+from pytest_sca.sandbox.faults import Fault, Faults
+from pytest_sca.sandbox.store import Document, Store, utc_now
 
 #: Simulated bytes per second of a pull from the registry to a node (100 GB/s keeps a
 #: 7 GB preset image at ~70 ms of real waiting).
@@ -39,11 +37,12 @@ def digest_of(data: bytes) -> str:
 
 
 class Registry:
-    """Blobs on disk, manifests and tags in the store."""
+    """Blobs on disk, manifests and tags in the store; image pulls onto nodes."""
 
-    def __init__(self, platform: SandboxPlatform) -> None:
-        self.platform = platform
-        self.blob_dir = platform.state_dir / "registry" / "blobs"
+    def __init__(self, store: Store, blob_dir: Path, faults: Faults) -> None:
+        self.store = store
+        self.faults = faults
+        self.blob_dir = blob_dir
         self.blob_dir.mkdir(parents=True, exist_ok=True)
 
     def _blob_path(self, digest: str) -> Path:
@@ -68,9 +67,9 @@ class Registry:
                      ) -> str:
         """Store a manifest under its digest, and under ``reference`` if it is a tag."""
         digest = digest_of(body)
-        if "registry_push_lost" in self.platform.faults:
+        if Fault.REGISTRY_PUSH_LOST in self.faults:
             return digest
-        store = self.platform.store
+        store = self.store
         store.put("ocimanifest", {
             "id": f"{repository}@{digest}", "repository": repository, "digest": digest,
             "media_type": media_type, "body": body.decode("utf-8"), "created_at": utc_now(),
@@ -84,7 +83,7 @@ class Registry:
 
     def manifest(self, repository: str, reference: str) -> Document:
         """The manifest a tag or digest names, or 404."""
-        store = self.platform.store
+        store = self.store
         digest = reference
         if not DIGEST.match(reference):
             tag = store.get("ocitag", f"{repository}:{reference}")
@@ -98,7 +97,7 @@ class Registry:
 
     def delete_manifest(self, repository: str, digest: str) -> None:
         """Remove a manifest and every tag that points at it."""
-        store = self.platform.store
+        store = self.store
         if store.get("ocimanifest", f"{repository}@{digest}") is None:
             raise not_found(f"manifest {repository}@{digest}")
         for tag in store.list("ocitag", where=lambda t: t["repository"] == repository
@@ -108,12 +107,51 @@ class Registry:
 
     def repositories(self) -> list[str]:
         """Repositories with at least one tag."""
-        return sorted({t["repository"] for t in self.platform.store.list("ocitag")})
+        return sorted({t["repository"] for t in self.store.list("ocitag")})
 
     def tags(self, repository: str) -> list[str]:
         """Tags of one repository."""
-        return sorted(t["tag"] for t in self.platform.store.list(
+        return sorted(t["tag"] for t in self.store.list(
             "ocitag", where=lambda t: t["repository"] == repository))
+
+    def pull(self, who: Principal, node_id: str, reference: str, mode: str) -> Document:
+        """Pull a catalogue image ``who`` may use onto a node; 404 for either unknown."""
+        node = self.store.get("node", node_id)
+        if node is None:
+            raise not_found(f"node {node_id}")
+        name, _, tag = reference.partition(":")
+        images = [i for i in self.store.list("image")
+                  if i["name"] == name and i["tag"] == (tag or "latest")
+                  and (i["tenant_id"] is None or i["tenant_id"] == who.tenant_id)]
+        if not images:
+            raise not_found(f"image {reference}")
+        return self._pull_onto_node(node, images[0], mode)
+
+    def _pull_onto_node(self, node: Document, image: Document, mode: str) -> Document:
+        """Pull ``image`` onto ``node`` through its layer cache; really waits the simulated time."""
+        layers = image_layers(image)
+        lazy = mode == "lazy" and Fault.LAZY_PULL_UNSUPPORTED not in self.faults
+        needed = layers[-1:] if lazy else layers
+        use_cache = Fault.LAYER_CACHE_OFF not in self.faults
+        store = self.store
+        transferred = cached = 0
+        for digest, size in needed:
+            key = f"{node['id']}:{digest}"
+            if use_cache and store.get("layercache", key) is not None:
+                cached += 1
+                continue
+            transferred += size
+            store.put("layercache", {"id": key, "node_id": node["id"], "digest": digest,
+                                     "size_bytes": size, "created_at": utc_now(), "labels": {}})
+        started = time.monotonic()
+        time.sleep(transferred / SIMULATED_BANDWIDTH)
+        return {
+            "node_id": node["id"], "image": f"{image['name']}:{image['tag']}", "mode": mode,
+            "lazy": lazy, "seconds": round(time.monotonic() - started, 6),
+            "bytes_transferred": transferred, "image_bytes": sum(s for _, s in layers),
+            "layers": len(layers), "layers_needed": len(needed), "layers_cached": cached,
+            "simulated": True,
+        }
 
 
 def image_layers(image: Document) -> list[tuple[str, int]]:
@@ -127,31 +165,3 @@ def image_layers(image: Document) -> list[tuple[str, int]]:
         (digest_of(f"{image['id']}:{image['tag']}:{n}".encode()), int(size * share))
         for n, share in enumerate(shares)
     ]
-
-
-def pull_onto_node(platform: SandboxPlatform, node: Document, image: Document, mode: str
-                   ) -> Document:
-    """Pull ``image`` onto ``node`` through its layer cache; really waits the simulated time."""
-    layers = image_layers(image)
-    lazy = mode == "lazy" and "lazy_pull_unsupported" not in platform.faults
-    needed = layers[-1:] if lazy else layers
-    use_cache = "layer_cache_off" not in platform.faults
-    store = platform.store
-    transferred = cached = 0
-    for digest, size in needed:
-        key = f"{node['id']}:{digest}"
-        if use_cache and store.get("layercache", key) is not None:
-            cached += 1
-            continue
-        transferred += size
-        store.put("layercache", {"id": key, "node_id": node["id"], "digest": digest,
-                                 "size_bytes": size, "created_at": utc_now(), "labels": {}})
-    started = time.monotonic()
-    time.sleep(transferred / SIMULATED_BANDWIDTH)
-    return {
-        "node_id": node["id"], "image": f"{image['name']}:{image['tag']}", "mode": mode,
-        "lazy": lazy, "seconds": round(time.monotonic() - started, 6),
-        "bytes_transferred": transferred, "image_bytes": sum(s for _, s in layers),
-        "layers": len(layers), "layers_needed": len(needed), "layers_cached": cached,
-        "simulated": True,
-    }

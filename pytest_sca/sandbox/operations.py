@@ -13,13 +13,12 @@ jobs on the node are stopped, as on a node that lost its network.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pytest_sca.sandbox.errors import ApiError, not_found
-from pytest_sca.sandbox.store import Document, utc_now
-
-if TYPE_CHECKING:
-    from pytest_sca.sandbox.core import SandboxPlatform
+from pytest_sca.sandbox.faults import Fault, Faults
+from pytest_sca.sandbox.jobs import JobRunner
+from pytest_sca.sandbox.store import Document, Store, utc_now
 
 #: Allocation ratio of a card model below which the report suggests scaling in.
 LOW_ALLOCATION = 0.3
@@ -33,106 +32,8 @@ FAILURE_SHARE = 0.2
 BOND_PORTS = ("eth0", "eth1")
 
 
-def resource_report(platform: SandboxPlatform, period: str) -> Document:
-    """Utilisation and usage of ``period`` (YYYY-MM), with recommendations."""
-    store = platform.store
-    by_model: dict[str, dict[str, Any]] = {}
-    by_cluster: dict[str, dict[str, Any]] = {}
-    for node in store.list("node"):
-        for card in node["accelerators"]:
-            held = card.get("allocated_to") is not None
-            for table, key, extra in ((by_model, card["model"], {"vendor": card["vendor"]}),
-                                      (by_cluster, node["cluster_id"], {})):
-                row = table.setdefault(key, {"total": 0, "allocated": 0, **extra})
-                row["total"] += 1
-                row["allocated"] += int(held)
-    total = sum(row["total"] for row in by_model.values())
-    allocated = sum(row["allocated"] for row in by_model.values())
-    seconds: dict[str, float] = defaultdict(float)
-    per_tenant: dict[str, float] = defaultdict(float)
-    for record in store.list("usage"):
-        if record["end"].startswith(period):
-            seconds[record["resource"]] += record["quantity"]
-            if record["resource"] == "accelerator":
-                per_tenant[record["tenant_id"]] += record["quantity"] / 3600
-    jobs = [j for j in store.list("job") if (j.get("created_at") or "").startswith(period)]
-    failed = sum(1 for j in jobs if j["status"] == "failed")
-    report: Document = {
-        "period": period,
-        "generated_at": utc_now(),
-        "simulated": True,
-        "accelerators": {
-            "total": total, "allocated": allocated, "idle": total - allocated,
-            "allocation_ratio": round(allocated / total, 4) if total else 0.0,
-            "by_model": [{"model": m, **row, "allocation_ratio": _ratio(row)}
-                         for m, row in sorted(by_model.items())],
-            "by_cluster": [{"cluster_id": c, **row, "allocation_ratio": _ratio(row)}
-                           for c, row in sorted(by_cluster.items())],
-        },
-        "usage": {
-            "card_hours": round(seconds["accelerator"] / 3600, 6),
-            "core_hours": round(seconds["cpu"] / 3600, 6),
-            "gib_hours": round(seconds["memory"] / 3600, 6),
-            "by_tenant": [{"tenant_id": t, "card_hours": round(h, 6)}
-                          for t, h in sorted(per_tenant.items())],
-        },
-        "jobs": {"submitted": len(jobs), "failed": failed},
-        "recommendations": [],
-    }
-    if "report_without_recommendations" not in platform.faults:
-        report["recommendations"] = _recommendations(platform, report)
-    return report
-
-
 def _ratio(row: dict[str, Any]) -> float:
     return round(row["allocated"] / row["total"], 4) if row["total"] else 0.0
-
-
-def _recommendations(platform: SandboxPlatform, report: Document) -> list[Document]:
-    advice: list[Document] = []
-    for row in report["accelerators"]["by_model"]:
-        idle = row["total"] - row["allocated"]
-        if row["allocation_ratio"] < LOW_ALLOCATION and idle >= 8:
-            advice.append({
-                "kind": "scale_in", "severity": "info", "subject": f"accelerators/{row['model']}",
-                "message": f"{idle} of {row['total']} {row['model']} cards are idle "
-                           f"({row['allocation_ratio']:.0%} allocated): release or scale in "
-                           f"nodes, or sell the idle capacity as spot instances"})
-        elif row["allocation_ratio"] > HIGH_ALLOCATION:
-            advice.append({
-                "kind": "scale_out", "severity": "warning",
-                "subject": f"accelerators/{row['model']}",
-                "message": f"{row['allocation_ratio']:.0%} of {row['model']} cards are "
-                           f"allocated: add nodes before jobs start to queue"})
-    for tenant in platform.store.list("tenant"):
-        limit = tenant["quota"].get("accelerators") or 0
-        used = platform.runner.quota_used(tenant["id"])["accelerators"]
-        if limit and used / limit > QUOTA_PRESSURE:
-            advice.append({
-                "kind": "raise_quota", "severity": "info", "subject": f"tenants/{tenant['id']}",
-                "message": f"tenant {tenant['name']} uses {used} of its {limit} accelerators: "
-                           f"review its quota"})
-    jobs = report["jobs"]
-    if jobs["submitted"] and jobs["failed"] / jobs["submitted"] > FAILURE_SHARE:
-        advice.append({
-            "kind": "investigate_failures", "severity": "warning", "subject": "jobs",
-            "message": f"{jobs['failed']} of {jobs['submitted']} jobs this period failed: "
-                       f"run the diagnosis on the failing nodes and images"})
-    return advice
-
-
-# NIC bonds -----------------------------------------------------------------------------------
-
-
-def node_network(platform: SandboxPlatform, node_id: str) -> Document:
-    """The node's (simulated) interfaces and bond."""
-    if platform.store.get("node", node_id) is None:
-        raise not_found(f"node {node_id}")
-    state = platform.store.get("nodenet", node_id)
-    if state is None:
-        state = {"id": node_id, "links": {port: "up" for port in BOND_PORTS},
-                 "active": BOND_PORTS[0], "created_at": utc_now(), "labels": {}}
-    return _network_answer(state)
 
 
 def _network_answer(state: Document) -> Document:
@@ -149,23 +50,124 @@ def _network_answer(state: Document) -> Document:
     }
 
 
-def set_link(platform: SandboxPlatform, node_id: str, port: str, up: bool) -> Document:
-    """Take one bond port down (or up again), as a link failure drill."""
-    if port not in BOND_PORTS:
-        raise ApiError(404, "not_found", f"interface {port} of node {node_id}")
-    node_network(platform, node_id)
-    with platform.store.lock:
-        state = platform.store.get("nodenet", node_id) or {
-            "id": node_id, "links": {p: "up" for p in BOND_PORTS}, "active": BOND_PORTS[0],
-            "created_at": utc_now(), "labels": {}}
-        state["links"][port] = "up" if up else "down"
-        if not up and state["active"] == port and "bond_failover_off" not in platform.faults:
-            others = [p for p in BOND_PORTS if state["links"][p] == "up"]
-            if others:
-                state["active"] = others[0]
-        platform.store.put("nodenet", state)
-        if state["links"][state["active"]] == "down":
-            for job in platform.store.list("job", status="running"):
-                if any(w.get("node_id") == node_id for w in job["workers"]):
-                    platform.runner.stop(job["id"])
-    return _network_answer(state)
+class Operations:
+    """The resource analysis report and the nodes' NIC bonds."""
+
+    def __init__(self, store: Store, runner: JobRunner, faults: Faults) -> None:
+        self.store = store
+        self.runner = runner
+        self.faults = faults
+
+    def resource_report(self, period: str) -> Document:
+        """Utilisation and usage of ``period`` (YYYY-MM), with recommendations."""
+        store = self.store
+        by_model: dict[str, dict[str, Any]] = {}
+        by_cluster: dict[str, dict[str, Any]] = {}
+        for node in store.list("node"):
+            for card in node["accelerators"]:
+                held = card.get("allocated_to") is not None
+                for table, key, extra in ((by_model, card["model"], {"vendor": card["vendor"]}),
+                                          (by_cluster, node["cluster_id"], {})):
+                    row = table.setdefault(key, {"total": 0, "allocated": 0, **extra})
+                    row["total"] += 1
+                    row["allocated"] += int(held)
+        total = sum(row["total"] for row in by_model.values())
+        allocated = sum(row["allocated"] for row in by_model.values())
+        seconds: dict[str, float] = defaultdict(float)
+        per_tenant: dict[str, float] = defaultdict(float)
+        for record in store.list("usage"):
+            if record["end"].startswith(period):
+                seconds[record["resource"]] += record["quantity"]
+                if record["resource"] == "accelerator":
+                    per_tenant[record["tenant_id"]] += record["quantity"] / 3600
+        jobs = [j for j in store.list("job") if (j.get("created_at") or "").startswith(period)]
+        failed = sum(1 for j in jobs if j["status"] == "failed")
+        report: Document = {
+            "period": period,
+            "generated_at": utc_now(),
+            "simulated": True,
+            "accelerators": {
+                "total": total, "allocated": allocated, "idle": total - allocated,
+                "allocation_ratio": round(allocated / total, 4) if total else 0.0,
+                "by_model": [{"model": m, **row, "allocation_ratio": _ratio(row)}
+                             for m, row in sorted(by_model.items())],
+                "by_cluster": [{"cluster_id": c, **row, "allocation_ratio": _ratio(row)}
+                               for c, row in sorted(by_cluster.items())],
+            },
+            "usage": {
+                "card_hours": round(seconds["accelerator"] / 3600, 6),
+                "core_hours": round(seconds["cpu"] / 3600, 6),
+                "gib_hours": round(seconds["memory"] / 3600, 6),
+                "by_tenant": [{"tenant_id": t, "card_hours": round(h, 6)}
+                              for t, h in sorted(per_tenant.items())],
+            },
+            "jobs": {"submitted": len(jobs), "failed": failed},
+            "recommendations": [],
+        }
+        if Fault.REPORT_WITHOUT_RECOMMENDATIONS not in self.faults:
+            report["recommendations"] = self._recommendations(report)
+        return report
+
+    def _recommendations(self, report: Document) -> list[Document]:
+        advice: list[Document] = []
+        for row in report["accelerators"]["by_model"]:
+            idle = row["total"] - row["allocated"]
+            if row["allocation_ratio"] < LOW_ALLOCATION and idle >= 8:
+                advice.append({
+                    "kind": "scale_in", "severity": "info",
+                    "subject": f"accelerators/{row['model']}",
+                    "message": f"{idle} of {row['total']} {row['model']} cards are idle "
+                               f"({row['allocation_ratio']:.0%} allocated): release or scale in "
+                               f"nodes, or sell the idle capacity as spot instances"})
+            elif row["allocation_ratio"] > HIGH_ALLOCATION:
+                advice.append({
+                    "kind": "scale_out", "severity": "warning",
+                    "subject": f"accelerators/{row['model']}",
+                    "message": f"{row['allocation_ratio']:.0%} of {row['model']} cards are "
+                               f"allocated: add nodes before jobs start to queue"})
+        for tenant in self.store.list("tenant"):
+            limit = tenant["quota"].get("accelerators") or 0
+            used = self.runner.quota_used(tenant["id"])["accelerators"]
+            if limit and used / limit > QUOTA_PRESSURE:
+                advice.append({
+                    "kind": "raise_quota", "severity": "info", "subject": f"tenants/{tenant['id']}",
+                    "message": f"tenant {tenant['name']} uses {used} of its {limit} accelerators: "
+                               f"review its quota"})
+        jobs = report["jobs"]
+        if jobs["submitted"] and jobs["failed"] / jobs["submitted"] > FAILURE_SHARE:
+            advice.append({
+                "kind": "investigate_failures", "severity": "warning", "subject": "jobs",
+                "message": f"{jobs['failed']} of {jobs['submitted']} jobs this period failed: "
+                           f"run the diagnosis on the failing nodes and images"})
+        return advice
+
+    def node_network(self, node_id: str) -> Document:
+        """The node's (simulated) interfaces and bond."""
+        if self.store.get("node", node_id) is None:
+            raise not_found(f"node {node_id}")
+        state = self.store.get("nodenet", node_id)
+        if state is None:
+            state = {"id": node_id, "links": {port: "up" for port in BOND_PORTS},
+                     "active": BOND_PORTS[0], "created_at": utc_now(), "labels": {}}
+        return _network_answer(state)
+
+    def set_link(self, node_id: str, port: str, up: bool) -> Document:
+        """Take one bond port down (or up again), as a link failure drill."""
+        if port not in BOND_PORTS:
+            raise ApiError(404, "not_found", f"interface {port} of node {node_id}")
+        self.node_network(node_id)
+        with self.store.lock:
+            state = self.store.get("nodenet", node_id) or {
+                "id": node_id, "links": {p: "up" for p in BOND_PORTS}, "active": BOND_PORTS[0],
+                "created_at": utc_now(), "labels": {}}
+            state["links"][port] = "up" if up else "down"
+            if not up and state["active"] == port and Fault.BOND_FAILOVER_OFF not in self.faults:
+                others = [p for p in BOND_PORTS if state["links"][p] == "up"]
+                if others:
+                    state["active"] = others[0]
+            self.store.put("nodenet", state)
+            if state["links"][state["active"]] == "down":
+                for job in self.store.list("job", status="running"):
+                    if any(w.get("node_id") == node_id for w in job["workers"]):
+                        self.runner.stop(job["id"])
+        return _network_answer(state)

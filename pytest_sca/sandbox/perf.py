@@ -5,10 +5,10 @@ Diagnoses really inspect what they name: the job's processes (container layer), 
 load, memory and disk (OS layer, the sandbox's nodes run on this host), TCP connections to
 the SSH nodes (network layer); the cards are simulated, and their layer says so.
 
-The faults of ``faults/perf.py`` really disturb running jobs: their process groups are
-paused and resumed (SIGSTOP/SIGCONT) to throttle them, to interrupt them in bursts, or to
-run a tenant's parallel jobs one at a time; a job may be killed; the API may stop
-answering for a while.
+The performance faults (``throttled_nodes``, ``noisy_neighbour``…) really disturb running
+jobs: their process groups are paused and resumed (SIGSTOP/SIGCONT) to throttle them, to
+interrupt them in bursts, or to run a tenant's parallel jobs one at a time; a job may be
+killed; the API may stop answering for a while.
 """
 
 from __future__ import annotations
@@ -23,14 +23,13 @@ import socket
 import threading
 import time
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
 from pytest_sca.sandbox.errors import ApiError, not_found
+from pytest_sca.sandbox.faults import Fault, Faults
 from pytest_sca.sandbox.procs import processes_in_group
-from pytest_sca.sandbox.store import Document, new_id, utc_now
-
-if TYPE_CHECKING:
-    from pytest_sca.sandbox.core import SandboxPlatform
+from pytest_sca.sandbox.store import Document, Store, new_id, utc_now
 
 LAYERS = ("container", "accelerator", "os", "network")
 #: Fleet size: 125 simulated nodes × 8 cards.
@@ -66,16 +65,21 @@ def iso(seconds: float) -> str:
 class PerfArea:
     """Diagnoses, topology and the simulated fleet over one platform; one per sandbox."""
 
-    def __init__(self, platform: SandboxPlatform) -> None:
-        self.platform = platform
-        self.faults = platform.faults
+    def __init__(self, store: Store, state_dir: Path, faults: Faults) -> None:
+        self.store = store
+        self.state_dir = state_dir
+        self.faults = faults
         self.started = time.time()
         self._diagnoses: dict[str, Document] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._disturber: threading.Thread | None = None
-        if self.faults & {"throttled_nodes", "noisy_neighbour", "subtasks_serialised",
-                          "jobs_interrupted"}:
+
+    def start(self) -> None:
+        """Start disturbing running jobs when a fault says so (and the outage clock)."""
+        self.started = time.time()
+        if self.faults & {Fault.THROTTLED_NODES, Fault.NOISY_NEIGHBOUR,
+                          Fault.SUBTASKS_SERIALISED, Fault.JOBS_INTERRUPTED}:
             self._disturber = threading.Thread(target=self._disturb, name="sandbox-perf-faults",
                                                daemon=True)
             self._disturber.start()
@@ -84,9 +88,15 @@ class PerfArea:
 
     def api_available(self) -> bool:
         """False during the outages of the ``api_unstable`` fault."""
-        if "api_unstable" not in self.faults:
+        if Fault.API_UNSTABLE not in self.faults:
             return True
         return (time.time() - self.started) % OUTAGE_PERIOD >= OUTAGE
+
+    def management_unavailable(self) -> ApiError | None:
+        """The 503 to answer while the ``api_unstable`` fault's outage lasts, else ``None``."""
+        if self.api_available():
+            return None
+        return ApiError(503, "unavailable", "the management service is unavailable")
 
     # diagnosis --------------------------------------------------------------------------
 
@@ -101,7 +111,7 @@ class PerfArea:
         if layer != "container":
             if node_id is None:
                 raise ApiError(422, "invalid_request", f"the {layer} layer needs a node_id")
-            node = self.platform.store.get("node", node_id)
+            node = self.store.get("node", node_id)
             if node is None:
                 raise not_found(f"node {node_id}")
         diagnosis: Document = {
@@ -132,7 +142,7 @@ class PerfArea:
             verdict, findings = inspect(job, node)
         except Exception as exc:  # noqa: BLE001 - a diagnosis reports what stopped it
             verdict, findings = "unknown", [f"diagnosis could not finish: {exc!r}"]
-        if "diagnosis_slow" in self.faults:
+        if Fault.DIAGNOSIS_SLOW in self.faults:
             self._stopping.wait(SLOW_DIAGNOSIS_SECONDS)
         with self._lock:
             diagnosis.update(status="finished", verdict=verdict, findings=findings,
@@ -141,7 +151,7 @@ class PerfArea:
 
     def _container(self, job: Document | None, _: Document | None) -> tuple[str, list[str]]:
         assert job is not None
-        current = self.platform.store.get("job", job["id"]) or job
+        current = self.store.get("job", job["id"]) or job
         findings, problems = [], 0
         for worker in current["workers"]:
             pid = worker.get("pid")
@@ -173,11 +183,11 @@ class PerfArea:
                     total = float(rest.split()[0])
                 elif key == "MemAvailable":
                     available = float(rest.split()[0])
-        disk = shutil.disk_usage(self.platform.state_dir)
+        disk = shutil.disk_usage(self.state_dir)
         free_disk = disk.free / disk.total
         findings = [f"host load {load1:.2f}/{load5:.2f} on {os.cpu_count()} CPUs",
                     f"memory available {available / max(total, 1):.0%}",
-                    f"disk free {free_disk:.0%} ({self.platform.state_dir})"]
+                    f"disk free {free_disk:.0%} ({self.state_dir})"]
         if node is not None and not node.get("ssh"):
             findings.append(f"{node['id']} is simulated: the figures are the host's")
         verdict = "degraded" if free_disk < 0.05 or available / max(total, 1) < 0.05 \
@@ -186,7 +196,7 @@ class PerfArea:
 
     def _network(self, _: Document | None, node: Document | None) -> tuple[str, list[str]]:
         findings, failures = [], 0
-        peers = [n for n in self.platform.store.list("node") if n.get("ssh")]
+        peers = [n for n in self.store.list("node") if n.get("ssh")]
         for peer in peers:
             address = (peer["ssh"]["host"], int(peer["ssh"]["port"]))
             began = time.perf_counter()
@@ -206,14 +216,14 @@ class PerfArea:
 
     def job_topology(self, job: Document) -> Document:
         """Nodes, cards and links of the resources the job's workers hold."""
-        store = self.platform.store
+        store = self.store
         all_nodes = [n["id"] for n in store.list("node")]
         placed: dict[str, dict[str, Any]] = {}
         for worker in job["workers"]:
             node_id, cards = worker.get("node_id"), list(worker.get("accelerators") or [])
             if node_id is None:
                 continue
-            if "topology_wrong" in self.faults:
+            if Fault.TOPOLOGY_WRONG in self.faults:
                 # The view is built from a stale placement: the neighbouring node, cards shifted.
                 node_id = all_nodes[(all_nodes.index(node_id) + 1) % len(all_nodes)] \
                     if node_id in all_nodes else node_id
@@ -258,7 +268,7 @@ class PerfArea:
 
     def _stale(self, node_id: str) -> bool:
         # Under ``stale_metrics`` the exporters of every 25th node stopped sampling.
-        return "stale_metrics" in self.faults and int(node_id.rsplit("-", 1)[1]) % 25 == 0
+        return Fault.STALE_METRICS in self.faults and int(node_id.rsplit("-", 1)[1]) % 25 == 0
 
     def fleet_series(self, cards: list[str]) -> list[Document]:
         """The last samples of ``node/index`` cards' utilisation series (simulated)."""
@@ -286,7 +296,7 @@ class PerfArea:
     def _running_groups(self) -> list[tuple[Document, int]]:
         """(job, process group id) of every running worker."""
         groups = []
-        for job in self.platform.store.list("job", status="running"):
+        for job in self.store.list("job", status="running"):
             for worker in job["workers"]:
                 if worker["status"] == "running" and worker.get("pid"):
                     groups.append((job, int(worker["pid"])))
@@ -306,13 +316,13 @@ class PerfArea:
             while not self._stopping.is_set():
                 running = self._running_groups()
                 groups = [g for _, g in running]
-                if "jobs_interrupted" in self.faults:
+                if Fault.JOBS_INTERRUPTED in self.faults:
                     for job, group in running:
                         ran = time.time() - _epoch(job.get("started_at"))
                         if job["id"] not in interrupted and ran > INTERRUPT_AFTER:
                             interrupted.add(job["id"])
                             self._signal([group], signal.SIGKILL)
-                if "subtasks_serialised" in self.faults:
+                if Fault.SUBTASKS_SERIALISED in self.faults:
                     first: dict[str, tuple[str, int]] = {}
                     for job, group in sorted(running, key=lambda r: r[0]["started_at"] or ""):
                         first.setdefault(job["tenant_id"], (job["id"], group))
@@ -321,7 +331,7 @@ class PerfArea:
                     self._signal(hold - paused, signal.SIGSTOP)
                     self._signal(paused - hold, signal.SIGCONT)
                     paused = hold
-                if "throttled_nodes" in self.faults and groups:
+                if Fault.THROTTLED_NODES in self.faults and groups:
                     # Re-listed every cycle: a job that just started is caught within 0.2 s.
                     resumed = time.monotonic()
                     self._signal(groups, signal.SIGCONT)
@@ -332,7 +342,7 @@ class PerfArea:
                     pause = THROTTLE_PERIOD_MS / THROTTLE_RUN_MS * ran - ran
                     self._stopping.wait(max((THROTTLE_PERIOD_MS - THROTTLE_RUN_MS) / 1000, pause))
                     continue
-                if "noisy_neighbour" in self.faults and groups:
+                if Fault.NOISY_NEIGHBOUR in self.faults and groups:
                     self._stopping.wait(rng.uniform(0.2, 0.5))
                     self._signal(set(groups) - paused, signal.SIGSTOP)
                     time.sleep(rng.uniform(0.3, 0.6))
@@ -355,21 +365,3 @@ def _epoch(text: str | None) -> float:
     from datetime import datetime
 
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-
-
-_AREAS: dict[int, PerfArea] = {}
-
-
-def area_of(platform: SandboxPlatform) -> PerfArea:
-    """The platform's perf area (created on first use)."""
-    key = id(platform)
-    if key not in _AREAS:
-        _AREAS[key] = PerfArea(platform)
-    return _AREAS[key]
-
-
-def management_unavailable(platform: SandboxPlatform) -> ApiError | None:
-    """The 503 to answer while the ``api_unstable`` fault's outage lasts, else ``None``."""
-    if "api_unstable" not in platform.faults or area_of(platform).api_available():
-        return None
-    return ApiError(503, "unavailable", "the management service is unavailable")

@@ -13,9 +13,9 @@ from pytest_sca.sandbox import schemas as S
 from pytest_sca.sandbox.auth import Principal
 from pytest_sca.sandbox.core import SandboxPlatform
 from pytest_sca.sandbox.deps import API, Caller, audit_resource, public, timestamp
-from pytest_sca.sandbox.errors import ApiError, forbidden, not_found
+from pytest_sca.sandbox.errors import ApiError, forbidden
 from pytest_sca.sandbox.schemas import documented
-from pytest_sca.sandbox.store import Document, new_id, utc_now
+from pytest_sca.sandbox.store import Document
 
 _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
@@ -24,6 +24,7 @@ def router(platform: SandboxPlatform) -> APIRouter:
     """The routes over ``platform``."""
     routes = APIRouter()
     rules = platform.permissions
+    billing = platform.billing
 
     def scoped_tenant(who: Principal, tenant_id: str | None) -> str | None:
         """The tenant a listing is limited to: any (None) for a platform admin."""
@@ -42,56 +43,29 @@ def router(platform: SandboxPlatform) -> APIRouter:
         until: datetime | None = None,
     ) -> dict[str, Any]:
         tenant = scoped_tenant(who, tenant_id)
-        start, end = timestamp(since), timestamp(until)
-        records = [
-            public(r) for r in platform.store.list("usage", tenant_id=tenant)
-            if (job_id is None or r["job_id"] == job_id)
-            and (start is None or r["end"] >= start) and (end is None or r["start"] <= end)
-        ]
-        return {"items": records}
+        records = billing.usage(tenant, job_id, timestamp(since), timestamp(until))
+        return {"items": [public(r) for r in records]}
 
     @routes.get(f"{API}/products", name="product.list", **documented(S.Items[S.Product]))
     def list_products(who: Caller) -> dict[str, Any]:
-        return {"items": platform.store.list("product")}
+        return {"items": billing.products()}
 
     @routes.get(f"{API}/orders", name="order.list", **documented(S.Items[S.Order]))
     def list_orders(who: Caller) -> dict[str, Any]:
-        tenant = scoped_tenant(who, None)
-        return {"items": platform.store.list("order", tenant_id=tenant)}
+        return {"items": billing.orders(scoped_tenant(who, None))}
 
     @routes.post(f"{API}/orders", name="order.create", **documented(S.Order, 201))
     def create_order(body: models.OrderCreate, who: Caller, request: Request) -> Document:
         rules.require_write(who, who.tenant_id, allowed=("tenant_admin", "member"))
-        product = platform.store.get("product", body.product_id)
-        if product is None:
-            raise not_found(f"product {body.product_id}")
-        order = {
-            "id": new_id("order"), "tenant_id": who.tenant_id, "product_id": product["id"],
-            "quantity": body.quantity, "unit_price": product["unit_price"],
-            "amount": round(body.quantity * product["unit_price"], 6),
-            "currency": product["currency"], "status": "active", "created_by": who.user_id,
-            "created_at": utc_now(), "labels": body.labels,
-        }
-        platform.store.put("order", order)
+        order = billing.create_order(who, body.product_id, body.quantity, body.labels)
         audit_resource(request, f"orders/{order['id']}")
         return order
 
     @routes.post(f"{API}/orders/{{order_id}}/cancel", name="order.cancel", **documented(S.Order))
     def cancel_order(order_id: str, who: Caller) -> Document:
-        order = platform.store.get("order", order_id)
-        if order is None or not rules.can_read_tenant(
-            who, order["tenant_id"], cross_tenant_kind=False
-        ):
-            raise not_found(f"order {order_id}")
+        order = billing.visible_order(who, order_id)
         rules.require_write(who, order["tenant_id"], allowed=("tenant_admin", "member"))
-        if order["status"] != "active":
-            raise ApiError(409, "conflict", f"order {order_id} is {order['status']}")
-        if "order_cancel_ignored" in platform.faults:
-            return order
-        order["status"] = "cancelled"
-        order["cancelled_at"] = utc_now()
-        platform.store.put("order", order)
-        return order
+        return billing.cancel_order(order)
 
     @routes.get(f"{API}/bills", name="bill.list", **documented(S.Items[S.Bill]))
     def list_bills(
@@ -103,10 +77,10 @@ def router(platform: SandboxPlatform) -> APIRouter:
         if not _PERIOD.match(period):
             raise ApiError(422, "invalid_request", f"period {period!r} is not YYYY-MM")
         tenant = scoped_tenant(who, tenant_id)
-        tenants = [tenant] if tenant else [t["id"] for t in platform.store.list("tenant")]
+        tenants = [tenant] if tenant else platform.tenancy.tenant_ids()
         for tid in tenants:
-            platform.tenant(tid)
-        return {"items": [platform.bill(tid, period) for tid in tenants]}
+            platform.tenancy.tenant(tid)
+        return {"items": [billing.bill(tid, period) for tid in tenants]}
 
     @routes.get(f"{API}/audit", name="audit.list", **documented(S.Items[S.AuditEntry]))
     def list_audit(
@@ -117,14 +91,8 @@ def router(platform: SandboxPlatform) -> APIRouter:
     ) -> dict[str, Any]:
         if not who.is_platform_admin and who.role != "tenant_admin":
             raise forbidden(f"role {who.role} cannot read the audit log")
-        start = timestamp(since)
         tenant = None if who.is_platform_admin else who.tenant_id
-        entries = [
-            public(e) for e in platform.store.list("audit", tenant_id=tenant)
-            if (start is None or e["time"] >= start)
-            and (actor is None or e["actor"] == actor)
-            and (action is None or e["action"] == action)
-        ]
-        return {"items": entries}
+        entries = platform.audit.entries(tenant, timestamp(since), actor, action)
+        return {"items": [public(e) for e in entries]}
 
     return routes

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from pytest_sca import __version__
 from pytest_sca.sandbox.core import SandboxPlatform
+from pytest_sca.sandbox.faults import Fault
 
 _PAGE = """<!doctype html>
 <html lang="en">
@@ -57,7 +58,7 @@ def router(platform: SandboxPlatform) -> APIRouter:
 
     @routes.get("/", name="console.page", include_in_schema=False)
     def console() -> Response:
-        if "web_console_missing" in platform.faults:
+        if Fault.WEB_CONSOLE_MISSING in platform.faults:
             return JSONResponse({"error": {"code": "not_found", "message": "no console here"}},
                                 status_code=404)
         title = escape("pytest-sca reference platform console")

@@ -6,7 +6,6 @@ who may do what and translate HTTP (and one websocket) into calls there.
 
 from __future__ import annotations
 
-import atexit
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -20,8 +19,6 @@ from pytest_sca.sandbox import schemas as S
 from pytest_sca.sandbox.auth import Principal
 from pytest_sca.sandbox.core import SandboxPlatform
 from pytest_sca.sandbox.deps import API, Caller, audit_resource, timestamp
-from pytest_sca.sandbox.devmachines import DevMachines
-from pytest_sca.sandbox.devtools import JobSeries, frameworks, mark_node, preflight, run_terminal
 from pytest_sca.sandbox.errors import forbidden, not_found
 from pytest_sca.sandbox.schemas import documented
 from pytest_sca.sandbox.store import Document
@@ -161,28 +158,17 @@ def router(platform: SandboxPlatform) -> APIRouter:
     """The routes over ``platform``."""
     routes = APIRouter()
     rules = platform.permissions
-    machines = DevMachines(platform)
-    series = JobSeries(platform)
-    platform.runner.tick_hooks.append(series.hook)
-    # Dev machines sit in the sandbox's session: stop them when the process ends.
-    atexit.register(machines.close)
-
-    def visible_machine(who: Principal, machine_id: str) -> Document:
-        machine = platform.store.get("devmachine", machine_id)
-        if machine is None or not rules.can_read_tenant(
-            who, machine["tenant_id"], cross_tenant_kind=False
-        ):
-            raise not_found(f"dev machine {machine_id}")
-        return machine
+    machines = platform.devmachines
+    tools = platform.devtools
 
     def usable_machine(who: Principal, machine_id: str) -> Document:
-        machine = visible_machine(who, machine_id)
+        machine = machines.visible(who, machine_id)
         rules.require_write(who, machine["tenant_id"], allowed=("tenant_admin", "member"),
                             owner=machine["owner"])
         return machine
 
     def visible_job(who: Principal, job_id: str) -> Document:
-        job = platform.store.get("job", job_id)
+        job = platform.runner.job(job_id)
         if job is None or not rules.can_read_tenant(who, job["tenant_id"], cross_tenant_kind=True):
             raise not_found(f"job {job_id}")
         return job
@@ -191,7 +177,7 @@ def router(platform: SandboxPlatform) -> APIRouter:
 
     @routes.get(f"{API}/frameworks", name="framework.list", **documented(S.Items[Framework]))
     def list_frameworks(who: Caller) -> dict[str, Any]:
-        return {"items": frameworks(platform.faults)}
+        return {"items": tools.frameworks()}
 
     # dev machines -----------------------------------------------------------------------------
 
@@ -206,14 +192,12 @@ def router(platform: SandboxPlatform) -> APIRouter:
     @routes.get(f"{API}/devmachines", name="devmachine.list",
                 **documented(S.Items[DevMachine]))
     def list_machines(who: Caller) -> dict[str, Any]:
-        everyone = rules.reads_every_tenant(who, cross_tenant_kind=False)
-        found = platform.store.list("devmachine", tenant_id=None if everyone else who.tenant_id)
-        return {"items": [machines.status(m) for m in found]}
+        return {"items": [machines.status(m) for m in machines.visible_machines(who)]}
 
     @routes.get(f"{API}/devmachines/{{devmachine_id}}", name="devmachine.get",
                 **documented(DevMachine))
     def get_machine(devmachine_id: str, who: Caller) -> Document:
-        return machines.status(visible_machine(who, devmachine_id))
+        return machines.status(machines.visible(who, devmachine_id))
 
     @routes.delete(f"{API}/devmachines/{{devmachine_id}}", name="devmachine.delete",
                    **documented(None, 204))
@@ -238,7 +222,7 @@ def router(platform: SandboxPlatform) -> APIRouter:
                 name="devmachine.proxy", include_in_schema=False)
     def proxy(devmachine_id: str, port: int, path: str, who: Caller,
               request: Request) -> Response:
-        machine = visible_machine(who, devmachine_id)
+        machine = machines.visible(who, devmachine_id)
         target = machines.forward_port(machine, port)
         url = f"http://127.0.0.1:{target}/{path}"
         try:
@@ -259,13 +243,14 @@ def router(platform: SandboxPlatform) -> APIRouter:
     @routes.get(f"{API}/jobs/{{job_id}}/metrics", name="job.metrics", **documented(JobMetrics))
     def job_metrics(job_id: str, who: Caller, since: datetime | None = None,
                     until: datetime | None = None) -> Document:
-        return series.series(visible_job(who, job_id), timestamp(since), timestamp(until))
+        return platform.series.series(visible_job(who, job_id), timestamp(since),
+                                      timestamp(until))
 
     @routes.websocket(f"{API}/jobs/{{job_id}}/workers/{{rank}}/terminal")
     async def terminal(websocket: WebSocket, job_id: str, rank: int) -> None:
         scheme, _, key = websocket.headers.get("authorization", "").partition(" ")
-        who = platform.authenticate(key) if scheme.lower() == "bearer" and key else None
-        job = platform.store.get("job", job_id) if who is not None else None
+        who = platform.tenancy.authenticate(key) if scheme.lower() == "bearer" and key else None
+        job = platform.runner.job(job_id) if who is not None else None
         allowed = (who is not None and job is not None
                    and rules.can_read_tenant(who, job["tenant_id"], cross_tenant_kind=False)
                    and 0 <= rank < job["world_size"] and job["status"] == "running")
@@ -274,13 +259,13 @@ def router(platform: SandboxPlatform) -> APIRouter:
             return
         await websocket.accept()
         assert job is not None
-        await run_terminal(platform, websocket, job, rank)
+        await tools.terminal(websocket, job, rank)
 
     # pre-flight --------------------------------------------------------------------------------
 
     @routes.post(f"{API}/preflight", name="preflight.run", **documented(Preflight))
     def run_preflight(body: PreflightRequest, who: Caller) -> Document:
-        return preflight(platform, body.node_ids)
+        return tools.preflight(body.node_ids)
 
     @routes.post(f"{API}/preflight/faulty-nodes", name="node.mark_faulty",
                  **documented(NodeMark))
@@ -288,13 +273,13 @@ def router(platform: SandboxPlatform) -> APIRouter:
         if not who.is_platform_admin:
             raise forbidden("only a platform admin marks nodes")
         audit_resource(request, f"nodes/{body.node_id}")
-        return mark_node(platform, body.node_id, True, body.reason)
+        return tools.mark_node(body.node_id, True, body.reason)
 
     @routes.delete(f"{API}/preflight/faulty-nodes/{{node_id}}", name="node.unmark",
                    **documented(NodeMark))
     def unmark(node_id: str, who: Caller) -> Document:
         if not who.is_platform_admin:
             raise forbidden("only a platform admin marks nodes")
-        return mark_node(platform, node_id, False, "")
+        return tools.mark_node(node_id, False, "")
 
     return routes

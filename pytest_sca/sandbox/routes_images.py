@@ -18,8 +18,8 @@ from pytest_sca.sandbox import schemas as S
 from pytest_sca.sandbox.auth import Principal
 from pytest_sca.sandbox.core import SandboxPlatform
 from pytest_sca.sandbox.deps import API, Caller
-from pytest_sca.sandbox.errors import ApiError, not_found
-from pytest_sca.sandbox.oci import DIGEST, MANIFEST_TYPES, Registry, pull_onto_node
+from pytest_sca.sandbox.errors import ApiError
+from pytest_sca.sandbox.oci import DIGEST, MANIFEST_TYPES
 from pytest_sca.sandbox.schemas import documented
 
 _V2 = "/v2"
@@ -50,7 +50,7 @@ def _oci_error(status: int, code: str, message: str) -> JSONResponse:
 def router(platform: SandboxPlatform) -> APIRouter:
     """The routes over ``platform``."""
     routes = APIRouter()
-    registry = Registry(platform)
+    registry = platform.registry
     uploads: dict[str, str] = {}
 
     def registry_user(request: Request) -> Principal | None:
@@ -64,7 +64,7 @@ def router(platform: SandboxPlatform) -> APIRouter:
                 return None
         elif scheme.lower() != "bearer":
             return None
-        return platform.authenticate(key) if key else None
+        return platform.tenancy.authenticate(key) if key else None
 
     def guarded(request: Request) -> JSONResponse | None:
         if registry_user(request) is None:
@@ -173,16 +173,7 @@ def router(platform: SandboxPlatform) -> APIRouter:
     @routes.post(f"{API}/nodes/{{node_id}}/image-pulls", name="node.image_pull",
                  **documented(PullResult))
     def pull(node_id: str, body: ImagePull, who: Caller) -> dict[str, Any]:
-        node = platform.store.get("node", node_id)
-        if node is None:
-            raise not_found(f"node {node_id}")
-        name, _, tag = body.image.partition(":")
-        images = [i for i in platform.store.list("image")
-                  if i["name"] == name and i["tag"] == (tag or "latest")
-                  and (i["tenant_id"] is None or i["tenant_id"] == who.tenant_id)]
-        if not images:
-            raise not_found(f"image {body.image}")
-        return pull_onto_node(platform, node, images[0], body.mode)
+        return registry.pull(who, node_id, body.image, body.mode)
 
     return routes
 

@@ -23,7 +23,8 @@ from pytest_sca.sandbox import lm
 from pytest_sca.sandbox.core import SandboxPlatform
 from pytest_sca.sandbox.deps import Caller
 from pytest_sca.sandbox.errors import ApiError
-from pytest_sca.sandbox.modelhub import ModelHub, hub_of, model_not_found
+from pytest_sca.sandbox.faults import Fault, Faults
+from pytest_sca.sandbox.modelhub import ModelHub, model_not_found
 
 _ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error",
                 403: "permission_error", 404: "invalid_request_error",
@@ -82,9 +83,9 @@ def _sse(payload: dict[str, Any]) -> str:
 class _Inference:
     """The handlers, shared by the platform endpoint and every deployment's endpoint."""
 
-    def __init__(self, platform: SandboxPlatform, hub: ModelHub) -> None:
-        self.platform = platform
+    def __init__(self, hub: ModelHub, faults: Faults) -> None:
         self.hub = hub
+        self.faults = faults
 
     def models(self, who: Any) -> dict[str, Any]:
         created = int(time.time())
@@ -143,13 +144,13 @@ class _Inference:
         yield _sse(chunk(None, finish))
         if include_usage:
             yield _sse({**base, "choices": [], "usage": usage})
-        if "stream_not_terminated" not in self.platform.faults:
+        if Fault.STREAM_NOT_TERMINATED not in self.faults:
             yield "data: [DONE]\n\n"
 
     def chat(self, who: Any, body: ChatRequest, deployment: str | None
              ) -> JSONResponse | StreamingResponse:
         messages = [{"role": m.role, "content": _text_of(m)} for m in body.messages]
-        history = "chat_history_dropped" not in self.platform.faults
+        history = Fault.CHAT_HISTORY_DROPPED not in self.faults
         return self.run(who, body, lm.chat_tokens(messages, history=history), True, deployment)
 
     def completion(self, who: Any, body: CompletionRequest, deployment: str | None
@@ -160,8 +161,8 @@ class _Inference:
 def router(platform: SandboxPlatform) -> APIRouter:
     """The OpenAI-compatible routes over ``platform``."""
     routes = APIRouter(tags=["openai"], include_in_schema=False)
-    hub = hub_of(platform)
-    api = _Inference(platform, hub)
+    hub = platform.modelhub
+    api = _Inference(hub, platform.faults)
 
     def guarded(call: Any) -> Any:
         try:

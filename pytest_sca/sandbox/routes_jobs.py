@@ -22,15 +22,16 @@ def router(platform: SandboxPlatform) -> APIRouter:
     """The routes over ``platform``."""
     routes = APIRouter()
     rules = platform.permissions
+    runner = platform.runner
 
     def visible_job(who: Principal, job_id: str) -> Document:
-        job = platform.store.get("job", job_id)
+        job = runner.job(job_id)
         if job is None or not rules.can_read_tenant(who, job["tenant_id"], cross_tenant_kind=True):
             raise not_found(f"job {job_id}")
         return job
 
     def writable_job(who: Principal, job_id: str) -> Document:
-        job = platform.store.get("job", job_id)
+        job = runner.job(job_id)
         if job is None or not rules.can_read_tenant(
             who, job["tenant_id"], cross_tenant_kind=False
         ):
@@ -42,13 +43,13 @@ def router(platform: SandboxPlatform) -> APIRouter:
     def job_answer(job: Document) -> Document:
         answer = public_job(job)
         if job["status"] == "running":
-            answer["progress"] = platform.runner.progress(job)
+            answer["progress"] = runner.progress(job)
         return answer
 
     @routes.post(f"{API}/jobs", name="job.create", **documented(S.Job, 201))
     def submit_job(body: models.JobCreate, who: Caller, request: Request) -> Document:
         rules.require_write(who, who.tenant_id, allowed=("tenant_admin", "member"))
-        job = platform.runner.submit(who, body.model_dump())
+        job = runner.submit(who, body.model_dump())
         audit_resource(request, f"jobs/{job['id']}")
         return job_answer(job)
 
@@ -65,9 +66,7 @@ def router(platform: SandboxPlatform) -> APIRouter:
                 raise ApiError(422, "invalid_request", f"label filter {item!r} is not key=value")
             wanted[key] = value
         everyone = rules.reads_every_tenant(who, cross_tenant_kind=True)
-        candidates = platform.store.list(
-            "job", tenant_id=None if everyone else who.tenant_id, status=status
-        )
+        candidates = runner.jobs(tenant_id=None if everyone else who.tenant_id, status=status)
         jobs = [
             job_answer(j) for j in candidates
             if rules.can_read_tenant(who, j["tenant_id"], cross_tenant_kind=True)
@@ -81,30 +80,30 @@ def router(platform: SandboxPlatform) -> APIRouter:
 
     @routes.get(f"{API}/jobs/{{job_id}}/events", name="job.events", **documented(S.Items[S.Event]))
     def job_events(job_id: str, who: Caller) -> dict[str, Any]:
-        return {"items": platform.runner.events(visible_job(who, job_id))}
+        return {"items": runner.events(visible_job(who, job_id))}
 
     @routes.get(f"{API}/jobs/{{job_id}}/logs", name="job.logs", response_class=PlainTextResponse,
         responses=S.ERRORS)
     def job_logs(
         job_id: str, who: Caller, worker: Annotated[int, Query(ge=0, le=1024)] = 0
     ) -> PlainTextResponse:
-        text = platform.runner.logs(visible_job(who, job_id), worker)
+        text = runner.logs(visible_job(who, job_id), worker)
         return PlainTextResponse(text)
 
     @routes.post(f"{API}/jobs/{{job_id}}/stop", name="job.stop", **documented(S.Job))
     def stop_job(job_id: str, who: Caller) -> Document:
         writable_job(who, job_id)
-        return job_answer(platform.runner.stop(job_id))
+        return job_answer(runner.stop(job_id))
 
     @routes.post(f"{API}/jobs/{{job_id}}/restart", name="job.restart", **documented(S.Job))
     def restart_job(job_id: str, who: Caller) -> Document:
         writable_job(who, job_id)
-        return job_answer(platform.runner.restart(job_id))
+        return job_answer(runner.restart(job_id))
 
     @routes.delete(f"{API}/jobs/{{job_id}}", name="job.delete", **documented(None, 204))
     def delete_job(job_id: str, who: Caller) -> Response:
         writable_job(who, job_id)
-        platform.runner.delete(job_id)
+        runner.delete(job_id)
         return Response(status_code=204)
 
     return routes

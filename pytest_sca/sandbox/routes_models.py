@@ -11,7 +11,6 @@ from pydantic import BaseModel, Field
 
 from pytest_sca.sandbox.core import SandboxPlatform
 from pytest_sca.sandbox.deps import API, Caller, audit_resource, timestamp
-from pytest_sca.sandbox.modelhub import hub_of
 from pytest_sca.sandbox.models import Labels, Name
 from pytest_sca.sandbox.schemas import ERRORS, Items, Open, documented
 from pytest_sca.sandbox.store import Document
@@ -140,7 +139,7 @@ def _served(doc: Document, request: Request) -> Document:
 def router(platform: SandboxPlatform) -> APIRouter:
     """The routes over ``platform``."""
     routes = APIRouter()
-    hub = hub_of(platform)
+    hub = platform.modelhub
 
     # models ------------------------------------------------------------------------------
 

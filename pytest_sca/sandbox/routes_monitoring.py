@@ -12,10 +12,8 @@ from pydantic import BaseModel, Field, StringConstraints
 from pytest_sca.sandbox import schemas as S
 from pytest_sca.sandbox.core import SandboxPlatform
 from pytest_sca.sandbox.deps import API, Caller, audit_resource, public
-from pytest_sca.sandbox.errors import not_found
-from pytest_sca.sandbox.monitoring import burst_policy, diagnose_cluster, evaluate_rules
 from pytest_sca.sandbox.schemas import documented
-from pytest_sca.sandbox.store import Document, new_id, utc_now
+from pytest_sca.sandbox.store import Document
 
 Short = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
@@ -84,56 +82,44 @@ def router(platform: SandboxPlatform) -> APIRouter:
     """The routes over ``platform``."""
     routes = APIRouter()
     rules = platform.permissions
-
-    def mine(who: Any, doc: Document) -> bool:
-        return bool(who.is_platform_admin or doc["tenant_id"] == who.tenant_id)
+    monitoring = platform.monitoring
 
     @routes.get(f"{API}/alert-rules", name="alertrule.list", **documented(S.Items[AlertRule]))
     def list_rules(who: Caller) -> dict[str, Any]:
-        return {"items": [public(r) for r in platform.store.list("alertrule") if mine(who, r)]}
+        return {"items": [public(r) for r in monitoring.rules(who)]}
 
     @routes.post(f"{API}/alert-rules", name="alertrule.create", **documented(AlertRule, 201))
     def create_rule(body: AlertRuleCreate, who: Caller, request: Request) -> Document:
         rules.require_write(who, who.tenant_id, allowed=("tenant_admin", "member"))
-        rule = {"id": new_id("rule"), "tenant_id": who.tenant_id, "created_at": utc_now(),
-                **body.model_dump()}
-        platform.store.put("alertrule", rule)
+        rule = monitoring.create_rule(who, body.model_dump())
         audit_resource(request, f"alert-rules/{rule['id']}")
         return public(rule)
 
     @routes.delete(f"{API}/alert-rules/{{rule_id}}", name="alertrule.delete",
                    **documented(None, 204))
     def delete_rule(rule_id: str, who: Caller) -> Response:
-        rule = platform.store.get("alertrule", rule_id)
-        if rule is None or not mine(who, rule):
-            raise not_found(f"alert rule {rule_id}")
+        rule = monitoring.visible_rule(who, rule_id)
         rules.require_write(who, rule["tenant_id"], allowed=("tenant_admin", "member"))
-        platform.store.delete("alertrule", rule_id)
+        monitoring.delete_rule(rule)
         return Response(status_code=204)
 
     @routes.get(f"{API}/alerts", name="alert.list", **documented(S.Items[Alert]))
     def list_alerts(who: Caller) -> dict[str, Any]:
-        return {"items": [a for a in evaluate_rules(platform) if mine(who, a)]}
+        return {"items": monitoring.alerts(who)}
 
     @routes.get(f"{API}/notifications", name="notification.list",
                 **documented(S.Items[Notification]))
     def list_notifications(who: Caller) -> dict[str, Any]:
-        evaluate_rules(platform)
-        return {"items": [public(n) for n in platform.store.list("notification")
-                          if mine(who, n)]}
+        return {"items": [public(n) for n in monitoring.notifications(who)]}
 
     @routes.post(f"{API}/clusters/{{cluster_id}}/diagnosis", name="cluster.diagnose",
                  **documented(Diagnosis))
     def diagnose(cluster_id: str, who: Caller) -> Document:
-        cluster = platform.store.get("cluster", cluster_id)
-        if cluster is None or not (cluster["tenant_id"] is None or rules.can_read_tenant(
-                who, cluster["tenant_id"], cross_tenant_kind=False)):
-            raise not_found(f"cluster {cluster_id}")
-        return diagnose_cluster(platform, cluster)
+        return monitoring.diagnose_cluster(platform.compute.visible_cluster(who, cluster_id))
 
     @routes.get(f"{API}/scheduling/burst-policy", name="burstpolicy.get",
                 **documented(BurstPolicy))
     def get_burst_policy(who: Caller) -> Document:
-        return burst_policy(platform)
+        return monitoring.burst_policy()
 
     return routes

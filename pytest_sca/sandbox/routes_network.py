@@ -14,7 +14,7 @@ from fastapi import APIRouter
 from pytest_sca.sandbox import schemas as S
 from pytest_sca.sandbox.core import SandboxPlatform
 from pytest_sca.sandbox.deps import API, Caller
-from pytest_sca.sandbox.netiso import ADDRESS_RANGE, unsupported_reason
+from pytest_sca.sandbox.netiso import network_policy
 from pytest_sca.sandbox.schemas import documented
 
 
@@ -24,15 +24,6 @@ class NetworkPolicy(S.Open):
     isolation: str
     reason: str | None = None
     address_range: str
-
-
-def network_policy() -> dict[str, Any]:
-    """``isolation: tenant`` (each tenant's jobs in their own segment, no traffic between
-    tenants) or ``unsupported`` with the reason (this machine cannot create namespaces)."""
-    reason = unsupported_reason()
-    if reason is None:
-        return {"isolation": "tenant", "address_range": str(ADDRESS_RANGE)}
-    return {"isolation": "unsupported", "reason": reason, "address_range": str(ADDRESS_RANGE)}
 
 
 def target_capabilities(platform: SandboxPlatform) -> dict[str, Any]:

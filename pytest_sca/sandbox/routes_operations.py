@@ -12,7 +12,6 @@ from pytest_sca.sandbox import schemas as S
 from pytest_sca.sandbox.core import SandboxPlatform
 from pytest_sca.sandbox.deps import API, Caller
 from pytest_sca.sandbox.errors import ApiError, forbidden
-from pytest_sca.sandbox.operations import node_network, resource_report, set_link
 from pytest_sca.sandbox.schemas import documented
 from pytest_sca.sandbox.store import Document
 
@@ -70,20 +69,20 @@ def router(platform: SandboxPlatform) -> APIRouter:
         period = period or datetime.now(timezone.utc).strftime("%Y-%m")
         if not _PERIOD.match(period):
             raise ApiError(422, "invalid_request", f"period {period!r} is not YYYY-MM")
-        return resource_report(platform, period)
+        return platform.operations.resource_report(period)
 
     @routes.get(f"{API}/nodes/{{node_id}}/network", name="node.network",
                 **documented(NodeNetwork))
     def network(node_id: str, who: Caller) -> Document:
         if not who.is_platform_admin:
             raise forbidden("node network state is for platform admins")
-        return node_network(platform, node_id)
+        return platform.operations.node_network(node_id)
 
     @routes.post(f"{API}/nodes/{{node_id}}/network/links/{{link}}/{{state}}",
                  name="node.link", **documented(NodeNetwork))
     def link(node_id: str, link: str, state: Literal["up", "down"], who: Caller) -> Document:
         if not who.is_platform_admin:
             raise forbidden("link drills are for platform admins")
-        return set_link(platform, node_id, link, up=state == "up")
+        return platform.operations.set_link(node_id, link, up=state == "up")
 
     return routes

@@ -17,7 +17,7 @@ from pytest_sca.sandbox import schemas as S
 from pytest_sca.sandbox.core import SandboxPlatform
 from pytest_sca.sandbox.deps import API, Caller
 from pytest_sca.sandbox.errors import ApiError, not_found
-from pytest_sca.sandbox.perf import LAYERS, area_of
+from pytest_sca.sandbox.perf import LAYERS
 from pytest_sca.sandbox.schemas import documented
 from pytest_sca.sandbox.store import Document
 
@@ -75,10 +75,10 @@ def router(platform: SandboxPlatform) -> APIRouter:
     """The routes over ``platform``."""
     routes = APIRouter()
     rules = platform.permissions
-    area = area_of(platform)
+    area = platform.perf
 
     def visible_job(who: Any, job_id: str) -> Document:
-        job = platform.store.get("job", job_id)
+        job = platform.runner.job(job_id)
         if job is None or not rules.can_read_tenant(who, job["tenant_id"], cross_tenant_kind=True):
             raise not_found(f"job {job_id}")
         return job
@@ -91,7 +91,7 @@ def router(platform: SandboxPlatform) -> APIRouter:
     @routes.get(f"{API}/diagnoses/{{diagnosis_id}}", name="diagnosis.get",
                 **documented(Diagnosis))
     def get_diagnosis(diagnosis_id: str, who: Caller) -> Document:
-        return area.diagnosis(diagnosis_id, platform.tenants_visible_to(who))
+        return area.diagnosis(diagnosis_id, platform.tenancy.tenants_visible_to(who))
 
     @routes.get(f"{API}/jobs/{{job_id}}/topology", name="job.topology", **documented(Topology))
     def job_topology(job_id: str, who: Caller) -> Document:

@@ -13,7 +13,6 @@ from pytest_sca.sandbox import schemas as S
 from pytest_sca.sandbox.core import SandboxPlatform
 from pytest_sca.sandbox.deps import API, Caller, audit_resource
 from pytest_sca.sandbox.schemas import documented
-from pytest_sca.sandbox.services import ServiceManager
 from pytest_sca.sandbox.store import Document
 
 
@@ -61,7 +60,7 @@ def router(platform: SandboxPlatform) -> APIRouter:
     """The routes over ``platform``."""
     routes = APIRouter()
     rules = platform.permissions
-    services = ServiceManager(platform)
+    services = platform.services
 
     @routes.post(f"{API}/services", name="service.create", **documented(Service, 201))
     def deploy(body: ServiceCreate, who: Caller, request: Request) -> Document:

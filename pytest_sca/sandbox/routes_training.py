@@ -14,7 +14,6 @@ from pytest_sca.sandbox.core import SandboxPlatform
 from pytest_sca.sandbox.deps import API, Caller, audit_resource
 from pytest_sca.sandbox.schemas import documented
 from pytest_sca.sandbox.store import Document
-from pytest_sca.sandbox.training import TrainingController
 
 
 class TrainingCreate(BaseModel):
@@ -68,11 +67,10 @@ def target_capabilities(platform: SandboxPlatform) -> dict[str, Any]:
 
 
 def router(platform: SandboxPlatform) -> APIRouter:
-    """The routes over ``platform``; the controller follows its jobs in the runner's tick."""
+    """The routes over ``platform``."""
     routes = APIRouter()
     rules = platform.permissions
-    controller = TrainingController(platform)
-    platform.runner.tick_hooks.append(controller.reconcile)
+    controller = platform.training
 
     @routes.post(f"{API}/training-jobs", name="training.create",
                  **documented(TrainingJob, 201))

@@ -21,10 +21,11 @@ from pydantic import BaseModel, Field
 from pytest_sca.sandbox.core import SandboxPlatform
 from pytest_sca.sandbox.deps import API, Caller, audit_resource, timestamp
 from pytest_sca.sandbox.errors import ApiError
+from pytest_sca.sandbox.faults import Fault
 from pytest_sca.sandbox.models import Labels, Name
 from pytest_sca.sandbox.schemas import Items, Open, documented
 from pytest_sca.sandbox.store import Document
-from pytest_sca.sandbox.workflows import PromptInvalid, WorkflowEngine, engine_of
+from pytest_sca.sandbox.workflows import PromptInvalid, WorkflowEngine
 
 COMFY = "/comfyui"
 MAX_UPLOAD = 10_000_000
@@ -117,7 +118,7 @@ def _comfy_routes(engine: WorkflowEngine) -> APIRouter:
                                 status_code=400)
         answer: dict[str, Any] = {"prompt_id": run["id"], "number": run["number"],
                                   "node_errors": {}}
-        if "workflow_submit_no_task_id" in faults:
+        if Fault.WORKFLOW_SUBMIT_NO_TASK_ID in faults:
             answer.pop("prompt_id")
         return answer
 
@@ -126,20 +127,13 @@ def _comfy_routes(engine: WorkflowEngine) -> APIRouter:
         running, pending = engine.queue()
         return {"exec_info": {"queue_remaining": len(running) + len(pending)}}
 
-    def queue_item(run_id: str) -> list[Any] | None:
-        run = engine.store.get("workflow_run", run_id)
-        if run is None:
-            return None
-        return [run["number"], run["id"], run["prompt"], {"client_id": run["client_id"]},
-                run["outputs_to_execute"]]
-
     @routes.get("/queue", name="comfyui.queue")
     def queue(who: Caller) -> Any:
         running, pending = engine.queue()
-        if "queue_position_missing" in faults:
+        if Fault.QUEUE_POSITION_MISSING in faults:
             pending = []
-        return {"queue_running": [i for i in map(queue_item, running) if i],
-                "queue_pending": [i for i in map(queue_item, pending) if i]}
+        return {"queue_running": [i for i in map(engine.queue_item, running) if i],
+                "queue_pending": [i for i in map(engine.queue_item, pending) if i]}
 
     @routes.post("/queue", name="comfyui.queue_delete")
     async def queue_delete(request: Request, who: Caller) -> Any:
@@ -201,7 +195,7 @@ def _comfy_routes(engine: WorkflowEngine) -> APIRouter:
 
 def router(platform: SandboxPlatform) -> APIRouter:
     """The ComfyUI-compatible routes and the platform's workflow routes."""
-    engine = engine_of(platform)
+    engine = platform.workflows
     routes = APIRouter()
     routes.include_router(_comfy_routes(engine))
 

@@ -29,6 +29,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from pytest_sca.sandbox.faults import Fault, Faults
+
 #: access key → (secret key, the one bucket it may use), or None for an unknown key.
 KeyLookup = Callable[[str], "tuple[str, str] | None"]
 
@@ -157,7 +159,7 @@ class S3Gateway:
     """The gateway server: start, stop, and its URL."""
 
     def __init__(self, backend: str, keys: KeyLookup, tenant_buckets: Callable[[], set[str]],
-                 admin_client: Callable[[], Any], faults: frozenset[str],
+                 admin_client: Callable[[], Any], faults: Faults,
                  tls: ssl.SSLContext | None = None) -> None:
         self.backend = urlsplit(backend)
         self.keys = keys
@@ -179,10 +181,10 @@ class S3Gateway:
             if bucket in self._prepared or bucket not in self.tenant_buckets():
                 return
             client = self.admin()
-            if "sse_disabled" not in self.faults:
+            if Fault.SSE_DISABLED not in self.faults:
                 client.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={
                     "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
-            if "public_bucket" in self.faults:
+            if Fault.PUBLIC_BUCKET in self.faults:
                 policy = json.dumps(PUBLIC_READ_POLICY).replace("{bucket}", bucket)
                 client.put_bucket_policy(Bucket=bucket, Policy=policy)
             self._prepared.add(bucket)

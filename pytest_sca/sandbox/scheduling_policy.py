@@ -10,31 +10,33 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from pytest_sca.sandbox.faults import Fault, Faults
 from pytest_sca.sandbox.store import Document
 
 #: The clusters a fresh sandbox starts with (inventory.seed_inventory).
 SEEDED_CLUSTERS = ("bm-cluster", "k8s-cluster")
 
 
-def pending_order(pending: Iterable[Document], faults: frozenset[str]) -> list[Document]:
+def pending_order(pending: Iterable[Document], faults: Faults) -> list[Document]:
     """Pending jobs in the order the scheduler tries them: higher priority first, then oldest.
 
     Under ``priority_ignored`` only the submission time counts.
     """
     jobs = list(pending)
-    if "priority_ignored" in faults:
+    if Fault.PRIORITY_IGNORED in faults:
         return sorted(jobs, key=lambda job: job["created_at"])
     return sorted(jobs, key=lambda job: (-int(job.get("priority") or 0), job["created_at"]))
 
 
-def job_as_scheduled(job: Document, faults: frozenset[str]) -> Document:
+def job_as_scheduled(job: Document, faults: Faults) -> Document:
     """The job as the scheduler reads it: under ``accelerator_model_ignored`` without its model."""
-    if "accelerator_model_ignored" not in faults or not job["resources"].get("accelerator_model"):
+    if (Fault.ACCELERATOR_MODEL_IGNORED not in faults
+            or not job["resources"].get("accelerator_model")):
         return job
     return {**job, "resources": {**job["resources"], "accelerator_model": None}}
 
 
-def usable_nodes(nodes: list[Document], faults: frozenset[str], job: Document
+def usable_nodes(nodes: list[Document], faults: Faults, job: Document
                  ) -> list[Document]:
     """Nodes the scheduler may place ``job`` on: those of the cluster it names, if any.
 
@@ -44,9 +46,9 @@ def usable_nodes(nodes: list[Document], faults: frozenset[str], job: Document
     wanted = job["resources"].get("cluster_id")
     if wanted:
         nodes = [node for node in nodes if node["cluster_id"] == wanted]
-    if "new_clusters_unschedulable" in faults:
+    if Fault.NEW_CLUSTERS_UNSCHEDULABLE in faults:
         nodes = [node for node in nodes if node["cluster_id"] in SEEDED_CLUSTERS]
-    if "single_cluster_scheduling" not in faults or not nodes:
+    if Fault.SINGLE_CLUSTER_SCHEDULING not in faults or not nodes:
         return nodes
     first = sorted(node["cluster_id"] for node in nodes)[0]
     return [node for node in nodes if node["cluster_id"] == first]
@@ -118,16 +120,16 @@ def release_card(card: Document, job_id: str) -> None:
         card["allocated_to"] = next(iter(shares), None)
 
 
-def visible_accelerators(cards: list[int], faults: frozenset[str]) -> str:
+def visible_accelerators(cards: list[int], faults: Faults) -> str:
     """``SCA_VISIBLE_ACCELERATORS`` of a worker: its cards (every card of a node under
     ``visible_devices_unisolated``)."""
     from pytest_sca.sandbox.inventory import CARDS_PER_NODE
 
-    if "visible_devices_unisolated" in faults and cards:
+    if Fault.VISIBLE_DEVICES_UNISOLATED in faults and cards:
         return ",".join(str(i) for i in range(CARDS_PER_NODE))
     return ",".join(str(i) for i in cards)
 
 
-def cards_exported(node: Document, faults: frozenset[str]) -> list[Document]:
+def cards_exported(node: Document, faults: Faults) -> list[Document]:
     """The cards of ``node`` that /metrics reports (none under ``accelerator_metrics_missing``)."""
-    return [] if "accelerator_metrics_missing" in faults else list(node["accelerators"])
+    return [] if Fault.ACCELERATOR_METRICS_MISSING in faults else list(node["accelerators"])

@@ -24,6 +24,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from pytest_sca.sandbox.faults import Fault, Faults
+
 #: The node's SSH policy as its sshd_config says it (the asyncssh server enforces the same).
 HARDENED_SSHD = """\
 # sshd policy of this sandbox node (enforced by its SSH server)
@@ -50,12 +52,12 @@ NODE_SYSTEM_PATHS = ("etc", "usr/bin")
 NODE_SSHD_CONFIG = "etc/ssh/sshd_config"
 
 
-def write_node_baseline(workdir: Path, faults: frozenset[str]) -> None:
+def write_node_baseline(workdir: Path, faults: Faults) -> None:
     """(Re)write a node's system files and their modes as the faults say."""
     (workdir / "etc" / "ssh").mkdir(parents=True, exist_ok=True)
     (workdir / "usr" / "bin").mkdir(parents=True, exist_ok=True)
     config = workdir / NODE_SSHD_CONFIG
-    config.write_text(WEAK_SSHD if "root_password_login" in faults else HARDENED_SSHD)
+    config.write_text(WEAK_SSHD if Fault.ROOT_PASSWORD_LOGIN in faults else HARDENED_SSHD)
     crontab = workdir / "etc" / "crontab"
     crontab.write_text("# m h dom mon dow user command\n")
     tool = workdir / "usr" / "bin" / "node-agent"
@@ -64,7 +66,7 @@ def write_node_baseline(workdir: Path, faults: frozenset[str]) -> None:
         os.chmod(path, 0o755)
     os.chmod(config, 0o644)
     os.chmod(tool, 0o755)
-    os.chmod(crontab, 0o666 if "world_writable_system_file" in faults else 0o644)
+    os.chmod(crontab, 0o666 if Fault.WORLD_WRITABLE_SYSTEM_FILE in faults else 0o644)
 
 
 # --- data protection ---------------------------------------------------------------------------
@@ -125,10 +127,10 @@ def classify(text: str) -> dict[str, Any]:
             "categories": counts}
 
 
-def mask(text: str, faults: frozenset[str]) -> str:
+def mask(text: str, faults: Faults) -> str:
     """The masked view: each finding keeps its first 3 and last 2 characters (``masking_off``:
     the text unchanged)."""
-    if "masking_off" in faults:
+    if Fault.MASKING_OFF in faults:
         return text
     pieces: list[str] = []
     cursor = 0
@@ -226,11 +228,11 @@ def ensure_tls_material(state_dir: Path) -> TlsFiles:
     return files
 
 
-def server_ssl_context(files: TlsFiles, faults: frozenset[str]) -> ssl.SSLContext:
+def server_ssl_context(files: TlsFiles, faults: Faults) -> ssl.SSLContext:
     """The servers' TLS context: TLS ≥ 1.2 (``tls_legacy_enabled``: TLS 1.0 and 1.1 too)."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(str(files.cert), str(files.key))
-    if "tls_legacy_enabled" in faults:
+    if Fault.TLS_LEGACY_ENABLED in faults:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             context.minimum_version = ssl.TLSVersion.TLSv1

@@ -24,7 +24,8 @@ from typing import Any
 
 import yaml
 
-from pytest_sca.sandbox.core import OTHER_TENANT, PROBE_TENANT, SandboxPlatform
+from pytest_sca.sandbox.core import SandboxPlatform
+from pytest_sca.sandbox.faults import Fault
 from pytest_sca.sandbox.inventory import SSH_NODE_NAMES
 from pytest_sca.sandbox.prometheus_scraper import SandboxPrometheus, start_scraper
 from pytest_sca.sandbox.s3 import ObjectStorage
@@ -39,6 +40,7 @@ from pytest_sca.sandbox.security import (
     trust_sandbox_ca,
 )
 from pytest_sca.sandbox.ssh import SSH_USER, SshNodes
+from pytest_sca.sandbox.tenancy import OTHER_TENANT, PROBE_TENANT
 
 STANDARD = "saia-aicloud-2025-04-29"
 #: env name → what it holds; the target file refers to each as ${NAME}.
@@ -136,22 +138,19 @@ def target_document(
                 "bucket": other["storage"]["bucket"],
             },
         }
-    from pytest_sca.sandbox.api import route_modules
+    from pytest_sca.sandbox.api import ROUTES
 
     api_url = f"{scheme}://127.0.0.1:{api_port}/"
     evidence: dict[str, Any] = {}
     capabilities: dict[str, Any] = {"simulated": True}
-    for module in route_modules():
-        contribute = getattr(module, "target_adapters", None)
-        if contribute is not None:
-            adapters.update(contribute(api_url, platform))
-        # An area's evaluator evidence for parts no software can check (target_evidence).
-        supply = getattr(module, "target_evidence", None)
-        if supply is not None:
-            evidence.update(supply(platform))
-        declare = getattr(module, "target_capabilities", None)  # an area's capabilities
-        if declare is not None:
-            capabilities.update(declare(platform))
+    for area in ROUTES:
+        if area.target_adapters is not None:
+            adapters.update(area.target_adapters(api_url, platform))
+        # An area's evaluator evidence for parts no software can check.
+        if area.target_evidence is not None:
+            evidence.update(area.target_evidence(platform))
+        if area.target_capabilities is not None:
+            capabilities.update(area.target_capabilities(platform))
     if tls_ca is not None:
         trust_sandbox_ca(adapters, str(tls_ca))
     return {
@@ -189,7 +188,7 @@ def _write_private(path: Path, text: str) -> None:
 class Sandbox:
     """All the sandbox's servers over one state directory."""
 
-    def __init__(self, state_dir: Path, faults: tuple[str, ...]) -> None:
+    def __init__(self, state_dir: Path, faults: tuple[Fault, ...]) -> None:
         self.state_dir = state_dir
         self.storage = ObjectStorage()
         self.platform = SandboxPlatform(state_dir, frozenset(faults), self.storage)
@@ -212,11 +211,11 @@ class Sandbox:
         if not self.storage.endpoint:
             raise RuntimeError("the S3 server did not start")
         self.platform.initialise()
-        self.platform.ensure_buckets()
+        self.platform.tenancy.ensure_buckets()
         self._publish_ssh_nodes()
-        self.platform.runner.start()
+        self.platform.start()
         tls_context = None
-        if tls_enabled() and "plain_http_open" not in self.platform.faults:
+        if tls_enabled() and Fault.PLAIN_HTTP_OPEN not in self.platform.faults:
             self.tls = ensure_tls_material(self.state_dir)
             tls_context = server_ssl_context(self.tls, self.platform.faults)
         store = self.platform.store
@@ -271,7 +270,7 @@ class Sandbox:
         self.storage.stop()
 
 
-async def _serve(state_dir: Path, faults: tuple[str, ...], ready_file: Path | None) -> None:
+async def _serve(state_dir: Path, faults: tuple[Fault, ...], ready_file: Path | None) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -308,7 +307,7 @@ def _lock_state_dir(directory: Path) -> int:
     return fd
 
 
-def serve(state_dir: Path | None, faults: tuple[str, ...], ready_file: Path | None) -> int:
+def serve(state_dir: Path | None, faults: tuple[Fault, ...], ready_file: Path | None) -> int:
     """Run the sandbox until SIGINT/SIGTERM; a fresh temp state dir is removed at exit."""
     temporary = state_dir is None
     directory = Path(tempfile.mkdtemp(prefix="sca-sandbox-")) if state_dir is None else state_dir

@@ -18,14 +18,13 @@ import json
 import threading
 import urllib.error
 import urllib.request
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from pytest_sca.sandbox.auth import Principal
+from pytest_sca.sandbox.auth import Permissions, Principal
 from pytest_sca.sandbox.errors import ApiError, not_found
-from pytest_sca.sandbox.store import Document, new_id, utc_now
-
-if TYPE_CHECKING:
-    from pytest_sca.sandbox.core import SandboxPlatform
+from pytest_sca.sandbox.faults import Fault, Faults
+from pytest_sca.sandbox.jobs import JobRunner
+from pytest_sca.sandbox.store import Document, Store, new_id, utc_now
 
 #: The replica program: answers every GET and POST with who it is and what it holds.
 REPLICA_PROGRAM = r"""
@@ -65,10 +64,12 @@ FORWARD_TIMEOUT = 10.0
 class ServiceManager:
     """Deploys, inspects, invokes and deletes services."""
 
-    def __init__(self, platform: SandboxPlatform) -> None:
-        self.platform = platform
-        self.store = platform.store
-        self.runner = platform.runner
+    def __init__(self, store: Store, runner: JobRunner, permissions: Permissions,
+                 faults: Faults) -> None:
+        self.store = store
+        self.runner = runner
+        self.permissions = permissions
+        self.faults = faults
         self._turns: dict[str, itertools.count[int]] = {}
         self._lock = threading.Lock()
 
@@ -76,7 +77,7 @@ class ServiceManager:
         """Record a service and start its replicas as one job (quota and capacity apply)."""
         resources = dict(spec["resources"])
         started = dict(resources)
-        if "service_ignores_accelerators" in self.platform.faults:
+        if Fault.SERVICE_IGNORES_ACCELERATORS in self.faults:
             started.update(accelerators=0, accelerator_model=None)
         job = self.runner.submit(who, {
             "name": f"service-{spec['name']}", "image": spec["image"],
@@ -95,7 +96,7 @@ class ServiceManager:
     def get(self, who: Principal, service_id: str) -> Document:
         """A service the caller's tenant owns, or 404."""
         service = self.store.get("service", service_id)
-        if service is None or not self.platform.permissions.can_read_tenant(
+        if service is None or not self.permissions.can_read_tenant(
                 who, service["tenant_id"], cross_tenant_kind=False):
             raise not_found(f"service {service_id}")
         return service
@@ -139,7 +140,7 @@ class ServiceManager:
         ready = [r["index"] for r in view["replica_status"] if r["status"] == "ready"]
         if not ready:
             raise ApiError(409, "conflict", f"service {service['id']} has no ready replica")
-        if "load_balancer_pinned" in self.platform.faults:
+        if Fault.LOAD_BALANCER_PINNED in self.faults:
             rank = ready[0]
         else:
             with self._lock:

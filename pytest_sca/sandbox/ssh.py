@@ -18,6 +18,7 @@ from typing import Any
 
 import asyncssh
 
+from pytest_sca.sandbox.faults import Fault, Faults
 from pytest_sca.sandbox.procs import own_process_group
 from pytest_sca.sandbox.security import write_node_baseline
 
@@ -76,7 +77,7 @@ class SshNodes:
     """The sandbox's SSH-reachable nodes, served from one asyncio loop."""
 
     def __init__(self, state_dir: Path, node_names: tuple[str, ...],
-                 faults: frozenset[str] = frozenset()) -> None:
+                 faults: Faults = frozenset()) -> None:
         self.faults = faults
         self.ssh_dir = state_dir / "ssh"
         self.nodes_dir = state_dir / "nodes"
@@ -90,7 +91,7 @@ class SshNodes:
         """Create keys if missing, start one server per node, write known_hosts."""
         self.ssh_dir.mkdir(parents=True, exist_ok=True)
         client_key = _load_or_create_key(self.client_key_path)
-        root_password = (secrets.token_urlsafe(16) if "root_password_login" in self.faults
+        root_password = (secrets.token_urlsafe(16) if Fault.ROOT_PASSWORD_LOGIN in self.faults
                          else None)
         known_lines = []
         for name in self.node_names:

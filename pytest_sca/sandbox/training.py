@@ -6,30 +6,24 @@ restarts remain. An elastic training job (``min_workers < max_workers``)
 relaunches with the workers that survived (never fewer than ``min_workers``);
 one with a checkpoint gets a location in its tenant's object storage
 (``SCA_CHECKPOINT_URI``) that every attempt shares, so a relaunch can resume
-from the last step saved there. The controller runs in the job monitor's
-tick (``JobRunner.tick_hooks``), under the store lock.
-
-This module also holds the job runner's hooks for distributed jobs: the
-worker environment (``rendezvous_broken``, ``accelerators_hidden_from_jobs``)
-and the gang-scheduling fault (``gang_scheduling_off``).
+from the last step saved there. The controller follows its attempts in the
+job runner's tick (:meth:`JobRunner.add_tick_listener`), under the store lock.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import socket
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from pytest_sca.sandbox.auth import Principal
+from pytest_sca.sandbox.auth import Permissions, Principal
 from pytest_sca.sandbox.errors import ApiError, not_found
-from pytest_sca.sandbox.scheduling import place_job
-from pytest_sca.sandbox.store import Document, new_id, utc_now
-
-if TYPE_CHECKING:
-    from pytest_sca.sandbox.core import SandboxPlatform
-    from pytest_sca.sandbox.jobs import JobRunner
+from pytest_sca.sandbox.faults import Fault, Faults
+from pytest_sca.sandbox.jobs import JobRunner
+from pytest_sca.sandbox.s3 import ObjectStorage
+from pytest_sca.sandbox.store import Document, Store, new_id, utc_now
+from pytest_sca.sandbox.tenancy import Tenancy
 
 #: Training job statuses after which the controller does nothing more.
 TRAINING_FINISHED = ("succeeded", "failed", "stopped")
@@ -37,67 +31,19 @@ TRAINING_FINISHED = ("succeeded", "failed", "stopped")
 TRAINING_LABEL = "sca-training"
 
 
-# hooks of the job runner -------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def distort_worker_env(env: dict[str, str], faults: frozenset[str]) -> None:
-    """Break a worker's environment the way the active faults say (nothing when healthy)."""
-    if "rendezvous_broken" in faults and int(env.get("WORLD_SIZE", "1")) > 1:
-        env["MASTER_PORT"] = str(_free_port())
-    if "accelerators_hidden_from_jobs" in faults:
-        env["SCA_VISIBLE_ACCELERATORS"] = ""
-
-
-def admitted_resources(resources: dict[str, Any], faults: frozenset[str]) -> dict[str, Any]:
-    """What the runner records of a job's requests (``accelerator_sharing_off``: no shares)."""
-    admitted = dict(resources)
-    if "accelerator_sharing_off" in faults and admitted.get("accelerator_share"):
-        admitted["accelerator_share"] = None
-    return admitted
-
-
-def hold_fitting_workers(runner: JobRunner, job: Document) -> None:
-    """``gang_scheduling_off``: give the workers that fit their cards, although the job waits.
-
-    What a scheduler without gang admission does: the job stays ``pending``
-    while the cards of its first workers are held (and idle) until the rest fit.
-    """
-    if any(worker.get("accelerators") for worker in job["workers"]):
-        return
-    nodes = runner._usable_nodes(job["tenant_id"])  # noqa: SLF001 - the runner's own view
-    running = runner.store.list("job", status="running")
-    for fitting in range(int(job["world_size"]) - 1, 0, -1):
-        placement = place_job({**job, "world_size": fitting}, nodes, running)
-        if isinstance(placement, str):
-            continue
-        runner._allocate(job, placement)  # noqa: SLF001
-        for rank, spot in enumerate(placement):
-            job["workers"][rank].update(node_id=spot.node_id, accelerators=spot.accelerators)
-        job.setdefault("_events", []).append({
-            "time": utc_now(), "type": "Scheduled", "reason": "PartialPlacement",
-            "message": f"{fitting} of {job['world_size']} workers placed, the rest wait"})
-        runner.store.put("job", job)
-        return
-
-
-# training jobs --------------------------------------------------------------------------------
-
-
 class TrainingController:
     """Fault-tolerant training jobs over the platform's job runner."""
 
-    def __init__(self, platform: SandboxPlatform) -> None:
-        self.platform = platform
-        self.store = platform.store
-        self.runner = platform.runner
-        self.faults = platform.faults
-        self.files = platform.state_dir / "training"
+    def __init__(self, store: Store, runner: JobRunner, permissions: Permissions,
+                 tenancy: Tenancy, storage: ObjectStorage | None, files: Path,
+                 faults: Faults) -> None:
+        self.store = store
+        self.runner = runner
+        self.permissions = permissions
+        self.tenancy = tenancy
+        self.storage = storage
+        self.files = files
+        self.faults = faults
 
     # requests -------------------------------------------------------------------------------
 
@@ -142,7 +88,7 @@ class TrainingController:
     def get(self, who: Principal, training_id: str) -> Document:
         """One training job the caller's tenant owns, or 404."""
         training = self.store.get("training", training_id)
-        if training is None or not self.platform.permissions.can_read_tenant(
+        if training is None or not self.permissions.can_read_tenant(
                 who, training["tenant_id"], cross_tenant_kind=False):
             raise not_found(f"training job {training_id}")
         return training
@@ -190,7 +136,7 @@ class TrainingController:
             self.store.put("training", training)
 
     def _relaunch(self, training: Document, failed: Document) -> bool:
-        if "elastic_relaunch_off" in self.faults:
+        if Fault.ELASTIC_RELAUNCH_OFF in self.faults:
             return False
         if training["restarts"] >= training["max_restarts"]:
             return False
@@ -231,9 +177,9 @@ class TrainingController:
     # checkpoints -------------------------------------------------------------------------------
 
     def _checkpoint_uri(self, training: Document, attempt: int) -> str:
-        tenant = self.platform.tenant(training["tenant_id"])
+        tenant = self.tenancy.tenant(training["tenant_id"])
         prefix = f"s3://{tenant['storage']['bucket']}/training/{training['id']}/"
-        if "checkpoints_not_carried_over" in self.faults:
+        if Fault.CHECKPOINTS_NOT_CARRIED_OVER in self.faults:
             prefix += f"attempt-{attempt}/"
         return prefix
 
@@ -242,8 +188,8 @@ class TrainingController:
 
         A path in the environment, not the key itself: job answers show their env.
         """
-        tenant = self.platform.tenant(training["tenant_id"])
-        storage = self.platform.storage
+        tenant = self.tenancy.tenant(training["tenant_id"])
+        storage = self.storage
         path = self.files / training["id"] / "s3-credentials.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         content = json.dumps({

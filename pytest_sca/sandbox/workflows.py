@@ -18,7 +18,8 @@ import threading
 import time
 import uuid
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
 from pytest_sca.sandbox.auth import Principal
 from pytest_sca.sandbox.comfy_nodes import (
@@ -29,10 +30,8 @@ from pytest_sca.sandbox.comfy_nodes import (
     node_types,
 )
 from pytest_sca.sandbox.errors import ApiError, not_found
-from pytest_sca.sandbox.store import Document, new_id, utc_now
-
-if TYPE_CHECKING:
-    from pytest_sca.sandbox.core import SandboxPlatform
+from pytest_sca.sandbox.faults import Fault, Faults
+from pytest_sca.sandbox.store import Document, Store, new_id, utc_now
 
 MIN_RUN_SECONDS = 0.25
 #: The one workflow environment the sandbox offers: its node types and models.
@@ -60,11 +59,9 @@ def _is_link(value: Any) -> bool:
 class WorkflowEngine:
     """The prompt queue, its worker, and the platform's workflow applications."""
 
-    def __init__(self, platform: SandboxPlatform) -> None:
-        self.platform = platform
-        self.store = platform.store
-        self.faults = platform.faults
-        root = platform.state_dir / "comfyui"
+    def __init__(self, store: Store, root: Path, faults: Faults) -> None:
+        self.store = store
+        self.faults = faults
         self.input_dir = root / "input"
         self.output_dir = root / "output"
         self.input_dir.mkdir(parents=True, exist_ok=True)
@@ -74,8 +71,11 @@ class WorkflowEngine:
         self._running: str | None = None
         self._number = 0
         self._stopping = False
-        self._interrupted_by_restart()
         self._worker = threading.Thread(target=self._work, name="sandbox-comfyui", daemon=True)
+
+    def start(self) -> None:
+        """End what a previous run left queued, then start executing the queue."""
+        self._interrupted_by_restart()
         self._worker.start()
 
     def _interrupted_by_restart(self) -> None:
@@ -195,9 +195,17 @@ class WorkflowEngine:
         with self._cond:
             return ([self._running] if self._running else []), list(self._pending)
 
+    def queue_item(self, run_id: str) -> list[Any] | None:
+        """A run as an entry of ComfyUI's ``/queue``: number, id, prompt, extra, outputs."""
+        run = self.store.get("workflow_run", run_id)
+        if run is None:
+            return None
+        return [run["number"], run["id"], run["prompt"], {"client_id": run["client_id"]},
+                run["outputs_to_execute"]]
+
     def position(self, run_id: str) -> int | None:
         """0 while running, 1.. while waiting, None when finished (or the fault hides it)."""
-        if "queue_position_missing" in self.faults:
+        if Fault.QUEUE_POSITION_MISSING in self.faults:
             return None
         running, pending = self.queue()
         if run_id in running:
@@ -213,10 +221,12 @@ class WorkflowEngine:
                                       lambda r: r.update(status="cancelled"))
 
     def close(self) -> None:
+        """Stop the queue's worker (a run it is executing finishes first, bounded)."""
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
-        self._worker.join(timeout=5)
+        if self._worker.is_alive():
+            self._worker.join(timeout=5)
 
     def _work(self) -> None:
         while True:
@@ -357,7 +367,7 @@ class WorkflowEngine:
             "logs": "".join(f"[{n['node_id']} {n['class_type']}] {line}\n"
                             for n in run["nodes"] for line in n["log"]),
         }
-        if "workflow_node_logs_missing" in self.faults:
+        if Fault.WORKFLOW_NODE_LOGS_MISSING in self.faults:
             answer["nodes"], answer["logs"] = [], ""
         return answer
 
@@ -380,7 +390,7 @@ class WorkflowEngine:
         if "/" in filename or filename.startswith(".") or not path.is_file():
             raise not_found(f"image {filename}")
         data = path.read_bytes()
-        if folder == "output" and "workflow_output_corrupt" in self.faults:
+        if folder == "output" and Fault.WORKFLOW_OUTPUT_CORRUPT in self.faults:
             return data[:24]
         return data
 
@@ -391,7 +401,7 @@ class WorkflowEngine:
                 if (since is None or r["created_at"] >= since)
                 and (until is None or r["created_at"] <= until)
                 and (user_id is None or r["user_id"] == user_id)]
-        if "workflow_usage_not_recorded" in self.faults:
+        if Fault.WORKFLOW_USAGE_NOT_RECORDED in self.faults:
             runs = []
         items = [{"run_id": r["id"], "workflow_id": r["workflow_id"], "user_id": r["user_id"],
                   "kind": r["kind"], "status": self.platform_run(r, "")["status"],
@@ -418,7 +428,7 @@ class WorkflowEngine:
             try:
                 workflow = json.loads(workflow)
             except ValueError as exc:
-                if "workflow_invalid_json_accepted" not in self.faults:
+                if Fault.WORKFLOW_INVALID_JSON_ACCEPTED not in self.faults:
                     raise ApiError(422, "invalid_workflow",
                                    f"the workflow is not valid JSON: {exc}") from None
                 workflow = {}
@@ -470,7 +480,7 @@ class WorkflowEngine:
                                  if n["class_type"] == "UpscaleModelLoader"
                                  and n.get("inputs", {}).get("model_name")
                                  not in self.upscalers()})
-        if "workflow_env_not_validated" in self.faults:
+        if Fault.WORKFLOW_ENV_NOT_VALIDATED in self.faults:
             missing_nodes, missing_models = [], []
         environment = {"id": environment_id, "validated_at": utc_now(),
                        "status": "unavailable" if missing_nodes or missing_models
@@ -499,7 +509,7 @@ class WorkflowEngine:
             raise ApiError(409, "conflict", f"workflow {workflow_id}'s environment is "
                            f"{doc['environment']['status']}")
         if kind == "invoke" and not doc["published"] \
-                and "workflow_unpublish_ignored" not in self.faults:
+                and Fault.WORKFLOW_UNPUBLISH_IGNORED not in self.faults:
             raise ApiError(409, "conflict", f"workflow {workflow_id} is not published")
         prompt = json.loads(json.dumps(doc["workflow"]))
         for node_id, values in inputs.items():
@@ -523,16 +533,3 @@ class WorkflowEngine:
             counter += 1
         (self.input_dir / name).write_bytes(data)
         return name
-
-
-_ENGINES_LOCK = threading.Lock()
-
-
-def engine_of(platform: SandboxPlatform) -> WorkflowEngine:
-    """The one workflow engine of a platform (kept on the platform object)."""
-    with _ENGINES_LOCK:
-        engine = getattr(platform, "_sca_workflow_engine", None)
-        if engine is None:
-            engine = WorkflowEngine(platform)
-            platform._sca_workflow_engine = engine  # type: ignore[attr-defined]
-        return engine

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from pytest_sca.sandbox import FAULTS, launch
+from pytest_sca.sandbox import Fault, launch
 
 from .helpers import PRINT_AND_EXIT, RunningSandbox
 
@@ -26,7 +26,7 @@ def test_faults_cli_lists_every_fault() -> None:
     out = subprocess.run([sys.executable, "-m", "pytest_sca.sandbox", "faults"],
                          capture_output=True, text=True, timeout=30, check=True).stdout
     listed = dict(line.split("\t") for line in out.splitlines())
-    assert listed == FAULTS
+    assert listed == {fault.value: fault.description for fault in Fault}
 
 
 def test_unknown_fault_is_refused() -> None:

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 import pytest
 
 from pytest_sca.sandbox import netiso
+from pytest_sca.sandbox.faults import Fault
 from pytest_sca.sandbox.netiso import ADDRESS_RANGE, TenantNetworks
 
 from .helpers import start_sandbox
@@ -104,7 +105,7 @@ def test_tenants_get_isolated_namespaces_that_are_removed(
 @needs_namespaces
 def test_isolation_off_fault_joins_tenants_on_one_segment(
         service: list[subprocess.Popen[str]]) -> None:
-    nets = TenantNetworks(frozenset({"network_isolation_off"}))
+    nets = TenantNetworks(frozenset({Fault.NETWORK_ISOLATION_OFF}))
     try:
         a, b = nets.attach("tenant-a"), nets.attach("tenant-b")
         port = _serve(nets, b.namespace, service)
@@ -158,10 +159,8 @@ def test_sandbox_runs_tenant_jobs_in_their_namespace_and_removes_them_on_stop() 
 
 
 def test_unsupported_machine_is_declared(monkeypatch: pytest.MonkeyPatch) -> None:
-    from pytest_sca.sandbox.routes_network import network_policy
-
     monkeypatch.setattr(netiso, "_support", ("the sandbox does not run as root",))
-    assert network_policy()["isolation"] == "unsupported"
+    assert netiso.network_policy()["isolation"] == "unsupported"
     with pytest.raises(netiso.NetworkUnavailable, match="root"):
         TenantNetworks(frozenset()).attach("tenant-a")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pytest_sca.sandbox.faults import Fault
 from pytest_sca.sandbox.inventory import ACCELERATOR_MODELS, make_node
 from pytest_sca.sandbox.scheduling import place_job
 from pytest_sca.sandbox.scheduling_policy import (
@@ -36,7 +37,7 @@ def test_higher_priority_first_then_oldest_unless_priority_is_ignored() -> None:
     old_high = _job("c", priority=9, created="2026-01-01T00:00:00Z")
     ordered = [j["id"] for j in pending_order([old_low, new_high, old_high], frozenset())]
     assert ordered == ["c", "b", "a"]
-    ignored = pending_order([old_low, new_high, old_high], frozenset({"priority_ignored"}))
+    ignored = pending_order([old_low, new_high, old_high], frozenset({Fault.PRIORITY_IGNORED}))
     assert [j["id"] for j in ignored] == ["c", "a", "b"]
 
 
@@ -80,7 +81,7 @@ def test_jobs_pinned_to_a_cluster_and_the_cluster_faults() -> None:
     nodes = [_node("n1", "bm-cluster"), _node("n2", "k8s-cluster"), _node("n3", "new-1")]
     pinned = usable_nodes(nodes, frozenset(), _job("j", cluster="k8s-cluster"))
     assert [n["id"] for n in pinned] == ["n2"]
-    single = usable_nodes(nodes, frozenset({"single_cluster_scheduling"}), _job("j"))
+    single = usable_nodes(nodes, frozenset({Fault.SINGLE_CLUSTER_SCHEDULING}), _job("j"))
     assert [n["id"] for n in single] == ["n1"]
-    fresh = usable_nodes(nodes, frozenset({"new_clusters_unschedulable"}), _job("j"))
+    fresh = usable_nodes(nodes, frozenset({Fault.NEW_CLUSTERS_UNSCHEDULABLE}), _job("j"))
     assert [n["id"] for n in fresh] == ["n1", "n2"]

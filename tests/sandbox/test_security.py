@@ -7,6 +7,7 @@ import stat
 from pathlib import Path
 
 from pytest_sca.probes.personal_data import probe_document, synthetic_people
+from pytest_sca.sandbox.faults import Fault
 from pytest_sca.sandbox.security import (
     NODE_SSHD_CONFIG,
     classify,
@@ -31,7 +32,7 @@ def test_synthetic_people_are_found_classified_and_masked() -> None:
     masked = mask(text, frozenset())
     assert not any(value in masked for p in people for value in p.values())
     assert find_personal_data(masked) == []
-    assert mask(text, frozenset({"masking_off"})) == text
+    assert mask(text, frozenset({Fault.MASKING_OFF})) == text
     assert classify("id,value\n1,alpha\n")["sensitive"] is False
 
 
@@ -40,8 +41,8 @@ def test_node_baseline_follows_the_faults(tmp_path: Path) -> None:
     config = (tmp_path / NODE_SSHD_CONFIG).read_text()
     assert "PasswordAuthentication no" in config and "PermitRootLogin prohibit-password" in config
     assert not stat.S_IMODE((tmp_path / "etc" / "crontab").stat().st_mode) & 0o002
-    write_node_baseline(tmp_path, frozenset({"root_password_login",
-                                             "world_writable_system_file"}))
+    write_node_baseline(tmp_path, frozenset({Fault.ROOT_PASSWORD_LOGIN,
+                                             Fault.WORLD_WRITABLE_SYSTEM_FILE}))
     assert "PermitRootLogin yes" in (tmp_path / NODE_SSHD_CONFIG).read_text()
     assert stat.S_IMODE((tmp_path / "etc" / "crontab").stat().st_mode) & 0o002
     write_node_baseline(tmp_path, frozenset())

@@ -1,0 +1,395 @@
+"""Named behavioural faults the sandbox can be started with: one registry, :class:`Fault`.
+
+A fault makes the platform really misbehave in one way, so that the project's
+tests can show that a check fails when the behaviour it verifies breaks. A
+fault is named for the behaviour it breaks, never for a clause id.
+
+Code asks whether a fault is active through the registry
+(``Fault.QUOTA_NOT_ENFORCED in faults``), so a misspelt fault is an
+attribute error (and a mypy error), never a fault that silently never fires.
+Each member is a ``str`` equal to its name (``"quota_not_enforced"``), the
+name users give to ``--sca-sandbox-fault`` and to a target file's
+``sandbox.faults``.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+
+
+class Fault(str, enum.Enum):
+    """One fault: its value is its name; :attr:`description` is the behaviour it breaks."""
+
+    _value_: str
+    description: str
+
+    def __new__(cls, name: str, description: str) -> Fault:
+        member = str.__new__(cls, name)
+        member._value_ = name
+        member.description = description
+        return member
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
+    # model development: dev machines, job tooling, pre-flight checks, console, errors
+    DEVMACHINE_WITHOUT_ACCELERATORS = (
+        "devmachine_without_accelerators",
+        "dev machines start without the accelerators they requested (none visible inside)",
+    )
+    DEVMACHINE_WITHOUT_DOCKER = (
+        "devmachine_without_docker",
+        "dev machines have no working docker-compatible CLI",
+    )
+    PORT_FORWARD_BROKEN = (
+        "port_forward_broken",
+        "a dev machine's exposed URL forwards to a port nobody listens on",
+    )
+    FRAMEWORKS_PYTORCH_ONLY = (
+        "frameworks_pytorch_only",
+        "the framework catalogue offers PyTorch and nothing else",
+    )
+    JOB_STOP_IGNORED = (
+        "job_stop_ignored",
+        "stopping a job answers success but its processes keep running",
+    )
+    JOB_EVENTS_DROPPED = ("job_events_dropped", "the job events API answers an empty list")
+    JOB_METRICS_NOT_RECORDED = (
+        "job_metrics_not_recorded",
+        "no time series is recorded for running jobs",
+    )
+    TERMINAL_UNAVAILABLE = ("terminal_unavailable", "web terminals close before running anything")
+    JOBS_CANNOT_REACH_STORAGE = (
+        "jobs_cannot_reach_storage",
+        "job workers cannot reach the object storage (broken egress)",
+    )
+    PREFLIGHT_IGNORES_FAULTY_NODE = (
+        "preflight_ignores_faulty_node",
+        "pre-flight reports a node marked faulty as healthy and the scheduler places work on it",
+    )
+    WEB_CONSOLE_MISSING = ("web_console_missing", "the web console page is gone (404)")
+    ERRORS_LEAK_STACKTRACE = (
+        "errors_leak_stacktrace",
+        "malformed requests answer 500 with a Python traceback",
+    )
+
+    # model services: inference, model management, deployment, fine-tuning, usage
+    MODEL_LIST_EMPTY = (
+        "model_list_empty",
+        "GET /v1/models lists no model although the models answer",
+    )
+    MODEL_INFO_MISSING = (
+        "model_info_missing",
+        "models carry no parameter count, context length or licence",
+    )
+    CHAT_HISTORY_DROPPED = (
+        "chat_history_dropped",
+        "chat completions see only the last user message",
+    )
+    STREAM_NOT_TERMINATED = (
+        "stream_not_terminated",
+        "streamed completions end without the data: [DONE] line",
+    )
+    FINETUNE_FAILS = ("finetune_fails", "fine-tuning jobs end failed without training")
+    FINETUNED_MODEL_NOT_SERVED = (
+        "finetuned_model_not_served",
+        "fine-tuned models are listed but answer 404",
+    )
+    MODEL_IMPORT_NOT_LISTED = (
+        "model_import_not_listed",
+        "imported models are created but never listed",
+    )
+    MODEL_METADATA_NOT_UPDATED = (
+        "model_metadata_not_updated",
+        "model metadata updates are accepted and ignored",
+    )
+    IMPORTED_MODEL_NOT_DEPLOYABLE = (
+        "imported_model_not_deployable",
+        "deployments of imported models end failed",
+    )
+    DEPLOYMENT_FAILS_TO_START = (
+        "deployment_fails_to_start",
+        "deployments end failed instead of serving",
+    )
+    DEPLOYMENT_ENDPOINT_DOWN = (
+        "deployment_endpoint_down",
+        "a running deployment's OpenAI endpoint answers 503",
+    )
+    DEPLOYMENT_SCALE_IGNORED = (
+        "deployment_scale_ignored",
+        "scaling a deployment is accepted but replicas do not change",
+    )
+    USAGE_TOKENS_UNDERCOUNTED = (
+        "usage_tokens_undercounted",
+        "usage records count one completion token less than answered",
+    )
+    USAGE_FILTERS_IGNORED = (
+        "usage_filters_ignored",
+        "the model usage query ignores its model and user filters",
+    )
+
+    # tenant network isolation
+    NETWORK_ISOLATION_OFF = (
+        "network_isolation_off",
+        "tenant networks share one bridge segment without isolation: a job of one tenant "
+        "reaches the services of another",
+    )
+
+    # performance and operations: slow or unstable jobs, API, diagnosis, monitoring
+    THROTTLED_NODES = (
+        "throttled_nodes",
+        "running jobs get 3 ms of every 200 ms (paused in between): 10-60x slower",
+    )
+    NOISY_NEIGHBOUR = (
+        "noisy_neighbour",
+        "running jobs are paused 0.3-0.6 s at random every 0.2-0.5 s",
+    )
+    SUBTASKS_SERIALISED = (
+        "subtasks_serialised",
+        "a tenant's parallel jobs run one at a time (the others held paused)",
+    )
+    JOBS_INTERRUPTED = ("jobs_interrupted", "a running job is killed by the platform after 1 s")
+    API_UNSTABLE = ("api_unstable", "the management API answers 503 for 1.2 s of every 3 s")
+    DIAGNOSIS_SLOW = ("diagnosis_slow", "every diagnosis takes 30 s")
+    TOPOLOGY_WRONG = (
+        "topology_wrong",
+        "a job's topology shows the neighbouring node and shifted card indices",
+    )
+    STALE_METRICS = (
+        "stale_metrics",
+        "the exporters of every 25th fleet node stopped sampling 15 min ago",
+    )
+
+    # the platform core: tenancy, quotas, jobs, metering, audit
+    QUOTA_NOT_ENFORCED = ("quota_not_enforced", "jobs above the tenant quota are admitted")
+    CROSS_TENANT_READ = (
+        "cross_tenant_read",
+        "a tenant's key can read/list other tenants' jobs, users, logs",
+    )
+    LOGS_DROPPED = ("logs_dropped", "the job logs API returns empty text")
+    USAGE_NOT_METERED = ("usage_not_metered", "no usage records are written for jobs")
+    AUDIT_LOG_OFF = ("audit_log_off", "mutations are not recorded in the audit log")
+    READONLY_ROLE_CAN_WRITE = ("readonly_role_can_write", "the readonly role may POST/PUT/DELETE")
+    CAPACITY_NOT_CHECKED = (
+        "capacity_not_checked",
+        "jobs are placed on nodes without free accelerators",
+    )
+
+    # inventory, allocation, images, monitoring and scheduling policy
+    ACCELERATORS_UNMANAGED = (
+        "accelerators_unmanaged",
+        "nodes are listed without their accelerators",
+    )
+    DOMESTIC_VENDORS_UNMANAGED = (
+        "domestic_vendors_unmanaged",
+        "only Huawei and NVIDIA cards are managed; other vendors' nodes list no accelerators",
+    )
+    VISIBLE_DEVICES_UNISOLATED = (
+        "visible_devices_unisolated",
+        "a job sees every card of its node, not the ones it holds",
+    )
+    CARDS_NOT_RELEASED = (
+        "cards_not_released",
+        "cards stay allocated to a job after it ends or is deleted",
+    )
+    NEW_CLUSTERS_UNSCHEDULABLE = (
+        "new_clusters_unschedulable",
+        "clusters created on demand never take any work",
+    )
+    FILESYSTEM_NOT_SHARED = (
+        "filesystem_not_shared",
+        "each node mounts its own private directory as the shared file system",
+    )
+    PRESET_IMAGES_MISSING = (
+        "preset_images_missing",
+        "the image catalogue has no preset framework images",
+    )
+    REGISTRY_PUSH_LOST = (
+        "registry_push_lost",
+        "the image registry accepts a push but never stores the manifest",
+    )
+    LAYER_CACHE_OFF = (
+        "layer_cache_off",
+        "every image pull transfers every layer again (no node layer cache)",
+    )
+    LAZY_PULL_UNSUPPORTED = (
+        "lazy_pull_unsupported",
+        "a lazy pull transfers the whole image before the start",
+    )
+    ACCELERATOR_METRICS_MISSING = (
+        "accelerator_metrics_missing",
+        "/metrics has no per-card accelerator series",
+    )
+    NETWORK_LOAD_UNMONITORED = ("network_load_unmonitored", "/metrics has no node network series")
+    ALERTS_NEVER_FIRE = ("alerts_never_fire", "alert rules are stored but never evaluated")
+    DIAGNOSIS_REPORTS_NOTHING = (
+        "diagnosis_reports_nothing",
+        "one-click diagnosis answers without any component verdict",
+    )
+    ACCELERATOR_MODEL_IGNORED = (
+        "accelerator_model_ignored",
+        "the scheduler ignores the requested accelerator model",
+    )
+    PRIORITY_IGNORED = (
+        "priority_ignored",
+        "pending jobs start in submission order whatever their priority",
+    )
+    TOPOLOGY_IGNORED = (
+        "topology_ignored",
+        "multi-card workers get the lowest free indices across switch groups",
+    )
+    SINGLE_CLUSTER_SCHEDULING = (
+        "single_cluster_scheduling",
+        "the scheduler only places work on one cluster",
+    )
+    BURST_POLICY_ABSENT = (
+        "burst_policy_absent",
+        "the platform declares no burst (off-cloud to cloud) policy",
+    )
+
+    # distributed training, serving, cluster scaling and operations
+    RENDEZVOUS_BROKEN = (
+        "rendezvous_broken",
+        "each worker of a multi-worker job is given its own MASTER_PORT",
+    )
+    GANG_SCHEDULING_OFF = (
+        "gang_scheduling_off",
+        "a job that does not fit whole holds the cards of the workers that fit",
+    )
+    ELASTIC_RELAUNCH_OFF = (
+        "elastic_relaunch_off",
+        "a training job whose worker died is not relaunched",
+    )
+    CHECKPOINTS_NOT_CARRIED_OVER = (
+        "checkpoints_not_carried_over",
+        "a relaunched training job gets a fresh checkpoint location",
+    )
+    BOND_FAILOVER_OFF = (
+        "bond_failover_off",
+        "a NIC bond does not fail over: one member down takes the node offline",
+    )
+    SERVICE_IGNORES_ACCELERATORS = (
+        "service_ignores_accelerators",
+        "service replicas are started without the requested cards",
+    )
+    LOAD_BALANCER_PINNED = (
+        "load_balancer_pinned",
+        "the service gateway sends every request to replica 0",
+    )
+    ACCELERATOR_SHARING_OFF = (
+        "accelerator_sharing_off",
+        "a request for a fraction of a card is given a whole card",
+    )
+    ACCELERATORS_HIDDEN_FROM_JOBS = (
+        "accelerators_hidden_from_jobs",
+        "job processes are not told which accelerators they hold",
+    )
+    CLUSTER_SCALING_IGNORED = (
+        "cluster_scaling_ignored",
+        "scale-out and scale-in answer success but change no nodes",
+    )
+    ORDER_CANCEL_IGNORED = (
+        "order_cancel_ignored",
+        "cancelling an order answers success but the order stays active",
+    )
+    REPORT_WITHOUT_RECOMMENDATIONS = (
+        "report_without_recommendations",
+        "the resource analysis report carries no recommendations",
+    )
+    ORDERS_NOT_BILLED = ("orders_not_billed", "active orders are left out of the tenant's bill")
+
+    # platform security: node hardening, data protection, MFA, assets, transport, S3
+    ROOT_PASSWORD_LOGIN = (
+        "root_password_login",
+        "SSH nodes let root log in with a password (PermitRootLogin yes)",
+    )
+    WORLD_WRITABLE_SYSTEM_FILE = (
+        "world_writable_system_file",
+        "a system file on the SSH nodes is writable by every user",
+    )
+    MASKING_OFF = ("masking_off", "the masked view of a dataset shows personal data in clear")
+    MFA_NOT_ENFORCED = (
+        "mfa_not_enforced",
+        "console logins succeed without a second factor although MFA is required",
+    )
+    ASSET_RISK_NOT_ASSESSED = (
+        "asset_risk_not_assessed",
+        "the asset inventory gives every asset the risk status unknown",
+    )
+    TLS_LEGACY_ENABLED = (
+        "tls_legacy_enabled",
+        "the API and S3 endpoints also accept TLS 1.0 and 1.1 handshakes",
+    )
+    PLAIN_HTTP_OPEN = (
+        "plain_http_open",
+        "the API and S3 endpoints are served over plain HTTP, without TLS",
+    )
+    SSE_DISABLED = (
+        "sse_disabled",
+        "tenant buckets have no default encryption: objects are stored unencrypted",
+    )
+    PUBLIC_BUCKET = (
+        "public_bucket",
+        "tenant buckets carry a public-read bucket policy (anonymous GetObject)",
+    )
+
+    # workflow services: ComfyUI-compatible endpoint and workflow applications
+    WORKFLOW_INVALID_JSON_ACCEPTED = (
+        "workflow_invalid_json_accepted",
+        "importing a workflow that is not valid JSON succeeds",
+    )
+    WORKFLOW_ENV_NOT_VALIDATED = (
+        "workflow_env_not_validated",
+        "environment validation reports every workflow available",
+    )
+    WORKFLOW_UNPUBLISH_IGNORED = (
+        "workflow_unpublish_ignored",
+        "an unpublished workflow can still be invoked",
+    )
+    WORKFLOW_OUTPUTS_MISSING = (
+        "workflow_outputs_missing",
+        "trial runs succeed without producing an output image",
+    )
+    WORKFLOW_NODE_LOGS_MISSING = (
+        "workflow_node_logs_missing",
+        "run history carries no per-node information or logs",
+    )
+    WORKFLOW_SUBMIT_NO_TASK_ID = (
+        "workflow_submit_no_task_id",
+        "POST /prompt accepts a workflow but answers no prompt_id",
+    )
+    WORKFLOW_INPUTS_IGNORED = (
+        "workflow_inputs_ignored",
+        "LoadImage ignores the uploaded file and loads a blank image",
+    )
+    QUEUE_POSITION_MISSING = (
+        "queue_position_missing",
+        "queued workflow tasks report no queue position",
+    )
+    WORKFLOW_OUTPUT_CORRUPT = (
+        "workflow_output_corrupt",
+        "downloaded workflow outputs are truncated, not valid images",
+    )
+    WORKFLOW_USAGE_NOT_RECORDED = (
+        "workflow_usage_not_recorded",
+        "workflow runs are missing from the workflow usage statistics",
+    )
+
+#: The faults a sandbox runs with.
+Faults = frozenset[Fault]
+
+
+def check_faults(names: Iterable[str]) -> tuple[Fault, ...]:
+    """The faults ``names`` name, in order; ``ValueError`` naming the first unknown one."""
+    known = {fault.value: fault for fault in Fault}
+    checked = []
+    for name in names:
+        if name not in known:
+            listing = ", ".join(sorted(known))
+            raise ValueError(f"unknown sandbox fault {name!r}: known faults are {listing}")
+        checked.append(known[name])
+    return tuple(checked)
