@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Collection, Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import requests
 
@@ -156,8 +156,9 @@ def _queue_ids(items: Any, where: str) -> list[str]:
         if isinstance(item, list) and len(item) >= 2:
             ordered.append((float(item[0]), str(item[1])))
         elif isinstance(item, dict) and item.get("prompt_id") is not None:
-            rank = item.get("number", item.get("priority", len(ordered)))
-            ordered.append((float(rank), str(item["prompt_id"])))
+            rank = item.get("number", item.get("priority"))
+            ordered.append((float(len(ordered) if rank is None else rank),
+                            str(item["prompt_id"])))
         else:
             raise TargetError(f"GET /queue: an entry of {where} has an unknown shape: "
                               f"{str(item)[:120]}")
@@ -190,7 +191,7 @@ class ComfyWorkflows(Facade[ComfyUIAdapter]):
                 error = {"type": "", "message": error}
             raise WorkflowRejected(f"POST {path}", response.status_code,
                                    error or {"message": response.text[:160]}, node_errors or {})
-        queued: QueuedPrompt = comfy.parse(response, "POST", path)
+        queued = cast(QueuedPrompt, comfy.parse(response, "POST", path))
         prompt_id = queued.get("prompt_id")
         if prompt_id:
             comfy.undo[prompt_id] = comfy.context.created(

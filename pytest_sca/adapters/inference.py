@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import requests
 
@@ -101,7 +101,7 @@ class OpenAIAdapter(Adapter):
         """``answer`` if it is an object with a ``key`` list; TargetError otherwise."""
         if not isinstance(answer, dict) or not isinstance(answer.get(key), list):
             raise TargetError(f"{self.base_url}: the answer has no {key!r} list")
-        return answer
+        return cast(Completion, answer)
 
     def scrub(self, text: str) -> str:
         if self._key:

@@ -34,12 +34,14 @@ from pytest_sca.adapters.config import KubernetesConfig
 from pytest_sca.capabilities import (
     RUN_LABEL,
     TERMINAL_JOB_STATUSES,
+    Accelerator,
     Job,
     JobEvent,
     Labels,
     Node,
     PlatformInfo,
     Quota,
+    QuotaFigures,
     RefusalReason,
     Refused,
     Resources,
@@ -50,6 +52,7 @@ from pytest_sca.capabilities import (
     Unsupported,
     User,
     WhoAmI,
+    Worker,
     wait_for_status,
 )
 from pytest_sca.cleanup import UndoAction
@@ -455,11 +458,14 @@ class KubeTenancy(Facade[KubernetesAdapter]):
         except Refused as exc:
             if exc.status != 404:
                 raise
-            none: dict[str, Any] = {"cpu": None, "memory_gib": None, "accelerators": None}
-            return {**none, "used": {"cpu": 0.0, "memory_gib": 0.0, "accelerators": 0}}
+            return {"cpu": None, "memory_gib": None, "accelerators": None,
+                    "used": {"cpu": 0.0, "memory_gib": 0.0, "accelerators": 0}}
         hard = dict(quota.spec.hard or {}) if quota.spec else {}
         used = dict(quota.status.used or {}) if quota.status and quota.status.used else {}
-        return {**self._limits(hard), "used": {k: v or 0 for k, v in self._limits(used).items()}}
+        limits, consumed = self._limits(hard), self._limits(used)
+        return {**limits, "used": {"cpu": consumed["cpu"] or 0.0,
+                                   "memory_gib": consumed["memory_gib"] or 0.0,
+                                   "accelerators": consumed["accelerators"] or 0}}
 
     def set_quota(self, tenant_id: str, *, cpu: float | None = None,
                   memory_gib: float | None = None, accelerators: int | None = None) -> Quota:
@@ -490,7 +496,7 @@ class KubeTenancy(Facade[KubernetesAdapter]):
         raise Unsupported(
             "Kubernetes has no tenant object storage: add `adapters.s3` (or `adapters.platform`)")
 
-    def _limits(self, values: Mapping[str, Any]) -> dict[str, Any]:
+    def _limits(self, values: Mapping[str, Any]) -> QuotaFigures:
         extra = self.subject.config.vendor_resources
         cards = [int(_quantity(v)) for k, v in values.items()
                  if k.startswith("requests.") and vendor_of(k.removeprefix("requests."), extra)]
@@ -546,7 +552,7 @@ class KubeCompute(Facade[KubernetesAdapter]):
         allocatable = dict(node.status.allocatable or {}) if node.status else {}
         model_label = next((labels[k] for k in MODEL_LABELS if k in labels), None)
         holders = self._holders(node.metadata.name, pods)
-        cards: list[dict[str, Any]] = []
+        cards: list[Accelerator] = []
         for resource, amount in sorted(allocatable.items()):
             vendor = vendor_of(resource, extra)
             if vendor is None:
@@ -737,7 +743,7 @@ class KubeJobs(Facade[KubernetesAdapter]):
     def _answer(self, job: Any) -> Job:
         spec, state = job.spec, job.status
         conditions = {c.type: c.status for c in (state.conditions or [])} if state else {}
-        workers = []
+        workers: list[Worker] = []
         for pod in sorted(self._pods(job.metadata.name), key=self._rank):
             code = None
             for container in (pod.status.container_statuses or []) if pod.status else []:

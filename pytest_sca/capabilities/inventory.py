@@ -25,7 +25,9 @@ class Accelerator(TypedDict, total=False):
     index: int | str
     vendor: str
     model: str
-    memory_gib: float
+    #: What holds the card on its node: a Kubernetes extended resource, a Slurm GRES.
+    resource: str
+    memory_gib: float | None
     allocated_to: str | None
     simulated: bool
 

@@ -97,9 +97,7 @@ def router(platform: SandboxPlatform) -> APIRouter:
 
     @routes.get(f"{API}/datasets", name="dataset.list", **documented(S.Items[Dataset]))
     def list_datasets(who: Caller) -> dict[str, Any]:
-        return {"items": [public(d) for d in store.list("dataset")
-                          if rules.can_read_tenant(who, d["tenant_id"],
-                                                   cross_tenant_kind=False)]}
+        return {"items": [public(d) for d in security.list_datasets(who)]}
 
     @routes.get(f"{API}/datasets/{{dataset_id}}", name="dataset.get", **documented(Dataset))
     def get_dataset(dataset_id: str, who: Caller) -> Document:

@@ -42,6 +42,11 @@ class SecurityCenter:
         self.store.put("dataset", dataset)
         return dataset
 
+    def list_datasets(self, who: Principal) -> list[Document]:
+        """The datasets of ``who``'s tenant (every one for a platform admin)."""
+        return [d for d in self.store.list("dataset") if self.permissions.can_read_tenant(
+            who, d["tenant_id"], cross_tenant_kind=False)]
+
     def visible_dataset(self, who: Principal, dataset_id: str) -> Document:
         """A dataset of ``who``'s tenant (any for a platform admin), or 404."""
         dataset = self.store.get("dataset", dataset_id)

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from pytest_sca.capabilities import Refused
+from pytest_sca.capabilities import RefusalReason, Refused
 from pytest_sca.cleanup import Cleanup
 from pytest_sca.fixtures import CheckContext
 
@@ -52,7 +52,8 @@ def test_quota_is_enforced(sca: CheckContext, tenancy: Any, probe_tenant: Any,
                                labels=sca.labels)
     except Refused as refusal:
         sca.evidence("refusal", str(refusal))
-        assert refusal.status < 500
+        assert refusal.reason is RefusalReason.QUOTA, (
+            f"[6.1.b] the job above the quota was refused, but not for the quota: {refusal}")
         return
     seen = user.jobs.wait(job["id"], until={"running", "succeeded", "failed"}, timeout=5.0) \
         if job["status"] != "running" else job

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from pytest_sca.capabilities import DevMachine, DevMachines, Resources
 from pytest_sca.cleanup import Cleanup
 from pytest_sca.fixtures import CheckContext
 
@@ -31,12 +32,11 @@ for _ in range(100):
 """
 
 
-def _machine(sca: CheckContext, devmachines: Any, cleanup: Cleanup, image: str,
-             resources: dict[str, Any], suffix: str) -> dict[str, Any]:
-    """Create a dev machine, register its removal, wait until it runs."""
+def _machine(sca: CheckContext, devmachines: DevMachines, cleanup: Cleanup, image: str,
+             resources: Resources, suffix: str) -> DevMachine:
+    """Create a dev machine (removed after the check) and wait until it runs."""
     machine = devmachines.create(sca.name(suffix), image, resources, labels=sca.labels)
-    running: dict[str, Any] = devmachines.wait(machine["id"], timeout=120)
-    return running
+    return devmachines.wait(machine["id"], timeout=120)
 
 
 def _shell(devmachines: Any, machine_id: str, script: str, timeout: float = 60) -> Any:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from pytest_sca.capabilities import Refused
+from pytest_sca.capabilities import RefusalReason, Refused
 from pytest_sca.fixtures import CheckContext
 
 from .probes import generated_workflow, png_size
@@ -35,8 +35,8 @@ def test_import_comfyui_workflow_json(sca: CheckContext, workflow_apps: Any,
         accepted = workflow_apps.import_workflow(sca.name("broken"), broken, labels=sca.labels)
     except Refused as refusal:
         sca.evidence("invalid JSON refused", str(refusal))
-        assert refusal.status < 500 and refusal.message.strip(), (
-            f"[8.6.a] invalid JSON was refused without a message: {refusal}")
+        assert refusal.reason is RefusalReason.INVALID and refusal.message.strip(), (
+            f"[8.6.a] invalid JSON was not refused as invalid, with a message: {refusal}")
         return
     pytest.fail(f"[8.6.a] a workflow that is not valid JSON was accepted as {accepted.get('id')}")
 
