@@ -10,14 +10,48 @@ from __future__ import annotations
 
 import os
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from pytest_sca.adapters.mapping import MappingError, check_pointer, validate_mapping
 
+#: The longest a single request may take, in seconds: a longer "timeout" is a typo.
+MAX_TIMEOUT_S = 3600.0
+
+
+def _existing_file(path: str) -> str:
+    if not os.path.isfile(path):
+        raise PydanticCustomError("missing_file", "no such file {path}: give the path of an "
+                                  "existing file", {"path": path})
+    return path
+
+
+def _http_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace()
+                                                                          for c in url):
+        raise PydanticCustomError("http_url", "{url!r} is not an http(s) URL: write it as "
+                                  "https://host[:port]/path", {"url": url})
+    try:
+        parts.port  # noqa: B018 - raises for a port out of range
+    except ValueError:
+        raise PydanticCustomError("http_url", "{url!r} has a port out of range (1–65535)",
+                                  {"url": url}) from None
+    return url
+
+
 #: A path on the machine that runs the evaluation: ``~`` is expanded when the file is loaded.
 LocalPath = Annotated[str, AfterValidator(os.path.expanduser)]
+#: A file on the machine that runs the evaluation, which must exist (``~`` expanded).
+LocalFile = Annotated[str, AfterValidator(os.path.expanduser), AfterValidator(_existing_file)]
+#: The URL of an HTTP(S) endpoint.
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+#: A credential: when given, never empty (an unset variable must not pass for one).
+Secret = Annotated[str, Field(min_length=1)]
+#: Seconds one request (or one connection) may take: finite, positive, at most an hour.
+Timeout = Annotated[float, Field(gt=0, le=MAX_TIMEOUT_S, allow_inf_nan=False)]
 
 
 class StrictModel(BaseModel):
@@ -30,17 +64,17 @@ class HttpEndpoint(StrictModel):
     """Common settings of an HTTP(S) endpoint."""
 
     #: ``true`` (system CAs), ``false`` (never on a real platform), or a CA bundle path.
-    verify: bool | LocalPath = Field(
+    verify: bool | LocalFile = Field(
         default=True, description="TLS verification: true, false, or the path of a CA bundle"
     )
-    timeout: float = Field(default=30.0, gt=0, description="seconds for one request")
+    timeout: Timeout = Field(default=30.0, description="seconds for one request")
 
 
 class PlatformConfig(HttpEndpoint):
     """The platform's own REST API (the reference API, or a vendor's through ``mapping``)."""
 
-    url: str = Field(description="base URL of the platform API, e.g. https://cloud.example/")
-    token: str | None = Field(default=None, description="bearer token, e.g. ${MYCLOUD_TOKEN}")
+    url: HttpUrl = Field(description="base URL of the platform API, e.g. https://cloud.example/")
+    token: Secret | None = Field(default=None, description="bearer token, e.g. ${MYCLOUD_TOKEN}")
     mapping: dict[str, Any] | None = Field(
         default=None, description="declarative mapping of a vendor API (see docs/mapping.md)"
     )
@@ -83,7 +117,7 @@ class PlatformConfig(HttpEndpoint):
 class KubernetesConfig(StrictModel):
     """A Kubernetes cluster reached with the official client."""
 
-    kubeconfig: LocalPath | None = Field(
+    kubeconfig: LocalFile | None = Field(
         default=None, description="kubeconfig path; none = default")
     context: str | None = None
     in_cluster: bool = False
@@ -104,22 +138,22 @@ class KubernetesConfig(StrictModel):
 class SshNode(StrictModel):
     """One node reachable over SSH."""
 
-    name: str
-    host: str
+    name: str = Field(min_length=1)
+    host: str = Field(min_length=1)
     port: int = Field(default=22, ge=1, le=65535)
-    user: str = "root"
-    key_file: LocalPath | None = None
-    password: str | None = None
+    user: str = Field(default="root", min_length=1)
+    key_file: LocalFile | None = None
+    password: Secret | None = None
 
 
 class SshConfig(StrictModel):
     """Bare-metal nodes over SSH (paramiko)."""
 
     nodes: list[SshNode] = Field(min_length=1)
-    known_hosts: LocalPath | None = Field(default=None, description="known_hosts file to trust")
+    known_hosts: LocalFile | None = Field(default=None, description="known_hosts file to trust")
     strict_host_key_checking: bool = True
     jump_host: SshNode | None = None
-    timeout: float = Field(default=30.0, gt=0)
+    timeout: Timeout = 30.0
     sshd_config: str = Field(
         default="/etc/ssh/sshd_config", description="sshd configuration file on the nodes")
     sshd_binary: str = Field(default="/usr/sbin/sshd", description="sshd, for `sshd -T`")
@@ -131,22 +165,22 @@ class SshConfig(StrictModel):
 class S3Credentials(StrictModel):
     """One tenant's object-storage credentials."""
 
-    access_key: str
-    secret_key: str
+    access_key: Secret
+    secret_key: Secret
     bucket: str | None = None
 
 
 class S3Config(StrictModel):
     """S3-compatible object storage (boto3)."""
 
-    endpoint: str
+    endpoint: HttpUrl
     region: str = "us-east-1"
-    access_key: str
-    secret_key: str
+    access_key: Secret
+    secret_key: Secret
     bucket: str | None = Field(
         default=None, description="bucket the run may write probe objects to")
     addressing_style: Literal["path", "virtual", "auto"] = "path"
-    verify: bool | LocalPath = True
+    verify: bool | LocalFile = True
     other_tenant: S3Credentials | None = Field(
         default=None, description="a second tenant's credentials, for isolation checks"
     )
@@ -155,23 +189,23 @@ class S3Config(StrictModel):
 class OpenAIConfig(HttpEndpoint):
     """An OpenAI-compatible inference endpoint."""
 
-    base_url: str = Field(description="URL ending in /v1")
-    api_key: str | None = None
+    base_url: HttpUrl = Field(description="URL ending in /v1")
+    api_key: Secret | None = None
     models: list[str] = Field(default_factory=list, description="model ids to check; none = all")
 
 
 class ComfyUIConfig(HttpEndpoint):
     """A ComfyUI (or ComfyUI-compatible) workflow service."""
 
-    url: str
+    url: HttpUrl
     headers: dict[str, str] = Field(default_factory=dict)
 
 
 class PrometheusConfig(HttpEndpoint):
     """Prometheus HTTP API."""
 
-    url: str
-    token: str | None = None
+    url: HttpUrl
+    token: Secret | None = None
     metric_names: dict[str, str] = Field(
         default_factory=dict, description="override of the metric-name table"
     )
@@ -180,9 +214,9 @@ class PrometheusConfig(HttpEndpoint):
 class RegistryConfig(HttpEndpoint):
     """An OCI distribution registry."""
 
-    url: str
+    url: HttpUrl
     username: str | None = None
-    password: str | None = None
+    password: Secret | None = None
     repository_prefix: str = "sca-probe"
 
 
