@@ -198,8 +198,9 @@ def create_app(platform: SandboxPlatform) -> FastAPI:
     for area in ROUTES:
         app.include_router(area.router(platform))
 
+    # Metrics name tenants and jobs: any key of the platform may read them, nobody else.
     @app.get("/metrics", name="metrics.get", response_class=PlainTextResponse)
-    def metrics() -> Response:
+    def metrics(who: Caller) -> Response:
         body, content_type = platform.metrics.render()
         return Response(body, media_type=content_type)
 

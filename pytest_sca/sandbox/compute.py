@@ -30,11 +30,12 @@ class Compute:
     """Clusters, nodes and images over the store, seen through the permission rules."""
 
     def __init__(self, store: Store, permissions: Permissions, faults: Faults,
-                 state_dir: Path) -> None:
+                 hosts_dir: Path) -> None:
         self.store = store
         self.permissions = permissions
         self.faults = faults
-        self.state_dir = state_dir
+        #: What the simulated hosts see: their home directories and the shared file system.
+        self.hosts_dir = hosts_dir
         self._filesystems: list[Document] = []
 
     # clusters ---------------------------------------------------------------------------------
@@ -186,17 +187,20 @@ class Compute:
     def mount_shared_filesystem(self) -> None:
         """Mount one directory of the host at ``~/mnt/hpfs`` of every SSH node (a symlink: the
         nodes share this host); under ``filesystem_not_shared`` each gets a private one."""
-        shared = self.state_dir / "filesystems" / "hpfs"
+        shared = self.hosts_dir / "filesystems" / "hpfs"
         shared.mkdir(parents=True, exist_ok=True)
         for name in SSH_NODE_NAMES:
-            mount = self.state_dir / "nodes" / name / MOUNT_POINT
+            mount = self.hosts_dir / "nodes" / name / MOUNT_POINT
             mount.parent.mkdir(parents=True, exist_ok=True)
             if mount.is_symlink() or mount.is_file():
                 mount.unlink()
             elif mount.is_dir():
                 shutil.rmtree(mount)
+            mount.parent.chmod(0o755)  # the node's own account must reach its mount
             if Fault.FILESYSTEM_NOT_SHARED in self.faults:
-                mount.mkdir()
+                # A private directory per node; sticky and writable like a fresh mount.
+                mount.mkdir(mode=0o1777)
+                mount.chmod(0o1777)
             else:
                 mount.symlink_to(Path("../../../filesystems/hpfs"))
         self._filesystems = [{

@@ -85,11 +85,7 @@ class ModelHub:
         storage = self.storage
         if storage is None or not storage.endpoint:
             return None
-        import boto3
-
-        return boto3.client("s3", endpoint_url=storage.endpoint, region_name=storage.region,
-                            aws_access_key_id="sandbox-models",
-                            aws_secret_access_key="sandbox-models")  # noqa: S106 - moto
+        return storage.client()
 
     def put_object(self, tenant_id: str, key: str, data: bytes) -> str:
         """Store bytes in the tenant's bucket; the ``s3://`` URI (or ``file://`` without S3)."""

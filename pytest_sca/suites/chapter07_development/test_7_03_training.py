@@ -34,7 +34,8 @@ class TenantStorage:
             "s3", endpoint_url=credentials["endpoint"], region_name="us-east-1",
             aws_access_key_id=credentials["access_key"],
             aws_secret_access_key=credentials["secret_key"],
-            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}))
+            config=Config(signature_version="s3v4", s3={"addressing_style": "path"},
+                          retries={"max_attempts": 2}))
         self._sca = sca
         self._cleanup = cleanup
 
