@@ -207,7 +207,11 @@ class PlatformClient:
                     found = self.call(how.list_operation, **how.query(run_id), **scope)
                 except Unsupported:
                     continue
-                except (Refused, TargetError) as exc:
+                except Refused as exc:
+                    if not (how.per_tenant and exc.status == 404):  # the tenant went meanwhile
+                        failures.append(f"{kind}: {how.list_operation}: {exc}")
+                    continue
+                except TargetError as exc:
                     failures.append(f"{kind}: {how.list_operation}: {exc}")
                     continue
                 for item in found:
