@@ -45,19 +45,20 @@ class ObjectStorage:
 
     def start(self) -> None:
         """Start the server on 127.0.0.1, port chosen by the kernel."""
-        from moto.moto_server.werkzeug_app import (
-            DomainDispatcherApplication,
-            MotoRequestHandler,
-            create_backend_app,
-        )
-        from werkzeug.serving import make_server
+        from moto.moto_server import werkzeug_app
+        from werkzeug.serving import WSGIRequestHandler, make_server
+
+        # moto 5.2.5 keeps underscored S3 metadata headers with its own handler; older
+        # releases have none and werkzeug's serves the same S3 calls.
+        handler = getattr(werkzeug_app, "MotoRequestHandler", WSGIRequestHandler)
 
         # werkzeug logs every request to stderr; the sandbox's stderr is for problems.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        app = _require_header(DomainDispatcherApplication(create_backend_app),
-                              self.backend_key)
+        app = _require_header(
+            werkzeug_app.DomainDispatcherApplication(werkzeug_app.create_backend_app),
+            self.backend_key)
         self._server = make_server("127.0.0.1", 0, app, threaded=True,
-                                   request_handler=MotoRequestHandler)
+                                   request_handler=handler)
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         name="sandbox-moto", daemon=True)
         self._thread.start()
