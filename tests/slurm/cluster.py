@@ -72,9 +72,11 @@ SETTINGS: dict[str, str] = {
     "PreemptMode": "REQUEUE",
     "AccountingStorageEnforce": "associations,limits,qos,safe",
     "SchedulerType": "sched/backfill",
-    "SchedulerParameters": "sched_interval=1,bf_interval=1,defer_batch",
+    "SchedulerParameters": "sched_interval=1,bf_interval=1",
     "JobAcctGatherType": "jobacct_gather/linux",
     "JobAcctGatherFrequency": "task=1",
+    "AccountingStorageTRES": "gres/gpu",
+    "TaskProlog": "",
 }
 #: A small, fast MariaDB: a test database needs no durability.
 MARIADB_OPTIONS = ("--innodb-buffer-pool-size=32M", "--innodb-log-file-size=4M",
@@ -84,7 +86,9 @@ MARIADB_OPTIONS = ("--innodb-buffer-pool-size=32M", "--innodb-log-file-size=4M",
 PSEUDO = frozenset({"CloudNodes"})
 #: Settings slurmctld reads only when it starts.
 RESTART_SETTINGS = frozenset({"PreemptType", "PriorityType", "SchedulerType",
-                              "JobAcctGatherType", "AccountingStorageType", "CloudNodes"})
+                              "JobAcctGatherType", "AccountingStorageType",
+                              "AccountingStorageEnforce", "AccountingStorageTRES",
+                              "CloudNodes"})
 
 
 def free_port() -> int:
@@ -223,7 +227,6 @@ class SlurmCluster:
             "AccountingStorageHost=127.0.0.1",
             f"AccountingStoragePort={self.ports['dbd']}",
             f"AccountingStoragePass={sock}",
-            "AccountingStorageTRES=gres/gpu",
             "JobCompType=jobcomp/none",
             "MinJobAge=300",
             "KillWait=2",

@@ -14,8 +14,10 @@ from typing import Any
 from pytest_sca.adapters.base import Facade
 from pytest_sca.adapters.slurm.session import SlurmSession, params
 from pytest_sca.adapters.slurm.shapes import iso, number, states, tres_list
-from pytest_sca.capabilities import Unsupported, UsageRecord
+from pytest_sca.capabilities import Refused, Unsupported, UsageRecord, WaitTimeout, wait_for
 
+#: How long a read of a just-ended job's usage waits for slurmdbd to record its end.
+ACCOUNTING_LAG_S = 10.0
 #: Metered resources: (record resource, unit, TRES keys it sums, scale of the TRES count).
 RESOURCES = (
     ("cpu", "core-seconds", ("cpu",), 1.0),
@@ -61,6 +63,33 @@ def usage_records(run: dict[str, Any], index: int, card_tres: list[str]) -> list
 class SlurmUsage(Facade[SlurmSession]):
     """:class:`~pytest_sca.capabilities.Usage` over slurmdbd."""
 
+    def _settled(self, job_id: str) -> dict[str, Any]:
+        """The accounting records of a job once slurmdbd has what slurmctld knows: slurmctld
+        sends a run's end to slurmdbd after the fact, so a read right after the job ended
+        waits (bounded) for the record to catch up."""
+        session = self.subject
+
+        def read() -> dict[str, Any]:
+            return session.rest.get("slurmdb", f"job/{job_id}", empty_ok=True)
+
+        try:
+            live = session.job(job_id)
+        except Refused:
+            return read()
+        if live.state in ("PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "REQUEUED"):
+            return read()
+
+        def settled(answer: dict[str, Any]) -> bool:
+            runs = [r for r in answer.get("jobs") or [] if str(r.get("job_id")) == job_id]
+            return bool(runs) and all(number((r.get("time") or {}).get("end")) for r in runs
+                                      if number((r.get("time") or {}).get("start")))
+
+        try:
+            return wait_for(read, settled, ACCOUNTING_LAG_S, lambda a: f"accounting of job "
+                            f"{job_id} still incomplete", first=0.2, longest=1.0)
+        except WaitTimeout as timeout:
+            return timeout.last or {}
+
     def records(self, *, job_id: str | None = None, tenant_id: str | None = None,
                 since: str | None = None, until: str | None = None) -> list[UsageRecord]:
         session = self.subject
@@ -70,7 +99,7 @@ class SlurmUsage(Facade[SlurmSession]):
         if job_id is not None:
             if not str(job_id).isdigit():
                 return []
-            answer = session.rest.get("slurmdb", f"job/{job_id}", empty_ok=True)
+            answer = self._settled(str(job_id))
         else:
             answer = session.rest.get("slurmdb", "jobs", params(
                 account=tenant_id, start_time=_epoch(since), end_time=_epoch(until)),

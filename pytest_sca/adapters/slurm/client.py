@@ -222,7 +222,9 @@ class SlurmRest:
         except ValueError:
             answer = None
         errors = answer.get("errors") if isinstance(answer, dict) else None
-        if isinstance(errors, list) and errors:
+        # On a 2xx answer the errors are warnings (22.05 answers a job queued on drained nodes
+        # with its job id and "Required node not available").
+        if isinstance(errors, list) and errors and response.status_code >= 300:
             self._raise_for(what, response.status_code, errors)
         if response.status_code >= 400:
             text = self._scrub(" ".join(response.text.split())[:160])
@@ -246,8 +248,6 @@ class SlurmRest:
             raise _Transient(f"{what}: Slurm error {number}: {message}")
         if 400 <= status < 500:
             raise Refused(what, status, str(number) if number is not None else None, message)
-        if status < 300 and not isinstance(number, int):
-            return  # a warning-like entry on a successful answer
         raise TargetError(f"{what} answered {status}: Slurm error {number}: {message}")
 
     def _scrub(self, text: str) -> str:

@@ -345,8 +345,8 @@ class SlurmJobs(Facade[SlurmSession]):
         fallback = f" || cat -- {batch}" if int(worker) == 0 else ""
         result = shell.run(f"cat -- {path} 2>/dev/null{fallback}")
         if result.exit_status != 0:
-            if status_of(info) == "pending":
-                return ""
+            if status_of(info) in ("pending", "running"):
+                return ""  # the worker has not written yet
             raise Refused(f"logs of job {job_id}", 404, "not_found",
                           f"no output of worker {worker} of job {job_id} in {folder}")
         return result.stdout
