@@ -213,6 +213,7 @@ mine.submit(f"sca-{run_id}-j", jobs.probe_image(), ["sleep", "60"], {"cpu": 1},
             labels={"sca-run": run_id})
 jobs.submit(f"sca-{run_id}-k", jobs.probe_image(), ["sleep", "60"], {"cpu": 1},
             labels={"sca-run": run_id})
+adapter.capability("devtools").mark_faulty("n4", "killed run")
 print(json.dumps(sorted(adapter.context.ledger.kinds)), flush=True)
 os.kill(os.getpid(), signal.SIGKILL)
 """
@@ -239,3 +240,4 @@ def test_sweep_finds_everything_a_killed_run_left(slurm_adapter: SlurmAdapter,
     claims = slurm_cluster.jobs_dir / ".sca-claims"
     assert not [c for c in claims.glob("*/run") if c.read_text() == run_id]
     assert not (slurm_cluster.jobs_dir / f"sca-{run_id}").exists()
+    assert "drain" not in slurm_cluster.run(["sinfo", "-h", "-n", "n4", "-o", "%t"]).stdout

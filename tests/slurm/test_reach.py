@@ -26,8 +26,8 @@ MINIMUM_REACH = 40
 #: test_evaluation.py; docs/slurm.md, "Items"); the example reaches more.
 SLURM_ONLY = {"6.1.a", "6.1.b", "6.1.c", "6.2.a", "6.2.b", "6.2.e", "6.2.g", "6.5.a",
               "6.5.b", "6.5.d", "6.5.e", "6.6.a", "6.6.b", "6.6.d", "6.8.a", "6.8.b", "7.2.a",
-              "7.2.c", "7.2.d", "7.2.f", "9.1.a", "9.2.a", "9.2.b", "9.3.a", "9.4.2.a",
-              "9.4.2.b", "9.4.2.c", "10.2.c"}
+              "7.2.b", "7.2.c", "7.2.d", "7.2.f", "7.3.c", "7.4.b", "9.1.a", "9.2.a", "9.2.b",
+              "9.3.a", "9.4.2.a", "9.4.2.b", "9.4.2.c", "10.2.c"}
 
 
 def _closed(example: dict[str, Any], folder: Path) -> dict[str, Any]:

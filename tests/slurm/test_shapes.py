@@ -15,6 +15,7 @@ import pytest
 
 from pytest_sca.adapters.slurm.accounting import usage_records
 from pytest_sca.adapters.slurm.client import Api, legacy, token_user, version_key
+from pytest_sca.adapters.slurm.devtools import FATAL_22_05
 from pytest_sca.adapters.slurm.errors import REFUSALS, number_in
 from pytest_sca.adapters.slurm.scheduling import qos_for
 from pytest_sca.adapters.slurm.script import TASK_PRELUDE, batch_script
@@ -202,6 +203,12 @@ def test_usage_records_of_a_v41_accounting_record() -> None:
     assert {k: r["quantity"] for k, r in records.items()} == {
         "cpu": 6.0, "memory": 9.0, "accelerator": 6.0}
     assert records["cpu"]["run_seconds"] == 3.0 and records["cpu"]["tenant_id"] == "sca-t"
+
+
+def test_requests_that_kill_slurmrestd_22_05_are_known() -> None:
+    assert FATAL_22_05.match("/slurmdb/v0.0.38/job/sca-no-such-id")
+    assert not FATAL_22_05.match("/slurmdb/v0.0.38/job/42")
+    assert not FATAL_22_05.match("/slurmdb/v0.0.41/job/sca-no-such-id")
 
 
 def test_leaf_switches_of_scontrol_show_topology() -> None:

@@ -4,11 +4,13 @@ slurmrestd (OpenAPI plugins v0.0.37–v0.0.43, JWT) serves the scheduler and slu
 login node over SSH serves job output files and the commands the REST API of a version does
 not serve reliably. Capabilities: ``compute`` (:mod:`.compute`), ``jobs`` (:mod:`.jobs`),
 ``scheduling`` and ``training`` (:mod:`.scheduling`), ``tenancy`` (:mod:`.tenancy`) and
-``usage`` (:mod:`.accounting`), ``topology`` (:mod:`.topology`).
+``usage`` (:mod:`.accounting`), ``topology`` (:mod:`.topology`) and ``devtools``
+(:mod:`.devtools`: frameworks, node pre-flight and draining, the API description).
 
 Everything the run creates carries its run id: jobs in their ``comment``
 (``labels: sca-run=<run id>``) and name, accounts in their description, probe users in
-their claim under ``<output_dir>/.sca-claims``, files under ``<output_dir>/sca-<run id>``;
+their claim under ``<output_dir>/.sca-claims``, files under ``<output_dir>/sca-<run id>``,
+drained nodes in their drain reason (``sca-run=<run id>: …``);
 :meth:`SlurmAdapter.sweep` finds each kind again by it.
 """
 
@@ -22,6 +24,7 @@ from pytest_sca.adapters.base import Adapter, AdapterContext
 from pytest_sca.adapters.config import SlurmConfig
 from pytest_sca.adapters.slurm.accounting import SlurmUsage
 from pytest_sca.adapters.slurm.compute import SlurmCompute
+from pytest_sca.adapters.slurm.devtools import SlurmDevTools, drain_reason
 from pytest_sca.adapters.slurm.jobs import SlurmJobs, cancel
 from pytest_sca.adapters.slurm.scheduling import SlurmScheduling, SlurmTraining
 from pytest_sca.adapters.slurm.session import RUN_FOLDER, Root, SlurmSession
@@ -31,7 +34,7 @@ from pytest_sca.adapters.slurm.topology import SlurmTopology
 from pytest_sca.capabilities import RUN_LABEL, Refused, TargetError, Unsupported
 
 #: What the adapter creates, in the order a sweep removes it.
-KINDS = ("jobs", "accounts", "users", "files")
+KINDS = ("jobs", "drains", "accounts", "users", "files")
 
 
 class SlurmAdapter(Adapter):
@@ -47,6 +50,7 @@ class SlurmAdapter(Adapter):
         "tenancy": SlurmTenancy,
         "usage": SlurmUsage,
         "topology": SlurmTopology,
+        "devtools": SlurmDevTools,
     }
     sweeps: ClassVar[frozenset[str]] = frozenset(f"slurm:{kind}" for kind in KINDS)
 
@@ -76,6 +80,14 @@ class SlurmAdapter(Adapter):
                         failures.append(f"cancel job {job.job_id}: {exc}")
         except (Refused, TargetError) as exc:
             failures.append(f"list jobs: {exc}")
+        try:
+            marked = drain_reason(run_id, "")
+            for node in session.nodes():
+                if node.reason.startswith(marked.rstrip()):
+                    session.slurm(["scontrol", "update", f"nodename={node.name}",
+                                   "state=resume"], "the sweep")
+        except (Refused, TargetError, Unsupported) as exc:
+            failures.append(f"resume drained nodes: {exc}")
         if self._has_accounting(failures):
             try:
                 accounts = session.rest.get("slurmdb", "accounts", empty_ok=True)
