@@ -1,8 +1,8 @@
 """Slurm's error numbers → the contract's refusal classes.
 
 slurmrestd 22.05 answers most refusals with HTTP 500 and the Slurm error number in
-``errors[].error_number`` (``error_code`` in the submit answer); later plugins answer
-4xx for some. The number, not the HTTP status, says what happened
+``errors[].error_number`` (``error_code`` in the submit answer, ``errno`` in some others);
+later plugins answer 4xx for some. The number, not the HTTP status, says what happened
 (``slurm/slurm_errno.h``), so the adapter classifies by number first.
 """
 
@@ -19,7 +19,8 @@ REFUSALS: dict[int, tuple[int, RefusalReason]] = {
     2004: (422, RefusalReason.INVALID),      # ESLURM_REQUESTED_NODES_NOT_IN_PARTITION
     2005: (422, RefusalReason.INVALID),      # ESLURM_TOO_MANY_REQUESTED_CPUS
     2006: (422, RefusalReason.INVALID),      # ESLURM_INVALID_NODE_COUNT
-    2010: (401, RefusalReason.UNAUTHENTICATED),  # ESLURM_USER_ID_MISSING
+    # "Invalid user id": what slurmctld answers a user acting on another user's job.
+    2010: (403, RefusalReason.FORBIDDEN),    # ESLURM_USER_ID_MISSING
     2014: (422, RefusalReason.INVALID),      # ESLURM_REQUESTED_NODE_CONFIG_UNAVAILABLE
     2015: (422, RefusalReason.INVALID),      # ESLURM_REQUESTED_PART_CONFIG_UNAVAILABLE
     2017: (404, RefusalReason.NOT_FOUND),    # ESLURM_INVALID_JOB_ID
@@ -58,6 +59,7 @@ REFUSALS: dict[int, tuple[int, RefusalReason]] = {
 #: Error texts of clients (sacctmgr, scontrol) → the error number they print the text of.
 MESSAGES: dict[str, int] = {
     "access/permission denied": 2002,
+    "invalid user id": 2010,
     "invalid job id specified": 2017,
     "job/step already completing or completed": 2021,
     "invalid account or account/partition combination specified": 2045,

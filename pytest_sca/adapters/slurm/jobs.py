@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import shlex
@@ -53,11 +54,17 @@ from pytest_sca.capabilities import (
     Unsupported,
     WaitTimeout,
     Worker,
+    wait_for,
     wait_for_status,
 )
 
 #: The "image" of a Slurm probe job: jobs run on the nodes' own software, with their Python.
 HOST_IMAGE = "host"
+#: States in which a job's tasks may still run (or be being killed).
+ACTIVE_STATES = frozenset({"RUNNING", "COMPLETING", "CONFIGURING", "SIGNALING", "STAGE_OUT",
+                           "SUSPENDED"})
+#: How long a delete waits for a cancelled job's tasks to be gone.
+SETTLE_WAIT_S = 10.0
 #: How long ``stop`` waits for a running job's workers to be gone before answering.
 STOP_WAIT_S = 5.0
 #: Pending reasons that mean the job waits for a hold to be released.
@@ -277,6 +284,7 @@ def remember_job(session: SlurmSession, job_id: str, folder: str) -> None:
 
     def undo() -> None:
         cancel(principal, job_id)
+        settle(principal, job_id)
         remove_files(principal, folder, job_id)
 
     session.remember("jobs", job_id, f"cancel Slurm job {job_id}", undo)
@@ -289,6 +297,21 @@ def cancel(session: SlurmSession, job_id: str) -> None:
     except Refused as refusal:
         if refusal.code not in ("2017", "2021", "2084"):
             raise
+
+
+def settle(session: SlurmSession, job_id: str) -> None:
+    """Wait (bounded) until a cancelled job's tasks are gone: slurmstepd writes their last
+    words to the output files while it kills them."""
+    def state() -> str:
+        try:
+            return session.job(job_id).state
+        except Refused:
+            return "GONE"
+
+    # On a timeout the files go all the same; a late line stays until the run's folder goes.
+    with contextlib.suppress(WaitTimeout):
+        wait_for(state, lambda s: s not in ACTIVE_STATES, SETTLE_WAIT_S,
+                 lambda s: f"job {job_id} still {s}", first=0.1, longest=0.5)
 
 
 def remove_files(session: SlurmSession, folder: str, job_id: str) -> None:
@@ -382,6 +405,7 @@ class SlurmJobs(Facade[SlurmSession]):
         session = self.subject
         info = session.job(job_id)
         cancel(session, str(info.job_id))
+        settle(session, str(info.job_id))
         remove_files(session, job_folder(info), str(info.job_id))
         session.forget("jobs", str(info.job_id))
 
