@@ -220,6 +220,66 @@ class RegistryConfig(HttpEndpoint):
     repository_prefix: str = "sca-probe"
 
 
+
+class SlurmLogin(StrictModel):
+    """The login node the Slurm adapter reaches over SSH (paramiko), for what slurmrestd does
+    not serve: job output files, ``scontrol`` (tokens, requeue, hold) and ``sacctmgr``."""
+
+    host: str
+    port: int = Field(default=22, ge=1, le=65535)
+    user: str = Field(default="root", description="root or SlurmUser: `scontrol token "
+                                                  "username=…` mints probe users' tokens")
+    key_file: LocalPath | None = None
+    password: str | None = None
+    known_hosts: LocalPath | None = Field(default=None, description="known_hosts file to trust")
+    strict_host_key_checking: bool = True
+    slurm_conf: str | None = Field(
+        default=None, description="slurm.conf on the login node when not the default")
+
+
+class SlurmConfig(HttpEndpoint):
+    """A Slurm cluster: slurmrestd (JWT) for the scheduler and slurmdbd, SSH to a login node
+    for files and the commands the REST API of a version lacks (docs/slurm.md)."""
+
+    url: str = Field(description="slurmrestd base URL, e.g. https://slurm.example.cn:6820/")
+    user: str = Field(description="X-SLURM-USER-NAME: the evaluation's Slurm user "
+                                  "(an operator or administrator)")
+    token: str = Field(description="X-SLURM-USER-TOKEN: that user's JWT, e.g. ${SLURM_JWT}")
+    api_version: str | None = Field(
+        default=None, description="pin an OpenAPI plugin (v0.0.38…); none = the highest the "
+                                  "cluster and the adapter both know")
+    login: SlurmLogin | None = Field(
+        default=None, description="SSH login node; without it no job logs, no probe users, "
+                                  "no quota changes")
+    output_dir: str | None = Field(
+        default=None, description="directory on the cluster's shared file system, writable "
+                                  "by the probe users, where job scripts write their output")
+    account: str | None = Field(
+        default=None, description="account the principal's probe jobs run under; none = its "
+                                  "default account")
+    partition: str | None = Field(
+        default=None, description="partition probe jobs go to when a request names none; "
+                                  "none = the cluster's default")
+    parent_account: str = Field(
+        default="root", description="parent of the probe tenants' accounts the run creates")
+    probe_users: list[str] = Field(
+        default_factory=list,
+        description="Unix accounts (known on every node) the run hands to the probe tenants' "
+                    "users it creates; none = tenants get no users")
+    qos: list[str] | None = Field(
+        default=None, description="QOS the probe tenants may use; none = every QOS")
+    python: str = Field(default="python3",
+                        description="the nodes' Python for probe commands that say `python`")
+    time_limit_min: int = Field(default=30, ge=1, description="time limit of a probe job")
+    token_lifespan_s: int = Field(default=7200, ge=60,
+                                  description="lifetime of the probe users' tokens")
+    accelerator_gres: list[str] = Field(
+        default_factory=lambda: ["gpu", "npu", "mlu", "dcu", "xpu"],
+        description="GRES names that are accelerator cards")
+    vendor_models: dict[str, str] = Field(
+        default_factory=dict,
+        description="GRES type (or prefix ending in *) → vendor, beyond the built-in table")
+
 #: transport key under ``adapters:`` → its configuration model.
 BUILTIN_CONFIGS: dict[str, type[StrictModel]] = {
     "platform": PlatformConfig,
@@ -230,4 +290,5 @@ BUILTIN_CONFIGS: dict[str, type[StrictModel]] = {
     "comfyui": ComfyUIConfig,
     "prometheus": PrometheusConfig,
     "registry": RegistryConfig,
+    "slurm": SlurmConfig,
 }

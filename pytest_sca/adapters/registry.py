@@ -35,6 +35,7 @@ BUILTIN_ADAPTERS: dict[str, str] = {
     "comfyui": "pytest_sca.adapters.comfyui:ComfyUIAdapter",
     "prometheus": "pytest_sca.adapters.prometheus:PrometheusAdapter",
     "registry": "pytest_sca.adapters.oci_registry:RegistryAdapter",
+    "slurm": "pytest_sca.adapters.slurm:SlurmAdapter",
 }
 
 
