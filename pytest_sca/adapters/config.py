@@ -144,6 +144,41 @@ AuthForm = Annotated[
 ]
 
 
+def _error_template(value: str | None) -> str | None:
+    if value is None:
+        return value
+    try:
+        names = Template(value).names()
+    except TemplateFailure as exc:
+        raise PydanticCustomError("invalid_template", "{detail}", {"detail": str(exc)}) from None
+    unknown = sorted(names - {"status", "answer", "header", "const"})
+    if unknown:
+        raise PydanticCustomError(
+            "invalid_template", "{detail}",
+            {"detail": f"{{{unknown[0]}}} is unknown here: an error rule reads {{status}}, "
+                       "{answer} (the error body), {header} and {const.NAME}"})
+    return value
+
+
+class ErrorRule(StrictModel):
+    """A vendor's error answer that means a refusal of another kind: e.g. slurmrestd's 500
+    "Invalid job id specified" is the reference API's 404."""
+
+    status: list[int] = Field(min_length=1, description="the vendor's statuses (>= 400)")
+    when: Annotated[str | None, AfterValidator(_error_template)] = Field(
+        default=None, description="condition on {status}, {answer}, {header}; none = always")
+    refuse: int = Field(ge=400, le=499, description="the reference status it means")
+    code: Annotated[str | None, AfterValidator(_error_template)] = Field(
+        default=None, description="error code (template), e.g. not_found")
+    message: Annotated[str | None, AfterValidator(_error_template)] = Field(
+        default=None, description="message (template), e.g. {answer.errors[0].error}")
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, int) else value
+
+
 class PlatformConfig(HttpEndpoint):
     """The platform's own REST API (the reference API, or a vendor's through ``mapping``)."""
 
@@ -155,6 +190,9 @@ class PlatformConfig(HttpEndpoint):
     auth: list[AuthForm] | None = Field(
         default=None,
         description="how requests authenticate (docs/mapping.md); none = bearer token")
+    errors: list[ErrorRule] = Field(
+        default_factory=list,
+        description="vendor error answers that are refusals of another kind (docs/mapping.md)")
     constants: dict[str, Any] = Field(
         default_factory=dict, description="values the mapping's templates read as {const.NAME}")
     mapping_fallback: Literal["reference", "none"] = Field(

@@ -95,6 +95,11 @@ class Exchange:
     attempt: int
 
 
+#: An error answer (status, headers, body) → the refusal it means (status, code, message),
+#: or ``None`` when it means what its status says.
+Refine = Callable[[int, Mapping[str, str], Any], "tuple[int, str | None, str] | None"]
+
+
 class Authenticator(Protocol):
     """One form of authentication, applied to each prepared request before it is sent."""
 
@@ -402,6 +407,7 @@ class HttpClient:
         headers: Mapping[str, str] | None = None,
         expect: Expect = "json",
         accept: Iterable[int] = (),
+        refine: Refine | None = None,
     ) -> Reply:
         """Send one request; the status, headers and parsed body of its answer.
 
@@ -410,7 +416,8 @@ class HttpClient:
         ``accept``) and :class:`TargetError` for everything that stops the exchange.
         Idempotent methods are retried a bounded number of times, with backoff, after a
         connection failure or a 5xx; a 401 makes a token-fetching authentication fetch a
-        fresh token once.
+        fresh token once. ``refine`` may turn an error answer into the refusal it means
+        (a vendor that answers 500 for an unknown id).
         """
         method = method.upper()
         url, shown = self._url(path, params)
@@ -450,7 +457,7 @@ class HttpClient:
                 self._pause(attempt)
                 attempt += 1
                 continue
-            return self._interpret(method, shown, response, expect, accepted)
+            return self._interpret(method, shown, response, expect, accepted, refine)
 
     def _url(self, path: str, params: Mapping[str, Any] | None) -> tuple[str, str]:
         """The URL to send and the path shown in messages and evidence (no query)."""
@@ -477,12 +484,18 @@ class HttpClient:
 
     def _interpret(
         self, method: str, path: str, response: requests.Response, expect: Expect,
-        accept: frozenset[int] = frozenset(),
+        accept: frozenset[int] = frozenset(), refine: Refine | None = None,
     ) -> Reply:
         status = response.status_code
         headers = dict(response.headers)
         if status in accept:
             return Reply(status, headers, self._lenient_body(response))
+        if status >= 400 and refine is not None:
+            meant = refine(status, headers, self._lenient_body(response))
+            if meant is not None:
+                meant_status, code, message = meant
+                raise Refused(f"{method} {path}", meant_status, code,
+                              self._scrub(_snippet(message)))
         if 400 <= status < 500:
             code, message = self._error_fields(response)
             raise Refused(f"{method} {path}", status, code, self._scrub(message))

@@ -25,7 +25,16 @@ from typing import Any
 from pytest_sca.adapters.base import AdapterContext
 from pytest_sca.adapters.config import PlatformConfig
 from pytest_sca.adapters.http import ErrorShape, Exchange, HttpClient, authenticators
-from pytest_sca.adapters.mapping import OperationTable, Reply, Request, build_table
+from pytest_sca.adapters.mapping import (
+    OperationTable,
+    Reply,
+    Request,
+    Template,
+    TemplateFailure,
+    build_table,
+)
+from pytest_sca.adapters.mapping.model import expression_of
+from pytest_sca.adapters.mapping.templates import ABSENT, truthy
 from pytest_sca.capabilities import RUN_LABEL, Refused, TargetError, Unsupported
 from pytest_sca.cleanup import UndoAction, UndoFailure
 
@@ -135,7 +144,26 @@ class PlatformClient:
                               json_body=None if form else request.body,
                               form=request.body if form else None, headers=request.headers,
                               expect=request.format,  # type: ignore[arg-type]
-                              accept=request.accept)
+                              accept=request.accept,
+                              refine=self._refine if self.config.errors else None)
+
+    def _refine(self, status: int, headers: Mapping[str, str], body: Any
+                ) -> tuple[int, str | None, str] | None:
+        """The first ``errors`` rule of the target file that matches this error answer."""
+        context = {"status": status, "answer": body, "header": dict(headers),
+                   "const": dict(self.config.constants)}
+        for rule in self.config.errors:
+            if status not in rule.status:
+                continue
+            try:
+                if rule.when is not None and not truthy(expression_of(rule.when), context):
+                    continue
+                code = _text(rule.code, context)
+                message = _text(rule.message, context) or f"answered {status}"
+            except TemplateFailure as exc:
+                raise TargetError(f"adapters.platform.errors: {exc}") from None
+            return rule.refuse, code, message
+        return None
 
     def create(self, operation: str, kind: str, remove: str, keys: Mapping[str, str], /,
                **params: Any) -> Any:
@@ -283,3 +311,11 @@ class PlatformClient:
         self._root.deferred.clear()
         for client in self._root.clients:
             client.close()
+
+
+def _text(template: str | None, context: Mapping[str, Any]) -> str | None:
+    if template is None:
+        return None
+    value = Template(template).render(context)
+    return None if value is None or value is ABSENT or isinstance(value, (dict, list)) \
+        else str(value)
