@@ -13,8 +13,8 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import stat
 import socket
+import stat
 import subprocess
 import time
 from dataclasses import dataclass, field
