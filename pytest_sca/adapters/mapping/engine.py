@@ -153,6 +153,17 @@ class _Run:
     # -- steps ----------------------------------------------------------------------------
 
     def execute(self) -> Any:
+        try:
+            return self._execute()
+        except KeyError as exc:
+            last = self.last
+            route = f"{last.method} {last.path}" if last else self.name
+            raise TargetError(
+                f"{self.name}: the answer of {route} has nothing at {exc.args[0]!r} "
+                "(see adapters.platform.mapping in the target file)"
+            ) from None
+
+    def _execute(self) -> Any:
         steps = self.operation.sequence
         answer_at = self.operation.answer_index
         done: list[tuple[Step, dict[str, Any]]] = []
@@ -188,15 +199,7 @@ class _Run:
         if answer is None:
             raise TargetError(f"{self.name}: the step that answers was skipped (its 'when' "
                               "was false); see adapters.platform.mapping in the target file")
-        try:
-            return self.shape(answer.body, collected)
-        except KeyError as exc:
-            last = self.last
-            route = f"{last.method} {last.path}" if last else self.name
-            raise TargetError(
-                f"{self.name}: the answer of {route} has nothing at {exc.args[0]!r} "
-                "(see adapters.platform.mapping in the target file)"
-            ) from None
+        return self.shape(answer.body, collected)
 
     def each(self, step: Step) -> Reply:
         assert step.for_each is not None
