@@ -24,7 +24,13 @@ from typing import Any
 
 from pytest_sca.adapters.base import AdapterContext
 from pytest_sca.adapters.config import PlatformConfig
-from pytest_sca.adapters.http import ErrorShape, Exchange, HttpClient, authenticators
+from pytest_sca.adapters.http import (
+    ErrorShape,
+    Exchange,
+    HttpClient,
+    VerifyingSession,
+    authenticators,
+)
 from pytest_sca.adapters.mapping import (
     OperationTable,
     Reply,
@@ -104,26 +110,23 @@ class PlatformClient:
         self.context = context
         self._root = _root or _Root(config)
         token = credential if credential is not None else config.token
+        session = VerifyingSession()
+        auth = None if config.auth is None else authenticators(
+            config.auth, token=token, const=config.constants, session=session,
+            timeout=config.timeout, verify=config.verify, scrub=context.redact,
+            learned=lambda secret: context.redact.add([secret]))
         self.http = HttpClient(
             config.url,
             token=token,
+            auth=auth,
             verify=config.verify,
             timeout=config.timeout,
             retries=config.retries,
             error_shape=ErrorShape(config.error_code_pointer, config.error_message_pointer),
             redact=context.redact,
             observe=self._root.exchanges.append,
+            session=session,
         )
-        if config.auth is not None:
-            session = self.http._session
-            self.http = HttpClient(
-                config.url, token=token, verify=config.verify, timeout=config.timeout,
-                retries=config.retries, error_shape=self.http.error_shape,
-                redact=context.redact, observe=self._root.exchanges.append, session=session,
-                auth=authenticators(config.auth, token=token, const=config.constants,
-                                    session=session, timeout=config.timeout,
-                                    verify=config.verify, scrub=context.redact,
-                                    learned=lambda secret: context.redact.add([secret])))
         context.redact.add(self.http.secrets)
         self._root.clients.append(self.http)
 
