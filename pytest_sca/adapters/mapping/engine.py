@@ -189,7 +189,7 @@ class _Run:
                 raise
             if step.name:
                 self.context["steps"][step.name] = reply.body
-                self.context["headers"][step.name] = dict(reply.headers)
+                self.context["headers"][step.name] = _headers(reply.headers)
                 self.context["statuses"][step.name] = reply.status
             done.append((step, dict(self.context)))
             if index == answer_at:
@@ -233,7 +233,7 @@ class _Run:
         while True:
             reply = self.send(request)
             polled = {**context, "answer": reply.body, "status": reply.status,
-                      "header": dict(reply.headers)}
+                      "header": _headers(reply.headers)}
             if self._truthy(step.until, polled, "until"):
                 return reply
             if self.clock() + pause > deadline:
@@ -438,6 +438,11 @@ class _Run:
         except TemplateFailure as exc:
             raise _MappingBug(f"{self.name}: {what}: {exc} (see adapters.platform.mapping in "
                               "the target file)") from None
+
+
+def _headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """Headers as sent, and under their lower-case names (``header.location``)."""
+    return {**dict(headers), **{name.lower(): value for name, value in headers.items()}}
 
 
 def _replace(request: Request, **changes: Any) -> Request:
