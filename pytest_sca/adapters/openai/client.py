@@ -116,6 +116,7 @@ ON_CALL: dict[str, str] = {
     "models": "a model list",
     "models.retrieve": "model retrieval (GET /models/{model})",
     "models.delete": "model deletion (DELETE /models/{model})",
+    "files.delete": "file deletion (DELETE /files/{file_id})",
     "chat": "chat completions",
     "completions": "text completions",
     "embeddings": "embeddings",
@@ -201,6 +202,8 @@ class OpenAIClient:
             self.session.headers["Authorization"] = f"Bearer {self.key}"
             context.redact.add([self.key])
         self._children: list[OpenAIClient] = []
+        self._other: OpenAIClient | None = None
+        self._admin: OpenAIClient | None = None
 
     # principals and endpoints ------------------------------------------------------------
 
@@ -232,13 +235,17 @@ class OpenAIClient:
         if self.config.other_key is None:
             raise Unsupported("the target file names no second principal: set "
                               "adapters.openai.other_key (another user's or project's API key)")
-        return self._child(api_key=self.config.other_key, principal="other")
+        if self._other is None:
+            self._other = self._child(api_key=self.config.other_key, principal="other")
+        return self._other
 
     def admin(self) -> OpenAIClient:
         """The principal that reads the organisation's usage: ``admin_key``, else this one."""
         if self.config.admin_key is None:
             return self
-        return self._child(api_key=self.config.admin_key, principal="admin")
+        if self._admin is None:
+            self._admin = self._child(api_key=self.config.admin_key, principal="admin")
+        return self._admin
 
     def close(self) -> None:
         for child in self._children:

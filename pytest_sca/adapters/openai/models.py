@@ -124,7 +124,7 @@ def upload(client: OpenAIClient, filename: str, content: str, purpose: str,
         raise TargetError(f"POST {client.base_url}/files: the answer names no file id")
     file_id = str(answer["id"])
     client.register("files", f"delete file {file_id} ({name})",
-                    lambda: client.delete_quietly("files", f"/files/{segment(file_id)}"))
+                    lambda: client.delete_quietly("files.delete", f"/files/{segment(file_id)}"))
     stored: StoredFile = {"id": file_id, "filename": str(answer.get("filename", name)),
                           "purpose": str(answer.get("purpose", FILE_PURPOSES[purpose]))}
     if isinstance(answer.get("bytes"), int):
@@ -224,7 +224,7 @@ def finish_job(client: OpenAIClient, job_id: str) -> None:
             if refusal.status != 404:
                 raise
     for result_file in (job.get("result_files") or []) if isinstance(job, dict) else []:
-        client.delete_quietly("files", f"/files/{segment(str(result_file))}")
+        client.delete_quietly("files.delete", f"/files/{segment(str(result_file))}")
 
 
 def job_logs(client: OpenAIClient, job_id: str) -> str:

@@ -79,7 +79,7 @@ def sweep_run(client: OpenAIClient, run_id: str) -> list[str]:
         files = []
     for stored in files:
         try:
-            client.delete_quietly("files", f"/files/{segment(str(stored.get('id')))}")
+            client.delete_quietly("files.delete", f"/files/{segment(str(stored.get('id')))}")
         except (Refused, TargetError, Unsupported) as exc:
             failures.append(f"file {stored.get('id')}: {exc}")
     return failures
