@@ -343,11 +343,27 @@ class S3Config(StrictModel):
 
 
 class OpenAIConfig(HttpEndpoint):
-    """An OpenAI-compatible inference endpoint."""
+    """An OpenAI-compatible API: inference, and whatever else of OpenAI's API the vendor
+    serves (models, files, fine-tuning, usage); each endpoint is discovered by probing it."""
 
     base_url: HttpUrl = Field(description="URL ending in /v1")
     api_key: Secret | None = None
     models: list[str] = Field(default_factory=list, description="model ids to check; none = all")
+    other_key: str | None = Field(
+        default=None,
+        description="a second principal's API key (another user or project of the vendor): "
+                    "isolation and usage-attribution checks act as it; none = those checks "
+                    "are not assessed")
+    admin_key: str | None = Field(
+        default=None,
+        description="a key allowed to read the organisation's usage (OpenAI: an admin key "
+                    "for /organization/usage); none = api_key")
+    console_url: str | None = Field(
+        default=None, description="the vendor's web console (playground) page, for 7.4.a")
+    openapi_url: str | None = Field(
+        default=None,
+        description="where the vendor publishes its OpenAPI document (URL), its paths relative "
+                    "to base_url; none = the server's own /openapi.json, if it serves one")
 
 
 class ComfyUIConfig(HttpEndpoint):
