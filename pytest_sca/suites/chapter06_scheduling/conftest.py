@@ -129,22 +129,20 @@ def card_pools(nodes: Sequence[Node]) -> list[CardPool]:
 
 
 class Submit(Protocol):
-    """The ``submit`` fixture: submit a probe job named for the run, labelled with its id."""
+    """The ``submit`` fixture: submit a one-worker probe job named for the run, labelled with
+    its id, as the target's principal."""
 
-    def __call__(self, suffix: str, command: Sequence[str], resources: Resources, *,
-                 as_jobs: Jobs | None = None, workers: int = 1) -> Job:
+    def __call__(self, suffix: str, command: Sequence[str], resources: Resources) -> Job:
         ...
 
 
 @pytest.fixture
 def submit(sca: CheckContext, jobs: Jobs, probe_image: str) -> Submit:
-    """Submit a probe job (as the target's principal, or as ``as_jobs``); the adapter removes
-    it at the end of the check."""
+    """Submit a probe job as the target's principal; the adapter removes it at the end of
+    the check."""
 
-    def run(suffix: str, command: Sequence[str], resources: Resources, *,
-            as_jobs: Jobs | None = None, workers: int = 1) -> Job:
-        owner = as_jobs or jobs
-        return owner.submit(sca.name(suffix), probe_image, command, resources, workers=workers,
-                            labels=sca.labels)
+    def run(suffix: str, command: Sequence[str], resources: Resources) -> Job:
+        return jobs.submit(sca.name(suffix), probe_image, command, resources,
+                           labels=sca.labels)
 
     return run
