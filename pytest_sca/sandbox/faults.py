@@ -170,8 +170,16 @@ class Fault(str, enum.Enum):
         "cross_tenant_read",
         "a tenant's key can read/list other tenants' jobs, users, logs",
     )
+    CROSS_TENANT_WRITE = (
+        "cross_tenant_write",
+        "a tenant's key can stop, restart and delete other tenants' jobs",
+    )
     LOGS_DROPPED = ("logs_dropped", "the job logs API returns empty text")
     USAGE_NOT_METERED = ("usage_not_metered", "no usage records are written for jobs")
+    USAGE_OVERMETERED = (
+        "usage_overmetered",
+        "usage records meter each worker for twice the time it really ran",
+    )
     AUDIT_LOG_OFF = ("audit_log_off", "mutations are not recorded in the audit log")
     READONLY_ROLE_CAN_WRITE = ("readonly_role_can_write", "the readonly role may POST/PUT/DELETE")
     CAPACITY_NOT_CHECKED = (
@@ -249,6 +257,26 @@ class Fault(str, enum.Enum):
     BURST_POLICY_ABSENT = (
         "burst_policy_absent",
         "the platform declares no burst (off-cloud to cloud) policy",
+    )
+    PRESET_IMAGES_UNVERSIONED = (
+        "preset_images_unversioned",
+        "preset images name their framework but no version, and are tagged latest",
+    )
+    EXPORTERS_STALLED = (
+        "exporters_stalled",
+        "/metrics serves the node and card samples its exporters took 15 min ago, unchanged",
+    )
+    CLUSTER_UNLABELLED_METRICS = (
+        "cluster_unlabelled_metrics",
+        "/metrics node series do not say which cluster their node is in",
+    )
+    DIAGNOSIS_SKIPS_NODES = (
+        "diagnosis_skips_nodes",
+        "one-click diagnosis reports only the first node of a cluster",
+    )
+    QUEUE_NEWEST_FIRST = (
+        "queue_newest_first",
+        "pending jobs start newest first whatever their priority",
     )
 
     # distributed training, serving, cluster scaling and operations

@@ -589,6 +589,8 @@ class JobRunner:
         if job is None:
             return
         seconds = max(0.0, time.monotonic() - worker.started_monotonic)
+        if Fault.USAGE_OVERMETERED in self.faults:
+            seconds *= 2
         end = utc_now()
         for resource, key, unit in _USAGE_UNITS:
             amount = float(job["resources"][key])
