@@ -9,12 +9,7 @@ Each is self-contained (the standard library; the checkpoint program also boto3 
 
 from __future__ import annotations
 
-#: Variables through which platforms and device plugins tell a process which cards it holds.
-DEVICE_VARIABLES = (
-    "SCA_VISIBLE_ACCELERATORS", "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES",
-    "ASCEND_RT_VISIBLE_DEVICES", "ASCEND_VISIBLE_DEVICES", "MLU_VISIBLE_DEVICES",
-    "HIP_VISIBLE_DEVICES", "XPU_VISIBLE_DEVICES",
-)
+from ..library import DEVICE_VARIABLES
 
 _VISIBLE = ("names = " + repr(DEVICE_VARIABLES) + "\n" + r"""
 def visible():
