@@ -1,66 +1,15 @@
-"""Workloads the chapter 7 checks run on the target, as ``python -c`` scripts (stdlib only).
+"""Workloads the model-development checks (7.2, 7.3) run on the target, as ``python -c``
+programs (standard library only), and the data they work on.
 
-Each prints one JSON line that the check reads back from the job's logs or
-the objects it wrote. They need nothing but Python 3 in the target's image;
-the distributed probe uses ``torch.distributed`` (gloo) when torch is there.
+The training and inference programs print one JSON line the check reads back from the job's
+logs, besides the objects they write; the all-reduce is the shipped probe
+(:mod:`pytest_sca.probes.allreduce`, run by :func:`pytest_sca.suites.library.run_allreduce`).
 """
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Sequence
-
-#: Ranks exchange their values; every rank prints the sum, proving they communicated.
-ALLREDUCE = r'''
-import datetime, json, os, socket, struct, time
-rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
-addr, port = os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"])
-value = float(os.environ["SCA_PROBE_VALUES"].split(",")[rank])
-limit = float(os.environ.get("SCA_PROBE_TIMEOUT", "30"))
-deadline = time.time() + limit
-try:
-    import torch
-    import torch.distributed as dist
-except ImportError:
-    torch = None
-if torch is not None:
-    dist.init_process_group("gloo", init_method=f"tcp://{addr}:{port}", rank=rank,
-                            world_size=world, timeout=datetime.timedelta(seconds=limit))
-    tensor = torch.tensor([value], dtype=torch.float64)
-    dist.all_reduce(tensor)
-    total, backend = float(tensor.item()), "torch.distributed/gloo"
-    dist.destroy_process_group()
-elif rank == 0:
-    backend, total, peers = "tcp", value, []
-    server = socket.create_server((addr, port))
-    while len(peers) < world - 1:
-        server.settimeout(max(0.1, deadline - time.time()))
-        peer, _ = server.accept()
-        peer.settimeout(max(0.1, deadline - time.time()))
-        total += struct.unpack("!d", peer.recv(8))[0]
-        peers.append(peer)
-    for peer in peers:
-        peer.sendall(struct.pack("!d", total))
-        peer.close()
-    server.close()
-else:
-    backend = "tcp"
-    while True:
-        try:
-            peer = socket.create_connection((addr, port), timeout=2)
-            break
-        except OSError:
-            if time.time() > deadline:
-                raise
-            time.sleep(0.1)
-    peer.settimeout(max(0.1, deadline - time.time()))
-    peer.sendall(struct.pack("!d", value))
-    total = struct.unpack("!d", peer.recv(8))[0]
-env = {k: os.environ.get(k) for k in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")}
-print(json.dumps({"sca_allreduce": {"rank": rank, "world_size": world, "sum": total,
-                                    "backend": backend, "env": env}}), flush=True)
-'''
 
 #: Fits y = w·x + b to a CSV dataset read from storage; writes the checkpoint back.
 TRAIN = r'''
@@ -101,26 +50,6 @@ SLEEPER = "import time\nfor i in range(600):\n    print('sca-heartbeat', i, flus
 #: Burns CPU for a few seconds, then ends: a run window with something to monitor.
 BUSY = ("import time\nstart = time.time()\nwhile time.time() - start < {seconds}:\n"
         "    sum(range(20000))\nprint('sca-busy-done', flush=True)\n")
-
-
-def python(script: str) -> list[str]:
-    """The job command that runs ``script``."""
-    return ["python", "-c", script]
-
-
-def json_lines(text: str, key: str) -> list[dict[str, object]]:
-    """The ``key`` payloads of every JSON line of ``text`` that has it."""
-    found = []
-    for line in text.splitlines():
-        line = line.strip()
-        if line.startswith("{"):
-            try:
-                document = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(document, dict) and key in document:
-                found.append(document[key])
-    return found
 
 
 def linear_dataset(w: float, b: float, count: int = 40) -> tuple[str, list[float]]:
