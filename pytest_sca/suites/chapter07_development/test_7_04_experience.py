@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Mapping
 
 import pytest
 
@@ -27,7 +27,7 @@ _MAX_PROBES = 300
 _WRITES = ("post", "put", "patch")
 
 
-def _probes(document: dict[str, Any]) -> list[tuple[str, str, bytes | None]]:
+def _probes(document: Mapping[str, object]) -> list[tuple[str, str, bytes | None]]:
     """(method, path, body) of malformed requests, at most two per documented operation.
 
     Writes get a body that is not JSON and one of the wrong type; every operation
@@ -35,9 +35,12 @@ def _probes(document: dict[str, Any]) -> list[tuple[str, str, bytes | None]]:
     body nor a path parameter is left alone: a request to it could act.
     """
     probes: list[tuple[str, str, bytes | None]] = []
-    for template, operations in sorted((document.get("paths") or {}).items()):
-        path = re.sub(r"\{[^}]+\}", _BOGUS_ID, template)
+    paths = document.get("paths")
+    for template, operations in sorted(paths.items() if isinstance(paths, Mapping) else ()):
+        path = re.sub(r"\{[^}]+\}", _BOGUS_ID, str(template))
         has_params = path != template
+        if not isinstance(operations, Mapping):
+            continue
         for method, operation in sorted(operations.items()):
             if not isinstance(operation, dict):
                 continue
