@@ -168,6 +168,9 @@ def test_training_survives_one_nic_port_down(sca: CheckContext, operations: Oper
                           f"down (it reads {_link_state(degraded, port)})")
     _, _, now_active, bond_state = _bond_of(degraded)
     try:
+        if user.jobs.get(job["id"]).get("status") == "succeeded":
+            raise TargetError(f"[6.6.c] the probe job ended before port {port} went down: the "
+                              f"drill came too late to observe anything")
         # The port stays down until the job ends: training must not be interrupted at all.
         done = user.jobs.wait(job["id"], timeout=60)
     finally:
