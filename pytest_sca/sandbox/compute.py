@@ -92,7 +92,8 @@ class Compute:
         with self.store.lock:
             model = cluster.get("accelerator_model") or "H100"
             for node in new_cluster_nodes(cluster, count, model):
-                self.store.put("node", node)
+                if Fault.SCALED_NODES_UNLISTED not in self.faults:
+                    self.store.put("node", node)
                 cluster["node_ids"].append(node["id"])
             self.store.put("cluster", cluster)
         return cluster

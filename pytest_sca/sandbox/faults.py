@@ -76,6 +76,18 @@ class Fault(str, enum.Enum):
         "errors_leak_stacktrace",
         "malformed requests answer 500 with a Python traceback",
     )
+    ERRORS_LEAK_INTERNALS = (
+        "errors_leak_internals",
+        "4xx error messages name the server's source files and internal host:port",
+    )
+    FRAMEWORK_ENV_INCOMPLETE = (
+        "framework_env_incomplete",
+        "job workers lack LOCAL_RANK, which the framework catalogue says PyTorch workers get",
+    )
+    STOPPED_JOBS_KEEP_RUNNING = (
+        "stopped_jobs_keep_running",
+        "a stopped job is shown stopped while its processes keep running",
+    )
 
     # model services: inference, model management, deployment, fine-tuning, usage
     MODEL_LIST_EMPTY = (
@@ -329,6 +341,14 @@ class Fault(str, enum.Enum):
         "the resource analysis report carries no recommendations",
     )
     ORDERS_NOT_BILLED = ("orders_not_billed", "active orders are left out of the tenant's bill")
+    SCALED_NODES_UNLISTED = (
+        "scaled_nodes_unlisted",
+        "scale-out records new nodes in the cluster, but the node inventory never lists them",
+    )
+    USAGE_BILLED_AT_STALE_PRICES = (
+        "usage_billed_at_stale_prices",
+        "bills price metered usage from a stale price list, not the product catalogue",
+    )
 
     # platform security: node hardening, data protection, MFA, assets, transport, S3
     ROOT_PASSWORD_LOGIN = (
