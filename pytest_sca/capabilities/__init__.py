@@ -160,6 +160,7 @@ from .tenancy import (
 )
 from .workflows import (
     RUN_FINISHED,
+    EnvironmentCheck,
     HistoryEntry,
     OutputImage,
     QueuedPrompt,
@@ -172,6 +173,7 @@ from .workflows import (
     WorkflowRun,
     Workflows,
     output_images,
+    queue_position,
 )
 from .workloads import (
     TERMINAL_JOB_STATUSES,
@@ -236,6 +238,7 @@ __all__ = [
     "Diagnosis",
     "Diagnostics",
     "DIMENSIONS",
+    "EnvironmentCheck",
     "ExecResult",
     "Exporter",
     "ExposedPort",
@@ -293,6 +296,7 @@ __all__ = [
     "Product",
     "PulledImage",
     "PushedImage",
+    "queue_position",
     "QueuedPrompt",
     "QueueState",
     "Quota",
