@@ -14,7 +14,6 @@ import json
 import threading
 import time
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from pytest_sca.sandbox.auth import Principal
 from pytest_sca.sandbox.errors import ApiError, not_found
 from pytest_sca.sandbox.faults import Fault, Faults
 from pytest_sca.sandbox.s3 import ObjectStorage
-from pytest_sca.sandbox.store import Document, Store, new_id, utc_now
+from pytest_sca.sandbox.store import Document, Store, new_id, utc_ago, utc_now
 from pytest_sca.sandbox.tenancy import Tenancy
 
 LICENCE = "Apache-2.0"
@@ -378,8 +377,7 @@ class ModelHub:
         ]
         counted = records
         if Fault.MODEL_USAGE_SUMMARY_STALE in self.faults:
-            aggregated = (datetime.now(timezone.utc) - timedelta(seconds=STALE_SUMMARY_SECONDS)
-                          ).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            aggregated = utc_ago(STALE_SUMMARY_SECONDS)
             counted = [r for r in records if r["time"] <= aggregated]
         summary = {key: sum(r[key] for r in counted)
                    for key in ("requests", "prompt_tokens", "completion_tokens", "total_tokens")}

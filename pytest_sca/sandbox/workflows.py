@@ -19,7 +19,6 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,7 @@ from pytest_sca.sandbox.comfy_nodes import (
 )
 from pytest_sca.sandbox.errors import ApiError, not_found
 from pytest_sca.sandbox.faults import Fault, Faults
-from pytest_sca.sandbox.store import Document, Store, new_id, utc_now
+from pytest_sca.sandbox.store import Document, Store, new_id, utc_ago, utc_now
 
 #: The one workflow environment the sandbox offers: its node types and models.
 ENVIRONMENT_ID = "comfyui-core-images"
@@ -441,8 +440,7 @@ class WorkflowEngine:
                 item["duration_s"] = 0.0 if item["duration_s"] is not None else None
         counted = items
         if Fault.WORKFLOW_USAGE_SUMMARY_STALE in self.faults:
-            aggregated = (datetime.now(timezone.utc) - timedelta(seconds=STALE_SUMMARY_SECONDS)
-                          ).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            aggregated = utc_ago(STALE_SUMMARY_SECONDS)
             counted = [i for i in items if i["time"] <= aggregated]
         statuses = [i["status"] for i in counted]
         return {"items": items, "summary": {
