@@ -88,9 +88,11 @@ class QueueWatch:
     increases: list[tuple[int, int]] = field(default_factory=list)
     #: Rises explained by another client's prompt put ahead of the task.
     overtaken: int = 0
-    #: Reads where the task was neither in the queue nor in the history: a waiting task the
-    #: queue did not report.
+    #: Reads where the task was neither in the queue nor in the history for the second time
+    #: running: a waiting task the queue did not report. (One such read alone can be the
+    #: instant a gateway with its own store moves a prompt from waiting to running.)
     unreported: int = 0
+    suspect: bool = False
     #: The check's tasks seen finished (in the history), in order.
     finished: list[str] = field(default_factory=list)
     #: Tasks /queue still listed after the history had them finished.
@@ -123,8 +125,11 @@ def _watch(workflows: Workflows, tasks: list[str]) -> QueueWatch:
             if watch.task in watch.finished or workflows.history(watch.task) is not None:
                 watch.done = True
             else:
-                watch.unreported += 1
+                if watch.suspect:
+                    watch.unreported += 1
+                watch.suspect = True
             return watch
+        watch.suspect = False
         order = state["running"] + state["pending"]
         now_ahead = set(order[:order.index(watch.task)])
         last = watch.positions[-1][1] if watch.positions else None
