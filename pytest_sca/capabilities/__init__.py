@@ -164,6 +164,7 @@ from .tenancy import (
 )
 from .workflows import (
     RUN_FINISHED,
+    EnvironmentCheck,
     HistoryEntry,
     OutputImage,
     QueuedPrompt,
@@ -176,6 +177,7 @@ from .workflows import (
     WorkflowRun,
     Workflows,
     output_images,
+    queue_position,
 )
 from .workloads import (
     TERMINAL_JOB_STATUSES,
@@ -243,6 +245,7 @@ __all__ = [
     "Embedding",
     "Embeddings",
     "ErrorEnvelope",
+    "EnvironmentCheck",
     "ExecResult",
     "Exporter",
     "ExposedPort",
@@ -301,6 +304,7 @@ __all__ = [
     "Product",
     "PulledImage",
     "PushedImage",
+    "queue_position",
     "QueuedPrompt",
     "QueueState",
     "Quota",

@@ -56,6 +56,10 @@ class Deployment(TypedDict, total=False):
     ready_replicas: int
     endpoint: str
     labels: dict[str, str]
+    #: What each replica was given (the deployment's chosen resources).
+    resources: Resources
+    #: Why the deployment is in its status (a failure's reason).
+    message: str | None
 
 
 class FineTuneJob(TypedDict, total=False):
@@ -83,6 +87,7 @@ class ModelUsageLine(TypedDict, total=False):
     prompt_tokens: int
     completion_tokens: int
     time: str
+    total_tokens: int
 
 
 class UsageSummary(TypedDict, total=False):

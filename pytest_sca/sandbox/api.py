@@ -83,7 +83,7 @@ ROUTES: tuple[RouteModule, ...] = (
     RouteModule(routes_inference.router, target_adapters=routes_inference.target_adapters),
     RouteModule(routes_inventory.router),
     RouteModule(routes_jobs.router),
-    RouteModule(routes_models.router),
+    RouteModule(routes_models.router, target_capabilities=routes_models.target_capabilities),
     RouteModule(routes_monitoring.router),
     RouteModule(routes_network.router, target_capabilities=routes_network.target_capabilities),
     RouteModule(routes_operations.router),

@@ -143,6 +143,40 @@ class Fault(str, enum.Enum):
         "usage_filters_ignored",
         "the model usage query ignores its model and user filters",
     )
+    MODEL_LICENCE_UNKNOWN = (
+        "model_licence_unknown",
+        "preset models state their licence as 'unknown'",
+    )
+    MODEL_DELETE_IGNORED = (
+        "model_delete_ignored",
+        "deleting a model answers success and removes nothing",
+    )
+    STREAM_USAGE_WRONG = (
+        "stream_usage_wrong",
+        "the usage chunk of a streamed completion counts no completion tokens",
+    )
+    FINETUNE_LOSS_FLAT = (
+        "finetune_loss_flat",
+        "fine-tuning jobs succeed without learning: the loss never moves from its first value",
+    )
+    FINETUNED_MODEL_SERVES_BASE = (
+        "finetuned_model_serves_base",
+        "a fine-tuned model's id answers with its base model, unchanged",
+    )
+    DEPLOYMENT_RESOURCES_IGNORED = (
+        "deployment_resources_ignored",
+        "deployments run with the default resources whatever resources were chosen",
+    )
+    DEPLOYMENT_REPLICAS_NOT_READY = (
+        "deployment_replicas_not_ready",
+        "a scaled deployment reports the new replica count but its added replicas never "
+        "become ready",
+    )
+    MODEL_USAGE_SUMMARY_STALE = (
+        "model_usage_summary_stale",
+        "the model usage summary is aggregated once a minute: it leaves out calls its lines "
+        "already list",
+    )
 
     # tenant network isolation
     NETWORK_ISOLATION_OFF = (
@@ -398,6 +432,10 @@ class Fault(str, enum.Enum):
         "workflow_unpublish_ignored",
         "an unpublished workflow can still be invoked",
     )
+    WORKFLOW_DELETE_IGNORED = (
+        "workflow_delete_ignored",
+        "deleting a workflow answers success and removes nothing",
+    )
     WORKFLOW_OUTPUTS_MISSING = (
         "workflow_outputs_missing",
         "trial runs succeed without producing an output image",
@@ -425,6 +463,20 @@ class Fault(str, enum.Enum):
     WORKFLOW_USAGE_NOT_RECORDED = (
         "workflow_usage_not_recorded",
         "workflow runs are missing from the workflow usage statistics",
+    )
+    QUEUE_LISTING_STALE = (
+        "queue_listing_stale",
+        "GET /queue answers the listing of when the last prompt was queued until the queue is "
+        "idle: finished prompts stay listed and positions do not move",
+    )
+    WORKFLOW_USAGE_DURATION_ZERO = (
+        "workflow_usage_duration_zero",
+        "workflow usage lists every run with a duration of 0 s",
+    )
+    WORKFLOW_USAGE_SUMMARY_STALE = (
+        "workflow_usage_summary_stale",
+        "the workflow usage summary is aggregated once a minute: it leaves out runs its lines "
+        "already list",
     )
 
 #: The faults a sandbox runs with.
