@@ -30,7 +30,10 @@ SMALL: Resources = {"cpu": 1, "memory_gib": 1, "accelerators": 0}
 #: refusal of access, or "not found" (hiding that it exists).
 READ_DENIED = frozenset({RefusalReason.UNAUTHENTICATED, RefusalReason.FORBIDDEN,
                          RefusalReason.NOT_FOUND})
-#: What a platform may answer a caller who must not act: a refusal of access only.
+#: What a platform may answer a caller of the same tenant whose role must not act: a refusal
+#: of access only ("not found" would be a lie about a resource it can read). For an action
+#: on another tenant's resource use :data:`READ_DENIED` — "not found" hides that it exists —
+#: and then check the resource was not affected.
 ACTION_DENIED = frozenset({RefusalReason.UNAUTHENTICATED, RefusalReason.FORBIDDEN})
 
 
