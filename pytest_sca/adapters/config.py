@@ -337,6 +337,8 @@ class S3Config(StrictModel):
         default=None, description="bucket the run may write probe objects to")
     addressing_style: Literal["path", "virtual", "auto"] = "path"
     verify: bool | LocalFile = True
+    timeout: Timeout = Field(default=30.0, description="seconds for one request (connect "
+                             "at most 10 of them)")
     other_tenant: S3Credentials | None = Field(
         default=None, description="a second tenant's credentials, for isolation checks"
     )

@@ -33,6 +33,13 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import requests
 
+from pytest_sca.adapters.deadline import (
+    MAX_BODY_BYTES,
+    BodyTooLarge,
+    EndpointDown,
+    breaker_for,
+    read_bounded,
+)
 from pytest_sca.adapters.mapping import Reply, Template, TemplateFailure, resolve_pointer
 from pytest_sca.adapters.signing import SignableRequest, Signer, make_signer
 from pytest_sca.capabilities import Refused, TargetError
@@ -60,12 +67,39 @@ _KNOWN_REASONS = (
 
 
 class VerifyingSession(requests.Session):
-    """A session whose own ``verify`` (a CA bundle path, or False) is honoured.
+    """The session of every HTTP adapter: bounded, and its own ``verify`` honoured.
 
-    requests lets ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` override a session's
-    ``verify`` (psf/requests#3829): a target file's CA would be ignored wherever
-    those are set. A session left at ``verify=True`` still takes them.
+    - A number ``timeout`` is the total deadline of the exchange (connect, headers and
+      the whole body), not only of each read; a body over ``max_body`` is not read. A
+      ``stream=True`` caller (SSE) reads the body itself, under per-read timeouts.
+    - Each endpoint's :class:`~pytest_sca.adapters.deadline.Breaker`: after several
+      requests in a row got no answer, the next raise :class:`EndpointDown` unsent.
+    - requests lets ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` override a session's
+      ``verify`` (psf/requests#3829): a target file's CA would be ignored wherever
+      those are set. A session left at ``verify=True`` still takes them.
     """
+
+    max_body: int = MAX_BODY_BYTES
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        breaker = breaker_for(request.url or "")
+        not_sent = breaker.refusal()
+        if not_sent is not None:
+            raise EndpointDown(not_sent)
+        streamed = bool(kwargs.pop("stream", False))
+        timeout = kwargs.get("timeout")
+        started = time.monotonic()
+        try:
+            response = super().send(request, stream=True, **kwargs)
+            if not streamed:
+                deadline = started + timeout if isinstance(timeout, int | float) else float("inf")
+                read_bounded(response, deadline, self.max_body)
+        except requests.RequestException as exc:
+            if not isinstance(exc, BodyTooLarge):
+                breaker.failed(type(exc).__name__)
+            raise
+        breaker.answered()
+        return response
 
     def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any,
                                    cert: Any) -> Any:
@@ -544,8 +578,10 @@ class HttpClient:
         return (str(code) if code is not None else None), _snippet(str(message))
 
     def _transport_message(self, method: str, path: str, exc: requests.RequestException) -> str:
-        if isinstance(exc, requests.Timeout):
-            reason = f"no answer within {self.timeout:g} s"
+        if isinstance(exc, BodyTooLarge | EndpointDown):
+            reason = str(exc)
+        elif isinstance(exc, requests.Timeout):
+            reason = f"no complete answer within {self.timeout:g} s"
         else:
             text = str(exc)
             reason = next((r for r in _KNOWN_REASONS if r in text), type(exc).__name__)

@@ -76,7 +76,9 @@ class S3Adapter(Adapter):
                     "s3", endpoint_url=self.config.endpoint, region_name=self.config.region,
                     aws_access_key_id=access, aws_secret_access_key=secret,
                     verify=self.config.verify,
-                    config=Config(signature_version="s3v4", connect_timeout=10, read_timeout=30,
+                    config=Config(signature_version="s3v4",
+                                  connect_timeout=min(10.0, self.config.timeout),
+                                  read_timeout=self.config.timeout,
                                   retries={"max_attempts": 2},
                                   s3={"addressing_style": self.config.addressing_style}))
             return self._clients[who]
@@ -258,7 +260,8 @@ class S3Storage(Facade[S3Adapter]):
     def fetch(self, url: str) -> Attempt:
         """GET a URL without credentials (anonymous or presigned)."""
         try:
-            answer = requests.get(url, verify=self.subject.config.verify, timeout=30)
+            answer = requests.get(url, verify=self.subject.config.verify,
+                                  timeout=self.subject.config.timeout)
         except requests.RequestException as exc:
             raise TargetError(f"s3 {self.subject.config.endpoint}: {type(exc).__name__}"
                               ) from None
