@@ -31,6 +31,8 @@ pytest_plugins = ["pytest_sca.fixtures"]
 _WORKER_TARGET = "sca_target_path"
 _WORKER_RUN_ID = "sca_run_id"
 _WORKER_DISRUPTIVE = "sca_disruptive"  # the controller may allow it (a sandbox it started)
+#: One encoder for every phase record (``json.dumps`` with options builds one per call).
+_encode_phase = json.JSONEncoder(ensure_ascii=False).encode
 #: The undo scope of a running clause check, opened before its fixtures, run after them.
 _SCOPE_KEY = pytest.StashKey[Cleanup]()
 
@@ -187,7 +189,9 @@ class RunHooks:
         for item in uncovered:
             collection.expand_markers(item, run.catalog)
         items.extend(uncovered)
-        if config.pluginmanager.hasplugin("allure_pytest"):
+        # Allure's markers only where allure-pytest writes results (--alluredir): labelling
+        # every item costs, and an installed but idle allure-pytest reads none of them.
+        if getattr(config.option, "allure_report_dir", None):
             reporting.allure.label_items(items, run.catalog)
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
@@ -247,7 +251,7 @@ class RunHooks:
             phase = {"phase": report.when, "clause": clause_id, "verdict": verdict.value,
                      "reason": reason, "duration": round(report.duration, 6),
                      **take_recorded(item)}
-            report.user_properties.append((PHASE_KEY, json.dumps(phase, ensure_ascii=False)))
+            report.user_properties.append((PHASE_KEY, _encode_phase(phase)))
             reporting.set_outcome(report, verdict, reason)
         if self.run.redact:
             reporting.redact_exception(call.excinfo, self.run.redact)
