@@ -25,8 +25,11 @@ INVENTORY_PAGE = 500
 SLEEPER = ["python", "-c", "import time; time.sleep(60)"]
 
 
-def _epoch(text: str) -> float:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+def _epoch(moment: float | str) -> float:
+    """Unix time of a sample: the capability gives epoch seconds or an ISO 8601 text."""
+    if isinstance(moment, int | float):
+        return float(moment)
+    return datetime.fromisoformat(moment.replace("Z", "+00:00")).timestamp()
 
 
 @pytest.mark.clause("9.4.2.a")
