@@ -25,6 +25,7 @@ from .common import (
     RUN_LABEL,
     ActsAs,
     Labels,
+    Unretried,
     wait_for,
     wait_for_status,
 )
@@ -332,6 +333,7 @@ __all__ = [
     "TRAINING_FINISHED",
     "TrainingAttempt",
     "TrainingJob",
+    "Unretried",
     "Unsupported",
     "UploadedImage",
     "Usage",
