@@ -41,3 +41,8 @@ def denied(call: Callable[[], object], reasons: Collection[RefusalReason]) -> bo
     a success or a refusal for another reason is not a denial."""
     refusal = refusal_of(call)
     return refusal is not None and refusal.reason in reasons
+
+
+#: A job that holds its resources for a minute and does nothing: work a check acts on while
+#: it runs (stops it, diagnoses it, reads its topology).
+SLEEPER = ["python", "-c", "import time; time.sleep(60)"]
