@@ -365,6 +365,24 @@ class Fault(str, enum.Enum):
         "public_bucket",
         "tenant buckets carry a public-read bucket policy (anonymous GetObject)",
     )
+    PRESIGNED_URLS_NEVER_EXPIRE = (
+        "presigned_urls_never_expire",
+        "the S3 gateway accepts presigned URLs after their expiry",
+    )
+    API_KEY_SECRET_NOT_CHECKED = (
+        "api_key_secret_not_checked",
+        "API keys are matched on their first 16 characters: a real key with a wrong secret "
+        "is accepted",
+    )
+    AUTH_ERRORS_LEAK_INTERNALS = (
+        "auth_errors_leak_internals",
+        "refusals of a missing or bad API key name the server's source file, exception class "
+        "and database address",
+    )
+    READONLY_STOP_CARRIED_OUT = (
+        "readonly_stop_carried_out",
+        "a read-only user's job stop is answered 403 but the job is stopped anyway",
+    )
 
     # workflow services: ComfyUI-compatible endpoint and workflow applications
     WORKFLOW_INVALID_JSON_ACCEPTED = (
