@@ -18,10 +18,11 @@ import pytest
 from . import collection, options, reporting
 from .catalog import CatalogError, load_catalog
 from .cleanup import Cleanup, CleanupFailed
+from .fixtures import EVIDENCE_EXCERPT
 from .outcome import PHASE_KEY, phase_verdict
 from .runstate import ScaRun, new_run_id
 from .scoring import GradingError, load_grading
-from .stash import RUN_KEY, take_recorded
+from .stash import RUN_KEY, evidence_of, take_recorded
 from .target import TargetFileError
 from .verdicts import NotAssessed, Verdict
 
@@ -123,6 +124,18 @@ def _finish_run(run: ScaRun) -> None:
             run.sandbox = None
 
 
+def _record_created(item: pytest.Item, scope: Cleanup, run: ScaRun) -> None:
+    """Evidence of what the check created (by kind, e.g. ``platform:jobs``) and undid: an
+    evaluator sees the check's footprint, and the tests prove the sweep covers each kind."""
+    created = [{"kind": action.kind, "undo": action.description}
+               for action in scope.actions if action.kind]
+    if created:
+        text = run.redact(json.dumps(created, indent=2, ensure_ascii=False))
+        evidence_of(item).append({"name": "created by the check (undone after it)",
+                                  "mime": "application/json", "content": text[:EVIDENCE_EXCERPT],
+                                  "truncated": len(text) > EVIDENCE_EXCERPT})
+
+
 class RunHooks:
     """The hooks of one run; ``run`` is the state they share."""
 
@@ -211,7 +224,10 @@ class RunHooks:
             if scope is not None:
                 del item.stash[_SCOPE_KEY]
                 self.run.ledger.scope = None
-                scope.run()
+                try:
+                    scope.run()
+                finally:
+                    _record_created(item, scope, self.run)
 
     @pytest.hookimpl(wrapper=True, trylast=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]

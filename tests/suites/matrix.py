@@ -15,6 +15,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from pytest_sca.adapters.registry import BUILTIN_ADAPTERS, load_adapter_class
+
 
 def evaluate(folder: Path, items: Iterable[str], faults: Iterable[str] = (),
              extra: Iterable[str] = ()) -> dict[str, Any]:
@@ -25,7 +27,25 @@ def evaluate(folder: Path, items: Iterable[str], faults: Iterable[str] = (),
                *(f"--sca-sandbox-fault={f}" for f in faults), *extra]
     result = subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=600)
     assert result.returncode in (0, 1), result.stdout[-3000:] + result.stderr[-3000:]
-    return json.loads((folder / "report.json").read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+    report: dict[str, Any] = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+    assert_swept(report)
+    return report
+
+
+def created_kinds(report: dict[str, Any]) -> set[str]:
+    """Every kind of resource the run's checks created (their "created by the check" evidence)."""
+    return {entry["kind"] for item in report["items"] for evidence in item["evidence"]
+            if evidence["name"].startswith("created by the check")
+            for entry in json.loads(evidence["content"])}
+
+
+def assert_swept(report: dict[str, Any]) -> None:
+    """Whatever kind of resource a check created, the sweep of a killed run can find again:
+    the adapter that created it lists the kind among those it sweeps."""
+    swept = {kind for transport in BUILTIN_ADAPTERS
+             for kind in load_adapter_class(transport).sweeps}
+    unswept = created_kinds(report) - swept
+    assert not unswept, f"checks created kinds no sweep finds after a SIGKILL: {sorted(unswept)}"
 
 
 def verdicts(report: dict[str, Any]) -> dict[str, tuple[str, str]]:
