@@ -16,7 +16,7 @@ from typing import Any, ClassVar, cast
 
 import requests
 
-from pytest_sca.adapters.base import Adapter, AdapterContext, Facade
+from pytest_sca.adapters.base import Adapter, AdapterContext, Facade, Finding
 from pytest_sca.adapters.config import OpenAIConfig
 from pytest_sca.adapters.http import VerifyingSession
 from pytest_sca.capabilities import (
@@ -69,6 +69,35 @@ class OpenAIAdapter(Adapter):
         for child in self._children:
             child.close()
         self.session.close()
+
+    def probe(self, timeout: float) -> list[Finding]:
+        """Doctor: ``GET /models`` answers with the key, and lists the models the target
+        file names."""
+        path = "/models"
+        try:
+            response = self.session.get(self.base_url + path, timeout=timeout)
+        except requests.RequestException as exc:
+            return [Finding("reachable", "fail", f"GET {self.base_url}{path}: "
+                            f"{type(exc).__name__}")]
+        if response.status_code in (401, 403):
+            return [Finding("credentials", "fail", f"GET {path}: refused "
+                            f"{response.status_code}: the api_key is not accepted")]
+        if response.status_code >= 300:
+            return [Finding("api", "fail", f"GET {path} answered {response.status_code}")]
+        try:
+            served = [str(m.get("id")) for m in response.json().get("data", [])]
+        except (ValueError, AttributeError):
+            return [Finding("api", "fail", f"GET {path}: not an OpenAI model list")]
+        findings = [Finding("credentials", "ok" if self._key else "warn",
+                            "api key accepted" if self._key else "no api_key: anonymous"),
+                    Finding("offers", "ok" if served else "fail",
+                            f"{len(served)} model(s): {', '.join(served[:8])}"
+                            + (" …" if len(served) > 8 else ""))]
+        missing = [m for m in self.config.models if m not in served]
+        if missing:
+            findings.append(Finding("offers", "fail", f"models the target file names are not "
+                                    f"served: {', '.join(missing)}"))
+        return findings
 
     # plumbing --------------------------------------------------------------------------------
 

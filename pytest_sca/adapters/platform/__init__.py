@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
-from pytest_sca.adapters.base import Adapter, AdapterContext
+from pytest_sca.adapters.base import Adapter, AdapterContext, Finding
 from pytest_sca.adapters.config import PlatformConfig
 from pytest_sca.adapters.platform.accounting import PlatformBilling, PlatformUsage
 from pytest_sca.adapters.platform.client import SWEEPS, PlatformClient
@@ -101,6 +101,65 @@ class PlatformAdapter(Adapter):
 
     def sweep(self, run_id: str) -> list[str]:
         return self.client.sweep(run_id)
+
+    def probe(self, timeout: float) -> list[Finding]:
+        """Doctor: ``platform.info`` answers (the API), ``platform.whoami`` accepts the token
+        (the principal and its role), and how many operations the target maps."""
+        from pytest_sca.adapters.http import ErrorShape, HttpClient
+        from pytest_sca.adapters.mapping import OPERATIONS
+        from pytest_sca.capabilities import Refused, TargetError, Unsupported
+
+        config, table = self.config, self.client.table
+        http = HttpClient(config.url, token=config.token, verify=config.verify,
+                          timeout=timeout, retries=0, redact=self.context.redact,
+                          error_shape=ErrorShape(config.error_code_pointer,
+                                                 config.error_message_pointer))
+        findings: list[Finding] = []
+        if not config.token:
+            findings.append(Finding("credentials", "warn", "no token: requests are anonymous"))
+        try:
+            for operation, check in (("platform.info", "api"), ("platform.whoami", "credentials")):
+                try:
+                    request = table.render(operation, {})
+                    answer = table.extract(operation, http.request(
+                        request.method, request.path, params=request.query,
+                        json_body=request.body))
+                except Unsupported:
+                    findings.append(Finding(check, "warn", f"{operation} is not mapped"))
+                    continue
+                except Refused as refusal:
+                    which = "credentials" if refusal.status in (401, 403) else check
+                    findings.append(Finding(which, "fail", f"{request.method} {request.path}: "
+                                            f"refused {refusal.status}: {refusal.message}"))
+                    continue
+                except (TargetError, KeyError) as exc:
+                    findings.append(Finding(check, "fail", f"{operation}: {exc}"))
+                    continue
+                answer = answer if isinstance(answer, dict) else {}
+                if check == "api":
+                    simulated = " (simulated)" if answer.get("simulated") else ""
+                    findings.append(Finding("api", "ok", f"{request.path}: "
+                                            f"{answer.get('name', '?')} "
+                                            f"{answer.get('version', '')}, API "
+                                            f"{answer.get('api_version', '?')}{simulated}"))
+                else:
+                    who = answer.get("user_id") or answer.get("name") or "?"
+                    findings.append(Finding("credentials", "ok", f"{request.path}: {who}, role "
+                                            f"{answer.get('role', '?')}, tenant "
+                                            f"{answer.get('tenant_id', '?')}"))
+        finally:
+            http.close()
+        mapped = 0
+        for operation in OPERATIONS:
+            try:
+                table.get(operation)
+                mapped += 1
+            except Unsupported:
+                pass
+        source = "a vendor mapping" if config.mapping else "the reference API"
+        findings.append(Finding("offers", "info", f"{mapped} of {len(OPERATIONS)} operations "
+                                f"routed ({source})"))
+        return findings
 
     def close(self) -> None:
         self.client.close()
