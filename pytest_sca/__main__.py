@@ -6,6 +6,9 @@
     python -m pytest_sca cleanup --target FILE --run-id ID
                                      remove what an interrupted run left on the target
                                      (everything labelled with that run id, nothing else)
+    python -m pytest_sca mapping-skeleton OPENAPI.json [-o TARGET.yaml]
+                                     a commented starting mapping (docs/mapping.md) from a
+                                     vendor's OpenAPI document, every guess marked
     python -m pytest_sca doctor TARGET [--json]
                                      can the target be evaluated? every adapter's
                                      reachability, TLS, credentials and offers (exit 0 all
@@ -114,6 +117,33 @@ def _cleanup(args: argparse.Namespace) -> int:
     for line in failures:
         print(f"could not remove: {line}", file=sys.stderr)
     return 1 if failures else 0
+
+
+# -- mapping-skeleton ------------------------------------------------------------------------
+
+
+def _mapping_skeleton_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("openapi", type=Path, help="the vendor's OpenAPI document (JSON/YAML)")
+    parser.add_argument("-o", "--output", type=Path, help="write here instead of stdout")
+
+
+def _mapping_skeleton(args: argparse.Namespace) -> int:
+    """Write the skeleton; 2 with one line if the document cannot be read."""
+    from .adapters.mapping.skeleton import load_document, skeleton
+
+    openapi, output = args.openapi, args.output
+    try:
+        document = load_document(openapi)
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    text = skeleton(document, openapi.name)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+    print(text.splitlines()[2].lstrip("# "), file=sys.stderr)
+    return 0
 
 
 # -- doctor ----------------------------------------------------------------------------------
@@ -251,6 +281,8 @@ COMMANDS: dict[str, Command] = {
     "catalog": Command("print the catalogue as JSON", _no_arguments, _catalog),
     "html": Command("render a saved JSON report as HTML", _html_arguments, _html),
     "cleanup": Command("remove what a run left on the target", _cleanup_arguments, _cleanup),
+    "mapping-skeleton": Command("a starting mapping from a vendor's OpenAPI document",
+                                _mapping_skeleton_arguments, _mapping_skeleton),
     "doctor": Command("check that a target can be evaluated: every adapter's reachability, "
                       "TLS, credentials and offers", _doctor_arguments, _doctor),
     "bundle": Command("pack a run's reports, evidence and target file with a SHA-256 "

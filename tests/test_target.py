@@ -118,7 +118,16 @@ def test_example_targets_are_valid(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     # Every ${VAR} the examples use, given a placeholder value.
     names = {m for path in examples
              for m in re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", path.read_text())}
-    environ = {name: f"value-of-{name.lower()}" for name in names}
+    # A variable that holds a whole URL (`url: ${MLFLOW_URL}`) gets one: URLs are validated.
+    environ = {name: f"https://value-of-{name.lower().replace('_', '-')}.example/"
+               if name.endswith("_URL") else f"value-of-{name.lower()}" for name in names}
+    # The local files the examples name (keys, known_hosts, kubeconfig) must exist: the
+    # user who copies an example has them; here a throwaway home holds them.
+    for path in examples:
+        for local in re.findall(r"(~/[^\s,}\]]+)", path.read_text()):
+            file = tmp_path / local[2:]
+            file.parent.mkdir(parents=True, exist_ok=True)
+            file.touch()
     expanded = 0
     for example in examples:
         try:
@@ -136,6 +145,9 @@ def test_example_targets_are_valid(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 def test_local_paths_expand_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """``~`` in a CA bundle, key, known_hosts or kubeconfig path is this machine's home."""
     monkeypatch.setenv("HOME", str(tmp_path))
+    for local in ("ca.pem", ".kube/config", ".ssh/known_hosts", ".ssh/id", ".ssh/jump"):
+        (tmp_path / local).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / local).touch()
     path = tmp_path / "t.yaml"
     path.write_text(
         "name: x\nadapters:\n  platform: {url: 'https://h/', verify: ~/ca.pem}\n"

@@ -10,14 +10,62 @@ from __future__ import annotations
 
 import os
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
-from pytest_sca.adapters.mapping import MappingError, check_pointer, validate_mapping
+from pytest_sca.adapters.mapping import (
+    MappingError,
+    Template,
+    TemplateFailure,
+    check_pointer,
+    validate_mapping,
+)
+from pytest_sca.adapters.signing import make_signer
+
+#: The longest a single request may take, in seconds: a longer "timeout" is a typo.
+MAX_TIMEOUT_S = 3600.0
+
+
+def _existing_file(path: str) -> str:
+    if not os.path.isfile(path):
+        raise PydanticCustomError("missing_file", "no such file {path}: give the path of an "
+                                  "existing file", {"path": path})
+    return path
+
+
+def _http_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace()
+                                                                          for c in url):
+        raise PydanticCustomError("http_url", "{url!r} is not an http(s) URL: write it as "
+                                  "https://host[:port]/path", {"url": url})
+    try:
+        parts.port  # noqa: B018 - raises for a port out of range
+    except ValueError:
+        raise PydanticCustomError("http_url", "{url!r} has a port out of range (1–65535)",
+                                  {"url": url}) from None
+    return url
+
 
 #: A path on the machine that runs the evaluation: ``~`` is expanded when the file is loaded.
 LocalPath = Annotated[str, AfterValidator(os.path.expanduser)]
+#: A file on the machine that runs the evaluation, which must exist (``~`` expanded).
+LocalFile = Annotated[str, AfterValidator(os.path.expanduser), AfterValidator(_existing_file)]
+#: The URL of an HTTP(S) endpoint.
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+#: A credential: when given, never empty (an unset variable must not pass for one).
+Secret = Annotated[str, Field(min_length=1)]
+#: Seconds one request (or one connection) may take: finite, positive, at most an hour.
+Timeout = Annotated[float, Field(gt=0, le=MAX_TIMEOUT_S, allow_inf_nan=False)]
 
 
 class StrictModel(BaseModel):
@@ -30,20 +78,157 @@ class HttpEndpoint(StrictModel):
     """Common settings of an HTTP(S) endpoint."""
 
     #: ``true`` (system CAs), ``false`` (never on a real platform), or a CA bundle path.
-    verify: bool | LocalPath = Field(
+    verify: bool | LocalFile = Field(
         default=True, description="TLS verification: true, false, or the path of a CA bundle"
     )
-    timeout: float = Field(default=30.0, gt=0, description="seconds for one request")
+    timeout: Timeout = Field(default=30.0, description="seconds for one request")
+
+
+def _credential_template(value: str) -> str:
+    """A credential template may read ``{token}`` (the principal's credential) and
+    ``{const.…}``; anything else is an error at load time."""
+    try:
+        names = Template(value).names()
+    except TemplateFailure as exc:
+        raise PydanticCustomError("invalid_template", "{detail}", {"detail": str(exc)}) from None
+    unknown = sorted(names - {"token", "const"})
+    if unknown:
+        raise PydanticCustomError(
+            "invalid_template", "{detail}",
+            {"detail": f"{{{unknown[0]}}} is unknown here: a credential template reads "
+                       "{token} (adapters.platform.token, or a user's key) and {const.NAME}"})
+    return value
+
+
+CredentialTemplate = Annotated[str, AfterValidator(_credential_template)]
+
+
+class BearerAuth(StrictModel):
+    """``Authorization: Bearer …`` (the default, with ``token``)."""
+
+    type: Literal["bearer"]
+    token: str | None = Field(default=None, description="default: adapters.platform.token")
+
+
+class HeaderAuth(StrictModel):
+    """Headers from templates, e.g. ``X-Auth-Token: "{token}"``."""
+
+    type: Literal["header"]
+    headers: dict[str, CredentialTemplate] = Field(
+        min_length=1, description="header → template ({token}, {const.NAME})")
+
+
+class BasicAuth(StrictModel):
+    """HTTP basic authentication."""
+
+    type: Literal["basic"]
+    username: CredentialTemplate
+    password: CredentialTemplate
+
+
+class ApiKeyAuth(StrictModel):
+    """An API key in a header or a query parameter."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    type: Literal["api_key"]
+    name: str = Field(min_length=1, description="header or query parameter name")
+    value: CredentialTemplate = Field(default="{token}", description="template of the key")
+    in_: Literal["header", "query"] = Field(default="header", alias="in")
+
+
+class OAuth2Auth(StrictModel):
+    """OAuth2 client-credentials token exchange; the token is sent as a bearer token."""
+
+    type: Literal["oauth2"]
+    token_url: str = Field(description="the token endpoint (https://…/oauth2/token)")
+    client_id: str
+    client_secret: str = Field(description="e.g. ${VENDOR_CLIENT_SECRET}")
+    scope: str | None = None
+    audience: str | None = None
+    client_auth: Literal["basic", "body"] = Field(
+        default="basic", description="client credentials in a basic header, or in the form")
+    extra: dict[str, str] = Field(default_factory=dict, description="more form fields")
+
+
+class SignAuth(StrictModel):
+    """A request signer (built in: hmac-sha256; plugins: entry points pytest_sca.signers)."""
+
+    type: Literal["sign"]
+    signer: str = Field(default="hmac-sha256", description="signer name")
+    options: dict[str, Any] = Field(default_factory=dict, description="the signer's options")
+
+    @model_validator(mode="after")
+    def _signer_accepts(self) -> SignAuth:
+        try:
+            make_signer(self.signer, self.options)
+        except KeyError as exc:
+            raise PydanticCustomError("unknown_signer", "{detail}",
+                                      {"detail": str(exc.args[0])}) from None
+        except ValueError as exc:
+            raise PydanticCustomError("invalid_signer", "{detail}",
+                                      {"detail": str(exc)}) from None
+        return self
+
+
+#: One form of ``adapters.platform.auth``.
+AuthForm = Annotated[
+    BearerAuth | HeaderAuth | BasicAuth | ApiKeyAuth | OAuth2Auth | SignAuth,
+    Field(discriminator="type"),
+]
+
+
+def _error_template(value: str | None) -> str | None:
+    if value is None:
+        return value
+    try:
+        names = Template(value).names()
+    except TemplateFailure as exc:
+        raise PydanticCustomError("invalid_template", "{detail}", {"detail": str(exc)}) from None
+    unknown = sorted(names - {"status", "answer", "header", "const"})
+    if unknown:
+        raise PydanticCustomError(
+            "invalid_template", "{detail}",
+            {"detail": f"{{{unknown[0]}}} is unknown here: an error rule reads {{status}}, "
+                       "{answer} (the error body), {header} and {const.NAME}"})
+    return value
+
+
+class ErrorRule(StrictModel):
+    """A vendor's error answer that means a refusal of another kind: e.g. slurmrestd's 500
+    "Invalid job id specified" is the reference API's 404."""
+
+    status: list[int] = Field(min_length=1, description="the vendor's statuses (>= 400)")
+    when: Annotated[str | None, AfterValidator(_error_template)] = Field(
+        default=None, description="condition on {status}, {answer}, {header}; none = always")
+    refuse: int = Field(ge=400, le=499, description="the reference status it means")
+    code: Annotated[str | None, AfterValidator(_error_template)] = Field(
+        default=None, description="error code (template), e.g. not_found")
+    message: Annotated[str | None, AfterValidator(_error_template)] = Field(
+        default=None, description="message (template), e.g. {answer.errors[0].error}")
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, int) else value
 
 
 class PlatformConfig(HttpEndpoint):
     """The platform's own REST API (the reference API, or a vendor's through ``mapping``)."""
 
-    url: str = Field(description="base URL of the platform API, e.g. https://cloud.example/")
-    token: str | None = Field(default=None, description="bearer token, e.g. ${MYCLOUD_TOKEN}")
+    url: HttpUrl = Field(description="base URL of the platform API, e.g. https://cloud.example/")
+    token: Secret | None = Field(default=None, description="bearer token, e.g. ${MYCLOUD_TOKEN}")
     mapping: dict[str, Any] | None = Field(
         default=None, description="declarative mapping of a vendor API (see docs/mapping.md)"
     )
+    auth: list[AuthForm] | None = Field(
+        default=None,
+        description="how requests authenticate (docs/mapping.md); none = bearer token")
+    errors: list[ErrorRule] = Field(
+        default_factory=list,
+        description="vendor error answers that are refusals of another kind (docs/mapping.md)")
+    constants: dict[str, Any] = Field(
+        default_factory=dict, description="values the mapping's templates read as {const.NAME}")
     mapping_fallback: Literal["reference", "none"] = Field(
         default="reference",
         description="operations the mapping leaves out: use the reference route, or none",
@@ -61,6 +246,11 @@ class PlatformConfig(HttpEndpoint):
         default=None,
         description="image probe jobs run in (name:tag); none = the first preset image the "
                     "platform lists")
+
+    @field_validator("auth", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, dict) else value
 
     @field_validator("mapping")
     @classmethod
@@ -83,7 +273,7 @@ class PlatformConfig(HttpEndpoint):
 class KubernetesConfig(StrictModel):
     """A Kubernetes cluster reached with the official client."""
 
-    kubeconfig: LocalPath | None = Field(
+    kubeconfig: LocalFile | None = Field(
         default=None, description="kubeconfig path; none = default")
     context: str | None = None
     in_cluster: bool = False
@@ -104,22 +294,22 @@ class KubernetesConfig(StrictModel):
 class SshNode(StrictModel):
     """One node reachable over SSH."""
 
-    name: str
-    host: str
+    name: str = Field(min_length=1)
+    host: str = Field(min_length=1)
     port: int = Field(default=22, ge=1, le=65535)
-    user: str = "root"
-    key_file: LocalPath | None = None
-    password: str | None = None
+    user: str = Field(default="root", min_length=1)
+    key_file: LocalFile | None = None
+    password: Secret | None = None
 
 
 class SshConfig(StrictModel):
     """Bare-metal nodes over SSH (paramiko)."""
 
     nodes: list[SshNode] = Field(min_length=1)
-    known_hosts: LocalPath | None = Field(default=None, description="known_hosts file to trust")
+    known_hosts: LocalFile | None = Field(default=None, description="known_hosts file to trust")
     strict_host_key_checking: bool = True
     jump_host: SshNode | None = None
-    timeout: float = Field(default=30.0, gt=0)
+    timeout: Timeout = 30.0
     sshd_config: str = Field(
         default="/etc/ssh/sshd_config", description="sshd configuration file on the nodes")
     sshd_binary: str = Field(default="/usr/sbin/sshd", description="sshd, for `sshd -T`")
@@ -131,47 +321,65 @@ class SshConfig(StrictModel):
 class S3Credentials(StrictModel):
     """One tenant's object-storage credentials."""
 
-    access_key: str
-    secret_key: str
+    access_key: Secret
+    secret_key: Secret
     bucket: str | None = None
 
 
 class S3Config(StrictModel):
     """S3-compatible object storage (boto3)."""
 
-    endpoint: str
+    endpoint: HttpUrl
     region: str = "us-east-1"
-    access_key: str
-    secret_key: str
+    access_key: Secret
+    secret_key: Secret
     bucket: str | None = Field(
         default=None, description="bucket the run may write probe objects to")
     addressing_style: Literal["path", "virtual", "auto"] = "path"
-    verify: bool | LocalPath = True
+    verify: bool | LocalFile = True
+    timeout: Timeout = Field(default=30.0, description="seconds for one request (connect "
+                             "at most 10 of them)")
     other_tenant: S3Credentials | None = Field(
         default=None, description="a second tenant's credentials, for isolation checks"
     )
 
 
 class OpenAIConfig(HttpEndpoint):
-    """An OpenAI-compatible inference endpoint."""
+    """An OpenAI-compatible API: inference, and whatever else of OpenAI's API the vendor
+    serves (models, files, fine-tuning, usage); each endpoint is discovered by probing it."""
 
-    base_url: str = Field(description="URL ending in /v1")
-    api_key: str | None = None
+    base_url: HttpUrl = Field(description="URL ending in /v1")
+    api_key: Secret | None = None
     models: list[str] = Field(default_factory=list, description="model ids to check; none = all")
+    other_key: str | None = Field(
+        default=None,
+        description="a second principal's API key (another user or project of the vendor): "
+                    "isolation and usage-attribution checks act as it; none = those checks "
+                    "are not assessed")
+    admin_key: str | None = Field(
+        default=None,
+        description="a key allowed to read the organisation's usage (OpenAI: an admin key "
+                    "for /organization/usage); none = api_key")
+    console_url: str | None = Field(
+        default=None, description="the vendor's web console (playground) page, for 7.4.a")
+    openapi_url: str | None = Field(
+        default=None,
+        description="where the vendor publishes its OpenAPI document (URL), its paths relative "
+                    "to base_url; none = the server's own /openapi.json, if it serves one")
 
 
 class ComfyUIConfig(HttpEndpoint):
     """A ComfyUI (or ComfyUI-compatible) workflow service."""
 
-    url: str
+    url: HttpUrl
     headers: dict[str, str] = Field(default_factory=dict)
 
 
 class PrometheusConfig(HttpEndpoint):
     """Prometheus HTTP API."""
 
-    url: str
-    token: str | None = None
+    url: HttpUrl
+    token: Secret | None = None
     metric_names: dict[str, str] = Field(
         default_factory=dict, description="override of the metric-name table"
     )
@@ -180,11 +388,71 @@ class PrometheusConfig(HttpEndpoint):
 class RegistryConfig(HttpEndpoint):
     """An OCI distribution registry."""
 
-    url: str
+    url: HttpUrl
     username: str | None = None
-    password: str | None = None
+    password: Secret | None = None
     repository_prefix: str = "sca-probe"
 
+
+
+class SlurmLogin(StrictModel):
+    """The login node the Slurm adapter reaches over SSH (paramiko), for what slurmrestd does
+    not serve: job output files, ``scontrol`` (tokens, requeue, hold) and ``sacctmgr``."""
+
+    host: str
+    port: int = Field(default=22, ge=1, le=65535)
+    user: str = Field(default="root", description="root or SlurmUser: `scontrol token "
+                                                  "username=…` mints probe users' tokens")
+    key_file: LocalPath | None = None
+    password: str | None = None
+    known_hosts: LocalPath | None = Field(default=None, description="known_hosts file to trust")
+    strict_host_key_checking: bool = True
+    slurm_conf: str | None = Field(
+        default=None, description="slurm.conf on the login node when not the default")
+
+
+class SlurmConfig(HttpEndpoint):
+    """A Slurm cluster: slurmrestd (JWT) for the scheduler and slurmdbd, SSH to a login node
+    for files and the commands the REST API of a version lacks (docs/slurm.md)."""
+
+    url: str = Field(description="slurmrestd base URL, e.g. https://slurm.example.cn:6820/")
+    user: str = Field(description="X-SLURM-USER-NAME: the evaluation's Slurm user "
+                                  "(an operator or administrator)")
+    token: str = Field(description="X-SLURM-USER-TOKEN: that user's JWT, e.g. ${SLURM_JWT}")
+    api_version: str | None = Field(
+        default=None, description="pin an OpenAPI plugin (v0.0.38…); none = the highest the "
+                                  "cluster and the adapter both know")
+    login: SlurmLogin | None = Field(
+        default=None, description="SSH login node; without it no job logs, no probe users, "
+                                  "no quota changes")
+    output_dir: str | None = Field(
+        default=None, description="directory on the cluster's shared file system, writable "
+                                  "by the probe users, where job scripts write their output")
+    account: str | None = Field(
+        default=None, description="account the principal's probe jobs run under; none = its "
+                                  "default account")
+    partition: str | None = Field(
+        default=None, description="partition probe jobs go to when a request names none; "
+                                  "none = the cluster's default")
+    parent_account: str = Field(
+        default="root", description="parent of the probe tenants' accounts the run creates")
+    probe_users: list[str] = Field(
+        default_factory=list,
+        description="Unix accounts (known on every node) the run hands to the probe tenants' "
+                    "users it creates; none = tenants get no users")
+    qos: list[str] | None = Field(
+        default=None, description="QOS the probe tenants may use; none = every QOS")
+    python: str = Field(default="python3",
+                        description="the nodes' Python for probe commands that say `python`")
+    time_limit_min: int = Field(default=30, ge=1, description="time limit of a probe job")
+    token_lifespan_s: int = Field(default=7200, ge=60,
+                                  description="lifetime of the probe users' tokens")
+    accelerator_gres: list[str] = Field(
+        default_factory=lambda: ["gpu", "npu", "mlu", "dcu", "xpu"],
+        description="GRES names that are accelerator cards")
+    vendor_models: dict[str, str] = Field(
+        default_factory=dict,
+        description="GRES type (or prefix ending in *) → vendor, beyond the built-in table")
 
 #: transport key under ``adapters:`` → its configuration model.
 BUILTIN_CONFIGS: dict[str, type[StrictModel]] = {
@@ -196,4 +464,5 @@ BUILTIN_CONFIGS: dict[str, type[StrictModel]] = {
     "comfyui": ComfyUIConfig,
     "prometheus": PrometheusConfig,
     "registry": RegistryConfig,
+    "slurm": SlurmConfig,
 }

@@ -30,11 +30,12 @@ class Compute:
     """Clusters, nodes and images over the store, seen through the permission rules."""
 
     def __init__(self, store: Store, permissions: Permissions, faults: Faults,
-                 state_dir: Path) -> None:
+                 hosts_dir: Path) -> None:
         self.store = store
         self.permissions = permissions
         self.faults = faults
-        self.state_dir = state_dir
+        #: What the simulated hosts see: their home directories and the shared file system.
+        self.hosts_dir = hosts_dir
         self._filesystems: list[Document] = []
 
     # clusters ---------------------------------------------------------------------------------
@@ -91,7 +92,8 @@ class Compute:
         with self.store.lock:
             model = cluster.get("accelerator_model") or "H100"
             for node in new_cluster_nodes(cluster, count, model):
-                self.store.put("node", node)
+                if Fault.SCALED_NODES_UNLISTED not in self.faults:
+                    self.store.put("node", node)
                 cluster["node_ids"].append(node["id"])
             self.store.put("cluster", cluster)
         return cluster
@@ -174,6 +176,9 @@ class Compute:
             if Fault.PRESET_IMAGES_MISSING in self.faults:
                 for image in self.store.list("image", where=lambda i: bool(i["preset"])):
                     self.store.delete("image", image["id"])
+            elif Fault.PRESET_IMAGES_UNVERSIONED in self.faults:
+                for image in self.store.list("image", where=lambda i: bool(i["preset"])):
+                    self.store.update("image", image["id"], _unversion)
 
     def _unmanage(self, keep: tuple[str, ...] | None) -> None:
         def strip(node: Document) -> None:
@@ -186,17 +191,20 @@ class Compute:
     def mount_shared_filesystem(self) -> None:
         """Mount one directory of the host at ``~/mnt/hpfs`` of every SSH node (a symlink: the
         nodes share this host); under ``filesystem_not_shared`` each gets a private one."""
-        shared = self.state_dir / "filesystems" / "hpfs"
+        shared = self.hosts_dir / "filesystems" / "hpfs"
         shared.mkdir(parents=True, exist_ok=True)
         for name in SSH_NODE_NAMES:
-            mount = self.state_dir / "nodes" / name / MOUNT_POINT
+            mount = self.hosts_dir / "nodes" / name / MOUNT_POINT
             mount.parent.mkdir(parents=True, exist_ok=True)
             if mount.is_symlink() or mount.is_file():
                 mount.unlink()
             elif mount.is_dir():
                 shutil.rmtree(mount)
+            mount.parent.chmod(0o755)  # the node's own account must reach its mount
             if Fault.FILESYSTEM_NOT_SHARED in self.faults:
-                mount.mkdir()
+                # A private directory per node; sticky and writable like a fresh mount.
+                mount.mkdir(mode=0o1777)
+                mount.chmod(0o1777)
             else:
                 mount.symlink_to(Path("../../../filesystems/hpfs"))
         self._filesystems = [{
@@ -208,3 +216,8 @@ class Compute:
     def filesystems(self) -> list[Document]:
         """The file systems the platform deployed onto nodes."""
         return list(self._filesystems)
+
+
+def _unversion(image: Document) -> None:
+    image["framework_version"] = None
+    image["tag"] = "latest"

@@ -39,8 +39,11 @@ class SandboxPlatform:
     """Every service of the platform, over one state directory, wired together."""
 
     def __init__(self, state_dir: Path, faults: Faults,
-                 storage: ObjectStorage | None = None) -> None:
+                 storage: ObjectStorage | None = None, hosts_dir: Path | None = None) -> None:
         self.state_dir = state_dir
+        #: The simulated hosts' directories (their homes, the shared file system): the state
+        #: directory unless the sandbox gives them one of their own.
+        self.hosts_dir = hosts_dir or state_dir
         self.faults = faults
         #: The object storage tenants' buckets live in (``None``: files in the state dir).
         self.storage = storage
@@ -49,7 +52,7 @@ class SandboxPlatform:
         self.audit = AuditLog(self.store, faults)
         self.networks = TenantNetworks(faults)
         self.runner = JobRunner(self.store, state_dir / "jobs", faults, self.networks)
-        self.compute = Compute(self.store, self.permissions, faults, state_dir)
+        self.compute = Compute(self.store, self.permissions, faults, self.hosts_dir)
         self.tenancy = Tenancy(self.store, self.permissions, self.runner, self.compute, storage)
         self.billing = Billing(self.store, self.permissions, faults)
         self.training = TrainingController(self.store, self.runner, self.permissions,

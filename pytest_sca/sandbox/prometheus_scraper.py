@@ -36,11 +36,14 @@ def prometheus_binary() -> str | None:
     return shutil.which("prometheus")
 
 
-def scrape_config(api_url: str, ca_file: Path | None) -> dict[str, Any]:
-    """Prometheus' configuration: the API's ``/metrics`` every second, trusting the sandbox CA."""
+def scrape_config(api_url: str, ca_file: Path | None, token_file: Path) -> dict[str, Any]:
+    """Prometheus' configuration: the API's ``/metrics`` every second with the key in
+    ``token_file``, trusting the sandbox CA."""
     api = urlsplit(api_url)
     job: dict[str, Any] = {"job_name": "sandbox", "scheme": api.scheme or "http",
                            "metrics_path": "/metrics",
+                           "authorization": {"type": "Bearer",
+                                             "credentials_file": str(token_file)},
                            "static_configs": [{"targets": [api.netloc]}]}
     if ca_file is not None and api.scheme == "https":
         job["tls_config"] = {"ca_file": str(ca_file)}
@@ -60,9 +63,10 @@ def web_config(tls: TlsFiles) -> dict[str, Any]:
 class SandboxPrometheus:
     """One Prometheus child process over ``STATE/prometheus``, bound to 127.0.0.1 port 0."""
 
-    def __init__(self, binary: str, state_dir: Path, api_url: str,
+    def __init__(self, binary: str, state_dir: Path, api_url: str, token: str,
                  tls: TlsFiles | None = None) -> None:
         self.binary = binary
+        self.token = token
         self.directory = state_dir / "prometheus"
         self.api_url = api_url
         self.tls = tls
@@ -79,8 +83,12 @@ class SandboxPrometheus:
         or reports no address within ``timeout``.
         """
         self.directory.mkdir(parents=True, exist_ok=True)
+        token_file = self.directory / "token"
+        fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(self.token)
         config = self.directory / "prometheus.yml"
-        config.write_text(yaml.safe_dump(scrape_config(self.api_url, self.ca_file),
+        config.write_text(yaml.safe_dump(scrape_config(self.api_url, self.ca_file, token_file),
                                          sort_keys=False))
         command = [self.binary, f"--config.file={config}",
                    "--web.listen-address=127.0.0.1:0",
@@ -129,7 +137,8 @@ class SandboxPrometheus:
         self.process = None
 
 
-def start_scraper(state_dir: Path, api_url: str, tls: TlsFiles | None) -> SandboxPrometheus | None:
+def start_scraper(state_dir: Path, api_url: str, token: str,
+                  tls: TlsFiles | None) -> SandboxPrometheus | None:
     """A started Prometheus scraping ``api_url``, or ``None`` where none can run.
 
     A Prometheus that fails to start is not a sandbox failure: the target file
@@ -138,7 +147,7 @@ def start_scraper(state_dir: Path, api_url: str, tls: TlsFiles | None) -> Sandbo
     binary = prometheus_binary()
     if binary is None:
         return None
-    scraper = SandboxPrometheus(binary, state_dir, api_url, tls)
+    scraper = SandboxPrometheus(binary, state_dir, api_url, token, tls)
     try:
         scraper.start()
     except (OSError, RuntimeError) as exc:

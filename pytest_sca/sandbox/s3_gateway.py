@@ -10,8 +10,11 @@ defaults: default encryption (SSE-S3, AES256) unless ``sse_disabled``, and a
 public-read policy under ``public_bucket``. With a TLS context it serves HTTPS
 only (TLS handshake in the connection's own thread).
 
-Limitation: moto itself still listens on another loopback port without
-authentication; the target file publishes only this gateway.
+Every operation is confined to the caller's tenant: a copy's source
+(``x-amz-copy-source``) must be the caller's bucket too, and ``ListBuckets``
+answers the caller's bucket alone. moto listens on loopback but answers only
+requests that carry the gateway's secret header (:class:`ObjectStorage`), so the
+gateway is the one way in.
 """
 
 from __future__ import annotations
@@ -28,8 +31,10 @@ from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
+from xml.etree import ElementTree
 
 from pytest_sca.sandbox.faults import Fault, Faults
+from pytest_sca.sandbox.s3 import BACKEND_KEY_HEADER
 
 #: access key → (secret key, the one bucket it may use), or None for an unknown key.
 KeyLookup = Callable[[str], "tuple[str, str] | None"]
@@ -160,8 +165,10 @@ class S3Gateway:
 
     def __init__(self, backend: str, keys: KeyLookup, tenant_buckets: Callable[[], set[str]],
                  admin_client: Callable[[], Any], faults: Faults,
-                 tls: ssl.SSLContext | None = None) -> None:
+                 tls: ssl.SSLContext | None = None, backend_key: str = "") -> None:
         self.backend = urlsplit(backend)
+        #: The secret header value moto requires: only the gateway knows it.
+        self.backend_key = backend_key
         self.keys = keys
         self.tenant_buckets = tenant_buckets
         self.admin = admin_client
@@ -169,9 +176,9 @@ class S3Gateway:
         self.tls = tls
         self._prepared: set[str] = set()
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._servers: list[tuple[ThreadingHTTPServer, threading.Thread, str]] = []
         self.url = ""
+        self.internal_url = ""
 
     # --- bucket defaults -----------------------------------------------------------------------
 
@@ -197,8 +204,9 @@ class S3Gateway:
 
     # --- decisions -----------------------------------------------------------------------------
 
-    def admit(self, method: str, raw_path: str, headers: dict[str, str]) -> None:
-        """Raise :class:`AuthError` unless the request may reach moto."""
+    def admit(self, method: str, raw_path: str, headers: dict[str, str]) -> str | None:
+        """Raise :class:`AuthError` unless the request may reach moto; the caller's own
+        bucket (None for an anonymous request)."""
         bucket = unquote(urlsplit(raw_path).path.lstrip("/").split("/", 1)[0])
         if bucket:
             self.prepare(bucket)
@@ -206,7 +214,7 @@ class S3Gateway:
         if anonymous:
             action = _READ_ACTIONS.get(method)
             if bucket and action and _policy_allows_anyone(self._bucket_policy(bucket), action):
-                return
+                return None
             raise AuthError("AccessDenied", "anonymous access is not allowed")
         signed = SignedRequest(method, raw_path, headers)
         found = self.keys(signed.access_key)
@@ -214,28 +222,45 @@ class S3Gateway:
             raise AuthError("InvalidAccessKeyId", "the access key is not known")
         secret, own_bucket = found
         signed.verify(secret, datetime.now(timezone.utc))
-        # ListBuckets (no bucket) shows every tenant's bucket names, as moto keeps one account.
         if bucket and bucket != own_bucket:
             action = _READ_ACTIONS.get(method)
-            if bucket and action and _policy_allows_anyone(self._bucket_policy(bucket), action):
-                return
+            if action and _policy_allows_anyone(self._bucket_policy(bucket), action):
+                return own_bucket
             raise AuthError("AccessDenied", f"this key may use bucket {own_bucket} only")
+        source = headers.get("x-amz-copy-source")
+        if source:  # CopyObject, UploadPartCopy: the source is read with the caller's rights
+            source_bucket = unquote(source).lstrip("/").split("/", 1)[0]
+            if source_bucket != own_bucket and not _policy_allows_anyone(
+                    self._bucket_policy(source_bucket), "s3:GetObject"):
+                raise AuthError("AccessDenied",
+                                f"this key may copy from bucket {own_bucket} only")
+        return own_bucket
 
     # --- server --------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Listen on 127.0.0.1, port chosen by the kernel, and serve from a thread."""
-        gateway = self
+        """Listen on 127.0.0.1 (ports chosen by the kernel) and serve from threads: ``url`` is
+        the published endpoint (HTTPS with a TLS context), ``internal_url`` the plain-HTTP
+        one the platform hands its own jobs and tenants (as in-cluster endpoints are), with
+        the same signature and tenancy checks."""
+        self._servers = [self._listen(self.tls)]
+        self.url = self._servers[0][2]
+        self.internal_url = self.url
+        if self.tls is not None:
+            self._servers.append(self._listen(None))
+            self.internal_url = self._servers[1][2]
 
+    def _listen(self, tls: ssl.SSLContext | None
+                ) -> tuple[ThreadingHTTPServer, threading.Thread, str]:
         class Server(ThreadingHTTPServer):
             daemon_threads = True
 
             def finish_request(self, request: Any, client_address: Any) -> None:
-                if gateway.tls is not None:
+                if tls is not None:
                     # The handshake runs here, in the connection's thread, bounded.
                     request.settimeout(10)
                     try:
-                        request = gateway.tls.wrap_socket(request, server_side=True)
+                        request = tls.wrap_socket(request, server_side=True)
                     except (ssl.SSLError, OSError):
                         with contextlib.suppress(OSError):
                             request.close()
@@ -245,23 +270,20 @@ class S3Gateway:
             def handle_error(self, request: Any, client_address: Any) -> None:
                 """Broken client connections are the client's business, not stderr's."""
 
-        self._server = Server(("127.0.0.1", 0), _handler(self))
-        port = self._server.server_address[1]
-        self.url = f"{'https' if self.tls else 'http'}://127.0.0.1:{port}"
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.2}, name="sandbox-s3-gateway",
-                                        daemon=True)
-        self._thread.start()
+        server = Server(("127.0.0.1", 0), _handler(self))
+        url = f"{'https' if tls else 'http'}://127.0.0.1:{server.server_address[1]}"
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
+                                  name="sandbox-s3-gateway", daemon=True)
+        thread.start()
+        return server, thread, url
 
     def stop(self) -> None:
-        """Stop serving and close the socket."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        """Stop serving and close the sockets."""
+        for server, thread, _ in self._servers:
+            server.shutdown()
+            server.server_close()
+            thread.join(timeout=5)
+        self._servers = []
 
 
 def _handler(gateway: S3Gateway) -> type[BaseHTTPRequestHandler]:
@@ -275,7 +297,7 @@ def _handler(gateway: S3Gateway) -> type[BaseHTTPRequestHandler]:
             body = self._body()
             headers = {k.lower(): v for k, v in self.headers.items()}
             try:
-                gateway.admit(self.command, self.path, headers)
+                own_bucket = gateway.admit(self.command, self.path, headers)
             except AuthError as refusal:
                 self._error(403, refusal.code, str(refusal))
                 return
@@ -283,10 +305,15 @@ def _handler(gateway: S3Gateway) -> type[BaseHTTPRequestHandler]:
                 gateway.backend.hostname or "127.0.0.1", gateway.backend.port, timeout=30)
             try:
                 forwarded = {k: v for k, v in self.headers.items()
-                             if k.lower() not in _HOP_BY_HOP}
+                             if k.lower() not in _HOP_BY_HOP
+                             and k.lower() != BACKEND_KEY_HEADER.lower()}
+                forwarded[BACKEND_KEY_HEADER] = gateway.backend_key
                 connection.request(self.command, self.path, body=body, headers=forwarded)
                 answer = connection.getresponse()
                 content = answer.read()
+                if (own_bucket is not None and self.command == "GET"
+                        and urlsplit(self.path).path in ("", "/") and answer.status == 200):
+                    content = _only_bucket(content, own_bucket)
             except (OSError, http.client.HTTPException) as exc:
                 self._error(502, "BadGateway", f"object store unreachable: {exc}")
                 return
@@ -330,6 +357,23 @@ def _handler(gateway: S3Gateway) -> type[BaseHTTPRequestHandler]:
 
     return Handler
 
+
+
+def _only_bucket(listing: bytes, bucket: str) -> bytes:
+    """A ListBuckets answer with every bucket but ``bucket`` left out (moto keeps one account
+    for all tenants; a tenant sees its own bucket only)."""
+    try:
+        root = ElementTree.fromstring(listing)
+    except ElementTree.ParseError:
+        return listing
+    namespace = root.tag.partition("}")[0] + "}" if root.tag.startswith("{") else ""
+    for buckets in root.iter(f"{namespace}Buckets"):
+        for entry in list(buckets):
+            if entry.findtext(f"{namespace}Name") != bucket:
+                buckets.remove(entry)
+    if namespace:
+        ElementTree.register_namespace("", namespace[1:-1])
+    return ElementTree.tostring(root, encoding="utf-8", xml_declaration=True)
 
 
 def tenant_keys(store: Any) -> KeyLookup:

@@ -39,7 +39,7 @@ from pytest_sca.sandbox.security import (
     tls_enabled,
     trust_sandbox_ca,
 )
-from pytest_sca.sandbox.ssh import SSH_USER, SshNodes
+from pytest_sca.sandbox.ssh import SSH_USER, Account, SshNodes, node_account
 from pytest_sca.sandbox.tenancy import OTHER_TENANT, PROBE_TENANT
 
 STANDARD = "saia-aicloud-2025-04-29"
@@ -191,8 +191,14 @@ class Sandbox:
     def __init__(self, state_dir: Path, faults: tuple[Fault, ...]) -> None:
         self.state_dir = state_dir
         self.storage = ObjectStorage()
-        self.platform = SandboxPlatform(state_dir, frozenset(faults), self.storage)
-        self.ssh = SshNodes(state_dir, SSH_NODE_NAMES, frozenset(faults))
+        account = node_account()
+        #: The simulated hosts' own directory: outside the private state when their
+        #: commands run as another account (removed at stop).
+        self.hosts_dir = _hosts_dir(account) if account is not None else None
+        self.platform = SandboxPlatform(state_dir, frozenset(faults), self.storage,
+                                        self.hosts_dir)
+        self.ssh = SshNodes(state_dir, SSH_NODE_NAMES, frozenset(faults), self.hosts_dir,
+                            account)
         self.api: _ApiServer | None = None
         self.tls: TlsFiles | None = None
         self.gateway: S3Gateway | None = None
@@ -220,13 +226,15 @@ class Sandbox:
             tls_context = server_ssl_context(self.tls, self.platform.faults)
         store = self.platform.store
         self.gateway = S3Gateway(self.storage.endpoint, tenant_keys(store), tenant_buckets(store),
-                                 self.storage._s3, self.platform.faults, tls_context)
+                                 self.storage.client, self.platform.faults, tls_context,
+                                 backend_key=self.storage.backend_key)
         self.gateway.start()
+        self.storage.tenant_endpoint = self.gateway.internal_url
         self.api = _ApiServer(create_app(self.platform), tls_context)
         await asyncio.get_running_loop().run_in_executor(None, self.api.start)
         api_url = f"{'https' if self.tls else 'http'}://127.0.0.1:{self.api.port}/"
         self.prometheus = await asyncio.get_running_loop().run_in_executor(
-            None, start_scraper, self.state_dir, api_url, self.tls)
+            None, start_scraper, self.state_dir, api_url, self.platform.admin_api_key, self.tls)
 
     def _publish_ssh_nodes(self) -> None:
         for server in self.ssh.servers:
@@ -268,6 +276,21 @@ class Sandbox:
         if self.gateway is not None:
             self.gateway.stop()
         self.storage.stop()
+        if self.hosts_dir is not None:
+            shutil.rmtree(self.hosts_dir, ignore_errors=True)
+
+
+def _hosts_dir(account: Account) -> Path:
+    """A directory for the simulated hosts that their account can reach (the state
+    directory, 0700, it cannot): 0711, the shared file system owned by that account."""
+    hosts = Path(tempfile.mkdtemp(prefix="sca-sandbox-hosts-"))
+    hosts.chmod(0o711)
+    for shared in (hosts / "nodes", hosts / "filesystems", hosts / "filesystems" / "hpfs"):
+        shared.mkdir()
+        shared.chmod(0o711)
+    os.chown(hosts / "filesystems" / "hpfs", account.uid, account.gid)
+    hosts.joinpath("filesystems", "hpfs").chmod(0o755)
+    return hosts
 
 
 async def _serve(state_dir: Path, faults: tuple[Fault, ...], ready_file: Path | None) -> None:
@@ -310,8 +333,12 @@ def _lock_state_dir(directory: Path) -> int:
 def serve(state_dir: Path | None, faults: tuple[Fault, ...], ready_file: Path | None) -> int:
     """Run the sandbox until SIGINT/SIGTERM; a fresh temp state dir is removed at exit."""
     temporary = state_dir is None
+    # The state holds the admin key and every tenant's: only its owner may read anything
+    # the sandbox writes (directories 0700, files 0600), whatever the caller's umask.
+    os.umask(0o077)
     directory = Path(tempfile.mkdtemp(prefix="sca-sandbox-")) if state_dir is None else state_dir
     directory.mkdir(parents=True, exist_ok=True)
+    directory.chmod(0o700)
     lock = _lock_state_dir(directory)
     try:
         asyncio.run(_serve(directory.resolve(), faults, ready_file))

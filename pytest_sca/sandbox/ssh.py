@@ -3,6 +3,10 @@
 Key authentication only. The host keys and one client key live in
 ``DIR/ssh/``; ``DIR/ssh/known_hosts`` lists each node's host key under
 ``[127.0.0.1]:PORT`` so that clients can check host keys strictly.
+
+A node is not a shell on the sandbox's host: when the sandbox runs as root, commands run
+as an unprivileged user (:data:`NODE_ACCOUNT`) in the node's directory, under a hosts
+directory outside the sandbox's private state (which they cannot read).
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import pwd
 import secrets
 import signal
 from dataclasses import dataclass
@@ -23,6 +28,29 @@ from pytest_sca.sandbox.procs import own_process_group
 from pytest_sca.sandbox.security import write_node_baseline
 
 SSH_USER = "sca"
+#: The local account node commands run as when the sandbox runs as root.
+NODE_ACCOUNT = "nobody"
+
+
+@dataclass(frozen=True)
+class Account:
+    """A local account: who node commands run as."""
+
+    name: str
+    uid: int
+    gid: int
+
+
+def node_account() -> Account | None:
+    """The unprivileged account node commands run as; None when the sandbox cannot switch
+    user (it does not run as root, or the account does not exist)."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        entry = pwd.getpwnam(NODE_ACCOUNT)
+    except KeyError:
+        return None
+    return Account(entry.pw_name, entry.pw_uid, entry.pw_gid)
 
 
 @dataclass
@@ -77,10 +105,13 @@ class SshNodes:
     """The sandbox's SSH-reachable nodes, served from one asyncio loop."""
 
     def __init__(self, state_dir: Path, node_names: tuple[str, ...],
-                 faults: Faults = frozenset()) -> None:
+                 faults: Faults = frozenset(), hosts_dir: Path | None = None,
+                 account: Account | None = None) -> None:
         self.faults = faults
         self.ssh_dir = state_dir / "ssh"
-        self.nodes_dir = state_dir / "nodes"
+        self.nodes_dir = (hosts_dir or state_dir) / "nodes"
+        #: Who node commands run as (None: the sandbox's own user).
+        self.account = account
         self.node_names = node_names
         self.client_key_path = self.ssh_dir / "id_ed25519"
         self.known_hosts_path = self.ssh_dir / "known_hosts"
@@ -99,6 +130,9 @@ class SshNodes:
             workdir = self.nodes_dir / name
             workdir.mkdir(parents=True, exist_ok=True)
             write_node_baseline(workdir, self.faults)
+            if self.account is not None:  # its home is the node user's; its /etc stays root's
+                os.chown(workdir, self.account.uid, self.account.gid)
+                workdir.chmod(0o755)
             server = await asyncssh.create_server(
                 lambda: _NodeServer(client_key, root_password),
                 "127.0.0.1",
@@ -127,6 +161,9 @@ class SshNodes:
             if not key.startswith(("SCA_SANDBOX_", "AWS_"))
         }
         env.update(HOME=str(workdir), USER=SSH_USER, PWD=str(workdir))
+        switch: dict[str, Any] = {}
+        if self.account is not None:
+            switch = {"user": self.account.uid, "group": self.account.gid, "extra_groups": []}
         child = await asyncio.create_subprocess_exec(
             "/bin/sh", "-c", command,
             cwd=workdir,
@@ -135,6 +172,7 @@ class SshNodes:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             **own_process_group(),
+            **switch,
         )
         self._children.add(child)
         assert child.stdin is not None and child.stdout is not None and child.stderr is not None

@@ -193,5 +193,5 @@ class Tenancy:
 
     def storage_credentials(self, tenant: Document) -> Document:
         """Where the tenant's bucket is and the key pair that reaches it."""
-        endpoint = self.storage.endpoint if self.storage else ""
+        endpoint = self.storage.tenant_endpoint if self.storage else ""
         return {"endpoint": endpoint, "region": "us-east-1", **tenant["storage"]}

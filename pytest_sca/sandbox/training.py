@@ -193,7 +193,7 @@ class TrainingController:
         path = self.files / training["id"] / "s3-credentials.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         content = json.dumps({
-            "endpoint": storage.endpoint if storage is not None else None,
+            "endpoint": storage.tenant_endpoint if storage is not None else None,
             "access_key": tenant["storage"]["access_key"],
             "secret_key": tenant["storage"]["secret_key"],
         })

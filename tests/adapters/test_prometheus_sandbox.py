@@ -45,7 +45,10 @@ def test_monitoring_checks_pass_with_prometheus_scraping_the_sandbox(tmp_path: P
         target = yaml.safe_load(sandbox.target_path.read_text())
         platform = target["adapters"]["platform"]
         api = urlsplit(platform["url"])
+        (tmp_path / "token").write_text(sandbox.env["SCA_SANDBOX_TOKEN"])
         scrape = {"job_name": "sandbox", "scheme": api.scheme, "metrics_path": "/metrics",
+                  "authorization": {"type": "Bearer",
+                                    "credentials_file": str(tmp_path / "token")},
                   "static_configs": [{"targets": [api.netloc]}]}
         if isinstance(platform.get("verify"), str):
             scrape["tls_config"] = {"ca_file": platform["verify"]}

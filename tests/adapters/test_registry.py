@@ -29,7 +29,7 @@ def test_builtins() -> None:
 
 def test_providers_are_read_from_the_adapters() -> None:
     # Only adapters whose implementations serve a capability are named as its providers.
-    assert providers_of("jobs") == ["platform", "kubernetes"]
+    assert providers_of("jobs") == ["platform", "kubernetes", "slurm"]
     assert providers_of("devmachines") == ["platform"]
     assert providers_of("images") == ["platform"]
     assert providers_of("registry") == ["registry"]
@@ -84,7 +84,7 @@ def test_vendor_adapter_from_an_entry_point(
     assert {"acme", "broken", "platform"} <= set(known_transports())
     acme = load_adapter_class("acme")
     assert acme.__name__ == "AcmeAdapter" and acme.provides == frozenset({"jobs"})
-    assert providers_of("jobs") == ["platform", "kubernetes", "acme"]
+    assert providers_of("jobs") == ["platform", "kubernetes", "slurm", "acme"]
     model = config_model_for("acme")
     assert issubclass(model, BaseModel)
     assert model.__name__ == "AcmeConfig"

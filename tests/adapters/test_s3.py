@@ -39,7 +39,8 @@ def s3(moto: ObjectStorage, tmp_path: Path) -> Iterator[Callable[..., S3Storage]
 
     def start(*faults: str) -> S3Storage:
         gateway = S3Gateway(moto.endpoint, KEYS.get, lambda: {b for _, b in KEYS.values()},
-                            moto._s3, frozenset(faults), server_ssl_context(files, frozenset()))
+                            moto.client, frozenset(faults), server_ssl_context(files, frozenset()),
+                            backend_key=moto.backend_key)
         gateway.start()
         (a_key, (a_secret, a_bucket)), (b_key, (b_secret, b_bucket)) = KEYS.items()
         adapter = S3Adapter(S3Config(
@@ -92,7 +93,7 @@ def test_wrong_secret_is_refused(s3: Callable[..., S3Storage]) -> None:
 
 def test_faults_make_the_bucket_public_and_unencrypted(moto: ObjectStorage,
                                                        s3: Callable[..., S3Storage]) -> None:
-    client = moto._s3()
+    client = moto.client()
     for _, bucket in KEYS.values():  # the module's buckets may carry the healthy defaults
         client.delete_bucket_encryption(Bucket=bucket)
     adapter = s3("public_bucket", "sse_disabled")
@@ -125,3 +126,66 @@ def test_written_objects_are_undone_and_swept(s3: Callable[..., S3Storage]) -> N
     assert storage.get("sca-other/kept").allowed and storage.get("sca-runner/kept").allowed
     for key in ("sca-runner/kept", "sca-other/kept"):
         client.delete_object(Bucket=storage.bucket, Key=key)
+
+
+def test_the_object_store_is_reached_through_the_gateway_only(moto: ObjectStorage) -> None:
+    import boto3
+    from botocore.exceptions import ClientError
+
+    direct = boto3.client("s3", endpoint_url=moto.endpoint, region_name="us-east-1",
+                          aws_access_key_id="AKIAAAAAAAAAAAAAAAAA",
+                          aws_secret_access_key="anything")
+    with pytest.raises(ClientError) as refused:
+        direct.list_objects_v2(Bucket="sca-tenant-a")
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert moto.client().list_objects_v2(Bucket="sca-tenant-a")["ResponseMetadata"][
+        "HTTPStatusCode"] == 200  # the store's own client carries the gateway's key
+
+
+def test_copies_and_listings_stay_inside_the_tenant(s3: Callable[..., S3Storage]) -> None:
+    from botocore.exceptions import ClientError
+
+    storage = s3()
+    tenant_b = storage.subject.client("other")
+    tenant_b.put_object(Bucket="sca-tenant-b", Key="secret", Body=b"b's data")
+    try:
+        client = storage.subject.client()
+        with pytest.raises(ClientError) as refused:
+            client.copy_object(Bucket="sca-tenant-a", Key="sca-run/stolen",
+                               CopySource={"Bucket": "sca-tenant-b", "Key": "secret"})
+        assert refused.value.response["Error"]["Code"] == "AccessDenied"
+        client.put_object(Bucket="sca-tenant-a", Key="sca-run/mine", Body=b"a")
+        client.copy_object(Bucket="sca-tenant-a", Key="sca-run/copy",
+                           CopySource={"Bucket": "sca-tenant-a", "Key": "sca-run/mine"})
+        assert [b["Name"] for b in client.list_buckets()["Buckets"]] == ["sca-tenant-a"]
+        assert [b["Name"] for b in tenant_b.list_buckets()["Buckets"]] == ["sca-tenant-b"]
+        for key in ("sca-run/mine", "sca-run/copy"):
+            client.delete_object(Bucket="sca-tenant-a", Key=key)
+    finally:
+        tenant_b.delete_object(Bucket="sca-tenant-b", Key="secret")
+
+
+def test_storage_with_handed_out_credentials_writes_and_undoes(
+        s3: Callable[..., S3Storage]) -> None:
+    """``with_credentials``: tenant B's bucket with B's keys; its writes, and objects written
+    through its presigned PUT URLs, are undone by the run's ledger."""
+    import requests
+
+    storage = s3()
+    (b_key, (b_secret, b_bucket)) = list(KEYS.items())[1]
+    other = storage.with_credentials({"access_key": b_key, "secret_key": b_secret,
+                                      "bucket": b_bucket})
+    assert other.bucket == b_bucket and not other.has_other_tenant
+    assert other.put("sca-run/b-object", b"b").allowed
+    assert storage.get("sca-run/b-object").code == "NoSuchKey"  # not in A's bucket
+    url = other.presigned_put("sca-run/b-upload", 60)
+    answer = requests.put(url, data=b"uploaded", verify=storage.subject.config.verify,
+                          timeout=30)
+    assert answer.status_code == 200
+    assert other.get("sca-run/b-upload").body == b"uploaded"
+    with pytest.raises(AssertionError, match="run's prefix"):
+        other.presigned_put("someone-elses/object", 60)
+    ledger = storage.subject.context.ledger
+    assert ledger.sweep() == []
+    assert other.get("sca-run/b-object").code == "NoSuchKey"
+    assert other.get("sca-run/b-upload").code == "NoSuchKey"

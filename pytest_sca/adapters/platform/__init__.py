@@ -104,33 +104,31 @@ class PlatformAdapter(Adapter):
 
     def probe(self, timeout: float) -> list[Finding]:
         """Doctor: ``platform.info`` answers (the API), ``platform.whoami`` accepts the token
-        (the principal and its role), and how many operations the target maps."""
-        from pytest_sca.adapters.http import ErrorShape, HttpClient
+        (the principal and its role), and how many operations the target maps. Requests go
+        through the adapter's own path (mapping, auth forms, signers), bounded by
+        ``timeout`` and never retried."""
         from pytest_sca.adapters.mapping import OPERATIONS
+        from pytest_sca.adapters.platform.client import PlatformClient
         from pytest_sca.capabilities import Refused, TargetError, Unsupported
 
-        config, table = self.config, self.client.table
-        http = HttpClient(config.url, token=config.token, verify=config.verify,
-                          timeout=timeout, retries=0, redact=self.context.redact,
-                          error_shape=ErrorShape(config.error_code_pointer,
-                                                 config.error_message_pointer))
+        config = self.config
+        client = PlatformClient(config.model_copy(update={"timeout": timeout, "retries": 0}),
+                                self.context)
+        table = client.table
         findings: list[Finding] = []
-        if not config.token:
+        if not config.token and config.auth is None:
             findings.append(Finding("credentials", "warn", "no token: requests are anonymous"))
         try:
             for operation, check in (("platform.info", "api"), ("platform.whoami", "credentials")):
                 try:
-                    request = table.render(operation, {})
-                    answer = table.extract(operation, http.request(
-                        request.method, request.path, params=request.query,
-                        json_body=request.body))
+                    answer = client.call(operation)
                 except Unsupported:
                     findings.append(Finding(check, "warn", f"{operation} is not mapped"))
                     continue
                 except Refused as refusal:
                     which = "credentials" if refusal.status in (401, 403) else check
-                    findings.append(Finding(which, "fail", f"{request.method} {request.path}: "
-                                            f"refused {refusal.status}: {refusal.message}"))
+                    findings.append(Finding(which, "fail", f"{operation}: refused "
+                                            f"{refusal.status}: {refusal.message}"))
                     continue
                 except (TargetError, KeyError) as exc:
                     findings.append(Finding(check, "fail", f"{operation}: {exc}"))
@@ -138,17 +136,17 @@ class PlatformAdapter(Adapter):
                 answer = answer if isinstance(answer, dict) else {}
                 if check == "api":
                     simulated = " (simulated)" if answer.get("simulated") else ""
-                    findings.append(Finding("api", "ok", f"{request.path}: "
+                    findings.append(Finding("api", "ok", f"{operation}: "
                                             f"{answer.get('name', '?')} "
                                             f"{answer.get('version', '')}, API "
                                             f"{answer.get('api_version', '?')}{simulated}"))
                 else:
                     who = answer.get("user_id") or answer.get("name") or "?"
-                    findings.append(Finding("credentials", "ok", f"{request.path}: {who}, role "
+                    findings.append(Finding("credentials", "ok", f"{operation}: {who}, role "
                                             f"{answer.get('role', '?')}, tenant "
                                             f"{answer.get('tenant_id', '?')}"))
         finally:
-            http.close()
+            client.close()
         mapped = 0
         for operation in OPERATIONS:
             try:
