@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import signal
+import sys
 from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
@@ -79,7 +80,7 @@ def pytest_configure(config: pytest.Config) -> None:
             _interrupt_on_sigterm(config)
     if run.evaluating or opts.listing:
         _collect_suites_by_default(config)
-    config.pluginmanager.register(RunHooks(run), "sca-run")
+    config.pluginmanager.register(RunHooks(run, config), "sca-run")
 
 
 def _collect_suites_by_default(config: pytest.Config) -> None:
@@ -105,6 +106,34 @@ def _mask_log_records(run: ScaRun) -> Callable[[], None]:
 
     logging.setLogRecordFactory(masking_factory)
     return lambda: logging.setLogRecordFactory(factory)
+
+
+def _record_not_reached(run: ScaRun) -> None:
+    """Every selected check the interrupted run never started is an ``error``: the report
+    lists the whole selection, and says what was not found out."""
+    for nodeid, clause in run.selection.clauses.items():
+        if nodeid not in run.phases:
+            run.phases[nodeid].append({
+                "phase": "call", "clause": clause, "verdict": Verdict.ERROR.value,
+                "reason": "interrupted: the run ended before this check ran",
+                "duration": 0.0, "evidence": [], "measurements": []})
+
+
+def _quiet_after_interrupt(config: pytest.Config) -> None:
+    """After the first Ctrl-C (or SIGTERM) the run undoes what it created and writes its
+    report; a second signal must not cut that short with a traceback."""
+    def ignore(signum: int, frame: Any) -> None:
+        sys.stderr.write("\nsca: still undoing what the run created and writing the report; "
+                         "wait a moment (kill -9 leaves leftovers for "
+                         "`python -m pytest_sca cleanup --run-id`)\n")
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            previous = signal.signal(signum, ignore)
+        except ValueError:  # not the main thread: nothing to protect
+            return
+        config.add_cleanup(lambda signum=signum, previous=previous:  # type: ignore[misc]
+                           signal.signal(signum, previous))
 
 
 def _interrupt_on_sigterm(config: pytest.Config) -> None:
@@ -150,8 +179,9 @@ def _record_created(item: pytest.Item, scope: Cleanup, run: ScaRun) -> None:
 class RunHooks:
     """The hooks of one run; ``run`` is the state they share."""
 
-    def __init__(self, run: ScaRun) -> None:
+    def __init__(self, run: ScaRun, config: pytest.Config) -> None:
         self.run = run
+        self.config = config
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
@@ -217,8 +247,16 @@ class RunHooks:
         if config.pluginmanager.hasplugin("allure_pytest"):
             reporting.allure.label_items(items, run.catalog)
 
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        """Ctrl-C or SIGTERM: from now on, further signals wait for cleanup and the report."""
+        if self.run.evaluating:
+            _quiet_after_interrupt(self.config)
+
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self.run.selection.selected = {item.nodeid for item in session.items}
+        self.run.selection.clauses = {
+            item.nodeid: clause for item in session.items
+            if (clause := collection.clause_id_of(item)) is not None}
         if self.run.options.listing and not _is_worker(session.config):
             reporting.listing.print_catalog(session, self.run)
 
@@ -356,6 +394,7 @@ class RunHooks:
             run.selection.stopped = str(stopped) if isinstance(stopped, str) else "stopped"
         elif exitstatus == pytest.ExitCode.INTERRUPTED:
             run.selection.stopped = "interrupted"
+            _record_not_reached(run)
         evaluation = reporting.build_evaluation(run)
         config.stash[reporting.EVALUATION_KEY] = evaluation
         reporting.write_outputs(run, config, evaluation)

@@ -31,6 +31,9 @@ class Selection:
     deselect: list[str] = field(default_factory=list)
     #: Node ids of the clause tests selected to run (``None`` until collection ends).
     selected: set[str] | None = None
+    #: Node id → clause id of the selected checks this process collected (none under xdist's
+    #: controller, which collects nothing).
+    clauses: dict[str, str] = field(default_factory=dict)
     #: Why the session stopped before the end ("" when it did not).
     stopped: str = ""
 
