@@ -6,6 +6,7 @@ per-run hooks live on :class:`RunHooks`, registered once the run exists.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import signal
@@ -132,8 +133,11 @@ def _quiet_after_interrupt(config: pytest.Config) -> None:
             previous = signal.signal(signum, ignore)
         except ValueError:  # not the main thread: nothing to protect
             return
-        config.add_cleanup(lambda signum=signum, previous=previous:  # type: ignore[misc]
-                           signal.signal(signum, previous))
+        config.add_cleanup(functools.partial(_restore_signal, signum, previous))
+
+
+def _restore_signal(signum: int, handler: Any) -> None:
+    signal.signal(signum, handler)
 
 
 def _interrupt_on_sigterm(config: pytest.Config) -> None:
