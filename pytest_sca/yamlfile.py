@@ -90,7 +90,8 @@ for _loader in (_StrictLoader, _FastLoader):
                 if tag != "tag:yaml.org,2002:timestamp"]
         for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
     }
-    _loader.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_yaml_str)
+    _loader.add_constructor("tag:yaml.org,2002:timestamp",  # type: ignore[type-var]
+                            yaml.SafeLoader.construct_yaml_str)
     _loader.add_constructor("tag:yaml.org,2002:map", _loader.construct_mapping)
     _loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
                             _loader.construct_mapping)
@@ -173,8 +174,8 @@ def read_yaml(file: Path, error: type[Exception], what: str, missing_fix: str) -
                     f"{exc.character!r}): save the file as UTF-8 text") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or "syntax error"
-        raise error(f"{file}: {_where(mark)}: not valid YAML ({_one_line(problem)}): "
+        what_went_wrong = getattr(exc, "problem", None) or "syntax error"
+        raise error(f"{file}: {_where(mark)}: not valid YAML ({_one_line(what_went_wrong)}): "
                     "fix the indentation or quoting there") from None
     except (ValueError, TypeError, OverflowError, RecursionError, AttributeError, IndexError,
             KeyError) as exc:

@@ -14,7 +14,6 @@ from pytest_sca.capabilities.exporters import metric_table
 from pytest_sca.catalog import catalog_path
 from pytest_sca.suites.chapter06_scheduling import test_6_04_monitoring as monitoring
 from pytest_sca.suites.chapter06_scheduling.conftest import card_pools
-from pytest_sca.suites.chapter09_performance import test_9_4_2_stability as stability
 
 TARGETS = Path(__file__).resolve().parents[1] / "targets"
 
@@ -47,14 +46,6 @@ def test_card_pools_hold_each_node_once_per_model() -> None:
     nodes.append({"id": "m", "accelerators": [{"index": 0, "model": "MLU370"}]})
     pools = card_pools(nodes)  # type: ignore[arg-type]
     assert [(p.model, len(p.nodes)) for p in pools] == [("MLU370", 1), ("910B", 1000)]
-
-
-@pytest.mark.parametrize(("moment", "epoch"), [
-    (1700000000.5, 1700000000.5), (1700000000, 1700000000.0),
-    ("2023-11-14T22:13:20Z", 1700000000.0),
-])
-def test_sample_time_as_epoch_or_iso_text(moment: float | str, epoch: float) -> None:
-    assert stability._epoch(moment) == epoch
 
 
 @pytest.mark.skipif(yamlfile._FastLoader is None, reason="PyYAML without libyaml")
