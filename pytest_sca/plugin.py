@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from . import collection, doctor, options, outcome, reporting
+from . import collection, options, outcome, reporting
 from .catalog import CatalogError, load_catalog
 from .cleanup import Cleanup, CleanupFailed
 from .fixtures import EVIDENCE_EXCERPT
@@ -205,6 +205,10 @@ class RunHooks:
         if (not run.evaluating or run.dry or _is_worker(session.config)
                 or not run.options.preflight or run.target is None or not run.target.adapters):
             return
+        # Imported here: the doctor loads every adapter's configuration model (the mapping
+        # engine's among them), which a run without adapters never needs (issue 18).
+        from . import doctor
+
         diagnosis = doctor.diagnose(run.target, run.run_id)
         run.preflight = diagnosis.to_dict()["adapters"]
         if not diagnosis.usable:
