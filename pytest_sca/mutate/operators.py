@@ -82,7 +82,8 @@ class DropField(JsonOperator):
     success_only = False
 
     def change(self, doc: Any, request: Request, ctx: Context) -> bool:
-        candidates = shape.fields(doc, lambda key, _: not shape.is_identifier(key))
+        candidates = shape.fields(
+            doc, lambda key, value: shape.is_leaf(value) and not shape.is_identifier(key))
         location = _choose(ctx, self.name, request, candidates)
         if location is None:
             return False
@@ -98,7 +99,8 @@ class RenameField(JsonOperator):
 
     def change(self, doc: Any, request: Request, ctx: Context) -> bool:
         candidates = shape.fields(
-            doc, lambda key, _: not shape.is_identifier(key) and shape.camel(key) != key)
+            doc, lambda key, value: shape.is_leaf(value) and not shape.is_identifier(key)
+            and shape.camel(key) != key)
         location = _choose(ctx, self.name, request, candidates)
         if location is None:
             return False

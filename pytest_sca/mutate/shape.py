@@ -48,6 +48,15 @@ def is_timestamp(key: str, value: Any) -> bool:
     return bool(_TIME_KEY.search(key)) and is_epoch(value)
 
 
+def is_leaf(value: Any) -> bool:
+    """A value that is not a container of records: a scalar or a list of scalars."""
+    if isinstance(value, dict):
+        return False
+    if isinstance(value, list):
+        return not any(isinstance(element, (dict, list)) for element in value)
+    return True
+
+
 def is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
