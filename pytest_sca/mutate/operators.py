@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import math
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from . import shape
@@ -372,7 +372,7 @@ class Composite(Operator):
 
 
 #: Every operator, by name, in the order the harness runs them.
-OPERATORS: dict[str, Callable[[], Operator]] = {
+OPERATORS: dict[str, type[Operator]] = {
     op.name: op for op in (DropField, RenameField, FreezeTimestamps, PerturbNumbers,
                            RefusalToSuccess, NoAction, TruncateLists, WrongOwner,
                            Sporadic5xx, Delay)
