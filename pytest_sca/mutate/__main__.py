@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import signal
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -65,6 +66,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.keyword:
         pytest_args += ["-k", args.keyword]
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="sca-mutate-"))
+
+    # SIGTERM unwinds like Ctrl-C: the run in progress and the sandbox are stopped.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
     def log(line: str) -> None:
         print(line, file=sys.stderr, flush=True)

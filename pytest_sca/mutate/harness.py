@@ -221,7 +221,12 @@ def _run_bounded(command: list[str], folder: Path, env: dict[str, str],
                                    start_new_session=True)
         try:
             return process.wait(timeout=timeout), False
-        except subprocess.TimeoutExpired:
+        except BaseException as exc:
+            if not isinstance(exc, subprocess.TimeoutExpired):
+                # The harness itself is stopping: the run goes with it.
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                raise
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGINT)
             try:

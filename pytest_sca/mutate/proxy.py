@@ -25,10 +25,14 @@ from yarl import URL
 from .exchange import Context, Request, Response
 from .operators import STREAMS, Composite, Operator
 
-#: Headers that belong to one connection, never forwarded.
+#: Headers that belong to one connection, never forwarded (the body is re-framed). A
+#: request's other headers pass exactly as sent: they may be signed (AWS SigV4 signs
+#: Content-Encoding: aws-chunked, for one).
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
                         "te", "trailer", "trailers", "transfer-encoding", "upgrade",
-                        "content-length", "content-encoding", "accept-encoding", "expect"})
+                        "content-length", "expect"})
+#: Also dropped from answers: the proxy reads them decoded (and may change them).
+ANSWER_DROPPED = HOP_BY_HOP | {"content-encoding"}
 #: The bucket changes go to while no check runs (collection, session set-up).
 OUTSIDE = "<outside checks>"
 _MAX_BODY = 1 << 30
@@ -106,9 +110,7 @@ class Proxy:
             await self._runner.cleanup()
 
     def _headers(self, incoming: Any) -> dict[str, str]:
-        headers = {k: v for k, v in incoming.items() if k.lower() not in HOP_BY_HOP}
-        headers["Accept-Encoding"] = "identity"
-        return headers
+        return {k: v for k, v in incoming.items() if k.lower() not in HOP_BY_HOP}
 
     def _rewrite_location(self, value: str) -> str:
         upstream = str(self.upstream)
@@ -138,7 +140,7 @@ class Proxy:
             async with upstream:
                 content_type = upstream.headers.get("Content-Type", "").split(";")[0].strip()
                 headers = {k.lower(): v for k, v in upstream.headers.items()
-                           if k.lower() not in HOP_BY_HOP}
+                           if k.lower() not in ANSWER_DROPPED}
                 if "location" in headers:
                     headers["location"] = self._rewrite_location(headers["location"])
                 if content_type in STREAMS and not operator.buffers_streams:
@@ -151,7 +153,7 @@ class Proxy:
             answer = mutated or answer
         if held:
             await asyncio.sleep(held)
-        headers = {k: v for k, v in answer.headers.items() if k not in HOP_BY_HOP}
+        headers = {k: v for k, v in answer.headers.items() if k not in ANSWER_DROPPED}
         return web.Response(status=answer.status, headers=headers, body=answer.body)
 
     async def _stream(self, request: web.Request, upstream: aiohttp.ClientResponse,
