@@ -68,7 +68,7 @@ class Run:
                 "exit_code": self.exit_code, "timed_out": self.timed_out,
                 "restarted": self.restarted, "note": self.note, "limited": self.limited,
                 "changed_outside_checks": sum(self.fired.get(OUTSIDE, {}).values()),
-                "verdicts": self.verdicts, "fired": {k: v for k, v in self.fired.items() if v}}
+                "requests": sum(self.requests.values())}
 
 
 class Harness:

@@ -162,9 +162,11 @@ class Proxy:
             await asyncio.sleep(held)
         response = web.StreamResponse(status=upstream.status, headers=headers)
         await response.prepare(request)
-        async for chunk in upstream.content.iter_any():
-            await response.write(chunk)
-        await response.write_eof()
+        # A client may stop reading a stream early (it saw enough): not the proxy's error.
+        with contextlib.suppress(ConnectionResetError):
+            async for chunk in upstream.content.iter_any():
+                await response.write(chunk)
+            await response.write_eof()
         return response
 
     async def _websocket(self, request: web.Request) -> web.StreamResponse:

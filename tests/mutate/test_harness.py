@@ -35,8 +35,8 @@ def test_mutation_command_on_one_chapter(tmp_path: Path) -> None:
     assert result["operators"] == ["refusal_to_success", "truncate_lists"]
     assert [run["operator"] for run in result["runs"]] == ["none", "refusal_to_success",
                                                            "truncate_lists"]
-    assert set(result["items"]) | set(result["excluded"]) == {
-        item for item in result["runs"][0]["verdicts"]}
+    assert result["runs"][0]["requests"] > 0
+    assert len(result["items"]) + len(result["excluded"]) == 24   # chapter 8's items
     assert all(item.startswith("8.") for item in result["items"])
     for entry in result["items"].values():
         assert set(entry["operators"]) == {"refusal_to_success", "truncate_lists"}
