@@ -24,7 +24,9 @@ def _parser() -> argparse.ArgumentParser:
         "operator; report which operators each item detects and a score per chapter.",
         epilog="operators: " + "; ".join(f"{name}: {cls.description}"
                                          for name, cls in ops.OPERATORS.items()))
-    parser.add_argument("--target", required=True, metavar="FILE|sandbox",
+    parser.add_argument("--show", type=Path, default=None, metavar="REPORT.json",
+                        help="print the tables of a saved report and exit")
+    parser.add_argument("--target", metavar="FILE|sandbox",
                         help="a target file, or `sandbox` (started, and restarted after a "
                         "run that may have changed it)")
     parser.add_argument("-m", dest="markers", default=None, metavar="EXPR",
@@ -50,7 +52,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.show is not None:
+        saved = json.loads(args.show.read_text())
+        saved["chapters"] = reports.scores(saved["items"])   # as this version counts them
+        print(reports.render(saved))
+        return 0
+    if args.target is None:
+        parser.error("--target is required")
     specs = [spec.strip() for spec in args.operators.split(",") if spec.strip()]
     try:
         for spec in specs:

@@ -13,7 +13,10 @@ For an item that passed unchanged and an operator:
 - ``unexplained``: the item did not pass although nothing it saw was changed (state left
   by an earlier check of the run, or a flaky check): shown, not counted.
 
-A chapter's score is detected / (detected + survived).
+A chapter's score is detected / (detected + survived). Detected counts ``error`` as well as
+``fail`` (the defect did not pass unnoticed); the table tells them apart (``F``/``E``), and a
+raw ``KeyError`` on a changed answer is an ``E`` the checks' rules say should be a
+``TargetError``.
 """
 
 from __future__ import annotations
@@ -27,6 +30,13 @@ from .harness import Run
 
 SYMBOLS = {"detected": "D", "survived": "s", "not_applicable": ".", "inconclusive": "?",
            "time_limit": "T", "unexplained": "!"}
+
+
+def symbol(outcome: dict[str, Any]) -> str:
+    """``F``/``E``: detected with ``fail``/with ``error`` (or another verdict); else SYMBOLS."""
+    if outcome["status"] == "detected":
+        return "F" if outcome["verdict"] == "fail" else "E"
+    return SYMBOLS[outcome["status"]]
 
 
 def classify(baseline: Run, run: Run, item: str) -> str:
@@ -75,11 +85,14 @@ def scores(items: dict[str, Any]) -> dict[str, Any]:
         for outcome in entry["operators"].values():
             for key in (str(entry["chapter"]), "all"):
                 counts[key][outcome["status"]] += 1
+                if outcome["status"] == "detected" and outcome["verdict"] == "fail":
+                    counts[key]["detected_fail"] += 1
     result = {}
     for key in sorted(counts, key=lambda k: (k == "all", int(k) if k.isdigit() else 0)):
         c = counts[key]
         applicable = c["detected"] + c["survived"]
-        result[key] = {"detected": c["detected"], "applicable": applicable,
+        result[key] = {"detected": c["detected"], "detected_fail": c["detected_fail"],
+                       "applicable": applicable,
                        "score": round(c["detected"] / applicable, 3) if applicable else None,
                        "time_limit": c["time_limit"], "inconclusive": c["inconclusive"],
                        "unexplained": c["unexplained"]}
@@ -95,12 +108,13 @@ def render(report: dict[str, Any]) -> str:
     names = report["operators"]
     width = max([len(item) for item in report["items"]] + [4])
     lines = ["columns: " + ", ".join(f"{i + 1}={name}" for i, name in enumerate(names)),
-             "D detected · s survived · . nothing it saw was changed · T check ran past its "
-             "limit · ? run ended first · ! not pass without a change", ""]
+             "F detected (fail) · E detected (error) · s survived · . nothing it saw was "
+             "changed · T check ran past its limit · ? run ended first · ! not pass without a "
+             "change", ""]
     lines.append(f"{'item':<{width}}  " + " ".join(f"{i + 1:>2}" for i in range(len(names)))
                  + "   detected")
     for item, entry in report["items"].items():
-        row = [SYMBOLS[entry["operators"][name]["status"]] for name in names]
+        row = [symbol(entry["operators"][name]) for name in names]
         found = [name for name in names if entry["operators"][name]["status"] == "detected"]
         lines.append(f"{item:<{width}}  " + " ".join(f"{s:>2}" for s in row)
                      + f"   {', '.join(found) or '-'}")
@@ -109,10 +123,12 @@ def render(report: dict[str, Any]) -> str:
         lines.append("not scored (did not pass unchanged): " + ", ".join(
             f"{item} ({verdict})" for item, verdict in report["excluded"].items()))
     lines.append("")
-    lines.append("chapter  detected/applicable  score   time limit  inconclusive  unexplained")
+    lines.append("chapter  detected/applicable  score   as fail  time limit  inconclusive  "
+                 "unexplained")
     for key, c in report["chapters"].items():
         score = "-" if c["score"] is None else f"{100 * c['score']:.0f} %"
         lines.append(f"{key:<7}  {c['detected']:>4} / {c['applicable']:<4}         {score:>6}"
+                     f"   {c.get('detected_fail', 0):>7}"
                      f"   {c['time_limit']:>10}  {c['inconclusive']:>12}  {c['unexplained']:>11}")
     return "\n".join(lines)
 

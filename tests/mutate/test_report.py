@@ -41,12 +41,14 @@ def test_statuses_and_scores() -> None:
         "9.1.a": {"drop_field": "unexplained", "delay": "time_limit"},
     }
     assert built["excluded"] == {"9.1.b": "fail"}
-    assert built["chapters"]["8"] == {"detected": 2, "applicable": 3, "score": 0.667,
+    assert built["chapters"]["8"] == {"detected": 2, "detected_fail": 1, "applicable": 3,
+                                      "score": 0.667,
                                       "time_limit": 0, "inconclusive": 0, "unexplained": 0}
     assert built["chapters"]["9"]["score"] is None
     assert built["chapters"]["all"]["detected"] == 2
     table = report.render(built)
-    assert "8.1.a   D  .   drop_field" in table and "67 %" in table
+    assert "8.1.a   F  .   drop_field" in table and "8.1.b   s  E   delay" in table
+    assert "67 %" in table
 
 
 def test_a_run_that_ended_early_leaves_its_unfinished_items_inconclusive() -> None:
