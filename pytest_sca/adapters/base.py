@@ -13,10 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel
 
+from ..capabilities import Unsupported
 from ..cleanup import CleanupLedger, UndoAction
 from ..redaction import Redactor
 
@@ -42,6 +43,20 @@ class AdapterContext:
         """Register the undo of something just created (``kind`` is ``transport:collection``,
         the sweep's unit); cancel the returned action when the thing is deleted on purpose."""
         return self.ledger.register(description, undo, kind=kind)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing a probe established about an adapter (``python -m pytest_sca doctor``).
+
+    ``check`` names what was checked (``reachable``, ``tls``, ``api``, ``credentials``,
+    ``offers``…); ``status`` is ``ok``, ``warn`` (usable, but look), ``fail`` (the adapter
+    cannot serve the evaluation) or ``info``; ``detail`` is one line, free of secrets.
+    """
+
+    check: str
+    status: Literal["ok", "warn", "fail", "info"]
+    detail: str
 
 
 class _Provides:
@@ -87,6 +102,13 @@ class Adapter:
             raise KeyError(f"the {self.transport} adapter does not provide {name!r}") from None
         return implementation(self.subject())
 
+    def probe(self, timeout: float) -> list[Finding]:
+        """Check, within ``timeout`` seconds per request and changing nothing, that the
+        adapter can serve an evaluation: credentials accepted, the API (groups, versions,
+        operations) it offers. The doctor checks reachability and TLS of every URL in the
+        configuration itself; an adapter without a probe (the default) gets only that."""
+        return []
+
     def sweep(self, run_id: str) -> list[str]:
         """Remove what run ``run_id`` left (everything labelled with it, nothing else);
         one line per thing that could not be removed. Adapters that create nothing sweep
@@ -112,3 +134,14 @@ class Facade(Generic[_Subject]):
         if acting is None:
             raise TypeError(f"{type(self.subject).__name__} cannot act as another principal")
         return type(self)(acting(credential))
+
+    def unretried(self) -> Self:
+        """The same capability whose every request is sent once, never retried (for
+        measurements); :class:`~pytest_sca.capabilities.Unsupported` where the transport
+        cannot turn its retries off."""
+        unretried = getattr(self.subject, "unretried", None)
+        if unretried is None:
+            raise Unsupported(f"the {type(self.subject).__name__} transport cannot send a "
+                              "request without retrying it: a measurement through it would "
+                              "hide failed requests")
+        return type(self)(unretried())

@@ -24,12 +24,13 @@ No network in ``__init__``: the client is built on first use.
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import re
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any, ClassVar
 
-from pytest_sca.adapters.base import Adapter, AdapterContext, Facade
+from pytest_sca.adapters.base import Adapter, AdapterContext, Facade, Finding
 from pytest_sca.adapters.config import KubernetesConfig
 from pytest_sca.capabilities import (
     RUN_LABEL,
@@ -167,10 +168,12 @@ class KubernetesAdapter(Adapter):
 
     def __init__(self, config: KubernetesConfig, context: AdapterContext, *,
                  credential: str | None = None, namespace: str | None = None,
-                 _root: KubernetesAdapter | None = None) -> None:
+                 _root: KubernetesAdapter | None = None, _unretried: bool = False) -> None:
         super().__init__(config, context)
         self._root = _root or self
         self._credential = credential
+        #: Requests are sent once: urllib3's retries of failed connections are off.
+        self._unretried = _unretried
         self._own_namespace = namespace
         self._client: Any = None
         if _root is None:
@@ -189,11 +192,16 @@ class KubernetesAdapter(Adapter):
 
             if self._root is not self:
                 base = self._root.api.configuration
-                configuration = client.Configuration()
-                configuration.host = base.host
-                configuration.ssl_ca_cert = base.ssl_ca_cert
-                configuration.verify_ssl = base.verify_ssl
-                configuration.api_key = {"authorization": f"Bearer {self._credential}"}
+                if self._credential is None:  # the root's own principal, another client
+                    configuration = copy.deepcopy(base)
+                else:
+                    configuration = client.Configuration()
+                    configuration.host = base.host
+                    configuration.ssl_ca_cert = base.ssl_ca_cert
+                    configuration.verify_ssl = base.verify_ssl
+                    configuration.api_key = {"authorization": f"Bearer {self._credential}"}
+                if self._unretried:
+                    configuration.retries = False
                 self._client = client.ApiClient(configuration)
             elif self.config.in_cluster:
                 config.load_incluster_config()
@@ -308,6 +316,13 @@ class KubernetesAdapter(Adapter):
                                  namespace=self._root._token_namespaces.get(credential),
                                  _root=self._root)
 
+    def unretried(self) -> KubernetesAdapter:
+        """The same principal whose requests are sent once: no retry of a failed connection
+        (a measurement counts it)."""
+        return KubernetesAdapter(self.config, self.context, credential=self._credential,
+                                 namespace=self._own_namespace, _root=self._root,
+                                 _unretried=True)
+
     def sweep(self, run_id: str) -> list[str]:
         """Delete every object labelled with ``run_id``, namespaced kinds first; one line per
         failure (404 is success)."""
@@ -330,6 +345,56 @@ class KubernetesAdapter(Adapter):
                 except TargetError as exc:
                     failures.append(f"delete {kind} {namespace}/{name}: {exc}")
         return failures
+
+    def probe(self, timeout: float) -> list[Finding]:
+        """Doctor: the API server's ``/version``, the API groups it serves (those the checks
+        use named), and who the credentials are (SelfSubjectReview)."""
+        from kubernetes import client
+
+        try:
+            api = self.api
+        except Exception as exc:  # noqa: BLE001 - kubeconfig errors come in many types
+            return [Finding("config", "fail", f"cannot load the cluster's configuration: "
+                            f"{type(exc).__name__}: {exc}")]
+        host = api.configuration.host
+        findings: list[Finding] = []
+        try:
+            version = self.call("version", client.VersionApi(api).get_code,
+                                _request_timeout=timeout)
+            findings.append(Finding("api", "ok", f"{host}: Kubernetes {version.git_version} "
+                                    f"({version.platform})"))
+        except Refused as refusal:
+            findings.append(Finding("api", "warn", f"{host}/version: refused {refusal.status}"))
+        except TargetError as exc:
+            return [Finding("reachable", "fail", str(exc))]
+        try:
+            groups = self.call("API groups", client.ApisApi(api).get_api_versions,
+                               _request_timeout=timeout).groups or []
+            names = sorted(g.name for g in groups)
+            used = [g for g in ("batch", "kueue.x-k8s.io", "scheduling.volcano.sh",
+                                "trainer.kubeflow.org", "kubeflow.org", "jobset.x-k8s.io",
+                                "serving.kserve.io", "resource.k8s.io", "networking.k8s.io",
+                                "autoscaling") if g in names]
+            findings.append(Finding("offers", "info", f"{len(names)} API groups; used by "
+                                    f"checks: {', '.join(used) or 'none'}"))
+        except (Refused, TargetError) as exc:
+            findings.append(Finding("offers", "warn", f"cannot list API groups: {exc}"))
+        body = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
+        try:
+            review = self.call("SelfSubjectReview",
+                               client.AuthenticationV1Api(api).create_self_subject_review,
+                               body, _request_timeout=timeout)
+            user = review.status.user_info
+            findings.append(Finding("credentials", "ok", f"authenticated as {user.username}"
+                                    + (f" (groups: {', '.join(user.groups)})"
+                                       if user.groups else "")))
+        except Refused as refusal:
+            findings.append(Finding("credentials", "fail" if refusal.status == 401 else "warn",
+                                    f"SelfSubjectReview refused {refusal.status}: "
+                                    f"{refusal.message}"))
+        except TargetError as exc:
+            findings.append(Finding("credentials", "fail", str(exc)))
+        return findings
 
     def close(self) -> None:
         """Close the client (what the run created is removed by the cleanup ledger)."""

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, ClassVar
 
-from pytest_sca.adapters.base import Adapter, AdapterContext, Facade
+from pytest_sca.adapters.base import Adapter, AdapterContext, Facade, Finding
 from pytest_sca.adapters.config import PrometheusConfig
 from pytest_sca.adapters.http import HttpClient
 from pytest_sca.capabilities import (
@@ -52,6 +53,26 @@ class PrometheusAdapter(Adapter):
             raise TargetError(f"Prometheus {path}: {str(answer)[:160]}")
         return answer["data"]
 
+    def probe(self, timeout: float) -> list[Finding]:
+        """Doctor: ``/api/v1/status/buildinfo`` answers (with the token): the version."""
+        from pytest_sca.adapters.http import HttpClient
+
+        http = HttpClient(self.config.url, token=self.config.token, verify=self.config.verify,
+                          timeout=timeout, retries=0, redact=self.context.redact)
+        try:
+            answer = http.request("GET", "/api/v1/status/buildinfo")
+        except Refused as refusal:
+            if refusal.status in (401, 403):
+                return [Finding("credentials", "fail",
+                                f"/api/v1/status/buildinfo: refused {refusal.status}")]
+            return [Finding("api", "warn", f"/api/v1/status/buildinfo: refused {refusal.status}")]
+        except TargetError as exc:
+            return [Finding("api", "fail", str(exc))]
+        finally:
+            http.close()
+        data = answer.get("data", {}) if isinstance(answer, dict) else {}
+        return [Finding("api", "ok", f"Prometheus {data.get('version', '?')}")]
+
     def close(self) -> None:
         self.http.close()
 
@@ -69,6 +90,10 @@ def _sample(series: Mapping[str, Any], value: Any) -> MetricSample:
     labels = dict(series.get("metric") or {})
     name = labels.pop("__name__", "")
     return MetricSample(name, labels, float(value))
+
+
+def _key(labels: Mapping[str, str]) -> frozenset[tuple[str, str]]:
+    return frozenset(labels.items())
 
 
 def _escape(value: str) -> str:
@@ -104,13 +129,19 @@ class PrometheusMetrics(Facade[PrometheusAdapter]):
 
     def scrape(self) -> list[MetricFamily]:
         """The current series of every metric of :data:`METRIC_NAMES` (Prometheus has no
-        "everything" read that stays small)."""
+        "everything" read that stays small), each sample with the time it was scraped (or
+        the exposition's own timestamp): ``timestamp(<name>)``, one query per metric found,
+        since an instant query answers its evaluation time, not the sample's."""
         names = sorted({m for e in self.subject.table.values() for m in e.names.values()})
         found: dict[str, list[MetricSample]] = {}
         for sample in self.query('{__name__=~"' + "|".join(names) + '"}'):
             found.setdefault(sample.name, []).append(sample)
-        return [MetricFamily(name, "untyped", "", tuple(samples))
-                for name, samples in sorted(found.items())]
+        families = []
+        for name, samples in sorted(found.items()):
+            taken = {_key(s.labels): s.value for s in self.query(f"timestamp({name})")}
+            families.append(MetricFamily(name, "untyped", "", tuple(
+                replace(s, timestamp=taken.get(_key(s.labels))) for s in samples)))
+        return families
 
     def wait_for(self, promql: str, timeout: float = 30.0) -> list[MetricSample]:
         """Poll (backing off) until ``promql`` has a sample; :class:`TimeoutError` if not."""

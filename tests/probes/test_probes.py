@@ -107,6 +107,36 @@ def test_allreduce_probe_between_two_ranks(backend: str) -> None:
         assert row["busbw_gbps"] == pytest.approx(row["algbw_gbps"])
 
 
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_allreduce_verify_mode_prints_the_sum_on_every_rank(backend: str) -> None:
+    """Mode verify: each rank contributes its value and every rank prints the sum it got,
+    with the rendezvous variables it was asked to report."""
+    if backend == "torch":
+        pytest.importorskip("torch")
+    port = str(_free_port())
+    command, env = probes.job_spec("allreduce", {"mode": "verify", "backend": backend,
+                                                 "values": [17, 25], "timeout_s": 30,
+                                                 "env": ["RANK", "MASTER_PORT"]})
+    ranks = [subprocess.Popen([sys.executable, *command[1:]], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True,
+                              env={**os.environ, **env, "RANK": str(r), "WORLD_SIZE": "2",
+                                   "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": port})
+             for r in (0, 1)]
+    try:
+        outputs = [p.communicate(timeout=60) for p in ranks]
+    finally:
+        for process in ranks:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=5)
+    assert all(p.returncode == 0 for p in ranks), outputs
+    results = [probes.parse_result(out, "allreduce") for out, _ in outputs]
+    assert [(r["rank"], r["world_size"], r["sum"]) for r in results] == [(0, 2, 42.0),
+                                                                         (1, 2, 42.0)]
+    assert [r["env"] for r in results] == [{"RANK": "0", "MASTER_PORT": port},
+                                           {"RANK": "1", "MASTER_PORT": port}]
+
+
 def test_torch_backend_counts_flops_with_flop_counter_mode() -> None:
     """With torch installed (the `probes` extra) the probes use it; skipped without torch."""
     pytest.importorskip("torch")
@@ -126,3 +156,34 @@ def test_probes_that_require_an_accelerator_stop_on_a_cpu() -> None:
     assert gemm["device_type"] == "cpu" and gemm["results"] == [] and gemm["best_tflops"] == {}
     train = probes.run_here("train", {**NUMPY, "require_accelerator": True})
     assert all(m["device_type"] == "cpu" and m["epochs"] == [] for m in train["models"])
+
+
+def test_train_probe_reports_what_its_flops_are_checked_against() -> None:
+    """Forward FLOPs, trained tokens, parameters and the dtype: a check compares the counted
+    training FLOPs with 3 × forward and with PaLM's 6·N per token (docs/chapter09.md)."""
+    from pytest_sca.metrics.flops import palm_flops_per_token
+    from pytest_sca.probes.results import train_result
+
+    command, env = probes.job_spec("train", {**NUMPY, "epochs": 1, "steps_per_epoch": 1,
+                                             "batch": 16, "models": ["language"]})
+    done = subprocess.run([sys.executable, *command[1:]], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, **env}, check=True)
+    model = train_result(done.stdout)["models"][0]
+    assert model["flop_per_step"] == 3 * model["forward_flop_per_step"]
+    per_token = palm_flops_per_token(model["params"], 0, 0, 0, 0)
+    assert model["flop_per_step"] == model["tokens_per_step"] * per_token
+    assert model["dtype"] == "fp32" and model["device"]["cores"] >= 1
+
+
+def test_paced_probe_waits_for_its_common_start() -> None:
+    import time
+
+    from pytest_sca.probes.results import paced_result
+
+    start_at = time.time() + 0.5
+    command, env = probes.job_spec("paced", {"steps": 1, "step_seconds": 0.01,
+                                             "start_at": start_at})
+    done = subprocess.run([sys.executable, *command[1:]], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, **env}, check=True)
+    result = paced_result(done.stdout)
+    assert result["launched"] < start_at <= result["started"] + 0.01

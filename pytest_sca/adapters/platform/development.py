@@ -19,10 +19,12 @@ from urllib.parse import urlsplit
 import requests
 
 from pytest_sca.adapters.base import Facade
+from pytest_sca.adapters.mapping import error_envelope
 from pytest_sca.adapters.platform.client import PlatformClient
 from pytest_sca.adapters.platform.tenancy import labels_or_none
 from pytest_sca.capabilities import (
     DevMachine,
+    ErrorEnvelope,
     ExecResult,
     ExposedPort,
     Framework,
@@ -221,3 +223,8 @@ class PlatformDevTools(Facade[PlatformClient]):
             content_type: str = "application/json") -> WebAnswer:
         raw = RawRequests(self.subject)
         return raw.send(method, raw.base + path, body=body, content_type=content_type)
+
+    def error_envelope(self, answer: WebAnswer) -> ErrorEnvelope | None:
+        config = self.subject.config
+        return error_envelope(answer.text, [config.error_code_pointer],
+                              [config.error_message_pointer])
