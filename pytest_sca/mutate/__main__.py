@@ -87,6 +87,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         with Harness(platform, workdir, pytest_args, seed=args.seed,
                      run_timeout=args.run_timeout, log=log) as harness:
             baseline, runs = harness.campaign(specs)
+    except RuntimeError as exc:     # the sandbox did not start (TargetStartError and kin)
+        print(f"error: {exc}", file=sys.stderr)
+        return 4
     finally:
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)

@@ -21,6 +21,7 @@ from . import targetfile
 from .platforms import Platform
 from .proxy import OUTSIDE, Control, ControlEndpoint, Proxy, ProxyLoop
 from .recorder import CONTROL_ENV, LIMITS_ENV
+from .tls import make_tls
 
 BASELINE = "none"
 #: The unchanged run's time limit (mutated runs get a multiple of what it took).
@@ -115,11 +116,9 @@ class Harness:
                 self.loop.close()
 
     def _up(self, document: dict[str, Any], env: dict[str, str]) -> None:
-        from pytest_sca.sandbox.security import ensure_tls_material, server_ssl_context
-
         assert self.loop is not None
-        tls = ensure_tls_material(self.workdir)
-        serving = server_ssl_context(tls, frozenset())
+        tls = make_tls(self.workdir / "tls")
+        serving = tls.server_context()
         self.document, self.env = document, env
         origins: dict[str, str] = {}
         for upstream in targetfile.upstreams(document):

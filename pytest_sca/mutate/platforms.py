@@ -10,6 +10,8 @@ from typing import Any
 
 import yaml
 
+from .. import providers
+
 SANDBOX = "sandbox"
 
 
@@ -46,9 +48,12 @@ class SandboxPlatform(Platform):
         self._process: Any = None
 
     def start(self) -> tuple[dict[str, Any], dict[str, str]]:
-        from pytest_sca.sandbox.launcher import launch
-
-        self._process = launch(faults=self.faults)
+        # Through its target provider, as the plugin does: nothing outside the sandbox
+        # imports it.
+        try:
+            self._process = providers.load_provider(SANDBOX).start(faults=self.faults)
+        except providers.ProviderUnavailable as exc:
+            raise RuntimeError(f"--target sandbox: {exc}") from None
         document = yaml.safe_load(self._process.target_path.read_text())
         for key in ("evidence", "waivers"):
             if self.overlay.get(key):

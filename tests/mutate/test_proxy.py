@@ -20,7 +20,7 @@ from aiohttp import web
 from pytest_sca.mutate import operators as ops
 from pytest_sca.mutate import targetfile
 from pytest_sca.mutate.proxy import OUTSIDE, Control, ControlEndpoint, Proxy, ProxyLoop
-from pytest_sca.sandbox.security import ensure_tls_material, server_ssl_context
+from pytest_sca.mutate.tls import make_tls
 
 JOBS = {"items": [{"id": f"j{i}", "status": "running", "gpus": i} for i in range(4)]}
 
@@ -73,8 +73,8 @@ class Upstream:
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     folder = tmp_path_factory.mktemp("mutate-proxy")
-    tls = ensure_tls_material(folder)
-    serving = server_ssl_context(tls, frozenset())
+    tls = make_tls(folder / "tls")
+    serving = tls.server_context()
     loop = ProxyLoop()
     upstream = Upstream()
     runner = web.AppRunner(upstream.app())
