@@ -36,7 +36,9 @@ def usage_records(run: dict[str, Any], index: int, card_tres: list[str]) -> list
     times = run.get("time") or {}
     elapsed = number(times.get("elapsed"))
     start, end = number(times.get("start")), number(times.get("end"))
-    if not elapsed or not start or not end:
+    # A run that started and ended within one second has elapsed 0: it is recorded (with
+    # zero quantities), not dropped; a run without an end is not over.
+    if elapsed is None or not start or not end:
         return []
     allocated = tres_list((run.get("tres") or {}).get("allocated"))
     association = run.get("association") or {}
