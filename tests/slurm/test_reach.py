@@ -30,8 +30,26 @@ SLURM_ONLY = {"6.1.a", "6.1.b", "6.1.c", "6.2.a", "6.2.b", "6.2.e", "6.2.g", "6.
               "9.3.a", "9.4.2.a", "9.4.2.b", "9.4.2.c", "10.2.c"}
 
 
+def _local_files(value: Any, folder: Path) -> Any:
+    """``value`` with each home path (``~/.ssh/sca_ed25519``) an empty file under ``folder``:
+    target files are validated at load, and the keys and known_hosts they name must exist
+    (the user who copies the example has them; tests/test_target.py does the same)."""
+    if isinstance(value, dict):
+        return {key: _local_files(item, folder) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_local_files(item, folder) for item in value]
+    if isinstance(value, str) and value.startswith("~/"):
+        file = folder / "home" / value[2:]
+        file.parent.mkdir(parents=True, exist_ok=True)
+        file.touch()
+        return str(file)
+    return value
+
+
 def _closed(example: dict[str, Any], folder: Path) -> dict[str, Any]:
-    """The example with every address at a closed loopback port and short timeouts."""
+    """The example with every address at a closed loopback port and short timeouts, and its
+    local files existing."""
+    example = _local_files(example, folder)
     adapters = example["adapters"]
     closed = f"127.0.0.1:{free_port()}"
     adapters["slurm"].update(url=f"http://{closed}/", timeout=2)
