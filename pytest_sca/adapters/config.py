@@ -133,6 +133,31 @@ class KubernetesConfig(StrictModel):
     vendor_resources: dict[str, str] = Field(
         default_factory=dict, description="extra extended resource name → vendor"
     )
+    cluster_queue: str = Field(
+        default="sca-cluster-queue",
+        description="Kueue ClusterQueue the run's LocalQueues point at (created by the "
+                    "platform's operator, with the flavors and quotas it grants)")
+    volcano_queue: str = Field(default="default", description="Volcano Queue of probe jobs")
+    training_runtime: str = Field(
+        default="torch-distributed",
+        description="Kubeflow Trainer ClusterTrainingRuntime a TrainJob runs with")
+    serving_runtime: str | None = Field(
+        default=None,
+        description="KServe ServingRuntime of deployed models; none = KServe picks by format")
+    model_format: str = Field(
+        default="huggingface", description="KServe model format of imported models")
+    storage_class: str | None = Field(
+        default=None,
+        description="StorageClass of the claims the run creates (ReadWriteMany for "
+                    "checkpoints); none = the cluster's default")
+    notebook_image: str | None = Field(
+        default=None,
+        description="image of Kubeflow Notebooks when a check names none (a Jupyter "
+                    "Server image)")
+    audit_log: LocalFile | None = Field(
+        default=None,
+        description="the API server's audit log (JSON lines of audit.k8s.io/v1 Events, "
+                    "--audit-log-path), copied or mounted where the run can read it")
 
 
 class SshNode(StrictModel):

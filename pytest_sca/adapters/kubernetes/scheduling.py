@@ -1,0 +1,101 @@
+"""``scheduling``: priority queues through Kueue, or Volcano where the cluster serves it.
+
+Kueue (https://kueue.sigs.k8s.io/docs/concepts/): a queued job is a ``batch/v1`` Job
+created suspended with the labels ``kueue.x-k8s.io/queue-name`` (a LocalQueue the run
+creates in its namespace, pointing at the ClusterQueue the target file names) and
+``kueue.x-k8s.io/priority-class`` (a WorkloadPriorityClass of that value the run creates);
+Kueue admits it by unsuspending it, in priority order, and says why it waits in the
+Workload's ``QuotaReserved``/``Admitted`` conditions
+(https://kueue.sigs.k8s.io/docs/concepts/workload/).
+
+Volcano (https://volcano.sh/en/docs/vcjob/): a ``batch.volcano.sh`` Job in the Volcano
+Queue the target file names, with ``priorityClassName`` of a PriorityClass of that value,
+gang-scheduled with ``minAvailable`` = workers.
+
+Neither offers an off-cloud burst policy: :meth:`burst_policy` is :class:`Unsupported`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from typing import Any
+
+from pytest_sca.adapters.base import Facade
+from pytest_sca.capabilities import (
+    RUN_LABEL,
+    BurstPolicy,
+    Job,
+    Labels,
+    Refused,
+    Resources,
+    Unsupported,
+)
+
+from .adapter import KubernetesAdapter
+from .jobs import KubeJobs
+from .resources import PRIORITY_LABEL, QUEUE_LABEL, dns_name
+
+#: How a Workload's conditions read as a job's queue state (Kueue's Workload API).
+WORKLOAD_STATES = ("Finished", "Evicted", "Preempted", "Admitted", "QuotaReserved",
+                   "Pending")
+
+
+class KubeScheduling(Facade[KubernetesAdapter]):
+    """Priority queues (:class:`~pytest_sca.capabilities.Scheduling`)."""
+
+    def submit_queued(self, name: str, image: str, command: Sequence[str],
+                      resources: Resources, *, priority: int, queue: str = "default",
+                      workers: int = 1, labels: Labels | None = None) -> Job:
+        adapter = self.subject
+        adapter.require("localqueue", what="queued jobs with priorities (Kueue)")
+        namespace = adapter.ensure_namespace()
+        local_queue = self._local_queue(namespace, queue)
+        priority_class = self._priority_class(priority)
+        job = KubeJobs(adapter).create(
+            name, image, command, resources, workers=workers, labels=labels,
+            job_labels={QUEUE_LABEL: local_queue, PRIORITY_LABEL: priority_class},
+            suspend=True)
+        return {**job, "priority": priority, "queue": local_queue}
+
+    def burst_policy(self) -> BurstPolicy:
+        raise Unsupported(
+            "Kubernetes (Kueue, Volcano) declares no off-cloud burst policy: add "
+            "`adapters.platform` if the platform's own API has one")
+
+    def workload(self, job_id: str) -> dict[str, Any] | None:
+        """The Kueue Workload of a queued job (owned by it), or None."""
+        adapter = self.subject
+        for item in adapter.list_objects("workload", adapter.namespace):
+            owners = item.get("metadata", {}).get("ownerReferences") or []
+            if any(o.get("kind") == "Job" and o.get("name") == job_id for o in owners):
+                return dict(item)
+        return None
+
+    def _local_queue(self, namespace: str, queue: str) -> str:
+        """The run's LocalQueue for ``queue`` in ``namespace`` (created once)."""
+        adapter = self.subject
+        name = dns_name(f"sca-{queue}")
+        cluster_queue = adapter.config.cluster_queue
+        key = ("localqueue", namespace, name)
+        if key not in adapter._root._undo or adapter._root._undo[key].done:
+            try:
+                adapter.create_object("localqueue", namespace, {
+                    "metadata": {"name": name},
+                    "spec": {"clusterQueue": cluster_queue}})
+            except Refused as exc:
+                if exc.status != 409:
+                    raise
+        return name
+
+    def _priority_class(self, priority: int) -> str:
+        """A WorkloadPriorityClass of value ``priority`` for this run (created once)."""
+        adapter = self.subject
+        name = dns_name(f"sca-{adapter.context.run_id}-p{priority}")
+        if not adapter.created_here("workloadpriorityclass", "", name):
+            with contextlib.suppress(Refused):
+                adapter.create_object("workloadpriorityclass", None, {
+                    "metadata": {"name": name, "labels": {RUN_LABEL: adapter.context.run_id}},
+                    "value": priority,
+                    "description": "pytest-sca probe priority"})
+        return name
