@@ -6,6 +6,9 @@
     python -m pytest_sca cleanup --target FILE --run-id ID
                                      remove what an interrupted run left on the target
                                      (everything labelled with that run id, nothing else)
+    python -m pytest_sca mapping-skeleton OPENAPI.json [-o TARGET.yaml]
+                                     a commented starting mapping (docs/mapping.md) from a
+                                     vendor's OpenAPI document, every guess marked
 """
 
 from __future__ import annotations
@@ -28,9 +31,15 @@ def main(argv: list[str] | None = None) -> int:
     cleanup = commands.add_parser("cleanup", help="remove what a run left on the target")
     cleanup.add_argument("--target", required=True, type=Path, help="the run's target file")
     cleanup.add_argument("--run-id", required=True, help="the run id the report printed")
+    skeleton = commands.add_parser(
+        "mapping-skeleton", help="a starting mapping from a vendor's OpenAPI document")
+    skeleton.add_argument("openapi", type=Path, help="the vendor's OpenAPI document (JSON/YAML)")
+    skeleton.add_argument("-o", "--output", type=Path, help="write here instead of stdout")
     args = parser.parse_args(argv)
     if args.command == "cleanup":
         return _cleanup(args.target, args.run_id)
+    if args.command == "mapping-skeleton":
+        return _mapping_skeleton(args.openapi, args.output)
     if args.command == "html":
         from .reporting.html import render_file
 
@@ -75,6 +84,24 @@ def _cleanup(target_path: Path, run_id: str) -> int:
     for line in failures:
         print(f"could not remove: {line}", file=sys.stderr)
     return 1 if failures else 0
+
+
+def _mapping_skeleton(openapi: Path, output: Path | None) -> int:
+    """Write the skeleton; 2 with one line if the document cannot be read."""
+    from .adapters.mapping.skeleton import load_document, skeleton
+
+    try:
+        document = load_document(openapi)
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    text = skeleton(document, openapi.name)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+    print(text.splitlines()[2].lstrip("# "), file=sys.stderr)
+    return 0
 
 
 if __name__ == "__main__":

@@ -4,12 +4,18 @@ Follows ComfyUI's server routes: ``POST /prompt`` (→ ``prompt_id``, ``number``
 ``node_errors``; 400 with ``{"error": {"type", "message", …}, "node_errors"}``
 for an invalid graph), ``GET /queue`` (``queue_running`` / ``queue_pending``
 items ``[number, prompt_id, prompt, extra_data, outputs_to_execute]``),
-``GET /history/{prompt_id}``, ``POST /history {"delete": [...]}``, ``GET /view``,
-``POST /upload/image`` (multipart field ``image``) and ``GET /object_info``. Works
-against a bare ComfyUI and against a platform's ComfyUI-compatible gateway
-(``headers`` carry its auth). The history entry of every prompt the run queued is
-deleted at the end of the check; output and uploaded files cannot be deleted
-through ComfyUI's API and stay on the server.
+``GET /history/{prompt_id}``, ``POST /history {"delete": [...]}``, ``POST /queue
+{"delete": [...]}``, ``GET /view``, ``POST /upload/image`` (multipart field ``image``) and
+``GET /object_info``. Works against a bare ComfyUI and against a platform's
+ComfyUI-compatible gateway (``headers`` carry its auth). At the end of the check every
+prompt the run queued is taken off the queue if it still waits, and its history entry is
+deleted; output and uploaded files cannot be deleted through ComfyUI's API and stay on
+the server.
+
+Checked against ComfyUI's ``server.py`` and ``execution.py``: ``queue_pending`` is the
+queue's heap array (not in execution order: entries are ordered here by ``number``), and
+a prompt some of whose outputs fail validation is still queued with the valid ones (a 200
+whose ``node_errors`` is not empty).
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from pytest_sca.capabilities import (
     TargetError,
     UploadedImage,
     WorkflowRejected,
+    queue_position,
     wait_for,
 )
 from pytest_sca.cleanup import UndoAction
@@ -77,10 +84,29 @@ class ComfyUIAdapter(Adapter):
         return []
 
     def delete_history(self, prompt_ids: list[str]) -> None:
-        """``POST /history {"delete": [...]}``: forget finished prompts."""
+        """``POST /history {"delete": [...]}``: forget finished prompts (ComfyUI answers an
+        empty 200)."""
         response = self.send("POST", "/history", json={"delete": prompt_ids})
         if response.status_code >= 300:
             self.fail(response, "POST", "/history")
+
+    def dequeue(self, prompt_ids: list[str]) -> None:
+        """``POST /queue {"delete": [...]}``: take prompts that still wait off the queue (a
+        running or finished one is left alone)."""
+        response = self.send("POST", "/queue", json={"delete": prompt_ids})
+        if response.status_code >= 300:
+            self.fail(response, "POST", "/queue")
+
+    def created(self, prompt_id: str) -> None:
+        """Register the undo of a prompt the server queued: off the queue, out of the
+        history."""
+
+        def undo() -> None:
+            self.dequeue([prompt_id])
+            self.delete_history([prompt_id])
+
+        self.undo[prompt_id] = self.context.created(
+            "comfyui:history", f"dequeue prompt {prompt_id} and delete its history entry", undo)
 
     # plumbing ---------------------------------------------------------------------------------
 
@@ -183,20 +209,30 @@ class ComfyWorkflows(Facade[ComfyUIAdapter]):
                 answer = response.json()
             except ValueError:
                 answer = None
-        node_errors = (answer or {}).get("node_errors") if isinstance(answer, dict) else None
-        if response.status_code == 400 or (response.status_code == 200 and node_errors):
-            # A 200 that carries node errors is a refusal too (some distributions answer so).
+        found = answer.get("node_errors") if isinstance(answer, dict) else None
+        # ComfyUI answers a list ([]) where it has no node to name (older servers).
+        node_errors = found if isinstance(found, dict) else {}
+        if response.status_code == 400:
             error = answer.get("error") if isinstance(answer, dict) else None
             if isinstance(error, str):
                 error = {"type": "", "message": error}
             raise WorkflowRejected(f"POST {path}", response.status_code,
-                                   error or {"message": response.text[:160]}, node_errors or {})
+                                   error or {"message": response.text[:160]}, node_errors)
         queued = cast(QueuedPrompt, comfy.parse(response, "POST", path))
         prompt_id = queued.get("prompt_id")
         if prompt_id:
-            comfy.undo[prompt_id] = comfy.context.created(
-                "comfyui:history", f"delete the history entry of prompt {prompt_id}",
-                lambda: comfy.delete_history([prompt_id]))
+            comfy.created(str(prompt_id))
+        if node_errors:
+            # ComfyUI queued the prompt with only its valid outputs: the caller asked for the
+            # whole graph, so it is refused, and taken off the queue while it still waits.
+            if prompt_id:
+                comfy.dequeue([str(prompt_id)])
+            raise WorkflowRejected(
+                f"POST {path}", response.status_code,
+                {"type": "prompt_outputs_failed_validation",
+                 "message": f"{len(node_errors)} node(s) failed validation; ComfyUI queued "
+                            "the prompt with its other outputs"},
+                node_errors, prompt_id=str(prompt_id) if prompt_id else None)
         return queued
 
     def queue(self) -> QueueState:
@@ -205,12 +241,7 @@ class ComfyWorkflows(Facade[ComfyUIAdapter]):
                 "pending": _queue_ids(answer.get("queue_pending"), "queue_pending")}
 
     def position(self, prompt_id: str) -> int | None:
-        current = self.queue()
-        if prompt_id in current["running"]:
-            return 0
-        if prompt_id in current["pending"]:
-            return current["pending"].index(prompt_id) + 1
-        return None
+        return queue_position(self.queue(), prompt_id)
 
     def history(self, prompt_id: str) -> HistoryEntry | None:
         answer = self.subject.json("GET", f"/history/{prompt_id}")

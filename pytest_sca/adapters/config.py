@@ -12,10 +12,24 @@ import os
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
-from pytest_sca.adapters.mapping import MappingError, check_pointer, validate_mapping
+from pytest_sca.adapters.mapping import (
+    MappingError,
+    Template,
+    TemplateFailure,
+    check_pointer,
+    validate_mapping,
+)
+from pytest_sca.adapters.signing import make_signer
 
 #: The longest a single request may take, in seconds: a longer "timeout" is a typo.
 MAX_TIMEOUT_S = 3600.0
@@ -70,6 +84,135 @@ class HttpEndpoint(StrictModel):
     timeout: Timeout = Field(default=30.0, description="seconds for one request")
 
 
+def _credential_template(value: str) -> str:
+    """A credential template may read ``{token}`` (the principal's credential) and
+    ``{const.…}``; anything else is an error at load time."""
+    try:
+        names = Template(value).names()
+    except TemplateFailure as exc:
+        raise PydanticCustomError("invalid_template", "{detail}", {"detail": str(exc)}) from None
+    unknown = sorted(names - {"token", "const"})
+    if unknown:
+        raise PydanticCustomError(
+            "invalid_template", "{detail}",
+            {"detail": f"{{{unknown[0]}}} is unknown here: a credential template reads "
+                       "{token} (adapters.platform.token, or a user's key) and {const.NAME}"})
+    return value
+
+
+CredentialTemplate = Annotated[str, AfterValidator(_credential_template)]
+
+
+class BearerAuth(StrictModel):
+    """``Authorization: Bearer …`` (the default, with ``token``)."""
+
+    type: Literal["bearer"]
+    token: str | None = Field(default=None, description="default: adapters.platform.token")
+
+
+class HeaderAuth(StrictModel):
+    """Headers from templates, e.g. ``X-Auth-Token: "{token}"``."""
+
+    type: Literal["header"]
+    headers: dict[str, CredentialTemplate] = Field(
+        min_length=1, description="header → template ({token}, {const.NAME})")
+
+
+class BasicAuth(StrictModel):
+    """HTTP basic authentication."""
+
+    type: Literal["basic"]
+    username: CredentialTemplate
+    password: CredentialTemplate
+
+
+class ApiKeyAuth(StrictModel):
+    """An API key in a header or a query parameter."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    type: Literal["api_key"]
+    name: str = Field(min_length=1, description="header or query parameter name")
+    value: CredentialTemplate = Field(default="{token}", description="template of the key")
+    in_: Literal["header", "query"] = Field(default="header", alias="in")
+
+
+class OAuth2Auth(StrictModel):
+    """OAuth2 client-credentials token exchange; the token is sent as a bearer token."""
+
+    type: Literal["oauth2"]
+    token_url: str = Field(description="the token endpoint (https://…/oauth2/token)")
+    client_id: str
+    client_secret: str = Field(description="e.g. ${VENDOR_CLIENT_SECRET}")
+    scope: str | None = None
+    audience: str | None = None
+    client_auth: Literal["basic", "body"] = Field(
+        default="basic", description="client credentials in a basic header, or in the form")
+    extra: dict[str, str] = Field(default_factory=dict, description="more form fields")
+
+
+class SignAuth(StrictModel):
+    """A request signer (built in: hmac-sha256; plugins: entry points pytest_sca.signers)."""
+
+    type: Literal["sign"]
+    signer: str = Field(default="hmac-sha256", description="signer name")
+    options: dict[str, Any] = Field(default_factory=dict, description="the signer's options")
+
+    @model_validator(mode="after")
+    def _signer_accepts(self) -> SignAuth:
+        try:
+            make_signer(self.signer, self.options)
+        except KeyError as exc:
+            raise PydanticCustomError("unknown_signer", "{detail}",
+                                      {"detail": str(exc.args[0])}) from None
+        except ValueError as exc:
+            raise PydanticCustomError("invalid_signer", "{detail}",
+                                      {"detail": str(exc)}) from None
+        return self
+
+
+#: One form of ``adapters.platform.auth``.
+AuthForm = Annotated[
+    BearerAuth | HeaderAuth | BasicAuth | ApiKeyAuth | OAuth2Auth | SignAuth,
+    Field(discriminator="type"),
+]
+
+
+def _error_template(value: str | None) -> str | None:
+    if value is None:
+        return value
+    try:
+        names = Template(value).names()
+    except TemplateFailure as exc:
+        raise PydanticCustomError("invalid_template", "{detail}", {"detail": str(exc)}) from None
+    unknown = sorted(names - {"status", "answer", "header", "const"})
+    if unknown:
+        raise PydanticCustomError(
+            "invalid_template", "{detail}",
+            {"detail": f"{{{unknown[0]}}} is unknown here: an error rule reads {{status}}, "
+                       "{answer} (the error body), {header} and {const.NAME}"})
+    return value
+
+
+class ErrorRule(StrictModel):
+    """A vendor's error answer that means a refusal of another kind: e.g. slurmrestd's 500
+    "Invalid job id specified" is the reference API's 404."""
+
+    status: list[int] = Field(min_length=1, description="the vendor's statuses (>= 400)")
+    when: Annotated[str | None, AfterValidator(_error_template)] = Field(
+        default=None, description="condition on {status}, {answer}, {header}; none = always")
+    refuse: int = Field(ge=400, le=499, description="the reference status it means")
+    code: Annotated[str | None, AfterValidator(_error_template)] = Field(
+        default=None, description="error code (template), e.g. not_found")
+    message: Annotated[str | None, AfterValidator(_error_template)] = Field(
+        default=None, description="message (template), e.g. {answer.errors[0].error}")
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, int) else value
+
+
 class PlatformConfig(HttpEndpoint):
     """The platform's own REST API (the reference API, or a vendor's through ``mapping``)."""
 
@@ -78,6 +221,14 @@ class PlatformConfig(HttpEndpoint):
     mapping: dict[str, Any] | None = Field(
         default=None, description="declarative mapping of a vendor API (see docs/mapping.md)"
     )
+    auth: list[AuthForm] | None = Field(
+        default=None,
+        description="how requests authenticate (docs/mapping.md); none = bearer token")
+    errors: list[ErrorRule] = Field(
+        default_factory=list,
+        description="vendor error answers that are refusals of another kind (docs/mapping.md)")
+    constants: dict[str, Any] = Field(
+        default_factory=dict, description="values the mapping's templates read as {const.NAME}")
     mapping_fallback: Literal["reference", "none"] = Field(
         default="reference",
         description="operations the mapping leaves out: use the reference route, or none",
@@ -95,6 +246,11 @@ class PlatformConfig(HttpEndpoint):
         default=None,
         description="image probe jobs run in (name:tag); none = the first preset image the "
                     "platform lists")
+
+    @field_validator("auth", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, dict) else value
 
     @field_validator("mapping")
     @classmethod
@@ -206,17 +362,35 @@ class S3Config(StrictModel):
         default=None, description="bucket the run may write probe objects to")
     addressing_style: Literal["path", "virtual", "auto"] = "path"
     verify: bool | LocalFile = True
+    timeout: Timeout = Field(default=30.0, description="seconds for one request (connect "
+                             "at most 10 of them)")
     other_tenant: S3Credentials | None = Field(
         default=None, description="a second tenant's credentials, for isolation checks"
     )
 
 
 class OpenAIConfig(HttpEndpoint):
-    """An OpenAI-compatible inference endpoint."""
+    """An OpenAI-compatible API: inference, and whatever else of OpenAI's API the vendor
+    serves (models, files, fine-tuning, usage); each endpoint is discovered by probing it."""
 
     base_url: HttpUrl = Field(description="URL ending in /v1")
     api_key: Secret | None = None
     models: list[str] = Field(default_factory=list, description="model ids to check; none = all")
+    other_key: str | None = Field(
+        default=None,
+        description="a second principal's API key (another user or project of the vendor): "
+                    "isolation and usage-attribution checks act as it; none = those checks "
+                    "are not assessed")
+    admin_key: str | None = Field(
+        default=None,
+        description="a key allowed to read the organisation's usage (OpenAI: an admin key "
+                    "for /organization/usage); none = api_key")
+    console_url: str | None = Field(
+        default=None, description="the vendor's web console (playground) page, for 7.4.a")
+    openapi_url: str | None = Field(
+        default=None,
+        description="where the vendor publishes its OpenAPI document (URL), its paths relative "
+                    "to base_url; none = the server's own /openapi.json, if it serves one")
 
 
 class ComfyUIConfig(HttpEndpoint):

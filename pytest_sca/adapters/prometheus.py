@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from pytest_sca.adapters.base import Adapter, AdapterContext, Facade
@@ -71,6 +72,10 @@ def _sample(series: Mapping[str, Any], value: Any) -> MetricSample:
     return MetricSample(name, labels, float(value))
 
 
+def _key(labels: Mapping[str, str]) -> frozenset[tuple[str, str]]:
+    return frozenset(labels.items())
+
+
 def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"')
 
@@ -104,13 +109,19 @@ class PrometheusMetrics(Facade[PrometheusAdapter]):
 
     def scrape(self) -> list[MetricFamily]:
         """The current series of every metric of :data:`METRIC_NAMES` (Prometheus has no
-        "everything" read that stays small)."""
+        "everything" read that stays small), each sample with the time it was scraped (or
+        the exposition's own timestamp): ``timestamp(<name>)``, one query per metric found,
+        since an instant query answers its evaluation time, not the sample's."""
         names = sorted({m for e in self.subject.table.values() for m in e.names.values()})
         found: dict[str, list[MetricSample]] = {}
         for sample in self.query('{__name__=~"' + "|".join(names) + '"}'):
             found.setdefault(sample.name, []).append(sample)
-        return [MetricFamily(name, "untyped", "", tuple(samples))
-                for name, samples in sorted(found.items())]
+        families = []
+        for name, samples in sorted(found.items()):
+            taken = {_key(s.labels): s.value for s in self.query(f"timestamp({name})")}
+            families.append(MetricFamily(name, "untyped", "", tuple(
+                replace(s, timestamp=taken.get(_key(s.labels))) for s in samples)))
+        return families
 
     def wait_for(self, promql: str, timeout: float = 30.0) -> list[MetricSample]:
         """Poll (backing off) until ``promql`` has a sample; :class:`TimeoutError` if not."""

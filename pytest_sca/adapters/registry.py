@@ -31,7 +31,7 @@ BUILTIN_ADAPTERS: dict[str, str] = {
     "kubernetes": "pytest_sca.adapters.kubernetes:KubernetesAdapter",
     "ssh": "pytest_sca.adapters.ssh:SshAdapter",
     "s3": "pytest_sca.adapters.s3:S3Adapter",
-    "openai": "pytest_sca.adapters.inference:OpenAIAdapter",
+    "openai": "pytest_sca.adapters.openai:OpenAIAdapter",
     "comfyui": "pytest_sca.adapters.comfyui:ComfyUIAdapter",
     "prometheus": "pytest_sca.adapters.prometheus:PrometheusAdapter",
     "registry": "pytest_sca.adapters.oci_registry:RegistryAdapter",

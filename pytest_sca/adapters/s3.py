@@ -3,7 +3,8 @@
 Probe objects go to the target's bucket under keys that start with the run's prefix
 (``sca-<run id>``): each is deleted at the end of the check that wrote it, and the
 sweep of a killed run finds them by that prefix.
-Besides reads and writes as the tenant, the adapter can try the same object
+Besides reads and writes as the tenant (or with credentials a platform handed out,
+``with_credentials``), the adapter can try the same object
 anonymously (a plain unsigned HTTP request) and with the second tenant's
 credentials (``other_tenant``), so that checks can observe isolation.
 Clients are built on first use, never in ``__init__``; requests are
@@ -20,7 +21,7 @@ import requests
 
 from pytest_sca.adapters.base import Adapter, AdapterContext, Facade
 from pytest_sca.adapters.config import S3Config
-from pytest_sca.capabilities import Attempt, TargetError
+from pytest_sca.capabilities import Attempt, StorageCredentials, TargetError
 from pytest_sca.cleanup import UndoAction
 
 
@@ -48,6 +49,8 @@ class S3Adapter(Adapter):
         self.config: S3Config = config
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
+        #: Adapters for credentials a platform handed out (:meth:`with_credentials`).
+        self._derived: list[S3Adapter] = []
         #: key of an object the run wrote → the undo that deletes it
         self.undo: dict[str, UndoAction] = {}
         secrets = [config.secret_key] + (
@@ -73,7 +76,9 @@ class S3Adapter(Adapter):
                     "s3", endpoint_url=self.config.endpoint, region_name=self.config.region,
                     aws_access_key_id=access, aws_secret_access_key=secret,
                     verify=self.config.verify,
-                    config=Config(signature_version="s3v4", connect_timeout=10, read_timeout=30,
+                    config=Config(signature_version="s3v4",
+                                  connect_timeout=min(10.0, self.config.timeout),
+                                  read_timeout=self.config.timeout,
                                   retries={"max_attempts": 2},
                                   s3={"addressing_style": self.config.addressing_style}))
             return self._clients[who]
@@ -108,6 +113,21 @@ class S3Adapter(Adapter):
         return Attempt(int(answer["ResponseMetadata"]["HTTPStatusCode"]), "",
                        body.read() if body is not None else None)
 
+    def with_credentials(self, credentials: StorageCredentials) -> S3Adapter:
+        """An adapter of the same run for other credentials (endpoint and bucket default to
+        this one's); closed with this one."""
+        if not credentials.get("access_key") or not credentials.get("secret_key"):
+            raise TargetError("the storage credentials the platform handed out carry no key")
+        config = self.config.model_copy(update={
+            "endpoint": credentials.get("endpoint") or self.config.endpoint,
+            "bucket": credentials.get("bucket") or self.config.bucket,
+            "access_key": credentials["access_key"], "secret_key": credentials["secret_key"],
+            "other_tenant": None})
+        derived = S3Adapter(config, self.context)
+        with self._lock:
+            self._derived.append(derived)
+        return derived
+
     def sweep(self, run_id: str) -> list[str]:
         """Delete every object of the bucket under the run's prefix."""
         from botocore.exceptions import BotoCoreError, ClientError
@@ -128,11 +148,14 @@ class S3Adapter(Adapter):
         return failures
 
     def close(self) -> None:
-        """Drop the clients."""
+        """Drop the clients (and those of the adapters derived from this one)."""
         with self._lock:
             for client in self._clients.values():
                 client.close()
             self._clients.clear()
+            derived, self._derived = self._derived, []
+        for adapter in derived:
+            adapter.close()
 
 
 class S3Storage(Facade[S3Adapter]):
@@ -151,17 +174,24 @@ class S3Storage(Facade[S3Adapter]):
     def put(self, key: str, data: bytes, sse: str | None = None) -> Attempt:
         """Write an object as the tenant (``sse``: ask for that server-side encryption); it is
         deleted at the end of the check. ``key`` must start with the run's prefix."""
-        context = self.subject.context
-        if not of_run(key, context.run_id):
-            raise AssertionError(f"bug: probe object {key!r} does not start with the run's "
-                                 f"prefix {run_prefix(context.run_id)!r} (use sca.name())")
+        self._check_run_prefix(key)
         extra = {"ServerSideEncryption": sse} if sse else {}
         written = self.subject.attempt(lambda: self.subject.client().put_object(
             Bucket=self.subject.bucket, Key=key, Body=data, **extra))
         if written.allowed:
-            self.subject.undo[key] = context.created(
-                "s3:objects", f"delete object {key}", lambda: self._delete(key))
+            self._undo_write(key)
         return written
+
+    def _check_run_prefix(self, key: str) -> None:
+        run_id = self.subject.context.run_id
+        if not of_run(key, run_id):
+            raise AssertionError(f"bug: probe object {key!r} does not start with the run's "
+                                 f"prefix {run_prefix(run_id)!r} (use sca.name())")
+
+    def _undo_write(self, key: str) -> None:
+        if key not in self.subject.undo:
+            self.subject.undo[key] = self.subject.context.created(
+                "s3:objects", f"delete object {key}", lambda: self._delete(key))
 
     def head(self, key: str) -> dict[str, Any]:
         """The object's metadata as the tenant (``ServerSideEncryption`` among it)."""
@@ -212,10 +242,26 @@ class S3Storage(Facade[S3Adapter]):
             ExpiresIn=expires_s)
         return url
 
+    def presigned_put(self, key: str, expires_s: int) -> str:
+        """A presigned PUT URL of ``key`` (deleted at the end of the check, whoever writes it
+        through the URL). ``key`` must start with the run's prefix."""
+        self._check_run_prefix(key)
+        url: str = self.subject.client().generate_presigned_url(
+            "put_object", Params={"Bucket": self.subject.bucket, "Key": key},
+            ExpiresIn=expires_s)
+        self._undo_write(key)
+        return url
+
+    def with_credentials(self, credentials: StorageCredentials) -> S3Storage:
+        """The storage as the holder of ``credentials`` (a tenant's, handed out by the
+        platform): its writes are undone at the end of the check, its keys masked."""
+        return S3Storage(self.subject.with_credentials(credentials))
+
     def fetch(self, url: str) -> Attempt:
         """GET a URL without credentials (anonymous or presigned)."""
         try:
-            answer = requests.get(url, verify=self.subject.config.verify, timeout=30)
+            answer = requests.get(url, verify=self.subject.config.verify,
+                                  timeout=self.subject.config.timeout)
         except requests.RequestException as exc:
             raise TargetError(f"s3 {self.subject.config.endpoint}: {type(exc).__name__}"
                               ) from None

@@ -25,6 +25,7 @@ from .common import (
     RUN_LABEL,
     ActsAs,
     Labels,
+    OtherTenant,
     wait_for,
     wait_for_status,
 )
@@ -32,6 +33,7 @@ from .development import (
     DevMachine,
     DevMachines,
     DevTools,
+    ErrorEnvelope,
     ExecResult,
     ExposedPort,
     Framework,
@@ -94,6 +96,8 @@ from .models import (
     Choice,
     Completion,
     Deployment,
+    Embedding,
+    Embeddings,
     FineTune,
     FineTuneJob,
     Inference,
@@ -160,6 +164,7 @@ from .tenancy import (
 )
 from .workflows import (
     RUN_FINISHED,
+    EnvironmentCheck,
     HistoryEntry,
     OutputImage,
     QueuedPrompt,
@@ -172,6 +177,7 @@ from .workflows import (
     WorkflowRun,
     Workflows,
     output_images,
+    queue_position,
 )
 from .workloads import (
     TERMINAL_JOB_STATUSES,
@@ -236,6 +242,10 @@ __all__ = [
     "Diagnosis",
     "Diagnostics",
     "DIMENSIONS",
+    "Embedding",
+    "Embeddings",
+    "ErrorEnvelope",
+    "EnvironmentCheck",
     "ExecResult",
     "Exporter",
     "ExposedPort",
@@ -285,6 +295,7 @@ __all__ = [
     "Notification",
     "Operations",
     "Order",
+    "OtherTenant",
     "output_images",
     "OutputImage",
     "PlatformInfo",
@@ -293,6 +304,7 @@ __all__ = [
     "Product",
     "PulledImage",
     "PushedImage",
+    "queue_position",
     "QueuedPrompt",
     "QueueState",
     "Quota",

@@ -1,4 +1,5 @@
-"""What every capability shares: acting as another principal, run labels, bounded waits."""
+"""What every capability shares: acting as another principal (a credential, or the second
+principal a target file names), run labels, bounded waits."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ RUN_LABEL = "sca-run"
 Labels = Mapping[str, str]
 
 _Self = TypeVar("_Self", bound="ActsAs")
+_Other = TypeVar("_Other", bound="OtherTenant")
 _Read = TypeVar("_Read")
 _Resource = TypeVar("_Resource", bound=Mapping[str, Any])
 
@@ -26,6 +28,28 @@ class ActsAs(Protocol):
 
     def acting_as(self: _Self, credential: str) -> _Self:
         """The same capability, authenticated with ``credential`` (e.g. a user's API key)."""
+        ...
+
+
+@runtime_checkable
+class OtherTenant(Protocol):
+    """A capability that can act as a second principal the target file names.
+
+    Key-based platforms (an OpenAI-compatible API) cannot create users: the evaluator
+    gives a second principal's credential in the target file (``adapters.openai.other_key``)
+    and isolation and usage-attribution checks act as it. Platforms that create users
+    answer ``False`` here; a check gets another tenant from them through ``tenancy``
+    (the ``probe_tenant`` fixture).
+    """
+
+    @property
+    def has_other_tenant(self) -> bool:
+        """Whether the target file names a second principal for this capability."""
+        ...
+
+    def as_other_tenant(self: _Other) -> _Other:
+        """The same capability as the second principal; :class:`Unsupported` when the target
+        file names none."""
         ...
 
 

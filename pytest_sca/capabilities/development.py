@@ -100,6 +100,14 @@ class Preflight(TypedDict, total=False):
     eligible: list[str]
 
 
+class ErrorEnvelope(TypedDict):
+    """An error answer's machine-readable code and its message, read where the platform
+    documents them."""
+
+    code: str
+    message: str
+
+
 class NodeMark(TypedDict, total=False):
     """A node's health after an operator marked it."""
 
@@ -204,4 +212,10 @@ class DevTools(ActsAs, Protocol):
     def raw(self, method: str, path: str, body: bytes | None = None,
             content_type: str = "application/json") -> WebAnswer:
         """One request as sent, never retried or interpreted (for probing error answers)."""
+        ...
+
+    def error_envelope(self, answer: WebAnswer) -> ErrorEnvelope | None:
+        """The code and message of an error answer, read where the platform documents them
+        (the reference API's ``{"error": {"code", "message"}}``, or the mapping's error
+        pointers); None when the answer does not carry both as non-empty text."""
         ...

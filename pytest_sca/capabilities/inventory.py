@@ -30,6 +30,11 @@ class Accelerator(TypedDict, total=False):
     memory_gib: float | None
     allocated_to: str | None
     simulated: bool
+    #: Jobs holding a fraction of the card (job id → share), when the card is shared.
+    shares: dict[str, float]
+    #: Where the card sits: its PCIe switch / NVLink domain and NUMA node
+    #: (``{"switch": "pcie-sw0", "numa": "numa0"}``).
+    topology: dict[str, str]
 
 
 class SshAccess(TypedDict, total=False):

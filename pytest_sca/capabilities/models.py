@@ -7,7 +7,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypedDict, runtime_checkable
 
-from .common import Labels
+from .common import ActsAs, Labels, OtherTenant
 from .workloads import Resources
 
 #: Fine-tuning job statuses after which nothing happens without a request.
@@ -30,6 +30,9 @@ class Model(TypedDict, total=False):
     source: str
     labels: dict[str, str]
     created_at: str
+    #: Who owns it (OpenAI's ``owned_by``: the vendor for a preset, the caller's organisation
+    #: for a fine-tuned model).
+    owned_by: str
 
 
 class StoredFile(TypedDict, total=False):
@@ -53,6 +56,10 @@ class Deployment(TypedDict, total=False):
     ready_replicas: int
     endpoint: str
     labels: dict[str, str]
+    #: What each replica was given (the deployment's chosen resources).
+    resources: Resources
+    #: Why the deployment is in its status (a failure's reason).
+    message: str | None
 
 
 class FineTuneJob(TypedDict, total=False):
@@ -80,6 +87,7 @@ class ModelUsageLine(TypedDict, total=False):
     prompt_tokens: int
     completion_tokens: int
     time: str
+    total_tokens: int
 
 
 class UsageSummary(TypedDict, total=False):
@@ -161,6 +169,23 @@ class Completion(TypedDict, total=False):
     usage: TokenUsage
 
 
+class Embedding(TypedDict, total=False):
+    """One vector of OpenAI's ``POST /embeddings`` answer."""
+
+    object: str
+    index: int
+    embedding: list[float]
+
+
+class Embeddings(TypedDict, total=False):
+    """OpenAI's ``POST /embeddings`` answer: one vector per input, in input order."""
+
+    object: str
+    data: list[Embedding]
+    model: str
+    usage: TokenUsage
+
+
 @dataclass
 class StreamResult:
     """What a streamed completion sent: its chunks, whether ``data: [DONE]`` ended it."""
@@ -205,7 +230,7 @@ def reply_text(answer: Mapping[str, Any]) -> str:
 
 
 @runtime_checkable
-class Models(Protocol):
+class Models(ActsAs, OtherTenant, Protocol):
     """Preset and imported models, and the files they are made from."""
 
     def list_models(self) -> list[Model]:
@@ -270,7 +295,7 @@ class ModelServices(Protocol):
 
 
 @runtime_checkable
-class FineTune(Protocol):
+class FineTune(ActsAs, OtherTenant, Protocol):
     """Fine-tuning jobs on the user's data."""
 
     def upload_file(self, filename: str, content: str, *, purpose: str = "fine-tune",
@@ -298,7 +323,7 @@ class FineTune(Protocol):
 
 
 @runtime_checkable
-class ModelUsage(Protocol):
+class ModelUsage(ActsAs, OtherTenant, Protocol):
     """Usage statistics of model APIs and workflows, per user, model and period."""
 
     def query(self, *, user_id: str | None = None, model: str | None = None,
@@ -313,7 +338,7 @@ class ModelUsage(Protocol):
 
 
 @runtime_checkable
-class Inference(Protocol):
+class Inference(OtherTenant, Protocol):
     """Model inference through an OpenAI-compatible API."""
 
     def list_models(self) -> list[ServedModel]:
@@ -337,6 +362,12 @@ class Inference(Protocol):
     def stream_chat(self, messages: Sequence[Message], *, model: str | None = None,
                     **params: Any) -> StreamResult:
         """``POST /chat/completions`` with ``stream: true``: the chunks, and how it ended."""
+        ...
+
+    def embed(self, inputs: Sequence[str], *, model: str | None = None,
+              **params: Any) -> Embeddings:
+        """``POST /embeddings``: one vector per input; :class:`Unsupported` when the endpoint
+        serves none."""
         ...
 
     def at(self, base_url: str) -> Inference:

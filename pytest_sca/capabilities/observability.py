@@ -13,11 +13,13 @@ from .common import ActsAs, Labels
 
 @dataclass(frozen=True)
 class MetricSample:
-    """One sample of a metrics scrape or query."""
+    """One sample of a metrics scrape or query; ``timestamp`` (Unix seconds) when the source
+    says when it was sampled (an exposition's explicit timestamp, Prometheus' sample time)."""
 
     name: str
     labels: Mapping[str, str]
     value: float
+    timestamp: float | None = None
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol, TypedDict, runtime_checkable
 
 from .common import ActsAs, Labels
+from .tenancy import StorageCredentials
 
 
 class Classification(TypedDict, total=False):
@@ -150,6 +151,17 @@ class Storage(Protocol):
 
     def public_grants(self) -> list[str]:
         """ACL grants of the bucket to everyone or to every authenticated user."""
+        ...
+
+    def with_credentials(self, credentials: StorageCredentials) -> Storage:
+        """The object storage as the holder of ``credentials`` (the endpoint, bucket and keys a
+        platform hands a tenant, :meth:`Tenancy.storage_credentials`): what it writes is
+        removed at the end of the check like the tenant's own writes, its keys masked."""
+        ...
+
+    def presigned_put(self, key: str, expires_s: int) -> str:
+        """A presigned PUT URL of ``key`` that expires after ``expires_s`` seconds (a job
+        writes through it without any key); the object is removed at the end of the check."""
         ...
 
 

@@ -20,10 +20,13 @@ class WorkflowRejected(Refused):
     ``node_errors``)."""
 
     def __init__(self, what: str, status: int, error: Mapping[str, Any],
-                 node_errors: Mapping[str, Any]) -> None:
+                 node_errors: Mapping[str, Any], prompt_id: str | None = None) -> None:
         self.error_type = str(error.get("type") or "")
         self.error = dict(error)
         self.node_errors = dict(node_errors)
+        #: The id ComfyUI gave a prompt it queued although some of its outputs failed
+        #: validation (a 200 with ``node_errors``); None for a 400.
+        self.prompt_id = prompt_id
         super().__init__(what, status, self.error_type or None,
                          str(error.get("message") or ""), RefusalReason.INVALID)
 
@@ -41,6 +44,16 @@ class QueueState(TypedDict):
 
     running: list[str]
     pending: list[str]
+
+
+def queue_position(state: QueueState, prompt_id: str) -> int | None:
+    """0 while ``prompt_id`` runs, 1.. while it waits (its place in execution order), None
+    when the queue does not hold it."""
+    if prompt_id in state["running"]:
+        return 0
+    if prompt_id in state["pending"]:
+        return state["pending"].index(prompt_id) + 1
+    return None
 
 
 class OutputImage(TypedDict, total=False):
@@ -74,6 +87,17 @@ def output_images(entry: Mapping[str, Any]) -> list[OutputImage]:
             for image in (output.get("images") or [])]
 
 
+class EnvironmentCheck(TypedDict, total=False):
+    """The environment a workflow is configured with, and its automatic validation."""
+
+    id: str | None
+    #: ``available``, ``unavailable`` or ``unvalidated``.
+    status: str
+    missing_node_types: list[str]
+    missing_models: list[str]
+    validated_at: str | None
+
+
 class WorkflowApp(TypedDict, total=False):
     """A workflow application of the platform."""
 
@@ -85,6 +109,8 @@ class WorkflowApp(TypedDict, total=False):
     published: bool
     endpoint: str | None
     labels: dict[str, str]
+    #: The reference API's answer: the environment and its validation in one object.
+    environment: EnvironmentCheck
 
 
 class WorkflowEnvironment(TypedDict, total=False):

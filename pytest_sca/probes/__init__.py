@@ -9,7 +9,7 @@ its source travels in the command itself (``python -c <source>``) and its argume
 | ``gemm`` | matmul (fp32/bf16/fp16/tf32 where supported), attention, conv: TFLOP/s best/median |
 | ``train`` | a small LM and a small vision model: FLOPs per step, per-step stage times, epochs |
 | ``paced`` | a fixed-work sub-task (CPU GEMMs, or a simulated card's device time) |
-| ``allreduce`` | all-reduce over message sizes between ranks: algbw, busbw |
+| ``allreduce`` | all-reduce between ranks: algbw, busbw over sizes; or each rank's sum (verify) |
 
 The package also holds in-process probes other chapters import (``tls``,
 ``personal_data``); only the scripts above are shipped to a target.

@@ -1,14 +1,21 @@
-"""Probe: all-reduce bandwidth between the ranks of a job, over message sizes.
+"""Probe: all-reduce between the ranks of a job: bandwidth over message sizes, or a check
+that the ranks really communicate.
 
 Self-contained (``python -c <source>``), arguments as JSON in ``SCA_PROBE_ARGS``; every rank
 runs it with ``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR`` and ``MASTER_PORT`` set (as platforms
-set them for distributed jobs). Rank 0 prints ONE JSON line starting with
-``{"probe": "allreduce"``: per size, the median time, algbw = S/t and busbw = algbw ×
-2(n−1)/n (nccl-tests' definitions).
+set them for distributed jobs).
+
+- ``"mode": "bandwidth"`` (the default): rank 0 prints ONE JSON line starting with
+  ``{"probe": "allreduce"``: per size, the median time, algbw = S/t and busbw = algbw ×
+  2(n−1)/n (nccl-tests' definitions).
+- ``"mode": "verify"``: rank r contributes ``values[r]``; EVERY rank prints one JSON line
+  with the sum it received (``sum``), its ``rank`` and ``world_size``, the ``library`` used,
+  and the variables named in ``env`` as it saw them. ``timeout_s`` bounds the rendezvous.
 
 torch.distributed when torch is importable (nccl on CUDA, gloo on CPU; hccl/cncl when the
-vendor's torch backend is present); otherwise a TCP all-reduce (reduce to rank 0, then
-broadcast) over the same address, whose figures say ``"library": "tcp"``.
+vendor's torch backend is present; the verify mode always uses gloo on CPU tensors);
+otherwise a TCP all-reduce (reduce to rank 0, then broadcast) over the same address, whose
+figures say ``"library": "tcp"``.
 """
 
 import importlib
@@ -23,6 +30,8 @@ ARGS = json.loads(os.environ.get("SCA_PROBE_ARGS") or "{}")
 SIZES = ARGS.get("sizes") or [2**10, 2**16, 2**20]
 ITERATIONS = int(ARGS.get("iterations", 5))
 BACKEND = ARGS.get("backend", "auto")
+MODE = ARGS.get("mode", "bandwidth")
+TIMEOUT = float(ARGS.get("timeout_s", 60))
 RANK = int(os.environ.get("RANK", "0"))
 WORLD = int(os.environ.get("WORLD_SIZE", "1"))
 ADDRESS = (os.environ.get("MASTER_ADDR", "127.0.0.1"), int(os.environ.get("MASTER_PORT", "29500")))
@@ -41,10 +50,10 @@ def receive(sock, count):
 
 def tcp_peers():
     """Rank 0: sockets to every other rank; the others: one socket to rank 0."""
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + TIMEOUT
     if RANK == 0:
         server = socket.create_server(ADDRESS, reuse_port=False)
-        server.settimeout(60)
+        server.settimeout(TIMEOUT)
         peers = [None] * WORLD
         for _ in range(WORLD - 1):
             conn, _ = server.accept()
@@ -53,7 +62,7 @@ def tcp_peers():
         return peers
     while True:
         try:
-            conn = socket.create_connection(ADDRESS, timeout=60)
+            conn = socket.create_connection(ADDRESS, timeout=TIMEOUT)
             conn.sendall(struct.pack("!I", RANK))
             return [conn]
         except OSError:
@@ -90,14 +99,59 @@ def tcp_allreduce(peers, data):
     return receive(peers[0], len(data))
 
 
+def load_torch():
+    """torch when the arguments allow it and it is importable, else None."""
+    if BACKEND not in ("auto", "torch"):
+        return None
+    try:
+        return importlib.import_module("torch")
+    except ImportError:
+        if BACKEND == "torch":
+            raise
+    return None
+
+
+def verify():
+    """Every rank contributes ``values[rank]`` and prints the sum it got back (``null`` and
+    the ``error`` when the all-reduce failed: the line still says what the rank saw)."""
+    value = float(ARGS["values"][RANK])
+    seen = {name: os.environ.get(name) for name in ARGS.get("env") or ()}
+    total, library, error = None, "tcp", None
+    try:
+        torch = load_torch()
+        if torch is not None:
+            import datetime
+
+            import torch.distributed as dist
+
+            library = f"torch {torch.__version__} gloo"
+            dist.init_process_group("gloo", rank=RANK, world_size=WORLD,
+                                    timeout=datetime.timedelta(seconds=TIMEOUT))
+            tensor = torch.tensor([value], dtype=torch.float64)
+            dist.all_reduce(tensor)
+            total = float(tensor.item())
+            dist.destroy_process_group()
+        else:
+            peers = tcp_peers() if WORLD > 1 else [None]
+            # float32, as the TCP path sums: integer values up to 2**24 stay exact.
+            total = float(struct.unpack("f", tcp_allreduce(peers, struct.pack("f", value)))[0])
+            for conn in peers:
+                if conn is not None:
+                    conn.close()
+    except Exception as exc:  # noqa: BLE001 - reported in the result line, then exit 1
+        error = f"{type(exc).__name__}: {exc}"
+    print(json.dumps({"probe": "allreduce", "mode": "verify", "rank": RANK,
+                      "world_size": WORLD, "value": value, "sum": total, "library": library,
+                      "env": seen, "error": error}), flush=True)
+    if error is not None:
+        raise SystemExit(1)
+
+
 def main():
-    torch = None
-    if BACKEND in ("auto", "torch"):
-        try:
-            torch = importlib.import_module("torch")
-        except ImportError:
-            if BACKEND == "torch":
-                raise
+    if MODE == "verify":
+        verify()
+        return
+    torch = load_torch()
     results = []
     if torch is not None:
         import torch.distributed as dist

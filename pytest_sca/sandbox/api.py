@@ -83,7 +83,7 @@ ROUTES: tuple[RouteModule, ...] = (
     RouteModule(routes_inference.router, target_adapters=routes_inference.target_adapters),
     RouteModule(routes_inventory.router),
     RouteModule(routes_jobs.router),
-    RouteModule(routes_models.router),
+    RouteModule(routes_models.router, target_capabilities=routes_models.target_capabilities),
     RouteModule(routes_monitoring.router),
     RouteModule(routes_network.router, target_capabilities=routes_network.target_capabilities),
     RouteModule(routes_operations.router),
@@ -163,13 +163,16 @@ def create_app(platform: SandboxPlatform) -> FastAPI:
         return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> Response:
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         if Fault.ERRORS_LEAK_STACKTRACE in platform.faults:
             return leaked_traceback(exc)
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}"
             for e in exc.errors()[:5]
         )
+        if Fault.ERRORS_LEAK_INTERNALS in platform.faults:
+            # What a careless error formatter adds: where it ran, and whom it served.
+            problems += f" (validator {__file__}, worker {request.url.netloc})"
         return JSONResponse(error_body("invalid_request", problems), status_code=422)
 
     @app.exception_handler(Exception)

@@ -91,14 +91,17 @@ class Billing:
             kind, seconds_per_unit = _PER_HOUR[resource]
             product = products[kind]
             units = quantity / seconds_per_unit
+            price = product["unit_price"]
+            if Fault.USAGE_BILLED_AT_STALE_PRICES in self.faults:
+                price = round(price * 1.25, 6)
             lines.append({
                 "product_id": product["id"],
                 "resource": resource,
                 "usage_quantity": round(quantity, 6),
                 "quantity": round(units, 9),
                 "unit": product["unit"],
-                "unit_price": product["unit_price"],
-                "amount": round(units * product["unit_price"], 6),
+                "unit_price": price,
+                "amount": round(units * price, 6),
             })
         for order in self.store.list("order", tenant_id=tenant_id):
             if Fault.ORDERS_NOT_BILLED in self.faults:

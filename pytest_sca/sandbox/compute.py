@@ -92,7 +92,8 @@ class Compute:
         with self.store.lock:
             model = cluster.get("accelerator_model") or "H100"
             for node in new_cluster_nodes(cluster, count, model):
-                self.store.put("node", node)
+                if Fault.SCALED_NODES_UNLISTED not in self.faults:
+                    self.store.put("node", node)
                 cluster["node_ids"].append(node["id"])
             self.store.put("cluster", cluster)
         return cluster
@@ -175,6 +176,9 @@ class Compute:
             if Fault.PRESET_IMAGES_MISSING in self.faults:
                 for image in self.store.list("image", where=lambda i: bool(i["preset"])):
                     self.store.delete("image", image["id"])
+            elif Fault.PRESET_IMAGES_UNVERSIONED in self.faults:
+                for image in self.store.list("image", where=lambda i: bool(i["preset"])):
+                    self.store.update("image", image["id"], _unversion)
 
     def _unmanage(self, keep: tuple[str, ...] | None) -> None:
         def strip(node: Document) -> None:
@@ -212,3 +216,8 @@ class Compute:
     def filesystems(self) -> list[Document]:
         """The file systems the platform deployed onto nodes."""
         return list(self._filesystems)
+
+
+def _unversion(image: Document) -> None:
+    image["framework_version"] = None
+    image["tag"] = "latest"

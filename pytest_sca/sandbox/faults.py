@@ -76,6 +76,18 @@ class Fault(str, enum.Enum):
         "errors_leak_stacktrace",
         "malformed requests answer 500 with a Python traceback",
     )
+    ERRORS_LEAK_INTERNALS = (
+        "errors_leak_internals",
+        "4xx error messages name the server's source files and internal host:port",
+    )
+    FRAMEWORK_ENV_INCOMPLETE = (
+        "framework_env_incomplete",
+        "job workers lack LOCAL_RANK, which the framework catalogue says PyTorch workers get",
+    )
+    STOPPED_JOBS_KEEP_RUNNING = (
+        "stopped_jobs_keep_running",
+        "a stopped job is shown stopped while its processes keep running",
+    )
 
     # model services: inference, model management, deployment, fine-tuning, usage
     MODEL_LIST_EMPTY = (
@@ -131,6 +143,40 @@ class Fault(str, enum.Enum):
         "usage_filters_ignored",
         "the model usage query ignores its model and user filters",
     )
+    MODEL_LICENCE_UNKNOWN = (
+        "model_licence_unknown",
+        "preset models state their licence as 'unknown'",
+    )
+    MODEL_DELETE_IGNORED = (
+        "model_delete_ignored",
+        "deleting a model answers success and removes nothing",
+    )
+    STREAM_USAGE_WRONG = (
+        "stream_usage_wrong",
+        "the usage chunk of a streamed completion counts no completion tokens",
+    )
+    FINETUNE_LOSS_FLAT = (
+        "finetune_loss_flat",
+        "fine-tuning jobs succeed without learning: the loss never moves from its first value",
+    )
+    FINETUNED_MODEL_SERVES_BASE = (
+        "finetuned_model_serves_base",
+        "a fine-tuned model's id answers with its base model, unchanged",
+    )
+    DEPLOYMENT_RESOURCES_IGNORED = (
+        "deployment_resources_ignored",
+        "deployments run with the default resources whatever resources were chosen",
+    )
+    DEPLOYMENT_REPLICAS_NOT_READY = (
+        "deployment_replicas_not_ready",
+        "a scaled deployment reports the new replica count but its added replicas never "
+        "become ready",
+    )
+    MODEL_USAGE_SUMMARY_STALE = (
+        "model_usage_summary_stale",
+        "the model usage summary is aggregated once a minute: it leaves out calls its lines "
+        "already list",
+    )
 
     # tenant network isolation
     NETWORK_ISOLATION_OFF = (
@@ -170,8 +216,16 @@ class Fault(str, enum.Enum):
         "cross_tenant_read",
         "a tenant's key can read/list other tenants' jobs, users, logs",
     )
+    CROSS_TENANT_WRITE = (
+        "cross_tenant_write",
+        "a tenant's key can stop, restart and delete other tenants' jobs",
+    )
     LOGS_DROPPED = ("logs_dropped", "the job logs API returns empty text")
     USAGE_NOT_METERED = ("usage_not_metered", "no usage records are written for jobs")
+    USAGE_OVERMETERED = (
+        "usage_overmetered",
+        "usage records meter each worker for twice the time it really ran",
+    )
     AUDIT_LOG_OFF = ("audit_log_off", "mutations are not recorded in the audit log")
     READONLY_ROLE_CAN_WRITE = ("readonly_role_can_write", "the readonly role may POST/PUT/DELETE")
     CAPACITY_NOT_CHECKED = (
@@ -250,6 +304,26 @@ class Fault(str, enum.Enum):
         "burst_policy_absent",
         "the platform declares no burst (off-cloud to cloud) policy",
     )
+    PRESET_IMAGES_UNVERSIONED = (
+        "preset_images_unversioned",
+        "preset images name their framework but no version, and are tagged latest",
+    )
+    EXPORTERS_STALLED = (
+        "exporters_stalled",
+        "/metrics serves the node and card samples its exporters took 15 min ago, unchanged",
+    )
+    CLUSTER_UNLABELLED_METRICS = (
+        "cluster_unlabelled_metrics",
+        "/metrics node series do not say which cluster their node is in",
+    )
+    DIAGNOSIS_SKIPS_NODES = (
+        "diagnosis_skips_nodes",
+        "one-click diagnosis reports only the first node of a cluster",
+    )
+    QUEUE_NEWEST_FIRST = (
+        "queue_newest_first",
+        "pending jobs start newest first whatever their priority",
+    )
 
     # distributed training, serving, cluster scaling and operations
     RENDEZVOUS_BROKEN = (
@@ -301,6 +375,14 @@ class Fault(str, enum.Enum):
         "the resource analysis report carries no recommendations",
     )
     ORDERS_NOT_BILLED = ("orders_not_billed", "active orders are left out of the tenant's bill")
+    SCALED_NODES_UNLISTED = (
+        "scaled_nodes_unlisted",
+        "scale-out records new nodes in the cluster, but the node inventory never lists them",
+    )
+    USAGE_BILLED_AT_STALE_PRICES = (
+        "usage_billed_at_stale_prices",
+        "bills price metered usage from a stale price list, not the product catalogue",
+    )
 
     # platform security: node hardening, data protection, MFA, assets, transport, S3
     ROOT_PASSWORD_LOGIN = (
@@ -350,6 +432,10 @@ class Fault(str, enum.Enum):
         "workflow_unpublish_ignored",
         "an unpublished workflow can still be invoked",
     )
+    WORKFLOW_DELETE_IGNORED = (
+        "workflow_delete_ignored",
+        "deleting a workflow answers success and removes nothing",
+    )
     WORKFLOW_OUTPUTS_MISSING = (
         "workflow_outputs_missing",
         "trial runs succeed without producing an output image",
@@ -377,6 +463,20 @@ class Fault(str, enum.Enum):
     WORKFLOW_USAGE_NOT_RECORDED = (
         "workflow_usage_not_recorded",
         "workflow runs are missing from the workflow usage statistics",
+    )
+    QUEUE_LISTING_STALE = (
+        "queue_listing_stale",
+        "GET /queue answers the listing of when the last prompt was queued until the queue is "
+        "idle: finished prompts stay listed and positions do not move",
+    )
+    WORKFLOW_USAGE_DURATION_ZERO = (
+        "workflow_usage_duration_zero",
+        "workflow usage lists every run with a duration of 0 s",
+    )
+    WORKFLOW_USAGE_SUMMARY_STALE = (
+        "workflow_usage_summary_stale",
+        "the workflow usage summary is aggregated once a minute: it leaves out runs its lines "
+        "already list",
     )
 
 #: The faults a sandbox runs with.

@@ -7,9 +7,10 @@ real processes in ``DIR/jobs/<id>/worker-<rank>/`` with their output in
 records of its real run time × its requests are written.
 
 The runner also holds the rules it applies to distributed jobs: each worker's
-environment (``rendezvous_broken``, ``accelerators_hidden_from_jobs``), what
-it records of a job's requests (``accelerator_sharing_off``) and partial
-placement without gang admission (``gang_scheduling_off``).
+environment (``rendezvous_broken``, ``accelerators_hidden_from_jobs``,
+``framework_env_incomplete``), what it records of a job's requests
+(``accelerator_sharing_off``) and partial placement without gang admission
+(``gang_scheduling_off``).
 """
 
 from __future__ import annotations
@@ -93,6 +94,8 @@ def _distort_worker_env(env: dict[str, str], faults: Faults) -> None:
         env["MASTER_PORT"] = str(_free_port())
     if Fault.ACCELERATORS_HIDDEN_FROM_JOBS in faults:
         env["SCA_VISIBLE_ACCELERATORS"] = ""
+    if Fault.FRAMEWORK_ENV_INCOMPLETE in faults:
+        env.pop("LOCAL_RANK", None)
 
 
 def _admitted_resources(resources: dict[str, Any], faults: Faults) -> dict[str, Any]:
@@ -220,7 +223,8 @@ class JobRunner:
             if Fault.JOB_STOP_IGNORED in self.faults:
                 return job
             if job["status"] in ACTIVE:
-                self._stop_processes(job)
+                if Fault.STOPPED_JOBS_KEEP_RUNNING not in self.faults:
+                    self._stop_processes(job)
                 self._finish(job, "stopped", None, "UserRequest", "stopped on request")
             return job
 
@@ -232,6 +236,8 @@ class JobRunner:
             if job["status"] in ACTIVE:
                 self._stop_processes(job)
                 self._finish(job, "stopped", None, "Restarting", "stopped for a restart")
+            else:  # processes a stop left running (stopped_jobs_keep_running)
+                self._stop_processes(job)
             job["status"] = "pending"
             job["exit_code"] = None
             job["finished_at"] = None
@@ -258,6 +264,8 @@ class JobRunner:
             if job["status"] in ACTIVE:
                 self._stop_processes(job)
                 self._finish(job, "stopped", None, "Deleted", "stopped because it was deleted")
+            else:  # processes a stop left running (stopped_jobs_keep_running)
+                self._stop_processes(job)
             self.store.delete("job", job_id)
         shutil.rmtree(self.jobs_dir / job_id, ignore_errors=True)
 
@@ -589,6 +597,8 @@ class JobRunner:
         if job is None:
             return
         seconds = max(0.0, time.monotonic() - worker.started_monotonic)
+        if Fault.USAGE_OVERMETERED in self.faults:
+            seconds *= 2
         end = utc_now()
         for resource, key, unit in _USAGE_UNITS:
             amount = float(job["resources"][key])

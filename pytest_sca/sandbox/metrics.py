@@ -9,6 +9,7 @@ Job figures (CPU seconds, RSS) are summed over each worker's real processes.
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -60,14 +61,23 @@ def _host_network_bytes() -> tuple[float, float]:
     return received, sent
 
 
+#: How long ago the exporters stopped sampling under ``exporters_stalled``.
+STALLED_FOR_S = 15 * 60.0
+
+
 class MetricsExporter:
-    """Builds every metric family at scrape time from the platform's live state."""
+    """Builds every metric family at scrape time from the platform's live state.
+
+    Node and card samples carry the time they were taken (explicit exposition timestamps),
+    as an exporter that samples on its own schedule says when it sampled.
+    """
 
     def __init__(self, store: Store, runner: JobRunner, state_dir: Path, faults: Faults) -> None:
         self.store = store
         self.runner = runner
         self.state_dir = state_dir
         self.faults = faults
+        self._stalled: list[Metric] | None = None
 
     def render(self) -> tuple[bytes, str]:
         """The exposition text and its content type."""
@@ -76,7 +86,53 @@ class MetricsExporter:
         return generate_latest(registry), CONTENT_TYPE_LATEST
 
     def collect(self) -> Iterator[Metric]:
-        node_labels = ["node", "cluster", "simulated"]
+        job_families, cpu_seconds, run_seconds = self._job_families()
+        if Fault.EXPORTERS_STALLED in self.faults:
+            if self._stalled is None:
+                self._stalled = self._node_families(cpu_seconds, run_seconds,
+                                                    time.time() - STALLED_FOR_S)
+            node_families = self._stalled
+        else:
+            node_families = self._node_families(cpu_seconds, run_seconds, time.time())
+        yield from node_families
+        yield from job_families
+
+    def _job_families(self) -> tuple[list[Metric], dict[str, float], dict[str, float]]:
+        """Job figures, and each running job's CPU seconds and seconds run (summed over
+        its workers)."""
+        job_labels = ["job", "tenant", "rank", "node"]
+        job_cpu = GaugeMetricFamily("sca_job_cpu_seconds", "CPU seconds of a worker's processes",
+                                    labels=job_labels)
+        job_rss = GaugeMetricFamily("sca_job_memory_rss_bytes", "RSS of a worker's processes",
+                                    labels=job_labels)
+        job_progress = GaugeMetricFamily("sca_job_progress_ratio", "job progress (0..1)",
+                                         labels=["job", "tenant"])
+        job_status = GaugeMetricFamily("sca_job_running", "1 while the job runs",
+                                       labels=["job", "tenant"])
+
+        cpu_seconds: dict[str, float] = {}
+        run_seconds: dict[str, float] = {}
+        for job, rank, procs, ran in self.runner.process_stats():
+            node = job["workers"][rank]["node_id"] or ""
+            values = [job["id"], job["tenant_id"], str(rank), node]
+            seconds = sum(p.cpu_seconds for p in procs)
+            job_cpu.add_metric(values, seconds)
+            job_rss.add_metric(values, float(sum(p.rss_bytes for p in procs)))
+            cpu_seconds[job["id"]] = cpu_seconds.get(job["id"], 0.0) + seconds
+            run_seconds[job["id"]] = run_seconds.get(job["id"], 0.0) + ran
+
+        for job in self.store.list("job", status="running"):
+            progress = self.runner.progress(job)
+            job_progress.add_metric([job["id"], job["tenant_id"]], progress)
+            job_status.add_metric([job["id"], job["tenant_id"]], 1.0)
+        return [job_cpu, job_rss, job_progress, job_status], cpu_seconds, run_seconds
+
+    def _node_families(self, cpu_seconds: dict[str, float], run_seconds: dict[str, float],
+                       now: float) -> list[Metric]:
+        """Node and card figures, each sample stamped ``now`` (when it was taken)."""
+        node_labels = ["node", "simulated"]
+        if Fault.CLUSTER_UNLABELLED_METRICS not in self.faults:
+            node_labels.insert(1, "cluster")
         cpu = GaugeMetricFamily("sca_node_cpu_utilization_ratio", "node CPU busy share",
                                 labels=node_labels)
         mem_total = GaugeMetricFamily("sca_node_memory_total_bytes", "node memory",
@@ -99,61 +155,36 @@ class MetricsExporter:
         acc_mem_total = GaugeMetricFamily("sca_accelerator_memory_total_bytes",
                                           "accelerator memory (simulated)", labels=acc_labels)
 
-        job_labels = ["job", "tenant", "rank", "node"]
-        job_cpu = GaugeMetricFamily("sca_job_cpu_seconds", "CPU seconds of a worker's processes",
-                                    labels=job_labels)
-        job_rss = GaugeMetricFamily("sca_job_memory_rss_bytes", "RSS of a worker's processes",
-                                    labels=job_labels)
-        job_progress = GaugeMetricFamily("sca_job_progress_ratio", "job progress (0..1)",
-                                         labels=["job", "tenant"])
-        job_status = GaugeMetricFamily("sca_job_running", "1 while the job runs",
-                                       labels=["job", "tenant"])
-
-        cpu_seconds: dict[str, float] = {}
-        run_seconds: dict[str, float] = {}
-        for job, rank, procs, ran in self.runner.process_stats():
-            node = job["workers"][rank]["node_id"] or ""
-            values = [job["id"], job["tenant_id"], str(rank), node]
-            seconds = sum(p.cpu_seconds for p in procs)
-            job_cpu.add_metric(values, seconds)
-            job_rss.add_metric(values, float(sum(p.rss_bytes for p in procs)))
-            cpu_seconds[job["id"]] = cpu_seconds.get(job["id"], 0.0) + seconds
-            run_seconds[job["id"]] = run_seconds.get(job["id"], 0.0) + ran
-
-        store = self.store
-        for job in store.list("job", status="running"):
-            progress = self.runner.progress(job)
-            job_progress.add_metric([job["id"], job["tenant_id"]], progress)
-            job_status.add_metric([job["id"], job["tenant_id"]], 1.0)
-
         busy_ratio = _host_cpu_busy_ratio()
         host_total, host_available = _host_memory_bytes()
         rx, tx = _host_network_bytes()
         disk = shutil.disk_usage(self.state_dir)
-        for node in store.list("node"):
+        for node in self.store.list("node"):
             real = bool(node.get("ssh"))
-            labels = [node["id"], node["cluster_id"], "false" if real else "true"]
+            labels = [node["id"], "false" if real else "true"]
+            if "cluster" in node_labels:
+                labels.insert(1, node["cluster_id"])
             held = [a for a in node["accelerators"] if a["allocated_to"]]
             share = len(held) / max(1, len(node["accelerators"]))
             if real:
-                cpu.add_metric(labels, busy_ratio)
-                mem_total.add_metric(labels, host_total)
-                mem_used.add_metric(labels, host_total - host_available)
-                disk_total.add_metric(labels, float(disk.total))
-                disk_used.add_metric(labels, float(disk.used))
+                cpu.add_metric(labels, busy_ratio, timestamp=now)
+                mem_total.add_metric(labels, host_total, timestamp=now)
+                mem_used.add_metric(labels, host_total - host_available, timestamp=now)
+                disk_total.add_metric(labels, float(disk.total), timestamp=now)
+                disk_used.add_metric(labels, float(disk.used), timestamp=now)
                 if Fault.NETWORK_LOAD_UNMONITORED not in self.faults:
-                    net_rx.add_metric(labels, rx)
-                    net_tx.add_metric(labels, tx)
+                    net_rx.add_metric(labels, rx, timestamp=now)
+                    net_tx.add_metric(labels, tx, timestamp=now)
             else:
                 gib = 1024.0**3
-                cpu.add_metric(labels, share)
-                mem_total.add_metric(labels, node["memory_gib"] * gib)
-                mem_used.add_metric(labels, share * node["memory_gib"] * gib)
-                disk_total.add_metric(labels, 3.84e12)
-                disk_used.add_metric(labels, 1.0e11)
+                cpu.add_metric(labels, share, timestamp=now)
+                mem_total.add_metric(labels, node["memory_gib"] * gib, timestamp=now)
+                mem_used.add_metric(labels, share * node["memory_gib"] * gib, timestamp=now)
+                disk_total.add_metric(labels, 3.84e12, timestamp=now)
+                disk_used.add_metric(labels, 1.0e11, timestamp=now)
                 if Fault.NETWORK_LOAD_UNMONITORED not in self.faults:
-                    net_rx.add_metric(labels, 0.0)
-                    net_tx.add_metric(labels, 0.0)
+                    net_rx.add_metric(labels, 0.0, timestamp=now)
+                    net_tx.add_metric(labels, 0.0, timestamp=now)
             for card in cards_exported(node, self.faults):
                 job_id = card["allocated_to"] or ""
                 values = [node["id"], str(card["index"]), card["vendor"], card["model"],
@@ -163,9 +194,9 @@ class MetricsExporter:
                 util = 0.0
                 if run_seconds.get(job_id):
                     util = min(1.0, cpu_seconds[job_id] / run_seconds[job_id])
-                acc_util.add_metric(values, util)
-                acc_mem.add_metric(values, 0.5 * total if job_id else 0.0)
-                acc_mem_total.add_metric(values, total)
+                acc_util.add_metric(values, util, timestamp=now)
+                acc_mem.add_metric(values, 0.5 * total if job_id else 0.0, timestamp=now)
+                acc_mem_total.add_metric(values, total, timestamp=now)
 
-        yield from (cpu, mem_total, mem_used, disk_total, disk_used, net_rx, net_tx,
-                    acc_util, acc_mem, acc_mem_total, job_cpu, job_rss, job_progress, job_status)
+        return [cpu, mem_total, mem_used, disk_total, disk_used, net_rx, net_tx,
+                acc_util, acc_mem, acc_mem_total]

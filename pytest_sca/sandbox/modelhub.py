@@ -22,12 +22,17 @@ from pytest_sca.sandbox.auth import Principal
 from pytest_sca.sandbox.errors import ApiError, not_found
 from pytest_sca.sandbox.faults import Fault, Faults
 from pytest_sca.sandbox.s3 import ObjectStorage
-from pytest_sca.sandbox.store import Document, Store, new_id, utc_now
+from pytest_sca.sandbox.store import Document, Store, new_id, utc_ago, utc_now
 from pytest_sca.sandbox.tenancy import Tenancy
 
 LICENCE = "Apache-2.0"
-#: How long a deployment takes to load its model before it serves (real wait, not a sleep).
+#: The least time a deployment takes to load its model before it serves, so that its
+#: ``deploying`` state is observable (a simulated load time: the model itself loads in ms).
 DEPLOY_SECONDS = 0.3
+#: How often the model usage summary is aggregated under ``model_usage_summary_stale``.
+STALE_SUMMARY_SECONDS = 60
+#: The resources a deployment gets when the caller chooses none.
+DEFAULT_RESOURCES: dict[str, float] = {"cpu": 1.0, "memory_gib": 1.0, "accelerators": 0}
 MAX_FILE_BYTES = 5_000_000
 #: Fine-tuning trains on dense (tokens × vocabulary) matrices: bounded to stay in memory.
 MAX_TRAINING_TOKENS = 20_000
@@ -159,7 +164,9 @@ class ModelHub:
         if Fault.MODEL_INFO_MISSING in self.faults:
             return {}
         return {"parameters": model.parameters if model else None,
-                "context_length": lm.CONTEXT_LENGTH, "license": LICENCE}
+                "context_length": lm.CONTEXT_LENGTH,
+                "license": "unknown" if Fault.MODEL_LICENCE_UNKNOWN in self.faults
+                else LICENCE}
 
     def preset_documents(self) -> list[Document]:
         docs = []
@@ -275,6 +282,8 @@ class ModelHub:
                   if d["model"] == model_id and d["status"] in ("deploying", "running")]
         if active:
             raise ApiError(409, "conflict", f"model {model_id} is deployed by {active[0]['id']}")
+        if Fault.MODEL_DELETE_IGNORED in self.faults:
+            return
         self.store.delete("model", model_id)
         with self._lock:
             self._loaded.pop(model_id, None)
@@ -310,6 +319,9 @@ class ModelHub:
         if doc is not None and doc.get("source") == "fine-tune" \
                 and Fault.FINETUNED_MODEL_NOT_SERVED in self.faults:
             raise model_not_found(model_id)
+        if doc is not None and doc.get("source") == "fine-tune" \
+                and Fault.FINETUNED_MODEL_SERVES_BASE in self.faults:
+            model_id = str(doc["base_model"])
         model = self.load(model_id)
         if model is None:
             raise model_not_found(model_id)
@@ -359,7 +371,11 @@ class ModelHub:
             and (model is None or r["model"] == model)
             and (since is None or r["time"] >= since) and (until is None or r["time"] <= until)
         ]
-        summary = {key: sum(r[key] for r in records)
+        counted = records
+        if Fault.MODEL_USAGE_SUMMARY_STALE in self.faults:
+            aggregated = utc_ago(STALE_SUMMARY_SECONDS)
+            counted = [r for r in records if r["time"] <= aggregated]
+        summary = {key: sum(r[key] for r in counted)
                    for key in ("requests", "prompt_tokens", "completion_tokens", "total_tokens")}
         return {"items": records, "summary": summary}
 
@@ -373,6 +389,8 @@ class ModelHub:
             raise ApiError(422, "invalid_request", f"model {model_id} is an image model: "
                            "workflows use it (UpscaleModelLoader), it has no chat endpoint")
         deployment_id = new_id("deploy")
+        if Fault.DEPLOYMENT_RESOURCES_IGNORED in self.faults:
+            resources = dict(DEFAULT_RESOURCES)
         doc = {"id": deployment_id, "tenant_id": who.tenant_id, "name": name, "model": model_id,
                "replicas": replicas, "ready_replicas": 0, "resources": resources,
                "status": "deploying",
@@ -437,6 +455,8 @@ class ModelHub:
             d["replicas"] = replicas
             if d["status"] == "running":
                 d["ready_replicas"] = replicas
+                if Fault.DEPLOYMENT_REPLICAS_NOT_READY in self.faults:
+                    d["ready_replicas"] = min(replicas, d["ready_replicas"], 1)
             d["events"].append({"time": utc_now(), "message": f"scaled to {replicas}"})
         return self.store.update("deployment", deployment_id, change) or doc
 
@@ -521,7 +541,8 @@ class ModelHub:
                     out.write(f"step {step} loss {loss:.4f}\n")
                     out.flush()
 
-                losses = model.train(dialogues, job["steps"], lr=0.05, on_step=on_step)
+                rate = 0.0 if Fault.FINETUNE_LOSS_FLAT in self.faults else 0.05
+                losses = model.train(dialogues, job["steps"], lr=rate, on_step=on_step)
                 model_id = f"ft-{base_model}-{job['suffix'] or job_id.removeprefix('ftjob-')}"
                 model_id = model_id.lower()[:96]
                 self._register(model_id, model, tenant_id, name=model_id, kind="llm",

@@ -171,6 +171,8 @@ class Monitoring:
     def diagnose_cluster(self, cluster: Document) -> Document:
         """One-click diagnosis of a cluster: every node's component verdicts and the worst."""
         nodes = [self.store.get("node", n) for n in cluster["node_ids"]]
+        if Fault.DIAGNOSIS_SKIPS_NODES in self.faults:
+            nodes = nodes[:1]
         reports = [self.diagnose_node(n) for n in nodes if n is not None]
         return {
             "id": new_id("diag"), "cluster_id": cluster["id"], "kind": cluster["kind"],

@@ -143,6 +143,8 @@ class _Inference:
             shown = text
         yield _sse(chunk(None, finish))
         if include_usage:
+            if Fault.STREAM_USAGE_WRONG in self.faults:
+                usage = {**usage, "completion_tokens": 0, "total_tokens": usage["prompt_tokens"]}
             yield _sse({**base, "choices": [], "usage": usage})
         if Fault.STREAM_NOT_TERMINATED not in self.faults:
             yield "data: [DONE]\n\n"

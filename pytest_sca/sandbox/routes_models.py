@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from pytest_sca.sandbox.core import SandboxPlatform
 from pytest_sca.sandbox.deps import API, Caller, audit_resource, timestamp
+from pytest_sca.sandbox.modelhub import DEFAULT_RESOURCES
 from pytest_sca.sandbox.models import Labels, Name
 from pytest_sca.sandbox.schemas import ERRORS, Items, Open, documented
 from pytest_sca.sandbox.store import Document
@@ -51,9 +52,9 @@ class FileUpload(BaseModel):
 class Resources(BaseModel):
     """What each replica of a deployment asks for."""
 
-    cpu: Annotated[float, Field(ge=0, le=256)] = 1
-    memory_gib: Annotated[float, Field(ge=0, le=2048)] = 1
-    accelerators: Annotated[int, Field(ge=0, le=16)] = 0
+    cpu: Annotated[float, Field(ge=0, le=256)] = DEFAULT_RESOURCES["cpu"]
+    memory_gib: Annotated[float, Field(ge=0, le=2048)] = DEFAULT_RESOURCES["memory_gib"]
+    accelerators: Annotated[int, Field(ge=0, le=16)] = int(DEFAULT_RESOURCES["accelerators"])
 
 
 class DeploymentCreate(BaseModel):
@@ -273,3 +274,10 @@ def router(platform: SandboxPlatform) -> APIRouter:
                          until=timestamp(until))
 
     return routes
+
+
+def target_capabilities(platform: SandboxPlatform) -> dict[str, Any]:
+    """What the sandbox declares about its model services: a deployment serves within a
+    second and the probe's fine-tuning takes seconds, so waits far longer than that only
+    slow a run down (real platforms default to 60 s and 300 s)."""
+    return {"services": {"ready_timeout_s": 10}, "finetune": {"timeout_s": 120}}

@@ -117,7 +117,7 @@ def _comfy_routes(engine: WorkflowEngine) -> APIRouter:
             return JSONResponse({"error": exc.error, "node_errors": exc.node_errors},
                                 status_code=400)
         answer: dict[str, Any] = {"prompt_id": run["id"], "number": run["number"],
-                                  "node_errors": {}}
+                                  "node_errors": run["node_errors"]}
         if Fault.WORKFLOW_SUBMIT_NO_TASK_ID in faults:
             answer.pop("prompt_id")
         return answer
@@ -140,7 +140,7 @@ def _comfy_routes(engine: WorkflowEngine) -> APIRouter:
         body = await request.json()
         if isinstance(body, dict) and isinstance(body.get("delete"), list):
             engine.delete_queued([str(i) for i in body["delete"]])
-        return {}
+        return Response(status_code=200)  # ComfyUI answers an empty 200
 
     @routes.get("/history", name="comfyui.history_all")
     def history_all(who: Caller, max_items: int = 200) -> Any:
@@ -155,7 +155,7 @@ def _comfy_routes(engine: WorkflowEngine) -> APIRouter:
         if isinstance(body, dict) and body.get("clear"):
             finished = engine.list_runs(who, None)
             engine.forget(who, [r["id"] for r in finished if r.get("kind") == "prompt"])
-        return {}
+        return Response(status_code=200)  # ComfyUI answers an empty 200
 
     @routes.get("/history/{prompt_id}", name="comfyui.history")
     def history(prompt_id: str, who: Caller) -> Any:

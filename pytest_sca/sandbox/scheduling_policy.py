@@ -20,11 +20,14 @@ SEEDED_CLUSTERS = ("bm-cluster", "k8s-cluster")
 def pending_order(pending: Iterable[Document], faults: Faults) -> list[Document]:
     """Pending jobs in the order the scheduler tries them: higher priority first, then oldest.
 
-    Under ``priority_ignored`` only the submission time counts.
+    Under ``priority_ignored`` only the submission time counts; under ``queue_newest_first``
+    the newest job goes first.
     """
     jobs = list(pending)
     if Fault.PRIORITY_IGNORED in faults:
         return sorted(jobs, key=lambda job: job["created_at"])
+    if Fault.QUEUE_NEWEST_FIRST in faults:
+        return sorted(jobs, key=lambda job: job["created_at"], reverse=True)
     return sorted(jobs, key=lambda job: (-int(job.get("priority") or 0), job["created_at"]))
 
 

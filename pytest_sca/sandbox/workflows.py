@@ -6,8 +6,9 @@ Every execution is one "prompt" of the queue, whether it came through ComfyUI's
 ``POST /prompt`` or the platform API; its record (kind ``workflow_run``) holds
 ComfyUI's history entry and the platform's view (status, queue position,
 per-node information and logs, durations). One worker executes the queue in
-order; each run takes at least :data:`MIN_RUN_SECONDS`, standing in for the
-accelerator time of a real image model (answers say ``simulated``).
+order, each run as fast as its nodes' work allows: like a real ComfyUI, a tiny
+graph finishes in milliseconds, so whoever wants to watch the queue must queue
+work that takes time (answers say ``simulated``: there is no image model).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +32,12 @@ from pytest_sca.sandbox.comfy_nodes import (
 )
 from pytest_sca.sandbox.errors import ApiError, not_found
 from pytest_sca.sandbox.faults import Fault, Faults
-from pytest_sca.sandbox.store import Document, Store, new_id, utc_now
+from pytest_sca.sandbox.store import Document, Store, new_id, utc_ago, utc_now
 
-MIN_RUN_SECONDS = 0.25
 #: The one workflow environment the sandbox offers: its node types and models.
 ENVIRONMENT_ID = "comfyui-core-images"
+#: How often the workflow usage summary is aggregated under ``workflow_usage_summary_stale``.
+STALE_SUMMARY_SECONDS = 60
 
 
 class PromptInvalid(Exception):
@@ -69,6 +71,7 @@ class WorkflowEngine:
         self._cond = threading.Condition()
         self._pending: list[str] = []
         self._running: str | None = None
+        self._listing: tuple[list[str], list[str]] = ([], [])
         self._number = 0
         self._stopping = False
         self._worker = threading.Thread(target=self._work, name="sandbox-comfyui", daemon=True)
@@ -101,8 +104,11 @@ class WorkflowEngine:
         return node_types([p.name for p in self.input_dir.iterdir() if p.is_file()],
                           self.upscalers())
 
-    def validate(self, prompt: Any) -> list[str]:
-        """The output node ids of a valid API-format prompt; :class:`PromptInvalid` otherwise."""
+    def validate(self, prompt: Any) -> tuple[list[str], dict[str, Any]]:
+        """ComfyUI's validation of an API-format prompt: the output nodes that will run, and
+        the errors of the nodes that failed. As in ComfyUI, each output is validated with the
+        nodes it needs; a prompt with some valid outputs is queued with those (and its answer
+        carries the others' ``node_errors``); :class:`PromptInvalid` when none is valid."""
         if not isinstance(prompt, dict) or not prompt:
             raise PromptInvalid(_error("invalid_prompt", "The prompt is not an API-format "
                                        "workflow object"), {})
@@ -119,16 +125,28 @@ class WorkflowEngine:
         outputs = [n for n, node in prompt.items() if types[node["class_type"]].output_node]
         if not outputs:
             raise PromptInvalid(_error("prompt_no_outputs", "Prompt has no outputs"), {})
+        checked: dict[str, list[dict[str, Any]]] = {}
         node_errors: dict[str, Any] = {}
-        for node_id, node in prompt.items():
-            errors = self._node_errors(prompt, node, types)
-            if errors:
-                node_errors[node_id] = {"errors": errors, "dependent_outputs": outputs,
-                                        "class_type": node["class_type"]}
-        if node_errors:
+        good: list[str] = []
+        for output in outputs:
+            valid = True
+            for node_id in self._order(prompt, [output]):
+                if node_id not in checked:
+                    checked[node_id] = self._node_errors(prompt, prompt[node_id], types)
+                if checked[node_id]:
+                    valid = False
+                    entry = node_errors.setdefault(node_id, {
+                        "errors": checked[node_id], "dependent_outputs": [],
+                        "class_type": prompt[node_id]["class_type"]})
+                    entry["dependent_outputs"].append(output)
+            if valid:
+                good.append(output)
+        if not good:
+            details = "\n".join(f"{e['message']}: {e['details']}"
+                                for entry in node_errors.values() for e in entry["errors"])
             raise PromptInvalid(_error("prompt_outputs_failed_validation",
-                                       "Prompt outputs failed validation"), node_errors)
-        return outputs
+                                       "Prompt outputs failed validation", details), node_errors)
+        return good, node_errors
 
     def _node_errors(self, prompt: dict[str, Any], node: dict[str, Any],
                      types: dict[str, NodeType]) -> list[dict[str, Any]]:
@@ -174,26 +192,36 @@ class WorkflowEngine:
 
     def submit(self, who: Principal, prompt: dict[str, Any], *, client_id: str | None = None,
                workflow_id: str | None = None, kind: str = "prompt") -> Document:
-        """Validate and queue a prompt; its run record."""
-        outputs = self.validate(prompt)
+        """Validate and queue a prompt; its run record (``node_errors``: the outputs that
+        failed validation and will not run)."""
+        outputs, node_errors = self.validate(prompt)
         with self._cond:
             self._number += 1
             run_id = str(uuid.uuid4())
             run = {"id": run_id, "tenant_id": who.tenant_id, "user_id": who.user_id,
                    "number": self._number, "prompt": prompt, "outputs_to_execute": outputs,
+                   "node_errors": node_errors,
                    "client_id": client_id, "workflow_id": workflow_id, "kind": kind,
                    "status": "queued", "created_at": utc_now(), "started_at": None,
                    "finished_at": None, "nodes": [], "outputs": {}, "messages": [],
                    "labels": {}, "simulated": True}
             self.store.put("workflow_run", run)
             self._pending.append(run_id)
+            self._listing = self._live()
             self._cond.notify_all()
         return run
 
+    def _live(self) -> tuple[list[str], list[str]]:
+        return ([self._running] if self._running else []), list(self._pending)
+
     def queue(self) -> tuple[list[str], list[str]]:
-        """Run ids executing and waiting, in order."""
+        """Run ids executing and waiting, in order (under ``queue_listing_stale``, the
+        listing as it was when the last prompt was queued, until the queue is idle)."""
         with self._cond:
-            return ([self._running] if self._running else []), list(self._pending)
+            live = self._live()
+            if Fault.QUEUE_LISTING_STALE not in self.faults or not (live[0] or live[1]):
+                return live
+            return self._listing
 
     def queue_item(self, run_id: str) -> list[Any] | None:
         """A run as an entry of ComfyUI's ``/queue``: number, id, prompt, extra, outputs."""
@@ -261,7 +289,7 @@ class WorkflowEngine:
         outputs: dict[str, Any] = {}
         status = "success"
         try:
-            for node_id in self._order(run["prompt"]):
+            for node_id in self._order(run["prompt"], run["outputs_to_execute"]):
                 node = run["prompt"][node_id]
                 record = {"node_id": node_id, "class_type": node["class_type"],
                           "status": "running", "started_at": utc_now(), "log": []}
@@ -290,9 +318,8 @@ class WorkflowEngine:
                 record.update(status="success", finished_at=utc_now())
                 if len(saved) > before:
                     outputs[node_id] = {"images": saved[before:]}
-            time.sleep(max(0.0, MIN_RUN_SECONDS - (time.monotonic() - started)))
         finally:
-            duration = round(time.monotonic() - started, 4)
+            duration = round(time.monotonic() - started, 6)
             if status == "success":
                 run["messages"].append(["execution_success", {
                     "prompt_id": run_id, "timestamp": int(time.time() * 1000)}])
@@ -301,8 +328,8 @@ class WorkflowEngine:
             self.store.put("workflow_run", run)
 
     @staticmethod
-    def _order(prompt: Mapping[str, Any]) -> list[str]:
-        """Node ids so that every node comes after the nodes it links to."""
+    def _order(prompt: Mapping[str, Any], outputs: Iterable[str]) -> list[str]:
+        """The node ids ``outputs`` need, each after the nodes it links to."""
         ordered: list[str] = []
         visiting: set[str] = set()
 
@@ -315,7 +342,7 @@ class WorkflowEngine:
                     visit(value[0])
             ordered.append(node_id)
 
-        for node_id in prompt:
+        for node_id in outputs:
             visit(node_id)
         return ordered
 
@@ -328,11 +355,12 @@ class WorkflowEngine:
         return run
 
     def forget(self, who: Principal, run_ids: list[str]) -> None:
-        """ComfyUI's ``POST /history {"delete": [...]}``: drop the caller's finished prompts
-        from the history (unknown ids, others' and unfinished runs are left alone)."""
+        """ComfyUI's ``POST /history {"delete": [...]}``: drop the caller's finished (or
+        dequeued) prompts from the history (unknown ids, others' and unfinished runs are left
+        alone)."""
         for run_id in run_ids:
             run = self.store.get("workflow_run", run_id)
-            if (run is not None and run["status"] in ("success", "error")
+            if (run is not None and run["status"] in ("success", "error", "cancelled")
                     and (who.is_platform_admin or run["tenant_id"] == who.tenant_id)):
                 self.store.delete("workflow_run", run_id)
 
@@ -405,15 +433,21 @@ class WorkflowEngine:
             runs = []
         items = [{"run_id": r["id"], "workflow_id": r["workflow_id"], "user_id": r["user_id"],
                   "kind": r["kind"], "status": self.platform_run(r, "")["status"],
-                  "created_at": r["created_at"], "duration_s": r.get("duration_s")}
+                  "time": r["created_at"], "duration_s": r.get("duration_s")}
                  for r in runs]
-        by_status: dict[str, int] = {}
-        for item in items:
-            by_status[item["status"]] = by_status.get(item["status"], 0) + 1
+        if Fault.WORKFLOW_USAGE_DURATION_ZERO in self.faults:
+            for item in items:
+                item["duration_s"] = 0.0 if item["duration_s"] is not None else None
+        counted = items
+        if Fault.WORKFLOW_USAGE_SUMMARY_STALE in self.faults:
+            aggregated = utc_ago(STALE_SUMMARY_SECONDS)
+            counted = [i for i in items if i["time"] <= aggregated]
+        statuses = [i["status"] for i in counted]
         return {"items": items, "summary": {
-            "workflows": len({i["workflow_id"] for i in items if i["workflow_id"]}),
-            "runs": len(items), "by_status": by_status,
-            "total_duration_s": round(sum(i["duration_s"] or 0 for i in items), 4)}}
+            "workflows": len({i["workflow_id"] for i in counted if i["workflow_id"]}),
+            "runs": len(counted), "succeeded": statuses.count("succeeded"),
+            "failed": statuses.count("failed"),
+            "duration_s": round(sum(i["duration_s"] or 0 for i in counted), 6)}}
 
     # workflow applications -------------------------------------------------------------
 
@@ -499,7 +533,8 @@ class WorkflowEngine:
 
     def delete_workflow(self, who: Principal, workflow_id: str) -> None:
         self.workflow(who, workflow_id)
-        self.store.delete("workflow", workflow_id)
+        if Fault.WORKFLOW_DELETE_IGNORED not in self.faults:
+            self.store.delete("workflow", workflow_id)
 
     def start_run(self, who: Principal, workflow_id: str, inputs: dict[str, dict[str, Any]],
                   kind: str) -> Document:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import pytest
 
@@ -21,8 +21,13 @@ class ProbeUser:
     jobs: Jobs
 
 
-#: ``probe_tenant(suffix, role="member", tenant_id=None)``: a user of a new (or given) tenant.
-MakeProbeUser = Callable[..., ProbeUser]
+class MakeProbeUser(Protocol):
+    """``probe_tenant(suffix, role="member", tenant_id=None)``: a user of a new (or given)
+    tenant, with the capabilities as that user sees them."""
+
+    def __call__(self, suffix: str, role: str = "member",
+                 tenant_id: str | None = None) -> ProbeUser:
+        ...
 
 
 @pytest.fixture

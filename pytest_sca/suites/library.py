@@ -1,6 +1,7 @@
 """The check library: what checks of every chapter share besides fixtures.
 
-Probe commands and resource requests, and the classification of refusals. Waits are
+Probe commands and resource requests, reading what probe programs print, the all-reduce
+probe run as a job, and the classification of refusals. Waits are
 :func:`pytest_sca.capabilities.wait_for` / ``wait_for_status`` (bounded, backing off),
 names and labels come from the ``sca`` fixture (``sca.name()``, ``sca.labels``), and
 removing what a check created is the adapters' job (they register it in the check's
@@ -9,9 +10,16 @@ cleanup), so nothing here deletes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+import json
+import random
+import re
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from typing import TypedDict, cast
 
-from pytest_sca.capabilities import RefusalReason, Refused, Resources
+from pytest_sca.capabilities import Job, Jobs, Node, RefusalReason, Refused, Resources
+from pytest_sca.fixtures import CheckContext
+from pytest_sca.probes import ProbeOutputMissing, job_spec, parse_result
 
 #: A job that proves it ran: prints a token and ends.
 PROBE_COMMAND = ["python", "-c", "print('sca-probe')"]
@@ -22,7 +30,10 @@ SMALL: Resources = {"cpu": 1, "memory_gib": 1, "accelerators": 0}
 #: refusal of access, or "not found" (hiding that it exists).
 READ_DENIED = frozenset({RefusalReason.UNAUTHENTICATED, RefusalReason.FORBIDDEN,
                          RefusalReason.NOT_FOUND})
-#: What a platform may answer a caller who must not act: a refusal of access only.
+#: What a platform may answer a caller of the same tenant whose role must not act: a refusal
+#: of access only ("not found" would be a lie about a resource it can read). For an action
+#: on another tenant's resource use :data:`READ_DENIED` — "not found" hides that it exists —
+#: and then check the resource was not affected.
 ACTION_DENIED = frozenset({RefusalReason.UNAUTHENTICATED, RefusalReason.FORBIDDEN})
 
 
@@ -41,3 +52,119 @@ def denied(call: Callable[[], object], reasons: Collection[RefusalReason]) -> bo
     a success or a refusal for another reason is not a denial."""
     refusal = refusal_of(call)
     return refusal is not None and refusal.reason in reasons
+
+
+# --- probe programs and their output ----------------------------------------------------------
+
+
+def python(script: str) -> list[str]:
+    """The job command that runs ``script`` with the image's Python (``python -c``)."""
+    return ["python", "-c", script]
+
+
+def lines(text: str, prefix: str) -> list[str]:
+    """The lines of ``text`` that start with ``prefix`` (the prefix removed, stripped)."""
+    return [line[len(prefix):].strip() for line in text.splitlines() if line.startswith(prefix)]
+
+
+def fields(line: str) -> dict[str, str]:
+    """``a=1 b=x`` → ``{"a": "1", "b": "x"}``."""
+    return dict(re.findall(r"(\w+)=(\S*)", line))
+
+
+def json_lines(text: str, key: str) -> list[object]:
+    """The ``key`` payloads of every JSON line of ``text`` that has it."""
+    found: list[object] = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                document = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(document, dict) and key in document:
+                found.append(document[key])
+    return found
+
+
+def cards_held_by(nodes: Sequence[Node], job_id: str) -> list[str]:
+    """``node:index`` of every card the inventory lists as allocated to ``job_id``."""
+    return [f"{node.get('id')}:{card.get('index')}" for node in nodes
+            for card in node.get("accelerators") or [] if card.get("allocated_to") == job_id]
+
+
+# --- the all-reduce probe as a job --------------------------------------------------------------
+
+
+class AllReduceResult(TypedDict, total=False):
+    """What one rank of the all-reduce probe (mode ``verify``) printed."""
+
+    rank: int
+    world_size: int
+    value: float
+    sum: float | None
+    library: str
+    env: dict[str, str | None]
+    #: Why the all-reduce failed on this rank (``None`` when it did not).
+    error: str | None
+
+
+@dataclass(frozen=True)
+class AllReduceRun:
+    """A finished all-reduce probe job: the job, the values the ranks were given, and what
+    each rank printed (``None`` for a rank that printed no result)."""
+
+    job: Job
+    values: tuple[int, ...]
+    results: tuple[AllReduceResult | None, ...]
+
+    @property
+    def expected(self) -> float:
+        """The sum every rank must print."""
+        return float(sum(self.values))
+
+    def ranks_with_the_sum(self) -> list[int]:
+        """The ranks that printed the right sum, as rank ``r`` of a world of all ranks."""
+        return [rank for rank, result in enumerate(self.results)
+                if result is not None and result.get("rank") == rank
+                and result.get("world_size") == len(self.values)
+                and result.get("sum") == self.expected]
+
+
+def run_allreduce(sca: CheckContext, jobs: Jobs, image: str, suffix: str,
+                  resources: Resources, *, workers: int = 2,
+                  env_names: Sequence[str] = ()) -> AllReduceRun:
+    """Run the all-reduce probe (mode ``verify``) as a job of ``workers`` workers, each given
+    a random value, and read every rank's result from its logs.
+
+    The workers wait for each other up to ``training.rendezvous_timeout_s``; the job up to a
+    minute more (:class:`WaitTimeout`: the check errors). ``env_names``: variables every
+    rank reports as it saw them."""
+    values = tuple(random.randint(1, 1000) for _ in range(workers))
+    patience = sca.settings.training.rendezvous_timeout_s
+    command, env = job_spec("allreduce", {"mode": "verify", "values": list(values),
+                                          "timeout_s": patience, "env": list(env_names)})
+    job = jobs.submit(sca.name(suffix), image, command, resources, workers=workers, env=env,
+                      labels=sca.labels)
+    done = jobs.wait(job["id"], timeout=patience + 60)
+    results: list[AllReduceResult | None] = []
+    logs: list[str] = []
+    for rank in range(workers):
+        logs.append(jobs.logs(job["id"], worker=rank))
+        try:
+            results.append(cast(AllReduceResult, parse_result(logs[-1], "allreduce")))
+        except ProbeOutputMissing:
+            results.append(None)
+    sca.evidence(f"{workers}-worker all-reduce job", {
+        "status": done.get("status"), "exit_code": done.get("exit_code"),
+        "workers": done.get("workers"), "values": values, "results": results,
+        "log tails": [text[-600:] for text in logs]})
+    return AllReduceRun(done, values, tuple(results))
+
+
+#: Variables through which platforms and device plugins tell a process which cards it holds.
+DEVICE_VARIABLES = (
+    "SCA_VISIBLE_ACCELERATORS", "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES",
+    "ASCEND_RT_VISIBLE_DEVICES", "ASCEND_VISIBLE_DEVICES", "MLU_VISIBLE_DEVICES",
+    "HIP_VISIBLE_DEVICES", "XPU_VISIBLE_DEVICES",
+)

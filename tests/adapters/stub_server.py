@@ -28,6 +28,8 @@ class StubServer:
     def __init__(self, routes: dict[tuple[str, str], Route]) -> None:
         self.routes = routes
         self.hits: Counter[tuple[str, str]] = Counter()
+        #: (method, path, body) of every request, in order.
+        self.requests: list[tuple[str, str, bytes]] = []
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -35,8 +37,7 @@ class StubServer:
                 key = (self.command, self.path.split("?")[0])
                 stub.hits[key] += 1
                 length = int(self.headers.get("Content-Length") or 0)
-                if length:
-                    self.rfile.read(length)
+                stub.requests.append((key[0], key[1], self.rfile.read(length) if length else b""))
                 route = stub.routes.get(key)
                 status, content_type, body = (
                     route(self) if route else (404, "application/json", b'{"detail":"Not Found"}')

@@ -127,7 +127,7 @@ def test_connection_refused_is_target_error() -> None:
 
 def test_timeout_is_target_error(server: StubServer) -> None:
     http = HttpClient(server.url, token=TOKEN, timeout=0.2, retries=0)
-    with pytest.raises(TargetError, match=r"no answer within 0\.2 s"):
+    with pytest.raises(TargetError, match=r"no complete answer within 0\.2 s"):
         http.request("GET", "/slow")
 
 

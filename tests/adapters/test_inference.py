@@ -13,7 +13,7 @@ import yaml
 
 from pytest_sca.adapters.base import AdapterContext
 from pytest_sca.adapters.config import OpenAIConfig
-from pytest_sca.adapters.inference import OpenAIAdapter, OpenAIInference
+from pytest_sca.adapters.openai import OpenAIAdapter, OpenAIInference
 from pytest_sca.capabilities import Refused, reply_text
 from pytest_sca.sandbox.launcher import SandboxProcess
 
@@ -30,7 +30,7 @@ def openai_section(sandbox: SandboxProcess) -> dict[str, Any]:
 def adapter(openai_section: dict[str, Any]) -> Iterator[OpenAIInference]:
     context = AdapterContext(target_name="test", target_path=None, run_id=uuid.uuid4().hex[:8])
     built = OpenAIAdapter(OpenAIConfig.model_validate(openai_section), context)
-    yield OpenAIInference(built)
+    yield OpenAIInference(built.client)
     built.close()
 
 

@@ -84,8 +84,12 @@ def test_range_query_has_points(prometheus: PrometheusAdapter) -> None:
 
 
 def test_scrape_reads_every_series_of_the_metric_table(prometheus: PrometheusAdapter) -> None:
-    names = {family.name for family in PrometheusMetrics(prometheus).scrape()}
+    families = PrometheusMetrics(prometheus).scrape()
+    names = {family.name for family in families}
     assert {"sca_node_cpu_utilization_ratio", "DCGM_FI_DEV_GPU_UTIL"} <= names
+    # Each sample says when it was scraped (every second here), not when it was queried.
+    stamps = [s.timestamp for f in families for s in f.samples]
+    assert stamps and all(t is not None and 0 <= time.time() - t < 30 for t in stamps), stamps
 
 
 def test_rules_and_alerts(prometheus: PrometheusAdapter) -> None:

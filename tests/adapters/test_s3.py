@@ -163,3 +163,29 @@ def test_copies_and_listings_stay_inside_the_tenant(s3: Callable[..., S3Storage]
             client.delete_object(Bucket="sca-tenant-a", Key=key)
     finally:
         tenant_b.delete_object(Bucket="sca-tenant-b", Key="secret")
+
+
+def test_storage_with_handed_out_credentials_writes_and_undoes(
+        s3: Callable[..., S3Storage]) -> None:
+    """``with_credentials``: tenant B's bucket with B's keys; its writes, and objects written
+    through its presigned PUT URLs, are undone by the run's ledger."""
+    import requests
+
+    storage = s3()
+    (b_key, (b_secret, b_bucket)) = list(KEYS.items())[1]
+    other = storage.with_credentials({"access_key": b_key, "secret_key": b_secret,
+                                      "bucket": b_bucket})
+    assert other.bucket == b_bucket and not other.has_other_tenant
+    assert other.put("sca-run/b-object", b"b").allowed
+    assert storage.get("sca-run/b-object").code == "NoSuchKey"  # not in A's bucket
+    url = other.presigned_put("sca-run/b-upload", 60)
+    answer = requests.put(url, data=b"uploaded", verify=storage.subject.config.verify,
+                          timeout=30)
+    assert answer.status_code == 200
+    assert other.get("sca-run/b-upload").body == b"uploaded"
+    with pytest.raises(AssertionError, match="run's prefix"):
+        other.presigned_put("someone-elses/object", 60)
+    ledger = storage.subject.context.ledger
+    assert ledger.sweep() == []
+    assert other.get("sca-run/b-object").code == "NoSuchKey"
+    assert other.get("sca-run/b-upload").code == "NoSuchKey"

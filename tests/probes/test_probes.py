@@ -107,6 +107,36 @@ def test_allreduce_probe_between_two_ranks(backend: str) -> None:
         assert row["busbw_gbps"] == pytest.approx(row["algbw_gbps"])
 
 
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_allreduce_verify_mode_prints_the_sum_on_every_rank(backend: str) -> None:
+    """Mode verify: each rank contributes its value and every rank prints the sum it got,
+    with the rendezvous variables it was asked to report."""
+    if backend == "torch":
+        pytest.importorskip("torch")
+    port = str(_free_port())
+    command, env = probes.job_spec("allreduce", {"mode": "verify", "backend": backend,
+                                                 "values": [17, 25], "timeout_s": 30,
+                                                 "env": ["RANK", "MASTER_PORT"]})
+    ranks = [subprocess.Popen([sys.executable, *command[1:]], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True,
+                              env={**os.environ, **env, "RANK": str(r), "WORLD_SIZE": "2",
+                                   "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": port})
+             for r in (0, 1)]
+    try:
+        outputs = [p.communicate(timeout=60) for p in ranks]
+    finally:
+        for process in ranks:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=5)
+    assert all(p.returncode == 0 for p in ranks), outputs
+    results = [probes.parse_result(out, "allreduce") for out, _ in outputs]
+    assert [(r["rank"], r["world_size"], r["sum"]) for r in results] == [(0, 2, 42.0),
+                                                                         (1, 2, 42.0)]
+    assert [r["env"] for r in results] == [{"RANK": "0", "MASTER_PORT": port},
+                                           {"RANK": "1", "MASTER_PORT": port}]
+
+
 def test_torch_backend_counts_flops_with_flop_counter_mode() -> None:
     """With torch installed (the `probes` extra) the probes use it; skipped without torch."""
     pytest.importorskip("torch")

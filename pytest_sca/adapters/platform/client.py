@@ -8,12 +8,15 @@ reshaped into the reference fields.
 
 Everything :meth:`create` makes carries ``labels["sca-run"] = <run id>`` and its undo
 is registered in the running check's cleanup scope; :meth:`PlatformClient.sweep` finds
-what a killed run left by that label.
+what a killed run left by that label. A removal that fails (any status, any transport
+error) is retried a bounded number of times, reported, and tried again when the adapter
+closes; what is still left then is named with the command that sweeps it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -21,12 +24,31 @@ from typing import Any
 
 from pytest_sca.adapters.base import AdapterContext
 from pytest_sca.adapters.config import PlatformConfig
-from pytest_sca.adapters.http import ErrorShape, Exchange, HttpClient
-from pytest_sca.adapters.mapping import OperationTable, build_table
+from pytest_sca.adapters.http import (
+    ErrorShape,
+    Exchange,
+    HttpClient,
+    VerifyingSession,
+    authenticators,
+)
+from pytest_sca.adapters.mapping import (
+    OperationTable,
+    Reply,
+    Request,
+    Template,
+    TemplateFailure,
+    build_table,
+)
+from pytest_sca.adapters.mapping.model import expression_of
+from pytest_sca.adapters.mapping.templates import ABSENT, truthy
 from pytest_sca.capabilities import RUN_LABEL, Refused, TargetError, Unsupported
-from pytest_sca.cleanup import UndoAction
+from pytest_sca.cleanup import UndoAction, UndoFailure
 
 _EXCHANGES_KEPT = 200
+#: Attempts of one removal at cleanup (a vendor's delete may fail for a moment), and the
+#: first pause between them (doubling).
+REMOVE_ATTEMPTS = 3
+REMOVE_BACKOFF_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -75,6 +97,8 @@ class _Root:
         self.undo: dict[tuple[str, tuple[tuple[str, Any], ...]], UndoAction] = {}
         self.clients: list[HttpClient] = []
         self.exchanges: deque[Exchange] = deque(maxlen=_EXCHANGES_KEPT)
+        #: Removals that failed at cleanup: tried again when the adapter closes.
+        self.deferred: dict[tuple[str, tuple[tuple[str, Any], ...]], str] = {}
 
 
 class PlatformClient:
@@ -85,16 +109,25 @@ class PlatformClient:
         self.config = config
         self.context = context
         self._root = _root or _Root(config)
+        token = credential if credential is not None else config.token
+        session = VerifyingSession()
+        auth = None if config.auth is None else authenticators(
+            config.auth, token=token, const=config.constants, session=session,
+            timeout=config.timeout, verify=config.verify, scrub=context.redact,
+            learned=lambda secret: context.redact.add([secret]))
         self.http = HttpClient(
             config.url,
-            token=credential if credential is not None else config.token,
+            token=token,
+            auth=auth,
             verify=config.verify,
             timeout=config.timeout,
             retries=config.retries,
             error_shape=ErrorShape(config.error_code_pointer, config.error_message_pointer),
             redact=context.redact,
             observe=self._root.exchanges.append,
+            session=session,
         )
+        context.redact.add(self.http.secrets)
         self._root.clients.append(self.http)
 
     @property
@@ -106,17 +139,34 @@ class PlatformClient:
 
     def call(self, operation: str, **params: Any) -> Any:
         """Run one operation (``jobs.get``…) with its parameters; the answer in reference shape."""
-        request = self.table.render(operation, params)
-        fmt = self.table.get(operation).format
-        answer = self.http.request(request.method, request.path, params=request.query,
-                                   json_body=request.body, expect=fmt)
-        try:
-            return self.table.extract(operation, answer)
-        except KeyError as exc:
-            raise TargetError(
-                f"{operation}: the answer of {request.method} {request.path} has nothing at "
-                f"{exc.args[0]!r} (see adapters.platform.mapping in the target file)"
-            ) from None
+        return self.table.run(operation, params, self._send, const=self.config.constants)
+
+    def _send(self, request: Request) -> Reply:
+        form = request.encoding == "form"
+        return self.http.send(request.method, request.path, params=request.query,
+                              json_body=None if form else request.body,
+                              form=request.body if form else None, headers=request.headers,
+                              expect=request.format,  # type: ignore[arg-type]
+                              accept=request.accept,
+                              refine=self._refine if self.config.errors else None)
+
+    def _refine(self, status: int, headers: Mapping[str, str], body: Any
+                ) -> tuple[int, str | None, str] | None:
+        """The first ``errors`` rule of the target file that matches this error answer."""
+        context = {"status": status, "answer": body, "header": dict(headers),
+                   "const": dict(self.config.constants)}
+        for rule in self.config.errors:
+            if status not in rule.status:
+                continue
+            try:
+                if rule.when is not None and not truthy(expression_of(rule.when), context):
+                    continue
+                code = _text(rule.code, context)
+                message = _text(rule.message, context) or f"answered {status}"
+            except TemplateFailure as exc:
+                raise TargetError(f"adapters.platform.errors: {exc}") from None
+            return rule.refuse, code, message
+        return None
 
     def create(self, operation: str, kind: str, remove: str, keys: Mapping[str, str], /,
                **params: Any) -> Any:
@@ -163,17 +213,45 @@ class PlatformClient:
             action.cancel()
 
     def remove_quietly(self, operation: str, params: Mapping[str, Any]) -> None:
-        """Remove something at cleanup: stop a job first, and count "already gone" (404) as
-        done; any other refusal or error is raised for the cleanup report."""
+        """Remove something at cleanup: stop a job first, count "already gone" (404, 410) as
+        done, and try a failing removal again (bounded, backing off). What still fails is
+        raised for the cleanup report and tried once more when the adapter closes; a
+        platform that offers no removal is reported, not raised."""
         if operation == "jobs.delete":
-            # Refused here means already finished, or the platform stops on delete.
-            with contextlib.suppress(Refused):
+            # Best effort: already finished, not offered, or the platform stops on delete.
+            with contextlib.suppress(Exception):
                 self.call("jobs.stop", **params)
+        key = (operation, tuple(sorted(params.items())))
+        description = f"{operation} {', '.join(f'{k}={v}' for k, v in params.items())}"
         try:
-            self.call(operation, **params)
-        except Refused as refusal:
-            if refusal.status != 404:
+            self._remove_with_retries(operation, params)
+        except Unsupported as exc:
+            self.context.ledger.failures.append(UndoFailure(description, f"{exc}: left on "
+                                                            "the platform"))
+            return
+        except Exception as exc:  # noqa: BLE001 - any failure of a vendor's delete is reported
+            self._root.deferred[key] = description
+            raise TargetError(f"{exc} (tried {REMOVE_ATTEMPTS} times; tried again when the run "
+                              "ends)") from None
+        self._root.deferred.pop(key, None)
+
+    def _remove_with_retries(self, operation: str, params: Mapping[str, Any],
+                             attempts: int = REMOVE_ATTEMPTS) -> None:
+        for attempt in range(attempts):
+            try:
+                self.call(operation, **params)
+                return
+            except Refused as refusal:
+                if refusal.status in (404, 410):
+                    return
+                if attempt == attempts - 1:
+                    raise
+            except Unsupported:
                 raise
+            except Exception:  # noqa: BLE001 - a 5xx, a transport error, a mapping bug: again
+                if attempt == attempts - 1:
+                    raise
+            time.sleep(REMOVE_BACKOFF_S * 2**attempt)
 
     def recent_exchanges(self) -> list[Exchange]:
         """The latest requests of every principal (method, path, status, time), oldest first."""
@@ -198,7 +276,9 @@ class PlatformClient:
                 if tenants is None:
                     try:
                         tenants = [str(t.get("id")) for t in self.call("tenants.list")]
-                    except (Refused, TargetError, Unsupported) as exc:
+                    except Unsupported:
+                        tenants = []  # no tenants to look in: nothing of this kind to find
+                    except (Refused, TargetError) as exc:
                         failures.append(f"tenants.list: {exc}")
                         tenants = []
                 scopes = [{"tenant_id": tenant} for tenant in tenants]
@@ -220,11 +300,29 @@ class PlatformClient:
                     params = {**scope, how.key: item.get("id")}
                     try:
                         self.remove_quietly(how.remove_operation, params)
-                    except (Refused, TargetError, Unsupported) as exc:
+                    except Exception as exc:  # noqa: BLE001 - every leftover gets its chance
                         failures.append(f"{kind} {item.get('id')}: {exc}")
         return failures
 
     def close(self) -> None:
-        """Close every principal's connections."""
+        """Try the removals that failed at cleanup once more, report what is still left
+        (with the command that sweeps it), and close every principal's connections."""
+        for (operation, items), description in list(self._root.deferred.items()):
+            try:
+                self._remove_with_retries(operation, dict(items), attempts=1)
+            except Exception as exc:  # noqa: BLE001 - reported, never raised at the end
+                self.context.ledger.failures.append(UndoFailure(
+                    f"{description} (tried again at the end of the run)",
+                    f"{type(exc).__name__}: {exc}; remove it later with `python -m pytest_sca "
+                    f"cleanup --target <target file> --run-id {self.context.run_id}`"))
+        self._root.deferred.clear()
         for client in self._root.clients:
             client.close()
+
+
+def _text(template: str | None, context: Mapping[str, Any]) -> str | None:
+    if template is None:
+        return None
+    value = Template(template).render(context)
+    return None if value is None or value is ABSENT or isinstance(value, (dict, list)) \
+        else str(value)

@@ -7,7 +7,7 @@ the model a fine-tuning job produced included.
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_sca.adapters.base import Facade
 from pytest_sca.adapters.platform.client import PlatformClient
@@ -21,9 +21,26 @@ from pytest_sca.capabilities import (
     ModelUsageReport,
     Resources,
     StoredFile,
+    Unsupported,
     WorkflowUsageReport,
     wait_for_status,
 )
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+
+class _CreatesItsOwnTenants(Facade[PlatformClient]):
+    """The platform creates users: a second principal comes from ``tenancy`` (the
+    ``probe_tenant`` fixture and ``acting_as``), never from the target file."""
+
+    @property
+    def has_other_tenant(self) -> bool:
+        return False
+
+    def as_other_tenant(self) -> Self:
+        raise Unsupported("the platform adapter names no second principal: create one with "
+                          "tenancy (probe_tenant) and act as its key (acting_as)")
 
 
 def upload_file(client: PlatformClient, filename: str, content: str, *, purpose: str,
@@ -34,7 +51,7 @@ def upload_file(client: PlatformClient, filename: str, content: str, *, purpose:
         content=content, purpose=purpose, encoding=encoding, labels=labels_or_none(labels))
 
 
-class PlatformModels(Facade[PlatformClient]):
+class PlatformModels(_CreatesItsOwnTenants):
     """:class:`~pytest_sca.capabilities.Models` over the platform API."""
 
     def list_models(self) -> list[Model]:
@@ -93,7 +110,7 @@ class PlatformModelServices(Facade[PlatformClient]):
                                f"deployment {deployment_id}", first=0.05, longest=1.0)
 
 
-class PlatformFineTune(Facade[PlatformClient]):
+class PlatformFineTune(_CreatesItsOwnTenants):
     """:class:`~pytest_sca.capabilities.FineTune` over the platform API."""
 
     def upload_file(self, filename: str, content: str, *, purpose: str = "fine-tune",
@@ -124,7 +141,7 @@ class PlatformFineTune(Facade[PlatformClient]):
                                f"fine-tuning job {job_id}", first=0.05, longest=1.0)
 
 
-class PlatformModelUsage(Facade[PlatformClient]):
+class PlatformModelUsage(_CreatesItsOwnTenants):
     """:class:`~pytest_sca.capabilities.ModelUsage` over the platform API."""
 
     def query(self, *, user_id: str | None = None, model: str | None = None,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Timestamp
 
 from pytest_sca.adapters.base import Facade
 from pytest_sca.adapters.platform.client import PlatformClient
@@ -27,6 +28,12 @@ from pytest_sca.capabilities import (
 )
 
 
+def _seconds(timestamp: float | Timestamp | None) -> float | None:
+    """An exposition sample's explicit timestamp as Unix seconds (the parser gives a float,
+    or a ``Timestamp`` for OpenMetrics), or None when the sample carries none."""
+    return None if timestamp is None else float(timestamp)
+
+
 class PlatformMetrics(Facade[PlatformClient]):
     """:class:`~pytest_sca.capabilities.Metrics` from the platform's Prometheus exposition."""
 
@@ -46,7 +53,8 @@ class PlatformMetrics(Facade[PlatformClient]):
                 MetricFamily(
                     name=family.name, type=family.type, help=family.documentation,
                     samples=tuple(MetricSample(sample.name, dict(sample.labels),
-                                               float(sample.value))
+                                               float(sample.value),
+                                               _seconds(sample.timestamp))
                                   for sample in family.samples))
                 for family in text_string_to_metric_families(text)
             ]

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol
 
 import pytest
 
-from pytest_sca.cleanup import Cleanup
+from pytest_sca.capabilities import (
+    Accelerator,
+    Job,
+    Jobs,
+    Node,
+    Resources,
+    WaitTimeout,
+    wait_for,
+)
 from pytest_sca.fixtures import CheckContext
 
 #: Environment variables through which platforms tell a process which cards it holds.
@@ -18,13 +26,17 @@ VISIBLE_DEVICE_VARIABLES = (
     "HIP_VISIBLE_DEVICES", "XPU_VISIBLE_DEVICES",
 )
 
-#: A probe that prints the card-visibility variables it was given, one ``name=value`` a line.
-PRINT_VISIBLE_DEVICES = [
-    "python", "-c",
+#: Where a probe prints the card-visibility variables it was given, one ``name=value`` a line.
+_PRINT_VISIBLE = (
     "import os\nfor n in " + repr((*VISIBLE_DEVICE_VARIABLES, "SCA_ACCELERATOR_SHARE"))
-    + ":\n    print(n + '=' + os.environ.get(n, ''))",
-]
+    + ":\n    print(n + '=' + os.environ.get(n, ''), flush=True)\n"
+)
 
+#: A probe that prints the card-visibility variables it was given and ends.
+PRINT_VISIBLE_DEVICES = ["python", "-c", _PRINT_VISIBLE]
+
+#: How long a job may take from submission to running on a healthy platform.
+START_WAIT_S = 30.0
 
 
 def sleeper(seconds: float) -> list[str]:
@@ -32,13 +44,48 @@ def sleeper(seconds: float) -> list[str]:
     return ["python", "-c", f"import time; time.sleep({seconds})"]
 
 
+def print_visible_devices_then_sleep(seconds: float) -> list[str]:
+    """A probe that prints its card-visibility variables, then stays up ``seconds``."""
+    return ["python", "-c", _PRINT_VISIBLE + f"import time; time.sleep({seconds})"]
+
+
 def visible_devices(log: str) -> list[str] | None:
     """The devices a probe printed as visible (first variable that was set), or ``None``."""
     values = dict(line.split("=", 1) for line in log.splitlines() if "=" in line)
     for name in VISIBLE_DEVICE_VARIABLES:
         if values.get(name):
-            return [d for d in values[name].split(",") if d.strip()]
+            return [d.strip() for d in values[name].split(",") if d.strip()]
     return None
+
+
+def printed_visible_devices(jobs: Jobs, job_id: str, timeout: float = START_WAIT_S) -> str:
+    """The log of a running visible-device probe once it has printed every variable."""
+    last = "SCA_ACCELERATOR_SHARE="
+    return wait_for(lambda: jobs.logs(job_id),
+                    lambda log: any(line.startswith(last) for line in log.splitlines()),
+                    timeout, lambda log: f"job {job_id} printed {len(log)} characters, not "
+                                         "its visible devices")
+
+
+def node_of(job: Job) -> str | None:
+    """The node the job's first worker runs (or ran) on."""
+    workers = job.get("workers") or []
+    return workers[0].get("node_id") if workers else None
+
+
+def cards_of(job: Job) -> list[str]:
+    """The cards the job's first worker holds, as the platform records them (as text)."""
+    workers = job.get("workers") or []
+    return [str(card) for card in (workers[0].get("accelerators") or [])] if workers else []
+
+
+def wait_or_last(jobs: Jobs, job_id: str, until: Collection[str], timeout: float) -> Job:
+    """The job once its status is in ``until``, or as last read when ``timeout`` passed."""
+    try:
+        return jobs.wait(job_id, until=until, timeout=timeout)
+    except WaitTimeout as exc:
+        last: Job | None = exc.last
+        return last if last is not None else jobs.get(job_id)
 
 
 @dataclass(frozen=True)
@@ -47,43 +94,55 @@ class CardPool:
 
     model: str
     vendor: str
-    nodes: tuple[Mapping[str, Any], ...]
+    nodes: tuple[Node, ...]
 
     @property
     def cards(self) -> int:
+        """How many cards of the model the inventory lists."""
         return sum(len(self.of(node)) for node in self.nodes)
 
     @property
     def free(self) -> int:
-        return sum(1 for node in self.nodes for c in self.of(node) if not c.get("allocated_to"))
+        """How many of them no job holds."""
+        return sum(1 for node in self.nodes for card in self.of(node)
+                   if not card.get("allocated_to") and not card.get("shares"))
 
-    def of(self, node: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    def of(self, node: Node) -> list[Accelerator]:
+        """The node's cards of this model."""
         return [c for c in node.get("accelerators") or [] if c.get("model") == self.model]
 
 
-def card_pools(nodes: Sequence[Mapping[str, Any]]) -> list[CardPool]:
+def card_pools(nodes: Sequence[Node]) -> list[CardPool]:
     """One pool per accelerator model, smallest first (ties: by model name)."""
-    found: dict[str, list[Mapping[str, Any]]] = {}
+    found: dict[str, list[Node]] = {}
     vendors: dict[str, str] = {}
     for node in nodes:
         for card in node.get("accelerators") or []:
-            if card.get("model"):
-                vendors[card["model"]] = str(card.get("vendor") or "")
-                if node not in found.setdefault(card["model"], []):
-                    found[card["model"]].append(node)
+            model = card.get("model")
+            if model:
+                vendors[model] = str(card.get("vendor") or "")
+                holders = found.setdefault(model, [])
+                if all(held.get("id") != node.get("id") for held in holders):
+                    holders.append(node)
     pools = [CardPool(m, vendors[m], tuple(n)) for m, n in found.items()]
     return sorted(pools, key=lambda p: (p.cards, p.model))
 
 
-@pytest.fixture
-def submit(sca: CheckContext, jobs: Any, cleanup: Cleanup, probe_image: str) -> Any:
-    """Submit a probe job (as the target's principal, or as ``as_jobs``), removed afterwards."""
+class Submit(Protocol):
+    """The ``submit`` fixture: submit a one-worker probe job named for the run, labelled with
+    its id, as the target's principal."""
 
-    def run(suffix: str, command: Sequence[str], resources: Mapping[str, Any], *,
-            as_jobs: Any = None, workers: int = 1) -> dict[str, Any]:
-        owner = as_jobs or jobs
-        job = owner.submit(sca.name(suffix), probe_image, command, resources, workers=workers,
+    def __call__(self, suffix: str, command: Sequence[str], resources: Resources) -> Job:
+        ...
+
+
+@pytest.fixture
+def submit(sca: CheckContext, jobs: Jobs, probe_image: str) -> Submit:
+    """Submit a probe job as the target's principal; the adapter removes it at the end of
+    the check."""
+
+    def run(suffix: str, command: Sequence[str], resources: Resources) -> Job:
+        return jobs.submit(sca.name(suffix), probe_image, command, resources,
                            labels=sca.labels)
-        return job  # type: ignore[no-any-return]
 
     return run

@@ -2,147 +2,302 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 import pytest
 
-from pytest_sca.capabilities import MetricSample
+from pytest_sca.capabilities import (
+    Alert,
+    Alerting,
+    Clusters,
+    Compute,
+    Diagnosis,
+    Metrics,
+    MetricSample,
+    Node,
+    TargetError,
+    WaitTimeout,
+    wait_for,
+)
 from pytest_sca.capabilities.exporters import DIMENSIONS, Exporter, metric_table
-from pytest_sca.cleanup import Cleanup
 from pytest_sca.fixtures import CheckContext
 
 ALERT_WAIT_S = 15.0
+#: Pause between the two reads of metrics that must be current.
+REREAD_S = 1.0
+
+#: One series: metric name and label set.
+SeriesKey = tuple[str, frozenset[tuple[str, str]]]
 
 
 def _table(sca: CheckContext) -> dict[str, Exporter]:
     return metric_table(sca.settings.metrics.names)
 
 
-def _series(samples: Iterable[MetricSample], table: dict[str, Exporter], dimension: str
-            ) -> dict[tuple[str, str], list[MetricSample]]:
-    """(exporter, metric) → samples of ``dimension`` that carry the exporter's node label."""
-    by_name: dict[str, list[MetricSample]] = {}
-    for sample in samples:
-        by_name.setdefault(sample.name, []).append(sample)
-    found = {}
-    for exporter_name, exporter in table.items():
-        metric = exporter.names.get(dimension)
-        hits = [s for s in by_name.get(metric or "", []) if s.labels.get(exporter.node_label)]
-        if metric and hits:
-            found[(exporter_name, metric)] = hits
-    return found
+def _key(sample: MetricSample) -> SeriesKey:
+    return sample.name, frozenset(sample.labels.items())
 
 
-def _all_samples(metrics: Any) -> list[MetricSample]:
-    return [sample for family in metrics.scrape() for sample in family.samples]
+@dataclass(frozen=True)
+class Reading:
+    """Every sample of one scrape, by series, and when (Unix time) the check read it."""
+
+    at: float
+    samples: dict[SeriesKey, MetricSample]
+
+    @classmethod
+    def of(cls, metrics: Metrics) -> Reading:
+        at = time.time()
+        return cls(at, {_key(s): s for family in metrics.scrape() for s in family.samples})
+
+    def series(self, table: Mapping[str, Exporter], dimension: str
+               ) -> dict[str, list[MetricSample]]:
+        """exporter → the samples of ``dimension`` that carry the exporter's node label."""
+        found: dict[str, list[MetricSample]] = {}
+        for exporter_name, exporter in table.items():
+            metric = exporter.names.get(dimension)
+            hits = [s for s in self.samples.values()
+                    if metric and s.name == metric and s.labels.get(exporter.node_label)]
+            if hits:
+                found[exporter_name] = hits
+        return found
 
 
-def _source(metrics: Any) -> str:
+@dataclass
+class Freshness:
+    """Whether series read twice (or more) are current: a series is current when its value
+    moved or its timestamp advanced between reads, or its timestamp is at most ``max_age``
+    seconds old; stale when its timestamp is older and did not advance; unknown when it
+    carries no timestamp and its value did not move."""
+
+    first: Reading
+    max_age: float
+    later: list[Reading] = field(default_factory=list)
+
+    def state(self, key: SeriesKey) -> tuple[str, str]:
+        """(``current`` | ``stale`` | ``unknown`` | ``gone``, what was seen)."""
+        before = self.first.samples.get(key)
+        if not self.later:
+            return "unknown", "read once"
+        last = self.later[-1]
+        now = last.samples.get(key)
+        if now is None:
+            return "gone", "absent from the later read"
+        values = {r.samples[key].value for r in [self.first, *self.later] if key in r.samples}
+        if len(values) > 1:
+            return "current", "value moved"
+        if now.timestamp is not None:
+            if before is not None and before.timestamp is not None and (
+                    now.timestamp > before.timestamp):
+                return "current", "timestamp advanced"
+            age = last.at - now.timestamp
+            if age <= self.max_age:
+                return "current", f"sampled {max(age, 0.0):.0f} s ago"
+            return "stale", f"sampled {age:.0f} s ago, not since"
+        return "unknown", f"no timestamp, value {now.value:g} unchanged"
+
+    def settle(self, metrics: Metrics, keys: Iterable[SeriesKey]) -> None:
+        """Read again after a pause; while some series are unknown, keep reading (backing off)
+        until each moved or ``max_age`` seconds passed since the first read."""
+        wanted = list(keys)
+        time.sleep(REREAD_S)
+        self.later.append(Reading.of(metrics))
+
+        def decided(_: object) -> bool:
+            return not any(self.state(k)[0] == "unknown" for k in wanted)
+
+        def reread() -> Reading:
+            reading = Reading.of(metrics)
+            self.later.append(reading)
+            return reading
+
+        if decided(None):
+            return
+        remaining = self.max_age - (time.time() - self.first.at)
+        # What is still unknown after the wait is reported as such.
+        with contextlib.suppress(WaitTimeout):
+            wait_for(reread, decided, max(remaining, 0.0),
+                     lambda _: "series without timestamps did not move", first=1.0,
+                     longest=5.0)
+
+
+def _names(node: Node) -> set[str]:
+    return {str(n) for n in (node.get("id"), node.get("hostname")) if n}
+
+
+def _of_node(value: str | None, names: set[str]) -> bool:
+    """Whether a node label value names the node (``instance`` is ``host:port``)."""
+    return bool(value) and (value in names or str(value).rsplit(":", 1)[0] in names)
+
+
+def _source(metrics: Metrics) -> str:
     """Which provider the samples came from (a vendor's adapter may not say)."""
     return str(getattr(metrics, "source", type(metrics).__name__))
 
 
+def _not_current(freshness: Freshness, keys: Mapping[str, list[SeriesKey]]
+                 ) -> tuple[dict[str, str], dict[str, str]]:
+    """(stale, unknown): for each named group of series none of which is current, what was
+    seen of its first series."""
+    stale: dict[str, str] = {}
+    unknown: dict[str, str] = {}
+    for what, group in keys.items():
+        states = [freshness.state(k) for k in group]
+        if any(state == "current" for state, _ in states):
+            continue
+        if any(state == "unknown" for state, _ in states):
+            unknown[what] = next(seen for state, seen in states if state == "unknown")
+        else:
+            stale[what] = states[0][1]
+    return stale, unknown
+
+
+def _require_current(item: str, stale: Mapping[str, str], unknown: Mapping[str, str],
+                     max_age: float) -> None:
+    assert not stale, f"[{item}] series not current: {dict(stale)}"
+    if unknown:
+        raise TargetError(
+            f"[{item}] cannot tell whether series are current: they carry no timestamps and "
+            f"did not move within {max_age:g} s: {dict(unknown)}")
+
+
 @pytest.mark.clause("6.4.a")
-def test_cluster_node_and_card_monitoring(sca: CheckContext, metrics: Any, compute: Any
-                                          ) -> None:
-    """Every node with accelerators has node-level series, and one series per card it holds
-    (cluster level: the node series carry their cluster, or a cluster label exists)."""
+def test_cluster_node_and_card_monitoring(sca: CheckContext, metrics: Metrics,
+                                          compute: Compute) -> None:
+    """Every node with accelerators has a current node series and a current series for each
+    of its cards, read twice (values move or timestamps are fresh); where the inventory has
+    several clusters, each node's series names its cluster."""
     table = _table(sca)
-    samples = _all_samples(metrics)
-    node_series = _series(samples, table, "cpu")
-    card_series = _series(samples, table, "accelerator")
+    max_age = sca.threshold("perf.monitoring.max_staleness_s").value
     nodes = [n for n in compute.list_nodes() if n.get("accelerators")]
     assert nodes, "[6.4.a] the inventory lists no node with accelerators to look for"
-    node_label_values = {s.labels.get(table[e].node_label) for (e, _), ss in node_series.items()
-                         for s in ss}
-    cards: dict[str, set[str]] = {}
-    for (exporter, _), hits in card_series.items():
-        card_label = table[exporter].card_label or "index"
-        for s in hits:
-            cards.setdefault(str(s.labels.get(table[exporter].node_label)), set()).add(
-                str(s.labels.get(card_label)))
-    report = {}
+    first = Reading.of(metrics)
+    node_series: dict[str, list[SeriesKey]] = {}
+    card_series: dict[str, list[SeriesKey]] = {}
+    unclustered: list[str] = []
+    clusters = {n.get("cluster_id") for n in nodes if n.get("cluster_id")}
+    report: dict[str, dict[str, object]] = {}
     for node in nodes:
-        names = {node["id"], node.get("hostname")}
-        report[node["id"]] = {
-            "node series": bool(names & node_label_values),
-            "card series": max(len(cards.get(str(n), ())) for n in names),
-            "cards": len(node["accelerators"]),
-        }
+        names = _names(node)
+        own = [s for e, hits in first.series(table, "cpu").items() for s in hits
+               if _of_node(s.labels.get(table[e].node_label), names)]
+        node_series[str(node.get("id"))] = [_key(s) for s in own]
+        if own and len(clusters) > 1 and not any(
+                node.get("cluster_id") in s.labels.values() for s in own):
+            unclustered.append(str(node.get("id")))
+        indices = {str(c.get("index")) for c in node.get("accelerators") or []}
+        seen: set[str] = set()
+        for exporter, hits in first.series(table, "accelerator").items():
+            card_label = table[exporter].card_label or "index"
+            for s in hits:
+                card = str(s.labels.get(card_label))
+                if _of_node(s.labels.get(table[exporter].node_label), names) and card in indices:
+                    seen.add(card)
+                    card_series.setdefault(f"{node.get('id')}/{card}", []).append(_key(s))
+        report[str(node.get("id"))] = {"node series": len(own), "cards": sorted(indices),
+                                       "card series": sorted(seen),
+                                       "cards without a series": sorted(indices - seen)}
     sca.evidence("metrics source", _source(metrics))
     sca.evidence("series per node", report)
-    no_node = [node for node, r in report.items() if not r["node series"]]
-    no_cards = [node for node, r in report.items() if r["card series"] < r["cards"]]
+    no_node = [node for node, keys in node_series.items() if not keys]
+    no_cards = {node: r["cards without a series"] for node, r in report.items()
+                if r["cards without a series"]}
     assert not no_node, f"[6.4.a] no node-level series for nodes {no_node}"
-    assert not no_cards, (f"[6.4.a] no per-card series for every card of nodes {no_cards}: "
-                          f"{ {n: report[n]['card series'] for n in no_cards} }")
+    assert not no_cards, f"[6.4.a] no per-card series for cards of nodes {no_cards}"
+    assert not unclustered, (
+        f"[6.4.a] no cluster-level view: the series of nodes {unclustered} do not name their "
+        f"cluster (the inventory has clusters {sorted(map(str, clusters))})")
+    freshness = Freshness(first, max_age)
+    groups = {f"node {n}": keys for n, keys in node_series.items()} | {
+        f"card {c}": keys for c, keys in card_series.items()}
+    freshness.settle(metrics, [k for keys in groups.values() for k in keys])
+    stale, unknown = _not_current(freshness, groups)
+    sca.evidence("freshness", {what: [freshness.state(k)[1] for k in keys][:3]
+                               for what, keys in list(groups.items())[:40]})
+    _require_current("6.4.a", stale, unknown, max_age)
 
 
 @pytest.mark.clause("6.4.b")
 @pytest.mark.mutating
-def test_alert_rule_fires_and_notifies(sca: CheckContext, alerting: Any, metrics: Any,
-                                       cleanup: Cleanup) -> None:
-    """A rule whose threshold the current load is above (synthetic condition) fires and is
-    notified within 15 s; a rule no sample can meet stays silent."""
+def test_alert_rule_fires_and_notifies(sca: CheckContext, alerting: Alerting,
+                                       metrics: Metrics) -> None:
+    """A rule whose threshold every current sample is above (synthetic condition) fires with
+    a value above it and is notified within 15 s; a rule no sample can meet stays silent."""
     table = _table(sca)
-    candidates = _series(_all_samples(metrics), table, "cpu")
+    candidates = Reading.of(metrics).series(table, "cpu")
     assert candidates, "[6.4.b] no node CPU series to set an alert rule on"
-    (_, metric), samples = next(iter(candidates.items()))
-    lowest = min(s.value for s in samples)
-    firing = alerting.create_rule(sca.name("fires"), metric, lowest - 1.0, op=">",
+    exporter, samples = next(iter(candidates.items()))
+    metric = table[exporter].names["cpu"]
+    threshold = min(s.value for s in samples) - 1.0
+    firing = alerting.create_rule(sca.name("fires"), metric, threshold, op=">",
                                   labels=sca.labels)
     silent = alerting.create_rule(sca.name("silent"), metric, 1e15, op=">", labels=sca.labels)
-    deadline = time.monotonic() + ALERT_WAIT_S
-    delay = 0.2
-    alerts: list[dict[str, Any]] = []
-    while time.monotonic() < deadline:
-        alerts = alerting.alerts()
-        if any(a.get("rule_id") == firing["id"] for a in alerts):
-            break
-        time.sleep(delay)
-        delay = min(delay * 1.5, 2.0)
-    fired = [a for a in alerts if a.get("rule_id") == firing["id"]]
-    wrongly = [a for a in alerts if a.get("rule_id") == silent["id"]]
-    sent = [n for n in alerting.notifications() if n.get("rule_id") == firing["id"]]
-    sca.evidence("alerts", {"rule": firing, "fired": fired[:3], "notifications": sent})
-    assert fired, (f"[6.4.b] rule {firing['id']} on {metric} > {lowest - 1.0:g} never fired "
-                   f"within {ALERT_WAIT_S:g} s")
+
+    def fired(alerts: list[Alert]) -> bool:
+        return any(a.get("rule_id") == firing["id"] for a in alerts)
+
+    try:
+        alerts = wait_for(alerting.alerts, fired, ALERT_WAIT_S,
+                          lambda alerts: f"{len(alerts)} alert(s), none of rule {firing['id']}",
+                          first=0.2)
+    except WaitTimeout as exc:
+        alerts = exc.last or []
+    raised = [a for a in alerts if a.get("rule_id") == firing["id"]]
+    sent = [n for n in alerting.notifications() if n.get("rule_id") in (firing["id"],
+                                                                          silent["id"])]
+    wrongly = [a for a in [*alerting.alerts(), *sent] if a.get("rule_id") == silent["id"]]
+    sca.evidence("alerts", {"rule": firing, "fired": raised[:3], "notifications": sent})
+    assert raised, (f"[6.4.b] rule {firing['id']} on {metric} > {threshold:g} never fired "
+                    f"within {ALERT_WAIT_S:g} s")
+    values = [a.get("value") for a in raised]
+    below = [v for v in values if isinstance(v, int | float) and not v > threshold]
+    assert not below, (f"[6.4.b] rule {firing['id']} ({metric} > {threshold:g}) fired with "
+                       f"values {below}")
     assert not wrongly, f"[6.4.b] rule {silent['id']} fired although no sample meets it"
-    assert sent, f"[6.4.b] rule {firing['id']} fired but no notification was sent"
+    assert any(n.get("rule_id") == firing["id"] for n in sent), (
+        f"[6.4.b] rule {firing['id']} fired but no notification was sent")
 
 
 @pytest.mark.clause("6.4.c")
-def test_one_click_diagnosis_of_both_cluster_kinds(sca: CheckContext, clusters: Any,
-                                                   diagnosis: Any) -> None:
-    """Diagnosing one bare-metal and one container cluster returns a verdict per component
-    of every node."""
-    reports = {}
-    for kind in ("baremetal", "container"):
-        found = [c for c in clusters.list_clusters(kind=kind) if c.get("node_ids")]
-        assert found, f"[6.4.c] the platform lists no {kind} cluster with nodes to diagnose"
-        reports[kind] = diagnosis.diagnose_cluster(found[0]["id"])
-    sca.evidence("diagnosis", reports)
-    for kind, report in reports.items():
-        nodes = report.get("nodes") or []
-        assert nodes, f"[6.4.c] diagnosis of {kind} cluster {report.get('cluster_id')} " \
-                      f"covered no node"
-        for node in nodes:
-            verdicts = [c for c in node.get("components") or []
-                        if c.get("status") in ("ok", "warning", "error")]
-            assert verdicts, (f"[6.4.c] diagnosis of {kind} cluster {report.get('cluster_id')}"
-                              f" gave no component verdict for node {node.get('node_id')}")
+@pytest.mark.parametrize("kind", ["baremetal", "container"])
+def test_one_click_diagnosis_of_both_cluster_kinds(sca: CheckContext, clusters: Clusters,
+                                                   diagnosis: Diagnosis, kind: str) -> None:
+    """Diagnosing a cluster of ``kind`` returns a verdict per component for every node the
+    cluster has."""
+    found = [c for c in clusters.list_clusters(kind=kind) if c.get("node_ids")]
+    assert found, f"[6.4.c] the platform lists no {kind} cluster with nodes to diagnose"
+    cluster = found[0]
+    report = diagnosis.diagnose_cluster(cluster["id"])
+    sca.evidence("diagnosis", report)
+    diagnosed = {str(n.get("node_id")): n for n in report.get("nodes") or []}
+    missing = sorted(set(map(str, cluster.get("node_ids") or [])) - set(diagnosed))
+    assert not missing, (f"[6.4.c] diagnosis of {kind} cluster {cluster['id']} covered no "
+                         f"verdict for its nodes {missing}")
+    silent = [node_id for node_id, node in diagnosed.items()
+              if not [c for c in node.get("components") or []
+                      if c.get("status") in ("ok", "warning", "error")]]
+    assert not silent, (f"[6.4.c] diagnosis of {kind} cluster {cluster['id']} gave no "
+                        f"component verdict for nodes {silent}")
 
 
 @pytest.mark.clause("6.4.d")
-def test_load_rate_of_five_dimensions(sca: CheckContext, metrics: Any) -> None:
-    """CPU, memory, disk, accelerator and network load each have a current value for at
-    least one node."""
+def test_load_rate_of_five_dimensions(sca: CheckContext, metrics: Metrics) -> None:
+    """CPU, memory, disk, accelerator and network load each have a current series (read twice:
+    it moves or carries a fresh timestamp) for at least one node."""
     table = _table(sca)
-    samples = _all_samples(metrics)
-    found = {dimension: _series(samples, table, dimension) for dimension in DIMENSIONS}
+    max_age = sca.threshold("perf.monitoring.max_staleness_s").value
+    first = Reading.of(metrics)
+    found = {dimension: first.series(table, dimension) for dimension in DIMENSIONS}
     sca.evidence("metrics source", _source(metrics))
-    sca.evidence("load series", {d: sorted(m for _, m in f) for d, f in found.items()})
+    sca.evidence("load series", {d: sorted(table[e].names[d] for e in f)
+                                 for d, f in found.items()})
     missing = [d for d, f in found.items() if not f]
     assert not missing, f"[6.4.d] no load series for any node of: {', '.join(missing)}"
+    groups = {d: [_key(s) for hits in f.values() for s in hits] for d, f in found.items()}
+    freshness = Freshness(first, max_age)
+    freshness.settle(metrics, [k for keys in groups.values() for k in keys])
+    stale, unknown = _not_current(freshness, groups)
+    _require_current("6.4.d", stale, unknown, max_age)

@@ -2,24 +2,49 @@
 
 from __future__ import annotations
 
-import time
-from typing import Any
-
 import pytest
 
-from pytest_sca.capabilities import TargetError, WaitTimeout
-from pytest_sca.cleanup import Cleanup
+from pytest_sca.capabilities import (
+    TERMINAL_JOB_STATUSES,
+    Compute,
+    ImageCache,
+    Images,
+    Job,
+    JobEvent,
+    Jobs,
+    Resources,
+    Scheduling,
+    TargetError,
+    Tenancy,
+    WaitTimeout,
+    wait_for,
+)
 from pytest_sca.fixtures import CheckContext
 
-from .conftest import CardPool, card_pools, sleeper
+from ..conftest import MakeProbeUser
+from .conftest import (
+    START_WAIT_S,
+    CardPool,
+    Submit,
+    card_pools,
+    cards_of,
+    node_of,
+    sleeper,
+)
 from .test_6_03_images import uncached_pulls
 
-START_WAIT_S = 30.0
 #: How long an unschedulable job may take to say why.
 REASON_WAIT_S = 5.0
+#: How long probe jobs that must stay up run (the check stops them; the adapter removes them).
+HOLD_S = 600
+#: Jobs queued behind the held capacity, in submission order: neither first-in-first-out nor
+#: last-in-first-out is their priority order, so only a priority queue starts them 100, 50.
+QUEUED = (("low", 1), ("high", 100), ("mid", 50))
+#: Statuses of a job that has started (or already ran to its end).
+STARTED = frozenset({"running", "succeeded"})
 
 
-def _free_pool(compute: Any, *, single_node: bool = False) -> CardPool:
+def _free_pool(compute: Compute, *, single_node: bool = False) -> CardPool:
     """The smallest pool of one model whose cards are all free (on one node if asked)."""
     pools = [p for p in card_pools(compute.list_nodes())
              if p.free == p.cards and (len(p.nodes) == 1 or not single_node)]
@@ -29,166 +54,205 @@ def _free_pool(compute: Any, *, single_node: bool = False) -> CardPool:
     return pools[0]
 
 
-def _node_of(job: dict[str, Any]) -> str | None:
-    return job["workers"][0].get("node_id") if job.get("workers") else None
+def _reasons(events: list[JobEvent]) -> list[str]:
+    return [f"{e.get('reason')}: {e.get('message')}" for e in events
+            if e.get("type") != "Created"]
 
 
 @pytest.mark.clause("6.5.a")
 @pytest.mark.mutating
-def test_schedules_by_request(sca: CheckContext, jobs: Any, compute: Any, submit: Any
-                              ) -> None:
-    """A job requesting a card model lands on a node with that model; a request no node can
-    hold stays pending with a reason."""
+def test_schedules_by_request(sca: CheckContext, jobs: Jobs, compute: Compute,
+                              submit: Submit) -> None:
+    """A job requesting a card model lands on a node with that model and holds cards of it;
+    a request no node can hold stays pending with a reason."""
     pools = card_pools(compute.list_nodes())
     pool = next((p for p in pools if p.free), None)
-    assert pool is not None, "[6.5.a] no free accelerator to schedule a probe on"
+    if pool is None:
+        raise TargetError("[6.5.a] no free accelerator to schedule a probe on")
     placed = submit("by-model", sleeper(0.2), {"cpu": 1, "memory_gib": 1, "accelerators": 1,
                                                "accelerator_model": pool.model})
     placed = jobs.wait(placed["id"], until={"running", "succeeded", "failed"},
                        timeout=START_WAIT_S)
-    node = compute.get_node(_node_of(placed))
-    models = sorted({c.get("model") for c in node.get("accelerators") or []})
+    node_id = node_of(placed)
+    if node_id is None:
+        raise TargetError(f"[6.5.a] job {placed['id']} {placed.get('status')} names no node")
+    node = compute.get_node(node_id)
+    models = sorted({str(c.get("model")) for c in node.get("accelerators") or []})
+    held = cards_of(placed)
+    held_models = sorted({str(c.get("model")) for c in node.get("accelerators") or []
+                          if str(c.get("index")) in held})
     widest = max(len(pool.of(n)) for n in pool.nodes)
     impossible = submit("impossible", sleeper(0.2), {
         "cpu": 1, "memory_gib": 1, "accelerators": widest + 1, "accelerator_model": pool.model})
-    reasons = _reasons_within(jobs, impossible["id"], REASON_WAIT_S)
+    try:
+        reasons = _reasons(wait_for(lambda: jobs.events(impossible["id"]),
+                                    lambda events: bool(_reasons(events)), REASON_WAIT_S,
+                                    lambda events: f"{len(events)} event(s), none after Created"))
+    except WaitTimeout:
+        reasons = []
     waiting = jobs.get(impossible["id"])
-    sca.evidence("placement", {"requested": pool.model, "node": node["id"], "models": models,
-                               "impossible": waiting["status"], "reasons": reasons})
+    sca.evidence("placement", {"requested": pool.model, "node": node_id, "models": models,
+                               "cards held": held, "their models": held_models,
+                               "impossible": waiting.get("status"), "reasons": reasons})
     assert pool.model in models, (
-        f"[6.5.a] job requesting {pool.model} landed on {node['id']} ({', '.join(models)})")
-    assert waiting["status"] == "pending", (
+        f"[6.5.a] job requesting {pool.model} landed on {node_id} ({', '.join(models)})")
+    assert not held or held_models == [pool.model], (
+        f"[6.5.a] job requesting {pool.model} holds cards {held} of {node_id}: {held_models}")
+    assert waiting.get("status") == "pending", (
         f"[6.5.a] a request for {widest + 1} {pool.model} cards on one node is "
-        f"{waiting['status']}, not pending")
+        f"{waiting.get('status')}, not pending")
     assert reasons, f"[6.5.a] job {impossible['id']} is pending without a reason"
+
+
+def _next_to_start(jobs: Jobs, waiting: dict[str, str]) -> str:
+    """The name of the one job of ``waiting`` (name → id) that starts next; ``error`` when
+    none starts in time or several started at once (their order cannot be told)."""
+
+    def read() -> dict[str, Job]:
+        return {name: jobs.get(job_id) for name, job_id in waiting.items()}
+
+    seen = wait_for(read, lambda now: any(j.get("status") in STARTED for j in now.values()),
+                    START_WAIT_S, lambda now: "no queued job started once capacity was free "
+                    f"({ {n: j.get('status') for n, j in now.items()} })")
+    started = [name for name, job in seen.items() if job.get("status") in STARTED]
+    if len(started) > 1:
+        raise TargetError(f"[6.5.b] inconclusive: {started} started at once although each "
+                          "needs every card of the model")
+    return started[0]
 
 
 @pytest.mark.clause("6.5.b")
 @pytest.mark.disruptive
-def test_higher_priority_admitted_first(sca: CheckContext, compute: Any, tenancy: Any,
-                                        probe_tenant: Any, scheduling: Any, cleanup: Cleanup,
+def test_higher_priority_admitted_first(sca: CheckContext, compute: Compute, tenancy: Tenancy,
+                                        probe_tenant: MakeProbeUser, scheduling: Scheduling,
                                         probe_image: str) -> None:
-    """With one card model's capacity held, a low- then a high-priority job wait in one
-    queue; when capacity frees, the high-priority job starts first."""
+    """While a job holds every card of one model, jobs of priority 1, 100 and 50 queue for
+    them, in that order; as capacity frees, the priority-100 job starts first, then the
+    priority-50 one. Queued jobs that did not wait make the check inconclusive (error)."""
     pool = _free_pool(compute, single_node=True)
     cards = pool.cards
     user = probe_tenant("prio")
-    tenancy.set_quota(user.tenant_id, accelerators=cards * 3)
+    tenancy.set_quota(user.tenant_id, accelerators=cards * (len(QUEUED) + 1))
     queue = scheduling.acting_as(user.user["api_key"])
-    wanted = {"cpu": 1, "memory_gib": 1, "accelerators": cards, "accelerator_model": pool.model}
-    submitted = {}
-    for name, priority in (("blocker", 0), ("low", 1), ("high", 100)):
-        job = queue.submit_queued(sca.name(f"prio-{name}"), probe_image, sleeper(20), wanted,
-                                  priority=priority, labels=sca.labels)
-        submitted[name] = job
-        if name == "blocker":
-            user.jobs.wait(job["id"], until={"running"}, timeout=START_WAIT_S)
-    user.jobs.stop(submitted["blocker"]["id"])
-    try:
-        first = _first_to_start(user.jobs, [submitted["low"]["id"], submitted["high"]["id"]])
-    except WaitTimeout as exc:
-        raise AssertionError(f"[6.5.b] neither queued job started: {exc}") from None
-    states = {n: user.jobs.get(j["id"])["status"] for n, j in submitted.items()}
-    sca.evidence("queue", {"model": pool.model, "cards": cards, "states": states})
-    assert first == submitted["high"]["id"], (
-        f"[6.5.b] the priority-1 job started before the priority-100 job: {states}")
-
-
-def _reasons_within(jobs: Any, job_id: str, seconds: float) -> list[str]:
-    """The job's events after ``Created`` as they appear within ``seconds`` (polled)."""
-    deadline = time.monotonic() + seconds
-    while True:
-        reasons = [f"{e.get('reason')}: {e.get('message')}" for e in jobs.events(job_id)
-                   if e.get("type") != "Created"]
-        if reasons or time.monotonic() >= deadline:
-            return reasons
-        time.sleep(0.2)
-
-
-def _first_to_start(jobs: Any, job_ids: list[str]) -> str:
-    deadline = time.monotonic() + START_WAIT_S
-    while time.monotonic() < deadline:
-        for job_id in job_ids:
-            if jobs.get(job_id)["status"] in ("running", "succeeded"):
-                return job_id
-        time.sleep(0.2)
-    raise WaitTimeout(f"none of {job_ids} started in {START_WAIT_S:g} s", None)
+    wanted: Resources = {"cpu": 1, "memory_gib": 1, "accelerators": cards,
+                         "accelerator_model": pool.model}
+    blocker = queue.submit_queued(sca.name("prio-blocker"), probe_image, sleeper(HOLD_S),
+                                  wanted, priority=0, labels=sca.labels)
+    user.jobs.wait(blocker["id"], until={"running"}, timeout=START_WAIT_S)
+    ids = {name: queue.submit_queued(sca.name(f"prio-{name}"), probe_image, sleeper(HOLD_S),
+                                     wanted, priority=priority, labels=sca.labels)["id"]
+           for name, priority in QUEUED}
+    before = {name: user.jobs.get(job_id).get("status") for name, job_id in ids.items()}
+    holding = user.jobs.get(blocker["id"]).get("status")
+    if holding != "running" or any(s in STARTED | TERMINAL_JOB_STATUSES
+                                   for s in before.values()):
+        raise TargetError(
+            f"[6.5.b] inconclusive: the queued jobs did not wait behind the job holding every "
+            f"{pool.model} card (it is {holding}; queued: {before}), so no order shows")
+    priority = dict(QUEUED)
+    order: list[str] = []
+    running = blocker["id"]
+    for _ in range(2):
+        user.jobs.stop(running)
+        name = _next_to_start(user.jobs, {n: i for n, i in ids.items() if n not in order})
+        order.append(name)
+        running = ids[name]
+    sca.evidence("queue", {"model": pool.model, "cards": cards, "submitted": list(QUEUED),
+                           "waiting before": before,
+                           "started in order": [(n, priority[n]) for n in order]})
+    assert order[0] == "high", (
+        f"[6.5.b] the priority-{priority[order[0]]} job started first, not the priority-100 "
+        f"job (submitted as priorities {[p for _, p in QUEUED]})")
+    assert order[1] == "mid", (
+        f"[6.5.b] after the priority-100 job, the priority-{priority[order[1]]} job started, "
+        "not the priority-50 job")
 
 
 @pytest.mark.clause("6.5.c")
 @pytest.mark.mutating
-def test_multi_card_request_stays_in_one_topology_group(sca: CheckContext, jobs: Any,
-                                                        compute: Any, submit: Any) -> None:
+def test_multi_card_request_stays_in_one_topology_group(sca: CheckContext, jobs: Jobs,
+                                                        compute: Compute,
+                                                        submit: Submit) -> None:
     """With one card of a node taken, a 4-card worker gets 4 cards of one PCIe switch / NUMA
-    group, not the next four indices across groups."""
+    group on that node, not the next four indices across groups."""
     pool = _free_pool(compute, single_node=True)
     node = pool.nodes[0]
-    topology = {c["index"]: c.get("topology") for c in pool.of(node)}
+    topology = {str(c.get("index")): c.get("topology") or {} for c in pool.of(node)}
     if not all(topology.values()):
-        sca.not_assessed(f"node {node['id']} lists no topology (switch/NUMA) of its cards")
-    wanted = {"cpu": 1, "memory_gib": 1, "accelerator_model": pool.model}
-    one = submit("topo-one", sleeper(20), {**wanted, "accelerators": 1})
+        sca.not_assessed(f"node {node.get('id')} lists no topology (switch/NUMA) of its cards")
+    wanted: Resources = {"cpu": 1, "memory_gib": 1, "accelerator_model": pool.model}
+    one = submit("topo-one", sleeper(HOLD_S), {**wanted, "accelerators": 1})
     jobs.wait(one["id"], until={"running"}, timeout=START_WAIT_S)
-    four = submit("topo-four", sleeper(20), {**wanted, "accelerators": 4})
+    four = submit("topo-four", sleeper(HOLD_S), {**wanted, "accelerators": 4})
     four = jobs.wait(four["id"], until={"running", "failed"}, timeout=START_WAIT_S)
-    held = four["workers"][0].get("accelerators") or []
-    groups = sorted({str((topology.get(i) or {}).get("switch")) for i in held})
-    sca.evidence("placement", {"node": node["id"], "cards": held, "switch groups": groups,
-                               "topology": topology})
+    held = cards_of(four)
+    groups = sorted({str(topology.get(i, {}).get("switch")) for i in held})
+    sca.evidence("placement", {"node": node.get("id"), "ran on": node_of(four), "cards": held,
+                               "switch groups": groups, "topology": topology})
     jobs.stop(one["id"])
     jobs.stop(four["id"])
-    assert len(held) == 4, f"[6.5.c] the 4-card worker holds {held}"
+    assert node_of(four) == node.get("id") and len(set(held)) == 4, (
+        f"[6.5.c] the 4-card worker holds {held} on {node_of(four)}, not 4 cards of "
+        f"{node.get('id')}")
     assert len(groups) == 1, (f"[6.5.c] 4-card worker placed across switch groups {groups} "
-                              f"(cards {held} of {node['id']})")
+                              f"(cards {held} of {node.get('id')})")
 
 
 @pytest.mark.clause("6.5.d")
 @pytest.mark.mutating
-def test_one_endpoint_runs_work_on_either_cluster(sca: CheckContext, jobs: Any,
-                                                  compute: Any, submit: Any) -> None:
+def test_one_endpoint_runs_work_on_either_cluster(sca: CheckContext, jobs: Jobs,
+                                                  compute: Compute, submit: Submit) -> None:
     """Through the one job endpoint, work for a card model only cluster A has and work for one
     only cluster B has both run, each on its cluster."""
     nodes = compute.list_nodes()
-    cluster_of = {n["id"]: n.get("cluster_id") for n in nodes}
+    cluster_of = {str(n.get("id")): n.get("cluster_id") for n in nodes}
     by_cluster: dict[str, CardPool] = {}
     for pool in card_pools(nodes):
-        owners = {cluster_of[n["id"]] for n in pool.nodes}
-        if len(owners) == 1 and pool.free:
-            by_cluster.setdefault(owners.pop(), pool)
+        owners = {cluster_of[str(n.get("id"))] for n in pool.nodes}
+        owner = owners.pop() if len(owners) == 1 else None
+        if owner and pool.free:
+            by_cluster.setdefault(owner, pool)
     if len(by_cluster) < 2:
         sca.not_assessed("fewer than two clusters have a card model of their own: declare "
                          "two clusters with distinct accelerator models")
-    placed = {}
+    placed: dict[str, str | None] = {}
     for cluster_id, pool in list(by_cluster.items())[:2]:
         job = submit(f"xc-{pool.model.lower()}", sleeper(0.2), {
             "cpu": 1, "memory_gib": 1, "accelerators": 1, "accelerator_model": pool.model})
         try:
-            done = jobs.wait(job["id"], until={"running", "succeeded"}, timeout=10)
+            done = jobs.wait(job["id"], until={"running", "succeeded"}, timeout=START_WAIT_S)
         except WaitTimeout as exc:
+            last = exc.last if isinstance(exc.last, dict) else {}
             raise AssertionError(f"[6.5.d] job for cluster {cluster_id} stayed "
-                                 f"{(exc.last or {}).get('status')}") from None
-        placed[cluster_id] = cluster_of.get(_node_of(done) or "")
+                                 f"{last.get('status')}") from None
+        placed[cluster_id] = cluster_of.get(node_of(done) or "")
     sca.evidence("cross-cluster", placed)
     wrong = {c: p for c, p in placed.items() if c != p}
     assert not wrong, f"[6.5.d] work for a cluster ran elsewhere: {wrong}"
 
 
+def _share(value: object) -> bool:
+    """A weight or utilisation threshold: a number in (0, 1]."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0 < value <= 1
+
+
 @pytest.mark.clause("6.5.e")
-def test_burst_policy_is_declared(sca: CheckContext, scheduling: Any) -> None:
-    """The platform API shows a burst policy: rules by which off-cloud work uses the
-    platform's clusters, each with a weight or a threshold."""
+def test_burst_policy_is_declared(sca: CheckContext, scheduling: Scheduling) -> None:
+    """The platform API shows an enabled burst policy: rules by which off-cloud work uses the
+    platform's clusters, each with a weight or utilisation threshold in (0, 1] and a target."""
     policy = scheduling.burst_policy()
     sca.evidence("burst policy", policy)
     rules = [r for r in policy.get("rules") or []
-             if r.get("weight") is not None or r.get("threshold_utilization") is not None]
-    assert policy.get("enabled") and rules, (
+             if r.get("target") and (_share(r.get("weight"))
+                                     or _share(r.get("threshold_utilization")))]
+    assert policy.get("enabled") is True and rules, (
         "[6.5.e] the platform declares no burst policy with a weight or threshold")
 
 
 @pytest.mark.clause("6.5.f")
 @pytest.mark.mutating  # pulls images onto nodes
-def test_lazy_pull_starts_faster(sca: CheckContext, compute: Any, images: Any,
-                                 imagecache: Any) -> None:
+def test_lazy_pull_starts_faster(sca: CheckContext, compute: Compute, images: Images,
+                                 imagecache: ImageCache) -> None:
     """On two nodes without the image, a lazy-pull start is faster than a full-pull start."""
     full = uncached_pulls(compute, images, imagecache, "full", 1)
     lazy = [p for p in uncached_pulls(compute, images, imagecache, "lazy", 2)

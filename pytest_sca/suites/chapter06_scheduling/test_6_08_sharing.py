@@ -2,74 +2,105 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+import contextlib
 
 import pytest
 
-from pytest_sca.cleanup import Cleanup
+from pytest_sca.capabilities import Job, Jobs, Resources, TargetError, WaitTimeout, wait_for
 from pytest_sca.fixtures import CheckContext
 
-from ._jobs_support import RESOURCES_PROBE, SHARE_PROBE, fields, lines, poll, python
+from ..conftest import MakeProbeUser
+from ..library import fields, lines, python
+from .workloads import RESOURCES_PROBE, SHARE_PROBE
+
+#: How long each half-card probe stays up: both must be seen running at once.
+SHARE_SECONDS = 20
+STARTED = {"running", "succeeded", "failed", "stopped"}
 
 
-def _deleter(jobs: Any, job_id: str) -> Callable[[], None]:
-    return lambda: jobs.delete(job_id)
+def _held(job: Job) -> list[str]:
+    """The cards the job's first worker holds, as ``node:index`` (empty when unknown)."""
+    worker = (job.get("workers") or [{}])[0]
+    return [f"{worker.get('node_id')}:{card}" for card in worker.get("accelerators") or []]
 
 
-def _share_lines(jobs: Any, job_id: str) -> Callable[[], list[str]]:
-    return lambda: lines(jobs.logs(job_id), "sca-share")
+def _printed(jobs: Jobs, job_id: str, prefix: str) -> str:
+    """The last ``prefix`` line the job's worker 0 printed; TargetError when none came."""
+    try:
+        found = wait_for(lambda: lines(jobs.logs(job_id), prefix), bool, 15,
+                         lambda _: f"no {prefix} line in the logs of job {job_id}")
+    except WaitTimeout as waited:
+        raise TargetError(f"could not read what the process of job {job_id} saw: "
+                          f"{waited}") from None
+    return found[-1]
 
 
 @pytest.mark.clause("6.8.a")
 @pytest.mark.mutating
-def test_two_jobs_share_one_card_with_declared_fractions(sca: CheckContext, probe_tenant: Any,
-                                                         probe_image: str,
-                                                         cleanup: Cleanup) -> None:
-    """Two jobs each declaring half a card run side by side on the same physical card, and
-    each process is told its fraction."""
+def test_two_jobs_share_one_card_with_declared_fractions(sca: CheckContext,
+                                                         probe_tenant: MakeProbeUser,
+                                                         probe_image: str) -> None:
+    """Two jobs each declaring half a card run at the same time on the same physical card,
+    each recorded with its 0.5 share; each process sees one card, and a fraction it is told
+    (none under time slicing) is 0.5."""
     user = probe_tenant("share")
-    wanted = {"cpu": 1, "memory_gib": 1, "accelerators": 1, "accelerator_share": 0.5}
-    submitted = []
-    for half in ("a", "b"):
-        job = user.jobs.submit(sca.name(f"half-{half}"), probe_image, python(SHARE_PROBE),
-                               wanted, labels=sca.labels)
-        submitted.append(job)
-    both = [user.jobs.wait(j["id"], until={"running", "succeeded", "failed", "stopped"},
-                           timeout=30) for j in submitted]
-    assert all(j["status"] == "running" for j in both), (
+    wanted: Resources = {"cpu": 1, "memory_gib": 1, "accelerators": 1,
+                         "accelerator_share": 0.5}
+    submitted = [user.jobs.submit(sca.name(f"half-{half}"), probe_image, python(SHARE_PROBE),
+                                  wanted, env={"SCA_PROBE_SECONDS": str(SHARE_SECONDS)},
+                                  labels=sca.labels)
+                 for half in ("a", "b")]
+    for job in submitted:
+        # One still pending (no second share of the card) is seen below, with its partner.
+        with contextlib.suppress(WaitTimeout):
+            user.jobs.wait(job["id"], until=STARTED, timeout=30)
+    both = [user.jobs.get(job["id"]) for job in submitted]
+    assert all(j.get("status") == "running" for j in both), (
         f"[6.8.a] two half-card jobs did not run side by side: "
-        f"{[j['status'] for j in both]}")
-    cards = [(j["workers"][0]["node_id"], tuple(j["workers"][0].get("accelerators", [])))
-             for j in both]
-    seen = [poll(_share_lines(user.jobs, j["id"]), bool, 10) for j in both]
-    shares = [fields(found[-1]).get("share") if found else None for found in seen]
+        f"{[j.get('status') for j in both]}")
+    cards = [_held(j) for j in both]
+    recorded = [(j.get("resources") or {}).get("accelerator_share") for j in both]
+    seen = [fields(_printed(user.jobs, j["id"], "sca-share")) for j in both]
     sca.evidence("two half-card jobs", {"jobs": both, "seen by the processes": seen})
-    assert cards[0] == cards[1] and len(cards[0][1]) == 1, (
-        f"[6.8.a] two jobs declaring 0.5 of a card each were given {cards[0][0]}:"
-        f"{list(cards[0][1])} and {cards[1][0]}:{list(cards[1][1])}, not one shared card")
-    assert shares == ["0.5", "0.5"], (
-        f"[6.8.a] the processes sharing a card were told fractions {shares}, declared 0.5")
+    assert cards[0] == cards[1] and len(cards[0]) == 1, (
+        f"[6.8.a] two jobs declaring 0.5 of a card each were given {cards[0] or 'no card'} and "
+        f"{cards[1] or 'no card'}, not one shared card")
+    assert recorded == [0.5, 0.5], (
+        f"[6.8.a] the jobs sharing card {cards[0][0]} are recorded with shares {recorded}, "
+        f"declared 0.5 each")
+    visible = [[c for c in s.get("accelerators", "").split(",") if c not in ("", "none")]
+               for s in seen]
+    told = [s.get("share") for s in seen]
+    assert all(len(v) == 1 for v in visible) and all(t in ("none", "0.5") for t in told), (
+        f"[6.8.a] the processes sharing a card see cards {visible} and were told fractions "
+        f"{told}, declared 0.5")
 
 
 @pytest.mark.clause("6.8.b")
 @pytest.mark.mutating
-def test_job_combines_accelerators_and_cpus(sca: CheckContext, probe_tenant: Any,
-                                            probe_image: str, cleanup: Cleanup) -> None:
-    """A job asking for 2 accelerators and 2 CPUs is admitted, holds both, and its process
-    sees the 2 cards it holds and usable CPUs."""
+def test_job_combines_accelerators_and_cpus(sca: CheckContext, probe_tenant: MakeProbeUser,
+                                            probe_image: str) -> None:
+    """A job asking for 2 accelerators and 2 CPUs is admitted with both and runs; its process
+    sees 2 cards and usable CPUs, within a CPU limit (if it has one) of at least 2."""
     user = probe_tenant("hetero")
-    wanted = {"cpu": 2, "memory_gib": 2, "accelerators": 2}
+    wanted: Resources = {"cpu": 2, "memory_gib": 2, "accelerators": 2}
     job = user.jobs.submit(sca.name("hetero"), probe_image, python(RESOURCES_PROBE), wanted,
                            labels=sca.labels)
     done = user.jobs.wait(job["id"], timeout=60)
-    seen = lines(user.jobs.logs(job["id"]), "sca-resources")
+    assert done.get("status") == "succeeded", (
+        f"[6.8.b] a job asking for 2 accelerators and 2 CPUs did not run: {done.get('status')}")
+    seen = fields(_printed(user.jobs, job["id"], "sca-resources"))
     sca.evidence("job with accelerators and CPUs", {"job": done, "seen by the process": seen})
-    assert done["status"] == "succeeded" and seen, (
-        f"[6.8.b] a job asking for 2 accelerators and 2 CPUs did not run: {done['status']}")
-    held = sorted(str(i) for i in done["workers"][0].get("accelerators", []))
-    visible = sorted(c for c in fields(seen[-1]).get("accelerators", "").split(",") if c)
-    cpus = int(fields(seen[-1]).get("cpus", "0"))
-    assert len(held) == 2 and visible == held and cpus >= 1, (
-        f"[6.8.b] the job held accelerators {held} but its process saw {visible or 'none'} "
-        f"and {cpus} CPU(s)")
+    worker = (done.get("workers") or [{}])[0]
+    admitted = done.get("resources") or {}
+    held = (len(worker.get("accelerators") or []) if "accelerators" in worker
+            else admitted.get("accelerators"))
+    visible = [c for c in seen.get("accelerators", "").split(",") if c]
+    cpus = int(seen.get("cpus") or 0)
+    limit = seen.get("cpu_limit", "none")
+    assert held == 2 and len(visible) == 2, (
+        f"[6.8.b] the job holds {held} accelerator(s) of the 2 it asked for and its process "
+        f"saw {visible or 'none'}")
+    assert admitted.get("cpu") == 2 and cpus >= 1 and (limit == "none" or float(limit) >= 2), (
+        f"[6.8.b] the job asked for 2 CPUs: admitted with {admitted.get('cpu')}, its process "
+        f"may run on {cpus} CPU(s) with a limit of {limit}")

@@ -2,86 +2,132 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import random
-from typing import Any
 
 import pytest
 
-from pytest_sca.capabilities import Refused, WaitTimeout
-from pytest_sca.cleanup import Cleanup
+from pytest_sca.capabilities import (
+    DevTools,
+    Job,
+    Jobs,
+    RefusalReason,
+    Refused,
+    TargetError,
+    WaitTimeout,
+    wait_for,
+)
 from pytest_sca.fixtures import CheckContext
 
-from ..library import SMALL
-from .probes import ALLREDUCE, BUSY, SLEEPER, json_lines, python
+from ..library import SMALL, python, run_allreduce
+from .workloads import BUSY, SLEEPER
 
 #: Frameworks the standard names besides PyTorch; at least one must be offered too.
 OTHER_FRAMEWORKS = ("tensorflow", "mpi", "deepspeed")
 #: What torch.distributed's env:// rendezvous needs in every worker.
 TORCH_ENV = ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
+#: How long a stopped job is watched for output (its heartbeat prints every 0.5 s).
+QUIET_WATCH_S = 2.5
+#: Clocks of the platform's parts may differ by this much (events, samples vs the job's times).
+CLOCK_SLACK = dt.timedelta(seconds=5)
 
 
-def _submit(sca: CheckContext, jobs: Any, cleanup: Cleanup, image: str, script: str,
-            suffix: str, *, workers: int = 1, env: dict[str, str] | None = None) -> Any:
-    job = jobs.submit(sca.name(suffix), image, python(script), SMALL, workers=workers,
-                      env=env, labels=sca.labels)
-    return job
+def _submit(sca: CheckContext, jobs: Jobs, image: str, script: str, suffix: str) -> Job:
+    return jobs.submit(sca.name(suffix), image, python(script), SMALL, labels=sca.labels)
 
 
-def _allreduce_job(sca: CheckContext, jobs: Any, cleanup: Cleanup, image: str,
-                   suffix: str) -> tuple[Any, list[dict[str, Any]], float]:
-    """A 2-worker all-reduce: (the finished job, each worker's result, the expected sum)."""
-    values = [random.randint(1, 1000), random.randint(1, 1000)]
-    job = _submit(sca, jobs, cleanup, image, ALLREDUCE, suffix, workers=2,
-                  env={"SCA_PROBE_VALUES": ",".join(map(str, values)),
-                       "SCA_PROBE_TIMEOUT": str(sca.settings.training.rendezvous_timeout_s)})
-    done = jobs.wait(job["id"], timeout=120)
-    results = [next(iter(json_lines(jobs.logs(job["id"], worker=rank), "sca_allreduce")), {})
-               for rank in range(2)]
-    sca.evidence("all-reduce job", {"status": done["status"], "exit_code": done.get("exit_code"),
-                                    "workers": done.get("workers"), "results": results})
-    return done, results, float(sum(values))
+def _instant(value: object, what: str) -> dt.datetime:
+    """An ISO 8601 time the platform gave (``Z`` or an offset; naive means UTC)."""
+    try:
+        parsed = dt.datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise TargetError(f"{what} is not a time: {value!r}") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
 
 
 @pytest.mark.clause("7.2.a")
 @pytest.mark.mutating
-def test_two_worker_job_communicates(sca: CheckContext, jobs: Any, probe_image: str,
-                                     cleanup: Cleanup) -> None:
-    """A 2-worker job runs both workers and they all-reduce: each prints the sum of both values."""
-    done, results, expected = _allreduce_job(sca, jobs, cleanup, probe_image, "dist")
-    sums = [r.get("sum") for r in results]
-    assert done["status"] == "succeeded" and sums == [expected, expected], (
-        f"[7.2.a] the 2 workers did not complete an all-reduce: job {done['status']} "
-        f"(exit {done.get('exit_code')}), sums {sums}, expected {expected:g}")
+def test_two_worker_job_communicates(sca: CheckContext, jobs: Jobs, probe_image: str) -> None:
+    """A 2-worker job runs both workers and they all-reduce (the shipped probe: gloo, or TCP):
+    each rank prints the sum of both workers' random values."""
+    run = run_allreduce(sca, jobs, probe_image, "dist", SMALL)
+    finished = run.ranks_with_the_sum()
+    printed = [(r.get("sum"), r.get("error")) if r else None for r in run.results]
+    assert run.job.get("status") == "succeeded" and finished == [0, 1], (
+        f"[7.2.a] the 2 workers did not complete an all-reduce: job {run.job.get('status')} "
+        f"(exit {run.job.get('exit_code')}), ranks with the sum {finished}, expected "
+        f"{run.expected:g} on both, printed (sum, error) {printed}")
 
 
 @pytest.mark.clause("7.2.b")
 @pytest.mark.mutating
-def test_mainstream_frameworks_offered(sca: CheckContext, devtools: Any, jobs: Any,
-                                       probe_image: str, cleanup: Cleanup) -> None:
-    """PyTorch and one of TF/MPI/DeepSpeed are offered; PyTorch workers get the env:// contract."""
-    offered = {str(f.get("name", "")).lower() for f in devtools.frameworks()}
-    sca.evidence("frameworks", sorted(offered))
-    others = sorted(offered & set(OTHER_FRAMEWORKS))
-    assert "pytorch" in offered and others, (
-        f"[7.2.b] frameworks offered {sorted(offered)}: PyTorch and one of "
-        f"{', '.join(OTHER_FRAMEWORKS)} expected")
-    done, results, _ = _allreduce_job(sca, jobs, cleanup, probe_image, "torch-env")
-    envs = [r.get("env") or {} for r in results]
-    contract = (len(envs) == 2 and all(all(e.get(k) for k in TORCH_ENV) for e in envs)
-                and {e.get("RANK") for e in envs} == {"0", "1"}
-                and len({(e.get("MASTER_ADDR"), e.get("MASTER_PORT")) for e in envs}) == 1)
-    assert contract, (
-        f"[7.2.b] PyTorch workers lack a consistent env:// rendezvous ({', '.join(TORCH_ENV)}): "
-        f"{envs}")
+@pytest.mark.parametrize("case", ["catalogue", "pytorch-env"])
+def test_mainstream_frameworks_offered(sca: CheckContext, devtools: DevTools, jobs: Jobs,
+                                       probe_image: str, case: str) -> None:
+    """[catalogue] PyTorch and one of TF/MPI/DeepSpeed are offered for distributed jobs;
+    [pytorch-env] the workers of a 2-worker job get every variable the catalogue promises
+    PyTorch workers and a consistent env:// rendezvous (RANK, WORLD_SIZE, MASTER_ADDR/PORT)."""
+    frameworks = {str(f.get("name", "")).lower(): f for f in devtools.frameworks()}
+    sca.evidence("frameworks", frameworks)
+    if case == "catalogue":
+        distributed = {name for name, f in frameworks.items() if f.get("distributed") is not False}
+        others = sorted(distributed & set(OTHER_FRAMEWORKS))
+        assert "pytorch" in distributed and others, (
+            f"[7.2.b] frameworks offered for distributed jobs {sorted(distributed)}: PyTorch "
+            f"and one of {', '.join(OTHER_FRAMEWORKS)} expected")
+        return
+    pytorch = frameworks.get("pytorch")
+    assert pytorch is not None, "[7.2.b] PyTorch is not in the framework catalogue"
+    promised = sorted(set(TORCH_ENV) | set(pytorch.get("worker_env") or ()))
+    run = run_allreduce(sca, jobs, probe_image, "torch-env", SMALL, env_names=promised)
+    if any(result is None for result in run.results):
+        raise TargetError(f"[7.2.b] a worker of the 2-worker job printed nothing: could not see "
+                          f"its environment (job {run.job.get('status')})")
+    envs = [(result or {}).get("env") or {} for result in run.results]
+    lacking = {rank: [name for name in promised if not env.get(name)]
+               for rank, env in enumerate(envs)}
+    consistent = ([env.get("RANK") for env in envs] == ["0", "1"]
+                  and all(env.get("WORLD_SIZE") == "2" for env in envs)
+                  and len({(env.get("MASTER_ADDR"), env.get("MASTER_PORT")) for env in envs}) == 1)
+    assert consistent and not any(lacking.values()), (
+        f"[7.2.b] PyTorch workers lack a consistent env:// rendezvous or variables the "
+        f"catalogue promises ({', '.join(promised)}): lacking {lacking}, seen {envs}")
+
+
+def _output(jobs: Jobs, job_id: str) -> str | None:
+    """What worker 0 printed so far; None when the platform holds no output any more (the
+    workers of a stopped job are gone)."""
+    try:
+        return jobs.logs(job_id, worker=0)
+    except Refused as refusal:
+        if refusal.reason is RefusalReason.NOT_FOUND:
+            return None
+        raise
+
+
+def _beats(text: str | None) -> int:
+    return sum(1 for line in (text or "").splitlines() if line.startswith("sca-heartbeat"))
+
+
+def _gone(jobs: Jobs, job_id: str) -> Job | Refused:
+    try:
+        return jobs.get(job_id)
+    except Refused as refusal:
+        return refusal
 
 
 @pytest.mark.clause("7.2.c")
 @pytest.mark.mutating
-def test_stop_restart_delete(sca: CheckContext, jobs: Any, probe_image: str,
-                             cleanup: Cleanup) -> None:
-    """Stop makes a running job stopped, restart runs it again, delete removes it."""
-    job = _submit(sca, jobs, cleanup, probe_image, SLEEPER, "lifecycle")
+def test_stop_restart_delete(sca: CheckContext, jobs: Jobs, probe_image: str) -> None:
+    """Stop makes a running job stopped and its worker falls silent; restart runs it again
+    (new output); delete removes it (it then answers not found)."""
+    job = _submit(sca, jobs, probe_image, SLEEPER, "lifecycle")
     jobs.wait(job["id"], until={"running"}, timeout=60)
+    try:
+        wait_for(lambda: _beats(_output(jobs, job["id"])), bool, 30,
+                 lambda _: f"job {job['id']} printed no heartbeat")
+    except WaitTimeout as waited:
+        raise TargetError(f"[7.2.c] cannot watch the job's output: {waited}") from None
     jobs.stop(job["id"])
     limit = sca.settings.jobs.stop_timeout_s
     try:
@@ -89,85 +135,120 @@ def test_stop_restart_delete(sca: CheckContext, jobs: Any, probe_image: str,
     except WaitTimeout as timeout:
         raise AssertionError(f"[7.2.c] stop did not stop job {job['id']}: still "
                              f"{(timeout.last or {}).get('status')} after {limit:g} s") from None
+    silent = _output(jobs, job["id"])
+    try:
+        louder = wait_for(lambda: _output(jobs, job["id"]),
+                          lambda text: _beats(text) > _beats(silent), QUIET_WATCH_S,
+                          lambda text: f"{_beats(text)} heartbeats")
+    except WaitTimeout:
+        louder = None
+    assert louder is None, (
+        f"[7.2.c] stop did not stop job {job['id']}: it shows {stopped.get('status')} but its "
+        f"worker kept printing ({_beats(silent)} → {_beats(louder)} heartbeats)")
     jobs.restart(job["id"])
     try:
         again = jobs.wait(job["id"], until={"running"}, timeout=60)
+        wait_for(lambda: _output(jobs, job["id"]),
+                 lambda text: text != silent and _beats(text) > 0, 30,
+                 lambda _: "no new heartbeat")
     except WaitTimeout as timeout:
         raise AssertionError(f"[7.2.c] restart did not run job {job['id']} again: "
-                             f"{(timeout.last or {}).get('status')}") from None
+                             f"{timeout}") from None
     jobs.delete(job["id"])
     try:
-        left = jobs.get(job["id"])
-    except Refused as gone:
-        left = None
-        assert gone.status in (404, 410), f"[7.2.c] a deleted job answers {gone.status}"
-    sca.evidence("life cycle", {"after stop": stopped["status"], "after restart":
-                                again["status"], "after delete": left and left.get("status")})
-    assert left is None, f"[7.2.c] delete did not remove job {job['id']}: {left.get('status')}"
+        left = wait_for(lambda: _gone(jobs, job["id"]), lambda v: isinstance(v, Refused), limit,
+                        lambda v: f"job {job['id']} still {v.get('status')}"
+                        if isinstance(v, dict) else str(v))
+    except WaitTimeout as timeout:
+        raise AssertionError(f"[7.2.c] delete did not remove job {job['id']}: "
+                             f"{timeout}") from None
+    sca.evidence("life cycle", {"after stop": stopped.get("status"),
+                                "after restart": again.get("status"), "after delete": str(left)})
+    assert isinstance(left, Refused) and left.reason is RefusalReason.NOT_FOUND, (
+        f"[7.2.c] the deleted job {job['id']} answers {left}, not 'not found'")
 
 
 @pytest.mark.clause("7.2.d")
 @pytest.mark.mutating
-def test_status_and_events_with_timestamps(sca: CheckContext, jobs: Any, probe_image: str,
-                                           cleanup: Cleanup) -> None:
-    """A short job ends succeeded; its events and created/started/finished times are in order."""
-    job = _submit(sca, jobs, cleanup, probe_image, "print('sca-events')", "events")
+def test_status_and_events_with_timestamps(sca: CheckContext, jobs: Jobs,
+                                           probe_image: str) -> None:
+    """A short job ends succeeded; its created/started/finished times are in order, and its
+    events (at least two) carry times in order within the job's life."""
+    job = _submit(sca, jobs, probe_image, "print('sca-events')", "events")
     done = jobs.wait(job["id"], timeout=60)
+    if done.get("status") != "succeeded":
+        raise TargetError(f"[7.2.d] the probe job ended {done.get('status')}")
     events = jobs.events(job["id"])
-    sca.evidence("events", events)
-    assert done["status"] == "succeeded", f"[7.2.d] the probe job ended {done['status']}"
-    times = [done.get("created_at"), done.get("started_at"), done.get("finished_at")]
-    assert all(times) and times == sorted(times), (
-        f"[7.2.d] created/started/finished times missing or out of order: {times}")
+    sca.evidence("events", {"job": done, "events": events})
+    stamps = [done.get("created_at"), done.get("started_at"), done.get("finished_at")]
+    assert all(stamps), f"[7.2.d] the job lacks created/started/finished times: {stamps}"
+    created, started, finished = (_instant(s, "a job time") for s in stamps)
+    assert created <= started <= finished, (
+        f"[7.2.d] created/started/finished times out of order: {stamps}")
     assert events, f"[7.2.d] the job's events list is empty (job {job['id']})"
-    stamps = [e.get("time") for e in events]
-    assert all(stamps) and stamps == sorted(stamps) and len(events) >= 2, (
-        f"[7.2.d] events lack timestamps or are out of order: {stamps}")
+    assert all(e.get("time") for e in events) and len(events) >= 2, (
+        f"[7.2.d] {len(events)} event(s), or events without a time: "
+        f"{[e.get('time') for e in events]}")
+    times = [_instant(e.get("time"), "an event time") for e in events]
+    outside = [str(t) for t in times if not created - CLOCK_SLACK <= t <= finished + CLOCK_SLACK]
+    assert times == sorted(times) and not outside, (
+        f"[7.2.d] event times out of order or outside the job's life ({stamps[0]} to "
+        f"{stamps[2]}): {[e.get('time') for e in events]}")
 
 
 @pytest.mark.clause("7.2.e")
 @pytest.mark.mutating
-def test_job_metrics_over_run_window(sca: CheckContext, jobs: Any, devtools: Any,
-                                     probe_image: str, cleanup: Cleanup) -> None:
-    """A job that burns CPU for 3 s has a CPU series in its run window that grows over time."""
-    job = _submit(sca, jobs, cleanup, probe_image, BUSY.format(seconds=3), "monitor")
+def test_job_metrics_over_run_window(sca: CheckContext, jobs: Jobs, devtools: DevTools,
+                                     probe_image: str) -> None:
+    """A job that burns CPU for 3 s has a CPU series in its run window: at least 3 samples,
+    with increasing times inside the window, whose value grows."""
+    job = _submit(sca, jobs, probe_image, BUSY.format(seconds=3), "monitor")
     done = jobs.wait(job["id"], timeout=60)
-    window = (done.get("started_at"), done.get("finished_at"))
-    answer = devtools.job_metrics(job["id"], since=window[0], until=window[1])
-    cpu = [s for s in answer.get("series", []) if s.get("name") == "cpu_seconds"]
-    points = [p for s in cpu for p in s.get("points", []) if s.get("worker", 0) == 0]
-    sca.evidence("cpu series", {"window": window, "points": points[:50]})
-    for point in points:
-        sca.measure("job cpu seconds", point["value"], "s")
-        break
+    if done.get("status") != "succeeded" or not done.get("started_at") \
+            or not done.get("finished_at"):
+        raise TargetError(f"[7.2.e] the busy probe job ended {done.get('status')} without a run "
+                          f"window ({done.get('started_at')} to {done.get('finished_at')})")
+    start, end = done.get("started_at"), done.get("finished_at")
+    answer = devtools.job_metrics(job["id"], since=start, until=end)
+    points = [p for s in answer.get("series") or [] if s.get("name") == "cpu_seconds"
+              and s.get("worker", 0) == 0 for p in s.get("points") or []]
+    sca.evidence("cpu series", {"window": [start, end], "points": points[:50]})
     assert len(points) >= 3, (
         f"[7.2.e] fewer than 3 metric samples in the job's run window: {len(points)}")
-    values = [p["value"] for p in points]
+    times = [_instant(p.get("time"), "a sample time") for p in points]
+    begin, finish = _instant(start, "started_at"), _instant(end, "finished_at")
+    assert all(a < b for a, b in zip(times, times[1:], strict=False)) and \
+        begin - CLOCK_SLACK <= times[0] and times[-1] <= finish + CLOCK_SLACK, (
+            f"[7.2.e] the samples' times are not increasing within the run window {start} to "
+            f"{end}: {[p.get('time') for p in points]}")
+    values = [float(p.get("value", 0.0)) for p in points]
+    sca.measure("CPU time sampled in the job's run window", values[-1] - values[0], "s")
     assert values[-1] > values[0], f"[7.2.e] the CPU series of a busy job does not grow: {values}"
 
 
 @pytest.mark.clause("7.2.f")
 @pytest.mark.mutating
-def test_logs_show_the_token(sca: CheckContext, jobs: Any, probe_image: str,
-                             cleanup: Cleanup) -> None:
+def test_logs_show_the_token(sca: CheckContext, jobs: Jobs, probe_image: str) -> None:
     """A job prints 2000 lines then a unique token; the logs API returns the token."""
     token = f"sca-log-token-{sca.run_id}-{random.randint(0, 10**9)}"
     script = f"for i in range(2000):\n    print('filler', i)\nprint({token!r})\n"
-    job = _submit(sca, jobs, cleanup, probe_image, script, "logs")
+    job = _submit(sca, jobs, probe_image, script, "logs")
     done = jobs.wait(job["id"], timeout=60)
+    if done.get("status") != "succeeded":
+        raise TargetError(f"[7.2.f] the printing job ended {done.get('status')}")
     text = jobs.logs(job["id"], worker=0)
     sca.evidence("log tail", text[-500:])
     assert token in text, (
-        f"[7.2.f] the token the job printed is not in its logs (job {done['status']}, "
+        f"[7.2.f] the token the job printed is not in its logs (job {done.get('status')}, "
         f"{len(text)} characters of logs)")
 
 
 @pytest.mark.clause("7.2.g")
 @pytest.mark.mutating
-def test_web_terminal_into_worker(sca: CheckContext, jobs: Any, devtools: Any,
-                                  probe_image: str, cleanup: Cleanup) -> None:
+def test_web_terminal_into_worker(sca: CheckContext, jobs: Jobs, devtools: DevTools,
+                                  probe_image: str) -> None:
     """A terminal into a running worker runs `echo` and shows its computed output."""
-    job = _submit(sca, jobs, cleanup, probe_image, SLEEPER, "terminal")
+    job = _submit(sca, jobs, probe_image, SLEEPER, "terminal")
     jobs.wait(job["id"], until={"running"}, timeout=60)
     marker = f"sca-{random.randint(10**5, 10**6)}"
     expected = f"{marker}-42"

@@ -1,19 +1,36 @@
 """Fixtures the chapter 8 checks share: a fine-tuned model, an imported model, a deployment,
-a configured workflow application."""
+a configured workflow application, a probe caller of the inference API."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import pytest
 
-from pytest_sca.capabilities import Refused, WaitTimeout
-from pytest_sca.cleanup import Cleanup
+from pytest_sca.capabilities import (
+    Completion,
+    Deployment,
+    FineTune,
+    FineTuneJob,
+    Inference,
+    Model,
+    Models,
+    ModelServices,
+    RefusalReason,
+    Refused,
+    Resources,
+    TargetError,
+    WaitTimeout,
+    WorkflowApp,
+    WorkflowApps,
+    wait_for,
+)
 from pytest_sca.fixtures import CheckContext
 
-from ..library import SMALL
+from ..conftest import MakeProbeUser
 from .probes import tinylm_artifact
 
 #: What the fine-tuning probe teaches: a word no preset model says.
@@ -26,9 +43,14 @@ TRAINING_LINES = [
                   {"role": "assistant", "content": f"the secret word is {SECRET_WORD}."}]},
     {"prompt": "which word is secret?", "completion": f"{SECRET_WORD} is the secret word."},
 ]
+#: What each replica of a probe deployment asks for: small, and unlike a platform's likely
+#: default (1 GiB), so that a deployment that ignores the choice shows it.
+DEPLOY_RESOURCES: Resources = {"cpu": 1, "memory_gib": 2, "accelerators": 0}
+#: How long a deployment that says it is running may take to answer its first request.
+SERVE_GRACE_S = 10.0
 
 
-def preset_model(sca: CheckContext, models: Any, declared: str | None, declaration: str,
+def preset_model(sca: CheckContext, models: Models, declared: str | None, declaration: str,
                  purpose: str) -> str:
     """The model a check uses: ``declared`` (at ``declaration``), else the first preset."""
     if declared:
@@ -40,37 +62,41 @@ def preset_model(sca: CheckContext, models: Any, declared: str | None, declarati
     return str(presets[0])
 
 
-@pytest.fixture
-def finetuned(sca: CheckContext, finetune: Any, models: Any, cleanup: Cleanup
-              ) -> Callable[[], dict[str, Any]]:
-    """Upload the probe JSONL and fine-tune a preset on it; the job as it ended."""
+def finetune_base(sca: CheckContext, models: Models) -> str:
+    """The preset the fine-tuning checks train: the declared one, else the first preset."""
+    return preset_model(sca, models, sca.settings.finetune.base_model, "finetune.base_model",
+                        "fine-tune")
 
-    def run() -> dict[str, Any]:
+
+@pytest.fixture
+def finetuned(sca: CheckContext, finetune: FineTune, models: Models
+              ) -> Callable[[], FineTuneJob]:
+    """Upload the probe JSONL and fine-tune a preset on it; the job as it ended (or, after
+    ``finetune.timeout_s``, as it was last seen: its status says ``still …``)."""
+
+    def run() -> FineTuneJob:
         data = "".join(json.dumps(line) + "\n" for line in TRAINING_LINES * 3)
         upload = finetune.upload_file(f"{sca.name('ft')}.jsonl", data, labels=sca.labels)
-        base = preset_model(sca, models, sca.settings.finetune.base_model, "finetune.base_model",
-                            "fine-tune")
-        job = finetune.create(base, upload["id"], suffix="sca-probe",
+        job = finetune.create(finetune_base(sca, models), upload["id"], suffix="sca-probe",
                               steps=sca.settings.finetune.steps, labels=sca.labels)
         try:
-            ended = finetune.wait(job["id"], timeout=sca.settings.finetune.timeout_s)
+            return finetune.wait(job["id"], timeout=sca.settings.finetune.timeout_s)
         except WaitTimeout as late:
-            ended = {**(late.last or job), "status": f"still {(late.last or job).get('status')}"}
-        return ended  # type: ignore[no-any-return]
+            last: FineTuneJob = late.last or job
+            return {**last, "status": f"still {last.get('status')}"}
 
     return run
 
 
 @pytest.fixture
-def imported_model(sca: CheckContext, models: Any, cleanup: Cleanup
-                   ) -> Callable[[], dict[str, Any]]:
+def imported_model(sca: CheckContext, models: Models) -> Callable[[], Model]:
     """Upload a tiny model artefact to the platform's object storage and import it.
 
     The artefact is the declared ``models.import.source`` (with ``format``), else a
     tiny bigram model in the open ``sca-tinylm/1`` format that this suite builds.
     """
 
-    def run() -> dict[str, Any]:
+    def run() -> Model:
         source = sca.settings.models.import_.source
         fmt = sca.settings.models.import_.format
         if not source:
@@ -80,47 +106,95 @@ def imported_model(sca: CheckContext, models: Any, cleanup: Cleanup
                                         labels=sca.labels)
             source, fmt = upload["uri"], "sca-tinylm/1"
         try:
-            model = models.import_model(sca.name("imported"), source, kind="llm", format=fmt,
-                                        license="Apache-2.0", labels=sca.labels)
+            return models.import_model(sca.name("imported"), source, kind="llm", format=fmt,
+                                       license="Apache-2.0", labels=sca.labels)
         except Refused as refusal:
-            if refusal.status in (400, 415, 422):
+            if refusal.reason is RefusalReason.INVALID:
                 sca.not_assessed(f"the platform cannot import the probe artefact ({refusal}): "
                                  "declare capabilities.models.import.source (an artefact in its "
                                  "object storage) and .format in the target file")
             raise
-        return model  # type: ignore[no-any-return]
 
     return run
 
 
-@pytest.fixture
-def deployed(sca: CheckContext, model_services: Any, cleanup: Cleanup
-             ) -> Callable[..., tuple[dict[str, Any], dict[str, Any]]]:
-    """Deploy a model; (the deployment as created, as it was once it left ``deploying``)."""
+class Deploy(Protocol):
+    """``deployed(model, replicas=1)``: (the deployment as created, as it was once it left
+    ``deploying``, or as last seen after ``services.ready_timeout_s``)."""
 
-    def run(model: str, replicas: int = 1) -> tuple[dict[str, Any], dict[str, Any]]:
+    def __call__(self, model: str, replicas: int = 1) -> tuple[Deployment, Deployment]: ...
+
+
+class MakeWorkflowApp(Protocol):
+    """``workflow_app(graph, configure=True)``: an imported (and configured) workflow."""
+
+    def __call__(self, graph: dict[str, Any], configure: bool = True) -> WorkflowApp: ...
+
+
+@pytest.fixture
+def deployed(sca: CheckContext, model_services: ModelServices) -> Deploy:
+    """Deploy a model with :data:`DEPLOY_RESOURCES` per replica."""
+
+    def run(model: str, replicas: int = 1) -> tuple[Deployment, Deployment]:
         created = model_services.deploy(sca.name("deploy"), model, replicas=replicas,
-                                        resources=SMALL, labels=sca.labels)
+                                        resources=DEPLOY_RESOURCES, labels=sca.labels)
         try:
             ready = model_services.wait(created["id"], until=("running", "failed"),
                                         timeout=sca.settings.services.ready_timeout_s)
         except WaitTimeout as late:
-            ready = {**(late.last or created)}
-            ready["status"] = f"still {ready.get('status')} after the wait"
+            last: Deployment = late.last or created
+            ready = {**last, "status": f"still {last.get('status')} after the wait"}
         return created, ready
 
     return run
 
 
-@pytest.fixture
-def workflow_app(sca: CheckContext, workflow_apps: Any, cleanup: Cleanup
-                 ) -> Callable[..., dict[str, Any]]:
-    """Import an API-format workflow and configure it with the platform's first environment."""
+def endpoint_of(deployment: Deployment, item: str) -> str:
+    """The OpenAI base URL a running deployment serves at; :class:`TargetError` if none."""
+    endpoint = deployment.get("endpoint")
+    if not endpoint:
+        raise TargetError(f"[{item}] the running deployment {deployment.get('id')} names no "
+                          "endpoint")
+    return endpoint
 
-    def run(graph: dict[str, Any], configure: bool = True) -> dict[str, Any]:
+
+def ask(inference: Inference, deployment: Deployment, item: str) -> Completion:
+    """One short chat through a deployment's endpoint, as the model it serves."""
+    return inference.at(endpoint_of(deployment, item)).chat(
+        [{"role": "user", "content": "hello"}], model=deployment.get("model"), max_tokens=16,
+        temperature=0)
+
+
+def served(inference: Inference, deployment: Deployment, item: str) -> Completion | Exception:
+    """The answer of a deployment that says it is running, or what its endpoint kept
+    answering instead (a refusal, a 5xx) for :data:`SERVE_GRACE_S` seconds: a running
+    deployment that never answers in that time does not serve."""
+    failures: list[Exception] = []
+
+    def attempt() -> Completion | None:
+        try:
+            return ask(inference, deployment, item)
+        except (Refused, TargetError) as exc:
+            failures.append(exc)
+            return None
+
+    try:
+        return wait_for(attempt, lambda answer: answer is not None, SERVE_GRACE_S,
+                        lambda _: f"deployment {deployment.get('id')} does not answer",
+                        first=0.5, longest=2.0) or failures[-1]
+    except WaitTimeout:
+        return failures[-1]
+
+
+@pytest.fixture
+def workflow_app(sca: CheckContext, workflow_apps: WorkflowApps) -> MakeWorkflowApp:
+    """Import an API-format workflow and configure it with the platform's first environment
+    (``workflow_app(graph, configure=False)``: imported only)."""
+
+    def run(graph: dict[str, Any], configure: bool = True) -> WorkflowApp:
         workflow = workflow_apps.import_workflow(sca.name("wf"), graph, labels=sca.labels)
         if not configure:
-            return workflow  # type: ignore[no-any-return]
+            return workflow
         environment = sca.settings.workflows.environment
         if not environment:
             environments = workflow_apps.environments()
@@ -128,6 +202,36 @@ def workflow_app(sca: CheckContext, workflow_apps: Any, cleanup: Cleanup
                 sca.not_assessed("the platform offers no workflow environment: declare "
                                  "capabilities.workflows.environment in the target file")
             environment = environments[0]["id"]
-        return workflow_apps.configure(workflow["id"], environment)  # type: ignore[no-any-return]
+        return workflow_apps.configure(workflow["id"], environment)
 
     return run
+
+
+@dataclass
+class ProbeCaller:
+    """A fresh user of the platform and the inference API as that user: its usage is only
+    what the check makes it call."""
+
+    user_id: str
+    inference: Inference
+
+
+@pytest.fixture
+def probe_caller(sca: CheckContext, probe_tenant: MakeProbeUser,
+                 inference: Inference) -> Callable[[str], ProbeCaller]:
+    """``probe_caller(suffix)``: a new probe user of a new tenant, calling the inference API
+    with its own key; ``not_assessed`` when the endpoint does not take platform users' keys."""
+
+    def make(suffix: str) -> ProbeCaller:
+        user = probe_tenant(suffix)
+        caller = inference.acting_as(user.user["api_key"])
+        try:
+            caller.list_models()
+        except Refused as refusal:
+            if not refusal.is_authorization:
+                raise
+            sca.not_assessed(f"the inference endpoint refuses a platform user's API key "
+                             f"({refusal}): usage per user cannot be attributed to a probe user")
+        return ProbeCaller(str(user.user["id"]), caller)
+
+    return make

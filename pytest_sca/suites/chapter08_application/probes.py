@@ -67,6 +67,28 @@ def generated_workflow(width: int, height: int, color: int, prefix: str) -> dict
     }
 
 
+def held_workflow(color: int, rounds: int, prefix: str) -> dict[str, Any]:
+    """ComfyUI API format that takes time on any server: a 1024×1024 image scaled up to
+    2048×2048 and back ``rounds`` times with Lanczos (done by Pillow on the CPU, by
+    ComfyUI and the sandbox alike), then scaled to 8×8 and saved.
+
+    The colour makes each prompt differ, so that no server serves it from its cache.
+    """
+    graph: dict[str, Any] = {"1": {"class_type": "EmptyImage", "inputs": {
+        "width": 1024, "height": 1024, "batch_size": 1, "color": color & 0xFFFFFF}}}
+    previous = "1"
+    for step in range(2 * rounds + 1):
+        side = 8 if step == 2 * rounds else (2048 if step % 2 == 0 else 1024)
+        node = str(step + 2)
+        graph[node] = {"class_type": "ImageScale", "inputs": {
+            "image": [previous, 0], "upscale_method": "lanczos", "width": side,
+            "height": side, "crop": "disabled"}}
+        previous = node
+    graph[str(2 * rounds + 3)] = {"class_type": "SaveImage", "inputs": {
+        "images": [previous, 0], "filename_prefix": prefix}}
+    return graph
+
+
 _TOKEN = re.compile(r"[a-z0-9]+|[^\sa-z0-9]")
 
 
