@@ -293,6 +293,10 @@ class KubernetesConfig(StrictModel):
         default="sca-cluster-queue",
         description="Kueue ClusterQueue the run's LocalQueues point at (created by the "
                     "platform's operator, with the flavors and quotas it grants)")
+    queue_jobs: bool = Field(
+        default=True,
+        description="where the cluster serves Kueue, submit every probe job through a LocalQueue "
+                    "of the run (admitted whole, within the ClusterQueue's quota)")
     volcano_queue: str = Field(default="default", description="Volcano Queue of probe jobs")
     training_runtime: str = Field(
         default="torch-distributed",

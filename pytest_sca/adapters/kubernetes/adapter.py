@@ -11,6 +11,7 @@ No network in ``__init__``: the client is built on first use.
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any, ClassVar
 
@@ -22,6 +23,7 @@ from pytest_sca.capabilities import (
     Refused,
     TargetError,
     Unsupported,
+    WebAnswer,
 )
 from pytest_sca.cleanup import UndoAction
 
@@ -91,6 +93,7 @@ class KubernetesAdapter(Adapter):
             self._undo: dict[tuple[str, str, str], UndoAction] = {}
             self._namespace_ready = False
             self._served: frozenset[str] | None = None
+            self._resources: dict[str, frozenset[str]] = {}
             #: token of a user the run created → its tenant's namespace
             self._token_namespaces: dict[str, str] = {}
 
@@ -154,8 +157,26 @@ class KubernetesAdapter(Adapter):
         return root._served
 
     def serves(self, kind: str) -> bool:
-        """Whether the cluster serves the API group of ``kind`` (a :data:`KINDS` key)."""
-        return KINDS[kind].group_version in self.served()
+        """Whether the cluster serves ``kind`` (a :data:`KINDS` key): its group version, and
+        the resource in it (``kubeflow.org/v1`` holds Notebooks and the Training Operator's
+        kinds, installed separately)."""
+        spec = KINDS[kind]
+        if spec.group_version not in self.served():
+            return False
+        return spec.plural in self.resources_of(spec.group_version)
+
+    def resources_of(self, group_version: str) -> frozenset[str]:
+        """The resource names one served group version lists (read once per run)."""
+        root = self._root
+        if group_version not in root._resources:
+            answer = raw_request(self, "GET", f"/apis/{group_version}", None,
+                                 "application/json")
+            names: frozenset[str] = frozenset()
+            if answer.status == 200:
+                names = frozenset(str(r.get("name", "")) for r in
+                                  json.loads(answer.text).get("resources") or [])
+            root._resources[group_version] = names
+        return root._resources[group_version]
 
     def require(self, *kinds: str, what: str) -> Kind:
         """The first of ``kinds`` the cluster serves; :class:`Unsupported` naming the missing
@@ -403,3 +424,40 @@ def _deleter(adapter: KubernetesAdapter, kind: str) -> Any:
     method = _deleters(adapter)[kind]
     return lambda namespace, name: adapter.call(f"delete {kind} {name}", method, namespace,
                                                 name)
+
+
+def auth_headers(adapter: KubernetesAdapter) -> dict[str, str]:
+    """The headers that authenticate a request as the adapter's principal."""
+    headers: dict[str, str] = {}
+    for setting in adapter.api.configuration.auth_settings().values():
+        if setting.get("in") == "header" and setting.get("value"):
+            headers[str(setting["key"])] = str(setting["value"])
+    return headers
+
+
+def raw_request(adapter: KubernetesAdapter, method: str, path: str, body: bytes | None,
+                content_type: str, timeout: float = 30.0) -> WebAnswer:
+    """One request to the API server as the adapter's principal, never interpreted."""
+    from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import HTTPError
+
+    client = adapter.api
+    headers = {"Content-Type": content_type, "Accept": "application/json, */*",
+               **auth_headers(adapter)}
+    url = str(client.configuration.host).rstrip("/") + path
+    try:
+        response = client.rest_client.request(method, url, headers=headers,
+                                              body=body.decode("utf-8") if body else None,
+                                              _request_timeout=timeout)
+        status, raw_headers, data = response.status, response.headers, response.read()
+    except ApiException as exc:
+        status, raw_headers, data = int(exc.status or 0), exc.headers or {}, exc.body or b""
+    except (HTTPError, OSError) as exc:
+        raise TargetError(f"kubernetes {method} {path}: cannot reach the API server "
+                          f"({type(exc).__name__})") from None
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data or "")
+    headers_out = {str(k): str(v) for k, v in dict(raw_headers or {}).items()}
+    return WebAnswer(status=int(status), content_type=headers_out.get(
+        "Content-Type", headers_out.get("content-type", "")), text=text, headers=headers_out)
+
+

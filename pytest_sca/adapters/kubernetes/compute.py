@@ -30,14 +30,17 @@ class KubeCompute(Facade[KubernetesAdapter]):
         return {"name": "kubernetes", "version": version.git_version,
                 "api_version": f"{version.major}.{version.minor}", "simulated": False}
 
-    def list_nodes(self, cluster_id: str | None = None) -> list[Node]:
+    def list_nodes(self, cluster_id: str | None = None, *, finished: bool = False
+                   ) -> list[Node]:
+        """Nodes and their cards; ``finished`` also counts cards of pods that ended as held
+        (to tell which cards a finished job had)."""
         core = self.subject.core()
         nodes = self.subject.call("list nodes", core.list_node).items
         pods = self.subject.call("list pods", core.list_pod_for_all_namespaces).items
         cluster = self.subject.config.context or "kubernetes"
         if cluster_id not in (None, cluster):
             return []
-        return [self._node(node, pods, cluster) for node in nodes]
+        return [self._node(node, pods, cluster, finished) for node in nodes]
 
     def get_node(self, node_id: str) -> Node:
         for node in self.list_nodes():
@@ -45,12 +48,12 @@ class KubeCompute(Facade[KubernetesAdapter]):
                 return node
         raise Refused(f"kubernetes nodes/{node_id}", 404, "not_found", f"node {node_id}")
 
-    def _node(self, node: Any, pods: list[Any], cluster: str) -> Node:
+    def _node(self, node: Any, pods: list[Any], cluster: str, finished: bool = False) -> Node:
         extra = self.subject.config.vendor_resources
         labels = dict(node.metadata.labels or {})
         allocatable = dict(node.status.allocatable or {}) if node.status else {}
         model_label = next((labels[k] for k in MODEL_LABELS if k in labels), None)
-        holders = self._holders(node.metadata.name, pods)
+        holders = self._holders(node.metadata.name, pods, finished)
         cards: list[Accelerator] = []
         for resource, amount in sorted(allocatable.items()):
             vendor = vendor_of(resource, extra)
@@ -105,13 +108,15 @@ class KubeCompute(Facade[KubernetesAdapter]):
                                 "memory_gib": None, "allocated_to": None})
         return devices
 
-    def _holders(self, node_name: str, pods: list[Any]) -> dict[str, list[tuple[str, str]]]:
+    def _holders(self, node_name: str, pods: list[Any], finished: bool = False
+                 ) -> dict[str, list[tuple[str, str]]]:
         """Resource → (job or pod, pod) of each card a live pod on the node requests."""
         held: dict[str, list[tuple[str, str]]] = {}
         for pod in pods:
             if pod.spec is None or pod.spec.node_name != node_name:
                 continue
-            if pod.status is not None and pod.status.phase in ("Succeeded", "Failed"):
+            if not finished and pod.status is not None \
+                    and pod.status.phase in ("Succeeded", "Failed"):
                 continue
             owner = (pod.metadata.labels or {}).get("job-name") or pod.metadata.name
             for container in pod.spec.containers or []:

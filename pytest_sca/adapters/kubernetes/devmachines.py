@@ -26,6 +26,7 @@ from pytest_sca.adapters.base import Facade
 from pytest_sca.capabilities import (
     RUN_LABEL,
     DevMachine,
+    ErrorEnvelope,
     ExecResult,
     ExposedPort,
     Framework,
@@ -42,7 +43,7 @@ from pytest_sca.capabilities import (
     wait_for_status,
 )
 
-from .adapter import KubernetesAdapter
+from .adapter import KubernetesAdapter, raw_request
 from .jobs import KubeJobs, container_spec
 from .resources import dns_name
 
@@ -206,10 +207,8 @@ class KubeDevTools(Facade[KubernetesAdapter]):
         adapter = self.subject
         found: list[Framework] = []
         if "kubeflow.org/v1" in adapter.served():
-            resources = adapter.call("kubeflow.org resources", adapter.api.call_api,
-                                     "/apis/kubeflow.org/v1", "GET",
-                                     auth_settings=["BearerToken"], response_type="object",
-                                     _return_http_data_only=True)
+            resources = {"resources": [{"name": n} for n in adapter.resources_of(
+                "kubeflow.org/v1")]}
             for resource in (resources or {}).get("resources") or []:
                 known = OPERATOR_FRAMEWORKS.get(resource.get("name", ""))
                 if known:
@@ -307,32 +306,20 @@ class KubeDevTools(Facade[KubernetesAdapter]):
             content_type: str = "application/json") -> WebAnswer:
         return raw_request(self.subject, method, path, body, content_type)
 
-
-def raw_request(adapter: KubernetesAdapter, method: str, path: str, body: bytes | None,
-                content_type: str, timeout: float = 30.0) -> WebAnswer:
-    """One request to the API server as the adapter's principal, never interpreted."""
-    from kubernetes.client.exceptions import ApiException
-    from urllib3.exceptions import HTTPError
-
-    client = adapter.api
-    headers = {"Content-Type": content_type, "Accept": "application/json, */*"}
-    client.update_params_for_auth(headers, None, ["BearerToken"])
-    url = str(client.configuration.host).rstrip("/") + path
-    try:
-        response = client.rest_client.request(method, url, headers=headers,
-                                              body=body.decode("utf-8") if body else None,
-                                              _preload_content=False,
-                                              _request_timeout=timeout)
-        status, raw_headers, data = response.status, response.headers, response.data
-    except ApiException as exc:
-        status, raw_headers, data = int(exc.status or 0), exc.headers or {}, exc.body or b""
-    except (HTTPError, OSError) as exc:
-        raise TargetError(f"kubernetes {method} {path}: cannot reach the API server "
-                          f"({type(exc).__name__})") from None
-    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data or "")
-    headers_out = {str(k): str(v) for k, v in dict(raw_headers or {}).items()}
-    return WebAnswer(status=int(status), content_type=headers_out.get(
-        "Content-Type", headers_out.get("content-type", "")), text=text, headers=headers_out)
+    def error_envelope(self, answer: WebAnswer) -> ErrorEnvelope | None:
+        """A Kubernetes ``Status``: ``reason`` (``NotFound``, ``Forbidden``…) and
+        ``message`` (https://kubernetes.io/docs/reference/using-api/api-concepts/)."""
+        try:
+            body = json.loads(answer.text)
+        except ValueError:
+            return None
+        if not isinstance(body, dict) or body.get("kind") != "Status":
+            return None
+        code, message = body.get("reason"), body.get("message")
+        if not isinstance(code, str) or not isinstance(message, str) \
+                or not code.strip() or not message.strip():
+            return None
+        return {"code": code, "message": message}
 
 
 def _quote(arg: str) -> str:

@@ -18,12 +18,14 @@ from pytest_sca.capabilities import (
     Labels,
     Refused,
     Resources,
+    Unsupported,
     Worker,
     wait_for_status,
 )
 
 from .adapter import KubernetesAdapter
 from .compute import KubeCompute
+from .queues import ensure_local_queue
 from .resources import (
     INDEX_ANNOTATION,
     MASTER_PORT,
@@ -37,12 +39,34 @@ from .resources import quantity as _quantity
 
 
 def card_resource(adapter: KubernetesAdapter, model: str | None) -> str:
-    """The extended resource that holds cards of ``model`` (any accelerator if None)."""
-    for node in KubeCompute(adapter).list_nodes():
+    """The extended resource that holds cards of ``model`` (any accelerator if None), read
+    with the evaluator's credential (a tenant's service account may not list nodes)."""
+    free: dict[str, int] = {}
+    for node in KubeCompute(adapter._root).list_nodes():
+        if node.get("health") != "healthy":
+            continue
         for card in node["accelerators"]:
             if model is None or card["model"] == model:
-                return str(card["resource"])
-    return "nvidia.com/gpu"
+                free[str(card["resource"])] = free.get(str(card["resource"]), 0) + (
+                    0 if card.get("allocated_to") else 1)
+    # The resource with the most free cards: where a job has the most room to run.
+    return max(sorted(free), key=lambda r: free[r]) if free else "nvidia.com/gpu"
+
+
+#: HAMi's resources of a share of an NVIDIA card (https://github.com/Project-HAMi/HAMi):
+#: a card, and the percentage of its cores and of its memory.
+HAMI_CORES = "nvidia.com/gpucores"
+HAMI_MEMORY = "nvidia.com/gpumem-percentage"
+
+
+def _share_limits(adapter: KubernetesAdapter, share: float) -> dict[str, str]:
+    """A fraction of a card through HAMi; :class:`Unsupported` where no node offers it."""
+    nodes = adapter._root.call("list nodes", adapter._root.core().list_node).items
+    if not any(HAMI_CORES in (n.status.allocatable or {}) for n in nodes if n.status):
+        raise Unsupported("no node offers a share of a card: fractional cards need a "
+                          f"sharing device plugin (HAMi's {HAMI_CORES})")
+    percent = str(max(1, round(share * 100)))
+    return {"nvidia.com/gpu": "1", HAMI_CORES: percent, HAMI_MEMORY: percent}
 
 
 def container_spec(adapter: KubernetesAdapter, image: str, command: Sequence[str],
@@ -52,7 +76,10 @@ def container_spec(adapter: KubernetesAdapter, image: str, command: Sequence[str
     limits = {"cpu": f"{resources.get('cpu', 1):g}",
               "memory": f"{resources.get('memory_gib', 1):g}Gi"}
     cards = int(resources.get("accelerators") or 0)
-    if cards:
+    share = resources.get("accelerator_share")
+    if cards and share is not None and share < 1:
+        limits.update(_share_limits(adapter, float(share)))
+    elif cards:
         limits[card_resource(adapter, resources.get("accelerator_model"))] = str(cards)
     argv = list(command)
     if argv and argv[0] == "python":
@@ -85,6 +112,11 @@ class KubeJobs(Facade[KubernetesAdapter]):
         namespace = adapter.ensure_namespace()
         job_name = dns_name(name, limit=52)
         all_labels = {**(labels or {}), RUN_LABEL: adapter.context.run_id}
+        if job_labels is None and adapter.config.queue_jobs and adapter.serves("localqueue"):
+            # Where Kueue runs, every job goes through it: admitted whole (all workers or
+            # none) within the ClusterQueue's quota.
+            job_labels = {QUEUE_LABEL: ensure_local_queue(adapter, namespace, "default")}
+            suspend = True
         variables: list[dict[str, Any]] = [
             {"name": k, "value": str(v)} for k, v in (env or {}).items()]
         variables += [
@@ -143,10 +175,17 @@ class KubeJobs(Facade[KubernetesAdapter]):
 
     def events(self, job_id: str) -> list[JobEvent]:
         adapter = self.subject
+        # The job must be the caller's (in its namespace): 404 otherwise, as for get.
+        adapter.call(f"jobs/{job_id}", adapter.batch().read_namespaced_job, job_id,
+                     adapter.namespace)
         found = adapter.call("list events", adapter.core().list_namespaced_event,
                              adapter.namespace).items
-        mine = [e for e in found if e.involved_object is not None
-                and (e.involved_object.name or "").startswith(job_id)]
+        mine = sorted((e for e in found if e.involved_object is not None
+                       and (e.involved_object.name or "").startswith(job_id)),
+                      key=lambda e: (str(e.last_timestamp or e.event_time or ""),
+                                     int(e.metadata.resource_version or 0)
+                                     if str(e.metadata.resource_version or "").isdigit()
+                                     else 0))
         return [{"time": str(e.last_timestamp or e.event_time or ""), "type": e.reason,
                  "reason": e.reason, "message": e.message} for e in mine]
 
@@ -212,7 +251,7 @@ class KubeJobs(Facade[KubernetesAdapter]):
         if not wanted:
             return {}
         held: dict[str, list[Any]] = {}
-        for node in KubeCompute(self.subject).list_nodes():
+        for node in KubeCompute(self.subject._root).list_nodes(finished=True):
             for card in node["accelerators"]:
                 pod = card.get("pod")  # type: ignore[typeddict-item]
                 if pod:
@@ -250,7 +289,8 @@ class KubeJobs(Facade[KubernetesAdapter]):
             # admitted yet is pending.
             stopped = (job.metadata.annotations or {}).get(STOPPED) == "true"
             status = "stopped" if stopped or QUEUE_LABEL not in labels else "pending"
-        elif any(w["status"] == "running" for w in workers) or (state and state.active):
+        elif any(w["status"] == "running" for w in workers):
+            # ``status.active`` counts pods not yet scheduled too: running is what runs.
             status = "running"
         else:
             status = "pending"

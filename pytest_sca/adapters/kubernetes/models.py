@@ -207,6 +207,7 @@ class KubeModelServices(Facade[KubernetesAdapter]):
                 "status": status, "replicas": int(predictor.get("minReplicas") or 1),
                 "ready_replicas": ready_pods,
                 "endpoint": f"{url.rstrip('/')}{OPENAI_PATH}" if url else "",
+                "resources": _resources_of(predictor),  # type: ignore[typeddict-unknown-key]
                 "labels": dict(meta.get("labels") or {})}
 
 
@@ -231,3 +232,14 @@ def _ready(item: dict[str, Any]) -> str:
                 return "failed"
     return "pending"
 
+
+
+def _resources_of(predictor: dict[str, Any]) -> dict[str, Any]:
+    """What a predictor requests, in the contract's units."""
+    wanted = ((predictor.get("model") or {}).get("resources") or {}).get("requests") or {}
+    if not wanted:
+        return {}
+    from kubernetes.utils import parse_quantity
+
+    return {"cpu": float(parse_quantity(str(wanted.get("cpu", 0)))),
+            "memory_gib": round(float(parse_quantity(str(wanted.get("memory", 0)))) / 2**30, 3)}

@@ -17,24 +17,22 @@ Neither offers an off-cloud burst policy: :meth:`burst_policy` is :class:`Unsupp
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Sequence
 from typing import Any
 
 from pytest_sca.adapters.base import Facade
 from pytest_sca.capabilities import (
-    RUN_LABEL,
     BurstPolicy,
     Job,
     Labels,
-    Refused,
     Resources,
     Unsupported,
 )
 
 from .adapter import KubernetesAdapter
 from .jobs import KubeJobs
-from .resources import PRIORITY_LABEL, QUEUE_LABEL, dns_name
+from .queues import ensure_local_queue, ensure_priority_class
+from .resources import PRIORITY_LABEL, QUEUE_LABEL
 
 #: How a Workload's conditions read as a job's queue state (Kueue's Workload API).
 WORKLOAD_STATES = ("Finished", "Evicted", "Preempted", "Admitted", "QuotaReserved",
@@ -50,8 +48,8 @@ class KubeScheduling(Facade[KubernetesAdapter]):
         adapter = self.subject
         adapter.require("localqueue", what="queued jobs with priorities (Kueue)")
         namespace = adapter.ensure_namespace()
-        local_queue = self._local_queue(namespace, queue)
-        priority_class = self._priority_class(priority)
+        local_queue = ensure_local_queue(adapter, namespace, queue)
+        priority_class = ensure_priority_class(adapter, priority)
         job = KubeJobs(adapter).create(
             name, image, command, resources, workers=workers, labels=labels,
             job_labels={QUEUE_LABEL: local_queue, PRIORITY_LABEL: priority_class},
@@ -71,31 +69,3 @@ class KubeScheduling(Facade[KubernetesAdapter]):
             if any(o.get("kind") == "Job" and o.get("name") == job_id for o in owners):
                 return dict(item)
         return None
-
-    def _local_queue(self, namespace: str, queue: str) -> str:
-        """The run's LocalQueue for ``queue`` in ``namespace`` (created once)."""
-        adapter = self.subject
-        name = dns_name(f"sca-{queue}")
-        cluster_queue = adapter.config.cluster_queue
-        key = ("localqueue", namespace, name)
-        if key not in adapter._root._undo or adapter._root._undo[key].done:
-            try:
-                adapter.create_object("localqueue", namespace, {
-                    "metadata": {"name": name},
-                    "spec": {"clusterQueue": cluster_queue}})
-            except Refused as exc:
-                if exc.status != 409:
-                    raise
-        return name
-
-    def _priority_class(self, priority: int) -> str:
-        """A WorkloadPriorityClass of value ``priority`` for this run (created once)."""
-        adapter = self.subject
-        name = dns_name(f"sca-{adapter.context.run_id}-p{priority}")
-        if not adapter.created_here("workloadpriorityclass", "", name):
-            with contextlib.suppress(Refused):
-                adapter.create_object("workloadpriorityclass", None, {
-                    "metadata": {"name": name, "labels": {RUN_LABEL: adapter.context.run_id}},
-                    "value": priority,
-                    "description": "pytest-sca probe priority"})
-        return name

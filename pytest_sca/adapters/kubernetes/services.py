@@ -15,6 +15,7 @@ the check measures whether it holds.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
@@ -23,6 +24,7 @@ from pytest_sca.capabilities import (
     Job,
     Labels,
     NetworkPolicy,
+    Refused,
     ReplicaStatus,
     Resources,
     Service,
@@ -32,7 +34,7 @@ from pytest_sca.capabilities import (
     wait_for,
 )
 
-from .adapter import KubernetesAdapter
+from .adapter import KubernetesAdapter, raw_request
 from .compute import KubeCompute
 from .jobs import KubeJobs, container_spec
 from .resources import dns_name
@@ -50,7 +52,8 @@ class Probe(BaseHTTPRequestHandler):
             echo = json.loads(body or b"{}")
         except ValueError:
             echo = body.decode("utf-8", "replace")
-        answer = json.dumps({"pod": socket.gethostname(), "echo": echo}).encode()
+        pod = os.environ.get("HOSTNAME") or socket.gethostname()
+        answer = json.dumps({"pod": pod, "echo": echo}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(answer)))
@@ -123,11 +126,15 @@ class KubeServices(Facade[KubernetesAdapter]):
     def invoke(self, service_id: str, payload: Mapping[str, Any]) -> ServiceAnswer:
         adapter = self.subject
         path = f"/api/v1/namespaces/{adapter.namespace}/services/{service_id}:http/proxy/"
-        answer = adapter.call(
-            "service proxy", adapter.api.call_api, path, "POST", body=dict(payload),
-            header_params={"Content-Type": "application/json", "Accept": "application/json"},
-            auth_settings=["BearerToken"], response_type="object", _preload_content=True,
-            _return_http_data_only=True)
+        reply = raw_request(adapter, "POST", path, json.dumps(dict(payload)).encode(),
+                            "application/json")
+        if reply.status >= 400:
+            raise Refused(f"kubernetes service {service_id}", reply.status, None,
+                          reply.text[:200])
+        try:
+            answer = json.loads(reply.text)
+        except ValueError:
+            answer = None
         if not isinstance(answer, dict):
             raise TargetError(f"kubernetes service {service_id}: answered {answer!r}")
         pod = answer.get("pod")
@@ -158,7 +165,7 @@ class KubeServices(Facade[KubernetesAdapter]):
                             label_selector=f"sca-service={service_id}").items
         pods = sorted((p for p in pods if (p.metadata.labels or {}).get("sca-service")
                        == service_id), key=lambda p: p.metadata.name)
-        nodes = {n["id"]: n for n in KubeCompute(adapter).list_nodes()} if pods else {}
+        nodes = {n["id"]: n for n in KubeCompute(adapter._root).list_nodes()} if pods else {}
         replicas: list[dict[str, Any]] = []
         for index, pod in enumerate(pods):
             node_id = pod.spec.node_name if pod.spec else None

@@ -19,7 +19,7 @@ class KubeTopology(Facade[KubernetesAdapter]):
         adapter = self.subject
         jobs = KubeJobs(adapter)
         pods = jobs._pods(job_id)
-        listed = {n["id"]: n for n in KubeCompute(adapter).list_nodes()}
+        listed = {n["id"]: n for n in KubeCompute(adapter._root).list_nodes()}
         nodes: dict[str, TopologyNode] = {}
         links: list[TopologyLink] = []
         for pod in pods:
