@@ -101,6 +101,8 @@ class Controllers:
         self.folder = folder
         self.ingress = ingress
         self.processes: dict[str, Process] = {}
+        #: pod → process groups ``pods/exec`` started in it
+        self.execs: dict[str, list[int]] = {}
         self.logs: dict[str, str] = {}
         self.pod_ips: dict[str, str] = {}
         self.next_ip = 2
@@ -130,7 +132,7 @@ class Controllers:
             self.task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.task
-        await asyncio.gather(*(self.kill(key) for key in list(self.processes)))
+        await asyncio.gather(*(self.kill(key) for key in {*self.processes, *self.execs}))
 
     async def reconcile(self) -> None:
         self.tenants()
@@ -562,6 +564,12 @@ class Controllers:
             if any("Failed" in s for s in child_states):
                 limit = int((jobset["spec"].get("failurePolicy") or {}).get("maxRestarts", 0))
                 if attempt < limit and "jobset_never_restarts" not in self.faults:
+                    # The failed attempt's pods take their grace period to go.
+                    first_seen = state.setdefault("sca-emu/failed-at", asyncio.get_running_loop()
+                                                  .time())
+                    if asyncio.get_running_loop().time() - first_seen < 2.0:
+                        continue
+                    state.pop("sca-emu/failed-at", None)
                     for child in children:
                         self.delete("batch", "jobs", child)
                     state["restarts"] = attempt + 1
@@ -718,7 +726,7 @@ class Controllers:
                     await self.observe(pod, uid_key)
                 continue
             await self.launch(pod, uid_key)
-        for uid_key in [k for k in self.processes if k not in seen]:
+        for uid_key in [k for k in {*self.processes, *self.execs} if k not in seen]:
             await self.kill(uid_key)
 
     def card_env(self, pod: dict[str, Any]) -> dict[str, str]:
@@ -843,6 +851,9 @@ class Controllers:
             return
         if process.reader is not None:
             await process.reader
+        for pid in self.execs.pop(key, []):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
         code = process.proc.returncode
         self.logs[key] = "".join(process.log)
         pod["status"].update(phase="Succeeded" if code == 0 else "Failed")
@@ -854,6 +865,9 @@ class Controllers:
         del self.processes[key]
 
     async def kill(self, key: str) -> None:
+        for pid in self.execs.pop(key, []):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
         process = self.processes.pop(key, None)
         if process is None:
             return
@@ -905,14 +919,20 @@ class Controllers:
         await ws.prepare(request)
         workdir = self.folder / "pods" / namespace / name
         env = {"PATH": os.environ.get("PATH", ""), "HOME": str(workdir),
-               "HOSTNAME": name, "PS1": "$ ",
+               "HOSTNAME": name, "PS1": "$ ", "PYTHONPATH": str(PODNET),
+               "SCA_EMU_POD_IP": pod["status"].get("podIP", ""),
+               "SCA_EMU_NAMESPACE": namespace, "SCA_EMU_NET": str(self.net_table),
                **{v["name"]: str(v["value"]) for v in pod["spec"]["containers"][0].get("env")
                   or [] if "value" in v}}
         env.update(self.card_env_of(pod))
+        if argv and argv[0] in ("python", "python3"):
+            argv = [sys.executable, *argv[1:]]
         proc = await asyncio.create_subprocess_exec(
             *argv, cwd=workdir, env=env, stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
             start_new_session=True)
+        # What an exec starts lives in the pod: it goes when the pod goes.
+        self.execs.setdefault(self._pod_key(namespace, name), []).append(proc.pid)
 
         async def pump() -> None:
             assert proc.stdout is not None

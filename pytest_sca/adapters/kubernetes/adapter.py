@@ -94,6 +94,10 @@ class KubernetesAdapter(Adapter):
             self._namespace_ready = False
             self._served: frozenset[str] | None = None
             self._resources: dict[str, frozenset[str]] = {}
+            #: logs of finished pods read before their controller deleted them, by pod
+            self._pod_logs: dict[str, str] = {}
+            #: training job → attempt number → the attempt as last seen
+            self._attempts_seen: dict[str, dict[int, Any]] = {}
             #: token of a user the run created → its tenant's namespace
             self._token_namespaces: dict[str, str] = {}
 

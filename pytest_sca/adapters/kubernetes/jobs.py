@@ -197,6 +197,8 @@ class KubeJobs(Facade[KubernetesAdapter]):
             with contextlib.suppress(Refused):
                 pod = adapter.call(f"pods/{job_id}", adapter.core().read_namespaced_pod,
                                    job_id, adapter.namespace)
+        if pod is None and job_id in adapter._root._pod_logs:
+            return adapter._root._pod_logs[job_id]
         if pod is None:
             raise Refused(f"kubernetes jobs/{job_id}/logs", 404, "not_found",
                           f"no pod of worker {worker} of job {job_id}")

@@ -17,6 +17,7 @@ whose logs :meth:`KubeJobs.logs` reads.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
@@ -24,6 +25,7 @@ from pytest_sca.adapters.base import Facade
 from pytest_sca.capabilities import (
     TRAINING_FINISHED,
     Labels,
+    Refused,
     Resources,
     TrainingAttempt,
     TrainingJob,
@@ -144,8 +146,9 @@ class KubeTraining(Facade[KubernetesAdapter]):
 
     def wait(self, training_id: str, until: Collection[str] = TRAINING_FINISHED,
              timeout: float = 120.0) -> TrainingJob:
+        # Read often: an attempt's pods live only until the relaunch.
         return wait_for_status(lambda: self.get(training_id), until, timeout,
-                               f"training job {training_id}", first=0.2)
+                               f"training job {training_id}", first=0.2, longest=0.5)
 
     # reading one back ---------------------------------------------------------------------
 
@@ -201,6 +204,17 @@ class KubeTraining(Facade[KubernetesAdapter]):
                 "labels": dict(meta.get("labels") or {})}
 
     def _attempts(self, kind: str, name: str) -> list[TrainingAttempt]:
+        """Attempts seen so far: a relaunch deletes the pods of the attempt before (JobSet
+        recreates its Jobs), so the adapter remembers each attempt it saw and keeps the logs
+        of its finished pods, as a cluster's log collector would."""
+        adapter = self.subject
+        seen = adapter._root._attempts_seen.setdefault(name, {})
+        for attempt in self._current_attempts(kind, name):
+            seen[attempt["attempt"]] = attempt
+        return [seen[number] for number in sorted(seen)]
+
+    def _current_attempts(self, kind: str, name: str) -> list[TrainingAttempt]:
+        adapter = self.subject
         by_attempt: dict[int, list[Any]] = {}
         for pod in self._pods(kind, name):
             labels = pod.metadata.labels or {}
@@ -213,6 +227,13 @@ class KubeTraining(Facade[KubernetesAdapter]):
             status = ("failed" if "Failed" in phases else "succeeded"
                       if phases == {"Succeeded"} else "running" if "Running" in phases
                       else "pending")
+            for pod in pods:
+                if pod.status is not None and pod.status.phase in ("Succeeded", "Failed") \
+                        and pod.metadata.name not in adapter._root._pod_logs:
+                    with contextlib.suppress(Refused):
+                        adapter._root._pod_logs[pod.metadata.name] = str(adapter.call(
+                            "pod logs", adapter.core().read_namespaced_pod_log,
+                            pod.metadata.name, adapter.namespace))
             attempts.append({"attempt": number, "job_id": pods[0].metadata.name,
                              "world_size": len(pods), "status": status})
         return attempts

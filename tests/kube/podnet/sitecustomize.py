@@ -62,6 +62,8 @@ if _TABLE and _POD_IP:
     def bind(self, address):  # type: ignore[no-untyped-def]
         if isinstance(address, tuple) and address[0] in ("", "0.0.0.0"):
             address = (_POD_IP, *address[1:])
+        elif isinstance(address, tuple) and isinstance(address[0], str):
+            address = (_resolve(address[0]) or address[0], *address[1:])
         return _bind(self, address)
 
     def connect(self, address):  # type: ignore[no-untyped-def]
