@@ -18,6 +18,7 @@ from .adapter import KubernetesAdapter
 from .audit import KubeAudit
 from .compute import KubeCompute
 from .devmachines import KubeDevMachines, KubeDevTools
+from .imagecache import KubeImageCache
 from .jobs import KubeJobs
 from .models import KubeModels, KubeModelServices
 from .resources import KINDS, VENDOR_RESOURCES, dns_name, vendor_of
@@ -29,7 +30,8 @@ from .topology import KubeTopology
 from .training import KubeTraining
 
 __all__ = ["KINDS", "VENDOR_RESOURCES", "KubeAudit", "KubeCompute", "KubeDevMachines",
-           "KubeDevTools", "KubeFileSystems", "KubeJobs", "KubeModelServices", "KubeModels",
+           "KubeDevTools", "KubeFileSystems", "KubeImageCache", "KubeJobs",
+           "KubeModelServices", "KubeModels",
            "KubeNetwork", "KubeScheduling", "KubeServices", "KubeTenancy", "KubeTopology",
            "KubeTraining", "KubernetesAdapter", "dns_name", "vendor_of"]
 
@@ -39,4 +41,5 @@ KubernetesAdapter.implementations = {
     "jobs": KubeJobs, "training": KubeTraining, "scheduling": KubeScheduling,
     "services": KubeServices, "network": KubeNetwork, "models": KubeModels,
     "model_services": KubeModelServices, "devmachines": KubeDevMachines,
-    "devtools": KubeDevTools, "filesystems": KubeFileSystems, "audit": KubeAudit}
+    "devtools": KubeDevTools, "filesystems": KubeFileSystems, "audit": KubeAudit,
+    "imagecache": KubeImageCache}

@@ -257,6 +257,15 @@ class KubernetesAdapter(Adapter):
                 raise
         self.forget(kind, namespace or "", name)
 
+    def delete_pod(self, namespace: str, name: str) -> None:
+        """Delete a pod the run created (404 is success) and cancel its undo."""
+        try:
+            self.call(f"delete pod {name}", self.core().delete_namespaced_pod, name, namespace)
+        except Refused as exc:
+            if exc.status != 404:
+                raise
+        self.forget("pod", namespace, name)
+
     def call(self, what: str, method: Any, *args: Any, **kwargs: Any) -> Any:
         """Call the client: a 4xx answer raises :class:`Refused`, the rest :class:`TargetError`."""
         from kubernetes.client.exceptions import ApiException

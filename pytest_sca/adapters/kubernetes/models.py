@@ -30,7 +30,7 @@ from pytest_sca.capabilities import (
 )
 
 from .adapter import KubernetesAdapter
-from .resources import dns_name
+from .resources import dns_name, vendor_of
 
 INFO_PREFIX = "models.sca.evaluation/"
 STOP_ANNOTATION = "serving.kserve.io/stop"
@@ -207,7 +207,7 @@ class KubeModelServices(Facade[KubernetesAdapter]):
                 "status": status, "replicas": int(predictor.get("minReplicas") or 1),
                 "ready_replicas": ready_pods,
                 "endpoint": f"{url.rstrip('/')}{OPENAI_PATH}" if url else "",
-                "resources": _resources_of(predictor),  # type: ignore[typeddict-unknown-key]
+                "resources": _resources_of(predictor, adapter.config.vendor_resources),
                 "labels": dict(meta.get("labels") or {})}
 
 
@@ -234,12 +234,16 @@ def _ready(item: dict[str, Any]) -> str:
 
 
 
-def _resources_of(predictor: dict[str, Any]) -> dict[str, Any]:
-    """What a predictor requests, in the contract's units."""
-    wanted = ((predictor.get("model") or {}).get("resources") or {}).get("requests") or {}
+def _resources_of(predictor: dict[str, Any], extra: dict[str, str]) -> Resources:
+    """What a predictor requests, in the contract's units (cards: every device-plugin
+    resource of :data:`~.resources.VENDOR_RESOURCES` it asks for)."""
+    resources = (predictor.get("model") or {}).get("resources") or {}
+    wanted = {**(resources.get("limits") or {}), **(resources.get("requests") or {})}
     if not wanted:
         return {}
     from kubernetes.utils import parse_quantity
 
     return {"cpu": float(parse_quantity(str(wanted.get("cpu", 0)))),
-            "memory_gib": round(float(parse_quantity(str(wanted.get("memory", 0)))) / 2**30, 3)}
+            "memory_gib": round(float(parse_quantity(str(wanted.get("memory", 0)))) / 2**30, 3),
+            "accelerators": sum(int(parse_quantity(str(v))) for k, v in wanted.items()
+                                if vendor_of(k, extra))}
