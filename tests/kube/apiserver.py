@@ -76,6 +76,11 @@ COMPONENTS: dict[str, list[Served]] = {
         Served("kueue.x-k8s.io", "v1beta1", "workloads", "Workload"),
     ],
     "jobset": [Served("jobset.x-k8s.io", "v1alpha2", "jobsets", "JobSet")],
+    "trainer": [
+        Served("trainer.kubeflow.org", "v1alpha1", "trainjobs", "TrainJob"),
+        Served("trainer.kubeflow.org", "v1alpha1", "clustertrainingruntimes",
+               "ClusterTrainingRuntime", False),
+    ],
     "kserve": [
         Served("serving.kserve.io", "v1beta1", "inferenceservices", "InferenceService"),
         Served("serving.kserve.io", "v1alpha1", "servingruntimes", "ServingRuntime"),

@@ -27,10 +27,13 @@ ALL_COMPONENTS = frozenset(c for c in COMPONENTS if c != "core")
 
 #: name → (allocatable extended resources, labels).
 NODES: dict[str, tuple[dict[str, str], dict[str, str]]] = {
-    "gpu-node-1": ({"nvidia.com/gpu": "8"}, {"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3",
+    "gpu-node-01": ({"nvidia.com/gpu": "8"}, {"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3",
                                              "topology.kubernetes.io/zone": "zone-a",
                                              "network.topology/switch": "sw-1"}),
-    "gpu-node-2": ({"nvidia.com/gpu": "8"}, {"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3",
+    # HAMi shares this node's cards (https://github.com/Project-HAMi/HAMi).
+    "gpu-node-02": ({"nvidia.com/gpu": "8", "nvidia.com/gpucores": "800",
+                     "nvidia.com/gpumem-percentage": "800"},
+                    {"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3",
                                              "topology.kubernetes.io/zone": "zone-a",
                                              "network.topology/switch": "sw-1"}),
     "npu-node-1": ({"huawei.com/Ascend910B": "8"}, {"accelerator": "Ascend910B",
@@ -92,9 +95,14 @@ class EmulatedKubeCluster:
         for name in ("default", "kube-system", "kserve-models"):
             store.create("", "namespaces", None, {"metadata": {"name": name}})
         for name, (cards, labels) in NODES.items():
+            annotations = {}
+            if "nvidia.com/gpucores" in cards:  # HAMi registers the node's cards in order
+                annotations["hami.io/node-nvidia-register"] = ":".join(
+                    f"GPU-{name}-{i},10,81920,100,NVIDIA-H100,0,true" for i in range(8)) + ":"
             store.create("", "nodes", None, {
                 "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name,
-                                                      **labels}},
+                                                      **labels},
+                             "annotations": annotations},
                 "spec": {},
                 "status": {"allocatable": {"cpu": "64", "memory": "512Gi", "pods": "110",
                                            **cards},

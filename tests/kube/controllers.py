@@ -63,6 +63,7 @@ PRIORITY = "kueue.x-k8s.io/priority-class"
 STOPPED = "sca.evaluation/stopped"
 JOBSET = "jobset.sigs.k8s.io/jobset-name"
 ATTEMPT = "jobset.sigs.k8s.io/restart-attempt"
+HAMI_ALLOCATED = "hami.io/vgpu-devices-allocated"
 
 
 def quantity(value: Any) -> float:
@@ -730,10 +731,27 @@ class Controllers:
             await self.kill(uid_key)
 
     def card_env(self, pod: dict[str, Any]) -> dict[str, str]:
-        """The device plugin's answer: the cards a pod got, by index on its node."""
+        """The device plugin's answer: the cards a pod got, by index on its node (HAMi: a
+        card with enough free cores, shared, named in ``hami.io/vgpu-devices-allocated``)."""
         env: dict[str, str] = {}
         node = pod["spec"]["nodeName"]
-        for resource, amount in requests_of(pod).items():
+        wanted = requests_of(pod)
+        if "nvidia.com/gpucores" in wanted:
+            used: dict[int, float] = {}
+            for other in self.store.list("", "pods", None):
+                held = (other["metadata"].get("annotations") or {}).get(HAMI_ALLOCATED)
+                if other is not pod and held and live(other) \
+                        and other["spec"].get("nodeName") == node:
+                    index = int(held.split(",", 1)[0].rsplit("-", 1)[1])
+                    used[index] = used.get(index, 0.0) + requests_of(other)[
+                        "nvidia.com/gpucores"]
+            cores = wanted["nvidia.com/gpucores"]
+            index = next(i for i in range(64) if used.get(i, 0.0) + cores <= 100)
+            pod["metadata"].setdefault("annotations", {})[HAMI_ALLOCATED] = \
+                f"GPU-{node}-{index},NVIDIA,0,{cores:g}:;"
+            return {"NVIDIA_VISIBLE_DEVICES": str(index),
+                    "CUDA_DEVICE_SM_LIMIT": f"{cores:g}"}
+        for resource, amount in wanted.items():
             vendor = resource.split("/", 1)[0]
             variable = CARD_VARIABLES.get(vendor)
             if variable is None or "/" not in resource:

@@ -54,19 +54,22 @@ class KubeCompute(Facade[KubernetesAdapter]):
         allocatable = dict(node.status.allocatable or {}) if node.status else {}
         model_label = next((labels[k] for k in MODEL_LABELS if k in labels), None)
         holders = self._holders(node.metadata.name, pods, finished)
+        shared = _hami_shares(node, pods, finished)
         cards: list[Accelerator] = []
         for resource, amount in sorted(allocatable.items()):
             vendor = vendor_of(resource, extra)
             if vendor is None:
                 continue
             owners = holders.get(resource, [])
-            for _ in range(int(_quantity(amount))):
+            for position in range(int(_quantity(amount))):
                 index = len(cards)
-                owner, pod = owners.pop(0) if owners else (None, None)
+                sharing = shared.get(position, []) if resource == "nvidia.com/gpu" else []
+                owner, pod = sharing[0] if sharing else owners.pop(0) if owners else (None, None)
                 cards.append({  # type: ignore[typeddict-unknown-key]
                     "index": index, "vendor": vendor, "resource": resource,
                     "model": model_label or resource.split("/", 1)[1],
                     "memory_gib": None, "allocated_to": owner, "pod": pod,
+                    "pods": [p for _, p in sharing] or ([pod] if pod else []),
                 })
         cards.extend(self._slice_devices(node.metadata.name, len(cards), model_label))
         conditions = {c.type: c.status for c in (node.status.conditions or [])} \
@@ -118,6 +121,8 @@ class KubeCompute(Facade[KubernetesAdapter]):
             if not finished and pod.status is not None \
                     and pod.status.phase in ("Succeeded", "Failed"):
                 continue
+            if HAMI_ALLOCATED in (pod.metadata.annotations or {}):
+                continue  # a share of a card: placed by its device UUID (_hami_shares)
             owner = (pod.metadata.labels or {}).get("job-name") or pod.metadata.name
             for container in pod.spec.containers or []:
                 limits = (container.resources.limits or {}) if container.resources else {}
@@ -128,3 +133,29 @@ class KubeCompute(Facade[KubernetesAdapter]):
         return held
 
 
+
+
+#: HAMi's annotations: the devices a node registered (in order) and the device(s) a pod got
+#: (https://github.com/Project-HAMi/HAMi/blob/master/docs/develop/protocol.md).
+HAMI_REGISTER = "hami.io/node-nvidia-register"
+HAMI_ALLOCATED = "hami.io/vgpu-devices-allocated"
+
+
+def _hami_shares(node: Any, pods: list[Any], finished: bool) -> dict[int, list[tuple[str, str]]]:
+    """Card position on the node → (job or pod, pod) of each pod holding a share of it."""
+    register = str((node.metadata.annotations or {}).get(HAMI_REGISTER) or "")
+    uuids = [entry.split(",", 1)[0] for entry in register.split(":") if entry.strip()]
+    shares: dict[int, list[tuple[str, str]]] = {}
+    for pod in pods:
+        if pod.spec is None or pod.spec.node_name != node.metadata.name:
+            continue
+        if not finished and pod.status is not None \
+                and pod.status.phase in ("Succeeded", "Failed"):
+            continue
+        allocated = str((pod.metadata.annotations or {}).get(HAMI_ALLOCATED) or "")
+        owner = (pod.metadata.labels or {}).get("job-name") or pod.metadata.name
+        for device in allocated.replace(";", ":").split(":"):
+            uuid = device.split(",", 1)[0].strip()
+            if uuid in uuids:
+                shares.setdefault(uuids.index(uuid), []).append((owner, pod.metadata.name))
+    return shares

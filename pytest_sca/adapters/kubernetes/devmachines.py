@@ -57,6 +57,9 @@ OPERATOR_FRAMEWORKS = {
     "xgboostjobs": ("xgboost", "rabit"), "paddlejobs": ("paddle", "paddle.distributed"),
 }
 WORKER_ENV = ["WORLD_SIZE", "RANK", "MASTER_ADDR", "MASTER_PORT"]
+#: A Trainer runtime's ``mlPolicy`` key (or framework label) → the framework's name.
+RUNTIME_FRAMEWORKS = {"torch": "pytorch", "jax": "jax", "mpi": "mpi", "deepspeed": "deepspeed",
+                      "xgboost": "xgboost", "mlx": "mlx"}
 
 
 def exec_in(adapter: KubernetesAdapter, pod: str, command: Sequence[str], *,
@@ -214,18 +217,19 @@ class KubeDevTools(Facade[KubernetesAdapter]):
                 if known:
                     found.append({"name": known[0], "versions": [], "distributed": True,
                                   "launcher": known[1], "worker_env": WORKER_ENV})
-        if adapter.serves("trainjob"):
-            runtimes = adapter.list_objects("clustertrainingruntime", None) \
-                if "clustertrainingruntime" in _kinds() else []
-            for runtime in runtimes:
-                name = runtime.get("metadata", {}).get("name", "")
-                framework = name.split("-")[0] if name else "pytorch"
-                found.append({"name": "pytorch" if framework == "torch" else framework,
-                              "versions": [], "distributed": True,
-                              "launcher": f"TrainJob runtime {name}",
-                              "worker_env": WORKER_ENV})
+        if adapter.serves("clustertrainingruntime"):
+            for runtime in adapter.list_objects("clustertrainingruntime", None):
+                meta = runtime.get("metadata") or {}
+                policy = (runtime.get("spec") or {}).get("mlPolicy") or {}
+                framework = (meta.get("labels") or {}).get("trainer.kubeflow.org/framework") \
+                    or next((k for k in policy if k != "numNodes"), "")
+                if framework:
+                    found.append({"name": RUNTIME_FRAMEWORKS.get(framework, framework),
+                                  "versions": [], "distributed": True,
+                                  "launcher": f"TrainJob runtime {meta.get('name')}",
+                                  "worker_env": WORKER_ENV})
         if not found:
-            adapter.require("pytorchjob", "trainjob", what="distributed frameworks")
+            adapter.require("pytorchjob", "clustertrainingruntime", what="distributed frameworks")
         return found
 
     def job_metrics(self, job_id: str, since: str | None = None,
@@ -327,8 +331,3 @@ def _quote(arg: str) -> str:
 
     return shlex.quote(arg)
 
-
-def _kinds() -> dict[str, Any]:
-    from .resources import KINDS
-
-    return KINDS

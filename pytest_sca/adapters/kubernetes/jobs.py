@@ -255,8 +255,7 @@ class KubeJobs(Facade[KubernetesAdapter]):
         held: dict[str, list[Any]] = {}
         for node in KubeCompute(self.subject._root).list_nodes(finished=True):
             for card in node["accelerators"]:
-                pod = card.get("pod")  # type: ignore[typeddict-item]
-                if pod:
+                for pod in card.get("pods") or []:  # type: ignore[typeddict-item, attr-defined]
                     held.setdefault(str(pod), []).append(card["index"])
         return held
 
@@ -300,6 +299,8 @@ class KubeJobs(Facade[KubernetesAdapter]):
         limits = (container.resources.limits or {}) if container.resources else {}
         cards = sum(int(_quantity(v)) for k, v in limits.items()
                     if vendor_of(k, self.subject.config.vendor_resources))
+        share = {"accelerator_share": _quantity(limits[HAMI_CORES]) / 100} \
+            if HAMI_CORES in limits else {}
         return {
             "id": job.metadata.name, "name": job.metadata.name,
             "tenant_id": job.metadata.namespace, "image": container.image,
@@ -309,7 +310,7 @@ class KubeJobs(Facade[KubernetesAdapter]):
             "workers": workers, "world_size": spec.completions or 1,
             "resources": {"cpu": _quantity(limits.get("cpu")),
                           "memory_gib": round(_quantity(limits.get("memory")) / 2**30, 3),
-                          "accelerators": cards},
+                          "accelerators": cards, **share},  # type: ignore[typeddict-item]
             "created_at": str(job.metadata.creation_timestamp or ""),
             "started_at": str(state.start_time) if state and state.start_time else None,
             "finished_at": str(state.completion_time) if state and state.completion_time

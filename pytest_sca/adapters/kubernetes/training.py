@@ -52,7 +52,9 @@ class KubeTraining(Facade[KubernetesAdapter]):
     (:class:`~pytest_sca.capabilities.Training`)."""
 
     def _kind(self) -> str:
-        spec = self.subject.require("trainjob", "pytorchjob", "jobset",
+        # JobSet first: its failurePolicy is the relaunch limit a check asks for; a TrainJob
+        # takes it from its runtime.
+        spec = self.subject.require("jobset", "trainjob", "pytorchjob",
                                     what="distributed training with relaunch")
         return next(k for k in POD_SELECTORS if _same(k, spec))
 
