@@ -73,7 +73,7 @@ _StrictLoader.yaml_implicit_resolvers = {
             if tag != "tag:yaml.org,2002:timestamp"]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
-_StrictLoader.add_constructor("tag:yaml.org,2002:timestamp",
+_StrictLoader.add_constructor("tag:yaml.org,2002:timestamp",  # type: ignore[type-var]
                               yaml.SafeLoader.construct_yaml_str)
 _StrictLoader.add_constructor("tag:yaml.org,2002:map", _StrictLoader.construct_mapping)
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
@@ -153,8 +153,8 @@ def read_yaml(file: Path, error: type[Exception], what: str, missing_fix: str) -
                     f"{exc.character!r}): save the file as UTF-8 text") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or "syntax error"
-        raise error(f"{file}: {_where(mark)}: not valid YAML ({_one_line(problem)}): "
+        what_went_wrong = getattr(exc, "problem", None) or "syntax error"
+        raise error(f"{file}: {_where(mark)}: not valid YAML ({_one_line(what_went_wrong)}): "
                     "fix the indentation or quoting there") from None
     except (ValueError, TypeError, OverflowError, RecursionError, AttributeError, IndexError,
             KeyError) as exc:

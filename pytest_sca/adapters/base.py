@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel
 
+from ..capabilities import Unsupported
 from ..cleanup import CleanupLedger, UndoAction
 from ..redaction import Redactor
 
@@ -112,3 +113,14 @@ class Facade(Generic[_Subject]):
         if acting is None:
             raise TypeError(f"{type(self.subject).__name__} cannot act as another principal")
         return type(self)(acting(credential))
+
+    def unretried(self) -> Self:
+        """The same capability whose every request is sent once, never retried (for
+        measurements); :class:`~pytest_sca.capabilities.Unsupported` where the transport
+        cannot turn its retries off."""
+        unretried = getattr(self.subject, "unretried", None)
+        if unretried is None:
+            raise Unsupported(f"the {type(self.subject).__name__} transport cannot send a "
+                              "request without retrying it: a measurement through it would "
+                              "hide failed requests")
+        return type(self)(unretried())

@@ -65,7 +65,7 @@ def read_bounded(response: requests.Response, deadline: float, max_bytes: int,
         raise
     # requests' own attributes: the body is read, later .text/.json() use it.
     response._content = b"".join(parts)  # noqa: SLF001
-    response._content_consumed = True  # noqa: SLF001
+    response._content_consumed = True  # type: ignore[attr-defined]  # noqa: SLF001
 
 
 _BREAKERS: dict[str, Breaker] = {}

@@ -474,7 +474,8 @@ class HttpClient:
             except requests.RequestException as exc:
                 self._observe(Exchange(method, shown, None, time.monotonic() - started,
                                        attempt))
-                if last:
+                # An open breaker will not let a retry through either: no pause, no retry.
+                if last or isinstance(exc, EndpointDown | BodyTooLarge):
                     message = self._scrub(self._transport_message(method, shown, exc))
                     raise TargetError(message) from None
                 self._pause(attempt)

@@ -26,6 +26,7 @@ from .common import (
     ActsAs,
     Labels,
     OtherTenant,
+    Unretried,
     wait_for,
     wait_for_status,
 )
@@ -344,6 +345,7 @@ __all__ = [
     "TRAINING_FINISHED",
     "TrainingAttempt",
     "TrainingJob",
+    "Unretried",
     "Unsupported",
     "UploadedImage",
     "Usage",

@@ -17,6 +17,7 @@ RUN_LABEL = "sca-run"
 Labels = Mapping[str, str]
 
 _Self = TypeVar("_Self", bound="ActsAs")
+_Measured = TypeVar("_Measured", bound="Unretried")
 _Other = TypeVar("_Other", bound="OtherTenant")
 _Read = TypeVar("_Read")
 _Resource = TypeVar("_Resource", bound=Mapping[str, Any])
@@ -28,6 +29,17 @@ class ActsAs(Protocol):
 
     def acting_as(self: _Self, credential: str) -> _Self:
         """The same capability, authenticated with ``credential`` (e.g. a user's API key)."""
+        ...
+
+
+@runtime_checkable
+class Unretried(Protocol):
+    """A capability whose requests can be sent exactly once, for measurements."""
+
+    def unretried(self: _Measured) -> _Measured:
+        """The same capability (same principal) whose every request is sent once and never
+        retried: a 5xx or a lost connection raises at once, so that a measurement counts it
+        (:class:`Unsupported` where the transport cannot turn its retries off)."""
         ...
 
 

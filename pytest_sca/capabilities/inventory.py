@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol, TypedDict, runtime_checkable
 
-from .common import ActsAs, Labels
+from .common import ActsAs, Labels, Unretried
 
 
 class PlatformInfo(TypedDict, total=False):
@@ -97,7 +97,8 @@ class CardSeries(TypedDict, total=False):
     card: str
     found: bool
     metric: str
-    samples: list[list[float]]
+    #: ``[time, value]`` pairs, oldest first; the time as epoch seconds or RFC 3339 text.
+    samples: list[list[float | str]]
     last_sample_at: float | str | None
     simulated: bool
 
@@ -155,7 +156,7 @@ class Asset(TypedDict, total=False):
 
 
 @runtime_checkable
-class Compute(ActsAs, Protocol):
+class Compute(ActsAs, Unretried, Protocol):
     """The compute inventory: the platform itself, its nodes and accelerators."""
 
     def platform_info(self) -> PlatformInfo:

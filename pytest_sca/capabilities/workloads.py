@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Protocol, TypedDict, runtime_checkable
 
-from .common import ActsAs, Labels
+from .common import ActsAs, Labels, Unretried
 from .inventory import Accelerator
 
 #: Job statuses after which nothing happens without a request.
@@ -164,7 +164,7 @@ class ServiceAnswer(TypedDict, total=False):
 
 
 @runtime_checkable
-class Jobs(ActsAs, Protocol):
+class Jobs(ActsAs, Unretried, Protocol):
     """Training and batch jobs: submit, observe, control."""
 
     def probe_image(self) -> str:

@@ -19,6 +19,10 @@ WORK = ARGS.get("work", "paced")
 STEPS = int(ARGS.get("steps", 20))
 STEP_SECONDS = float(ARGS.get("step_seconds", 0.05))
 SIZE = int(ARGS.get("size", 256))
+#: Epoch seconds at which the work starts (sub-tasks submitted one after another start
+#: together); a probe launched later starts at once. At most MAX_WAIT seconds of waiting.
+START_AT = ARGS.get("start_at")
+MAX_WAIT = 120.0
 SLICE = 0.005
 
 
@@ -41,6 +45,9 @@ def main():
             a @ a
     else:
         step = paced_step
+    launched = time.time()
+    if START_AT is not None:
+        time.sleep(min(MAX_WAIT, max(0.0, float(START_AT) - launched)))
     started = time.time()
     begin = time.perf_counter()
     times = []
@@ -53,7 +60,8 @@ def main():
     print(json.dumps({"probe": "paced", "work": WORK, "steps": STEPS,
                       "step_seconds": STEP_SECONDS if WORK == "paced" else None,
                       "size": SIZE if WORK == "compute" else None,
-                      "simulated": WORK == "paced", "started": started, "finished": time.time(),
+                      "simulated": WORK == "paced", "launched": launched,
+                      "start_at": START_AT, "started": started, "finished": time.time(),
                       "seconds": elapsed, "steps_per_second": STEPS / elapsed,
                       "step_times": times}), flush=True)
 

@@ -37,6 +37,9 @@ class EndpointReport:
     plain_http: str = ""
     plain_http_detail: str = ""
     hsts: str | None = None
+    #: Why the endpoint could not be probed (no TCP connection, no HTTPS answer); None when it
+    #: could. An unreachable endpoint shows nothing about its transport security.
+    unreachable: str | None = None
 
     def problems(self) -> list[str]:
         """Each way the endpoint falls short of TLS ≥ 1.2 only, valid certificate, HSTS."""
@@ -63,9 +66,11 @@ def _context(verify: bool | str) -> ssl.SSLContext:
     return context
 
 
-def handshake_version(host: str, port: int, version: str, timeout: float = 5.0) -> bool:
+def handshake_version(host: str, port: int, version: str, timeout: float = 5.0
+                      ) -> bool | None:
     """Whether a TLS handshake offering only ``version`` succeeds (the certificate is not
-    judged here, so that a version's answer is not hidden by a certificate problem)."""
+    judged here, so that a version's answer is not hidden by a certificate problem); None
+    when no TCP connection could be made (nothing was learnt about the version)."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
@@ -76,10 +81,13 @@ def handshake_version(host: str, port: int, version: str, timeout: float = 5.0) 
     # Old versions need old ciphers: let the server, not this client's policy, decide.
     context.set_ciphers("ALL:@SECLEVEL=0")
     try:
-        with socket.create_connection((host, port), timeout=timeout) as raw, \
-                context.wrap_socket(raw, server_hostname=host) as tls:
+        raw = socket.create_connection((host, port), timeout=timeout)
+    except OSError:
+        return None
+    try:
+        with raw, context.wrap_socket(raw, server_hostname=host) as tls:
             return tls.version() == version
-    except (ssl.SSLError, OSError):
+    except (ssl.SSLError, OSError):  # the server refused the version (alert, reset, close)
         return False
 
 
@@ -122,13 +130,23 @@ def probe_endpoint(url: str, verify: bool | str = True, timeout: float = 5.0) ->
     if scheme != "https":
         report.plain_http, report.plain_http_detail = plain_http(host, port, path, timeout)
         return report
-    report.versions = {v: handshake_version(host, port, v, timeout) for v in VERSIONS}
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as exc:
+        report.unreachable = f"no TCP connection to {host}:{port} ({type(exc).__name__})"
+        return report
+    versions = {v: handshake_version(host, port, v, timeout) for v in VERSIONS}
+    lost = [v for v, accepted in versions.items() if accepted is None]
+    if lost:
+        report.unreachable = f"no TCP connection to {host}:{port} for the {', '.join(lost)} " \
+                             "handshake(s)"
+    report.versions = {v: bool(accepted) for v, accepted in versions.items()}
     report.certificate_problem = certificate_problem(host, port, verify, timeout)
     report.plain_http, report.plain_http_detail = plain_http(host, port, path, timeout)
     if report.certificate_problem is None:
         try:
             answer = requests.get(url, verify=verify, timeout=timeout, allow_redirects=False)
             report.hsts = answer.headers.get("strict-transport-security")
-        except requests.RequestException:
-            report.hsts = None
+        except requests.RequestException as exc:
+            report.unreachable = f"no HTTPS answer from {url} ({type(exc).__name__})"
     return report

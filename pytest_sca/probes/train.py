@@ -8,6 +8,7 @@ backward, optimizer, communication) and epochs. With ``WORLD_SIZE`` > 1 and torc
 are all-reduced (gloo on CPU) and that time is the communication stage.
 """
 
+import contextlib
 import importlib
 import json
 import os
@@ -24,6 +25,36 @@ MAX_SECONDS = float(ARGS.get("max_seconds", 600))
 #: Only an accelerator's figures are wanted: on the CPU, report the device and stop.
 REQUIRE_ACCELERATOR = bool(ARGS.get("require_accelerator", False))
 STAGES = ("data", "forward", "backward", "optimizer", "communication")
+
+
+def cpu_info():
+    """The CPU this process computes on: vector flags, clock (GHz) and the cores it may use."""
+    info = {"kind": "cpu", "vendor": None, "model": None, "flags": [], "clock_ghz": None}
+    try:
+        with open("/proc/cpuinfo") as handle:
+            text = handle.read()
+    except OSError:
+        text = ""
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        key, value = key.strip(), value.strip()
+        if key == "model name" and info["model"] is None:
+            info["model"] = value
+        elif key == "vendor_id":
+            info["vendor"] = value
+        elif key == "cpu MHz" and info["clock_ghz"] is None:
+            info["clock_ghz"] = round(float(value) / 1000.0, 3)
+        elif key == "flags" and not info["flags"]:
+            wanted = ("avx512f", "avx2", "avx", "fma", "sse2")
+            info["flags"] = [f for f in value.split() if f in wanted]
+    try:
+        with open("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq") as handle:
+            info["clock_ghz"] = round(int(handle.read()) / 1e6, 3)
+    except (OSError, ValueError):
+        pass
+    info["cores"] = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
+        else os.cpu_count()
+    return info
 
 
 def run_epochs(step):
@@ -56,7 +87,11 @@ def numpy_model(kind):
     layers = [(sizes[i], sizes[i + 1]) for i in range(len(sizes) - 1)]
     weights = [rng.standard_normal((a, b)).astype(np.float32) * (1.0 / a) ** 0.5
                for a, b in layers]
-    flop = sum(3 * 2.0 * BATCH * a * b for a, b in layers)
+    forward_flop = sum(2.0 * BATCH * a * b for a, b in layers)
+    flop = 3 * forward_flop
+    sizes_info = {"forward_flop_per_step": forward_flop, "tokens_per_step": BATCH,
+                  "params": sum(a * b for a, b in layers), "layers": 0, "heads": 0,
+                  "head_dim": 0, "seq": 0, "dtype": "fp32"}
 
     def step():
         t0 = time.perf_counter()
@@ -90,7 +125,7 @@ def numpy_model(kind):
                 "optimizer": t4 - t3, "communication": 0.0}
 
     name = "mlp-lm" if kind == "language" else "mlp-vision"
-    return name, flop, step, {"numpy": np.__version__}, "cpu"
+    return name, flop, step, {"numpy": np.__version__}, "cpu", sizes_info
 
 
 def torch_model(kind, torch):
@@ -98,16 +133,28 @@ def torch_model(kind, torch):
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    # On an accelerator the matmuls run in bf16 (autocast), as training does there; on the
+    # CPU in fp32. The check divides by the peak of the dtype reported here.
+    dtype = "bf16" if device == "cuda" else "fp32"
+
+    def autocast():
+        if dtype == "bf16":
+            return torch.autocast(device_type=device, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
     nn = torch.nn
+    sizes_info = {"dtype": dtype, "layers": 0, "heads": 0, "head_dim": 0, "seq": 0}
     if kind == "language":
-        vocab, seq, width = 512, 64, 128
+        vocab, seq, width, heads, depth = 512, 64, 128, 4, 2
+        sizes_info.update(layers=depth, heads=heads, head_dim=width // heads, seq=seq,
+                          tokens_per_step=(BATCH // 4) * seq)
 
         class TinyLM(nn.Module):
             def __init__(self):
                 super().__init__()
                 self.embed = nn.Embedding(vocab, width)
-                layer = nn.TransformerEncoderLayer(width, 4, 4 * width, batch_first=True)
-                self.body = nn.TransformerEncoder(layer, 2)
+                layer = nn.TransformerEncoderLayer(width, heads, 4 * width, batch_first=True)
+                self.body = nn.TransformerEncoder(layer, depth)
                 self.head = nn.Linear(width, vocab)
 
             def forward(self, tokens):
@@ -120,9 +167,12 @@ def torch_model(kind, torch):
             return tokens[:, :-1], tokens[:, 1:]
 
         def loss_of(inputs, target):
-            return nn.functional.cross_entropy(model(inputs).reshape(-1, vocab),
+            with autocast():
+                logits = model(inputs)
+            return nn.functional.cross_entropy(logits.float().reshape(-1, vocab),
                                                target.reshape(-1))
         name = "transformer-lm-2x128"
+        params = sum(p.numel() for n, p in model.named_parameters() if not n.startswith("embed"))
     else:
         model = nn.Sequential(nn.Conv2d(3, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
                               nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(),
@@ -133,20 +183,29 @@ def torch_model(kind, torch):
                     torch.randint(0, 10, (BATCH,), device=device))
 
         def loss_of(inputs, target):
-            return nn.functional.cross_entropy(model(inputs), target)
+            with autocast():
+                logits = model(inputs)
+            return nn.functional.cross_entropy(logits.float(), target)
         name = "cnn-2conv"
+        sizes_info["tokens_per_step"] = BATCH
+        params = sum(p.numel() for p in model.parameters())
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
     if distributed:
         import torch.distributed as dist
         if not dist.is_initialized():
             dist.init_process_group("nccl" if device == "cuda" else "gloo")
+    forward_counter = FlopCounterMode(display=False)
+    with forward_counter:
+        inputs, target = batch()
+        loss_of(inputs, target)
     counter = FlopCounterMode(display=False)
     with counter:
         inputs, target = batch()
         loss_of(inputs, target).backward()
     flop = float(counter.get_total_flops())
     optimizer.zero_grad()
+    sizes_info.update(params=params, forward_flop_per_step=float(forward_counter.get_total_flops()))
 
     def step():
         t0 = time.perf_counter()
@@ -172,7 +231,7 @@ def torch_model(kind, torch):
         return {"data": t1 - t0, "forward": t2 - t1, "backward": t3 - t2,
                 "communication": t4 - t3, "optimizer": t5 - t4}
 
-    return name, flop, step, {"torch": torch.__version__}, device
+    return name, flop, step, {"torch": torch.__version__}, device, sizes_info
 
 
 def main():
@@ -185,8 +244,8 @@ def main():
                 raise
     models = []
     for kind in MODELS:
-        name, flop, step, library, device = (torch_model(kind, torch) if torch
-                                             else numpy_model(kind))
+        name, flop, step, library, device, sizes = (torch_model(kind, torch) if torch
+                                                    else numpy_model(kind))
         if REQUIRE_ACCELERATOR and device == "cpu":
             epochs = []
         else:
@@ -195,7 +254,9 @@ def main():
         models.append({"kind": kind, "model": name, "library": library, "device_type": device,
                        "flop_per_step": flop, "batch": BATCH,
                        "flop_counted_by": "FlopCounterMode" if torch else "dense GEMMs x3",
-                       "recompute": False, "stages": list(STAGES), "epochs": epochs})
+                       "recompute": False, "stages": list(STAGES), "epochs": epochs,
+                       "device": cpu_info() if device == "cpu" else {"kind": "accelerator"},
+                       **sizes})
     print(json.dumps({"probe": "train", "backend": "torch" if torch else "numpy",
                       "world_size": int(os.environ.get("WORLD_SIZE", "1")),
                       "rank": int(os.environ.get("RANK", "0")), "models": models}), flush=True)

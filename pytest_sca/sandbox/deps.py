@@ -11,6 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pytest_sca.sandbox.auth import Principal
 from pytest_sca.sandbox.core import SandboxPlatform
 from pytest_sca.sandbox.errors import ApiError
+from pytest_sca.sandbox.faults import Fault
 from pytest_sca.sandbox.store import Document
 
 API = "/api/v1"
@@ -49,15 +50,26 @@ def optional_caller(
         return None
     who = platform.tenancy.authenticate(credentials.credentials)
     if who is None:
-        raise ApiError(401, "unauthorized", "invalid API key")
+        raise ApiError(401, "unauthorized", _refusal(platform, "invalid API key"))
     request.state.principal = who
     return who
 
 
-def caller(who: Annotated[Principal | None, Depends(optional_caller)]) -> Principal:
+def _refusal(platform: SandboxPlatform, message: str) -> str:
+    """The message of an authentication refusal (``auth_errors_leak_internals``: with the
+    internals of the key lookup that failed)."""
+    if Fault.AUTH_ERRORS_LEAK_INTERNALS not in platform.faults:
+        return message
+    return (f"{message}: KeyError raised in /opt/platform/auth/keys.py:69 while running "
+            "SELECT user_id FROM apikey WHERE id = ? on db 10.0.3.7:5432")
+
+
+def caller(request: Request,
+           who: Annotated[Principal | None, Depends(optional_caller)]) -> Principal:
     """The authenticated caller (401 without a key)."""
     if who is None:
-        raise ApiError(401, "unauthorized", "missing bearer API key")
+        raise ApiError(401, "unauthorized",
+                       _refusal(request.app.state.platform, "missing bearer API key"))
     return who
 
 

@@ -192,7 +192,7 @@ class Fault(str, enum.Enum):
     )
     NOISY_NEIGHBOUR = (
         "noisy_neighbour",
-        "running jobs are paused 0.3-0.6 s at random every 0.2-0.5 s",
+        "running jobs are paused 1-2 s at random after every 0.2-0.5 s of running",
     )
     SUBTASKS_SERIALISED = (
         "subtasks_serialised",
@@ -208,6 +208,35 @@ class Fault(str, enum.Enum):
     STALE_METRICS = (
         "stale_metrics",
         "the exporters of every 25th fleet node stopped sampling 15 min ago",
+    )
+    API_DROPS_REQUESTS = (
+        "api_drops_requests",
+        "the management API answers 503 to one request in 25 (a client that retries hides it)",
+    )
+    STALE_SAMPLES_REPORTED_FRESH = (
+        "stale_samples_reported_fresh",
+        "every 25th fleet node's samples stopped 15 min ago but its last_sample_at says now",
+    )
+    DIAGNOSIS_INCONCLUSIVE = (
+        "diagnosis_inconclusive",
+        "layer diagnoses finish with the verdict unknown",
+    )
+    DIAGNOSIS_DURATION_MISREPORTED = (
+        "diagnosis_duration_misreported",
+        "layer diagnoses report their duration in milliseconds in duration_s",
+    )
+    STARTUP_LATENCY_MISREPORTED = (
+        "startup_latency_misreported",
+        "jobs wait 1.5 s before they start but report started_at equal to created_at",
+    )
+    TOPOLOGY_LINKS_MISSING = (
+        "topology_links_missing",
+        "a job's topology lists its nodes and cards without any link between them",
+    )
+    JOBS_RESTARTED_SILENTLY = (
+        "jobs_restarted_silently",
+        "a running job's processes are killed once it reports progress and started again, "
+        "reported as one uninterrupted attempt",
     )
 
     # the platform core: tenancy, quotas, jobs, metering, audit
@@ -417,6 +446,24 @@ class Fault(str, enum.Enum):
     PUBLIC_BUCKET = (
         "public_bucket",
         "tenant buckets carry a public-read bucket policy (anonymous GetObject)",
+    )
+    PRESIGNED_URLS_NEVER_EXPIRE = (
+        "presigned_urls_never_expire",
+        "the S3 gateway accepts presigned URLs after their expiry",
+    )
+    API_KEY_SECRET_NOT_CHECKED = (
+        "api_key_secret_not_checked",
+        "API keys are matched on their first 16 characters: a real key with a wrong secret "
+        "is accepted",
+    )
+    AUTH_ERRORS_LEAK_INTERNALS = (
+        "auth_errors_leak_internals",
+        "refusals of a missing or bad API key name the server's source file, exception class "
+        "and database address",
+    )
+    READONLY_STOP_CARRIED_OUT = (
+        "readonly_stop_carried_out",
+        "a read-only user's job stop is answered 403 but the job is stopped anyway",
     )
 
     # workflow services: ComfyUI-compatible endpoint and workflow applications

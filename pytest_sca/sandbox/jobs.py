@@ -26,7 +26,8 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -60,9 +61,13 @@ _USAGE_UNITS = (("cpu", "cpu", "core_seconds"), ("memory", "memory_gib", "gib_se
                 ("accelerator", "accelerators", "card_seconds"))
 
 
+#: ``startup_latency_misreported``: how long a job waits before it starts.
+HELD_BEFORE_START = 1.5
+
+
 @dataclass
 class _RunningWorker:
-    """A live worker process and what its usage record needs."""
+    """A live worker process and what its usage record needs (and how it was started)."""
 
     job_id: str
     rank: int
@@ -70,6 +75,8 @@ class _RunningWorker:
     log: IO[bytes]
     started_monotonic: float
     started_at: str
+    launch: dict[str, Any] = field(default_factory=dict)
+    restarted: bool = False
 
 
 def public_job(job: Document) -> Document:
@@ -170,6 +177,10 @@ class JobRunner:
                 returncode = worker.popen.poll()
                 if returncode is not None:
                     self._worker_ended(key, _exit_code(returncode))
+                elif Fault.JOBS_RESTARTED_SILENTLY in self.faults and not worker.restarted:
+                    job = self.store.get("job", worker.job_id)
+                    if job is not None and self.progress(job) > 0:
+                        self._restart_silently(worker)
             for job in pending_order(self.store.list("job", status="pending"), self.faults):
                 self._try_schedule(job)
             for listener in self._tick_listeners:
@@ -395,6 +406,10 @@ class JobRunner:
         ]
 
     def _try_schedule(self, job: Document) -> None:
+        if Fault.STARTUP_LATENCY_MISREPORTED in self.faults:
+            created = datetime.fromisoformat(job["created_at"].replace("Z", "+00:00"))
+            if time.time() - created.timestamp() < HELD_BEFORE_START:
+                return
         running = self.store.list("job", status="running")
         placement = place_job(
             job_as_scheduled(job, self.faults),
@@ -493,7 +508,9 @@ class JobRunner:
         if job.get("network"):
             command = self.networks.wrap(job["network"]["namespace"], command)
         job["status"] = "running"
-        job["started_at"] = utc_now()
+        # ``startup_latency_misreported``: the wait before the start is not shown.
+        job["started_at"] = (job["created_at"] if Fault.STARTUP_LATENCY_MISREPORTED in self.faults
+                             else utc_now())
         for rank, spot in enumerate(placement):
             worker = job["workers"][rank]
             worker.update(node_id=spot.node_id, accelerators=spot.accelerators,
@@ -501,11 +518,11 @@ class JobRunner:
             workdir = self.jobs_dir / job["id"] / f"worker-{rank}"
             workdir.mkdir(parents=True, exist_ok=True)
             log = self._log_path(job["id"], rank).open("ab")
+            launch = {"args": command, "cwd": workdir,
+                      "env": self._job_env(job, rank, master_port, spot.accelerators)}
             try:
                 popen = subprocess.Popen(  # noqa: S603 - running the tenant's command is the point
-                    command,
-                    cwd=workdir,
-                    env=self._job_env(job, rank, master_port, spot.accelerators),
+                    **launch,
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,
@@ -519,7 +536,7 @@ class JobRunner:
                 continue
             worker["pid"] = popen.pid
             self._workers[(job["id"], rank)] = _RunningWorker(
-                job["id"], rank, popen, log, time.monotonic(), worker["started_at"]
+                job["id"], rank, popen, log, time.monotonic(), worker["started_at"], launch
             )
         self._event(job, "Started", "ProcessesStarted", f"{len(placement)} worker(s) started")
         self.store.put("job", job)
@@ -528,6 +545,22 @@ class JobRunner:
             self._stop_processes(job)
             self._finish(job, "failed", failed[0]["exit_code"], "StartError",
                          f"worker {failed[0]['rank']} could not start")
+
+    def _restart_silently(self, worker: _RunningWorker) -> None:
+        """``jobs_restarted_silently``: kill a worker's processes and start them again, with
+        no event, the same attempt and the same log."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(worker.popen.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            worker.popen.wait(timeout=5)
+        worker.popen = subprocess.Popen(  # noqa: S603 - the tenant's own command, again
+            **worker.launch, stdin=subprocess.DEVNULL, stdout=worker.log,
+            stderr=subprocess.STDOUT, **own_process_group())
+        worker.restarted = True
+        job = self.store.get("job", worker.job_id)
+        if job is not None:
+            job["workers"][worker.rank]["pid"] = worker.popen.pid
+            self.store.put("job", job)
 
     def _worker_ended(self, key: tuple[str, int], code: int) -> None:
         running = self._workers.pop(key)

@@ -9,6 +9,7 @@ Job figures (CPU seconds, RSS) are summed over each worker's real processes.
 from __future__ import annotations
 
 import shutil
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -61,6 +62,10 @@ def _host_network_bytes() -> tuple[float, float]:
     return received, sent
 
 
+#: The sample period of the simulated cards' utilisation (seconds).
+UTIL_PERIOD_S = 1.0
+
+
 #: How long ago the exporters stopped sampling under ``exporters_stalled``.
 STALLED_FOR_S = 15 * 60.0
 
@@ -77,7 +82,25 @@ class MetricsExporter:
         self.runner = runner
         self.state_dir = state_dir
         self.faults = faults
+        #: job → (monotonic time, CPU seconds, run seconds) of earlier scrapes, newest last.
+        self._busy: dict[str, list[tuple[float, float, float]]] = {}
+        self._lock = threading.Lock()
         self._stalled: list[Metric] | None = None
+
+    def _utilisation(self, job_id: str, cpu_seconds: float, run_seconds: float) -> float:
+        """The share of the last sample period (the newest earlier scrape at least
+        UTIL_PERIOD_S old, else the oldest) a job's processes were busy, as an exporter such
+        as DCGM reports it; before a second scrape, the share since the job started."""
+        now = time.monotonic()
+        with self._lock:
+            history = self._busy.setdefault(job_id, [])
+            older = [h for h in history if now - h[0] >= UTIL_PERIOD_S]
+            base = older[-1] if older else (history[0] if history else None)
+            history.append((now, cpu_seconds, run_seconds))
+            del history[:max(0, len(history) - 64)]
+        if base is not None and run_seconds - base[2] > 0:
+            return min(1.0, max(0.0, (cpu_seconds - base[1]) / (run_seconds - base[2])))
+        return min(1.0, cpu_seconds / run_seconds) if run_seconds > 0 else 0.0
 
     def render(self) -> tuple[bytes, str]:
         """The exposition text and its content type."""
@@ -193,7 +216,7 @@ class MetricsExporter:
                 # A held card is as busy as its job's real processes are on the CPU.
                 util = 0.0
                 if run_seconds.get(job_id):
-                    util = min(1.0, cpu_seconds[job_id] / run_seconds[job_id])
+                    util = self._utilisation(job_id, cpu_seconds[job_id], run_seconds[job_id])
                 acc_util.add_metric(values, util, timestamp=now)
                 acc_mem.add_metric(values, 0.5 * total if job_id else 0.0, timestamp=now)
                 acc_mem_total.add_metric(values, total, timestamp=now)

@@ -48,6 +48,8 @@ OUTAGE_PERIOD = 3.0
 OUTAGE = 1.2
 #: ``jobs_interrupted``: a job is killed once it has run this long.
 INTERRUPT_AFTER = 1.0
+#: ``api_drops_requests``: one request in this many answers 503.
+DROP_EVERY = 25
 
 _CARD_INDICES = frozenset(str(i) for i in range(FLEET_CARDS_PER_NODE))
 _LINK_KINDS = {"nvidia": "nvlink", "huawei": "hccs", "cambricon": "mlu-link", "hygon": "xgmi"}
@@ -74,6 +76,7 @@ class PerfArea:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._disturber: threading.Thread | None = None
+        self._requests = 0
 
     def start(self) -> None:
         """Start disturbing running jobs when a fault says so (and the outage clock)."""
@@ -93,7 +96,14 @@ class PerfArea:
         return (time.time() - self.started) % OUTAGE_PERIOD >= OUTAGE
 
     def management_unavailable(self) -> ApiError | None:
-        """The 503 to answer while the ``api_unstable`` fault's outage lasts, else ``None``."""
+        """The 503 to answer while the ``api_unstable`` fault's outage lasts, or to every
+        25th request under ``api_drops_requests``; else ``None``."""
+        if Fault.API_DROPS_REQUESTS in self.faults:
+            with self._lock:
+                self._requests += 1
+                dropped = self._requests % DROP_EVERY == 0
+            if dropped:
+                return ApiError(503, "unavailable", "the management service is unavailable")
         if self.api_available():
             return None
         return ApiError(503, "unavailable", "the management service is unavailable")
@@ -144,10 +154,14 @@ class PerfArea:
             verdict, findings = "unknown", [f"diagnosis could not finish: {exc!r}"]
         if Fault.DIAGNOSIS_SLOW in self.faults:
             self._stopping.wait(SLOW_DIAGNOSIS_SECONDS)
+        if Fault.DIAGNOSIS_INCONCLUSIVE in self.faults:
+            verdict = "unknown"
+        took = time.monotonic() - began
+        if Fault.DIAGNOSIS_DURATION_MISREPORTED in self.faults:
+            took *= 1000.0  # milliseconds, in a field the API documents in seconds
         with self._lock:
             diagnosis.update(status="finished", verdict=verdict, findings=findings,
-                             finished_at=utc_now(),
-                             duration_s=round(time.monotonic() - began, 4))
+                             finished_at=utc_now(), duration_s=round(took, 6))
 
     def _container(self, job: Document | None, _: Document | None) -> tuple[str, list[str]]:
         assert job is not None
@@ -247,6 +261,8 @@ class PerfArea:
         names = sorted(placed)
         links += [{"from": a, "to": b, "kind": "roce"}
                   for i, a in enumerate(names) for b in names[i + 1:]]
+        if Fault.TOPOLOGY_LINKS_MISSING in self.faults:
+            links = []
         return {"job_id": job["id"], "nodes": list(placed.values()), "links": links,
                 "simulated": bool(job.get("simulated")), "created_at": utc_now(),
                 "labels": {}}
@@ -267,8 +283,10 @@ class PerfArea:
         return {"items": page, "total": len(ids), "offset": offset, "simulated": True}
 
     def _stale(self, node_id: str) -> bool:
-        # Under ``stale_metrics`` the exporters of every 25th node stopped sampling.
-        return Fault.STALE_METRICS in self.faults and int(node_id.rsplit("-", 1)[1]) % 25 == 0
+        # Under ``stale_metrics`` (and ``stale_samples_reported_fresh``) the exporters of
+        # every 25th node stopped sampling.
+        return bool(self.faults & {Fault.STALE_METRICS, Fault.STALE_SAMPLES_REPORTED_FRESH}) \
+            and int(node_id.rsplit("-", 1)[1]) % 25 == 0
 
     def fleet_series(self, cards: list[str]) -> list[Document]:
         """The last samples of ``node/index`` cards' utilisation series (simulated)."""
@@ -286,9 +304,11 @@ class PerfArea:
             rng = random.Random(f"{card}")
             samples = [[iso(last - k * SAMPLE_PERIOD), round(rng.random(), 3)]
                        for k in range(3, -1, -1)]
+            # ``stale_samples_reported_fresh``: the summary field claims what the samples deny.
+            claimed = latest if Fault.STALE_SAMPLES_REPORTED_FRESH in self.faults else last
             answer.append({"card": card, "found": True, "metric":
                            "sca_accelerator_utilization_ratio", "samples": samples,
-                           "last_sample_at": iso(last), "simulated": True})
+                           "last_sample_at": iso(claimed), "simulated": True})
         return answer
 
     # disturbances (faults) ------------------------------------------------------------------
@@ -345,7 +365,9 @@ class PerfArea:
                 if Fault.NOISY_NEIGHBOUR in self.faults and groups:
                     self._stopping.wait(rng.uniform(0.2, 0.5))
                     self._signal(set(groups) - paused, signal.SIGSTOP)
-                    time.sleep(rng.uniform(0.3, 0.6))
+                    # Long pauses now and then (not a uniform slowdown): steps that meet one
+                    # take several times as long as the others, even on a loaded host.
+                    time.sleep(rng.uniform(1.0, 2.0))
                     self._signal(set(groups) - paused, signal.SIGCONT)
                     continue
                 self._stopping.wait(0.05)

@@ -146,16 +146,18 @@ def target_capabilities(platform: SandboxPlatform) -> dict[str, Any]:
 
     Thresholds are generous (a loaded 2-core machine shared with other work must pass) and
     the faults break them by a wide margin (throttling is 10-60×, outages last 40 % of the
-    time…). A busy job's card utilisation is its CPU share on this shared host, hence 8 %.
+    time…). A busy job's card utilisation is its CPU share on this shared host, hence 5 %.
     """
     peak, source = _host_cpu_peak()
     return {"perf": {
         "compute_device": "cpu",
         "cpu": {"peak_gflops": peak, "cores": _cores(), "source": source},
         "operators": {"min_efficiency": 0.03},
-        "training": {"min_hfu": 0.04, "max_step_cv": 0.75},
+        # Small jitter steps (tens of ms): a loaded host's time slicing averages out over
+        # them, a paused job's step does not.
+        "training": {"min_hfu": 0.04, "max_step_cv": 0.75, "jitter_batch": 256},
         "scaling": {"k": [1, 4], "min_efficiency": 0.5, "work": "paced"},
-        "scheduling": {"max_startup_p99_s": 10.0, "min_utilisation": 0.08},
+        "scheduling": {"max_startup_p99_s": 10.0, "min_utilisation": 0.05},
         "diagnosis": {"max_seconds": 5.0},
         "availability": {"min_success_ratio": 0.99, "seconds": 3.0, "rate_per_s": 20},
         "long_job": {"seconds": 2.0},

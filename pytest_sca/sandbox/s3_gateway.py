@@ -113,15 +113,17 @@ class SignedRequest:
             raise AuthError("AuthorizationHeaderMalformed", "bad credential scope")
         self.access_key, self.day, self.region, self.service = scope[:4]
 
-    def verify(self, secret: str, now: datetime) -> None:
-        """Raise :class:`AuthError` unless the signature is right and the request is current."""
+    def verify(self, secret: str, now: datetime, *, check_expiry: bool = True) -> None:
+        """Raise :class:`AuthError` unless the signature is right and the request is current
+        (``check_expiry`` false: a presigned URL never expires, the
+        ``presigned_urls_never_expire`` fault)."""
         try:
             signed_at = datetime.strptime(self.amz_date, "%Y%m%dT%H%M%SZ").replace(
                 tzinfo=timezone.utc)
         except ValueError:
             raise AuthError("AccessDenied", "missing or malformed X-Amz-Date") from None
         if self.presigned:
-            if now > signed_at + timedelta(seconds=self.expires):
+            if check_expiry and now > signed_at + timedelta(seconds=self.expires):
                 raise AuthError("AccessDenied", "Request has expired")
         elif abs(now - signed_at) > _MAX_SKEW:
             raise AuthError("RequestTimeTooSkewed", "request time too far from server time")
@@ -221,7 +223,8 @@ class S3Gateway:
         if found is None:
             raise AuthError("InvalidAccessKeyId", "the access key is not known")
         secret, own_bucket = found
-        signed.verify(secret, datetime.now(timezone.utc))
+        signed.verify(secret, datetime.now(timezone.utc),
+                      check_expiry=Fault.PRESIGNED_URLS_NEVER_EXPIRE not in self.faults)
         if bucket and bucket != own_bucket:
             action = _READ_ACTIONS.get(method)
             if action and _policy_allows_anyone(self._bucket_policy(bucket), action):

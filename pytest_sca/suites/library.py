@@ -54,6 +54,43 @@ def denied(call: Callable[[], object], reasons: Collection[RefusalReason]) -> bo
     return refusal is not None and refusal.reason in reasons
 
 
+#: What an error answer must never show about the server behind it, by kind.
+INTERNALS: dict[str, re.Pattern[str]] = {
+    "a stack trace": re.compile(r"Traceback \(most recent call last\)|\n\s+at [\w.$<>]+\("),
+    "a file path": re.compile(
+        r"(?<![\w.-])(?:/(?:usr|home|opt|srv|var|etc|app|root|tmp|lib|workspace)/[\w./-]+"
+        r"|[A-Za-z]:\\[\w\\. -]+|[\w/.-]+\.(?:py|pyc|java|go|rb|js|ts|php|cs|cpp|rs)(?::\d+)?\b)"),
+    "an exception class": re.compile(
+        r"\b(?:[A-Z][a-z0-9]+)+(?:Error|Exception)\b|\b[a-z_]+\.(?:[A-Z]\w*)(?:Error|Exception)"),
+    "SQL": re.compile(r"\b(?:SELECT\s+[\w*.,\s]+?\s+FROM|INSERT\s+INTO|UPDATE\s+\w+\s+SET|"
+                      r"DELETE\s+FROM|SQLSTATE|ORA-\d{5}|sqlite3?|psycopg2?|pymysql)\b", re.I),
+    "a host:port": re.compile(
+        r"\b(?:(?:\d{1,3}\.){3}\d{1,3}|localhost|[\w-]+(?:\.[\w-]+)*\.(?:internal|local|lan|svc"
+        r"|cluster\.local))(?::\d{2,5})\b"),
+}
+
+
+def leaked_internals(text: str) -> list[str]:
+    """The kinds of server internals an error answer's text shows ("a file path: /srv/x.py"…),
+    whatever envelope they come in; empty when it shows none."""
+    found = []
+    for kind, pattern in INTERNALS.items():
+        match = pattern.search(text)
+        if match:
+            found.append(f"{kind}: {match.group(0).strip()[:60]}")
+    return found
+
+
+def refusal_text(refusal: Refused) -> str:
+    """Everything a refusal carried back from the target: its code and message."""
+    return f"{refusal.code or ''} {refusal.message}"
+
+
+#: A job that holds its resources for a minute and does nothing: work a check acts on while
+#: it runs (stops it, diagnoses it, reads its topology).
+SLEEPER = ["python", "-c", "import time; time.sleep(60)"]
+
+
 # --- probe programs and their output ----------------------------------------------------------
 
 

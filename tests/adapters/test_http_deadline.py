@@ -55,7 +55,8 @@ def _serve_once(answer: bytes, trickle_s: float = 0.0) -> Iterator[int]:
 @pytest.fixture
 def trickling() -> Iterator[int]:
     body = b'{"items": [' + b"1, " * 200 + b"1]}"
-    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n" % len(body)
+    head = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n" % len(body))
     yield from _serve_once(head + b"Connection: close\r\n\r\n" + body, trickle_s=0.05)
 
 

@@ -156,3 +156,34 @@ def test_probes_that_require_an_accelerator_stop_on_a_cpu() -> None:
     assert gemm["device_type"] == "cpu" and gemm["results"] == [] and gemm["best_tflops"] == {}
     train = probes.run_here("train", {**NUMPY, "require_accelerator": True})
     assert all(m["device_type"] == "cpu" and m["epochs"] == [] for m in train["models"])
+
+
+def test_train_probe_reports_what_its_flops_are_checked_against() -> None:
+    """Forward FLOPs, trained tokens, parameters and the dtype: a check compares the counted
+    training FLOPs with 3 × forward and with PaLM's 6·N per token (docs/chapter09.md)."""
+    from pytest_sca.metrics.flops import palm_flops_per_token
+    from pytest_sca.probes.results import train_result
+
+    command, env = probes.job_spec("train", {**NUMPY, "epochs": 1, "steps_per_epoch": 1,
+                                             "batch": 16, "models": ["language"]})
+    done = subprocess.run([sys.executable, *command[1:]], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, **env}, check=True)
+    model = train_result(done.stdout)["models"][0]
+    assert model["flop_per_step"] == 3 * model["forward_flop_per_step"]
+    per_token = palm_flops_per_token(model["params"], 0, 0, 0, 0)
+    assert model["flop_per_step"] == model["tokens_per_step"] * per_token
+    assert model["dtype"] == "fp32" and model["device"]["cores"] >= 1
+
+
+def test_paced_probe_waits_for_its_common_start() -> None:
+    import time
+
+    from pytest_sca.probes.results import paced_result
+
+    start_at = time.time() + 0.5
+    command, env = probes.job_spec("paced", {"steps": 1, "step_seconds": 0.01,
+                                             "start_at": start_at})
+    done = subprocess.run([sys.executable, *command[1:]], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, **env}, check=True)
+    result = paced_result(done.stdout)
+    assert result["launched"] < start_at <= result["started"] + 0.01

@@ -102,3 +102,32 @@ def test_faulty_platform_admin_sees_its_faults(faulty_sandbox: StartFaulty) -> N
     box = faulty_sandbox("logs_dropped")
     assert box.admin.ok("GET", "/info")["faults"] == ["logs_dropped"]
     assert "faults" not in box.admin.as_key("").ok("GET", "/info")
+
+
+def test_api_key_secret_not_checked(faulty_sandbox: StartFaulty) -> None:
+    box = faulty_sandbox("api_key_secret_not_checked")
+    _, member = box.admin.new_tenant("keyid")
+    key = member.token or ""
+    wrong = key[:-8] + ("A" if key[-8] != "A" else "B") * 8
+    assert box.admin.as_key(wrong).ok("GET", "/whoami")
+    assert box.admin.as_key("sk-sca-" + "x" * 32).call("GET", "/whoami").status_code == 401
+
+
+def test_auth_errors_leak_internals(faulty_sandbox: StartFaulty) -> None:
+    box = faulty_sandbox("auth_errors_leak_internals")
+    for key in ("", "sk-sca-not-a-key"):
+        answer = box.admin.as_key(key).call("GET", "/whoami")
+        assert answer.status_code == 401
+        assert "keys.py" in answer.text and "10.0.3.7:5432" in answer.text, answer.text
+
+
+def test_readonly_stop_carried_out(faulty_sandbox: StartFaulty) -> None:
+    box = faulty_sandbox("readonly_stop_carried_out")
+    tenant, admin = box.admin.new_tenant("stopper", role="tenant_admin")
+    reader = box.admin.ok("POST", f"/tenants/{tenant}/users", 201,
+                          json={"name": "stopper-ro", "role": "readonly"})
+    job = admin.ok("POST", "/jobs", 201, json=_job(["sleep", "30"]))
+    admin.wait_job(job["id"], ("running",))
+    assert box.admin.as_key(reader["api_key"]).call(
+        "POST", f"/jobs/{job['id']}/stop").status_code == 403
+    assert admin.ok("GET", f"/jobs/{job['id']}")["status"] == "stopped"

@@ -1,6 +1,6 @@
 """The sandbox areas behind chapter 6.6–6.10: training jobs, services, reports, NIC bonds.
 
-Behaviour end to end is shown by tests/suites/test_chapter06b.py; these cover the edges:
+Behaviour end to end is shown by tests/suites/test_chapter06_workloads.py; these cover the edges:
 refusals, what is kept out of answers, and the bookkeeping of each area.
 """
 

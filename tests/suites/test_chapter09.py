@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -33,13 +34,29 @@ BREAKS: dict[str, tuple[str, str]] = {
     "9.4.2.c": ("topology_wrong", "does not match where it runs"),
     "9.4.2.d": ("stale_metrics", "stale or missing metrics"),
 }
+#: More faults that break an item's behaviour another way: (item, fault, words).
+ALSO_BREAKS: list[tuple[str, str, str]] = [
+    ("9.4.2.a", "api_drops_requests", "management API answered"),
+    ("9.4.2.d", "stale_samples_reported_fresh", "last_sample_at their samples contradict"),
+    ("9.4.1.a", "diagnosis_inconclusive", "reached no finding"),
+    ("9.4.2.c", "topology_links_missing", "shows no link for the card"),
+    ("9.4.1.a", "diagnosis_duration_misreported", "reports a duration of"),
+    ("9.3.b", "startup_latency_misreported", "start-up latency misreported"),
+    ("9.4.2.b", "jobs_restarted_silently", "its progress started over"),
+]
 #: Faults that disturb different behaviours run together, to start fewer sandboxes; each
 #: item's fail reason still names what its own fault broke.
 FAULT_GROUPS: list[tuple[str, ...]] = [
-    ("throttled_nodes", "diagnosis_slow", "topology_wrong", "stale_metrics"),
+    ("throttled_nodes",),
+    ("diagnosis_slow", "topology_wrong", "stale_metrics"),
     ("noisy_neighbour", "subtasks_serialised"),
     ("api_unstable",),
     ("jobs_interrupted",),
+]
+ALSO_GROUPS: list[tuple[str, ...]] = [
+    ("api_drops_requests", "stale_samples_reported_fresh", "diagnosis_inconclusive",
+     "topology_links_missing"),
+    ("diagnosis_duration_misreported", "startup_latency_misreported", "jobs_restarted_silently"),
 ]
 
 
@@ -53,6 +70,8 @@ def test_every_check_passes_on_the_healthy_sandbox(tmp_path: Path) -> None:
 def test_fault_groups_cover_every_item() -> None:
     grouped = [fault for group in FAULT_GROUPS for fault in group]
     assert sorted(grouped) == sorted({fault for fault, _ in BREAKS.values()})
+    also = [fault for group in ALSO_GROUPS for fault in group]
+    assert sorted(also) == sorted(fault for _, fault, _ in ALSO_BREAKS)
 
 
 @pytest.mark.parametrize("faults", FAULT_GROUPS, ids="+".join)
@@ -65,6 +84,41 @@ def test_checks_fail_under_their_fault(faults: tuple[str, ...], tmp_path: Path) 
         assert entry["reason"].startswith(f"[{item}]"), entry["reason"]
         assert words in entry["reason"], entry["reason"]
         assert entry.get("measurements"), f"{item} failed without a measured value"
+
+
+@pytest.mark.parametrize("faults", ALSO_GROUPS, ids="+".join)
+def test_checks_fail_under_other_faults(faults: tuple[str, ...], tmp_path: Path) -> None:
+    """Each of these faults breaks one more behaviour a check now verifies (a retried 5xx,
+    a summary field the samples contradict, a verdict that is no finding…)."""
+    cases = [(item, fault, words) for item, fault, words in ALSO_BREAKS if fault in faults]
+    found = {i["id"]: i for i in evaluate(tmp_path, {i for i, _, _ in cases}, faults)["items"]}
+    for item, fault, words in cases:
+        entry = found[item]
+        reasons = [t["reason"] for t in entry["tests"] if t["outcome"] == "fail"]
+        assert entry["verdict"] == "fail", (fault, entry)
+        assert all(r.startswith(f"[{item}]") for r in reasons), reasons
+        assert any(words in r for r in reasons), (fault, reasons)
+
+
+def test_unreachable_platform_is_an_error_not_a_fail(tmp_path: Path) -> None:
+    """A management API that cannot be reached at all leaves nothing to measure: 9.4.2.a is
+    ``error``, never an availability of 0 %."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    target = tmp_path / "unreachable.yaml"
+    target.write_text(yaml.safe_dump({
+        "name": "unreachable", "standard": "saia-aicloud-2025-04-29",
+        "adapters": {"platform": {"url": f"http://127.0.0.1:{port}/",
+                                  "token": "sca-unreachable-token", "retries": 0,
+                                  "timeout": 2}}}), encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "pytest", f"--sca-target={target}", "-p",
+                           "no:cacheprovider", "-m", "clause(id='9.4.2.a')",
+                           "--sca-json=report.json"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode in (0, 1), done.stdout[-3000:] + done.stderr[-2000:]
+    verdict, reason = verdicts(json.loads((tmp_path / "report.json").read_text()))["9.4.2.a"]
+    assert verdict == "error" and "cannot reach" in reason, (verdict, reason)
 
 
 def test_accelerator_figures_measured_without_accelerator_are_not_assessed(
@@ -91,3 +145,56 @@ def test_accelerator_figures_measured_without_accelerator_are_not_assessed(
     found = verdicts(report)
     assert found["9.1.a"][0] == "not_assessed" and "saw no accelerator" in found["9.1.a"][1]
     assert found["9.2.a"][0] == "not_assessed" and "without an accelerator" in found["9.2.a"][1]
+
+
+def test_measurements_go_through_a_path_that_never_retries() -> None:
+    """The ordinary platform client retries a GET after a 503, as a user's client would; the
+    view 9.4.2.a measures through (``unretried()``) sends each request once, so that a failed
+    request is counted instead of hidden."""
+    from pytest_sca.adapters.base import AdapterContext
+    from pytest_sca.adapters.config import PlatformConfig
+    from pytest_sca.adapters.platform import PlatformClient
+    from pytest_sca.adapters.platform.inventory import PlatformCompute
+    from pytest_sca.capabilities import Compute, TargetError
+
+    from ..adapters.stub_server import stub_server
+
+    answers = iter([503, 200, 503, 200])
+
+    def flaky(handler: object) -> tuple[int, str, bytes]:
+        status = next(answers)
+        body = b'{"name": "stub", "version": "1"}' if status == 200 else b'{"error": {}}'
+        return status, "application/json", body
+
+    with stub_server({("GET", "/api/v1/info"): flaky}) as server:
+        config = PlatformConfig(url=server.url, token="sca-stub-token-0123456789", retries=2)
+        compute: Compute = PlatformCompute(PlatformClient(config, AdapterContext("t", None, "r")))
+        assert compute.platform_info()["name"] == "stub"          # 503, retried, 200
+        assert server.hits[("GET", "/api/v1/info")] == 2
+        with pytest.raises(TargetError, match="503"):
+            compute.unretried().platform_info()                     # 503, counted
+        assert server.hits[("GET", "/api/v1/info")] == 3
+        assert compute.unretried().platform_info()["name"] == "stub"
+
+
+def test_kubernetes_measurements_go_through_a_client_without_retries(tmp_path: Path) -> None:
+    """The Kubernetes adapter's unretried view is the same principal over a client whose
+    urllib3 retries are off (the default client retries failed connections three times)."""
+    from pytest_sca.adapters.base import AdapterContext
+    from pytest_sca.adapters.config import KubernetesConfig
+    from pytest_sca.adapters.kubernetes import KubernetesAdapter
+
+    from ..adapters.kube_emulator import emulated_cluster
+
+    with emulated_cluster(tmp_path) as cluster:
+        config = KubernetesConfig(kubeconfig=str(cluster.kubeconfig), context="emulated",
+                                  namespace="sca-probe")
+        adapter = KubernetesAdapter(config, AdapterContext("kube-test", None, "run-1"))
+        try:
+            compute = adapter.capability("compute")
+            measured = compute.unretried()
+            assert measured.subject.api.configuration.retries is False
+            assert adapter.api.configuration.retries is None
+            assert measured.list_nodes() == compute.list_nodes()
+        finally:
+            adapter.close()

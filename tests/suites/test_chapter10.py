@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -40,6 +41,10 @@ ALSO_BREAKS = [
     ("10.1.a", "plain_http_open", "served over plain HTTP"),
     ("10.1.a", "sse_disabled", "stored unencrypted"),
     ("10.2.e", "world_writable_system_file", "world-writable system paths: etc/crontab"),
+    ("10.1.b", "presigned_urls_never_expire", "a presigned URL still works"),
+    ("10.2.b", "api_key_secret_not_checked", "a real key id with a wrong secret was accepted"),
+    ("10.2.b", "auth_errors_leak_internals", "shows server internals"),
+    ("10.2.c", "readonly_stop_carried_out", "was refused (403) but carried out"),
 ]
 #: Items the sandbox's target file settles by evidence (automated parts pass).
 MANUAL = {"10.2.a"}
@@ -94,6 +99,31 @@ def test_checks_fail_under_other_faults(tmp_path: Path) -> None:
         _assert_fails(report, item, words)
 
 
+def test_unreachable_endpoint_is_an_error_not_a_fail(tmp_path: Path) -> None:
+    """An endpoint that cannot be reached shows nothing about its transport security: 10.1.a
+    is ``error``, never a fail for "no TLS 1.2"."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    target = tmp_path / "unreachable.yaml"
+    target.write_text(yaml.safe_dump({
+        "name": "unreachable", "standard": "saia-aicloud-2025-04-29",
+        "adapters": {"platform": {"url": f"https://127.0.0.1:{port}/",
+                                  "token": "sca-unreachable-token"}}}), encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "pytest", f"--sca-target={target}", "-p",
+                           "no:cacheprovider", "-m", "clause(id='10.1.a')",
+                           "--sca-json=report.json"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode in (0, 1), done.stdout[-3000:] + done.stderr[-2000:]
+    report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    entry = next(i for i in report["items"] if i["id"] == "10.1.a")
+    outcomes = {t["nodeid"].rsplit("::", 1)[-1]: (t["outcome"], t["reason"])
+                for t in entry["tests"]}
+    tls = outcomes["test_every_endpoint_uses_tls_1_2_or_later"]
+    assert tls[0] == "error" and "no TCP connection" in tls[1], outcomes
+    assert entry["verdict"] == "error", entry
+
+
 
 def test_network_isolation_is_not_assessed_where_namespaces_cannot_be_made(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -122,3 +152,37 @@ def test_target_declaring_no_network_isolation_fails(tmp_path: Path) -> None:
     verdict, reason = verdicts(report)["10.2.f"]
     assert (verdict, reason) == ("fail", "[10.2.f] target declares no network isolation: "
                                          "isolation='none'"), reason
+
+
+@pytest.mark.parametrize(("text", "kind"), [
+    ("invalid key: KeyError", "an exception class"),
+    ("db at 10.0.3.7:5432 refused", "a host:port"),
+    ("failed in /opt/platform/auth/keys.py:69", "a file path"),
+    ("while running SELECT id FROM apikey", "SQL"),
+    ("Traceback (most recent call last):\n  File x", "a stack trace"),
+    ("psycopg2.OperationalError: timeout", "an exception class"),
+])
+def test_leaked_internals_are_found_in_any_form(text: str, kind: str) -> None:
+    from pytest_sca.suites.library import leaked_internals
+
+    assert any(found.startswith(kind) for found in leaked_internals(text)), text
+
+
+@pytest.mark.parametrize("text", [
+    "invalid API key", "missing bearer API key", "role readonly may not do this",
+    "this console requires a second factor (TOTP) for every user", "Request has expired",
+    "GET /api/v1/jobs/job-1 answered 404", "AccessDenied", "job job-1 already succeeded"])
+def test_plain_refusals_leak_nothing(text: str) -> None:
+    from pytest_sca.suites.library import leaked_internals
+
+    assert leaked_internals(text) == []
+
+
+def test_a_wrong_secret_keeps_the_key_id() -> None:
+    from pytest_sca.suites.chapter10_security.test_10_2_access import SECRET_TAIL, wrong_secret
+
+    key = "sk-sca-AbCdEfGhIjKlMnOpQrSt0123456789"
+    wrong = wrong_secret(key)
+    assert wrong != key and len(wrong) == len(key)
+    assert wrong[:-SECRET_TAIL] == key[:-SECRET_TAIL]
+    assert all(a != b for a, b in zip(wrong[-SECRET_TAIL:], key[-SECRET_TAIL:], strict=True))

@@ -11,6 +11,7 @@ No network in ``__init__``: the client is built on first use.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from typing import Any, ClassVar
@@ -83,10 +84,12 @@ class KubernetesAdapter(Adapter):
 
     def __init__(self, config: KubernetesConfig, context: AdapterContext, *,
                  credential: str | None = None, namespace: str | None = None,
-                 _root: KubernetesAdapter | None = None) -> None:
+                 _root: KubernetesAdapter | None = None, _unretried: bool = False) -> None:
         super().__init__(config, context)
         self._root = _root or self
         self._credential = credential
+        #: Requests are sent once: urllib3's retries of failed connections are off.
+        self._unretried = _unretried
         self._own_namespace = namespace
         self._client: Any = None
         if _root is None:
@@ -111,11 +114,16 @@ class KubernetesAdapter(Adapter):
 
             if self._root is not self:
                 base = self._root.api.configuration
-                configuration = client.Configuration()
-                configuration.host = base.host
-                configuration.ssl_ca_cert = base.ssl_ca_cert
-                configuration.verify_ssl = base.verify_ssl
-                configuration.api_key = {"authorization": f"Bearer {self._credential}"}
+                if self._credential is None:  # the root's own principal, another client
+                    configuration = copy.deepcopy(base)
+                else:
+                    configuration = client.Configuration()
+                    configuration.host = base.host
+                    configuration.ssl_ca_cert = base.ssl_ca_cert
+                    configuration.verify_ssl = base.verify_ssl
+                    configuration.api_key = {"authorization": f"Bearer {self._credential}"}
+                if self._unretried:
+                    configuration.retries = False
                 self._client = client.ApiClient(configuration)
             elif self.config.in_cluster:
                 config.load_incluster_config()
@@ -353,6 +361,13 @@ class KubernetesAdapter(Adapter):
         return KubernetesAdapter(self.config, self.context, credential=credential,
                                  namespace=self._root._token_namespaces.get(credential),
                                  _root=self._root)
+
+    def unretried(self) -> KubernetesAdapter:
+        """The same principal whose requests are sent once: no retry of a failed connection
+        (a measurement counts it)."""
+        return KubernetesAdapter(self.config, self.context, credential=self._credential,
+                                 namespace=self._own_namespace, _root=self._root,
+                                 _unretried=True)
 
     def sweep(self, run_id: str) -> list[str]:
         """Delete every object labelled with ``run_id``, owned kinds first; one line per

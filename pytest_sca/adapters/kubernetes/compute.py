@@ -30,8 +30,10 @@ class KubeCompute(Facade[KubernetesAdapter]):
         return {"name": "kubernetes", "version": version.git_version,
                 "api_version": f"{version.major}.{version.minor}", "simulated": False}
 
-    def list_nodes(self, cluster_id: str | None = None, *, finished: bool = False
-                   ) -> list[Node]:
+    def list_nodes(self, cluster_id: str | None = None) -> list[Node]:
+        return self.nodes(cluster_id)
+
+    def nodes(self, cluster_id: str | None = None, *, finished: bool = False) -> list[Node]:
         """Nodes and their cards; ``finished`` also counts cards of pods that ended as held
         (to tell which cards a finished job had)."""
         core = self.subject.core()

@@ -253,7 +253,7 @@ class KubeJobs(Facade[KubernetesAdapter]):
         if not wanted:
             return {}
         held: dict[str, list[Any]] = {}
-        for node in KubeCompute(self.subject._root).list_nodes(finished=True):
+        for node in KubeCompute(self.subject._root).nodes(finished=True):
             for card in node["accelerators"]:
                 for pod in card.get("pods") or []:  # type: ignore[typeddict-item, attr-defined]
                     held.setdefault(str(pod), []).append(card["index"])

@@ -15,7 +15,7 @@ Hugging Face runtime).
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_sca.adapters.base import Facade
 from pytest_sca.capabilities import (
@@ -30,6 +30,9 @@ from pytest_sca.capabilities import (
 )
 
 from .adapter import KubernetesAdapter
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 from .resources import dns_name, vendor_of
 
 INFO_PREFIX = "models.sca.evaluation/"
@@ -45,6 +48,15 @@ def _split(model_id: str, default_namespace: str) -> tuple[str, str]:
 
 class KubeModels(Facade[KubernetesAdapter]):
     """Models as KServe InferenceServices (:class:`~pytest_sca.capabilities.Models`)."""
+
+    @property
+    def has_other_tenant(self) -> bool:
+        """Kubernetes creates its own users: a second principal comes from ``tenancy``."""
+        return False
+
+    def as_other_tenant(self) -> Self:
+        raise Unsupported("the kubernetes adapter names no second principal: create one with "
+                          "tenancy (probe_tenant) and act as its token (acting_as)")
 
     def list_models(self) -> list[Model]:
         adapter = self.subject

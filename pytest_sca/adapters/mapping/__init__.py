@@ -17,7 +17,7 @@ from __future__ import annotations
 from ...capabilities import Unsupported
 from .engine import OperationNotMapped, OperationTable, Reply, Request, Send
 from .model import Operation, Pages, RequestSpec, Step
-from .pointers import check_pointer, resolve_pointer
+from .pointers import check_pointer, error_envelope, resolve_pointer
 from .templates import FILTERS, Template, TemplateFailure
 from .validation import (
     OPERATIONS,
@@ -51,6 +51,7 @@ __all__ = [
     "build_table",
     "check_pointer",
     "load_operations",
+    "error_envelope",
     "resolve_pointer",
     "validate_mapping",
     "validate_operation",

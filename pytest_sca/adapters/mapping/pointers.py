@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Sequence
 from typing import Any
+
+from pytest_sca.capabilities import ErrorEnvelope
 
 _POINTER = re.compile(r"^(/([^~/]|~[01])*)*$")
 
@@ -41,3 +45,28 @@ def resolve_pointer(document: Any, pointer: str, default: Any = MISSING) -> Any:
         else:
             return default
     return current
+
+
+def error_envelope(text: str, code_pointers: Sequence[str],
+                   message_pointers: Sequence[str]) -> ErrorEnvelope | None:
+    """The code and message of an error answer's JSON ``text``: the first of
+    ``code_pointers`` (and of ``message_pointers``) that holds non-empty text — a number
+    code (``{"code": 40001}``) is still machine-readable; None when either is missing."""
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return None
+
+    def first(pointers: Sequence[str]) -> str | None:
+        for pointer in pointers:
+            value = resolve_pointer(body, pointer, default=None)
+            if isinstance(value, int) and not isinstance(value, bool):
+                value = str(value)
+            if isinstance(value, str) and value.strip():
+                return value
+        return None
+
+    code, message = first(code_pointers), first(message_pointers)
+    if code is None or message is None:
+        return None
+    return {"code": code, "message": message}

@@ -18,8 +18,10 @@ import requests
 import yaml
 
 from pytest_sca.adapters.base import Facade
+from pytest_sca.adapters.mapping import error_envelope
 from pytest_sca.adapters.openai.client import OpenAIClient, absence, same_host
 from pytest_sca.capabilities import (
+    ErrorEnvelope,
     Framework,
     JobMetrics,
     NodeMark,
@@ -117,6 +119,11 @@ class OpenAIDevTools(Facade[OpenAIClient]):
         if not isinstance(document, dict):
             raise TargetError(f"GET {url}: the API description is not an object")
         return document
+
+    def error_envelope(self, answer: WebAnswer) -> ErrorEnvelope | None:
+        # OpenAI's documented envelope: {"error": {"message", "type", "param", "code"}},
+        # whose code may be null where the type says what went wrong.
+        return error_envelope(answer.text, ["/error/code", "/error/type"], ["/error/message"])
 
     def raw(self, method: str, path: str, body: bytes | None = None,
             content_type: str = "application/json") -> WebAnswer:

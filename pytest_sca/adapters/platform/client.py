@@ -265,6 +265,12 @@ class PlatformClient:
         return PlatformClient(self.config, self.context, credential=credential,
                               _root=self._root)
 
+    def unretried(self) -> PlatformClient:
+        """The same principal whose requests are sent once and never retried (measurements
+        count every failed request instead of hiding it behind a retry)."""
+        return PlatformClient(self.config.model_copy(update={"retries": 0}), self.context,
+                              credential=self.http.token, _root=self._root)
+
     def sweep(self, run_id: str) -> list[str]:
         """Remove what run ``run_id`` left (anything labelled with its id), newest kinds first
         (jobs before the tenants they run in); one line per failure."""

@@ -10,7 +10,6 @@ for probing error answers.
 from __future__ import annotations
 
 import contextlib
-import json
 import ssl
 import time
 from collections.abc import Collection, Sequence
@@ -20,7 +19,7 @@ from urllib.parse import urlsplit
 import requests
 
 from pytest_sca.adapters.base import Facade
-from pytest_sca.adapters.mapping import resolve_pointer
+from pytest_sca.adapters.mapping import error_envelope
 from pytest_sca.adapters.platform.client import PlatformClient
 from pytest_sca.adapters.platform.tenancy import labels_or_none
 from pytest_sca.capabilities import (
@@ -226,17 +225,6 @@ class PlatformDevTools(Facade[PlatformClient]):
         return raw.send(method, raw.base + path, body=body, content_type=content_type)
 
     def error_envelope(self, answer: WebAnswer) -> ErrorEnvelope | None:
-        try:
-            body = json.loads(answer.text)
-        except ValueError:
-            return None
         config = self.subject.config
-        code = resolve_pointer(body, config.error_code_pointer, default=None)
-        message = resolve_pointer(body, config.error_message_pointer, default=None)
-        # Some platforms' codes are numbers (``{"code": 40001}``): still machine-readable.
-        if isinstance(code, int) and not isinstance(code, bool):
-            code = str(code)
-        if not isinstance(code, str) or not isinstance(message, str) \
-                or not code.strip() or not message.strip():
-            return None
-        return {"code": code, "message": message}
+        return error_envelope(answer.text, [config.error_code_pointer],
+                              [config.error_message_pointer])

@@ -23,11 +23,13 @@ from typing import Any
 import requests
 
 from pytest_sca.adapters.base import Facade
+from pytest_sca.adapters.mapping import error_envelope
 from pytest_sca.adapters.slurm.client import OPENAPI_PATHS
 from pytest_sca.adapters.slurm.compute import health
 from pytest_sca.adapters.slurm.session import SlurmSession
 from pytest_sca.capabilities import (
     RUN_LABEL,
+    ErrorEnvelope,
     Framework,
     JobMetrics,
     NodeMark,
@@ -129,6 +131,12 @@ class SlurmDevTools(Facade[SlurmSession]):
                 if isinstance(document, dict):
                     return document
         raise TargetError(f"slurmrestd at {session.rest.base} serves no OpenAPI document")
+
+    def error_envelope(self, answer: WebAnswer) -> ErrorEnvelope | None:
+        # slurmrestd's envelope: {"errors": [{"error_number", "error", "description",
+        # "source"}]} (its OpenAPI description's v0.0.40 "errors" schema).
+        return error_envelope(answer.text, ["/errors/0/error_number", "/errors/0/error"],
+                              ["/errors/0/description", "/errors/0/error"])
 
     def raw(self, method: str, path: str, body: bytes | None = None,
             content_type: str = "application/json") -> WebAnswer:

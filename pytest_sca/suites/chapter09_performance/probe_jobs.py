@@ -3,101 +3,152 @@ and the CPU or accelerator peak a figure is compared with."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Collection, Mapping
+from datetime import datetime
+from typing import TypeVar
 
-from pytest_sca.capabilities import TERMINAL_JOB_STATUSES
-from pytest_sca.cleanup import Cleanup
+from pytest_sca.capabilities import (
+    TERMINAL_JOB_STATUSES,
+    Job,
+    Jobs,
+    Resources,
+    TargetError,
+    WaitTimeout,
+    wait_for,
+)
 from pytest_sca.fixtures import CheckContext
 from pytest_sca.metrics.peaks import cpu_peak_gflops
-from pytest_sca.probes import job_spec, parse_result
+from pytest_sca.probes import ProbeOutputMissing, job_spec
+from pytest_sca.probes.results import Device
 
 #: Single-threaded BLAS: a probe's timing then measures its own core, not a fight for two.
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
+_Result = TypeVar("_Result")
 
-def resources(accelerators: int = 0, model: str | None = None) -> dict[str, Any]:
-    """A probe job's requests per worker."""
-    wanted: dict[str, Any] = {"cpu": 1, "memory_gib": 1, "accelerators": accelerators}
+
+def resources(accelerators: int = 0, model: str | None = None) -> Resources:
+    """A probe job's requests per worker: one core, 1 GiB, ``accelerators`` cards."""
+    wanted: Resources = {"cpu": 1, "memory_gib": 1, "accelerators": accelerators}
     if model:
         wanted["accelerator_model"] = model
     return wanted
 
 
-def submit_probe(sca: CheckContext, jobs: Any, cleanup: Cleanup, image: str, probe: str,
-                 args: Mapping[str, Any], *, suffix: str, accelerators: int = 0,
+def submit_probe(sca: CheckContext, jobs: Jobs, image: str, probe: str,
+                 args: Mapping[str, object], *, suffix: str, accelerators: int = 0,
                  workers: int = 1, env: Mapping[str, str] | None = None,
-                 model: str | None = None, one_thread: bool = True) -> dict[str, Any]:
-    """Submit a job that runs ``probe`` (its source in the command); removed at teardown."""
-    command, probe_env = job_spec(probe, args,
-                                  {**(ONE_THREAD if one_thread else {}), **(env or {})})
-    job = jobs.submit(sca.name(suffix), image, command, resources(accelerators, model),
-                      workers=workers, env=probe_env, labels=sca.labels)
-    return dict(job)
+                 model: str | None = None) -> Job:
+    """Submit a job that runs ``probe`` (its source in the command), single-threaded; the
+    adapter removes it at the end of the check."""
+    command, probe_env = job_spec(probe, args, {**ONE_THREAD, **(env or {})})
+    return jobs.submit(sca.name(suffix), image, command, resources(accelerators, model),
+                       workers=workers, env=probe_env, labels=sca.labels)
 
 
 def job_timeout(sca: CheckContext) -> float:
+    """How long a probe job may take before the check errors."""
     return sca.settings.perf.job_timeout_s
 
 
-def finished_probe(sca: CheckContext, jobs: Any, job: Mapping[str, Any], probe: str,
-                   worker: int = 0) -> tuple[dict[str, Any], dict[str, Any]]:
+def probe_output(jobs: Jobs, job_id: str, parse: Callable[[str], _Result],
+                 worker: int = 0) -> _Result:
+    """The result of the probe one worker of a job ran; ``TargetError`` when its logs hold
+    none (the platform lost them, or the probe did not finish)."""
+    logs = jobs.logs(job_id, worker=worker)
+    try:
+        return parse(logs)
+    except ProbeOutputMissing as exc:
+        raise TargetError(f"job {job_id} worker {worker}: {exc}") from None
+
+
+def finished_probe(sca: CheckContext, jobs: Jobs, job: Job, parse: Callable[[str], _Result],
+                   worker: int = 0) -> tuple[Job, _Result]:
     """Wait for the probe job to end; (job, the probe's result of ``worker``).
 
-    A job that did not succeed raises (the check errors: the platform did not run the probe).
+    A job that did not succeed raises ``TargetError`` (the check errors: the platform did not
+    run the probe, so nothing was measured).
     """
     done = jobs.wait(job["id"], timeout=job_timeout(sca))
-    logs = jobs.logs(job["id"], worker=worker)
-    if done["status"] != "succeeded":
-        sca.evidence(f"{probe} probe logs", logs[-4000:])
-        raise RuntimeError(f"the {probe} probe job {job['id']} ended {done['status']} "
-                           f"(exit {done.get('exit_code')})")
-    return done, parse_result(logs, probe)
+    if done.get("status") != "succeeded":
+        sca.evidence("probe job logs", jobs.logs(job["id"], worker=worker)[-4000:])
+        raise TargetError(f"the probe job {job['id']} ended {done.get('status')} "
+                          f"(exit {done.get('exit_code')})")
+    return done, probe_output(jobs, job["id"], parse, worker)
 
 
-def wait_all(jobs: Any, label: str, ids: Sequence[str], timeout: float,
-             ) -> dict[str, dict[str, Any]]:
-    """Wait for several jobs with ONE list request per round (no per-job polling)."""
-    deadline = time.monotonic() + timeout
-    interval = 0.1
-    while True:
-        listed = {j["id"]: j for j in jobs.list_jobs(label=label) if j["id"] in ids}
-        if len(listed) == len(ids) and all(j["status"] in TERMINAL_JOB_STATUSES
-                                           for j in listed.values()):
-            return listed
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"jobs {sorted(ids)} not finished after {timeout:g} s")
-        time.sleep(interval)
-        interval = min(interval * 1.5, 1.0)
+def wait_all(jobs: Jobs, label: str, ids: Collection[str], timeout: float) -> dict[str, Job]:
+    """Wait for several jobs with ONE list request per round (no per-job polling); the jobs
+    as last listed. ``TargetError`` when they do not all end in time."""
+    wanted = set(ids)
+
+    def listed() -> dict[str, Job]:
+        return {job["id"]: job for job in jobs.list_jobs(label=label) if job["id"] in wanted}
+
+    def unfinished(found: dict[str, Job]) -> list[str]:
+        return sorted(job_id for job_id in wanted
+                      if found.get(job_id, {}).get("status") not in TERMINAL_JOB_STATUSES)
+
+    try:
+        return wait_for(listed, lambda found: not unfinished(found), timeout,
+                        lambda found: f"jobs {unfinished(found)} not finished", longest=1.0)
+    except WaitTimeout as timeout_error:
+        raise TargetError(str(timeout_error)) from None
 
 
-def cpu_peak(sca: CheckContext, device: Mapping[str, Any], cores_used: int | None = None,
-             ) -> tuple[float, str]:
-    """The CPU peak (GFLOP/s) a CPU figure is compared with, and where it came from.
+def epoch(text: str | None, what: str) -> float:
+    """An RFC 3339 timestamp of the platform as epoch seconds; ``TargetError`` if it is none."""
+    if not text:
+        raise TargetError(f"{what} is missing")
+    try:
+        return datetime.fromisoformat(str(text).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        raise TargetError(f"{what} is not an RFC 3339 time: {text!r}") from None
 
-    ``cores_used``: the cores the probe computed on (a single-threaded probe: 1); the
-    default is every core of the CPU.
+
+def time_resolution(*texts: str) -> float:
+    """The coarsest resolution of these RFC 3339 timestamps: 1 s when one has no fraction
+    (Kubernetes writes whole seconds), else a millisecond."""
+    return 1.0 if any("." not in text for text in texts) else 0.001
+
+
+def cpu_peak(sca: CheckContext, device: Device, cores_used: int) -> tuple[float, str]:
+    """The CPU peak (GFLOP/s) of the ``cores_used`` cores a CPU figure was measured on, and
+    where it came from.
+
+    The declared peak (``perf.cpu.peak_gflops``) covers ``perf.cpu.cores`` cores (else every
+    core the probe saw); a figure measured on fewer cores is compared with their share, so
+    that a single-threaded probe is never held to, nor excused by, the whole chip's peak.
     """
-    declared = sca.settings.perf.cpu.peak_gflops
-    if declared is not None:
-        source = sca.settings.perf.cpu.source
-        total_cores = sca.settings.perf.cpu.cores or 0
-        peak = float(declared)
-        where = f"declared in the target file{': ' + source if source else ''}"
-        if cores_used and total_cores:
-            peak = peak * cores_used / total_cores
-            where += f"; {cores_used} of {total_cores} cores"
-        return peak, where
-    cores = int(cores_used or device.get("cores") or 1)
+    declared = sca.settings.perf.cpu
+    seen = int(device.get("cores") or 0)
+    if declared.peak_gflops is not None:
+        covered = declared.cores or seen
+        if not covered:
+            sca.not_assessed("the probe could not count the CPU's cores: declare "
+                             "capabilities.perf.cpu.cores with the peak")
+        where = (f"declared in the target file{': ' + declared.source if declared.source else ''}"
+                 f"; {cores_used} of {covered} cores"
+                 f"{'' if declared.cores else ' (cores as the probe saw them)'}")
+        return float(declared.peak_gflops) * cores_used / covered, where
     clock = float(device.get("clock_ghz") or 0.0)
     if clock <= 0:
         sca.not_assessed("the probe could not read the CPU clock: declare "
                          "capabilities.perf.cpu.peak_gflops in the target file")
-    peak = cpu_peak_gflops(cores, clock, device.get("flags") or [])
-    return peak, f"{cores} cores × {clock:.2f} GHz × FLOPs/cycle from the CPU flags"
+    peak = cpu_peak_gflops(cores_used, clock, device.get("flags") or [])
+    return peak, f"{cores_used} core(s) × {clock:.2f} GHz × FLOPs/cycle from the CPU flags"
 
 
 def is_cpu_target(sca: CheckContext) -> bool:
     """The target declares its compute device to be the CPU (no accelerator to measure)."""
     return sca.settings.perf.compute_device == "cpu"
+
+
+def share_of_peak(what: str, achieved: float, peak: float) -> float:
+    """``achieved / peak``; ``TargetError`` when the figure exceeds the peak, which no
+    hardware does: the declared peak or the probe's timing is wrong, nothing is known."""
+    share = achieved / peak
+    if share > 1.0:
+        raise TargetError(f"{what}: {achieved:.4g} is {share:.0%} of the peak {peak:.4g}: a "
+                          "measurement above the peak means the peak or the timing is wrong")
+    return share

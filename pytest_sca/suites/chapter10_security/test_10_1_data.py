@@ -7,14 +7,28 @@ and messages carry counts and categories, never values.
 from __future__ import annotations
 
 import json
-import time
-from typing import Any
+from collections.abc import Callable
 
 import pytest
 
-from pytest_sca.cleanup import Cleanup
+from pytest_sca.capabilities import (
+    Attempt,
+    Audit,
+    AuditRecord,
+    Security,
+    Storage,
+    TargetError,
+    Unsupported,
+    WaitTimeout,
+    classify,
+    wait_for,
+)
 from pytest_sca.fixtures import CheckContext
 from pytest_sca.probes.personal_data import probe_document, synthetic_people
+from pytest_sca.probes.tls import probe_endpoint
+
+from ..conftest import MakeProbeUser
+from ..library import READ_DENIED
 
 PEOPLE = 5
 
@@ -22,16 +36,17 @@ PEOPLE = 5
 @pytest.mark.clause("10.1.c")
 @pytest.mark.mutating
 def test_sensitive_data_is_identified_masked_and_audited(
-        sca: CheckContext, security: Any, audit: Any, probe_tenant: Any, cleanup: Cleanup
+        sca: CheckContext, security: Security, audit: Audit, probe_tenant: MakeProbeUser
 ) -> None:
     """Ingest a file of synthetic phone, ID-card and bank-card numbers: the platform flags it
-    sensitive, its masked view shows none of the values, and the read is in the audit log."""
+    sensitive, its masked view keeps every record but shows none of the values, and the
+    read is in the audit log under the reader."""
     people = synthetic_people(PEOPLE)
     user = probe_tenant("dlp")
     data = security.acting_as(user.user["api_key"])
     dataset = data.ingest(sca.name("dlp-probe"), probe_document(people), labels=sca.labels)
-    classification = dataset.get("classification") or data.dataset(dataset["id"]).get(
-        "classification", {})
+    stored = data.dataset(dataset["id"])
+    classification = stored.get("classification") or dataset.get("classification") or {}
     sca.evidence("classification", classification)
     assert classification.get("sensitive") is True, (
         f"[10.1.c] a file of {PEOPLE} phone, ID-card and bank-card numbers was not classified "
@@ -40,22 +55,28 @@ def test_sensitive_data_is_identified_masked_and_audited(
     masked = data.read(dataset["id"], view="masked")
     values = [v for person in people for v in person.values()]
     shown = sum(1 for value in values if value in masked)
+    records = sum(1 for index in range(PEOPLE) if f"probe-person-{index}" in masked)
     sca.evidence("masked view", {"values": len(values), "in clear": shown,
-                                 "length": len(masked)})
+                                 "records kept": records, "length": len(masked)})
     assert shown == 0, (f"[10.1.c] the masked view shows {shown} of {len(values)} personal "
                         "values in clear")
+    assert records == PEOPLE, (f"[10.1.c] the masked view keeps {records} of {PEOPLE} records: "
+                               "masking hides the values, not the data")
 
     actor = user.user["id"]
     delay = sca.settings.audit.max_delay_s
-    deadline = time.monotonic() + delay
-    while True:
-        reads = [e for e in audit.records(actor=actor)
-                 if dataset["id"] in str(e.get("resource")) and "read" in str(e.get("action"))]
-        if reads or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
-    sca.evidence("audit entries of the read", reads)
-    assert reads, (f"[10.1.c] the read of sensitive dataset {dataset['id']} by {actor} is not "
+
+    def reads() -> list[AuditRecord]:
+        return [e for e in audit.records(actor=actor)
+                if dataset["id"] in str(e.get("resource")) and "read" in str(e.get("action"))
+                and e.get("actor") == actor]
+
+    try:
+        found = wait_for(reads, bool, delay, lambda _: "no audit entry of the read")
+    except WaitTimeout as timeout:
+        found = timeout.last or []
+    sca.evidence("audit entries of the read", found)
+    assert found, (f"[10.1.c] the read of sensitive dataset {dataset['id']} by {actor} is not "
                    f"in the audit log after {delay:.0f} s")
 
 
@@ -64,87 +85,162 @@ URL_FIELDS = {"platform": "url", "openai": "base_url", "comfyui": "url", "regist
               "prometheus": "url", "s3": "endpoint"}
 #: Transports browsers reach: these must also send HSTS.
 WEB_TRANSPORTS = {"platform", "comfyui"}
-#: How long a presigned URL of the probe lives, and how long past that it may still work.
-PRESIGN_S = 2
-PRESIGN_GRACE_S = 5.0
+#: Server-side encryption an S3 API may report for an object; anything else is not one.
+SSE_ALGORITHMS = {"AES256", "aws:kms", "aws:kms:dsse", "SM4"}
 
 
 @pytest.mark.clause("10.1.a")
 def test_every_endpoint_uses_tls_1_2_or_later(sca: CheckContext) -> None:
     """Each HTTP endpoint of the target file: HTTPS with TLS ≥ 1.2 only (1.0/1.1 handshakes
-    refused), a certificate valid for the host, no plain-HTTP answer, HSTS on web endpoints."""
-    from pytest_sca.probes.tls import probe_endpoint
-
-    endpoints = {name: (getattr(config, field), getattr(config, "verify", True))
-                 for name, config in sca.target.adapters.items()
-                 if (field := URL_FIELDS.get(name)) and getattr(config, field, None)}
+    refused), a certificate valid for the host, no plain-HTTP answer, HSTS on web endpoints.
+    An endpoint that cannot be reached shows nothing: that is an error, never a fail."""
+    endpoints: dict[str, tuple[str, bool | str]] = {
+        name: (str(getattr(config, field)), getattr(config, "verify", True))
+        for name, config in sca.target.adapters.items()
+        if (field := URL_FIELDS.get(name)) and getattr(config, field, None)}
     if not endpoints:
         sca.not_assessed("the target file names no HTTP endpoint: configure adapters.platform")
     problems: dict[str, list[str]] = {}
+    unreachable: dict[str, str] = {}
     for name, (url, verify) in endpoints.items():
         report = probe_endpoint(url, verify)
-        found = [p for p in report.problems()
-                 if name in WEB_TRANSPORTS or not p.startswith("no Strict-Transport")]
         sca.evidence(f"transport security of {name}", {
             "url": url, "versions": report.versions, "certificate": report.certificate_problem
-            or "valid", "plain http": report.plain_http, "hsts": report.hsts})
+            or "valid", "plain http": report.plain_http, "hsts": report.hsts,
+            "unreachable": report.unreachable})
+        if report.unreachable:
+            unreachable[name] = report.unreachable
+            continue
+        found = [p for p in report.problems()
+                 if name in WEB_TRANSPORTS or not p.startswith("no Strict-Transport")]
         if found:
             problems[name] = found
+    # Problems seen at one endpoint are a fail even when another could not be reached.
     assert not problems, "[10.1.a] transport not secure: " + "; ".join(
         f"{name} {endpoints[name][0]}: {', '.join(found)}" for name, found in problems.items())
+    if unreachable:
+        raise TargetError("[10.1.a] could not probe " + "; ".join(
+            f"{name} {endpoints[name][0]}: {why}" for name, why in unreachable.items()))
 
 
 @pytest.mark.clause("10.1.a")
 @pytest.mark.mutating
-def test_objects_are_encrypted_at_rest(sca: CheckContext, storage: Any,
-                                       cleanup: Cleanup) -> None:
-    """An object written without asking is stored with server-side encryption (bucket default),
-    and an explicit SSE-S3 request is honoured and reported."""
-    plain_key, asked_key = sca.name("sse-default"), sca.name("sse-asked")
-    for key, sse in ((plain_key, None), (asked_key, "AES256")):
-        written = storage.put(key, b"sca encryption probe", sse=sse)
-        assert written.allowed, f"[10.1.a] the probe object could not be written ({written})"
-    by_default = storage.head(plain_key).get("ServerSideEncryption")
-    asked = storage.head(asked_key).get("ServerSideEncryption")
-    sca.evidence("server-side encryption", {"default": by_default, "asked AES256": asked})
-    assert by_default, ("[10.1.a] an object written without an SSE header is stored "
-                        "unencrypted (no default encryption reported)")
-    assert asked == "AES256", f"[10.1.a] an SSE-S3 request was not honoured (reported {asked!r})"
+@pytest.mark.parametrize("requested", [None, "AES256"], ids=["sse-default", "sse-requested"])
+def test_objects_are_encrypted_at_rest(sca: CheckContext, storage: Storage,
+                                       requested: str | None) -> None:
+    """An object written without asking is stored with server-side encryption (the bucket's
+    default); an explicit SSE-S3 request is honoured and reported."""
+    key = sca.name("sse-asked" if requested else "sse-default")
+    written = storage.put(key, b"sca encryption probe", sse=requested)
+    if not written.allowed:
+        raise TargetError(f"[10.1.a] the probe object could not be written ({written})")
+    reported = storage.head(key).get("ServerSideEncryption")
+    sca.evidence("server-side encryption", {"asked": requested, "reported": reported})
+    if requested is None:
+        assert reported in SSE_ALGORITHMS, (
+            f"[10.1.a] an object written without an SSE header is stored unencrypted (no "
+            f"default encryption reported: {reported!r})")
+    else:
+        assert reported == requested, (
+            f"[10.1.a] an SSE-S3 request was not honoured (reported {reported!r})")
+
+
+#: How long a presigned URL of the probe lives, and how long past that it may still work.
+PRESIGN_S = 2
+PRESIGN_GRACE_S = 5.0
+
+
+def _exposure(attempt: Attempt, what: str) -> str | None:
+    """None when the attempt was refused for access (401/403, or 404 hiding the object);
+    else what it exposed, or the other reason it was refused for (not a denial of access)."""
+    if attempt.allowed:
+        return what
+    if attempt.status >= 500 or attempt.status == 0:
+        raise TargetError(f"{what} answered {attempt.status} {attempt.code}: the target could "
+                          "not answer, nothing was learnt about access")
+    reason = classify(attempt.status, attempt.code or None)
+    if reason in READ_DENIED:
+        return None
+    return f"{what} refused for another reason ({attempt.status} {attempt.code or reason})"
+
+
+def _anonymous_read(storage: Storage, key: str) -> str | None:
+    return _exposure(storage.anonymous_get(key), "anonymous read of the object")
+
+
+def _other_tenant(storage: Storage) -> None:
+    if not storage.has_other_tenant:
+        raise Unsupported("the target file gives no second tenant's object-storage keys: set "
+                          "adapters.s3.other_tenant to check reads across tenants")
+
+
+def _other_tenant_read(storage: Storage, key: str) -> str | None:
+    _other_tenant(storage)
+    return _exposure(storage.get(key, as_other_tenant=True), "read by another tenant's key")
+
+
+def _other_tenant_list(storage: Storage, key: str) -> str | None:
+    _other_tenant(storage)
+    return _exposure(storage.list_keys(key, as_other_tenant=True),
+                     "listing by another tenant's key")
+
+
+def _public_policy(storage: Storage, key: str) -> str | None:
+    policy = storage.bucket_policy()
+    if not policy:
+        return None
+    try:
+        statements = json.loads(policy).get("Statement") or []
+    except (ValueError, AttributeError):
+        raise TargetError(f"the bucket policy is not a JSON policy document: {policy[:200]}"
+                          ) from None
+    if isinstance(statements, dict):
+        statements = [statements]
+    public = [s for s in statements if s.get("Effect") == "Allow"
+              and s.get("Principal") in ("*", {"AWS": "*"}, {"AWS": ["*"]})]
+    return "a bucket policy granting everyone" if public else None
+
+
+def _public_acl(storage: Storage, key: str) -> str | None:
+    grants = storage.public_grants()
+    return f"ACL grants {', '.join(grants)}" if grants else None
+
+
+def _presigned_expiry(storage: Storage, key: str) -> str | None:
+    url = storage.presigned_get(key, PRESIGN_S)
+    fresh = storage.fetch(url)
+    if not fresh.allowed:
+        raise TargetError(f"a fresh presigned URL of the probe object was refused "
+                          f"({fresh.status}): its expiry cannot be observed")
+    try:
+        late = wait_for(lambda: storage.fetch(url), lambda answer: not answer.allowed,
+                        PRESIGN_S + PRESIGN_GRACE_S, lambda answer: f"status {answer.status}",
+                        first=0.5, longest=1.0)
+    except WaitTimeout:
+        return (f"a presigned URL still works {PRESIGN_S + PRESIGN_GRACE_S:.0f} s after it "
+                f"was to expire in {PRESIGN_S} s")
+    return _exposure(late, "a presigned URL after its expiry")
+
+
+#: Each way another principal could read the probe object: one case each.
+EXPOSURES: dict[str, Callable[[Storage, str], str | None]] = {
+    "anonymous-read": _anonymous_read, "other-tenant-read": _other_tenant_read,
+    "other-tenant-list": _other_tenant_list, "public-policy": _public_policy,
+    "public-acl": _public_acl, "presigned-expiry": _presigned_expiry}
 
 
 @pytest.mark.clause("10.1.b")
 @pytest.mark.mutating
-def test_tenant_objects_are_not_readable_by_others(sca: CheckContext, storage: Any,
-                                                   cleanup: Cleanup) -> None:
-    """The probe object cannot be read anonymously or with another tenant's key, the bucket has
-    no public policy or ACL grant, and a presigned URL stops working once expired."""
-    key = sca.name("isolation")
+@pytest.mark.parametrize("way", list(EXPOSURES))
+def test_tenant_objects_are_not_readable_by_others(sca: CheckContext, storage: Storage,
+                                                   way: str) -> None:
+    """The probe object cannot be read anonymously or with another tenant's key (refused for
+    access, not for another reason), the bucket has no public policy or ACL grant, and a
+    presigned URL works fresh and stops working once expired."""
+    key = sca.name(f"isolation-{way}")
     written = storage.put(key, b"sca isolation probe")
-    assert written.allowed, f"[10.1.b] the probe object could not be written ({written})"
-    leaks = []
-    if storage.anonymous_get(key).allowed:
-        leaks.append("anonymous read of the object")
-    if storage.has_other_tenant:
-        if storage.get(key, as_other_tenant=True).allowed:
-            leaks.append("read by another tenant's key")
-        if storage.list_keys(key, as_other_tenant=True).allowed:
-            leaks.append("listing by another tenant's key")
-    policy = storage.bucket_policy()
-    if policy and any(
-            s.get("Effect") == "Allow" and s.get("Principal") in ("*", {"AWS": "*"})
-            for s in (json.loads(policy).get("Statement") or [])):
-        leaks.append("a bucket policy granting everyone")
-    leaks += [f"ACL grant {grant}" for grant in storage.public_grants()]
-    url = storage.presigned_get(key, PRESIGN_S)
-    fresh = late = storage.fetch(url)
-    deadline = time.monotonic() + PRESIGN_S + PRESIGN_GRACE_S
-    # A presigned URL the platform refuses even when fresh cannot leak: nothing to wait for.
-    while fresh.allowed and (late := storage.fetch(url)).allowed and time.monotonic() < deadline:
-        time.sleep(0.5)
-    if fresh.allowed and late.allowed:
-        leaks.append(f"a presigned URL still works {PRESIGN_S + PRESIGN_GRACE_S:.0f} s after "
-                     f"it was to expire in {PRESIGN_S} s")
-    sca.evidence("isolation of the probe object", {
-        "other tenant checked": storage.has_other_tenant, "presigned before expiry":
-        fresh.status, "presigned after expiry": late.status, "leaks": leaks})
-    assert not leaks, f"[10.1.b] tenant data is exposed: {', '.join(leaks)}"
+    if not written.allowed:
+        raise TargetError(f"[10.1.b] the probe object could not be written ({written})")
+    leak = EXPOSURES[way](storage, key)
+    sca.evidence("exposure of the probe object", {"way": way, "found": leak or "none"})
+    assert leak is None, f"[10.1.b] tenant data is exposed: {leak}"

@@ -2,79 +2,201 @@
 
 from __future__ import annotations
 
-import time
+import secrets
+import string
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from functools import partial
-from typing import Any
 
 import pytest
 
-from pytest_sca.cleanup import Cleanup
+from pytest_sca.capabilities import (
+    Audit,
+    AuditRecord,
+    RefusalReason,
+    Refused,
+    Security,
+    TargetError,
+    Tenancy,
+    WaitTimeout,
+    wait_for,
+)
 from pytest_sca.fixtures import CheckContext
 
-from ..library import PROBE_COMMAND, SMALL, refusal_of
+from ..conftest import MakeProbeUser, ProbeUser
+from ..library import (
+    PROBE_COMMAND,
+    SLEEPER,
+    SMALL,
+    leaked_internals,
+    refusal_of,
+    refusal_text,
+)
 
-WRONG_KEY = "sk-sca-invalid-credential-of-the-conformance-probe"
+#: Characters of the key's tail a wrong secret changes (the key id before them is kept).
+SECRET_TAIL = 8
 
 
-@pytest.mark.clause("10.2.b")
-def test_api_refuses_missing_and_wrong_credentials(sca: CheckContext, tenancy: Any) -> None:
-    """The platform API answers 401/403 to a request without a credential and with a wrong one."""
-    answers = {}
-    for what, credential in (("no credential", ""), ("a wrong credential", WRONG_KEY)):
-        refusal = refusal_of(tenancy.acting_as(credential).whoami)
-        answers[what] = refusal.status if refusal else "accepted"
-    sca.evidence("unauthenticated requests", answers)
-    accepted = [what for what, status in answers.items() if status not in (401, 403)]
-    assert not accepted, (f"[10.2.b] requests with {' and '.join(accepted)} were not refused "
-                          f"with 401/403: {answers}")
+def wrong_secret(key: str) -> str:
+    """The same key with its secret's tail changed: a real key id, a wrong secret, the same
+    length and alphabet, as a guessing attacker or a stale copy would send."""
+    head, tail = key[:-SECRET_TAIL], key[-SECRET_TAIL:]
+    changed = []
+    for char in tail:
+        pool = (string.digits if char.isdigit() else string.ascii_lowercase if char.islower()
+                else string.ascii_uppercase if char.isupper() else string.ascii_letters)
+        changed.append(secrets.choice(pool.replace(char, "")))
+    return head + "".join(changed)
+
+
+def _refused_for_access(refusal: Refused | None, what: str, clause: str) -> Refused:
+    """The refusal, after asserting it is an authorization refusal whose answer shows no
+    server internals."""
+    assert refusal is not None, f"[{clause}] {what} was accepted"
+    assert refusal.is_authorization, (
+        f"[{clause}] {what} was refused for another reason than access: {refusal}")
+    leaks = leaked_internals(refusal_text(refusal))
+    assert not leaks, f"[{clause}] the refusal of {what} shows server internals: {leaks}"
+    return refusal
+
+
+def _no_credential(tenancy: Tenancy, probe_tenant: MakeProbeUser) -> tuple[str, str]:
+    return "a request without a credential", ""
+
+
+def _wrong_secret(tenancy: Tenancy, probe_tenant: MakeProbeUser) -> tuple[str, str]:
+    user = probe_tenant("authn")
+    if refusal_of(user.tenancy.whoami) is not None:  # control: the real key works
+        raise TargetError(f"the probe user {user.user['id']}'s own key is refused")
+    wrong = wrong_secret(user.user["api_key"])
+    return "a real key id with a wrong secret", wrong
+
+
+def _deleted_user(tenancy: Tenancy, probe_tenant: MakeProbeUser) -> tuple[str, str]:
+    user = probe_tenant("revoked")
+    key = user.user["api_key"]
+    if refusal_of(user.tenancy.whoami) is not None:
+        raise TargetError(f"the probe user {user.user['id']}'s own key is refused")
+    tenancy.delete_user(user.tenant_id, user.user["id"])
+    return "the key of a deleted user", key
+
+
+#: Each credential the API must refuse, and how the check makes it.
+CREDENTIALS: dict[str, Callable[[Tenancy, MakeProbeUser], tuple[str, str]]] = {
+    "no-credential": _no_credential, "wrong-secret": _wrong_secret,
+    "deleted-user": _deleted_user}
 
 
 @pytest.mark.clause("10.2.b")
 @pytest.mark.mutating
-def test_console_can_require_mfa(sca: CheckContext, security: Any, probe_tenant: Any,
-                                 cleanup: Cleanup) -> None:
-    """With console MFA required, a user's console login without or with a wrong second factor
-    is refused; the earlier policy is restored afterwards."""
-    assert security.set_mfa_policy(True) is True and security.mfa_policy() is True, (
-        "[10.2.b] console MFA cannot be required: the policy does not read back as required")
+@pytest.mark.parametrize("credential", list(CREDENTIALS))
+def test_api_refuses_missing_and_wrong_credentials(sca: CheckContext, tenancy: Tenancy,
+                                                   probe_tenant: MakeProbeUser,
+                                                   credential: str) -> None:
+    """The platform API answers 401/403 — with no server internals in the answer — to a
+    request without a credential, with a real key id and a wrong secret, and with the key
+    of a deleted user."""
+    what, key = CREDENTIALS[credential](tenancy, probe_tenant)
+    sca.keep_secret(key)
+    refusal = refusal_of(tenancy.acting_as(key).whoami)
+    sca.evidence("refusal", {"credential": what, "status": refusal.status if refusal else
+                             "accepted", "code": refusal.code if refusal else None})
+    _refused_for_access(refusal, what, "10.2.b")
+
+
+@pytest.mark.clause("10.2.b")
+@pytest.mark.mutating
+@pytest.mark.parametrize("factor", ["no-second-factor", "wrong-code"])
+def test_console_can_require_mfa(sca: CheckContext, security: Security,
+                                 probe_tenant: MakeProbeUser, factor: str) -> None:
+    """With console MFA required, a user's console login without a second factor, or with a
+    wrong code, is refused for access; the same user logs in while MFA is not required (when
+    the platform starts so), so the refusal is MFA's; the earlier policy is restored."""
     user = probe_tenant("mfa")
     console = security.acting_as(user.user["api_key"])
-    outcomes = {}
-    for what, otp in (("no second factor", None), ("a wrong code", "000000")):
-        refusal = refusal_of(partial(console.console_login, otp=otp))
-        outcomes[what] = refusal.status if refusal else "logged in"
-    sca.evidence("console logins with MFA required", outcomes)
-    admitted = [what for what, status in outcomes.items() if status not in (401, 403)]
-    assert not admitted, (f"[10.2.b] MFA is required but a console login with "
-                          f"{' and '.join(admitted)} was admitted: {outcomes}")
+    control = "not run: the platform already requires MFA"
+    if security.mfa_policy() is False:
+        admitted = refusal_of(console.console_login)
+        if admitted is not None:
+            raise TargetError(f"the probe user cannot log in to the console even without MFA "
+                              f"required: {admitted}")
+        control = "logged in without a second factor while MFA was not required"
+    assert security.set_mfa_policy(True) is True and security.mfa_policy() is True, (
+        "[10.2.b] console MFA cannot be required: the policy does not read back as required")
+    otp = None if factor == "no-second-factor" else f"{secrets.randbelow(10**6):06d}"
+    what = "no second factor" if otp is None else "a wrong code"
+    refusal = refusal_of(partial(console.console_login, otp=otp))
+    sca.evidence("console login with MFA required", {
+        "second factor": what, "control": control,
+        "outcome": f"{refusal.status} {refusal.code}" if refusal else "logged in"})
+    assert refusal is not None, (
+        f"[10.2.b] MFA is required but a console login with {what} was admitted")
+    _refused_for_access(refusal, f"a console login with {what}", "10.2.b")
+
+
+#: A mutation a read-only user tries: what it is, the attempt, and what remains of it after
+#: a refusal (None when nothing changed).
+Mutation = tuple[str, Callable[[], object], Callable[[], "str | None"]]
+
+
+def _mutations(sca: CheckContext, admin: ProbeUser, reader: ProbeUser, probe_image: str,
+               job_id: str) -> dict[str, Mutation]:
+    name, user_name = sca.name("rbac-ro"), sca.name("rbac-new")
+
+    def job_state() -> str | None:
+        try:
+            status = admin.jobs.get(job_id).get("status")
+        except Refused as refusal:
+            if refusal.reason is RefusalReason.NOT_FOUND:
+                return "the job is gone"
+            raise
+        return None if status == "running" else f"the job is {status}"
+
+    def submitted() -> str | None:
+        found = any(j.get("name") == name for j in admin.jobs.list_jobs())
+        return "the job exists" if found else None
+
+    def created() -> str | None:
+        found = any(u.get("name") == user_name
+                    for u in admin.tenancy.list_users(admin.tenant_id))
+        return "the user exists" if found else None
+
+    return {
+        "submit-job": ("submit a job", lambda: reader.jobs.submit(
+            name, probe_image, PROBE_COMMAND, SMALL, labels=sca.labels), submitted),
+        "create-user": ("create a user", lambda: reader.tenancy.create_user(
+            admin.tenant_id, user_name, "member", labels=sca.labels), created),
+        "stop-job": ("stop another user's job", lambda: reader.jobs.stop(job_id), job_state),
+        "delete-job": ("delete another user's job", lambda: reader.jobs.delete(job_id),
+                       job_state),
+    }
 
 
 @pytest.mark.clause("10.2.c")
 @pytest.mark.mutating
-def test_readonly_role_cannot_mutate(sca: CheckContext, probe_tenant: Any, probe_image: str,
-                                     cleanup: Cleanup) -> None:
-    """A read-only user can read its tenant but cannot create users, submit, stop or delete jobs."""
+@pytest.mark.parametrize("mutation", ["submit-job", "create-user", "stop-job", "delete-job"])
+def test_readonly_role_cannot_mutate(sca: CheckContext, probe_tenant: MakeProbeUser,
+                                     probe_image: str, mutation: str) -> None:
+    """A read-only user sees its tenant's running job but is refused for access — and the
+    refusal holds: nothing changed — when it submits a job, creates a user, or stops or
+    deletes another user's running job."""
     admin = probe_tenant("rbac", role="tenant_admin")
     reader = probe_tenant("rbac", role="readonly", tenant_id=admin.tenant_id)
-    job = admin.jobs.submit(sca.name("rbac-job"), probe_image,
-                            ["python", "-c", "import time; time.sleep(30)"], SMALL,
+    job = admin.jobs.submit(sca.name("rbac-job"), probe_image, SLEEPER, SMALL,
                             labels=sca.labels)
-    assert refusal_of(reader.jobs.list_jobs) is None, "[10.2.c] a read-only user cannot read jobs"
-
-    def submit() -> None:
-        reader.jobs.submit(sca.name("rbac-ro"), probe_image, PROBE_COMMAND, SMALL,
-                           labels=sca.labels)
-
-    def create_user() -> None:
-        reader.tenancy.create_user(admin.tenant_id, sca.name("rbac-new"), "member",
-                                   labels=sca.labels)
-
-    attempts = {"submit a job": submit, "create a user": create_user,
-                "stop another user's job": lambda: reader.jobs.stop(job["id"])}
-    allowed = [what for what, call in attempts.items() if refusal_of(call) is None]
-    sca.evidence("read-only mutations", {"allowed": allowed, "tried": list(attempts)})
-    assert not allowed, f"[10.2.c] a read-only user could {', '.join(allowed)}"
+    admin.jobs.wait(job["id"], until={"running"}, timeout=sca.settings.perf.job_timeout_s)
+    seen = refusal_of(reader.jobs.list_jobs) is None and job["id"] in {
+        j.get("id") for j in reader.jobs.list_jobs()}
+    assert seen, f"[10.2.c] a read-only user cannot read its tenant's job {job['id']}"
+    what, attempt, remains = _mutations(sca, admin, reader, probe_image, job["id"])[mutation]
+    refusal = refusal_of(attempt)
+    sca.evidence("read-only mutation", {"tried": what, "refusal": str(refusal) if refusal
+                                        else None})
+    assert refusal is not None, f"[10.2.c] a read-only user could {what}"
+    effect = remains()
+    assert effect is None, (f"[10.2.c] a read-only user's attempt to {what} was refused "
+                            f"({refusal.status}) but carried out: {effect}")
+    _refused_for_access(refusal, f"a read-only user's attempt to {what}", "10.2.c")
 
 
 def _parse_time(text: str) -> datetime | None:
@@ -87,10 +209,11 @@ def _parse_time(text: str) -> datetime | None:
 
 @pytest.mark.clause("10.2.d")
 @pytest.mark.mutating
-def test_own_mutations_are_audited(sca: CheckContext, audit: Any, probe_tenant: Any,
-                                   probe_image: str, cleanup: Cleanup) -> None:
-    """The probe user's job submission and deletion appear in the audit log with actor, action,
-    resource and a time inside the call's window, within a bounded delay."""
+def test_own_mutations_are_audited(sca: CheckContext, audit: Audit, probe_tenant: MakeProbeUser,
+                                   probe_image: str) -> None:
+    """The probe user's job submission and deletion appear in the audit log, each with the
+    user as actor, its action, the job as resource and a time inside the call's window,
+    within a bounded delay."""
     user = probe_tenant("audit", role="tenant_admin")
     started = datetime.now(timezone.utc) - timedelta(seconds=1)
     job = user.jobs.submit(sca.name("audit-job"), probe_image, PROBE_COMMAND, SMALL,
@@ -99,18 +222,24 @@ def test_own_mutations_are_audited(sca: CheckContext, audit: Any, probe_tenant: 
     finished = datetime.now(timezone.utc) + timedelta(seconds=1)
     actor = user.user["id"]
     delay = sca.settings.audit.max_delay_s
-    deadline = time.monotonic() + delay
-    while True:
-        entries = [e for e in audit.records(actor=actor) if job["id"] in str(e.get("resource"))]
-        if len(entries) >= 2 or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
-    sca.evidence("audit entries of the probe job", entries)
-    assert len(entries) >= 2, (
-        f"[10.2.d] the audit log holds {len(entries)} of the 2 mutations of job {job['id']} by "
-        f"{actor} after {delay:.0f} s")
-    for entry in entries:
+
+    def entries() -> list[AuditRecord]:
+        return [e for e in audit.records(actor=actor) if job["id"] in str(e.get("resource"))]
+
+    def both(found: list[AuditRecord]) -> bool:
+        actions = [str(e.get("action")).lower() for e in found]
+        return any("delete" in a for a in actions) and any("delete" not in a for a in actions)
+
+    try:
+        found = wait_for(entries, both, delay, lambda found: f"{len(found)} entries")
+    except WaitTimeout as timeout:
+        found = timeout.last or []
+    sca.evidence("audit entries of the probe job", found)
+    assert both(found), (
+        f"[10.2.d] the audit log holds {len(found)} of the 2 mutations of job {job['id']} by "
+        f"{actor} after {delay:.0f} s (actions {[e.get('action') for e in found]})")
+    for entry in found:
         when = _parse_time(str(entry.get("time")))
-        assert entry.get("action") and when is not None and started <= when <= finished, (
-            f"[10.2.d] audit entry {entry.get('id')} lacks an action or a time inside the call's "
-            f"window: {entry}")
+        assert entry.get("actor") == actor and when is not None and started <= when <= finished, (
+            f"[10.2.d] audit entry {entry.get('id')} does not name the user {actor} as actor "
+            f"with a time inside the call's window: {entry}")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from pytest_sca.cleanup import Cleanup
+from pytest_sca.capabilities import Asset, Assets, Security
 from pytest_sca.fixtures import CheckContext
 from pytest_sca.probes.personal_data import probe_document, synthetic_people
+
+from ..conftest import MakeProbeUser
 
 #: Risk statuses in increasing order; anything else is not an assessment.
 RISK_ORDER = ("low", "medium", "high", "critical")
@@ -16,10 +16,11 @@ RISK_ORDER = ("low", "medium", "high", "critical")
 
 @pytest.mark.clause("10.2.g")
 @pytest.mark.mutating
-def test_assets_are_inventoried_with_risk(sca: CheckContext, security: Any, assets: Any,
-                                          probe_tenant: Any, cleanup: Cleanup) -> None:
+def test_assets_are_inventoried_with_risk(sca: CheckContext, security: Security, assets: Assets,
+                                          probe_tenant: MakeProbeUser) -> None:
     """Two probe datasets (one with synthetic personal data) appear in the asset inventory under
-    the probe tenant's org unit, each with a risk status; the sensitive one ranks higher."""
+    one org unit, that of the probe tenant, each with a risk status; the sensitive one ranks
+    higher."""
     user = probe_tenant("assets")
     data = security.acting_as(user.user["api_key"])
     created = {
@@ -29,17 +30,22 @@ def test_assets_are_inventoried_with_risk(sca: CheckContext, security: Any, asse
                                  labels=sca.labels),
     }
     listed = {a["id"]: a for a in assets.list_assets(tenant_id=user.tenant_id)}
-    found = {what: listed.get(item["id"]) for what, item in created.items()}
+    found: dict[str, Asset | None] = {what: listed.get(item["id"])
+                                      for what, item in created.items()}
     sca.evidence("inventory entries of the probe datasets", found)
     missing = [what for what, asset in found.items() if asset is None]
     assert not missing, f"[10.2.g] the asset inventory lacks the {' and '.join(missing)} dataset"
+    statuses: dict[str, int] = {}
+    units = set()
     for what, asset in found.items():
         assert asset is not None and asset.get("org_unit"), (
             f"[10.2.g] the {what} dataset is listed without an org unit: {asset}")
+        units.add(asset["org_unit"])
         status = (asset.get("risk") or {}).get("status")
         assert status in RISK_ORDER, (
             f"[10.2.g] the {what} dataset has no risk status (got {status!r})")
-    plain, sensitive = (RISK_ORDER.index(found[w]["risk"]["status"])  # type: ignore[index]
-                        for w in ("plain", "sensitive"))
-    assert sensitive > plain, (
+        statuses[what] = RISK_ORDER.index(str(status))
+    # Two datasets of one tenant belong to one organisation unit.
+    assert len(units) == 1, f"[10.2.g] the probe tenant's two datasets are in org units {units}"
+    assert statuses["sensitive"] > statuses["plain"], (
         "[10.2.g] a dataset holding personal data is rated no riskier than a plain one")

@@ -7,10 +7,9 @@ here are its automatable sub-parts, reported with it.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
+from pytest_sca.capabilities import Nodes, TargetError
 from pytest_sca.fixtures import CheckContext
 
 #: PermitRootLogin values under which root can never log in with a password.
@@ -19,9 +18,28 @@ ROOT_WITHOUT_PASSWORD = {"no", "prohibit-password", "without-password", "forced-
 MAX_AUTH_TRIES = 6
 
 
-def _ssh_findings(nodes: Any, node: str) -> list[str]:
-    """What is weak in a node's SSH access: settings and what the server offers."""
+def _settings(nodes: Nodes, node: str) -> dict[str, str]:
+    """The node's effective sshd settings; ``TargetError`` when the ones a check reads are
+    missing (nothing could be learnt about them)."""
     settings = nodes.sshd_settings(node)
+    missing = [key for key in ("passwordauthentication", "permitemptypasswords",
+                               "permitrootlogin") if key not in settings]
+    if missing:
+        raise TargetError(f"the sshd settings of {node} lack {', '.join(missing)}")
+    return settings
+
+
+def _max_auth_tries(settings: dict[str, str], node: str) -> int:
+    try:
+        return int(settings.get("maxauthtries", "6"))
+    except ValueError:
+        raise TargetError(f"{node}: MaxAuthTries is not a number: "
+                          f"{settings.get('maxauthtries')!r}") from None
+
+
+def _ssh_findings(nodes: Nodes, node: str) -> list[str]:
+    """What is weak in a node's SSH access: settings and what the server offers."""
+    settings = _settings(nodes, node)
     findings = []
     if settings["passwordauthentication"] != "no":
         findings.append("password authentication enabled")
@@ -29,7 +47,7 @@ def _ssh_findings(nodes: Any, node: str) -> list[str]:
         findings.append("empty passwords permitted")
     if settings.get("x11forwarding", "no") != "no":
         findings.append("X11 forwarding enabled")
-    if int(settings.get("maxauthtries", "6")) > MAX_AUTH_TRIES:
+    if _max_auth_tries(settings, node) > MAX_AUTH_TRIES:
         findings.append(f"MaxAuthTries {settings['maxauthtries']} > {MAX_AUTH_TRIES}")
     if settings.get("protocol", "2") != "2":
         findings.append(f"SSH protocol {settings['protocol']}")
@@ -39,23 +57,32 @@ def _ssh_findings(nodes: Any, node: str) -> list[str]:
     return findings
 
 
+def _listed(sca: CheckContext, nodes: Nodes) -> list[str]:
+    """The nodes to inspect; none listed leaves nothing to check (never a pass)."""
+    listed = nodes.nodes()
+    if not listed:
+        sca.not_assessed("the target lists no SSH node: add them to adapters.ssh.nodes")
+    return listed
+
+
 @pytest.mark.clause("10.2.a")
-def test_node_ssh_access_is_hardened(sca: CheckContext, nodes: Any) -> None:
+def test_node_ssh_access_is_hardened(sca: CheckContext, nodes: Nodes) -> None:
     """Automatable part (host and account layers): every node's SSH server is key-only, refuses
     empty passwords and X11 forwarding and limits authentication attempts."""
-    weak = {node: found for node in nodes.nodes() if (found := _ssh_findings(nodes, node))}
+    weak = {node: found for node in _listed(sca, nodes)
+            if (found := _ssh_findings(nodes, node))}
     sca.evidence("ssh hardening findings per node", weak or "none")
     assert not weak, "[10.2.a] weak SSH access: " + "; ".join(
         f"{node}: {', '.join(found)}" for node, found in weak.items())
 
 
 @pytest.mark.clause("10.2.e")
-def test_nodes_meet_the_security_baseline(sca: CheckContext, nodes: Any) -> None:
+def test_nodes_meet_the_security_baseline(sca: CheckContext, nodes: Nodes) -> None:
     """Every node: root cannot log in with a password, empty passwords are refused, and no file
     or non-sticky directory under the system paths is world-writable."""
     problems: dict[str, list[str]] = {}
-    for node in nodes.nodes():
-        settings = nodes.sshd_settings(node)
+    for node in _listed(sca, nodes):
+        settings = _settings(nodes, node)
         found = []
         root_login = settings["permitrootlogin"]
         passwords = settings["passwordauthentication"] != "no" or (

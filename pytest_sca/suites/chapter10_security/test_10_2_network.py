@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import re
 import secrets
-import time
-from typing import Any
 
 import pytest
 
-from pytest_sca.capabilities import Refused, TargetError, Unsupported
-from pytest_sca.cleanup import Cleanup
+from pytest_sca.capabilities import (
+    Jobs,
+    Network,
+    NetworkPolicy,
+    RefusalReason,
+    Refused,
+    TargetError,
+    Unsupported,
+    WaitTimeout,
+    wait_for,
+)
 from pytest_sca.fixtures import CheckContext
 
+from ..conftest import MakeProbeUser, ProbeUser
 from ..library import SMALL
 
 #: How long a client job waits for a TCP connection before it calls the service unreachable.
@@ -60,35 +68,45 @@ ASSESSABLE = ("declare `capabilities.network.isolation` in the target file and m
               "network whose answer gives `network.address`) to make 10.2.f assessable")
 
 
-def _declared_policy(sca: CheckContext, network: Any) -> dict[str, Any]:
+#: What a platform answers for an operation it does not have (no route, no method).
+_ABSENT = frozenset({RefusalReason.NOT_FOUND, RefusalReason.INVALID})
+
+
+def _declared_policy(sca: CheckContext, network: Network) -> NetworkPolicy:
     declared = sca.settings.network
     if declared.isolation is not None:
-        return declared.model_dump(exclude_none=True)
+        return {"isolation": str(declared.isolation), "reason": declared.reason or "",
+                "address_range": declared.address_range or ""}
     try:
-        return dict(network.policy())
+        return network.policy()
     except Unsupported:
         sca.not_assessed(f"the target declares no network isolation policy: {ASSESSABLE}")
     except Refused as exc:
-        if exc.status not in (404, 405, 501):
+        if exc.reason not in _ABSENT:
             raise
         sca.not_assessed(f"the target has no network policy route ({exc.status}): {ASSESSABLE}")
 
 
-def _listening_port(jobs: Any, job_id: str) -> int:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while True:
+def _listening_port(jobs: Jobs, job_id: str) -> int:
+    def port() -> tuple[int | None, str | None]:
         found = _LISTENING.search(jobs.logs(job_id))
-        if found:
-            return int(found.group(1))
-        job = jobs.get(job_id)
-        if job.get("status") not in ("pending", "running") or time.monotonic() > deadline:
-            raise TargetError(f"[10.2.f] the probe service job {job_id} did not start listening "
-                              f"within {START_TIMEOUT_S:.0f} s (status {job.get('status')})")
-        time.sleep(0.2)
+        return (int(found.group(1)), None) if found else (None, jobs.get(job_id).get("status"))
+
+    try:
+        listening, _ = wait_for(port, lambda seen: seen[0] is not None or seen[1] not in (
+            "pending", "running"), START_TIMEOUT_S, lambda seen: f"status {seen[1]}",
+            first=0.2, longest=1.0)
+    except WaitTimeout as timeout:
+        listening, status = timeout.last or (None, "unknown")
+        raise TargetError(f"[10.2.f] the probe service job {job_id} did not start listening "
+                          f"within {START_TIMEOUT_S:.0f} s (status {status})") from None
+    if listening is None:
+        raise TargetError(f"[10.2.f] the probe service job {job_id} ended before it listened")
+    return listening
 
 
-def _connect_from(sca: CheckContext, user: Any, network: Any, service: str, what: str,
-                  probe_image: str) -> tuple[str, str]:
+def _connect_from(sca: CheckContext, user: ProbeUser, network: Network, service: str,
+                  what: str, probe_image: str) -> tuple[str, str]:
     """Run a client job in ``user``'s tenant network against ``service``: (outcome, detail)."""
     job = network.acting_as(user.user["api_key"]).run_in_tenant_network(
         sca.name(f"net-{what}"), probe_image, ["python", "-c", CLIENT], SMALL,
@@ -104,8 +122,8 @@ def _connect_from(sca: CheckContext, user: Any, network: Any, service: str, what
 
 @pytest.mark.clause("10.2.f")
 @pytest.mark.mutating
-def test_tenant_networks_are_isolated(sca: CheckContext, network: Any, probe_tenant: Any,
-                                      probe_image: str, cleanup: Cleanup) -> None:
+def test_tenant_networks_are_isolated(sca: CheckContext, network: Network,
+                                      probe_tenant: MakeProbeUser, probe_image: str) -> None:
     """Tenant B runs a TCP service in its network; B's second job reaches it (control), a job of
     tenant A connecting to the same address within a bounded time must not."""
     policy = _declared_policy(sca, network)
@@ -124,7 +142,6 @@ def test_tenant_networks_are_isolated(sca: CheckContext, network: Any, probe_ten
             env={"SCA_NET_TOKEN": token, "SCA_NET_SERVE_S": str(SERVE_S)}, labels=sca.labels)
     except Unsupported:
         sca.not_assessed(f"the target maps no job in a tenant network: {ASSESSABLE}")
-    cleanup.add(f"stop job {service['id']}", lambda: tenant_b.jobs.delete(service["id"]))
     address = (service.get("network") or {}).get("address")
     if not address:
         raise TargetError(f"[10.2.f] job {service['id']} in tenant B's network has no "
@@ -133,7 +150,7 @@ def test_tenant_networks_are_isolated(sca: CheckContext, network: Any, probe_ten
     control = _connect_from(sca, tenant_b, network, target, "control", probe_image)
     cross = _connect_from(sca, tenant_a, network, target, "cross", probe_image)
     sca.evidence("connections to tenant B's service", {
-        "service": target, "service_namespace": service["network"].get("namespace"),
+        "service": target, "service_namespace": (service.get("network") or {}).get("namespace"),
         "from tenant B (control)": list(control), "from tenant A": list(cross),
         "connect timeout s": CONNECT_TIMEOUT_S})
     if control != ("reached", token):
