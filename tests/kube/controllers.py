@@ -30,9 +30,9 @@ controllers, each moving its objects through the states its documentation specif
   ``podnet/sitecustomize.py`` enforces inside every pod.
 
 Faults (named for the behaviour): ``quota_not_enforced``, ``kueue_never_admits``,
-``networkpolicy_ignored``, ``rbac_not_enforced``, ``jobset_never_restarts``,
-``notebook_never_ready``, ``kserve_never_ready``, ``logs_dropped``, ``audit_dropped``,
-``scheduler_ignores_capacity``.
+``kueue_ignores_priority``, ``networkpolicy_ignored``, ``rbac_not_enforced``,
+``jobset_never_restarts``, ``notebook_never_ready``, ``notebook_drops_accelerators``,
+``kserve_never_ready``, ``logs_dropped``, ``audit_dropped``, ``scheduler_ignores_capacity``.
 """
 
 from __future__ import annotations
@@ -470,7 +470,9 @@ class Controllers:
             for workload, _, _ in pending:
                 self._pending(workload, "couldn't assign flavors to pod set main")
             return
-        pending.sort(key=lambda item: (-int(item[0]["spec"].get("priority") or 0),
+        # Higher priority first, then first come (StrictFIFO); the fault forgets priorities.
+        ignore = "kueue_ignores_priority" in self.faults
+        pending.sort(key=lambda item: (0 if ignore else -int(item[0]["spec"].get("priority") or 0),
                                        item[0]["metadata"]["creationTimestamp"],
                                        int(item[0]["metadata"]["resourceVersion"])))
         for workload, job, cluster_queue in pending:
@@ -615,6 +617,13 @@ class Controllers:
             pods = [p for p in self.owned("", "pods", notebook) if live(p)]
             if not pods and "notebook_never_ready" not in self.faults:
                 template = notebook["spec"]["template"]
+                if "notebook_drops_accelerators" in self.faults:
+                    template = json.loads(json.dumps(template))
+                    for container in template["spec"]["containers"]:
+                        for kind in ("limits", "requests"):
+                            wanted = (container.get("resources") or {}).get(kind) or {}
+                            for resource in [n for n in wanted if "/" in n]:
+                                del wanted[resource]
                 self.create_pod(notebook, f"{name}-0", template,
                                 {"statefulset": name, "notebook-name": name},
                                 extra={"hostname": f"{name}-0"})

@@ -31,10 +31,10 @@ FAULT_RUNS: list[dict[str, set[str]]] = [
     {"quota_not_enforced": {"6.1.b"}, "networkpolicy_ignored": {"10.2.f"},
      "jobset_never_restarts": {"6.6.e"}, "kserve_never_ready": {"8.5.a"},
      "audit_dropped": {"10.2.d"}},
-    {"kueue_never_admits": {"6.5.b"}},
+    {"kueue_ignores_priority": {"6.5.b"}},
     {"rbac_not_enforced": {"6.1.c", "10.2.c"}},
     {"logs_dropped": {"7.2.f"}},
-    {"notebook_never_ready": {"7.1.a"}},
+    {"notebook_drops_accelerators": {"7.1.a"}},
 ]
 
 

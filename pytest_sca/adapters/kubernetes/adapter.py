@@ -68,9 +68,8 @@ def _listers(adapter: KubernetesAdapter) -> dict[str, Any]:
 
 #: Kinds in the order a sweep removes them: the objects of the upstream components first
 #: (their controllers own pods and jobs), what lives in a namespace before the namespace.
-_CUSTOM_KINDS = ("trainjob", "pytorchjob", "jobset", "vcjob", "podgroup", "notebook",
-                 "inferenceservice", "servingruntime", "hpa", "deployment", "networkpolicy",
-                 "localqueue", "workloadpriorityclass")
+_CUSTOM_KINDS = ("trainjob", "pytorchjob", "jobset", "notebook", "inferenceservice", "hpa",
+                 "deployment", "localqueue", "workloadpriorityclass")
 _KINDS = (*_CUSTOM_KINDS, "job", "pod", "service", "persistentvolumeclaim", "rolebinding",
           "clusterrolebinding", "serviceaccount", "resourcequota", "namespace")
 
