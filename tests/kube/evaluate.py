@@ -21,7 +21,7 @@ TEST_CAPABILITIES: dict[str, Any] = {
     "perf": {
         "compute_device": "cpu",
         "job_timeout_s": 60,
-        "cpu": {"peak_gflops": 50.0, "cores": 1, "source": "the test machine, generous"},
+        "cpu": {"peak_gflops": 400.0, "cores": 1, "source": "the test machine, generous"},
         "operators": {"min_efficiency": 0.001},
         "training": {"min_hfu": 0.0001, "max_step_cv": 5.0, "steps_per_epoch": 3,
                      "batch": 64, "jitter_batch": 64},

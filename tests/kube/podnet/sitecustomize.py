@@ -4,7 +4,8 @@ No container runtime or CNI can run on the test machine, so pods are local proce
 this module plays the CNI and the cluster DNS for them (a TEST DOUBLE, and said so):
 
 - each pod has its own loopback address (``SCA_EMU_POD_IP``, in 127.0.0.0/8): a server
-  binding the wildcard address binds that one, so two replicas can use the same port;
+  binding the wildcard address binds that one, so two replicas can use the same port, and
+  ``127.0.0.1`` inside a pod is that address (a pod's own network namespace);
 - names the cluster DNS would answer (``<host>.<subdomain>``, ``<service>.<namespace>``,
   ``….svc.cluster.local``) resolve through the table the emulator writes (``SCA_EMU_NET``);
 - a connection to another pod is refused when the NetworkPolicies of the target's namespace
@@ -66,12 +67,20 @@ if _TABLE and _POD_IP:
             address = (_resolve(address[0]) or address[0], *address[1:])
         return _bind(self, address)
 
+    def _local(address):  # type: ignore[no-untyped-def]
+        """A pod's own loopback is its network namespace: its pod IP here."""
+        if isinstance(address, tuple) and address[0] in ("127.0.0.1", "localhost"):
+            return (_POD_IP, *address[1:])
+        return address
+
     def connect(self, address):  # type: ignore[no-untyped-def]
+        address = _local(address)
         if isinstance(address, tuple) and not _admitted(str(address[0])):
             raise ConnectionRefusedError(111, "refused by a NetworkPolicy (emulated CNI)")
         return _connect(self, address)
 
     def connect_ex(self, address):  # type: ignore[no-untyped-def]
+        address = _local(address)
         if isinstance(address, tuple) and not _admitted(str(address[0])):
             return 111
         return _connect_ex(self, address)
