@@ -314,6 +314,11 @@ class KubernetesConfig(StrictModel):
         default=None,
         description="image of Kubeflow Notebooks when a check names none (a Jupyter "
                     "Server image)")
+    console_service: str | None = Field(
+        default=None, pattern=r"^[a-z0-9-]+/(https?:)?[a-z0-9-]+(:[A-Za-z0-9-]*)?$",
+        description="the web console as <namespace>/[scheme:]<service>[:port] (the "
+                    "Kubernetes Dashboard: kubernetes-dashboard/https:kubernetes-dashboard:), "
+                    "reached through the API server's service proxy; none = no console")
     audit_log: LocalFile | None = Field(
         default=None,
         description="the API server's audit log (JSON lines of audit.k8s.io/v1 Events, "

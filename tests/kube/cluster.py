@@ -92,7 +92,7 @@ class EmulatedKubeCluster:
     def seed(self) -> None:
         """Nodes, and what the operator installed for each component the cluster serves."""
         store = self.server.store
-        for name in ("default", "kube-system", "kserve-models"):
+        for name in ("default", "kube-system", "kserve-models", "kubernetes-dashboard"):
             store.create("", "namespaces", None, {"metadata": {"name": name}})
         for name, (cards, labels) in NODES.items():
             annotations = {}
@@ -147,6 +147,7 @@ class EmulatedKubeCluster:
         return {"kubeconfig": str(self.kubeconfig), "context": "emulated",
                 "probe_image": "python:3.12-slim", "cluster_queue": "sca-cluster-queue",
                 "audit_log": str(self.server.audit_path),
+                "console_service": "kubernetes-dashboard/https:kubernetes-dashboard:",
                 "notebook_image": "quay.io/jupyter/minimal-notebook:2024-07-02"}
 
 

@@ -847,6 +847,8 @@ class Controllers:
         """What an image runs without a command: OpenAI stand-in, Jupyter Server, or idle."""
         if "openai-standin" in image:
             return [sys.executable, str(Path(__file__).parent / "standin.py")]
+        if "kubernetesui/dashboard" in image:
+            return [sys.executable, str(Path(__file__).parent / "dashboard.py")]
         if "jupyter" in image or "notebook" in image:
             token = env.setdefault("JUPYTER_TOKEN", "sca-emulated")
             return [sys.executable, "-m", "jupyter_server", "--ServerApp.ip=0.0.0.0",
@@ -1016,10 +1018,14 @@ class Controllers:
 
     async def service_proxy(self, request: web.Request, namespace: str, name: str, sub: str,
                             who: Principal) -> web.Response:
-        service_name, _, port_name = name.partition(":")
+        parts = name.split(":")  # [scheme:]name[:port]
+        if parts[0] in ("http", "https"):
+            parts = parts[1:]
+        service_name, port_name = parts[0], parts[1] if len(parts) > 1 else ""
         service = self.store.get("", "services", namespace, service_name)
         ports = (service.get("spec") or {}).get("ports") or []
-        port = next((p for p in ports if port_name in (p.get("name"), str(p.get("port")))),
+        port = next((p for p in ports if port_name and port_name in (p.get("name"),
+                                                                    str(p.get("port")))),
                     ports[0] if ports else None)
         endpoints = self.endpoints(service)
         if port is None or not endpoints:

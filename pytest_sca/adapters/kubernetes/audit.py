@@ -3,9 +3,10 @@
 
 Each line is an ``audit.k8s.io/v1`` Event
 (https://kubernetes.io/docs/tasks/debug/debug-cluster/audit/): only the ``ResponseComplete``
-stage is a finished action. The actor is ``user.username`` (a service account reads as
-``system:serviceaccount:<namespace>:<name>``; a user id of this adapter is the account's
-name), the action the ``verb``, the resource ``objectRef`` as ``<resource>/<name>``.
+stage is a finished action. The actor is ``user.username``; a service account
+(``system:serviceaccount:<namespace>:<name>``) reads as its name, the id this adapter gives
+the users it creates, with its namespace as the tenant. The action is the ``verb``, the
+resource ``objectRef`` as ``<namespace>/<resource>/<name>``.
 """
 
 from __future__ import annotations
@@ -22,8 +23,13 @@ from .adapter import KubernetesAdapter
 MUTATING_VERBS = frozenset({"create", "update", "patch", "delete", "deletecollection"})
 
 
-def _actor_matches(username: str, actor: str) -> bool:
-    return username == actor or username.endswith(f":{actor}")
+def _principal(username: str) -> tuple[str, str | None]:
+    """(actor, its tenant): a service account is its name in its namespace, as the adapter
+    names the users it creates; anyone else is the username."""
+    parts = username.split(":")
+    if len(parts) == 4 and parts[:2] == ["system", "serviceaccount"]:
+        return parts[3], parts[2]
+    return username, None
 
 
 class KubeAudit(Facade[KubernetesAdapter]):
@@ -48,7 +54,7 @@ class KubeAudit(Facade[KubernetesAdapter]):
             if event.get("kind") != "Event" or event.get("stage") != "ResponseComplete":
                 continue
             record = _record(event)
-            if actor and not _actor_matches(str(record.get("actor")), actor):
+            if actor and record.get("actor") != actor:
                 continue
             if action and record.get("action") != action:
                 continue
@@ -63,9 +69,10 @@ def _record(event: dict[str, Any]) -> AuditRecord:
     code = int((event.get("responseStatus") or {}).get("code") or 0)
     resource = "/".join(p for p in (ref.get("namespace"), ref.get("resource"),
                                     ref.get("name")) if p)
+    actor, home = _principal(str((event.get("user") or {}).get("username", "")))
     return {"id": str(event.get("auditID", "")),
             "time": str(event.get("stageTimestamp") or event.get("requestReceivedTimestamp")),
-            "actor": str((event.get("user") or {}).get("username", "")),
-            "tenant_id": ref.get("namespace"), "action": str(event.get("verb", "")),
+            "actor": actor, "tenant_id": home or ref.get("namespace"),
+            "action": str(event.get("verb", "")),
             "resource": resource or str(event.get("requestURI", "")),
             "result": "success" if 200 <= code < 300 else "failure", "status_code": code}

@@ -297,8 +297,18 @@ class KubeDevTools(Facade[KubernetesAdapter]):
         return {"node_id": node_id, "health": "healthy"}
 
     def console_page(self) -> WebAnswer:
-        raise Unsupported("Kubernetes has no web console of its own: add `adapters.platform` "
-                          "(the platform's console) to assess it")
+        """The console the target file names (``console_service``), through the API server's
+        service proxy, as ``kubectl proxy`` shows the Kubernetes Dashboard
+        (https://kubernetes.io/docs/tasks/access-application-cluster/web-ui-dashboard/)."""
+        where = self.subject.config.console_service
+        if not where:
+            raise Unsupported("the target file names no web console: set "
+                              "adapters.kubernetes.console_service (e.g. the Kubernetes "
+                              "Dashboard) or add `adapters.platform`")
+        namespace, _, service = where.partition("/")
+        return raw_request(self.subject, "GET",
+                           f"/api/v1/namespaces/{namespace}/services/{service}/proxy/", None,
+                           "text/html")
 
     def api_description(self) -> dict[str, Any]:
         answer = raw_request(self.subject, "GET", "/openapi/v2", None, "application/json")
