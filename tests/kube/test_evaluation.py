@@ -24,9 +24,9 @@ from .evaluate import evaluate, write_target
 HEALTHY = {
     "6.1.a", "6.1.b", "6.1.c", "6.2.a", "6.2.b", "6.2.e", "6.5.a", "6.5.b", "6.6.a", "6.6.b",
     "6.6.e", "6.7.a", "6.7.b", "6.8.a", "6.8.b", "7.1.a", "7.1.c", "7.2.a", "7.2.b", "7.2.c",
-    "7.2.d",
-    "7.2.f", "7.2.g", "7.3.c", "7.4.a", "7.4.b", "8.1.b", "8.4.a", "8.4.b", "8.5.a", "9.1.a", "9.2.a",
-    "9.2.b", "9.3.a", "9.4.2.a", "9.4.2.b", "9.4.2.c", "10.2.c", "10.2.d", "10.2.f"}
+    "7.2.d", "7.2.f", "7.2.g", "7.3.c", "7.4.a", "7.4.b", "8.1.b", "8.4.a", "8.4.b", "8.5.a",
+    "9.1.a", "9.2.a", "9.2.b", "9.3.a", "9.4.2.a", "9.4.2.b", "9.4.2.c", "10.2.c", "10.2.d",
+    "10.2.f"}
 #: Faults evaluated together (their items are disjoint) → the items each one must fail.
 FAULT_RUNS: list[dict[str, set[str]]] = [
     {"quota_not_enforced": {"6.1.b"}, "networkpolicy_ignored": {"10.2.f"},
