@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from .catalog import Catalog, Clause
+from .scope import Selection
 from .verdicts import NotAssessed
 
 SUITES_ROOT = Path(str(resources.files("pytest_sca") / "suites"))
@@ -123,3 +124,27 @@ def scope_of_args(args: Iterable[str], catalog: Catalog) -> set[str] | None:
         elif chapter is not None:
             scope.update(c.id for c in catalog if c.chapter == chapter)
     return scope
+
+
+def selection_of(config: pytest.Config) -> Selection:
+    """How pytest's options narrow the run: ``-m``, ``-k``, paths, ``--lf``, ``--sw``, ``-x``,
+    ``--deselect`` (what the reports' scope section records)."""
+    option = config.option
+    paths: list[str] = []
+    if config.args_source is pytest.Config.ArgsSource.ARGS:
+        root = SUITES_ROOT.resolve()
+        for arg in config.args:
+            path = Path(arg.split("::")[0])
+            resolved = path.resolve() if "::" not in arg else None
+            if resolved is not None and (resolved == root or root.is_relative_to(resolved)):
+                continue
+            paths.append(arg)
+    return Selection(
+        markexpr=str(getattr(option, "markexpr", "") or ""),
+        keyword=str(getattr(option, "keyword", "") or ""),
+        paths=paths,
+        last_failed=bool(getattr(option, "lf", False)),
+        stepwise=bool(getattr(option, "stepwise", False)),
+        maxfail=int(getattr(option, "maxfail", 0) or 0),
+        deselect=[str(d) for d in (getattr(option, "deselect", None) or [])],
+    )

@@ -10,10 +10,14 @@ import pytest
 from . import providers
 from .reporting import baseline
 from .runstate import Options, ScaRun
+from .settings import Capabilities
 from .target import Target, TargetFileError, load_target
 
 DEFAULT_JSON = Path("reports") / "sca-report.json"
 SANDBOX = "sandbox"
+FAIL_ON = ("nonconformance", "regression")
+#: Exit status of a run whose preflight found no usable adapter (pytest's own codes are 0–5).
+EXIT_UNUSABLE = 6
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -26,8 +30,18 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption("--sca-html", metavar="PATH", default=None,
                     help="also write a self-contained HTML report here")
     group.addoption("--sca-baseline", metavar="PATH", default=None,
-                    help="compare with the JSON report of an earlier run: changed verdicts, "
-                    "regressions first")
+                    help="compare with the JSON report of an earlier run of the same target "
+                    "and edition: changed verdicts (regressions first), measurement drift, "
+                    "items missing from this run")
+    group.addoption("--sca-fail-on", metavar="WHAT", default="nonconformance",
+                    choices=FAIL_ON,
+                    help="exit 1 on `nonconformance` (default: an in-scope shall item does "
+                    "not conform) or only on a `regression` since --sca-baseline (an item that "
+                    "conformed there and does not now, or a new item that does not conform)")
+    group.addoption("--sca-preflight", metavar="on|off", default="on", choices=("on", "off"),
+                    help="check every adapter (reachability, TLS, credentials) before the "
+                    f"first check; when none is usable the run ends with exit {EXIT_UNUSABLE} "
+                    "(default on; `python -m pytest_sca doctor` runs it alone)")
     group.addoption("--sca-list", action="store_true", default=False,
                     help="list the catalogue: level, source and the checks that cover each item")
     group.addoption("--sca-readonly", action="store_true", default=False,
@@ -72,6 +86,10 @@ def parse(config: pytest.Config) -> Options:
             raise pytest.UsageError(f"--sca-baseline: {exc}") from None
     if faults and target != SANDBOX:
         raise pytest.UsageError("--sca-sandbox-fault needs --sca-target=sandbox")
+    fail_on = config.getoption("sca_fail_on")
+    if fail_on == "regression" and baseline_path is None:
+        raise pytest.UsageError("--sca-fail-on=regression needs --sca-baseline=EARLIER.json: "
+                                "new failures are counted against an earlier run's report")
     return Options(
         target=target,
         json_path=Path(json_option) if json_option else DEFAULT_JSON,
@@ -84,32 +102,64 @@ def parse(config: pytest.Config) -> Options:
         run_id=run_id,
         html_path=Path(config.getoption("sca_html")) if config.getoption("sca_html") else None,
         baseline_path=baseline_path,
+        fail_on=fail_on,
+        preflight=config.getoption("sca_preflight") == "on",
     )
+
+
+def check_baseline(opts: Options, edition: str) -> None:
+    """A baseline of another edition of the standard is refused (its ids mean other things)."""
+    if opts.baseline_path is None:
+        return
+    try:
+        baseline.check_edition(baseline.load(opts.baseline_path), opts.baseline_path, edition)
+    except baseline.BaselineError as exc:
+        raise pytest.UsageError(f"--sca-baseline: {exc}") from None
+
+
+def is_dry(config: pytest.Config) -> bool:
+    """Whether pytest only inspects (``--collect-only``, ``--markers``, ``--fixtures``,
+    ``--fixtures-per-test``, ``--setup-plan``, ``--help``): then nothing is started and no
+    report is written."""
+    option = config.option
+    return any(bool(getattr(option, name, False)) for name in (
+        "collectonly", "markers", "showfixtures", "show_fixtures_per_test", "setupplan",
+        "help"))
 
 
 def load_target_into(run: ScaRun, worker_target: str | None) -> None:
     """Load the run's target; start the sandbox first when the target asks for it.
 
     On an xdist worker the controller has already started the sandbox and
-    hands over the path of the target file it wrote.
+    hands over the path of the target file it wrote. A dry run starts nothing.
     """
     spec = worker_target or run.options.target
     assert spec is not None
+    if run.dry and spec == SANDBOX:
+        run.target = _not_started(run, SANDBOX)
+        return
     if spec == SANDBOX:
         run.target = _start_sandbox(run, run.options.sandbox_faults, None)
         run.redact = run.target.redact
         return
     target = load_target(spec, run.catalog)
-    if target.sandbox is not None and worker_target is None:
+    if target.sandbox is not None and worker_target is None and not run.dry:
         state = Path(target.sandbox.state) if target.sandbox.state else None
         started = _start_sandbox(run, tuple(target.sandbox.faults), state, spec)
         # The file's own evidence and waivers apply to the sandbox it describes.
         started.evidence.update(target.evidence)
         started.waivers.update(target.waivers)
         started.name = target.name
+        started.evaluation, started.drift = target.evaluation, target.drift
         target = started
     run.target = target
     run.redact = target.redact
+
+
+def _not_started(run: ScaRun, name: str) -> Target:
+    """What a dry run knows of a target it does not start: its name, nothing to reach."""
+    return Target(name=name, standard=run.catalog.edition.id, path=None, adapters={},
+                  settings=Capabilities(), evidence={}, waivers={}, sandbox=None)
 
 
 def _start_sandbox(run: ScaRun, faults: tuple[str, ...], state: Path | None,

@@ -1,21 +1,87 @@
-"""How a check ended → its verdict. Used by the plugin's report hook; no hooks here.
+"""How a check ended → its verdict, and how a verdict shows in every output. Used by the
+plugin's report hook; no hooks here.
 
 - an assertion (or ``pytest.fail``) → ``fail``: the requirement was observed not to hold;
 - :class:`NotAssessed` (missing capability, read-only run, no check) → ``not_assessed``;
 - a bare ``pytest.skip`` in a clause check → ``error``: skips would hide verdicts;
 - anything else (transport errors, timeouts, 5xx, bugs in the suite) → ``error``.
+
+A test then shows the verdict its item's evidence and waiver give it
+(:func:`~pytest_sca.verdicts.resolve_item` over that test alone), and :data:`PRESENTATION`
+says how that verdict looks to pytest, in JUnit and in Allure: one table, so that no two
+outputs can disagree.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from .verdicts import NotAssessed, TestRecord, Verdict, worst
+from .verdicts import ItemResult, NotAssessed, TestRecord, Verdict, worst
 
-PHASE_KEY = "sca_phase"
+#: The report attribute a phase's record travels in to the controller (pytest-xdist
+#: serialises a report's attributes). Not a user property: JUnit would print those.
+PHASE_ATTRIBUTE = "sca_phase"
+#: The report attribute of a report that carries its test's verdict (a :data:`PRESENTATION`
+#: key) and the clause id, for the terminal's letters and words.
+SHOWN_ATTRIBUTE = "sca_shown"
+
+
+@dataclass(frozen=True)
+class Presentation:
+    """How one verdict shows: pytest's outcome, the JUnit element (``""``: none, a passed
+    testcase), Allure's status, and the terminal's category, letter and word."""
+
+    pytest: str
+    junit: str
+    allure: str
+    category: str
+    letter: str
+    word: str
+
+
+#: Verdict (``manual`` split by the evaluator's recorded verdict) → how it shows everywhere.
+#: README "Verdicts in every output" prints this table.
+PRESENTATION: dict[str, Presentation] = {
+    "pass": Presentation("passed", "", "passed", "passed", ".", "PASSED"),
+    "fail": Presentation("failed", "failure", "failed", "failed", "F", "FAILED"),
+    "error": Presentation("failed", "error", "broken", "error", "E", "ERROR"),
+    "not_assessed": Presentation("skipped", "skipped", "skipped", "not_assessed", "N",
+                                 "NOT ASSESSED"),
+    "manual pass": Presentation("passed", "", "passed", "manual", "M", "MANUAL PASS"),
+    "manual fail": Presentation("failed", "failure", "failed", "manual", "M", "MANUAL FAIL"),
+    "waived": Presentation("skipped", "skipped", "skipped", "waived", "W", "WAIVED"),
+}
+
+
+def presentation_key(verdict: Verdict | str, conformant: bool) -> str:
+    """The :data:`PRESENTATION` key of a verdict: ``manual`` splits by its recorded verdict."""
+    value = Verdict(verdict).value
+    if value == Verdict.MANUAL.value:
+        return "manual pass" if conformant else "manual fail"
+    return value
+
+
+def bears_verdict(when: str, phase: Verdict) -> bool:
+    """Whether a phase's report is the one that shows its test's verdict: the call; a setup
+    that did not pass (no call follows); a teardown that did not pass."""
+    return when == "call" or phase is not Verdict.PASS
+
+
+def carries_to_call(when: str, phase: Verdict, shown: ItemResult) -> bool:
+    """A setup that ended ``not_assessed`` on an item with an evaluator's verdict: the setup
+    is reported passed and the call ends at once with the same reason, so that the manual
+    verdict shows where every other verdict shows (the call: JUnit ``<failure>``, not a
+    setup ``<error>``)."""
+    return when == "setup" and phase is Verdict.NOT_ASSESSED and shown.verdict is Verdict.MANUAL
+
+
+def test_so_far(nodeid: str, phases: Iterable[Mapping[str, Any]]) -> TestRecord:
+    """One test's record from the phases reported so far (no inference about a missing call)."""
+    return combine_phases(nodeid, phases, finished=False)
 _SKIP = pytest.skip.Exception
 _FAIL = pytest.fail.Exception
 
@@ -41,11 +107,13 @@ def phase_verdict(excinfo: pytest.ExceptionInfo[BaseException] | None) -> tuple[
     return Verdict.ERROR, _one_line(f"{type(exc).__name__}: {exc}")
 
 
-def combine_phases(nodeid: str, phases: Iterable[Mapping[str, Any]]) -> TestRecord:
+def combine_phases(nodeid: str, phases: Iterable[Mapping[str, Any]], *,
+                   finished: bool = True) -> TestRecord:
     """One test's record from its phase records (worst phase wins)."""
     records = list(phases)
     when = {p["phase"]: p for p in records}
-    if "setup" in when and when["setup"]["verdict"] == "pass" and "call" not in when:
+    if (finished and "setup" in when and when["setup"]["verdict"] == "pass"
+            and "call" not in when):
         # Set up, never called: the run was interrupted (Ctrl-C, SIGTERM) inside the check.
         records.append({**when["setup"], "phase": "call", "verdict": Verdict.ERROR.value,
                         "reason": "the run was interrupted before the check finished",

@@ -6,25 +6,27 @@ per-run hooks live on :class:`RunHooks`, registered once the run exists.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import signal
+import sys
 from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from . import collection, options, reporting
+from . import collection, doctor, options, outcome, reporting
 from .catalog import CatalogError, load_catalog
 from .cleanup import Cleanup, CleanupFailed
 from .fixtures import EVIDENCE_EXCERPT
-from .outcome import PHASE_KEY, phase_verdict
+from .outcome import PHASE_ATTRIBUTE, phase_verdict
 from .runstate import ScaRun, new_run_id
 from .scoring import GradingError, load_grading
 from .stash import RUN_KEY, evidence_of, take_recorded
 from .target import TargetFileError
-from .verdicts import NotAssessed, Verdict
+from .verdicts import NotAssessed, Verdict, resolve_item
 
 pytest_plugins = ["pytest_sca.fixtures"]
 
@@ -33,6 +35,11 @@ _WORKER_RUN_ID = "sca_run_id"
 _WORKER_DISRUPTIVE = "sca_disruptive"  # the controller may allow it (a sandbox it started)
 #: The undo scope of a running clause check, opened before its fixtures, run after them.
 _SCOPE_KEY = pytest.StashKey[Cleanup]()
+#: The phase records of the running check, so far (what its next report shows depends on them).
+_PHASES_KEY = pytest.StashKey[list[dict[str, Any]]]()
+#: A setup that ended not_assessed on an item with an evaluator's verdict: the reason the
+#: call ends with at once (see :func:`outcome.carries_to_call`).
+_CARRY_KEY = pytest.StashKey[str]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -44,18 +51,24 @@ def _is_worker(config: pytest.Config) -> bool:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    for name, doc in collection.MARKERS.items():
-        config.addinivalue_line("markers", f"{name}: {doc}")
     opts = options.parse(config)
+    if opts.target is not None or opts.listing:
+        # Only for an evaluation: generic names (`security`, `shall`) must not pass
+        # --strict-markers in every other project pytest-sca is installed next to.
+        for name, doc in collection.MARKERS.items():
+            config.addinivalue_line("markers", f"{name}: {doc}")
     try:
         catalog = load_catalog(opts.catalog_path)
         grading = load_grading(opts.grading_path)
     except (CatalogError, GradingError) as exc:
         raise pytest.UsageError(str(exc)) from None
+    options.check_baseline(opts, catalog.edition.id)
     worker_input: dict[str, Any] = getattr(config, "workerinput", {})
     run_id = worker_input.get(_WORKER_RUN_ID) or opts.run_id or new_run_id()
     opts.disruptive = opts.disruptive or bool(worker_input.get(_WORKER_DISRUPTIVE))
-    run = ScaRun(options=opts, catalog=catalog, grading=grading, run_id=run_id)
+    run = ScaRun(options=opts, catalog=catalog, grading=grading, run_id=run_id,
+                 dry=options.is_dry(config))
+    run.selection = collection.selection_of(config)
     config.stash[RUN_KEY] = run
     config.add_cleanup(lambda: _finish_run(run))
     if opts.target is not None:
@@ -64,11 +77,11 @@ def pytest_configure(config: pytest.Config) -> None:
         except TargetFileError as exc:
             raise pytest.UsageError(str(exc)) from None
         config.add_cleanup(_mask_log_records(run))
-        if not _is_worker(config):
+        if not _is_worker(config) and not run.dry:
             _interrupt_on_sigterm(config)
     if run.evaluating or opts.listing:
         _collect_suites_by_default(config)
-    config.pluginmanager.register(RunHooks(run), "sca-run")
+    config.pluginmanager.register(RunHooks(run, config), "sca-run")
 
 
 def _collect_suites_by_default(config: pytest.Config) -> None:
@@ -94,6 +107,37 @@ def _mask_log_records(run: ScaRun) -> Callable[[], None]:
 
     logging.setLogRecordFactory(masking_factory)
     return lambda: logging.setLogRecordFactory(factory)
+
+
+def _record_not_reached(run: ScaRun) -> None:
+    """Every selected check the interrupted run never started is an ``error``: the report
+    lists the whole selection, and says what was not found out."""
+    for nodeid, clause in run.selection.clauses.items():
+        if nodeid not in run.phases:
+            run.phases[nodeid].append({
+                "phase": "call", "clause": clause, "verdict": Verdict.ERROR.value,
+                "reason": "interrupted: the run ended before this check ran",
+                "duration": 0.0, "evidence": [], "measurements": []})
+
+
+def _quiet_after_interrupt(config: pytest.Config) -> None:
+    """After the first Ctrl-C (or SIGTERM) the run undoes what it created and writes its
+    report; a second signal must not cut that short with a traceback."""
+    def ignore(signum: int, frame: Any) -> None:
+        sys.stderr.write("\nsca: still undoing what the run created and writing the report; "
+                         "wait a moment (kill -9 leaves leftovers for "
+                         "`python -m pytest_sca cleanup --run-id`)\n")
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            previous = signal.signal(signum, ignore)
+        except ValueError:  # not the main thread: nothing to protect
+            return
+        config.add_cleanup(functools.partial(_restore_signal, signum, previous))
+
+
+def _restore_signal(signum: int, handler: Any) -> None:
+    signal.signal(signum, handler)
 
 
 def _interrupt_on_sigterm(config: pytest.Config) -> None:
@@ -139,8 +183,9 @@ def _record_created(item: pytest.Item, scope: Cleanup, run: ScaRun) -> None:
 class RunHooks:
     """The hooks of one run; ``run`` is the state they share."""
 
-    def __init__(self, run: ScaRun) -> None:
+    def __init__(self, run: ScaRun, config: pytest.Config) -> None:
         self.run = run
+        self.config = config
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
@@ -149,6 +194,22 @@ class RunHooks:
         node.workerinput[_WORKER_DISRUPTIVE] = self.run.options.disruptive
         if self.run.target is not None and self.run.target.path is not None:
             node.workerinput[_WORKER_TARGET] = str(self.run.target.path)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        """The preflight (before xdist starts its workers): when the target configures
+        adapters and none is usable, the run ends here, exit 6, before the first check."""
+        run = self.run
+        if (not run.evaluating or run.dry or _is_worker(session.config)
+                or not run.options.preflight or run.target is None or not run.target.adapters):
+            return
+        diagnosis = doctor.diagnose(run.target, run.run_id)
+        run.preflight = diagnosis.to_dict()["adapters"]
+        if not diagnosis.usable:
+            run.aborted = True
+            origin = run.options.target or run.target.name
+            pytest.exit(doctor.unusable_message(diagnosis, origin),
+                        returncode=options.EXIT_UNUSABLE)
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         return reporting.header_lines(self.run) if self.run.evaluating else []
@@ -190,9 +251,23 @@ class RunHooks:
         if config.pluginmanager.hasplugin("allure_pytest"):
             reporting.allure.label_items(items, run.catalog)
 
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        """Ctrl-C or SIGTERM: from now on, further signals wait for cleanup and the report."""
+        if self.run.evaluating:
+            _quiet_after_interrupt(self.config)
+
     def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.run.selection.selected = {item.nodeid for item in session.items}
+        self.run.selection.clauses = {
+            item.nodeid: clause for item in session.items
+            if (clause := collection.clause_id_of(item)) is not None}
         if self.run.options.listing and not _is_worker(session.config):
             reporting.listing.print_catalog(session, self.run)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        """pytest-xdist: the controller collects nothing; the workers say what they selected."""
+        self.run.selection.selected = set(self.run.selection.selected or ()) | set(ids)
 
     def pytest_runtestloop(self, session: pytest.Session) -> bool | None:
         """--sca-list only lists: no check runs."""
@@ -212,6 +287,14 @@ class RunHooks:
             raise NotAssessed("read-only run (--sca-readonly): this check changes the target")
         if disruptive and not opts.disruptive:
             raise NotAssessed("disruptive check: run with --sca-disruptive to allow it")
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> None:
+        """A setup carried to the call (an evaluator's verdict shows there) ends it at once."""
+        reason = item.stash.get(_CARRY_KEY, None)
+        if reason is not None:
+            del item.stash[_CARRY_KEY]
+            raise NotAssessed(reason)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, None, None]:
@@ -240,28 +323,56 @@ class RunHooks:
         report = yield
         clause_id = collection.clause_id_of(item)
         if clause_id is not None and self.run.evaluating:
-            verdict, reason = phase_verdict(call.excinfo)
-            if call.excinfo is not None and call.excinfo.errisinstance(CleanupFailed):
-                verdict, reason = Verdict.ERROR, str(call.excinfo.value)
-            reason = self.run.redact(reason)
-            phase = {"phase": report.when, "clause": clause_id, "verdict": verdict.value,
-                     "reason": reason, "duration": round(report.duration, 6),
-                     **take_recorded(item)}
-            report.user_properties.append((PHASE_KEY, json.dumps(phase, ensure_ascii=False)))
-            reporting.set_outcome(report, verdict, reason)
+            self._show_verdict(item, call, report, clause_id)
         if self.run.redact:
             reporting.redact_exception(call.excinfo, self.run.redact)
             reporting.redact_report(report, self.run.redact)
         return report
 
-    def pytest_report_teststatus(self, report: pytest.TestReport) -> tuple[str, str, str] | None:
+    def _show_verdict(self, item: pytest.Item, call: pytest.CallInfo[None],
+                      report: pytest.TestReport, clause_id: str) -> None:
+        """Record this phase's verdict and make the report show the test's verdict so far
+        (:data:`outcome.PRESENTATION`); the teardown report carries JUnit's properties."""
+        run = self.run
+        verdict, reason = phase_verdict(call.excinfo)
+        if call.excinfo is not None and call.excinfo.errisinstance(CleanupFailed):
+            verdict, reason = Verdict.ERROR, str(call.excinfo.value)
+        reason = run.redact(reason)
+        phase = {"phase": report.when, "clause": clause_id, "verdict": verdict.value,
+                 "reason": reason, "duration": round(report.duration, 6),
+                 **take_recorded(item)}
+        setattr(report, PHASE_ATTRIBUTE, json.dumps(phase, ensure_ascii=False))
+        phases: list[dict[str, Any]] = item.stash.setdefault(_PHASES_KEY, [])
+        phases.append(phase)
+        shown = resolve_item(clause_id, [outcome.test_so_far(item.nodeid, phases)],
+                             *run.recorded_for(clause_id))
+        if outcome.carries_to_call(report.when, verdict, shown):
+            item.stash[_CARRY_KEY] = reason
+            report.outcome, report.longrepr = "passed", None
+        elif report.when == "teardown" and verdict is not Verdict.PASS:
+            if shown.verdict is Verdict.WAIVED:  # its cleanup failure is listed apart
+                report.outcome, report.longrepr = "passed", None
+            else:
+                reporting.present(report, resolve_item(
+                    clause_id, [outcome.test_so_far(item.nodeid, [phase])]), clause_id)
+        elif outcome.bears_verdict(report.when, verdict):
+            reporting.present(report, shown, clause_id)
+        if report.when == "teardown":
+            del item.stash[_PHASES_KEY]
+            final = resolve_item(clause_id, [outcome.combine_phases(item.nodeid, phases)],
+                                 *run.recorded_for(clause_id))
+            report.user_properties.extend(reporting.junit.test_properties(final))
+
+    def pytest_report_teststatus(self, report: pytest.TestReport
+                                 ) -> tuple[str, str, tuple[str, dict[str, bool]]] | None:
         return reporting.teststatus(report)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Collect phase verdicts (on the controller, xdist hands the workers' reports here)."""
-        for key, value in report.user_properties:
-            if key == PHASE_KEY:
-                self.run.phases[report.nodeid].append(json.loads(str(value)))
+        self.run.reported.add(report.nodeid)
+        phase = getattr(report, PHASE_ATTRIBUTE, None)
+        if phase is not None:
+            self.run.phases[report.nodeid].append(json.loads(phase))
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
@@ -280,15 +391,21 @@ class RunHooks:
             if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
                 session.exitstatus = pytest.ExitCode.OK
             return
-        if not run.evaluating:
+        if not run.evaluating or run.dry or run.aborted:
             return
+        stopped = session.shouldfail or session.shouldstop
+        if stopped:
+            run.selection.stopped = str(stopped) if isinstance(stopped, str) else "stopped"
+        elif exitstatus == pytest.ExitCode.INTERRUPTED:
+            run.selection.stopped = "interrupted"
+            _record_not_reached(run)
         evaluation = reporting.build_evaluation(run)
         config.stash[reporting.EVALUATION_KEY] = evaluation
         reporting.write_outputs(run, config, evaluation)
         if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED,
                           pytest.ExitCode.NO_TESTS_COLLECTED):
-            session.exitstatus = (pytest.ExitCode.OK if evaluation.conformant
-                                  else pytest.ExitCode.TESTS_FAILED)
+            session.exitstatus = (pytest.ExitCode.TESTS_FAILED if evaluation.fails_run
+                                  else pytest.ExitCode.OK)
 
     def pytest_terminal_summary(self, terminalreporter: Any, config: pytest.Config) -> None:
         evaluation = config.stash.get(reporting.EVALUATION_KEY, None)

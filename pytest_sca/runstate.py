@@ -14,6 +14,7 @@ from .catalog import Catalog
 from .cleanup import CleanupLedger, UndoFailure
 from .providers import RunningTarget
 from .redaction import Redactor
+from .scope import Selection
 from .scoring import GradingScheme
 from .target import Target
 from .verdicts import NotAssessed, TestRecord
@@ -39,6 +40,11 @@ class Options:
     run_id: str | None = None
     html_path: Path | None = None
     baseline_path: Path | None = None
+    #: What makes the exit status 1: ``nonconformance`` (default) or ``regression``
+    #: (only new failures since ``--sca-baseline``).
+    fail_on: str = "nonconformance"
+    #: Check every adapter before the first check (``--sca-preflight=off`` skips it).
+    preflight: bool = True
 
 
 @dataclass
@@ -57,6 +63,17 @@ class ScaRun:
     ledger: CleanupLedger = field(default_factory=CleanupLedger)
     #: The target a provider started for this run (``--sca-target=sandbox``), stopped at the end.
     sandbox: RunningTarget | None = None
+    #: A run that only inspects (``--collect-only``, ``--markers``, ``--fixtures``…): nothing
+    #: is started, nothing is written.
+    dry: bool = False
+    #: How the command line narrowed the run (the reports' ``scope`` section).
+    selection: Selection = field(default_factory=Selection)
+    #: The preflight's findings per adapter (:mod:`pytest_sca.doctor`), for the reports.
+    preflight: list[dict[str, Any]] = field(default_factory=list)
+    #: The preflight found no usable adapter: the run ended before the first check.
+    aborted: bool = False
+    #: Node ids of every test that reported (on the controller).
+    reported: set[str] = field(default_factory=set)
     _adapters: dict[str, Adapter] = field(default_factory=dict)
 
     @property
@@ -105,6 +122,16 @@ class ScaRun:
         self._adapters.clear()
 
     # -- results --------------------------------------------------------------------------
+    def recorded_for(self, clause_id: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """The target file's evidence entry and waiver of an item (``None`` where it has none)."""
+        target = self.target
+        if target is None:
+            return None, None
+        evidence = target.evidence.get(clause_id)
+        waiver = target.waivers.get(clause_id)
+        return (evidence.model_dump() if evidence is not None else None,
+                waiver.model_dump() if waiver is not None else None)
+
     def test_records(self) -> dict[str, list[TestRecord]]:
         """Clause id → the tests that covered it, each combining its phases."""
         from .outcome import combine_phases

@@ -8,6 +8,8 @@ Schema (``targets/target.schema.json`` is exported from these models):
     capabilities: {...}                     # declared features and thresholds, see settings.py
     evidence: {<item>: {verdict, reviewer, date, document, note}}
     waivers: {<item>: {reason, expires, approved_by}}
+    evaluation: {laboratory, evaluator, approver, client, report_id, start, end, location}
+    baseline: {drift_band, drift_bands: {<measurement or item>: fraction}}
     sandbox: {faults: [...], state: DIR}    # start the embedded sandbox
 
 ``${VAR}`` anywhere in a string takes the value from the environment; every
@@ -29,7 +31,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .catalog import DEFAULT_EDITION, Catalog
 from .redaction import MASK, Redactor
@@ -71,6 +80,50 @@ class Waiver(_Strict):
     approved_by: str | None = None
 
 
+class EvaluationInfo(_Strict):
+    """Who evaluates, for whom, and when: the laboratory block of the reports."""
+
+    laboratory: str | None = Field(default=None, description="the evaluation laboratory")
+    accreditation: str | None = Field(
+        default=None, description="the laboratory's accreditation, e.g. CNAS L0000")
+    evaluator: str | None = Field(default=None, description="who ran the evaluation")
+    approver: str | None = Field(default=None, description="who approves (signs) the report")
+    client: str | None = Field(default=None, description="who commissioned the evaluation")
+    report_id: str | None = Field(default=None, description="the laboratory's report number")
+    location: str | None = Field(default=None, description="where the evaluation took place")
+    start: dt.date | None = Field(default=None, description="first day of the evaluation")
+    end: dt.date | None = Field(default=None, description="last day of the evaluation")
+
+    @model_validator(mode="after")
+    def _end_after_start(self) -> EvaluationInfo:
+        if self.start is not None and self.end is not None and self.end < self.start:
+            raise ValueError(f"end {self.end} is before start {self.start}: swap them")
+        return self
+
+
+class BaselineSettings(_Strict):
+    """How far a measurement may drift from the baseline run before reports flag it."""
+
+    drift_band: float = Field(
+        default=0.10, ge=0,
+        description="relative change (0.10 = ±10 %) a measurement may move from the baseline")
+    drift_bands: dict[str, float] = Field(
+        default_factory=dict,
+        description="band per measurement name or item id (measurement name wins)")
+
+    @field_validator("drift_bands")
+    @classmethod
+    def _non_negative(cls, bands: dict[str, float]) -> dict[str, float]:
+        for name, band in bands.items():
+            if band < 0:
+                raise ValueError(f"{name}: a band is a fraction ≥ 0, e.g. 0.1 for ±10 %")
+        return bands
+
+    def band_for(self, item_id: str, measurement: str) -> float:
+        """The band of one measurement of one item."""
+        return self.drift_bands.get(measurement, self.drift_bands.get(item_id, self.drift_band))
+
+
 class SandboxOptions(_Strict):
     """Start the embedded reference platform and evaluate it."""
 
@@ -90,6 +143,12 @@ class TargetModel(_Strict):
         description="declared features and thresholds (pytest_sca/settings.py)")
     evidence: dict[str, EvidenceEntry] = Field(default_factory=dict)
     waivers: dict[str, Waiver] = Field(default_factory=dict)
+    evaluation: EvaluationInfo = Field(
+        default_factory=EvaluationInfo,
+        description="laboratory, evaluator, client and dates, shown in every report")
+    baseline: BaselineSettings = Field(
+        default_factory=BaselineSettings,
+        description="drift bands for the comparison with --sca-baseline")
     sandbox: SandboxOptions | None = None
 
 
@@ -108,6 +167,8 @@ class Target:
     sandbox: SandboxOptions | None
     redact: Redactor = field(default_factory=Redactor)
     fingerprint: str = ""
+    evaluation: EvaluationInfo = field(default_factory=EvaluationInfo)
+    drift: BaselineSettings = field(default_factory=BaselineSettings)
 
 
 def _fix_for(error: Mapping[str, Any], where: str) -> str:
@@ -287,7 +348,7 @@ def parse_target(raw: Any, file: str, catalog: Catalog,
         settings=model.capabilities,
         evidence=dict(model.evidence),
         waivers=dict(model.waivers), sandbox=model.sandbox, redact=Redactor(secrets),
-        fingerprint=_fingerprint(raw),
+        fingerprint=_fingerprint(raw), evaluation=model.evaluation, drift=model.baseline,
     )
 
 
@@ -300,6 +361,13 @@ def load_target(path: Path | str, catalog: Catalog,
     return parse_target(raw, str(file), catalog, environ, file.resolve())
 
 
+def file_fingerprint(path: Path | str) -> str:
+    """The fingerprint of a target file as a run computes it (no variable is expanded)."""
+    file = Path(path)
+    raw = read_yaml(file, TargetFileError, "target file", "give the path of a YAML target file")
+    return _fingerprint(raw)
+
+
 def describe_secret_free(target: Target) -> dict[str, Any]:
     """The target's identity for reports: name, edition, fingerprint, transports. No secrets."""
     return {
@@ -309,6 +377,7 @@ def describe_secret_free(target: Target) -> dict[str, Any]:
         "adapters": sorted(target.adapters),
         "path": str(target.path) if target.path else None,
         "mask": MASK,
+        "evaluation": target.evaluation.model_dump(mode="json"),
     }
 
 

@@ -71,16 +71,24 @@ class TestRecord:
     duration: float = 0.0
     evidence: list[dict[str, Any]] = field(default_factory=list)
     measurements: list[dict[str, Any]] = field(default_factory=list)
+    #: What this test shows once the item's evidence and waiver apply to it alone (set by
+    #: :func:`resolve_item`): the verdict pytest, JUnit and Allure give the test.
+    shown: Verdict | None = None
+    shown_reason: str = ""
+    shown_conformant: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["verdict"] = self.verdict.value
+        data["shown"] = self.shown.value if self.shown else None
         return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TestRecord:
         values = dict(data)
         values["verdict"] = Verdict(values["verdict"])
+        if values.get("shown") is not None:
+            values["shown"] = Verdict(values["shown"])
         return cls(**values)
 
 
@@ -133,8 +141,25 @@ def resolve_item(
     - An unexpired waiver gives ``waived`` whatever the checks said; the
       automated verdict stays in the record. An expired waiver is ignored and
       the result says so.
+
+    Each test record also gets what it shows on its own (``shown``): the same rules
+    applied to that test alone, which is what pytest, JUnit and Allure report for it.
     """
     records = sorted(tests, key=lambda t: t.nodeid)
+    for record in records:
+        alone = _resolve(item_id, [record], evidence, waiver, today)
+        record.shown, record.shown_reason = alone.verdict, alone.reason
+        record.shown_conformant = alone.conformant
+    return _resolve(item_id, records, evidence, waiver, today)
+
+
+def _resolve(
+    item_id: str,
+    records: list[TestRecord],
+    evidence: Mapping[str, Any] | None,
+    waiver: Mapping[str, Any] | None,
+    today: dt.date | None,
+) -> ItemResult:
     automated, reason = combine_tests(records)
     result = ItemResult(item_id, automated, reason, automated is Verdict.PASS, records, automated)
     if evidence is not None:

@@ -81,12 +81,32 @@ def test_keyword_selection_reaches_uncovered_items(pytester: pytest.Pytester,
     assert set(verdicts(read_report(pytester))) == {"9.4.2.a", "9.4.2.b", "9.4.2.c", "9.4.2.d"}
 
 
-def test_markers_are_registered_and_documented(pytester: pytest.Pytester) -> None:
-    result = pytester.runpytest("--markers")
+def test_markers_are_registered_and_documented_for_an_evaluation(
+        pytester: pytest.Pytester, target_file: Path) -> None:
+    result = pytester.runpytest(f"--sca-target={target_file}", "--markers")
     out = result.stdout.str()
     for marker in ("clause(id)", "chapter6", "chapter10", "shall:", "may:", "scheduling:",
                    "security:", "mutating:", "disruptive:"):
         assert f"@pytest.mark.{marker}" in out
+
+
+def test_marker_names_do_not_leak_into_other_projects(pytester: pytest.Pytester) -> None:
+    """Without --sca-target (or --sca-list) pytest-sca registers no marker: another project's
+    unregistered `@pytest.mark.security` is an error under --strict-markers, as without it."""
+    pytester.makepyfile(test_other="""
+        import pytest
+
+        @pytest.mark.security
+        def test_login():
+            pass
+    """)
+    # A subprocess: pytest caches known marker names in a process-wide set (MARK_GEN).
+    result = pytester.runpytest_subprocess("--strict-markers")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["*'security' not found in `markers` configuration option*"])
+    out = pytester.runpytest_subprocess("--markers").stdout.str()
+    for name in ("security", "shall", "may", "performance", "chapter8", "clause", "mutating"):
+        assert f"@pytest.mark.{name}:" not in out and f"@pytest.mark.{name}(" not in out
 
 
 def test_unknown_clause_id_is_a_collection_error_naming_the_test(

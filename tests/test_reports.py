@@ -148,10 +148,12 @@ def test_canary_secrets_appear_in_no_output(pytester: pytest.Pytester,
     write_checks(pytester, LEAKY_CHECKS)
     monkeypatch.setenv("CANARY_TOKEN", CANARY_TOKEN)
     monkeypatch.setenv("CANARY_KEY", CANARY_KEY)
+    # The platform is dead: without --sca-preflight=off the run would end before the checks
+    # (test_canary_secrets_appear_in_no_preflight_output covers that path).
     result = pytester.runpytest_subprocess(
         "--sca-target=target.yaml", "checks", "--alluredir=allure", "--junitxml=junit.xml",
         "-rA", "-l", "--log-cli-level=WARNING", "--sca-json=report.json", "--sca-html=r.html",
-        "-o", "junit_logging=all")
+        "-o", "junit_logging=all", "--sca-preflight=off")
     outputs = {"terminal": result.stdout.str() + result.stderr.str()}
     for path in pytester.path.rglob("*"):
         if path.is_file() and path.suffix not in (".py", ".yaml", ".pyc"):
@@ -163,6 +165,28 @@ def test_canary_secrets_appear_in_no_output(pytester: pytest.Pytester,
         assert CANARY_KEY not in text, f"key leaked into {name}"
     assert "***" in outputs["report.json"] and "***" in outputs["junit.xml"]
     assert "stdout says ***" in outputs["junit.xml"]
+
+
+def test_canary_secrets_appear_in_no_preflight_output(pytester: pytest.Pytester,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A dead target: the run ends at its preflight (exit 6), and neither that message nor
+    `doctor` (text or JSON) shows a secret, even one a server would echo in a URL."""
+    pytester.makefile(".yaml", target="name: canary\nadapters:\n  platform:\n"
+                      "    url: http://127.0.0.1:9/${CANARY_KEY}/\n    token: ${CANARY_TOKEN}\n"
+                      "  openai: {base_url: 'http://127.0.0.1:9/v1', api_key: '${CANARY_KEY}'}\n")
+    write_checks(pytester, LEAKY_CHECKS)
+    monkeypatch.setenv("CANARY_TOKEN", CANARY_TOKEN)
+    monkeypatch.setenv("CANARY_KEY", CANARY_KEY)
+    run = pytester.runpytest_subprocess("--sca-target=target.yaml", "checks")
+    assert run.ret == 6
+    doctor = pytester.run(sys.executable, "-m", "pytest_sca", "doctor", "target.yaml")
+    as_json = pytester.run(sys.executable, "-m", "pytest_sca", "doctor", "target.yaml", "--json")
+    assert doctor.ret == as_json.ret == 6
+    for result in (run, doctor, as_json):
+        text = result.stdout.str() + result.stderr.str()
+        assert "cannot be evaluated" in text or '"usable": false' in text
+        assert CANARY_TOKEN not in text and CANARY_KEY not in text
+    assert not (pytester.path / "reports").exists()
 
 
 def test_html_report_shows_every_item_escaped(pytester: pytest.Pytester,
@@ -178,11 +202,17 @@ def test_markup(sca):
     page = (pytester.path / "out" / "r.html").read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>")
     for item in ("6.1.a", "6.1.b", "8.2.b", "6.3.d", "6.3.a"):
-        assert f"id='item-{item}'" in page
+        assert f'id="item-{item}"' in page and f"href='#item-{item}'" in page
     assert "应支持创建多个租户" in page and "provisional" in page
-    assert "<script>" not in page and "&lt;script&gt;" in page
+    assert "<script" not in page and "&lt;script&gt;" in page
     assert "&lt;b&gt;none&lt;/b&gt;" in page
-    assert "latency_p50: 0.25 s (threshold &lt;=1.0)" in page
+    assert "latency_p50: 0.25 s (threshold ≤ 1 s, target capabilities.latency)" in page
+    # summary first, then scope, laboratory, scores (two inline SVG charts), items
+    order = [page.index(f'id="{anchor}"') for anchor in
+             ("summary", "contents", "scope", "laboratory", "scores", "items")]
+    assert order == sorted(order) and page.count("<svg") == 2
+    assert page.count('class="derived"') == sum(
+        1 for i in read_report(pytester)["items"] if i["source"] == "derived")
     # a saved report renders again from the command line
     again = pytester.run(sys.executable, "-m", "pytest_sca", "html",
                          str(pytester.path / "reports" / "sca-report.json"), "again.html")

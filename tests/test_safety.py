@@ -68,7 +68,69 @@ def test_interrupted_run_still_cleans_up(pytester: pytest.Pytester, target_file:
     left = sorted(p.name for p in platform.iterdir())
     assert left == ["not-ours", "ready"], f"left behind: {left}\n{output}"
     report = read_report(pytester)
-    assert verdicts(report) == {"6.1.a": "error"}  # the interrupted check did not finish
+    # The interrupted check did not finish, the other never ran: both are in the report.
+    assert verdicts(report) == {"6.1.a": "error", "6.1.b": "error"}
+    reasons = {item["id"]: item["reason"] for item in report["items"]}
+    assert "interrupted" in reasons["6.1.b"]
+    assert "Traceback" not in output
+
+
+SLOW_TO_UNDO = """
+import pathlib
+import time
+
+import pytest
+
+WORK = pathlib.Path(__file__).parent.parent / "platform"
+
+
+@pytest.mark.clause("6.1.a")
+@pytest.mark.mutating
+def test_creates_then_hangs(sca, cleanup):
+    WORK.mkdir(exist_ok=True)
+    resource = WORK / sca.name("tenant")
+    resource.write_text("created by the run")
+
+    def undo_slowly():
+        (WORK / "undoing").write_text("")
+        time.sleep(2)
+        resource.unlink()
+
+    cleanup.add(f"delete {resource.name}", undo_slowly)
+    (WORK / "ready").write_text(sca.run_id)
+    time.sleep(60)
+"""
+
+
+def test_a_second_ctrl_c_waits_for_cleanup_without_a_traceback(
+        pytester: pytest.Pytester, target_file: Path) -> None:
+    write_checks(pytester, SLOW_TO_UNDO)
+    platform = pytester.path / "platform"
+    platform.mkdir()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pytest", f"--sca-target={target_file}", "checks",
+         "-p", "no:cacheprovider"],
+        cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not (platform / "ready").exists():
+            assert process.poll() is None, process.communicate()[0]
+            assert time.monotonic() < deadline, "the check never started"
+            time.sleep(0.05)
+        os.kill(process.pid, signal.SIGINT)
+        while not (platform / "undoing").exists():
+            assert time.monotonic() < deadline + 30, "cleanup never started"
+            time.sleep(0.02)
+        os.kill(process.pid, signal.SIGINT)  # impatient: again, during the cleanup
+        output, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == pytest.ExitCode.INTERRUPTED, output
+    assert "Traceback" not in output, output
+    assert "still undoing" in output
+    assert sorted(p.name for p in platform.iterdir()) == ["ready", "undoing"], output
+    assert verdicts(read_report(pytester)) == {"6.1.a": "error"}
 
 
 def test_cleanup_runs_in_reverse_order_after_a_failure(pytester: pytest.Pytester,

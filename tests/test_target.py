@@ -118,7 +118,9 @@ def test_example_targets_are_valid(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     # Every ${VAR} the examples use, given a placeholder value.
     names = {m for path in examples
              for m in re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", path.read_text())}
-    environ = {name: f"value-of-{name.lower()}" for name in names}
+    # A variable that holds a whole URL (`url: ${MLFLOW_URL}`) gets one: URLs are validated.
+    environ = {name: f"https://value-of-{name.lower().replace('_', '-')}.example/"
+               if name.endswith("_URL") else f"value-of-{name.lower()}" for name in names}
     # The local files the examples name (keys, known_hosts, kubeconfig) must exist: the
     # user who copies an example has them; here a throwaway home holds them.
     for path in examples:

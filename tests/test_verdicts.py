@@ -118,7 +118,7 @@ def report(pytester: pytest.Pytester) -> dict:  # type: ignore[type-arg]
     ("6.1.b", "fail", "[6.1.b] quota 1 GPU not enforced: job requesting 2 GPUs reached Running"),
     ("6.1.c", "error", "ConnectionError"),
     ("6.2.a", "not_assessed", "the target serves no `jobs` capability: add `adapters.platform` "
-     "or `adapters.kubernetes` to target.yaml"),
+     "or `adapters.kubernetes` or `adapters.slurm` to target.yaml"),
     ("6.2.b", "error", "a clause check was skipped (not today)"),
     ("6.2.c", "error", "a clause check was skipped (flaky)"),
     ("6.2.d", "error", "TargetError: POST /api/v1/clusters answered 503"),
@@ -161,7 +161,7 @@ def test_terminal_shows_verdicts_apart(pytester: pytest.Pytester) -> None:
         "domain*items*pass*fail*err*n/a*man*waiv*score*conformant",
         "scheduling 资源调度及管理*",
         "overall*",
-        "grade: *provisional*",
+        "no grade: partial evaluation — not a grade: 14 of 97 items (checks)",
         "*shall items that failed or could not be checked*",
         "FAIL   6.1.b     ?6.1.b? quota 1 GPU not enforced*",
         "ERROR  6.1.c     ConnectionError*",

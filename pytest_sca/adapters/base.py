@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel
 
@@ -43,6 +43,20 @@ class AdapterContext:
         """Register the undo of something just created (``kind`` is ``transport:collection``,
         the sweep's unit); cancel the returned action when the thing is deleted on purpose."""
         return self.ledger.register(description, undo, kind=kind)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing a probe established about an adapter (``python -m pytest_sca doctor``).
+
+    ``check`` names what was checked (``reachable``, ``tls``, ``api``, ``credentials``,
+    ``offers``…); ``status`` is ``ok``, ``warn`` (usable, but look), ``fail`` (the adapter
+    cannot serve the evaluation) or ``info``; ``detail`` is one line, free of secrets.
+    """
+
+    check: str
+    status: Literal["ok", "warn", "fail", "info"]
+    detail: str
 
 
 class _Provides:
@@ -87,6 +101,13 @@ class Adapter:
         except KeyError:
             raise KeyError(f"the {self.transport} adapter does not provide {name!r}") from None
         return implementation(self.subject())
+
+    def probe(self, timeout: float) -> list[Finding]:
+        """Check, within ``timeout`` seconds per request and changing nothing, that the
+        adapter can serve an evaluation: credentials accepted, the API (groups, versions,
+        operations) it offers. The doctor checks reachability and TLS of every URL in the
+        configuration itself; an adapter without a probe (the default) gets only that."""
+        return []
 
     def sweep(self, run_id: str) -> list[str]:
         """Remove what run ``run_id`` left (everything labelled with it, nothing else);

@@ -27,7 +27,7 @@ from typing import Any, ClassVar, cast
 
 import requests
 
-from pytest_sca.adapters.base import Adapter, AdapterContext, Facade
+from pytest_sca.adapters.base import Adapter, AdapterContext, Facade, Finding
 from pytest_sca.adapters.config import ComfyUIConfig
 from pytest_sca.adapters.http import VerifyingSession
 from pytest_sca.capabilities import (
@@ -89,6 +89,26 @@ class ComfyUIAdapter(Adapter):
         response = self.send("POST", "/history", json={"delete": prompt_ids})
         if response.status_code >= 300:
             self.fail(response, "POST", "/history")
+
+    def probe(self, timeout: float) -> list[Finding]:
+        """Doctor: ``GET /object_info`` answers (with the configured headers): the node
+        classes the server can execute."""
+        try:
+            response = self._session.get(self.base_url + "/object_info", timeout=timeout)
+        except requests.RequestException as exc:
+            return [Finding("reachable", "fail", f"GET {self.base_url}/object_info: "
+                            f"{type(exc).__name__}")]
+        if response.status_code in (401, 403):
+            return [Finding("credentials", "fail", f"GET /object_info: refused "
+                            f"{response.status_code}: check `headers`")]
+        try:
+            nodes = response.json() if response.status_code < 300 else None
+        except ValueError:
+            nodes = None
+        if not isinstance(nodes, dict):
+            return [Finding("api", "fail", f"GET /object_info answered {response.status_code}"
+                            " without ComfyUI's node table")]
+        return [Finding("api", "ok", f"ComfyUI API: {len(nodes)} node classes")]
 
     def dequeue(self, prompt_ids: list[str]) -> None:
         """``POST /queue {"delete": [...]}``: take prompts that still wait off the queue (a

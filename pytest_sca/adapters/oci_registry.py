@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 import requests
 
-from pytest_sca.adapters.base import Adapter, AdapterContext, Facade
+from pytest_sca.adapters.base import Adapter, AdapterContext, Facade, Finding
 from pytest_sca.adapters.config import RegistryConfig
 from pytest_sca.adapters.http import VerifyingSession
 from pytest_sca.capabilities import (
@@ -158,6 +158,31 @@ class RegistryAdapter(Adapter):
             except (Refused, TargetError) as exc:
                 failures.append(f"{repository}: {exc}")
         return failures
+
+    def probe(self, timeout: float) -> list[Finding]:
+        """Doctor: ``GET /v2/`` answers 200 with the credentials (after a bearer token
+        exchange when the registry asks for one)."""
+        try:
+            response = self._session.get(self.base + "/v2/", timeout=timeout)
+            challenge = response.headers.get("WWW-Authenticate", "")
+            if response.status_code == 401 and challenge.lower().startswith("bearer"):
+                token = self._fetch_token(challenge, "registry:catalog:*")
+                response = self._session.get(self.base + "/v2/", timeout=timeout,
+                                             headers={"Authorization": f"Bearer {token}"})
+        except requests.RequestException as exc:
+            return [Finding("reachable", "fail", f"GET {self.base}/v2/: {type(exc).__name__}")]
+        except TargetError as exc:
+            return [Finding("credentials", "fail", str(exc))]
+        if response.status_code == 401:
+            return [Finding("credentials", "fail", "GET /v2/: refused 401: check username "
+                            "and password")]
+        if response.status_code != 200:
+            return [Finding("api", "fail", f"GET /v2/ answered {response.status_code}: not "
+                            "an OCI distribution API")]
+        version = response.headers.get("Docker-Distribution-API-Version", "registry/2.0")
+        return [Finding("api", "ok", f"OCI distribution API ({version}), credentials "
+                        "accepted" if self.config.username else
+                        f"OCI distribution API ({version}), anonymous")]
 
     def close(self) -> None:
         self._session.close()

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, ClassVar
 
-from pytest_sca.adapters.base import Adapter, AdapterContext, Facade
+from pytest_sca.adapters.base import Adapter, AdapterContext, Facade, Finding
 from pytest_sca.adapters.config import PrometheusConfig
 from pytest_sca.adapters.http import HttpClient
 from pytest_sca.capabilities import (
@@ -52,6 +52,26 @@ class PrometheusAdapter(Adapter):
         if not isinstance(answer, dict) or answer.get("status") != "success":
             raise TargetError(f"Prometheus {path}: {str(answer)[:160]}")
         return answer["data"]
+
+    def probe(self, timeout: float) -> list[Finding]:
+        """Doctor: ``/api/v1/status/buildinfo`` answers (with the token): the version."""
+        from pytest_sca.adapters.http import HttpClient
+
+        http = HttpClient(self.config.url, token=self.config.token, verify=self.config.verify,
+                          timeout=timeout, retries=0, redact=self.context.redact)
+        try:
+            answer = http.request("GET", "/api/v1/status/buildinfo")
+        except Refused as refusal:
+            if refusal.status in (401, 403):
+                return [Finding("credentials", "fail",
+                                f"/api/v1/status/buildinfo: refused {refusal.status}")]
+            return [Finding("api", "warn", f"/api/v1/status/buildinfo: refused {refusal.status}")]
+        except TargetError as exc:
+            return [Finding("api", "fail", str(exc))]
+        finally:
+            http.close()
+        data = answer.get("data", {}) if isinstance(answer, dict) else {}
+        return [Finding("api", "ok", f"Prometheus {data.get('version', '?')}")]
 
     def close(self) -> None:
         self.http.close()

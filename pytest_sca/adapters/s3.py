@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 import requests
 
-from pytest_sca.adapters.base import Adapter, AdapterContext, Facade
+from pytest_sca.adapters.base import Adapter, AdapterContext, Facade, Finding
 from pytest_sca.adapters.config import S3Config
 from pytest_sca.capabilities import Attempt, StorageCredentials, TargetError
 from pytest_sca.cleanup import UndoAction
@@ -112,6 +112,47 @@ class S3Adapter(Adapter):
         body = answer.get("Body")
         return Attempt(int(answer["ResponseMetadata"]["HTTPStatusCode"]), "",
                        body.read() if body is not None else None)
+
+    def probe(self, timeout: float) -> list[Finding]:
+        """Doctor: the credentials list the bucket (one key; nothing is written), and the
+        second tenant's theirs."""
+        import boto3
+        from botocore.config import Config
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        config = self.config
+        tenants = [("credentials", config.access_key, config.secret_key, config.bucket)]
+        if config.other_tenant is not None:
+            other = config.other_tenant
+            tenants.append(("other tenant", other.access_key, other.secret_key, other.bucket))
+        findings: list[Finding] = []
+        for check, access, secret, bucket in tenants:
+            s3 = boto3.client(
+                "s3", endpoint_url=config.endpoint, region_name=config.region,
+                aws_access_key_id=access, aws_secret_access_key=secret, verify=config.verify,
+                config=Config(signature_version="s3v4", connect_timeout=timeout,
+                              read_timeout=timeout, retries={"max_attempts": 1},
+                              s3={"addressing_style": config.addressing_style}))
+            try:
+                if bucket:
+                    s3.list_objects_v2(Bucket=bucket, MaxKeys=1)
+                    findings.append(Finding(check, "ok", f"lists bucket {bucket}"))
+                else:
+                    count = len(s3.list_buckets().get("Buckets", []))
+                    findings.append(Finding(check, "warn", f"{count} bucket(s) visible, no "
+                                            "`bucket` set: checks that write objects will "
+                                            "end in error"))
+            except ClientError as exc:
+                code = exc.response.get("Error", {}).get("Code", "?")
+                findings.append(Finding(check, "fail" if check == "credentials" else "warn",
+                                        f"bucket {bucket or '(list)'}: "
+                                        f"refused ({code})"))
+            except BotoCoreError as exc:
+                findings.append(Finding(check, "fail" if check == "credentials" else "warn",
+                                        f"{config.endpoint}: {exc}"))
+            finally:
+                s3.close()
+        return findings
 
     def with_credentials(self, credentials: StorageCredentials) -> S3Adapter:
         """An adapter of the same run for other credentials (endpoint and bucket default to

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 import paramiko
 
-from pytest_sca.adapters.base import Adapter, AdapterContext, Facade
+from pytest_sca.adapters.base import Adapter, AdapterContext, Facade, Finding
 from pytest_sca.adapters.config import SshConfig, SshNode
 from pytest_sca.capabilities import CommandResult, TargetError
 
@@ -172,6 +172,55 @@ class SshAdapter(Adapter):
             raise TargetError(f"ssh node {node}: command failed: {type(exc).__name__}: {exc}"
                               ) from None
         return CommandResult(status, out.decode(errors="replace"), err.decode(errors="replace"))
+
+    def probe(self, timeout: float) -> list[Finding]:
+        """Doctor: every node accepts the key (or password), its host key checked as the
+        run checks it; through the jump host when there is one."""
+        findings: list[Finding] = []
+        jump: paramiko.SSHClient | None = None
+        how = ("host key checked against "
+               + (self.config.known_hosts or "the system's known_hosts")
+               if self.config.strict_host_key_checking else "host key NOT checked")
+        try:
+            if self.config.jump_host is not None:
+                jump_node = self.config.jump_host
+                jump = self._new_client()
+                jump.connect(jump_node.host, port=jump_node.port, username=jump_node.user,
+                             key_filename=jump_node.key_file, password=jump_node.password,
+                             timeout=timeout, banner_timeout=timeout, auth_timeout=timeout,
+                             allow_agent=False, look_for_keys=False)
+            for node in self.config.nodes:
+                client = self._new_client()
+                try:
+                    sock = None
+                    if jump is not None:
+                        transport = jump.get_transport()
+                        assert transport is not None
+                        sock = transport.open_channel("direct-tcpip", (node.host, node.port),
+                                                      ("127.0.0.1", 0), timeout=timeout)
+                    client.connect(node.host, port=node.port, username=node.user,
+                                   key_filename=node.key_file, password=node.password,
+                                   timeout=timeout, banner_timeout=timeout,
+                                   auth_timeout=timeout, allow_agent=False,
+                                   look_for_keys=False, sock=sock)
+                    findings.append(Finding("credentials", "ok", f"node {node.name}: logged in "
+                                            f"as {node.user} ({how})"))
+                except (paramiko.SSHException, OSError) as exc:
+                    findings.append(Finding("credentials", "fail", f"node {node.name} "
+                                            f"({node.host}:{node.port}) as {node.user}: "
+                                            f"{type(exc).__name__}: {exc}"))
+                finally:
+                    client.close()
+        except (paramiko.SSHException, OSError) as exc:
+            findings.append(Finding("credentials", "fail", f"jump host: {type(exc).__name__}: "
+                                    f"{exc}"))
+        finally:
+            if jump is not None:
+                jump.close()
+        if not self.config.strict_host_key_checking:
+            findings.append(Finding("tls", "warn", "strict_host_key_checking is off: host "
+                                    "keys are trusted on first use"))
+        return findings
 
     def close(self) -> None:
         """Close every connection."""

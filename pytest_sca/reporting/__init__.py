@@ -9,24 +9,28 @@ from typing import Any
 import pytest
 
 from .. import __version__
+from ..outcome import PRESENTATION, presentation_key
 from ..redaction import Redactor
 from ..runstate import ScaRun
+from ..scope import scope_section
 from ..scoring import ScoreSheet, score
 from ..verdicts import ItemResult, Verdict, resolve_item
-from . import allure, baseline, html, json_report, listing, terminal
+from . import allure, baseline, html, json_report, junit, listing, terminal
 
-__all__ = ["allure", "baseline", "html", "json_report", "listing", "terminal", "Evaluation",
-           "EVALUATION_KEY"]
+__all__ = ["allure", "baseline", "html", "json_report", "junit", "listing", "terminal",
+           "Evaluation", "EVALUATION_KEY"]
 
 
 @dataclass
 class Evaluation:
-    """Everything a report shows: per-item results in catalogue order, and the scores."""
+    """Everything a report shows: per-item results in catalogue order, the scores, and the
+    scope (:func:`pytest_sca.scope.scope_section`)."""
 
     run: ScaRun
     items: list[ItemResult]
     scores: ScoreSheet
     finished: dt.datetime
+    scope: dict[str, Any]
     #: The masked report dict, once written (the terminal shows its baseline section).
     report: dict[str, Any] | None = None
 
@@ -34,6 +38,25 @@ class Evaluation:
     def conformant(self) -> bool:
         """Every in-scope ``shall`` item conforms (and at least one item was in scope)."""
         return self.scores.overall.items > 0 and self.scores.overall.conformant
+
+    @property
+    def complete(self) -> bool:
+        """The whole catalogue was evaluated (not a partial run)."""
+        return bool(self.scope["complete"])
+
+    @property
+    def grade(self) -> str:
+        """The grade; ``-`` for a partial evaluation, which is not a grade."""
+        return self.scores.grade if self.complete else "-"
+
+    @property
+    def fails_run(self) -> bool:
+        """Whether the exit status is 1: non-conformance, or with ``--sca-fail-on=regression``
+        only a new failure since the baseline."""
+        if self.run.options.fail_on == "regression":
+            section = (self.report or {}).get("baseline") or {}
+            return bool(section.get("new_failures"))
+        return not self.conformant
 
 
 EVALUATION_KEY = pytest.StashKey[Evaluation]()
@@ -44,36 +67,34 @@ def build_evaluation(run: ScaRun) -> Evaluation:
     target = run.target
     assert target is not None
     records = run.test_records()
-    items = [
-        resolve_item(
-            clause.id, records[clause.id],
-            evidence=target.evidence[clause.id].model_dump() if clause.id in target.evidence
-            else None,
-            waiver=target.waivers[clause.id].model_dump() if clause.id in target.waivers
-            else None,
-        )
-        for clause in run.catalog if clause.id in records
-    ]
+    items = [resolve_item(clause.id, records[clause.id], *run.recorded_for(clause.id))
+             for clause in run.catalog if clause.id in records]
+    scope = scope_section(run.selection, (c.id for c in run.catalog), (i.id for i in items),
+                          (run.catalog.item(i.id).chapter for i in items), run.reported)
     return Evaluation(run, items, score(run.catalog, items, run.grading),
-                      dt.datetime.now(dt.timezone.utc))
+                      dt.datetime.now(dt.timezone.utc), scope)
 
 
 def write_outputs(run: ScaRun, config: pytest.Config, evaluation: Evaluation) -> None:
-    """Write the JSON (and HTML) report and, when Allure is active, its environment file."""
-    extra = {}
+    """Write the JSON report, and render the others from it: HTML, JUnit's additions,
+    Allure's results and environment."""
+    report = json_report.masked(evaluation)
     if run.options.baseline_path is not None:
         previous = baseline.load(run.options.baseline_path)
-        current = json_report.masked(evaluation)["items"]
-        extra["baseline"] = baseline.compare(previous, current, run.options.baseline_path)
-    report = json_report.masked(evaluation, extra)
+        report["baseline"] = baseline.compare(previous, report, run.options.baseline_path,
+                                              run.target.drift if run.target else None)
     evaluation.report = report
     if run.options.json_path is not None:
         json_report.write(report, run.options.json_path)
     if run.options.html_path is not None:
         html.write(report, run.options.html_path)
+    junit_file = junit.written_by_pytest(config)
+    if junit_file is not None:
+        junit.finish(junit_file, report)
     alluredir = getattr(config.option, "allure_report_dir", None)
     if alluredir:
-        allure.write_environment(alluredir, evaluation)
+        allure.write_environment(alluredir, report)
+        allure.finish(alluredir, report)
         allure.mask_results(alluredir, run.redact)
 
 
@@ -88,29 +109,49 @@ def header_lines(run: ScaRun) -> list[str]:
     if run.sandbox is not None:
         lines.append(f"sca: sandbox started, state in {run.sandbox.state_dir} "
                      "(disruptive checks run on it)")
+    if run.dry:
+        lines.append("sca: inspection only (--collect-only, --markers, --fixtures…): nothing "
+                     "started, no report written")
+    if run.preflight:
+        usable = [a["transport"] for a in run.preflight if a["usable"]]
+        lines.append(f"sca: preflight: {len(usable)} of {len(run.preflight)} adapters usable"
+                     + "".join(f"; {a['transport']} UNUSABLE" for a in run.preflight
+                               if not a["usable"]))
     return lines
 
 
-def set_outcome(report: pytest.TestReport, verdict: Verdict, reason: str) -> None:
-    """Make pytest's outcome tell the verdict: not_assessed is not a pass, a skip is an error."""
-    if verdict is Verdict.NOT_ASSESSED:
-        report.outcome = "skipped"
+def present(report: pytest.TestReport, result: ItemResult, clause_id: str) -> None:
+    """Make a verdict-bearing report show its test's verdict (:data:`outcome.PRESENTATION`):
+    pytest's outcome (and so JUnit's element and Allure's live status), its message, and
+    the terminal's word. A failure keeps its own traceback."""
+    key = presentation_key(result.verdict, result.conformant)
+    shown = PRESENTATION[key]
+    report.sca_shown = {"key": key, "clause": clause_id}  # type: ignore[attr-defined]
+    if shown.pytest == "passed":
+        report.outcome, report.longrepr = "passed", None
+    elif shown.pytest == "skipped":
         path, lineno, _ = report.location
-        report.longrepr = (str(path), (lineno or 0) + 1, f"not_assessed: {reason}")
-    elif verdict is Verdict.ERROR and report.skipped:
+        message = f"{result.verdict.value}: {result.reason}"
+        if result.verdict is Verdict.WAIVED and result.automated_verdict is not Verdict.PASS:
+            automated = result.tests[0].reason if result.tests else ""
+            message += f" (automated verdict {result.automated_verdict}: {automated})"
+        report.outcome = "skipped"
+        report.longrepr = (str(path), (lineno or 0) + 1, message)
+    else:
+        if not report.failed or key.startswith("manual"):
+            report.longrepr = f"{key}: {result.reason}"
         report.outcome = "failed"
-        report.longrepr = f"error: {reason}"
-    report.sca_verdict = verdict.value  # type: ignore[attr-defined]
 
 
-def teststatus(report: pytest.TestReport) -> tuple[str, str, str] | None:
-    """Terminal letters: N for not_assessed, E for an error inside a check's call."""
-    verdict = getattr(report, "sca_verdict", None)
-    if verdict == Verdict.NOT_ASSESSED.value and report.when in ("setup", "call"):
-        return "not_assessed", "N", "NOT ASSESSED"
-    if verdict == Verdict.ERROR.value and report.when == "call":
-        return "error", "E", "ERROR"
-    return None
+def teststatus(report: pytest.TestReport) -> tuple[str, str, tuple[str, dict[str, bool]]] | None:
+    """The terminal's category, letter and word (with the clause id) of a verdict-bearing
+    report: ``N`` not assessed, ``M`` manual, ``W`` waived, ``E`` error."""
+    shown = getattr(report, "sca_shown", None)
+    if not shown:
+        return None
+    entry = PRESENTATION[shown["key"]]
+    colour = {"passed": "green", "failed": "red", "skipped": "yellow"}[entry.pytest]
+    return entry.category, entry.letter, (f"{entry.word} {shown['clause']}", {colour: True})
 
 
 def redact_exception(excinfo: pytest.ExceptionInfo[BaseException] | None,

@@ -16,7 +16,7 @@ from ..verdicts import ItemResult
 if TYPE_CHECKING:
     from . import Evaluation
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 
 def schema() -> dict[str, Any]:
@@ -56,7 +56,10 @@ def build(evaluation: Evaluation) -> dict[str, Any]:
             "readonly": run.options.readonly,
             "disruptive": run.options.disruptive,
             "sandbox_faults": list(run.options.sandbox_faults),
+            "fail_on": run.options.fail_on,
         },
+        "scope": evaluation.scope,
+        "preflight": run.preflight,
         "grading": {"scheme": scores.scheme.id, "status": scores.scheme.status,
                     "weights": dict(scores.scheme.weights)},
         "items": [item_dict(result, evaluation) for result in evaluation.items],
@@ -70,8 +73,10 @@ def build(evaluation: Evaluation) -> dict[str, Any]:
              "name_en": dom.name_en, **_score_dict(scores.domains[dom.id])}
             for dom in catalog.domains if dom.id in scores.domains
         ],
-        "overall": {**_score_dict(scores.overall), "grade": scores.grade,
+        "overall": {**_score_dict(scores.overall), "grade": evaluation.grade,
                     "grade_status": scores.scheme.status,
+                    "grade_withheld": None if evaluation.complete
+                    else "partial evaluation — not a grade",
                     "conformant": evaluation.conformant},
         "cleanup_failures": [
             {"description": f.description, "error": f.error} for f in run.ledger.failures
@@ -111,7 +116,9 @@ def item_dict(result: ItemResult, evaluation: Evaluation) -> dict[str, Any]:
         "notes": result.notes,
         "tests": [
             {"nodeid": t.nodeid, "outcome": t.verdict.value, "reason": t.reason,
-             "duration": t.duration}
+             "duration": t.duration,
+             "verdict": (t.shown or t.verdict).value, "verdict_reason": t.shown_reason,
+             "conformant": t.shown_conformant, "measurements": t.measurements}
             for t in result.tests
         ],
         "evidence": [e for t in result.tests for e in t.evidence],

@@ -6,6 +6,7 @@ import unicodedata
 from typing import TYPE_CHECKING, Any
 
 from ..verdicts import Verdict
+from .numbers import measurement_text, quantity
 
 if TYPE_CHECKING:
     from . import Evaluation
@@ -49,9 +50,17 @@ def write_summary(reporter: Any, evaluation: Evaluation) -> None:
         _pad("overall", name_width) + f"{overall.items:>6}"
         + "".join(f"{overall.counts.get(c, 0):>6}" for c in _COLUMNS)
         + f"{overall.score:>8.1%}  {'yes' if evaluation.conformant else 'no'}")
-    reporter.write_line(
-        f"grade: {scores.grade} ({scores.scheme.status} scheme {scores.scheme.id}); "
-        f"run id {run.run_id}; report {run.options.json_path}")
+    report = evaluation.report or {}
+    scope = evaluation.scope
+    if evaluation.complete:
+        reporter.write_line(
+            f"grade: {evaluation.grade} ({scores.scheme.status} scheme {scores.scheme.id}); "
+            f"{scope['statement']}")
+    else:
+        reporter.write_line(f"no grade: {scope['statement']}", yellow=True, bold=True)
+    reporter.write_line(f"run id {run.run_id}; report {run.options.json_path}"
+                        + (f"; HTML {run.options.html_path}" if run.options.html_path else ""))
+    _preflight(reporter, run.preflight)
     problems = [r for r in evaluation.items
                 if r.verdict in (Verdict.FAIL, Verdict.ERROR)
                 and catalog.item(r.id).level == "shall"]
@@ -60,25 +69,62 @@ def write_summary(reporter: Any, evaluation: Evaluation) -> None:
         for result in problems:
             reporter.write_line(f"{result.verdict.value.upper():<6} {result.id:<9} "
                                 f"{redact(result.reason)}")
+    waived = [r for r in evaluation.items if r.verdict is Verdict.WAIVED]
+    expired = [(r.id, note) for r in evaluation.items for note in r.notes
+               if note.startswith("waiver expired")]
+    if waived or expired:
+        reporter.write_sep("-", "waivers")
+        for result in waived:
+            automated = result.automated_verdict.value if result.automated_verdict else "-"
+            reporter.write_line(f"WAIVED  {result.id:<9} {redact(result.reason)} "
+                                f"(automated: {automated})")
+        for item_id, note in expired:
+            reporter.write_line(f"EXPIRED {item_id:<9} {note}", red=True)
     measured = [(r.id, m) for r in evaluation.items for t in r.tests for m in t.measurements]
     if measured:
         reporter.write_sep("-", "measurements")
         for item_id, m in measured:
-            threshold = (f" (threshold {m['comparison'] or ''}{m['threshold']} {m['unit']}"
-                         f", {m['threshold_source'] or 'declared'})"
-                         if m.get("threshold") is not None else "")
-            reporter.write_line(f"{item_id:<9} {m['name']}: {m['value']:.4g} {m['unit']}"
-                                f"{threshold}")
-    changes = (evaluation.report or {}).get("baseline", {}).get("changes", [])
-    if evaluation.report and "baseline" in evaluation.report:
-        reporter.write_sep("-", f"changes since run {evaluation.report['baseline']['run_id']}")
-        for change in changes:
-            reporter.write_line(f"{change['kind'].upper():<11} {change['id']:<9} "
-                                f"{change['before']} -> {change['after']}  {change['reason']}")
-        if not changes:
-            reporter.write_line("no verdict changed")
+            reporter.write_line(f"{item_id:<9} {measurement_text(m)}")
+    if "baseline" in report:
+        _baseline(reporter, report["baseline"])
     failures = run.ledger.failures
     if failures:
         reporter.write_sep("-", "cleanup failures: resources may be left on the target")
         for failure in failures:
             reporter.write_line(redact(f"{failure.description}: {failure.error}"))
+
+
+def _preflight(reporter: Any, adapters: list[dict[str, Any]]) -> None:
+    """The adapters the preflight found unusable (the healthy ones say nothing)."""
+    red = [a for a in adapters if not a["usable"]]
+    if not red:
+        return
+    reporter.write_sep("-", "adapters the preflight found unusable")
+    for adapter in red:
+        failed = next((f for f in adapter["findings"] if f["status"] == "fail"), None)
+        detail = f"{failed['check']}: {failed['detail']}" if failed else "unusable"
+        reporter.write_line(f"{adapter['transport']:<11} {detail}")
+
+
+def _baseline(reporter: Any, section: dict[str, Any]) -> None:
+    """Changes since the baseline: identity warnings, verdicts, missing items, drift."""
+    reporter.write_sep("-", f"changes since run {section['run_id']}")
+    for warning in section["identity"]["warnings"]:
+        reporter.write_line(f"WARNING: {warning}", yellow=True, bold=True)
+    for change in section["changes"]:
+        reporter.write_line(f"{change['kind'].upper():<11} {change['id']:<9} "
+                            f"{change['before']} -> {change['after']}  {change['reason']}")
+    if not section["changes"]:
+        reporter.write_line("no verdict changed")
+    if section["missing"]:
+        reporter.write_line(f"MISSING     {len(section['missing'])} item(s) of the baseline "
+                            f"are not in this run: {', '.join(section['missing'][:12])}"
+                            + (" …" if len(section["missing"]) > 12 else ""))
+    for row in section["drift"]:
+        if row["status"] == "within":
+            continue
+        change = f"{row['change']:+.1%}" if row["change"] is not None else "n/a"
+        reporter.write_line(
+            f"DRIFT {row['status'].upper():<5} {row['id']:<9} {row['name']}: "
+            f"{quantity(row['before'], row['unit'])} -> {quantity(row['after'], row['unit'])} "
+            f"({change}, band ±{row['band']:.0%})")

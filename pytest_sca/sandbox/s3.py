@@ -50,7 +50,11 @@ class ObjectStorage:
 
         # moto 5.2.5 keeps underscored S3 metadata headers with its own handler; older
         # releases have none and werkzeug's serves the same S3 calls.
-        handler = getattr(werkzeug_app, "MotoRequestHandler", WSGIRequestHandler)
+        handler: type[WSGIRequestHandler]
+        try:
+            from moto.moto_server.werkzeug_app import MotoRequestHandler as handler
+        except ImportError:
+            handler = WSGIRequestHandler
 
         # werkzeug logs every request to stderr; the sandbox's stderr is for problems.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)

@@ -584,3 +584,17 @@ def test_every_filter_is_documented_with_an_example() -> None:
     text = DOCS.read_text()
     missing = [name for name in FILTERS if f"`{name}`" not in text and name not in ("d",)]
     assert not missing, f"docs/mapping.md does not document the filters {missing}"
+
+
+def test_a_parameter_named_like_an_engine_name_is_the_parameter() -> None:
+    """The reference finetunes.create takes ``steps``; its body means the number, not the
+    named steps' answers (a collision once sent ``"steps": {}``)."""
+    from pytest_sca.adapters.mapping.validation import build_table
+
+    table = build_table({})
+    sent = table.render("finetunes.create", {"base_model": "m", "training_file": "f",
+                                             "steps": 30, "suffix": None, "labels": None})
+    assert sent.body == {"base_model": "m", "training_file": "f", "steps": 30}
+    left_out = table.render("finetunes.create", {"base_model": "m", "training_file": "f",
+                                                 "steps": None})
+    assert left_out.body == {"base_model": "m", "training_file": "f"}

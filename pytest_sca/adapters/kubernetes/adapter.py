@@ -16,7 +16,7 @@ import json
 import os
 from typing import Any, ClassVar
 
-from pytest_sca.adapters.base import Adapter, AdapterContext
+from pytest_sca.adapters.base import Adapter, AdapterContext, Finding
 from pytest_sca.adapters.config import KubernetesConfig
 from pytest_sca.capabilities import (
     RUN_LABEL,
@@ -402,6 +402,59 @@ class KubernetesAdapter(Adapter):
             if exc.status == 404:  # the cluster does not serve that group
                 return []
             raise
+
+    def probe(self, timeout: float) -> list[Finding]:
+        """Doctor: the API server's ``/version``, the API groups it serves (those the
+        capabilities use named, with their components), and who the credentials are
+        (SelfSubjectReview)."""
+        from kubernetes import client
+
+        try:
+            api = self.api
+        except Exception as exc:  # noqa: BLE001 - kubeconfig errors come in many types
+            return [Finding("config", "fail", f"cannot load the cluster's configuration: "
+                            f"{type(exc).__name__}: {exc}")]
+        host = api.configuration.host
+        findings: list[Finding] = []
+        try:
+            version = self.call("version", client.VersionApi(api).get_code,
+                                _request_timeout=timeout)
+            findings.append(Finding("api", "ok", f"{host}: Kubernetes {version.git_version} "
+                                    f"({version.platform})"))
+        except Refused as refusal:
+            findings.append(Finding("api", "warn", f"{host}/version: refused {refusal.status}"))
+        except TargetError as exc:
+            return [Finding("reachable", "fail", str(exc))]
+        try:
+            groups = self.call("API groups", client.ApisApi(api).get_api_versions,
+                               _request_timeout=timeout).groups or []
+            names = {g.name for g in groups}
+            used = sorted({f"{k.group} ({k.component})" for k in KINDS.values()
+                           if k.group in names})
+            missing = sorted({k.component for k in KINDS.values()
+                              if k.group and k.group not in names})
+            findings.append(Finding("offers", "info", f"{len(names)} API groups; used by "
+                                    f"checks: {', '.join(used) or 'none'}"
+                                    + (f"; not served: {', '.join(missing)}" if missing
+                                       else "")))
+        except (Refused, TargetError) as exc:
+            findings.append(Finding("offers", "warn", f"cannot list API groups: {exc}"))
+        body = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
+        try:
+            review = self.call("SelfSubjectReview",
+                               client.AuthenticationV1Api(api).create_self_subject_review,
+                               body, _request_timeout=timeout)
+            user = review.status.user_info
+            findings.append(Finding("credentials", "ok", f"authenticated as {user.username}"
+                                    + (f" (groups: {', '.join(user.groups)})"
+                                       if user.groups else "")))
+        except Refused as refusal:
+            findings.append(Finding("credentials", "fail" if refusal.status == 401 else "warn",
+                                    f"SelfSubjectReview refused {refusal.status}: "
+                                    f"{refusal.message}"))
+        except TargetError as exc:
+            findings.append(Finding("credentials", "fail", str(exc)))
+        return findings
 
     def close(self) -> None:
         """Close the client (what the run created is removed by the cleanup ledger)."""

@@ -143,8 +143,16 @@ class _Run:
             key: _translate(value, operation.param_values.get(key))
             for key, value in self.params.items()
         }
-        self.context: dict[str, Any] = {**sent, "const": dict(const), "steps": {},
-                                        "headers": {}, "statuses": {}}
+        # What the named steps answered. An operation's own parameter of the same name (the
+        # reference API's finetunes.create takes ``steps``) wins: its templates mean it.
+        self.answers: dict[str, Any] = {}
+        self.answer_headers: dict[str, Any] = {}
+        self.statuses: dict[str, int] = {}
+        self.context: dict[str, Any] = {
+            "const": dict(const), "steps": self.answers, "headers": self.answer_headers,
+            "statuses": self.statuses, **sent}
+        for shadowed in ENGINE_NAMES & set(params):
+            self.context[shadowed] = sent.get(shadowed)  # absent: None, left out as any
         self.send = send
         self.clock = clock
         self.sleep = sleep
@@ -188,9 +196,9 @@ class _Run:
                                   failure.reason) from None
                 raise
             if step.name:
-                self.context["steps"][step.name] = reply.body
-                self.context["headers"][step.name] = _headers(reply.headers)
-                self.context["statuses"][step.name] = reply.status
+                self.answers[step.name] = reply.body
+                self.answer_headers[step.name] = _headers(reply.headers)
+                self.statuses[step.name] = reply.status
             done.append((step, dict(self.context)))
             if index == answer_at:
                 answer = reply

@@ -16,7 +16,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
-from pytest_sca.adapters.base import Adapter, AdapterContext
+import requests
+
+from pytest_sca.adapters.base import Adapter, AdapterContext, Finding
 from pytest_sca.adapters.config import OpenAIConfig
 from pytest_sca.adapters.openai.client import OpenAIClient
 from pytest_sca.adapters.openai.devtools import OpenAIDevTools
@@ -48,6 +50,35 @@ class OpenAIAdapter(Adapter):
 
     def subject(self) -> OpenAIClient:
         return self.client
+
+    def probe(self, timeout: float) -> list[Finding]:
+        """Doctor: ``GET /models`` answers with the key, and lists the models the target
+        file names."""
+        client, path = self.client, "/models"
+        try:
+            response = client.session.get(client.url(path), timeout=timeout)
+        except requests.RequestException as exc:
+            return [Finding("reachable", "fail", f"GET {client.base_url}{path}: "
+                            f"{type(exc).__name__}")]
+        if response.status_code in (401, 403):
+            return [Finding("credentials", "fail", f"GET {path}: refused "
+                            f"{response.status_code}: the api_key is not accepted")]
+        if response.status_code >= 300:
+            return [Finding("api", "fail", f"GET {path} answered {response.status_code}")]
+        try:
+            served = [str(m.get("id")) for m in response.json().get("data", [])]
+        except (ValueError, AttributeError):
+            return [Finding("api", "fail", f"GET {path}: not an OpenAI model list")]
+        findings = [Finding("credentials", "ok" if client.key else "warn",
+                            "api key accepted" if client.key else "no api_key: anonymous"),
+                    Finding("offers", "ok" if served else "fail",
+                            f"{len(served)} model(s): {', '.join(served[:8])}"
+                            + (" …" if len(served) > 8 else ""))]
+        missing = [m for m in self.config.models if m not in served]
+        if missing:
+            findings.append(Finding("offers", "fail", f"models the target file names are not "
+                                    f"served: {', '.join(missing)}"))
+        return findings
 
     def sweep(self, run_id: str) -> list[str]:
         failures = sweep_run(self.client, run_id)

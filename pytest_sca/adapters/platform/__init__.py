@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
-from pytest_sca.adapters.base import Adapter, AdapterContext
+from pytest_sca.adapters.base import Adapter, AdapterContext, Finding
 from pytest_sca.adapters.config import PlatformConfig
 from pytest_sca.adapters.platform.accounting import PlatformBilling, PlatformUsage
 from pytest_sca.adapters.platform.client import SWEEPS, PlatformClient
@@ -101,6 +101,63 @@ class PlatformAdapter(Adapter):
 
     def sweep(self, run_id: str) -> list[str]:
         return self.client.sweep(run_id)
+
+    def probe(self, timeout: float) -> list[Finding]:
+        """Doctor: ``platform.info`` answers (the API), ``platform.whoami`` accepts the token
+        (the principal and its role), and how many operations the target maps. Requests go
+        through the adapter's own path (mapping, auth forms, signers), bounded by
+        ``timeout`` and never retried."""
+        from pytest_sca.adapters.mapping import OPERATIONS
+        from pytest_sca.adapters.platform.client import PlatformClient
+        from pytest_sca.capabilities import Refused, TargetError, Unsupported
+
+        config = self.config
+        client = PlatformClient(config.model_copy(update={"timeout": timeout, "retries": 0}),
+                                self.context)
+        table = client.table
+        findings: list[Finding] = []
+        if not config.token and config.auth is None:
+            findings.append(Finding("credentials", "warn", "no token: requests are anonymous"))
+        try:
+            for operation, check in (("platform.info", "api"), ("platform.whoami", "credentials")):
+                try:
+                    answer = client.call(operation)
+                except Unsupported:
+                    findings.append(Finding(check, "warn", f"{operation} is not mapped"))
+                    continue
+                except Refused as refusal:
+                    which = "credentials" if refusal.status in (401, 403) else check
+                    findings.append(Finding(which, "fail", f"{operation}: refused "
+                                            f"{refusal.status}: {refusal.message}"))
+                    continue
+                except (TargetError, KeyError) as exc:
+                    findings.append(Finding(check, "fail", f"{operation}: {exc}"))
+                    continue
+                answer = answer if isinstance(answer, dict) else {}
+                if check == "api":
+                    simulated = " (simulated)" if answer.get("simulated") else ""
+                    findings.append(Finding("api", "ok", f"{operation}: "
+                                            f"{answer.get('name', '?')} "
+                                            f"{answer.get('version', '')}, API "
+                                            f"{answer.get('api_version', '?')}{simulated}"))
+                else:
+                    who = answer.get("user_id") or answer.get("name") or "?"
+                    findings.append(Finding("credentials", "ok", f"{operation}: {who}, role "
+                                            f"{answer.get('role', '?')}, tenant "
+                                            f"{answer.get('tenant_id', '?')}"))
+        finally:
+            client.close()
+        mapped = 0
+        for operation in OPERATIONS:
+            try:
+                table.get(operation)
+                mapped += 1
+            except Unsupported:
+                pass
+        source = "a vendor mapping" if config.mapping else "the reference API"
+        findings.append(Finding("offers", "info", f"{mapped} of {len(OPERATIONS)} operations "
+                                f"routed ({source})"))
+        return findings
 
     def close(self) -> None:
         self.client.close()
