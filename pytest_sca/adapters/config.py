@@ -297,7 +297,6 @@ class KubernetesConfig(StrictModel):
         default=True,
         description="where the cluster serves Kueue, submit every probe job through a LocalQueue "
                     "of the run (admitted whole, within the ClusterQueue's quota)")
-    volcano_queue: str = Field(default="default", description="Volcano Queue of probe jobs")
     training_runtime: str = Field(
         default="torch-distributed",
         description="Kubeflow Trainer ClusterTrainingRuntime a TrainJob runs with")
@@ -310,10 +309,6 @@ class KubernetesConfig(StrictModel):
         default=None,
         description="StorageClass of the claims the run creates (ReadWriteMany for "
                     "checkpoints); none = the cluster's default")
-    notebook_image: str | None = Field(
-        default=None,
-        description="image of Kubeflow Notebooks when a check names none (a Jupyter "
-                    "Server image)")
     console_service: str | None = Field(
         default=None, pattern=r"^[a-z0-9-]+/(https?:)?[a-z0-9-]+(:[A-Za-z0-9-]*)?$",
         description="the web console as <namespace>/[scheme:]<service>[:port] (the "

@@ -147,8 +147,7 @@ class EmulatedKubeCluster:
         return {"kubeconfig": str(self.kubeconfig), "context": "emulated",
                 "probe_image": "python:3.12-slim", "cluster_queue": "sca-cluster-queue",
                 "audit_log": str(self.server.audit_path),
-                "console_service": "kubernetes-dashboard/https:kubernetes-dashboard:",
-                "notebook_image": "quay.io/jupyter/minimal-notebook:2024-07-02"}
+                "console_service": "kubernetes-dashboard/https:kubernetes-dashboard:"}
 
 
 @contextmanager

@@ -1,4 +1,4 @@
-"""``scheduling``: priority queues through Kueue, or Volcano where the cluster serves it.
+"""``scheduling``: priority queues through Kueue.
 
 Kueue (https://kueue.sigs.k8s.io/docs/concepts/): a queued job is a ``batch/v1`` Job
 created suspended with the labels ``kueue.x-k8s.io/queue-name`` (a LocalQueue the run
@@ -8,11 +8,10 @@ Kueue admits it by unsuspending it, in priority order, and says why it waits in 
 Workload's ``QuotaReserved``/``Admitted`` conditions
 (https://kueue.sigs.k8s.io/docs/concepts/workload/).
 
-Volcano (https://volcano.sh/en/docs/vcjob/): a ``batch.volcano.sh`` Job in the Volcano
-Queue the target file names, with ``priorityClassName`` of a PriorityClass of that value,
-gang-scheduled with ``minAvailable`` = workers.
+Volcano's Queue and PodGroup kinds are known to discovery (the doctor names them) but not
+yet driven: a Volcano-only cluster gets ``Unsupported`` naming Kueue.
 
-Neither offers an off-cloud burst policy: :meth:`burst_policy` is :class:`Unsupported`.
+Kueue offers no off-cloud burst policy: :meth:`burst_policy` is :class:`Unsupported`.
 """
 
 from __future__ import annotations
