@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from pathlib import Path
 
+import paramiko
 import requests
 
 from .helpers import RunningSandbox
@@ -70,7 +72,19 @@ def test_shared_filesystem_is_one_directory_for_both_ssh_nodes(sandbox: RunningS
                                                                ) -> None:
     listed = sandbox.admin.ok("GET", "/filesystems")["items"]
     assert [(f["mount_path"], f["nodes"]) for f in listed] == [("~/mnt/hpfs", ["bm-1", "bm-2"])]
-    root = sandbox.process.target_path.parent
-    first = (root / "nodes" / "bm-1" / "mnt" / "hpfs").resolve()
-    assert first == (root / "nodes" / "bm-2" / "mnt" / "hpfs").resolve()
-    assert first == (root / "filesystems" / "hpfs").resolve()
+    # Each node's ~/mnt/hpfs, as the node itself resolves it: one directory for both.
+    ssh = sandbox.target["adapters"]["ssh"]
+    seen = []
+    for node in ssh["nodes"]:
+        client = paramiko.SSHClient()
+        client.load_host_keys(ssh["known_hosts"])
+        client.set_missing_host_key_policy(paramiko.RejectPolicy())
+        client.connect(node["host"], port=node["port"], username=node["user"],
+                       pkey=paramiko.Ed25519Key.from_private_key_file(node["key_file"]),
+                       timeout=10, allow_agent=False, look_for_keys=False)
+        try:
+            _, stdout, _ = client.exec_command("readlink -f mnt/hpfs", timeout=10)
+            seen.append(Path(stdout.read().decode().strip()))
+        finally:
+            client.close()
+    assert seen[0] == seen[1] and seen[0].parts[-2:] == ("filesystems", "hpfs"), seen

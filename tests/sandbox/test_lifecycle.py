@@ -18,9 +18,8 @@ from .helpers import start_sandbox
 
 
 def test_stop_leaves_nothing_running() -> None:
-    started = time.monotonic()
+    # Start-up time is measured in benchmarks/bench_sandbox.py, not asserted here.
     box = start_sandbox()
-    assert time.monotonic() - started < 5.0, "sandbox not ready within 5 s"
     state_dir = box.process.state_dir
     job = box.admin.ok("POST", "/jobs", 201, json={
         "name": "long", "image": "pytorch", "command": ["sh", "-c", "sleep 60 & sleep 60"]})

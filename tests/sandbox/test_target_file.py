@@ -60,7 +60,12 @@ def test_s3_buckets_of_both_tenants_exist(sandbox: RunningSandbox) -> None:
                           aws_secret_access_key=s3["secret_key"])
     client.put_object(Bucket=s3["bucket"], Key="probe.txt", Body=b"stored")
     assert client.get_object(Bucket=s3["bucket"], Key="probe.txt")["Body"].read() == b"stored"
-    names = {b["Name"] for b in client.list_buckets()["Buckets"]}
-    assert {s3["bucket"], s3["other_tenant"]["bucket"]} <= names
+    other = s3["other_tenant"]
+    other_client = boto3.client("s3", endpoint_url=s3["endpoint"], region_name="us-east-1",
+                                aws_access_key_id=other["access_key"],
+                                aws_secret_access_key=other["secret_key"])
+    # Each tenant's listing holds its own bucket only (ListBuckets is confined to the caller).
+    assert {b["Name"] for b in client.list_buckets()["Buckets"]} == {s3["bucket"]}
+    assert {b["Name"] for b in other_client.list_buckets()["Buckets"]} == {other["bucket"]}
     storage = sandbox.admin.ok("GET", "/tenants/sca-probe/storage")
     assert (storage["bucket"], storage["access_key"]) == (s3["bucket"], s3["access_key"])

@@ -110,12 +110,15 @@ class SlurmRest:
     """slurmrestd as one principal (``X-SLURM-USER-NAME`` + ``X-SLURM-USER-TOKEN``)."""
 
     def __init__(self, config: SlurmConfig, context: AdapterContext, *, user: str,
-                 token: str, shared: Shared) -> None:
+                 token: str, shared: Shared, attempts: int = 3) -> None:
         self.config = config
         self.context = context
         self.user = user
         self.token = token
         self.shared = shared
+        #: How many times a read is sent when slurmctld/slurmdbd could not be reached
+        #: (1: never retried, for measurements).
+        self.attempts = attempts
         self._session = VerifyingSession()
         self._session.verify = config.verify
         self._session.headers["Accept"] = "application/json"
@@ -177,7 +180,7 @@ class SlurmRest:
             empty_ok: bool = False) -> dict[str, Any]:
         """GET ``/<family>/<version>/<tail>``; ``empty_ok``: "nothing found" is an empty answer."""
         path = self.api.path(family, tail)
-        for attempt in range(3):
+        for attempt in range(self.attempts):
             try:
                 return self._send("GET", path, params=params)
             except Refused as refusal:
@@ -185,9 +188,10 @@ class SlurmRest:
                     return {}
                 raise
             except _Transient:
-                if attempt == 2:
+                if attempt == self.attempts - 1:
+                    tries = "once" if self.attempts == 1 else f"{self.attempts} attempts"
                     raise TargetError(f"GET {path}: slurmrestd could not reach the Slurm "
-                                      "daemons (3 attempts)") from None
+                                      f"daemons ({tries})") from None
                 time.sleep(0.3 * (attempt + 1))
         raise AssertionError("unreachable")
 

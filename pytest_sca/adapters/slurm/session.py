@@ -59,14 +59,16 @@ class SlurmSession:
     """The cluster as one principal (the target's, or a probe user's) sees it."""
 
     def __init__(self, config: SlurmConfig, context: AdapterContext, *, root: Root,
-                 user: str | None = None, token: str | None = None) -> None:
+                 user: str | None = None, token: str | None = None,
+                 retried: bool = True) -> None:
         self.config = config
         self.context = context
         self.root = root
         self.user = user if user is not None else config.user
         self.token = token if token is not None else config.token
+        self.retried = retried
         self.rest = SlurmRest(config, context, user=self.user, token=self.token,
-                              shared=root.shared)
+                              shared=root.shared, attempts=3 if retried else 1)
 
     def root_principal(self) -> SlurmSession:
         """The target's own principal's session (the one undo actions run as)."""
@@ -83,7 +85,14 @@ class SlurmSession:
         self.context.redact.add([credential])
         user = self.root.tokens.get(credential) or token_user(credential) or self.config.user
         return SlurmSession(self.config, self.context, root=self.root, user=user,
-                            token=credential)
+                            token=credential, retried=self.retried)
+
+    def unretried(self) -> SlurmSession:
+        """The same principal whose every slurmrestd request is sent once: a read that finds
+        slurmctld/slurmdbd unreachable raises at once instead of being retried (writes and
+        the login node's commands are never retried anyway), so a measurement counts it."""
+        return SlurmSession(self.config, self.context, root=self.root, user=self.user,
+                            token=self.token, retried=False)
 
     # --- the login node ---------------------------------------------------------------------------
 

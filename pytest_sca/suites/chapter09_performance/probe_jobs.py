@@ -120,17 +120,19 @@ def cpu_peak(sca: CheckContext, device: Device, cores_used: int) -> tuple[float,
     core the probe saw); a figure measured on fewer cores is compared with their share, so
     that a single-threaded probe is never held to, nor excused by, the whole chip's peak.
     """
-    declared = sca.settings.perf.cpu
+    peak_gflops = sca.settings.perf.cpu.peak_gflops
+    cores = sca.settings.perf.cpu.cores
+    source = sca.settings.perf.cpu.source
     seen = int(device.get("cores") or 0)
-    if declared.peak_gflops is not None:
-        covered = declared.cores or seen
+    if peak_gflops is not None:
+        covered = cores or seen
         if not covered:
             sca.not_assessed("the probe could not count the CPU's cores: declare "
                              "capabilities.perf.cpu.cores with the peak")
-        where = (f"declared in the target file{': ' + declared.source if declared.source else ''}"
+        where = (f"declared in the target file{': ' + source if source else ''}"
                  f"; {cores_used} of {covered} cores"
-                 f"{'' if declared.cores else ' (cores as the probe saw them)'}")
-        return float(declared.peak_gflops) * cores_used / covered, where
+                 f"{'' if cores else ' (cores as the probe saw them)'}")
+        return float(peak_gflops) * cores_used / covered, where
     clock = float(device.get("clock_ghz") or 0.0)
     if clock <= 0:
         sca.not_assessed("the probe could not read the CPU clock: declare "
