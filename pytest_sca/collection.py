@@ -43,7 +43,14 @@ MARKERS = {
 
 
 def clause_id_of(item: pytest.Item) -> str | None:
-    """The clause id a test checks, from its ``clause`` marker (positional or ``id=``)."""
+    """The clause id a test checks, from its ``clause`` marker (positional or ``id=``).
+
+    Once :func:`expand_markers` has run, the id it stored is the answer: the hooks ask for
+    every phase of every test, and walking the markers each time costs (issue 18).
+    """
+    expanded = item.stash.get(_EXPANDED, None)
+    if expanded is not None:
+        return expanded
     marker = item.get_closest_marker("clause")
     if marker is None:
         return None
@@ -58,7 +65,7 @@ def expand_markers(item: pytest.Item, catalog: Catalog) -> Clause | None:
 
     Raises ``KeyError`` naming the id when the catalogue has no such item.
     """
-    clause_id = item.stash.get(_EXPANDED, None) or clause_id_of(item)
+    clause_id = clause_id_of(item)
     if clause_id is None:
         return None
     clause = catalog.item(clause_id)

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from . import collection, doctor, options, outcome, reporting
+from . import collection, options, outcome, reporting
 from .catalog import CatalogError, load_catalog
 from .cleanup import Cleanup, CleanupFailed
 from .fixtures import EVIDENCE_EXCERPT
@@ -33,6 +33,8 @@ pytest_plugins = ["pytest_sca.fixtures"]
 _WORKER_TARGET = "sca_target_path"
 _WORKER_RUN_ID = "sca_run_id"
 _WORKER_DISRUPTIVE = "sca_disruptive"  # the controller may allow it (a sandbox it started)
+#: One encoder for every phase record (``json.dumps`` with options builds one per call).
+_encode_phase = json.JSONEncoder(ensure_ascii=False).encode
 #: The undo scope of a running clause check, opened before its fixtures, run after them.
 _SCOPE_KEY = pytest.StashKey[Cleanup]()
 #: The phase records of the running check, so far (what its next report shows depends on them).
@@ -203,6 +205,10 @@ class RunHooks:
         if (not run.evaluating or run.dry or _is_worker(session.config)
                 or not run.options.preflight or run.target is None or not run.target.adapters):
             return
+        # Imported here: the doctor loads every adapter's configuration model (the mapping
+        # engine's among them), which a run without adapters never needs (issue 18).
+        from . import doctor
+
         diagnosis = doctor.diagnose(run.target, run.run_id)
         run.preflight = diagnosis.to_dict()["adapters"]
         if not diagnosis.usable:
@@ -248,7 +254,9 @@ class RunHooks:
         for item in uncovered:
             collection.expand_markers(item, run.catalog)
         items.extend(uncovered)
-        if config.pluginmanager.hasplugin("allure_pytest"):
+        # Allure's markers only where allure-pytest writes results (--alluredir): labelling
+        # every item costs, and an installed but idle allure-pytest reads none of them.
+        if getattr(config.option, "allure_report_dir", None):
             reporting.allure.label_items(items, run.catalog)
 
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
@@ -341,7 +349,7 @@ class RunHooks:
         phase = {"phase": report.when, "clause": clause_id, "verdict": verdict.value,
                  "reason": reason, "duration": round(report.duration, 6),
                  **take_recorded(item)}
-        setattr(report, PHASE_ATTRIBUTE, json.dumps(phase, ensure_ascii=False))
+        setattr(report, PHASE_ATTRIBUTE, _encode_phase(phase))
         phases: list[dict[str, Any]] = item.stash.setdefault(_PHASES_KEY, [])
         phases.append(phase)
         shown = resolve_item(clause_id, [outcome.test_so_far(item.nodeid, phases)],

@@ -13,8 +13,9 @@ The cluster is built for the checks it serves (see :data:`NODES`):
   the single Hygon card makes the smallest one-node pool (priority, gang checks);
 - a cloud node ``n5`` (power saving, never resumed) in partition ``cloud``: the burst policy;
 - two leaf switches under a spine (``topology/tree``): the links of a job's topology;
-- QOS ``normal`` (priority 0, DenyOnLimit: a job over its account's quota is refused) and
-  ``high`` (priority 100, preempts ``normal`` by requeue);
+- QOS ``normal`` (priority 0, DenyOnLimit: a job over its account's quota is refused),
+  ``mid`` (priority 50) and ``high`` (priority 100): the queue is ordered by QOS priority;
+  no QOS preempts another (6.5.b watches queued jobs wait behind a running one);
 - ``PrivateData=jobs,usage,users,accounts``: a user sees only its own work;
 - probe users (Unix accounts ``scaprobe1``…) the adapter hands to the tenants it creates,
   and the evaluation's principal ``scaeval`` (Slurm administrator).
@@ -391,16 +392,15 @@ class SlurmCluster:
         """The cluster in slurmdbd, QOS, and the evaluation's principal (an administrator)."""
         self.sacctmgr("add", "cluster", "sca")
         self.sacctmgr("add", "qos", "high", "priority=100")
+        self.sacctmgr("add", "qos", "mid", "priority=50")
         # DenyOnLimit: a job over its account's GrpTRES is refused at submission instead of
         # pending for ever (AssocGrpGRES).
         self.sacctmgr("modify", "qos", "where", "name=normal", "set", "priority=0",
                       "flags=DenyOnLimit")
-        self.sacctmgr("modify", "qos", "where", "name=high", "set", "preempt=normal",
-                      "preemptmode=requeue")
         self.sacctmgr("add", "account", ACCOUNT, "description=the evaluation's own account",
-                      "organization=sca", "qos=normal,high")
+                      "organization=sca", "qos=normal,mid,high")
         self.sacctmgr("add", "user", PRINCIPAL, f"account={ACCOUNT}", "adminlevel=Administrator",
-                      "qos=normal,high")
+                      "qos=normal,mid,high")
         self.sacctmgr("add", "user", "root", f"account={ACCOUNT}", "adminlevel=Administrator")
 
     def run(self, argv: list[str], *, check: bool = True, timeout: float = 30.0

@@ -107,10 +107,10 @@ FAULTS: dict[str, tuple[dict[str, str] | Callable[[SlurmCluster], dict[str, str]
                               "10.2.c": "a read-only user could submit a job"}),
     "cards-not-accounted": ({"AccountingStorageTRES": ""},
                             {"6.2.g": "was not metered for ['accelerator']"}),
-    # QOS then order nothing: no priority weight, no preemption.
+    # QOS then order nothing: no priority weight (jobs start in submission order).
     "qos-without-effect": ({"PriorityWeightQOS": "0", "PreemptType": "preempt/none",
                             "PreemptMode": "OFF"},
-                           {"6.5.b": "the priority-1 job started before"}),
+                           {"6.5.b": "the priority-1 job started first"}),
     "second-rank-broken": (BROKEN_SECOND_RANK,
                            {"6.6.a": "did not complete on both ranks",
                             "7.2.a": "did not complete an all-reduce"}),

@@ -117,26 +117,33 @@ def job_record(session: SlurmSession, info: JobInfo) -> Job:
     details = [*info.gres_detail, *[""] * (len(info.nodes) - len(info.gres_detail))]
     placed = [(node, _cards(detail, names)) for node, detail
               in zip(info.nodes, details, strict=False)]
+    #: Whether the workers' cards are known: Slurm forgets the cards of an ended job.
+    known = True
     with session.root.lock:
         if status == "running":
             if any(cards for _, cards in placed):
                 session.root.placements[info.job_id] = placed
         elif started is not None:
-            # Slurm forgets the cards of an ended job: keep what it said while the job ran.
-            placed = session.root.placements.get(info.job_id) or [
-                (node, []) for node in info.nodes]
+            # Keep what Slurm said while the job ran; a job that ended before the adapter
+            # saw it running held cards no one can name now (not: none).
+            recorded = session.root.placements.get(info.job_id)
+            known = recorded is not None
+            placed = recorded or [(node, []) for node in info.nodes]
         else:
             placed = []
+    asked = parse_gres(info.tres_per_node.replace("gres:", "").replace("gres/", ""))
+    wanted = [item for item in asked if item.name in names]
+    shards = [item for item in asked if item.name == "shard"]
     workers: list[Worker] = []
     for rank in range(world):
         node, cards = placed[rank] if rank < len(placed) else (None, [])
-        workers.append({
+        worker: Worker = {
             "rank": rank, "status": status, "node_id": node,
             "exit_code": info.exit_code if status in ("succeeded", "failed") else None,
-            "accelerators": cards, "pid": None,
-            "started_at": iso(started), "finished_at": iso(finished)})
-    wanted = [item for item in parse_gres(info.tres_per_node.replace("gres:", "").replace(
-        "gres/", "")) if item.name in names]
+            "pid": None, "started_at": iso(started), "finished_at": iso(finished)}
+        if known or not wanted:
+            worker["accelerators"] = cards
+        workers.append(worker)
     nodes = max(1, int(info.node_count or world))
     resources: Resources = {
         "cpu": float(info.tres_req.get("cpu", 0) / nodes or info.cpus_per_task or 1),
@@ -145,6 +152,14 @@ def job_record(session: SlurmSession, info: JobInfo) -> Job:
         "accelerators": sum(item.count for item in wanted)}
     if wanted and wanted[0].type:
         resources["accelerator_model"] = wanted[0].type
+    if shards and not wanted:
+        # A share of one card: the shards asked for over the shards one card counts.
+        per_card = shards_per_card(session.nodes(), names, shards[0].type)
+        if per_card:
+            resources["accelerators"] = 1
+            resources["accelerator_share"] = round(sum(i.count for i in shards) / per_card, 3)
+            if shards[0].type:
+                resources["accelerator_model"] = shards[0].type
     if info.partition:
         resources["cluster_id"] = info.partition.split(",")[0]
     return {

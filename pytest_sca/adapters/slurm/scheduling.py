@@ -6,7 +6,9 @@
   priority plugin (``PriorityWeightQOS`` of priority/multifactor) and may preempt by QOS.
 - The burst policy is Slurm's power saving with cloud nodes: partitions whose nodes include
   ``CLOUD`` nodes burst onto them, the nodes' ``Weight`` deciding the order (the scheduler
-  fills lighter nodes first).
+  fills lighter nodes first). That order is no share of the load and Slurm has no
+  utilisation threshold for bursting, so a rule carries neither ``weight`` nor
+  ``threshold_utilization``.
 - A training job is a multi-node job launched with ``srun`` (one worker per node; an elastic
   one asks for ``min_workers``–``workers`` nodes); its attempts are its accounting runs.
   Slurm requeues it only when its own policy does (node failure, preemption): it restarts
@@ -83,11 +85,10 @@ class SlurmScheduling(Facade[SlurmSession]):
                 continue
             cards = sum(item.count for n in bursting for item in n.gres
                         if item.name in session.config.accelerator_gres)
-            weights = [n.weight for n in bursting if n.weight is not None]
+            # A node's Weight is an order (lighter nodes are filled first), not the share of
+            # the load a rule's weight is: Slurm declares no share or utilisation threshold.
             rule: BurstRule = {"source": partition.name,
                                "target": ",".join(n.name for n in bursting), "max_cards": cards}
-            if weights:
-                rule["weight"] = float(min(weights))
             rules.append(rule)
         return {"enabled": bool(rules), "rules": rules}
 

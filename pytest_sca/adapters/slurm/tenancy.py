@@ -104,7 +104,16 @@ class SlurmTenancy(Facade[SlurmSession]):
         return self._tenant(self._account(tenant_id))
 
     def list_users(self, tenant_id: str) -> list[User]:
-        self._account(tenant_id)  # refused when the caller may not see the account
+        try:
+            self._account(tenant_id)  # refused when the caller may not see the account
+        except Refused as refusal:
+            # PrivateData=accounts hides an account from its plain members too, and
+            # PrivateData=users shows each user only its own association: a member lists
+            # its tenant as Slurm shows it to it (itself). Anyone else keeps Slurm's refusal.
+            if not refusal.is_authorization or not any(
+                    a.get("account") == tenant_id
+                    for a in self._associations(user=self.subject.user)):
+                raise
         found: list[User] = []
         for association in self._associations(account=tenant_id):
             name = association.get("user")

@@ -46,7 +46,7 @@ class SlurmTopology(Facade[SlurmSession]):
                                             "cluster_id": record["queue"], "workers": [],
                                             "accelerators": []})
             entry["workers"].append(worker["rank"])
-            entry["accelerators"] += [{"index": int(i)} for i in worker["accelerators"]]
+            entry["accelerators"] += [{"index": int(i)} for i in worker.get("accelerators") or []]
         links: list[TopologyLink] = []
         if len(nodes) > 1 and session.config.login is not None:
             shown = session.slurm(["scontrol", "show", "topology"], "the switch topology")

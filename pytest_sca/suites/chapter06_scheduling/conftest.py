@@ -115,6 +115,7 @@ class CardPool:
 def card_pools(nodes: Sequence[Node]) -> list[CardPool]:
     """One pool per accelerator model, smallest first (ties: by model name)."""
     found: dict[str, list[Node]] = {}
+    held: dict[str, set[object]] = {}  # model → ids of its holders: no scan per card
     vendors: dict[str, str] = {}
     for node in nodes:
         for card in node.get("accelerators") or []:
@@ -122,7 +123,8 @@ def card_pools(nodes: Sequence[Node]) -> list[CardPool]:
             if model:
                 vendors[model] = str(card.get("vendor") or "")
                 holders = found.setdefault(model, [])
-                if all(held.get("id") != node.get("id") for held in holders):
+                if node.get("id") not in held.setdefault(model, set()):
+                    held[model].add(node.get("id"))
                     holders.append(node)
     pools = [CardPool(m, vendors[m], tuple(n)) for m, n in found.items()]
     return sorted(pools, key=lambda p: (p.cards, p.model))

@@ -128,9 +128,32 @@ def _names(node: Node) -> set[str]:
     return {str(n) for n in (node.get("id"), node.get("hostname")) if n}
 
 
-def _of_node(value: str | None, names: set[str]) -> bool:
-    """Whether a node label value names the node (``instance`` is ``host:port``)."""
-    return bool(value) and (value in names or str(value).rsplit(":", 1)[0] in names)
+#: Series by the node name their node label gives: name → (position, exporter, sample).
+NodeIndex = dict[str, list[tuple[int, str, MetricSample]]]
+
+
+def _by_node(table: Mapping[str, Exporter], found: Mapping[str, list[MetricSample]]
+             ) -> NodeIndex:
+    """Index ``found`` (exporter → samples) by every node name its node label matches: the
+    value itself and, for ``host:port`` (``instance``), the host."""
+    index: NodeIndex = {}
+    position = 0
+    for exporter, hits in found.items():
+        for sample in hits:
+            value = sample.labels.get(table[exporter].node_label)
+            if value:
+                for name in {value, str(value).rsplit(":", 1)[0]}:
+                    index.setdefault(name, []).append((position, exporter, sample))
+            position += 1
+    return index
+
+
+def _of_names(index: NodeIndex, names: set[str]) -> list[tuple[str, MetricSample]]:
+    """(exporter, sample) of the series whose node label names one of ``names``, in the order
+    of the reading, each once."""
+    hits = {position: (exporter, sample) for name in names
+            for position, exporter, sample in index.get(name, [])}
+    return [hits[position] for position in sorted(hits)]
 
 
 def _source(metrics: Metrics) -> str:
@@ -180,23 +203,24 @@ def test_cluster_node_and_card_monitoring(sca: CheckContext, metrics: Metrics,
     unclustered: list[str] = []
     clusters = {n.get("cluster_id") for n in nodes if n.get("cluster_id")}
     report: dict[str, dict[str, object]] = {}
+    # The series by the node they name, once: a fleet of thousands of nodes is not scanned
+    # once per node (issue 18).
+    cpu = _by_node(table, first.series(table, "cpu"))
+    cards = _by_node(table, first.series(table, "accelerator"))
     for node in nodes:
         names = _names(node)
-        own = [s for e, hits in first.series(table, "cpu").items() for s in hits
-               if _of_node(s.labels.get(table[e].node_label), names)]
+        own = [s for _, s in _of_names(cpu, names)]
         node_series[str(node.get("id"))] = [_key(s) for s in own]
         if own and len(clusters) > 1 and not any(
                 node.get("cluster_id") in s.labels.values() for s in own):
             unclustered.append(str(node.get("id")))
         indices = {str(c.get("index")) for c in node.get("accelerators") or []}
         seen: set[str] = set()
-        for exporter, hits in first.series(table, "accelerator").items():
-            card_label = table[exporter].card_label or "index"
-            for s in hits:
-                card = str(s.labels.get(card_label))
-                if _of_node(s.labels.get(table[exporter].node_label), names) and card in indices:
-                    seen.add(card)
-                    card_series.setdefault(f"{node.get('id')}/{card}", []).append(_key(s))
+        for exporter, s in _of_names(cards, names):
+            card = str(s.labels.get(table[exporter].card_label or "index"))
+            if card in indices:
+                seen.add(card)
+                card_series.setdefault(f"{node.get('id')}/{card}", []).append(_key(s))
         report[str(node.get("id"))] = {"node series": len(own), "cards": sorted(indices),
                                        "card series": sorted(seen),
                                        "cards without a series": sorted(indices - seen)}
