@@ -20,7 +20,7 @@ import yaml
 from pytest_sca import doctor
 from pytest_sca.adapters.base import Adapter, AdapterContext, Finding
 from pytest_sca.adapters.config import KubernetesConfig, PlatformConfig
-from pytest_sca.adapters.kube import KubernetesAdapter
+from pytest_sca.adapters.kubernetes import KubernetesAdapter
 from pytest_sca.catalog import load_catalog
 from pytest_sca.runstate import Options, ScaRun
 from pytest_sca.sandbox.launcher import SandboxProcess, launch

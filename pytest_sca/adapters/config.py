@@ -289,6 +289,35 @@ class KubernetesConfig(StrictModel):
     vendor_resources: dict[str, str] = Field(
         default_factory=dict, description="extra extended resource name → vendor"
     )
+    cluster_queue: str = Field(
+        default="sca-cluster-queue",
+        description="Kueue ClusterQueue the run's LocalQueues point at (created by the "
+                    "platform's operator, with the flavors and quotas it grants)")
+    queue_jobs: bool = Field(
+        default=True,
+        description="where the cluster serves Kueue, submit every probe job through a LocalQueue "
+                    "of the run (admitted whole, within the ClusterQueue's quota)")
+    training_runtime: str = Field(
+        default="torch-distributed",
+        description="Kubeflow Trainer ClusterTrainingRuntime a TrainJob runs with")
+    serving_runtime: str | None = Field(
+        default=None,
+        description="KServe ServingRuntime of deployed models; none = KServe picks by format")
+    model_format: str = Field(
+        default="huggingface", description="KServe model format of imported models")
+    storage_class: str | None = Field(
+        default=None,
+        description="StorageClass of the claims the run creates (ReadWriteMany for "
+                    "checkpoints); none = the cluster's default")
+    console_service: str | None = Field(
+        default=None, pattern=r"^[a-z0-9-]+/(https?:)?[a-z0-9-]+(:[A-Za-z0-9-]*)?$",
+        description="the web console as <namespace>/[scheme:]<service>[:port] (the "
+                    "Kubernetes Dashboard: kubernetes-dashboard/https:kubernetes-dashboard:), "
+                    "reached through the API server's service proxy; none = no console")
+    audit_log: LocalFile | None = Field(
+        default=None,
+        description="the API server's audit log (JSON lines of audit.k8s.io/v1 Events, "
+                    "--audit-log-path), copied or mounted where the run can read it")
 
 
 class SshNode(StrictModel):

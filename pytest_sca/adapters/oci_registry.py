@@ -22,7 +22,14 @@ import requests
 from pytest_sca.adapters.base import Adapter, AdapterContext, Facade, Finding
 from pytest_sca.adapters.config import RegistryConfig
 from pytest_sca.adapters.http import VerifyingSession
-from pytest_sca.capabilities import PulledImage, PushedImage, Refused, TargetError
+from pytest_sca.capabilities import (
+    Image,
+    Labels,
+    PulledImage,
+    PushedImage,
+    Refused,
+    TargetError,
+)
 from pytest_sca.cleanup import UndoAction
 
 MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json"
@@ -290,5 +297,53 @@ class OciRegistry(Facade[RegistryAdapter]):
                 raise
 
 
-#: The registry adapter's capability (set here: its implementation needs the class).
-RegistryAdapter.implementations = {"registry": OciRegistry}
+#: Repository names (last path segment, as in ``library/pytorch``) → the framework their
+#: images carry; a tag names the framework version (``2.4.1-cuda12.1`` → ``2.4.1``).
+FRAMEWORK_REPOSITORIES: dict[str, str] = {
+    "pytorch": "pytorch", "torch": "pytorch", "tensorflow": "tensorflow", "jax": "jax",
+    "paddle": "paddlepaddle", "paddlepaddle": "paddlepaddle", "mindspore": "mindspore",
+    "mxnet": "mxnet", "vllm": "vllm", "vllm-openai": "vllm", "triton": "triton",
+    "tritonserver": "triton", "deepspeed": "deepspeed", "megatron": "megatron",
+}
+_VERSION = re.compile(r"^v?(\d+(?:\.\d+)+)")
+
+
+class OciImages(Facade[RegistryAdapter]):
+    """:class:`~pytest_sca.capabilities.Images` over the registry's catalogue: every tag of
+    every repository is an image; those outside the run's probe repositories are the
+    platform's preset images, their framework read from the repository name
+    (:data:`FRAMEWORK_REPOSITORIES`) and its version from the tag. Creating an image pushes
+    the probe image under the run's prefix."""
+
+    def list_images(self) -> list[Image]:
+        registry = OciRegistry(self.subject)
+        mine = self.subject.probe_repository(self.subject.context.run_id, "")
+        images: list[Image] = []
+        for repository in registry.catalog():
+            framework = FRAMEWORK_REPOSITORIES.get(repository.rsplit("/", 1)[-1].lower())
+            for tag in registry.tags(repository):
+                version = _VERSION.match(tag)
+                images.append({"id": f"{repository}:{tag}", "name": repository, "tag": tag,
+                               "framework": framework,
+                               "framework_version": version.group(1) if version else None,
+                               "preset": not repository.startswith(mine), "labels": {}})
+        return images
+
+    def create_image(self, name: str, tag: str, *, framework: str | None = None,
+                     labels: Labels | None = None) -> Image:
+        registry = OciRegistry(self.subject)
+        repository = registry.probe_repository(name)
+        pushed = registry.push_probe_image(repository, tag)
+        return {"id": f"{repository}:{tag}", "name": repository, "tag": tag,
+                "framework": framework, "framework_version": None, "preset": False,
+                "size_bytes": pushed["bytes"], "labels": dict(labels or {})}
+
+    def delete_image(self, image_id: str) -> None:
+        registry = OciRegistry(self.subject)
+        repository, _, tag = image_id.rpartition(":")
+        pulled = registry.pull(repository, tag)
+        registry.delete(repository, pulled["digest"])
+
+
+#: The registry adapter's capabilities (set here: each implementation needs the class).
+RegistryAdapter.implementations = {"registry": OciRegistry, "images": OciImages}

@@ -28,7 +28,7 @@ ENTRY_POINT_GROUP = "pytest_sca.adapters"
 #: validating a target file imports no transport library).
 BUILTIN_ADAPTERS: dict[str, str] = {
     "platform": "pytest_sca.adapters.platform:PlatformAdapter",
-    "kubernetes": "pytest_sca.adapters.kube:KubernetesAdapter",
+    "kubernetes": "pytest_sca.adapters.kubernetes:KubernetesAdapter",
     "ssh": "pytest_sca.adapters.ssh:SshAdapter",
     "s3": "pytest_sca.adapters.s3:S3Adapter",
     "openai": "pytest_sca.adapters.openai:OpenAIAdapter",

@@ -10,7 +10,9 @@ label and field selectors. Two gaps are bridged here, and only here:
   (500): its path parser is patched, while the emulator runs, to read them as the
   ``namespaces`` resource, so Namespaces are stored like any other object;
 - it has no TokenRequest or SelfSubjectReview logic: reactions answer them, with a
-  token ``tok.<namespace>.<account>`` and the service account a token names.
+  token ``tok.<namespace>.<account>`` and the service account a token names;
+- it serves no API discovery: ``/apis`` answers an empty group list (no component beyond
+  the core API, so the adapter's other capabilities are ``Unsupported`` here).
 
 The tests play the part of the controllers where a behaviour needs one, and say so.
 """
@@ -79,6 +81,9 @@ class EmulatedCluster:
             token_path = re.compile(r"^/api/v1/namespaces/[^/]+/serviceaccounts/[^/]+/token$")
             self.emulator["post", token_path] << _token
             self.emulator["post /apis/authentication.k8s.io/v1/selfsubjectreviews"] << _who
+            # API discovery: no group beyond the core one is served here.
+            self.emulator["get", re.compile(r"^/apis/?$")] << {
+                "kind": "APIGroupList", "apiVersion": "v1", "groups": []}
             for (namespace, pod), text in logs.items():
                 self.emulator[f"get /api/v1/namespaces/{namespace}/pods/{pod}/log"] << text
             await self.emulator.__aenter__()

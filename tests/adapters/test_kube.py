@@ -19,7 +19,7 @@ from kubernetes import client
 
 from pytest_sca.adapters.base import AdapterContext
 from pytest_sca.adapters.config import KubernetesConfig
-from pytest_sca.adapters.kube import KubernetesAdapter, dns_name, vendor_of
+from pytest_sca.adapters.kubernetes import KubernetesAdapter, dns_name, vendor_of
 from pytest_sca.adapters.registry import load_adapter_class
 from pytest_sca.capabilities import Refused, TargetError, Unsupported
 

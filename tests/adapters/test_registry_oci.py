@@ -114,3 +114,34 @@ def test_the_custom_image_check_passes_on_the_real_registry(registry: LoggedServ
     item = next(i for i in report["items"] if i["id"] == "6.3.b")
     assert item["verdict"] == "pass", (item, result.stdout[-2000:])
     assert PASSWORD not in result.stdout + result.stderr
+
+
+def test_images_are_the_catalogue_presets_with_framework_and_version(
+        registry: LoggedServer) -> None:
+    """``images`` over the registry: tags of the platform's own repositories are presets
+    (framework from the repository name, version from the tag), the run's are not, and an
+    image the run creates is pushed and deleted."""
+    from pytest_sca.adapters.oci_registry import OciImages
+
+    context = AdapterContext("t", None, "20261129-img")
+    adapter = RegistryAdapter(RegistryConfig(url=registry.url, username=USER,
+                                             password=PASSWORD), context)
+    try:
+        operator = OciRegistry(RegistryAdapter(RegistryConfig(
+            url=registry.url, username=USER, password=PASSWORD),
+            AdapterContext("t", None, "operator")))
+        operator.push_probe_image("library/pytorch", "2.4.1-cuda12.1", b"pt\n")
+        operator.push_probe_image("library/tensorflow", "2.16.1-gpu", b"tf\n")
+        images = OciImages(adapter)
+        made = images.create_image("custom", "v1", framework="pytorch")
+        listed = {i["id"]: i for i in images.list_images()}
+        assert listed["library/pytorch:2.4.1-cuda12.1"]["framework"] == "pytorch"
+        assert listed["library/pytorch:2.4.1-cuda12.1"]["framework_version"] == "2.4.1"
+        assert listed["library/pytorch:2.4.1-cuda12.1"]["preset"] is True
+        assert listed["library/tensorflow:2.16.1-gpu"]["framework"] == "tensorflow"
+        assert listed[made["id"]]["preset"] is False
+        images.delete_image(made["id"])
+        assert made["id"] not in {i["id"] for i in images.list_images()}
+        assert "images" in RegistryAdapter.provides
+    finally:
+        adapter.close()

@@ -182,7 +182,7 @@ def test_kubernetes_measurements_go_through_a_client_without_retries(tmp_path: P
     urllib3 retries are off (the default client retries failed connections three times)."""
     from pytest_sca.adapters.base import AdapterContext
     from pytest_sca.adapters.config import KubernetesConfig
-    from pytest_sca.adapters.kube import KubernetesAdapter
+    from pytest_sca.adapters.kubernetes import KubernetesAdapter
 
     from ..adapters.kube_emulator import emulated_cluster
 

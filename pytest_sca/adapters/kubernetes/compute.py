@@ -1,0 +1,163 @@
+"""``compute``: nodes with their allocatable extended resources read through
+:data:`~.resources.VENDOR_RESOURCES` (extendable with ``vendor_resources`` in the target
+file) and DRA ``ResourceSlice`` devices where the cluster serves ``resource.k8s.io``; a card
+is ``allocated_to`` the job of a live pod that requests it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pytest_sca.adapters.base import Facade
+from pytest_sca.capabilities import (
+    Accelerator,
+    Node,
+    PlatformInfo,
+    Refused,
+)
+
+from .adapter import KubernetesAdapter
+from .resources import DRA_DRIVERS, MODEL_LABELS, TOPOLOGY_LABELS, vendor_of
+from .resources import quantity as _quantity
+
+
+class KubeCompute(Facade[KubernetesAdapter]):
+    """Nodes and their accelerators (:class:`~pytest_sca.capabilities.Compute`)."""
+
+    def platform_info(self) -> PlatformInfo:
+        from kubernetes import client
+
+        version = self.subject.call("version", client.VersionApi(self.subject.api).get_code)
+        return {"name": "kubernetes", "version": version.git_version,
+                "api_version": f"{version.major}.{version.minor}", "simulated": False}
+
+    def list_nodes(self, cluster_id: str | None = None) -> list[Node]:
+        return self.nodes(cluster_id)
+
+    def nodes(self, cluster_id: str | None = None, *, finished: bool = False) -> list[Node]:
+        """Nodes and their cards; ``finished`` also counts cards of pods that ended as held
+        (to tell which cards a finished job had)."""
+        core = self.subject.core()
+        nodes = self.subject.call("list nodes", core.list_node).items
+        pods = self.subject.call("list pods", core.list_pod_for_all_namespaces).items
+        cluster = self.subject.config.context or "kubernetes"
+        if cluster_id not in (None, cluster):
+            return []
+        return [self._node(node, pods, cluster, finished) for node in nodes]
+
+    def get_node(self, node_id: str) -> Node:
+        for node in self.list_nodes():
+            if node["id"] == node_id:
+                return node
+        raise Refused(f"kubernetes nodes/{node_id}", 404, "not_found", f"node {node_id}")
+
+    def _node(self, node: Any, pods: list[Any], cluster: str, finished: bool = False) -> Node:
+        extra = self.subject.config.vendor_resources
+        labels = dict(node.metadata.labels or {})
+        allocatable = dict(node.status.allocatable or {}) if node.status else {}
+        model_label = next((labels[k] for k in MODEL_LABELS if k in labels), None)
+        holders = self._holders(node.metadata.name, pods, finished)
+        shared = _hami_shares(node, pods, finished)
+        cards: list[Accelerator] = []
+        for resource, amount in sorted(allocatable.items()):
+            vendor = vendor_of(resource, extra)
+            if vendor is None:
+                continue
+            owners = holders.get(resource, [])
+            for position in range(int(_quantity(amount))):
+                index = len(cards)
+                sharing = shared.get(position, []) if resource == "nvidia.com/gpu" else []
+                owner, pod = sharing[0] if sharing else owners.pop(0) if owners else (None, None)
+                cards.append({  # type: ignore[typeddict-unknown-key]
+                    "index": index, "vendor": vendor, "resource": resource,
+                    "model": model_label or resource.split("/", 1)[1],
+                    "memory_gib": None, "allocated_to": owner, "pod": pod,
+                    "pods": [p for _, p in sharing] or ([pod] if pod else []),
+                })
+        cards.extend(self._slice_devices(node.metadata.name, len(cards), model_label))
+        conditions = {c.type: c.status for c in (node.status.conditions or [])} \
+            if node.status else {}
+        return {
+            "id": node.metadata.name, "cluster_id": cluster, "hostname": node.metadata.name,
+            "kind": "container", "cpu": _quantity(allocatable.get("cpu")),
+            "memory_gib": round(_quantity(allocatable.get("memory")) / 2**30, 3),
+            "accelerators": cards,
+            "health": "healthy" if conditions.get("Ready") == "True" else "unhealthy",
+            "topology": {k: labels[k] for k in TOPOLOGY_LABELS if k in labels},
+            "labels": labels, "simulated": False,
+        }
+
+    def _slice_devices(self, node_name: str, first: int,
+                       model_label: str | None) -> list[Accelerator]:
+        """Devices DRA drivers publish for the node in ``ResourceSlice``s
+        (https://kubernetes.io/docs/concepts/scheduling-eviction/dynamic-resource-allocation/);
+        none where the cluster does not serve ``resource.k8s.io``."""
+        adapter = self.subject
+        if not adapter.serves("resourceslice"):
+            return []
+        devices: list[Accelerator] = []
+        for item in adapter.list_objects("resourceslice", None):
+            spec = item.get("spec") or {}
+            if spec.get("nodeName") != node_name:
+                continue
+            driver = str(spec.get("driver", ""))
+            vendor = vendor_of(f"{driver}/dra", {**self.subject.config.vendor_resources,
+                                                 **DRA_DRIVERS}) or driver
+            for device in spec.get("devices") or []:
+                attributes = device.get("attributes") or {}
+                model = next((str(v.get("string")) for k, v in attributes.items()
+                              if k.endswith(("productName", "model", "type")) and
+                              isinstance(v, dict) and v.get("string")), None)
+                devices.append({"index": first + len(devices), "vendor": vendor,
+                                "resource": f"{driver}/{device.get('name')}",
+                                "model": model or model_label or driver,
+                                "memory_gib": None, "allocated_to": None})
+        return devices
+
+    def _holders(self, node_name: str, pods: list[Any], finished: bool = False
+                 ) -> dict[str, list[tuple[str, str]]]:
+        """Resource → (job or pod, pod) of each card a live pod on the node requests."""
+        held: dict[str, list[tuple[str, str]]] = {}
+        for pod in pods:
+            if pod.spec is None or pod.spec.node_name != node_name:
+                continue
+            if not finished and pod.status is not None \
+                    and pod.status.phase in ("Succeeded", "Failed"):
+                continue
+            if HAMI_ALLOCATED in (pod.metadata.annotations or {}):
+                continue  # a share of a card: placed by its device UUID (_hami_shares)
+            owner = (pod.metadata.labels or {}).get("job-name") or pod.metadata.name
+            for container in pod.spec.containers or []:
+                limits = (container.resources.limits or {}) if container.resources else {}
+                for resource, amount in limits.items():
+                    if vendor_of(resource, self.subject.config.vendor_resources):
+                        held.setdefault(resource, []).extend(
+                            [(owner, pod.metadata.name)] * int(_quantity(amount)))
+        return held
+
+
+
+
+#: HAMi's annotations: the devices a node registered (in order) and the device(s) a pod got
+#: (https://github.com/Project-HAMi/HAMi/blob/master/docs/develop/protocol.md).
+HAMI_REGISTER = "hami.io/node-nvidia-register"
+HAMI_ALLOCATED = "hami.io/vgpu-devices-allocated"
+
+
+def _hami_shares(node: Any, pods: list[Any], finished: bool) -> dict[int, list[tuple[str, str]]]:
+    """Card position on the node → (job or pod, pod) of each pod holding a share of it."""
+    register = str((node.metadata.annotations or {}).get(HAMI_REGISTER) or "")
+    uuids = [entry.split(",", 1)[0] for entry in register.split(":") if entry.strip()]
+    shares: dict[int, list[tuple[str, str]]] = {}
+    for pod in pods:
+        if pod.spec is None or pod.spec.node_name != node.metadata.name:
+            continue
+        if not finished and pod.status is not None \
+                and pod.status.phase in ("Succeeded", "Failed"):
+            continue
+        allocated = str((pod.metadata.annotations or {}).get(HAMI_ALLOCATED) or "")
+        owner = (pod.metadata.labels or {}).get("job-name") or pod.metadata.name
+        for device in allocated.replace(";", ":").split(":"):
+            uuid = device.split(",", 1)[0].strip()
+            if uuid in uuids:
+                shares.setdefault(uuids.index(uuid), []).append((owner, pod.metadata.name))
+    return shares

@@ -1,0 +1,321 @@
+"""``jobs``: a job is a ``batch/v1`` Job of ``workers`` pods (Indexed when more than one,
+with a headless Service so that rank 0 is reachable at ``MASTER_ADDR``), each pod requesting
+its share of CPU, memory and cards; status, workers, events, exit codes and logs come from
+the Job, its pods and their events; ``stop`` suspends the Job, ``restart`` resumes it."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+
+from pytest_sca.adapters.base import Facade
+from pytest_sca.capabilities import (
+    RUN_LABEL,
+    TERMINAL_JOB_STATUSES,
+    Job,
+    JobEvent,
+    Labels,
+    Refused,
+    Resources,
+    Unsupported,
+    Worker,
+    wait_for_status,
+)
+
+from .adapter import KubernetesAdapter
+from .compute import KubeCompute
+from .queues import ensure_local_queue
+from .resources import (
+    INDEX_ANNOTATION,
+    MASTER_PORT,
+    POD_STATUS,
+    QUEUE_LABEL,
+    STOPPED,
+    dns_name,
+    vendor_of,
+)
+from .resources import quantity as _quantity
+
+
+def card_resource(adapter: KubernetesAdapter, model: str | None) -> str:
+    """The extended resource that holds cards of ``model`` (any accelerator if None), read
+    with the evaluator's credential (a tenant's service account may not list nodes)."""
+    free: dict[str, int] = {}
+    for node in KubeCompute(adapter._root).list_nodes():
+        if node.get("health") != "healthy":
+            continue
+        for card in node["accelerators"]:
+            if model is None or card["model"] == model:
+                free[str(card["resource"])] = free.get(str(card["resource"]), 0) + (
+                    0 if card.get("allocated_to") else 1)
+    # The resource with the most free cards: where a job has the most room to run.
+    return max(sorted(free), key=lambda r: free[r]) if free else "nvidia.com/gpu"
+
+
+#: HAMi's resources of a share of an NVIDIA card (https://github.com/Project-HAMi/HAMi):
+#: a card, and the percentage of its cores and of its memory.
+HAMI_CORES = "nvidia.com/gpucores"
+HAMI_MEMORY = "nvidia.com/gpumem-percentage"
+
+
+def _share_limits(adapter: KubernetesAdapter, share: float) -> dict[str, str]:
+    """A fraction of a card through HAMi; :class:`Unsupported` where no node offers it."""
+    nodes = adapter._root.call("list nodes", adapter._root.core().list_node).items
+    if not any(HAMI_CORES in (n.status.allocatable or {}) for n in nodes if n.status):
+        raise Unsupported("no node offers a share of a card: fractional cards need a "
+                          f"sharing device plugin (HAMi's {HAMI_CORES})")
+    percent = str(max(1, round(share * 100)))
+    return {"nvidia.com/gpu": "1", HAMI_CORES: percent, HAMI_MEMORY: percent}
+
+
+def container_spec(adapter: KubernetesAdapter, image: str, command: Sequence[str],
+                   resources: Resources, env: Mapping[str, str]) -> dict[str, Any]:
+    """One probe container: the command (``python`` is ``python3`` in slim images), its
+    environment, and requests equal to limits for CPU, memory and whole cards."""
+    limits = {"cpu": f"{resources.get('cpu', 1):g}",
+              "memory": f"{resources.get('memory_gib', 1):g}Gi"}
+    cards = int(resources.get("accelerators") or 0)
+    share = resources.get("accelerator_share")
+    if cards and share is not None and share < 1:
+        limits.update(_share_limits(adapter, float(share)))
+    elif cards:
+        limits[card_resource(adapter, resources.get("accelerator_model"))] = str(cards)
+    argv = list(command)
+    if argv and argv[0] == "python":
+        argv[0] = "python3"
+    return {"name": "worker", "image": image, "command": argv,
+            "env": [{"name": k, "value": str(v)} for k, v in env.items()],
+            "resources": {"limits": limits, "requests": dict(limits)}}
+
+
+class KubeJobs(Facade[KubernetesAdapter]):
+    """Jobs as batch Jobs (:class:`~pytest_sca.capabilities.Jobs`)."""
+
+    def probe_image(self) -> str:
+        return self.subject.config.probe_image
+
+    def submit(self, name: str, image: str, command: Sequence[str],
+               resources: Resources, *, workers: int = 1,
+               env: Mapping[str, str] | None = None,
+               labels: Labels | None = None) -> Job:
+        return self.create(name, image, command, resources, workers=workers, env=env,
+                           labels=labels)
+
+    def create(self, name: str, image: str, command: Sequence[str], resources: Resources, *,
+               workers: int = 1, env: Mapping[str, str] | None = None,
+               labels: Labels | None = None, job_labels: Mapping[str, str] | None = None,
+               suspend: bool = False) -> Job:
+        """:meth:`submit`, with labels on the Job only (a queue's, which Kueue reads) and
+        created suspended (as Kueue admits it: https://kueue.sigs.k8s.io/docs/tasks/run/jobs/)."""
+        adapter = self.subject
+        namespace = adapter.ensure_namespace()
+        job_name = dns_name(name, limit=52)
+        all_labels = {**(labels or {}), RUN_LABEL: adapter.context.run_id}
+        if job_labels is None and adapter.config.queue_jobs and adapter.serves("localqueue"):
+            # Where Kueue runs, every job goes through it: admitted whole (all workers or
+            # none) within the ClusterQueue's quota.
+            job_labels = {QUEUE_LABEL: ensure_local_queue(adapter, namespace, "default")}
+            suspend = True
+        variables: list[dict[str, Any]] = [
+            {"name": k, "value": str(v)} for k, v in (env or {}).items()]
+        variables += [
+            {"name": "WORLD_SIZE", "value": str(workers)},
+            {"name": "MASTER_ADDR", "value": f"{job_name}-0.{job_name}" if workers > 1
+             else "127.0.0.1"},
+            {"name": "MASTER_PORT", "value": str(MASTER_PORT)},
+            {"name": "RANK", "valueFrom": {"fieldRef": {
+                "fieldPath": f"metadata.annotations['{INDEX_ANNOTATION}']"}}},
+        ]
+        container = container_spec(adapter, image, command, resources, {})
+        container["env"] = variables
+        spec: dict[str, Any] = {
+            "completions": workers, "parallelism": workers, "backoffLimit": 0,
+            "completionMode": "Indexed",
+            "template": {
+                "metadata": {"labels": all_labels},
+                "spec": {"restartPolicy": "Never",
+                         "containers": [container]},
+            },
+        }
+        if workers > 1:
+            spec["template"]["spec"]["subdomain"] = job_name
+            service = {"apiVersion": "v1", "kind": "Service",
+                       "metadata": {"name": job_name, "namespace": namespace,
+                                    "labels": all_labels},
+                       # Rank 0 must resolve before it reports ready (it has no probe).
+                       "spec": {"clusterIP": "None", "publishNotReadyAddresses": True,
+                                "selector": {"job-name": job_name},
+                                "ports": [{"name": "rendezvous", "port": MASTER_PORT}]}}
+            adapter.call("create service", adapter.core().create_namespaced_service,
+                         namespace, service)
+            adapter.remember("service", namespace, job_name)
+        body = {"apiVersion": "batch/v1", "kind": "Job",
+                "metadata": {"name": job_name, "namespace": namespace,
+                             "labels": {**all_labels, **(job_labels or {})}},
+                "spec": {**spec, "suspend": suspend}}
+        adapter.call("create job", adapter.batch().create_namespaced_job, namespace, body)
+        adapter.remember("job", namespace, job_name)
+        return self.get(job_name)
+
+    def list_jobs(self, status: str | None = None, label: str | None = None) -> list[Job]:
+        adapter = self.subject
+        found = adapter.call("list jobs", adapter.batch().list_namespaced_job,
+                             adapter.namespace, label_selector=label).items
+        wanted = dict([label.split("=", 1)]) if label and "=" in label else {}
+        jobs = [self._answer(job) for job in found
+                if all((job.metadata.labels or {}).get(k) == v for k, v in wanted.items())]
+        return [job for job in jobs if status is None or job["status"] == status]
+
+    def get(self, job_id: str) -> Job:
+        adapter = self.subject
+        job = adapter.call(f"jobs/{job_id}", adapter.batch().read_namespaced_job,
+                           job_id, adapter.namespace)
+        return self._answer(job)
+
+    def events(self, job_id: str) -> list[JobEvent]:
+        adapter = self.subject
+        # The job must be the caller's (in its namespace): 404 otherwise, as for get.
+        adapter.call(f"jobs/{job_id}", adapter.batch().read_namespaced_job, job_id,
+                     adapter.namespace)
+        found = adapter.call("list events", adapter.core().list_namespaced_event,
+                             adapter.namespace).items
+        mine = sorted((e for e in found if e.involved_object is not None
+                       and (e.involved_object.name or "").startswith(job_id)),
+                      key=lambda e: (str(e.last_timestamp or e.event_time or ""),
+                                     int(e.metadata.resource_version or 0)
+                                     if str(e.metadata.resource_version or "").isdigit()
+                                     else 0))
+        return [{"time": str(e.last_timestamp or e.event_time or ""), "type": e.reason,
+                 "reason": e.reason, "message": e.message} for e in mine]
+
+    def logs(self, job_id: str, worker: int = 0) -> str:
+        adapter = self.subject
+        pod = next((p for p in self._pods(job_id) if self._rank(p) == worker), None)
+        if pod is None and worker == 0:
+            # A training attempt names the pod of its rank 0.
+            with contextlib.suppress(Refused):
+                pod = adapter.call(f"pods/{job_id}", adapter.core().read_namespaced_pod,
+                                   job_id, adapter.namespace)
+        if pod is None and job_id in adapter._root._pod_logs:
+            return adapter._root._pod_logs[job_id]
+        if pod is None:
+            raise Refused(f"kubernetes jobs/{job_id}/logs", 404, "not_found",
+                          f"no pod of worker {worker} of job {job_id}")
+        return str(adapter.call("pod logs", adapter.core().read_namespaced_pod_log,
+                                pod.metadata.name, adapter.namespace))
+
+    def stop(self, job_id: str) -> Job:
+        adapter = self.subject
+        adapter.call("suspend job", adapter.batch().patch_namespaced_job, job_id,
+                     adapter.namespace, {"metadata": {"annotations": {STOPPED: "true"}},
+                                         "spec": {"suspend": True}})
+        return self.get(job_id)
+
+    def restart(self, job_id: str) -> Job:
+        adapter = self.subject
+        adapter.call("resume job", adapter.batch().patch_namespaced_job, job_id,
+                     adapter.namespace, {"metadata": {"annotations": {STOPPED: None}},
+                                         "spec": {"suspend": False}})
+        return self.get(job_id)
+
+    def delete(self, job_id: str) -> None:
+        adapter = self.subject
+        namespace = adapter.namespace
+        adapter.call("delete job", adapter.batch().delete_namespaced_job, job_id, namespace,
+                     propagation_policy="Background")
+        adapter.forget("job", namespace, job_id)
+        if adapter.created_here("service", namespace, job_id):
+            with contextlib.suppress(Refused):
+                adapter.call("delete service", adapter.core().delete_namespaced_service,
+                             job_id, namespace)
+            adapter.forget("service", namespace, job_id)
+
+    def wait(self, job_id: str, until: Collection[str] = TERMINAL_JOB_STATUSES,
+             timeout: float = 120.0) -> Job:
+        return wait_for_status(lambda: self.get(job_id), until, timeout, f"job {job_id}",
+                               first=0.2)
+
+    # reading a Job back --------------------------------------------------------------------------
+
+    def _pods(self, job_id: str) -> list[Any]:
+        adapter = self.subject
+        pods = adapter.call("list pods", adapter.core().list_namespaced_pod, adapter.namespace,
+                            label_selector=f"job-name={job_id}").items
+        return [p for p in pods if (p.metadata.labels or {}).get("job-name") == job_id]
+
+    def _cards_of(self, pods: list[Any]) -> dict[str, list[Any]]:
+        """Pod name → the indices of the cards it holds on its node (read only when a pod
+        requests cards)."""
+        wanted = any(vendor_of(k, self.subject.config.vendor_resources)
+                     for p in pods for c in (p.spec.containers if p.spec else [])
+                     for k in ((c.resources.limits or {}) if c.resources else {}))
+        if not wanted:
+            return {}
+        held: dict[str, list[Any]] = {}
+        for node in KubeCompute(self.subject._root).nodes(finished=True):
+            for card in node["accelerators"]:
+                for pod in card.get("pods") or []:  # type: ignore[typeddict-item, attr-defined]
+                    held.setdefault(str(pod), []).append(card["index"])
+        return held
+
+    @staticmethod
+    def _rank(pod: Any) -> int:
+        return int((pod.metadata.annotations or {}).get(INDEX_ANNOTATION, "0"))
+
+    def _answer(self, job: Any) -> Job:
+        spec, state = job.spec, job.status
+        labels = dict(job.metadata.labels or {})
+        conditions = {c.type: c.status for c in (state.conditions or [])} if state else {}
+        workers: list[Worker] = []
+        pods = sorted(self._pods(job.metadata.name), key=self._rank)
+        held = self._cards_of(pods)
+        for pod in pods:
+            code = None
+            for container in (pod.status.container_statuses or []) if pod.status else []:
+                if container.state and container.state.terminated:
+                    code = container.state.terminated.exit_code
+            workers.append({"rank": self._rank(pod),
+                            "status": POD_STATUS.get(pod.status.phase if pod.status else "",
+                                                      "pending"),
+                            "node_id": pod.spec.node_name if pod.spec else None,
+                            "accelerators": held.get(pod.metadata.name, []),
+                            "exit_code": code})
+        if conditions.get("Complete") == "True":
+            status = "succeeded"
+        elif conditions.get("Failed") == "True":
+            status = "failed"
+        elif spec.suspend:
+            # A job the run stopped is stopped; a suspended one a queue (Kueue) has not
+            # admitted yet is pending.
+            stopped = (job.metadata.annotations or {}).get(STOPPED) == "true"
+            status = "stopped" if stopped or QUEUE_LABEL not in labels else "pending"
+        elif any(w["status"] == "running" for w in workers):
+            # ``status.active`` counts pods not yet scheduled too: running is what runs.
+            status = "running"
+        else:
+            status = "pending"
+        container = spec.template.spec.containers[0]
+        limits = (container.resources.limits or {}) if container.resources else {}
+        cards = sum(int(_quantity(v)) for k, v in limits.items()
+                    if vendor_of(k, self.subject.config.vendor_resources))
+        share = {"accelerator_share": _quantity(limits[HAMI_CORES]) / 100} \
+            if HAMI_CORES in limits else {}
+        return {
+            "id": job.metadata.name, "name": job.metadata.name,
+            "tenant_id": job.metadata.namespace, "image": container.image,
+            "command": list(container.command or []), "status": status,
+            "exit_code": 0 if status == "succeeded" else next(
+                (w["exit_code"] for w in workers if w["exit_code"]), None),
+            "workers": workers, "world_size": spec.completions or 1,
+            "resources": {"cpu": _quantity(limits.get("cpu")),
+                          "memory_gib": round(_quantity(limits.get("memory")) / 2**30, 3),
+                          "accelerators": cards, **share},  # type: ignore[typeddict-item]
+            "created_at": str(job.metadata.creation_timestamp or ""),
+            "started_at": str(state.start_time) if state and state.start_time else None,
+            "finished_at": str(state.completion_time) if state and state.completion_time
+            else None,
+            "labels": labels, "simulated": False,
+            **({"queue": labels[QUEUE_LABEL]} if QUEUE_LABEL in labels else {}),
+        }
+

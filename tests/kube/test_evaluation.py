@@ -1,0 +1,98 @@
+"""The shipped checks over the Kubernetes adapter, end to end, on the emulated cluster
+(an EMULATOR: see apiserver.py and controllers.py): each item reachable through the
+Kubernetes stack passes on the conforming cluster, and the items a controller's behaviour
+decides fail when that controller misbehaves (one fault each, named for the behaviour).
+Faults that touch disjoint items share one cluster and one run."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_sca.adapters.base import AdapterContext
+from pytest_sca.adapters.config import KubernetesConfig
+from pytest_sca.adapters.kubernetes import KubernetesAdapter
+from pytest_sca.capabilities import Unsupported
+
+from .cluster import EmulatedKubeCluster, emulated_kube
+from .evaluate import evaluate, write_target
+
+#: Items that pass on the conforming emulated cluster through the Kubernetes adapter alone.
+HEALTHY = {
+    "6.1.a", "6.1.b", "6.1.c", "6.2.a", "6.2.b", "6.2.e", "6.5.a", "6.5.b", "6.6.a", "6.6.b",
+    "6.6.e", "6.7.a", "6.7.b", "6.8.a", "6.8.b", "7.1.a", "7.1.c", "7.2.a", "7.2.b", "7.2.c",
+    "7.2.d", "7.2.f", "7.2.g", "7.3.c", "7.4.a", "7.4.b", "8.1.b", "8.4.a", "8.4.b", "8.5.a",
+    "9.1.a", "9.2.a", "9.2.b", "9.3.a", "9.4.2.a", "9.4.2.b", "9.4.2.c", "10.2.c", "10.2.d",
+    "10.2.f"}
+#: Faults evaluated together (their items are disjoint) → the items each one must fail.
+FAULT_RUNS: list[dict[str, set[str]]] = [
+    {"quota_not_enforced": {"6.1.b"}, "networkpolicy_ignored": {"10.2.f"},
+     "jobset_never_restarts": {"6.6.e"}, "kserve_never_ready": {"8.5.a"},
+     "audit_dropped": {"10.2.d"}},
+    {"kueue_ignores_priority": {"6.5.b"}},
+    {"rbac_not_enforced": {"6.1.c", "10.2.c"}},
+    {"logs_dropped": {"7.2.f"}},
+    {"notebook_drops_accelerators": {"7.1.a"}},
+]
+
+
+def test_conforming_cluster_passes_every_reachable_item(tmp_path: Path) -> None:
+    with emulated_kube(tmp_path) as cluster:
+        verdicts = evaluate(write_target(cluster, tmp_path), HEALTHY)
+    wrong = {item: verdicts[item] for item in HEALTHY if verdicts[item][0] != "pass"}
+    assert not wrong, wrong
+
+
+@pytest.mark.parametrize("faults", FAULT_RUNS, ids=lambda f: "+".join(sorted(f)))
+def test_each_misbehaving_controller_fails_its_items(tmp_path: Path,
+                                                     faults: dict[str, set[str]]) -> None:
+    items = set().union(*faults.values())
+    with emulated_kube(tmp_path, faults=frozenset(faults)) as cluster:
+        verdicts = evaluate(write_target(cluster, tmp_path), items)
+    wrong = {item: verdicts[item] for item in items if verdicts[item][0] != "fail"}
+    assert not wrong, wrong
+
+
+# --- a cluster without the upstream components -------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def bare(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatedKubeCluster]:
+    with emulated_kube(tmp_path_factory.mktemp("bare"), components=frozenset()) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def adapter(bare: EmulatedKubeCluster) -> Iterator[KubernetesAdapter]:
+    made = KubernetesAdapter(KubernetesConfig(**bare.adapter_settings()),
+                             AdapterContext("bare", None, "run-bare"))
+    yield made
+    made.context.ledger.sweep()
+    made.close()
+
+
+@pytest.mark.parametrize(("capability", "call", "group"), [
+    ("scheduling", lambda c: c.submit_queued("q", "python:3.12", ["true"], {}, priority=1),
+     "kueue.x-k8s.io"),
+    ("training", lambda c: c.submit("t", "python:3.12", ["true"], {}, workers=1),
+     "jobset.x-k8s.io"),
+    ("devmachines", lambda c: c.create("d", "python:3.12", {}), "kubeflow.org"),
+    ("models", lambda c: c.list_models(), "serving.kserve.io"),
+    ("model_services", lambda c: c.deploy("m", "preset"), "serving.kserve.io"),
+    ("devtools", lambda c: c.frameworks(), "trainer.kubeflow.org"),
+])
+def test_a_missing_component_is_unsupported_naming_its_api_group(
+        adapter: KubernetesAdapter, capability: str, call: Any, group: str) -> None:
+    with pytest.raises(Unsupported, match=group.replace(".", r"\.")):
+        call(adapter.capability(capability))
+
+
+def test_plain_jobs_run_without_kueue(adapter: KubernetesAdapter) -> None:
+    jobs: Any = adapter.capability("jobs")
+    job = jobs.submit("plain", "python:3.12", ["python", "-c", "print('sca-plain')"],
+                      {"cpu": 1, "memory_gib": 1})
+    done = jobs.wait(job["id"], timeout=30)
+    assert done["status"] == "succeeded" and "sca-plain" in jobs.logs(job["id"])
