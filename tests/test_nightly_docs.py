@@ -97,3 +97,11 @@ def test_containerfile_installs_and_runs_pytest() -> None:
     body = _blocks("dockerfile")["Containerfile"]
     assert re.search(r"^FROM python:3\.\d+", body, re.MULTILINE)
     assert "pip install" in body and 'ENTRYPOINT ["pytest"]' in body
+
+
+def test_the_latest_dependencies_job_installs_without_the_constraints() -> None:
+    workflow = yaml.safe_load(_blocks("yaml")[".github/workflows/latest-dependencies.yml"])
+    assert "schedule" in workflow[True]  # YAML 1.1 reads the key `on` as True
+    scripts = "\n".join(_scripts(workflow))
+    assert "-c constraints.txt" not in scripts and "--upgrade" in scripts
+    assert "python -m pytest tests -n 2" in scripts
