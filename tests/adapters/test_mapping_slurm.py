@@ -129,8 +129,10 @@ def test_the_shipped_checks_reach_verdicts_on_slurm(cluster: SlurmCluster,
         by_verdict.setdefault(verdict, set()).add(item)
     # Status and events with timestamps (events: the job record's own times).
     assert by_verdict.get("pass") == {"7.2.d"}, verdicts
-    # slurmrestd's inventory names no accelerator vendor or model (gres "gpu:2"): honest fails.
-    assert by_verdict.get("fail") == {"6.2.a", "6.2.e", "6.5.a"}, verdicts
-    # The 6.5.c check itself raises TargetError when the inventory lists no accelerators.
-    assert by_verdict.get("error", set()) <= {"6.5.c"}, verdicts
+    # slurmrestd's inventory names no accelerator vendor or model (gres "gpu:2"): honest fails
+    # (6.4.a: no node with accelerators whose series to look for).
+    assert by_verdict.get("fail") == {"6.2.a", "6.2.e", "6.4.a"}, verdicts
+    # The 6.5.a and 6.5.c checks raise TargetError when the inventory lists no accelerators
+    # (no free card to place a probe on).
+    assert by_verdict.get("error", set()) <= {"6.5.a", "6.5.c"}, verdicts
     assert cluster.token not in result.stdout + json.dumps(report)
