@@ -72,12 +72,16 @@ def evaluate_closed(folder: Path) -> dict[str, str]:
     """Run the whole evaluation of the closed example; item → verdict."""
     text = EXAMPLE.read_text(encoding="utf-8")
     target = folder / "slurm-example.yaml"
-    target.write_text(yaml.safe_dump(_closed(yaml.safe_load(text), folder)), encoding="utf-8")
+    # In the example's order: the first adapter that serves a capability serves it.
+    target.write_text(yaml.safe_dump(_closed(yaml.safe_load(text), folder), sort_keys=False),
+                      encoding="utf-8")
     dummies = {name: f"dummy-{name.lower()}-value" for name in re.findall(r"\$\{(\w+)\}", text)}
     report = folder / "report.json"
     command = [sys.executable, "-m", "pytest", "-p", "pytest_sca.plugin",
                f"--sca-target={target}", "-p", "no:cacheprovider", f"--sca-json={report}",
-               "--sca-disruptive"]
+               "--sca-disruptive",
+               # Nothing answers on purpose: the preflight would end the run before the checks.
+               "--sca-preflight=off"]
     result = subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=600,
                             env={**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
                                  **dummies})
