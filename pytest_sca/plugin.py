@@ -111,15 +111,21 @@ def _mask_log_records(run: ScaRun) -> Callable[[], None]:
     return lambda: logging.setLogRecordFactory(factory)
 
 
-def _record_not_reached(run: ScaRun) -> None:
-    """Every selected check the interrupted run never started is an ``error``: the report
-    lists the whole selection, and says what was not found out."""
+def _record_not_reached(run: ScaRun, reason: str) -> None:
+    """Every selected check the run never started (interrupted, or a target with no usable
+    adapter) is an ``error`` for ``reason``: the report lists the whole selection, and says
+    what was not found out."""
     for nodeid, clause in run.selection.clauses.items():
         if nodeid not in run.phases:
             run.phases[nodeid].append({
                 "phase": "call", "clause": clause, "verdict": Verdict.ERROR.value,
-                "reason": "interrupted: the run ended before this check ran",
-                "duration": 0.0, "evidence": [], "measurements": []})
+                "reason": reason, "duration": 0.0, "evidence": [], "measurements": []})
+
+
+def _uses_xdist(config: pytest.Config) -> bool:
+    """Whether pytest-xdist distributes this run (``-n`` with workers)."""
+    return bool(getattr(config.option, "numprocesses", None)) and \
+        getattr(config.option, "dist", "no") != "no"
 
 
 def _quiet_after_interrupt(config: pytest.Config) -> None:
@@ -212,10 +218,14 @@ class RunHooks:
         diagnosis = doctor.diagnose(run.target, run.run_id)
         run.preflight = diagnosis.to_dict()["adapters"]
         if not diagnosis.usable:
-            run.aborted = True
             origin = run.options.target or run.target.name
-            pytest.exit(doctor.unusable_message(diagnosis, origin),
-                        returncode=options.EXIT_UNUSABLE)
+            message = doctor.unusable_message(diagnosis, origin)
+            if _uses_xdist(session.config):
+                # The controller collects nothing, so it cannot list the selection: stop.
+                run.aborted = True
+                pytest.exit(message, returncode=options.EXIT_UNUSABLE)
+            # No check runs; the report still lists every selected item (error, and why).
+            run.unusable = message
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         return reporting.header_lines(self.run) if self.run.evaluating else []
@@ -278,8 +288,9 @@ class RunHooks:
         self.run.selection.selected = set(self.run.selection.selected or ()) | set(ids)
 
     def pytest_runtestloop(self, session: pytest.Session) -> bool | None:
-        """--sca-list only lists: no check runs."""
-        return True if self.run.options.listing else None
+        """--sca-list only lists, and a target with no usable adapter is not evaluated: no
+        check runs."""
+        return True if self.run.options.listing or self.run.unusable else None
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
@@ -406,10 +417,17 @@ class RunHooks:
             run.selection.stopped = str(stopped) if isinstance(stopped, str) else "stopped"
         elif exitstatus == pytest.ExitCode.INTERRUPTED:
             run.selection.stopped = "interrupted"
-            _record_not_reached(run)
+            _record_not_reached(run, "interrupted: the run ended before this check ran")
+        if run.unusable:
+            run.selection.stopped = "no usable adapter"
+            _record_not_reached(run, "not evaluated: the preflight found no usable adapter "
+                                     "(`python -m pytest_sca doctor` details each)")
         evaluation = reporting.build_evaluation(run)
         config.stash[reporting.EVALUATION_KEY] = evaluation
         reporting.write_outputs(run, config, evaluation)
+        if run.unusable:
+            session.exitstatus = options.EXIT_UNUSABLE
+            return
         if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED,
                           pytest.ExitCode.NO_TESTS_COLLECTED):
             session.exitstatus = (pytest.ExitCode.TESTS_FAILED if evaluation.fails_run
@@ -419,3 +437,5 @@ class RunHooks:
         evaluation = config.stash.get(reporting.EVALUATION_KEY, None)
         if evaluation is not None:
             reporting.terminal.write_summary(terminalreporter, evaluation)
+        if self.run.unusable:
+            terminalreporter.write_line(self.run.unusable, red=True, bold=True)

@@ -72,6 +72,8 @@ class ScaRun:
     preflight: list[dict[str, Any]] = field(default_factory=list)
     #: The preflight found no usable adapter: the run ended before the first check.
     aborted: bool = False
+    #: Why no check runs: the preflight found no usable adapter ("" when it did).
+    unusable: str = ""
     #: Node ids of every test that reported (on the controller).
     reported: set[str] = field(default_factory=set)
     _adapters: dict[str, Adapter] = field(default_factory=dict)

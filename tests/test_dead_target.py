@@ -53,8 +53,10 @@ def test_a_dead_platform_gets_no_pass_no_fail_within_two_minutes(tmp_path: Path)
     _dead_target(target)
     began = time.monotonic()
     run = subprocess.run(
+        # Preflight off: every check meets the dead endpoints itself (the next test: on).
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-p", "no:xdist",
-         f"--sca-target={target}", f"--sca-json={report}", "--rootdir", str(tmp_path)],
+         "--sca-preflight=off", f"--sca-target={target}", f"--sca-json={report}",
+         "--rootdir", str(tmp_path)],
         cwd=tmp_path, capture_output=True, text=True, timeout=300)
     took = time.monotonic() - began
     assert report.exists(), run.stdout[-2000:] + run.stderr[-2000:]
@@ -66,3 +68,19 @@ def test_a_dead_platform_gets_no_pass_no_fail_within_two_minutes(tmp_path: Path)
     assert set(verdicts) <= {"error", "not_assessed"}, verdicts
     assert len(items) >= 97
     assert took < 120, f"the evaluation of a dead platform took {took:.0f} s"
+
+
+def test_with_the_preflight_a_dead_platform_is_reported_unevaluated_at_once(
+        tmp_path: Path) -> None:
+    target, report = tmp_path / "dead.yaml", tmp_path / "report.json"
+    _dead_target(target)
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-p", "no:xdist",
+         f"--sca-target={target}", f"--sca-json={report}", "--rootdir", str(tmp_path)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 6, run.stdout[-2000:] + run.stderr[-2000:]
+    assert "no adapter is usable" in run.stdout
+    items = json.loads(report.read_text(encoding="utf-8"))["items"]
+    assert len(items) >= 97
+    assert {item["verdict"] for item in items} == {"error"}
+    assert all(item["reason"].startswith("not evaluated: the preflight") for item in items)
