@@ -133,8 +133,10 @@ def test_a_queue_too_fast_to_watch_is_inconclusive_not_a_fail(tmp_path: Path) ->
         server.routes[("POST", "/prompt")] = _instant_comfyui(server)
         target = tmp_path / "fast-comfyui.yaml"
         target.write_text(f"name: fast-comfyui\nadapters:\n  comfyui:\n    url: {server.url}\n")
+        # The stub serves only what 8.7.c uses: the preflight's probes would find it unusable.
         subprocess.run([sys.executable, "-m", "pytest", f"--sca-target={target}",
-                        "-p", "no:cacheprovider", "-m", "clause(id='8.7.c')",
+                        "-p", "no:cacheprovider", "--sca-preflight=off",
+                        "-m", "clause(id='8.7.c')",
                         "--sca-json=report.json"], cwd=tmp_path, capture_output=True, timeout=300)
     verdict, reason = verdicts(json.loads((tmp_path / "report.json").read_text()))["8.7.c"]
     assert verdict == "error" and "inconclusive" in reason, (verdict, reason)
