@@ -169,8 +169,9 @@ def test_canary_secrets_appear_in_no_output(pytester: pytest.Pytester,
 
 def test_canary_secrets_appear_in_no_preflight_output(pytester: pytest.Pytester,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    """A dead target: the run ends at its preflight (exit 6), and neither that message nor
-    `doctor` (text or JSON) shows a secret, even one a server would echo in a URL."""
+    """A dead target: the run ends at its preflight (exit 6) with a report of every item
+    not evaluated, and neither that message, the report nor `doctor` (text or JSON) shows a
+    secret, even one a server would echo in a URL."""
     pytester.makefile(".yaml", target="name: canary\nadapters:\n  platform:\n"
                       "    url: http://127.0.0.1:9/${CANARY_KEY}/\n    token: ${CANARY_TOKEN}\n"
                       "  openai: {base_url: 'http://127.0.0.1:9/v1', api_key: '${CANARY_KEY}'}\n")
@@ -186,7 +187,10 @@ def test_canary_secrets_appear_in_no_preflight_output(pytester: pytest.Pytester,
         text = result.stdout.str() + result.stderr.str()
         assert "cannot be evaluated" in text or '"usable": false' in text
         assert CANARY_TOKEN not in text and CANARY_KEY not in text
-    assert not (pytester.path / "reports").exists()
+    for written in (pytester.path / "reports").rglob("*"):
+        if written.is_file():
+            text = written.read_text(errors="replace")
+            assert CANARY_TOKEN not in text and CANARY_KEY not in text, written
 
 
 def test_html_report_shows_every_item_escaped(pytester: pytest.Pytester,

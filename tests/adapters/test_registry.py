@@ -30,8 +30,8 @@ def test_builtins() -> None:
 def test_providers_are_read_from_the_adapters() -> None:
     # Only adapters whose implementations serve a capability are named as its providers.
     assert providers_of("jobs") == ["platform", "kubernetes", "slurm"]
-    assert providers_of("devmachines") == ["platform"]
-    assert providers_of("images") == ["platform"]
+    assert providers_of("devmachines") == ["platform", "kubernetes"]
+    assert providers_of("images") == ["platform", "registry"]
     assert providers_of("registry") == ["registry"]
     assert providers_of("metrics") == ["platform", "prometheus"]
     assert providers_of("no-such-capability") == []
