@@ -36,6 +36,7 @@ import requests
 from pytest_sca.adapters.deadline import (
     MAX_BODY_BYTES,
     BodyTooLarge,
+    Breaker,
     EndpointDown,
     breaker_for,
     read_bounded,
@@ -80,9 +81,11 @@ class VerifyingSession(requests.Session):
     """
 
     max_body: int = MAX_BODY_BYTES
+    #: False for a measurement's session, which must send (and count) every request.
+    breaker_enabled: bool = True
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
-        breaker = breaker_for(request.url or "")
+        breaker = breaker_for(request.url or "") if self.breaker_enabled else Breaker()
         not_sent = breaker.refusal()
         if not_sent is not None:
             raise EndpointDown(not_sent)

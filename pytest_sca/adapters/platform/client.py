@@ -105,12 +105,15 @@ class PlatformClient:
     """One principal's view of the platform API (the target's token, or a user's key)."""
 
     def __init__(self, config: PlatformConfig, context: AdapterContext, *,
-                 credential: str | None = None, _root: _Root | None = None) -> None:
+                 credential: str | None = None, _root: _Root | None = None,
+                 measuring: bool = False) -> None:
         self.config = config
         self.context = context
         self._root = _root or _Root(config)
         token = credential if credential is not None else config.token
         session = VerifyingSession()
+        # A measurement sends every request it counts: no breaker stands in for the answer.
+        session.breaker_enabled = not measuring
         auth = None if config.auth is None else authenticators(
             config.auth, token=token, const=config.constants, session=session,
             timeout=config.timeout, verify=config.verify, scrub=context.redact,
@@ -269,7 +272,7 @@ class PlatformClient:
         """The same principal whose requests are sent once and never retried (measurements
         count every failed request instead of hiding it behind a retry)."""
         return PlatformClient(self.config.model_copy(update={"retries": 0}), self.context,
-                              credential=self.http.token, _root=self._root)
+                              credential=self.http.token, _root=self._root, measuring=True)
 
     def sweep(self, run_id: str) -> list[str]:
         """Remove what run ``run_id`` left (anything labelled with its id), newest kinds first
