@@ -40,6 +40,24 @@ def test_never_reached():
 """
 
 
+def _run_until_ready(pytester: pytest.Pytester, target_file: Path,
+                     platform: Path) -> subprocess.Popen[str]:
+    """Start the evaluation of ``checks`` and wait (30 s at most) until its check wrote
+    ``platform/ready``."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pytest", f"--sca-target={target_file}", "checks",
+         "-p", "no:cacheprovider"],
+        cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 30
+    while not (platform / "ready").exists():
+        if process.poll() is not None or time.monotonic() >= deadline:
+            process.kill()
+            output = process.communicate()[0]
+            raise AssertionError(f"the check never started:\n{output}")
+        time.sleep(0.05)
+    return process
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_interrupted_run_still_cleans_up(pytester: pytest.Pytester, target_file: Path,
                                          signum: int) -> None:
@@ -47,16 +65,8 @@ def test_interrupted_run_still_cleans_up(pytester: pytest.Pytester, target_file:
     platform = pytester.path / "platform"
     platform.mkdir()
     (platform / "not-ours").write_text("a tenant the run did not create")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "pytest", f"--sca-target={target_file}", "checks",
-         "-p", "no:cacheprovider"],
-        cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = _run_until_ready(pytester, target_file, platform)
     try:
-        deadline = time.monotonic() + 30
-        while not (platform / "ready").exists():
-            assert process.poll() is None, process.communicate()[0]
-            assert time.monotonic() < deadline, "the check never started"
-            time.sleep(0.05)
         created = sorted(p.name for p in platform.iterdir() if p.name.startswith("sca-"))
         assert len(created) == 2
         os.kill(process.pid, signum)
@@ -107,19 +117,12 @@ def test_a_second_ctrl_c_waits_for_cleanup_without_a_traceback(
     write_checks(pytester, SLOW_TO_UNDO)
     platform = pytester.path / "platform"
     platform.mkdir()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "pytest", f"--sca-target={target_file}", "checks",
-         "-p", "no:cacheprovider"],
-        cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = _run_until_ready(pytester, target_file, platform)
     try:
-        deadline = time.monotonic() + 30
-        while not (platform / "ready").exists():
-            assert process.poll() is None, process.communicate()[0]
-            assert time.monotonic() < deadline, "the check never started"
-            time.sleep(0.05)
         os.kill(process.pid, signal.SIGINT)
+        deadline = time.monotonic() + 30
         while not (platform / "undoing").exists():
-            assert time.monotonic() < deadline + 30, "cleanup never started"
+            assert time.monotonic() < deadline, "cleanup never started"
             time.sleep(0.02)
         os.kill(process.pid, signal.SIGINT)  # impatient: again, during the cleanup
         output, _ = process.communicate(timeout=30)
