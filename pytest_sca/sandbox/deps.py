@@ -43,7 +43,8 @@ def optional_caller(
 ) -> Principal | None:
     """The caller if a bearer key was sent (401 for an unknown key)."""
     platform: SandboxPlatform = request.app.state.platform
-    outage = platform.perf.management_unavailable()  # the api_unstable fault's outages
+    # the api_unstable fault's outages, api_drops_requests' dropped reads
+    outage = platform.perf.management_unavailable(request.method)
     if outage is not None:
         raise outage
     if credentials is None:

@@ -152,7 +152,7 @@ def share_of_peak(what: str, achieved: float, peak: float) -> float:
     share = achieved / peak
     if share > 1.0:
         raise TargetError(f"{what}: {achieved:.4g} is {share:.0%} of the peak {peak:.4g}: a "
-                          "measurement above the peak means the peak or the timing is wrong (a virtual "
-                          "machine shows its nominal clock, not its boost: declare "
+                          "measurement above the peak means the peak or the timing is wrong (a "
+                          "virtual machine shows its nominal clock, not its boost: declare "
                           "capabilities.perf.cpu.peak_gflops)")
     return share
