@@ -11,6 +11,7 @@ the inference items fail against a server that breaks them.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -61,22 +62,23 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def llama_server() -> Iterator[str]:
-    """llama_cpp.server on loopback; its base URL. Stopped (process group) afterwards."""
+@contextlib.contextmanager
+def _serving_llama(log: Path) -> Iterator[str]:
+    """llama_cpp.server on loopback, its output in ``log``; its base URL. Stopped (process
+    group) afterwards."""
     port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(_gguf()),
-         "--model_alias", ALIAS, "--host", "127.0.0.1", "--port", str(port),
-         "--n_ctx", "2048", "--n_threads", "2", "--verbose", "false"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "llama_cpp.server", "--model", str(_gguf()),
+             "--model_alias", ALIAS, "--host", "127.0.0.1", "--port", str(port),
+             "--n_ctx", "2048", "--n_threads", "2", "--verbose", "false"],
+            stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}/v1"
     try:
         deadline = time.monotonic() + 90
         while True:
             if process.poll() is not None:
-                tail = process.stderr.read()[-500:] if process.stderr else b""
-                raise RuntimeError(f"llama_cpp.server exited: {tail!r}")
+                raise RuntimeError(f"llama_cpp.server exited: {_tail(log)}")
             try:
                 if requests.get(base + "/models", timeout=2).ok:
                     break
@@ -93,8 +95,27 @@ def llama_server() -> Iterator[str]:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=5)
-        if process.stderr:
-            process.stderr.close()
+
+
+def _tail(log: Path, size: int = 2000) -> str:
+    """The end of a server's log, for a failure message."""
+    return log.read_bytes()[-size:].decode("utf-8", "replace") if log.exists() else ""
+
+
+@pytest.fixture(scope="module")
+def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One server for the tests that call the adapter directly."""
+    with _serving_llama(tmp_path_factory.mktemp("llama") / "server.log") as base:
+        yield base
+
+
+@pytest.fixture
+def own_llama_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A server of its own for a whole evaluation (its URL and log): whatever one run leaves
+    it doing cannot slow or stop the next."""
+    log = tmp_path / "server.log"
+    with _serving_llama(log) as base:
+        yield base, log
 
 
 @pytest.fixture
@@ -209,29 +230,41 @@ class MutatingProxy:
         self.server.server_close()
 
 
-def _evaluate(folder: Path, base_url: str, items: frozenset[str] = frozenset()
-              ) -> dict[str, Any]:
+def _evaluate(folder: Path, base_url: str, server_log: Path,
+              items: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """``pytest --sca-target`` on an OpenAI-only target at ``base_url``: item → (verdict,
+    reason). No request may take a minute (each takes seconds here); a run that does not
+    finish shows what it printed and what the server logged."""
     target = folder / "target.yaml"
     target.write_text(yaml.safe_dump({
         "name": "llama", "standard": "saia-aicloud-2025-04-29",
-        "adapters": {"openai": {"base_url": base_url, "timeout": 300}}}), encoding="utf-8")
+        "adapters": {"openai": {"base_url": base_url, "timeout": 60}}}), encoding="utf-8")
     selection = " or ".join(f"clause(id='{i}')" for i in sorted(items))
     command = [sys.executable, "-m", "pytest", f"--sca-target={target}", "-p",
-               "no:cacheprovider", "--sca-json=report.json", "-q",
+               "no:cacheprovider", "--sca-json=report.json", "-v",
                *(["-m", selection] if selection else [])]
-    result = subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=900)
-    assert result.returncode in (0, 1), result.stdout[-3000:] + result.stderr[-3000:]
+    try:
+        result = subprocess.run(command, cwd=folder, capture_output=True, text=True,
+                                timeout=600)
+    except subprocess.TimeoutExpired as stopped:
+        printed = stopped.stdout.decode() if isinstance(stopped.stdout, bytes) else \
+            (stopped.stdout or "")
+        raise AssertionError(f"the evaluation did not finish within 600 s; it printed "
+                             f"{printed[-3000:]}\nthe server logged {_tail(server_log)}") from None
+    assert result.returncode in (0, 1), (result.stdout[-3000:] + result.stderr[-3000:]
+                                         + "\nthe server logged " + _tail(server_log))
     report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
     return {i["id"]: (i["verdict"], i["reason"]) for i in report["items"]}
 
 
-def test_an_openai_only_target_at_llamacpp(tmp_path: Path, llama_server: str) -> None:
+def test_an_openai_only_target_at_llamacpp(tmp_path: Path,
+                                           own_llama_server: tuple[str, Path]) -> None:
     """The whole catalogue against llama.cpp's server alone: the inference items pass; the
     model list is there but without basic information (8.1.b fails, as it should); 7.4.b
     probes its OpenAPI document and fails (a body that is not JSON gets a plain-text 500);
     10.1.a fails (plain HTTP); everything it lacks is not_assessed, fine-tuning with the
     endpoint's own answer as the reason."""
-    report = _evaluate(tmp_path, llama_server)
+    report = _evaluate(tmp_path, *own_llama_server)
     reached = {i: v for i, (v, _) in report.items() if v != "not_assessed"}
     assert {i: reached.get(i) for i in ("8.1.a", "8.2.a", "8.2.b")} == dict.fromkeys(
         ("8.1.a", "8.2.a", "8.2.b"), "pass"), {i: report[i] for i in ("8.1.a", "8.2.a", "8.2.b")}
@@ -243,10 +276,12 @@ def test_an_openai_only_target_at_llamacpp(tmp_path: Path, llama_server: str) ->
         assert "serves no files" in report[item][1], report[item]
 
 
-def test_inference_items_fail_behind_a_mutating_proxy(tmp_path: Path, llama_server: str) -> None:
-    proxy = MutatingProxy(llama_server, frozenset({"history_dropped", "done_dropped"}))
+def test_inference_items_fail_behind_a_mutating_proxy(
+        tmp_path: Path, own_llama_server: tuple[str, Path]) -> None:
+    base_url, server_log = own_llama_server
+    proxy = MutatingProxy(base_url, frozenset({"history_dropped", "done_dropped"}))
     try:
-        report = _evaluate(tmp_path, proxy.base_url, frozenset({"8.2.a", "8.2.b"}))
+        report = _evaluate(tmp_path, proxy.base_url, server_log, frozenset({"8.2.a", "8.2.b"}))
     finally:
         proxy.stop()
     assert report["8.2.a"][0] == "fail" and "did not keep its context" in report["8.2.a"][1]
