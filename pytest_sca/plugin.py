@@ -360,27 +360,37 @@ class RunHooks:
         phase = {"phase": report.when, "clause": clause_id, "verdict": verdict.value,
                  "reason": reason, "duration": round(report.duration, 6),
                  **take_recorded(item)}
-        setattr(report, PHASE_ATTRIBUTE, _encode_phase(phase))
+        # A worker's report crosses to the controller as JSON; in one process the record
+        # itself travels on the report (encoding it 3 times per test was most of the cost).
+        setattr(report, PHASE_ATTRIBUTE,
+                _encode_phase(phase) if _is_worker(item.config) else phase)
         phases: list[dict[str, Any]] = item.stash.setdefault(_PHASES_KEY, [])
         phases.append(phase)
-        shown = resolve_item(clause_id, [outcome.test_so_far(item.nodeid, phases)],
-                             *run.recorded_for(clause_id))
-        if outcome.carries_to_call(report.when, verdict, shown):
-            item.stash[_CARRY_KEY] = reason
-            report.outcome, report.longrepr = "passed", None
+        # What the test shows so far is resolved only for a report that shows it: a passed
+        # setup or teardown shows nothing of its own.
+        if report.when == "setup" and verdict is Verdict.NOT_ASSESSED or \
+                outcome.bears_verdict(report.when, verdict) and report.when != "teardown":
+            shown = resolve_item(clause_id, [outcome.test_so_far(item.nodeid, phases)],
+                                 *run.recorded_for(clause_id))
+            if outcome.carries_to_call(report.when, verdict, shown):
+                item.stash[_CARRY_KEY] = reason
+                report.outcome, report.longrepr = "passed", None
+            elif outcome.bears_verdict(report.when, verdict):
+                reporting.present(report, shown, clause_id)
         elif report.when == "teardown" and verdict is not Verdict.PASS:
+            shown = resolve_item(clause_id, [outcome.test_so_far(item.nodeid, phases)],
+                                 *run.recorded_for(clause_id))
             if shown.verdict is Verdict.WAIVED:  # its cleanup failure is listed apart
                 report.outcome, report.longrepr = "passed", None
             else:
                 reporting.present(report, resolve_item(
                     clause_id, [outcome.test_so_far(item.nodeid, [phase])]), clause_id)
-        elif outcome.bears_verdict(report.when, verdict):
-            reporting.present(report, shown, clause_id)
         if report.when == "teardown":
             del item.stash[_PHASES_KEY]
-            final = resolve_item(clause_id, [outcome.combine_phases(item.nodeid, phases)],
-                                 *run.recorded_for(clause_id))
-            report.user_properties.extend(reporting.junit.test_properties(final))
+            if item.config.option.xmlpath:  # the properties are JUnit's: only for its file
+                final = resolve_item(clause_id, [outcome.combine_phases(item.nodeid, phases)],
+                                     *run.recorded_for(clause_id))
+                report.user_properties.extend(reporting.junit.test_properties(final))
 
     def pytest_report_teststatus(self, report: pytest.TestReport
                                  ) -> tuple[str, str, tuple[str, dict[str, bool]]] | None:
@@ -391,7 +401,8 @@ class RunHooks:
         self.run.reported.add(report.nodeid)
         phase = getattr(report, PHASE_ATTRIBUTE, None)
         if phase is not None:
-            self.run.phases[report.nodeid].append(json.loads(phase))
+            self.run.phases[report.nodeid].append(
+                json.loads(phase) if isinstance(phase, str) else phase)
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
