@@ -385,6 +385,11 @@ class OpenAIConfig(HttpEndpoint):
         description="a second principal's API key (another user or project of the vendor): "
                     "isolation and usage-attribution checks act as it; none = those checks "
                     "are not assessed")
+    other_user_id: str | None = Field(
+        default=None,
+        description="the user id the usage API counts other_key's calls under (OpenAI: the "
+                    "key owner's user-… id); with other_key, the usage items act as that "
+                    "user; none = they need the platform's tenancy")
     admin_key: str | None = Field(
         default=None,
         description="a key allowed to read the organisation's usage (OpenAI: an admin key "

@@ -336,6 +336,12 @@ class ModelUsage(ActsAs, OtherTenant, Protocol):
         """Workflow runs and their durations, with a summary."""
         ...
 
+    def other_tenant_user(self) -> str:
+        """The user id under which usage counts the second principal's calls (the target
+        file declares it: a key-based API cannot say whose a key is); :class:`Unsupported`
+        when none is declared."""
+        ...
+
 
 @runtime_checkable
 class Inference(OtherTenant, Protocol):

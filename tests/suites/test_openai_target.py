@@ -22,13 +22,12 @@ from typing import Any
 import pytest
 import yaml
 
-from ..adapters.openai_double import ADMIN_KEY, KEY_A, KEY_B, DoubleServer
+from ..adapters.openai_double import ADMIN_KEY, KEY_A, KEY_B, PRINCIPALS, DoubleServer
 
 #: Items an OpenAI-compatible API alone can reach (docs/chapter08.md, "Model-as-a-service").
 REACHABLE = {"7.4.a", "7.4.b", "8.1.a", "8.1.b", "8.2.a", "8.2.b", "8.3.a", "8.3.b", "10.1.a"}
-#: Of those, the items that pass on a conforming server (10.1.a fails: the double is plain
-#: HTTP on loopback, as a TLS check must say).
-PASSING = REACHABLE - {"10.1.a"}
+#: With a second key and the user id usage counts it under: usage per user, model, period.
+REACHABLE_WITH_OTHER_KEY = REACHABLE | {"8.8.a", "8.8.b"}
 
 
 def target_file(folder: Path, base_url: str, *, other_key: bool = True,
@@ -38,6 +37,7 @@ def target_file(folder: Path, base_url: str, *, other_key: bool = True,
                                "admin_key": "${DOUBLE_ADMIN_KEY}", "timeout": 30}
     if other_key:
         section["other_key"] = "${DOUBLE_OTHER_KEY}"
+        section["other_user_id"] = PRINCIPALS[KEY_B][1]
     if console:
         section["console_url"] = console
     document = {"name": "openai-double", "standard": "saia-aicloud-2025-04-29",
@@ -90,13 +90,13 @@ def test_openai_only_target_reaches_its_items(tmp_path: Path, double: DoubleServ
                                                      console=double.url + "/")))
     assert len(report) == 97
     reached = {item for item, (verdict, _) in report.items() if verdict != "not_assessed"}
-    assert reached == REACHABLE, {i: report[i] for i in reached ^ REACHABLE}
-    wrong = {i: report[i] for i in PASSING if report[i][0] != "pass"}
+    assert reached == REACHABLE_WITH_OTHER_KEY, {
+        i: report[i] for i in reached ^ REACHABLE_WITH_OTHER_KEY}
+    # All pass on a conforming server but 10.1.a: the double is plain HTTP on loopback.
+    wrong = {i: report[i] for i in reached - {"10.1.a"} if report[i][0] != "pass"}
     assert not wrong, wrong
     assert report["10.1.a"][0] == "fail" and "plain HTTP" in report["10.1.a"][1]
     assert "import" in report["8.4.a"][1], report["8.4.a"]
-    # The second key reaches nothing more yet: 8.8.a/b get their user from tenancy and jobs.
-    assert "tenancy" in report["8.8.a"][1], report["8.8.a"]
     assert not double.double.files and not double.double.tuned, "the run left files or models"
     assert all(job.status in ("succeeded", "cancelled") for job in double.double.jobs.values())
 
@@ -129,9 +129,13 @@ BREAKS = {
 }
 #: The job's failure also leaves 8.3.b without a model: its own run.
 BREAKS_ALONE = {"8.3.a": ("finetune_fails", "ended failed")}
+#: Metering that misses every other request breaks both usage items (the second key's).
+BREAKS_USAGE = {"8.8.a": ("usage_undercounted", "usage rose by"),
+                "8.8.b": ("usage_undercounted", "rose by")}
 
 
-@pytest.mark.parametrize("breaks", [BREAKS, BREAKS_ALONE], ids=["grouped", "8.3.a"])
+@pytest.mark.parametrize("breaks", [BREAKS, BREAKS_ALONE, BREAKS_USAGE],
+                         ids=["grouped", "8.3.a", "usage"])
 def test_items_fail_against_a_server_that_breaks_them(
         tmp_path: Path, breaks: dict[str, tuple[str, str]]) -> None:
     server = DoubleServer(frozenset(fault for fault, _ in breaks.values())).start()

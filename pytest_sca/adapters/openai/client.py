@@ -179,6 +179,10 @@ class Discovery:
         raise self.unsupported(family)
 
 
+#: Methods whose request is sent once more after a connection that broke before any answer.
+_RESENDABLE = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 class OpenAIClient:
     """One principal at one OpenAI-compatible endpoint (``base_url`` ends in ``/v1``)."""
 
@@ -261,14 +265,27 @@ class OpenAIClient:
              params: Mapping[str, Any] | None = None, files: Any = None,
              data: Mapping[str, Any] | None = None, stream: bool = False
              ) -> requests.Response:
-        """One request as sent, never retried; :class:`TargetError` when no answer came."""
-        try:
-            return self.session.request(method, self.url(path), json=json_body, params=params,
-                                        files=files, data=data, stream=stream,
-                                        timeout=self.config.timeout)
-        except requests.RequestException as exc:
-            raise TargetError(self.scrub(f"{method} {self.base_url}{path}: cannot reach the "
-                                         f"target ({type(exc).__name__})")) from None
+        """One request as sent; :class:`TargetError` when no answer came. A read is sent
+        once more only when its connection broke before any answer: servers close an idle
+        kept-alive connection (uvicorn after 5 s), and the pool may hand that one out just
+        as it closes. An answer, a timeout or a write is never sent again."""
+        again = method.upper() in _RESENDABLE and files is None and not stream
+        while True:
+            try:
+                return self.session.request(method, self.url(path), json=json_body,
+                                            params=params, files=files, data=data,
+                                            stream=stream, timeout=self.config.timeout)
+            except requests.ConnectionError as exc:
+                if again and not isinstance(exc, requests.Timeout):
+                    again = False
+                    continue
+                raise TargetError(self._unreachable(method, path, exc)) from None
+            except requests.RequestException as exc:
+                raise TargetError(self._unreachable(method, path, exc)) from None
+
+    def _unreachable(self, method: str, path: str, exc: Exception) -> str:
+        return self.scrub(f"{method} {self.base_url}{path}: cannot reach the target "
+                          f"({type(exc).__name__})")
 
     def call(self, family: str, method: str, path: str, *, json_body: Any = None,
              params: Mapping[str, Any] | None = None, files: Any = None,

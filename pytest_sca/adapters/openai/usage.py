@@ -90,6 +90,14 @@ class OpenAIModelUsage(Facade[OpenAIClient]):
         raise Unsupported("OpenAI's API has no workflows: workflow usage needs the vendor's "
                           "management API (adapters.platform)")
 
+    def other_tenant_user(self) -> str:
+        config = self.subject.config
+        if config.other_key is None or config.other_user_id is None:
+            raise Unsupported("the target file names no second principal whose usage can be "
+                              "read: set adapters.openai.other_key and other_user_id (the "
+                              "user id the usage API counts that key's calls under)")
+        return config.other_user_id
+
     @property
     def has_other_tenant(self) -> bool:
         return self.subject.has_other_tenant

@@ -153,3 +153,7 @@ class PlatformModelUsage(_CreatesItsOwnTenants):
                   user_id: str | None = None) -> WorkflowUsageReport:
         return self.subject.call("workflow_usage.query", since=since, until=until,
                                  user_id=user_id)
+
+    def other_tenant_user(self) -> str:
+        raise Unsupported("the platform adapter names no second principal: a usage check "
+                          "creates its own probe user with tenancy")

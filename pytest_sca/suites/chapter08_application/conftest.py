@@ -19,16 +19,19 @@ from pytest_sca.capabilities import (
     Model,
     Models,
     ModelServices,
+    ModelUsage,
     RefusalReason,
     Refused,
     Resources,
     TargetError,
+    Unsupported,
     WaitTimeout,
     WorkflowApp,
     WorkflowApps,
     wait_for,
 )
 from pytest_sca.fixtures import CheckContext
+from pytest_sca.verdicts import NotAssessed
 
 from ..conftest import MakeProbeUser
 from .probes import tinylm_artifact
@@ -209,20 +212,25 @@ def workflow_app(sca: CheckContext, workflow_apps: WorkflowApps) -> MakeWorkflow
 
 @dataclass
 class ProbeCaller:
-    """A fresh user of the platform and the inference API as that user: its usage is only
-    what the check makes it call."""
+    """A user of the platform and the inference API as that user: a fresh probe user (its
+    usage is only what the check makes it call), or the target file's second principal
+    (whose usage a check compares before and after its own calls)."""
 
     user_id: str
     inference: Inference
 
 
 @pytest.fixture
-def probe_caller(sca: CheckContext, probe_tenant: MakeProbeUser,
-                 inference: Inference) -> Callable[[str], ProbeCaller]:
-    """``probe_caller(suffix)``: a new probe user of a new tenant, calling the inference API
-    with its own key; ``not_assessed`` when the endpoint does not take platform users' keys."""
+def probe_caller(sca: CheckContext, request: pytest.FixtureRequest, inference: Inference,
+                 model_usage: ModelUsage) -> Callable[[str], ProbeCaller]:
+    """``probe_caller(suffix)``: a new probe user of a new tenant (``tenancy``), calling the
+    inference API with its own key; without tenancy, the target file's second principal
+    (``other_key`` with the user id usage counts it under). ``not_assessed`` when the
+    endpoint does not take platform users' keys, or there is neither."""
 
-    def make(suffix: str) -> ProbeCaller:
+    def fresh_user(suffix: str) -> ProbeCaller:
+        # Asked for here, not as a parameter: a target without tenancy has another way.
+        probe_tenant: MakeProbeUser = request.getfixturevalue("probe_tenant")
         user = probe_tenant(suffix)
         caller = inference.acting_as(user.user["api_key"])
         try:
@@ -233,5 +241,17 @@ def probe_caller(sca: CheckContext, probe_tenant: MakeProbeUser,
             sca.not_assessed(f"the inference endpoint refuses a platform user's API key "
                              f"({refusal}): usage per user cannot be attributed to a probe user")
         return ProbeCaller(str(user.user["id"]), caller)
+
+    def make(suffix: str) -> ProbeCaller:
+        try:
+            return fresh_user(suffix)
+        except NotAssessed as no_tenancy:
+            if not inference.has_other_tenant:
+                raise
+            try:
+                user_id = model_usage.other_tenant_user()
+            except Unsupported as undeclared:
+                raise NotAssessed(f"{no_tenancy}; {undeclared}") from None
+            return ProbeCaller(user_id, inference.as_other_tenant())
 
     return make

@@ -125,6 +125,11 @@ def test_requests_and_tokens_are_metered(sca: CheckContext, model_usage: ModelUs
                        f"(metered, reported): {wrong}")
 
 
+def _rise(before: Mapping[str, int], after: Mapping[str, int]) -> dict[str, int]:
+    """How much each count rose between two readings."""
+    return {key: after[key] - before.get(key, 0) for key in after}
+
+
 @pytest.mark.clause("8.8.b")
 @pytest.mark.mutating
 @pytest.mark.parametrize("query", ["user-and-model", "period"])
@@ -132,11 +137,28 @@ def test_usage_by_user_model_and_period(sca: CheckContext, model_usage: ModelUsa
                                         probe_caller: Callable[[str], ProbeCaller],
                                         query: str) -> None:
     """[user-and-model] a probe user calls model A twice and model B once: the query by user
-    and model returns exactly those calls, with the tokens their answers reported;
-    [period] the day around a probe user's 2 calls holds both, the next day none."""
+    and model rises by exactly those calls, with the tokens their answers reported;
+    [period] the day around a probe user's 2 calls rises by both, the next day holds none.
+    Counts are compared before and after the calls, so a second principal that has used the
+    API before is measured by what this check made it do."""
     probe = probe_caller("usage")
     ids = probe.inference.model_ids()
     model_a, model_b = ids[0], (ids[1] if len(ids) > 1 else None)
+
+    def by_model(model: str) -> ModelUsageReport:
+        return model_usage.query(user_id=probe.user_id, model=model)
+
+    def today() -> ModelUsageReport:
+        # Periods a day wide on either side: a clock skew below a day changes nothing.
+        return model_usage.query(user_id=probe.user_id, since=_shifted(days=-1),
+                                 until=_shifted(days=1))
+
+    if query == "period":
+        before = _totals(today(), "8.8.b", user_id=probe.user_id)
+    else:
+        before = _totals(by_model(model_a), "8.8.b", user_id=probe.user_id, model=model_a)
+        before_b = (_totals(by_model(model_b), "8.8.b", user_id=probe.user_id, model=model_b)
+                    if model_b else {})
     reported = dict.fromkeys(TOKENS, 0)
     for _ in range(2):
         answer = probe.inference.chat([{"role": "user", "content": "hello"}], model=model_a,
@@ -144,37 +166,35 @@ def test_usage_by_user_model_and_period(sca: CheckContext, model_usage: ModelUsa
         for key, value in _reported(answer, "8.8.b").items():
             reported[key] += value
     if query == "period":
-        # Periods a day wide on either side: a clock skew below a day changes nothing.
-        today = _totals(_settled(lambda: model_usage.query(
-            user_id=probe.user_id, since=_shifted(days=-1), until=_shifted(days=1)), 2),
-            "8.8.b", user_id=probe.user_id)
+        rise = _rise(before, _totals(_settled(today, before["requests"] + 2), "8.8.b",
+                                     user_id=probe.user_id))
         tomorrow = _totals(model_usage.query(user_id=probe.user_id, since=_shifted(days=1),
                                              until=_shifted(days=2)),
                            "8.8.b", user_id=probe.user_id)
-        sca.evidence("usage by period", {"this period": today, "next period": tomorrow})
-        assert today["requests"] == 2 and tomorrow["requests"] == 0, (
-            f"[8.8.b] usage by period returned {today['requests']} requests for the day of the "
-            f"probe's 2 calls and {tomorrow['requests']} for the next day")
+        sca.evidence("usage by period", {"this period's rise": rise, "next period": tomorrow})
+        assert rise["requests"] == 2 and tomorrow["requests"] == 0, (
+            f"[8.8.b] usage by period rose by {rise['requests']} requests for the day of the "
+            f"probe's 2 calls and holds {tomorrow['requests']} for the next day")
         return
     if model_b:
         probe.inference.chat([{"role": "user", "content": "hello"}], model=model_b,
                              max_tokens=8)
-    by_a = _settled(lambda: model_usage.query(user_id=probe.user_id, model=model_a), 2)
-    sca.evidence("usage by user and model", {"model A": model_a, "by_a": by_a,
-                                             "answers reported": reported})
-    totals = _totals(by_a, "8.8.b", user_id=probe.user_id, model=model_a)
-    assert totals["requests"] == 2, (
-        f"[8.8.b] usage filtered by user and model returned {totals['requests']} requests; "
+    by_a = _settled(lambda: by_model(model_a), before["requests"] + 2)
+    sca.evidence("usage by user and model", {"model A": model_a, "before": before,
+                                             "by_a": by_a, "answers reported": reported})
+    rise = _rise(before, _totals(by_a, "8.8.b", user_id=probe.user_id, model=model_a))
+    assert rise["requests"] == 2, (
+        f"[8.8.b] usage filtered by user and model rose by {rise['requests']} requests; "
         "the probe made 2")
-    wrong = {k: (totals[k], reported[k]) for k in reported if totals[k] != reported[k]}
+    wrong = {k: (rise[k], reported[k]) for k in reported if rise[k] != reported[k]}
     assert not wrong, (f"[8.8.b] usage filtered by user and model counts other tokens than "
                        f"the probe's answers reported (metered, reported): {wrong}")
     if model_b:
-        by_b = _totals(_settled(lambda: model_usage.query(user_id=probe.user_id,
-                                                          model=model_b), 1),
-                       "8.8.b", user_id=probe.user_id, model=model_b)
-        assert by_b["requests"] == 1, (
-            f"[8.8.b] usage filtered by model {model_b} returned {by_b['requests']} "
+        rise_b = _rise(before_b, _totals(
+            _settled(lambda: by_model(model_b), before_b["requests"] + 1),
+            "8.8.b", user_id=probe.user_id, model=model_b))
+        assert rise_b["requests"] == 1, (
+            f"[8.8.b] usage filtered by model {model_b} rose by {rise_b['requests']} "
             "requests; the probe made 1")
 
 
