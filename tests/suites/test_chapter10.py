@@ -249,3 +249,38 @@ def test_an_mfa_refusal_must_name_the_second_factor(code: str, message: str,
 
     refusal = Refused("POST /console/sessions", 401, code, message)
     assert names_second_factor(refusal) is names
+
+
+class _Console:
+    """Only what the MFA control uses: a policy that may refuse to go off, and a login."""
+
+    def __init__(self, can_switch_off: bool, login_refused: bool) -> None:
+        self.required = True
+        self.can_switch_off = can_switch_off
+        self.login_refused = login_refused
+
+    def set_mfa_policy(self, required: bool) -> bool:
+        self.required = required or not self.can_switch_off
+        return self.required
+
+    def mfa_policy(self) -> bool:
+        return self.required
+
+    def console_login(self, otp: str | None = None) -> dict[str, str]:
+        if self.login_refused:
+            raise Refused("POST /console/sessions", 403, "account_locked", "locked")
+        return {"session": "cs-1"}
+
+
+def test_the_mfa_control_runs_even_when_mfa_starts_required() -> None:
+    """MFA required to begin with no longer skips the control: it is switched off and the
+    user must log in (else ``error``); a platform that cannot switch it off is noted."""
+    from pytest_sca.suites.chapter10_security.test_10_2_access import mfa_control
+
+    works = _Console(can_switch_off=True, login_refused=False)
+    assert mfa_control(works, works).startswith("logged in")  # type: ignore[arg-type]
+    locked = _Console(can_switch_off=True, login_refused=True)
+    with pytest.raises(TargetError, match=r"\[10\.2\.b\] control failed"):
+        mfa_control(locked, locked)  # type: ignore[arg-type]
+    fixed = _Console(can_switch_off=False, login_refused=True)
+    assert mfa_control(fixed, fixed).startswith("not run")  # type: ignore[arg-type]

@@ -129,7 +129,7 @@ def names_second_factor(refusal: Refused) -> bool:
     return MFA_REFUSAL.search(refusal_text(refusal)) is not None
 
 
-def _mfa_control(security: Security, console: Security) -> str:
+def mfa_control(security: Security, console: Security) -> str:
     """Control: with MFA switched off the probe user logs in (else ``error``), so that a
     refusal once MFA is required is MFA's. A platform that cannot switch MFA off is still
     assessed, by the refusal naming the second factor."""
@@ -152,7 +152,7 @@ def test_console_can_require_mfa(sca: CheckContext, security: Security,
     for access, by a refusal that names the second factor; the earlier policy is restored."""
     user = probe_tenant("mfa")
     console = security.acting_as(user.user["api_key"])
-    control = _mfa_control(security, console)
+    control = mfa_control(security, console)
     assert security.set_mfa_policy(True) is True and security.mfa_policy() is True, (
         "[10.2.b] console MFA cannot be required: the policy does not read back as required")
     otp = None if factor == "no-second-factor" else f"{secrets.randbelow(10**6):06d}"
