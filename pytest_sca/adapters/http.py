@@ -41,7 +41,13 @@ from pytest_sca.adapters.deadline import (
     breaker_for,
     read_bounded,
 )
-from pytest_sca.adapters.mapping import Reply, Template, TemplateFailure, resolve_pointer
+from pytest_sca.adapters.mapping import (
+    Reply,
+    Template,
+    TemplateFailure,
+    error_envelope,
+    resolve_pointer,
+)
 from pytest_sca.adapters.signing import SignableRequest, Signer, make_signer
 from pytest_sca.capabilities import Refused, TargetError
 
@@ -536,7 +542,10 @@ class HttpClient:
                               self._scrub(_snippet(message)))
         if 400 <= status < 500:
             code, message = self._error_fields(response)
-            raise Refused(f"{method} {path}", status, code, self._scrub(message))
+            enveloped = error_envelope(response.text, [self.error_shape.code],
+                                       [self.error_shape.message]) is not None
+            raise Refused(f"{method} {path}", status, code, self._scrub(message),
+                          enveloped=enveloped)
         if status >= 300:
             raise TargetError(
                 self._scrub(

@@ -104,15 +104,18 @@ class Refused(Exception):
     ``what`` names the request (``POST /api/v1/jobs``, ``kubernetes create job``),
     ``status`` the protocol status when there is one (HTTP), ``code`` the
     target's machine-readable error code, ``reason`` its class. The message is
-    one line and never carries a secret (adapters redact it).
+    one line and never carries a secret (adapters redact it). ``enveloped`` says
+    whether the answer carried its code and message where the platform documents
+    them (its error envelope); ``None`` where the transport has no such envelope.
     """
 
     def __init__(self, what: str, status: int | None, code: str | None, message: str,
-                 reason: RefusalReason | None = None) -> None:
+                 reason: RefusalReason | None = None, *, enveloped: bool | None = None) -> None:
         self.what = what
         self.status = status
         self.code = code
         self.message = message
+        self.enveloped = enveloped
         self.reason = reason if reason is not None else classify(status, code)
         super().__init__(f"{what} answered {status if status is not None else '-'} "
                          f"{code or '-'} ({self.reason}): {message}")

@@ -22,6 +22,8 @@ class Tenant(TypedDict, total=False):
     name: str
     labels: dict[str, str]
     created_at: str
+    #: The organisation unit the tenant belongs to, where the platform names one apart.
+    org_unit: str
 
 
 class User(TypedDict, total=False):

@@ -46,7 +46,7 @@ from pytest_sca.sandbox.auth import ROLES
 from pytest_sca.sandbox.core import SandboxPlatform
 from pytest_sca.sandbox.deps import API, Caller, OptionalCaller
 from pytest_sca.sandbox.devtools import leaked_traceback
-from pytest_sca.sandbox.errors import ApiError
+from pytest_sca.sandbox.errors import ApiError, UnenvelopedError
 from pytest_sca.sandbox.faults import Fault
 from pytest_sca.sandbox.schemas import documented
 
@@ -155,6 +155,8 @@ def create_app(platform: SandboxPlatform) -> FastAPI:
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        if isinstance(exc, UnenvelopedError):
+            return JSONResponse({"detail": exc.message}, status_code=exc.status)
         return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status)
 
     @app.exception_handler(StarletteHTTPException)

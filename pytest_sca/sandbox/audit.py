@@ -2,14 +2,25 @@
 
 The API's audit middleware records every authenticated mutation with its
 outcome; the security area records dataset reads itself. Nothing is recorded
-under the ``audit_log_off`` fault.
+under the ``audit_log_off`` fault; under ``audit_clock_skewed`` entries are stamped an hour late.
 """
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from pytest_sca.sandbox.auth import Principal
 from pytest_sca.sandbox.faults import Fault, Faults
 from pytest_sca.sandbox.store import Document, Store, new_id, utc_now
+
+#: How late the audit log's clock runs under ``audit_clock_skewed``.
+AUDIT_SKEW = timedelta(hours=1)
+
+
+def skewed(time: str, by: timedelta) -> str:
+    """A time of :func:`utc_now` moved by ``by``, in the same format."""
+    moved = datetime.fromisoformat(time.replace("Z", "+00:00")) + by
+    return moved.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class AuditLog:
@@ -25,6 +36,8 @@ class AuditLog:
         if Fault.AUDIT_LOG_OFF in self.faults:
             return
         now = utc_now()
+        if Fault.AUDIT_CLOCK_SKEWED in self.faults:
+            now = skewed(now, AUDIT_SKEW)
         self.store.put("audit", {
             "id": new_id("audit"),
             "time": now,

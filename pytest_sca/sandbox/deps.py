@@ -10,7 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from pytest_sca.sandbox.auth import Principal
 from pytest_sca.sandbox.core import SandboxPlatform
-from pytest_sca.sandbox.errors import ApiError
+from pytest_sca.sandbox.errors import ApiError, UnenvelopedError
 from pytest_sca.sandbox.faults import Fault
 from pytest_sca.sandbox.store import Document
 
@@ -51,9 +51,15 @@ def optional_caller(
         return None
     who = platform.tenancy.authenticate(credentials.credentials)
     if who is None:
-        raise ApiError(401, "unauthorized", _refusal(platform, "invalid API key"))
+        raise _unauthorized(platform, "invalid API key")
     request.state.principal = who
     return who
+
+
+def _unauthorized(platform: SandboxPlatform, message: str) -> ApiError:
+    """The 401 of an authentication refusal (``auth_errors_unenveloped``: a bare body)."""
+    kind = UnenvelopedError if Fault.AUTH_ERRORS_UNENVELOPED in platform.faults else ApiError
+    return kind(401, "unauthorized", _refusal(platform, message))
 
 
 def _refusal(platform: SandboxPlatform, message: str) -> str:
@@ -69,8 +75,7 @@ def caller(request: Request,
            who: Annotated[Principal | None, Depends(optional_caller)]) -> Principal:
     """The authenticated caller (401 without a key)."""
     if who is None:
-        raise ApiError(401, "unauthorized",
-                       _refusal(request.app.state.platform, "missing bearer API key"))
+        raise _unauthorized(request.app.state.platform, "missing bearer API key")
     return who
 
 

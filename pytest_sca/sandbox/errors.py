@@ -21,3 +21,8 @@ def not_found(what: str) -> ApiError:
 def forbidden(message: str) -> ApiError:
     """403 ``forbidden``."""
     return ApiError(403, "forbidden", message)
+
+
+class UnenvelopedError(ApiError):
+    """An error the API answers as a bare ``{"detail": message}``, outside its documented
+    envelope (the ``auth_errors_unenveloped`` fault)."""

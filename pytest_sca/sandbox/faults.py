@@ -465,6 +465,25 @@ class Fault(str, enum.Enum):
         "readonly_stop_carried_out",
         "a read-only user's job stop is answered 403 but the job is stopped anyway",
     )
+    MFA_LOCKS_CONSOLE_ACCOUNTS = (
+        "mfa_locks_console_accounts",
+        "requiring console MFA locks every account (403 account_locked) instead of asking for "
+        "a second factor",
+    )
+    AUTH_ERRORS_UNENVELOPED = (
+        "auth_errors_unenveloped",
+        "refusals of a missing or bad API key answer a bare {\"detail\": …} body, outside the "
+        "documented error envelope",
+    )
+    ASSETS_FILED_UNDER_PLATFORM = (
+        "assets_filed_under_platform",
+        "the asset inventory files every tenant's assets under the org unit platform, not the "
+        "tenant's own",
+    )
+    AUDIT_CLOCK_SKEWED = (
+        "audit_clock_skewed",
+        "the audit log stamps its entries one hour late",
+    )
 
     # workflow services: ComfyUI-compatible endpoint and workflow applications
     WORKFLOW_INVALID_JSON_ACCEPTED = (

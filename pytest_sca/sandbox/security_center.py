@@ -85,8 +85,10 @@ class SecurityCenter:
                 risk = ({"status": "unknown", "findings": []}
                         if Fault.ASSET_RISK_NOT_ASSESSED in self.faults
                         else risk_of(kind, doc))
+                unit = ("platform" if Fault.ASSETS_FILED_UNDER_PLATFORM in self.faults
+                        else units.get(owner, owner))
                 items.append({"id": doc["id"], "kind": asset_kind, "name": doc.get("name", ""),
-                              "tenant_id": owner, "org_unit": units.get(owner, owner),
+                              "tenant_id": owner, "org_unit": unit,
                               "labels": doc.get("labels", {}), "risk": risk})
         return items
 
@@ -102,6 +104,8 @@ class SecurityCenter:
 
     def console_login(self) -> Document:
         """A console session for an authenticated key (401 while MFA is required)."""
+        if self.mfa_required() and Fault.MFA_LOCKS_CONSOLE_ACCOUNTS in self.faults:
+            raise ApiError(403, "account_locked", "this console account is locked")
         if self.mfa_required() and Fault.MFA_NOT_ENFORCED not in self.faults:
             # No user has a second factor enrolled in the sandbox: every code is wrong.
             raise ApiError(401, "mfa_required",

@@ -14,7 +14,8 @@ import json
 import random
 import re
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import TypedDict, cast
 
 from pytest_sca.capabilities import Job, Jobs, Node, RefusalReason, Refused, Resources
@@ -84,6 +85,45 @@ def leaked_internals(text: str) -> list[str]:
 def refusal_text(refusal: Refused) -> str:
     """Everything a refusal carried back from the target: its code and message."""
     return f"{refusal.code or ''} {refusal.message}"
+
+
+# --- times the platform records ----------------------------------------------------------------
+
+#: How far the platform's clock may be from the runner's when a recorded time is compared with
+#: the window of the call that caused it.
+CLOCK_SLACK = timedelta(seconds=1)
+
+
+def parse_time(text: str) -> datetime | None:
+    """An ISO 8601 time (``Z`` or an offset; naive read as UTC), or None when it is not one."""
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except (TypeError, ValueError):
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class CallWindow:
+    """When the check's calls were made, as the platform may record them: opened before the
+    first call, :meth:`close` d after the last, each end widened by :data:`CLOCK_SLACK`."""
+
+    started: datetime = field(default_factory=lambda: _now() - CLOCK_SLACK)
+    finished: datetime | None = None
+
+    def close(self) -> None:
+        """The calls are done: the window ends now (plus the slack)."""
+        self.finished = _now() + CLOCK_SLACK
+
+    def holds(self, value: object) -> bool:
+        """Whether ``value`` is a time inside the closed window."""
+        when = parse_time(str(value))
+        return (when is not None and self.finished is not None
+                and self.started <= when <= self.finished)
 
 
 #: A job that holds its resources for a minute and does nothing: work a check acts on while

@@ -77,6 +77,21 @@ def test_404_and_403_are_api_errors_with_status_and_code(server: StubServer) -> 
     assert not isinstance(missing.value, TargetError)
 
 
+def test_a_refusal_says_whether_it_came_in_the_documented_envelope(server: StubServer) -> None:
+    """10.2.b checks refusals against the documented error envelope: the client says whether
+    the code and the message were where the error shape documents them."""
+    with pytest.raises(Refused) as documented:
+        client(server.url).request("GET", "/forbidden")
+    assert documented.value.enveloped is True
+    with pytest.raises(Refused) as vendor:
+        client(server.url).request("GET", "/vendor-error")
+    assert vendor.value.enveloped is False
+    with pytest.raises(Refused) as shaped:
+        client(server.url, error_shape=ErrorShape("/fault/reason", "/fault/detail")).request(
+            "GET", "/vendor-error")
+    assert shaped.value.enveloped is True
+
+
 def test_vendor_error_shape(server: StubServer) -> None:
     http = client(server.url, error_shape=ErrorShape("/fault/reason", "/fault/detail"))
     with pytest.raises(Refused) as conflict:

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from pytest_sca.capabilities import Attempt, Refused, TargetError
 from pytest_sca.sandbox import launch
 from pytest_sca.sandbox.netiso import NO_NAMESPACES_SWITCH, unsupported_reason
 from pytest_sca.sandbox.security import TLS_SWITCH
@@ -45,6 +46,11 @@ ALSO_BREAKS = [
     ("10.2.b", "api_key_secret_not_checked", "a real key id with a wrong secret was accepted"),
     ("10.2.b", "auth_errors_leak_internals", "shows server internals"),
     ("10.2.c", "readonly_stop_carried_out", "was refused (403) but carried out"),
+    ("10.2.b", "mfa_locks_console_accounts", "refused without naming the second factor"),
+    ("10.2.b", "auth_errors_unenveloped", "is not in the platform's documented error envelope"),
+    ("10.2.g", "assets_filed_under_platform", "listed under org unit 'platform', not the probe"),
+    ("10.1.c", "audit_clock_skewed", "has a time inside the read's window"),
+    ("10.2.d", "audit_clock_skewed", "with a time inside the call's window"),
 ]
 #: Items the sandbox's target file settles by evidence (automated parts pass).
 MANUAL = {"10.2.a"}
@@ -186,3 +192,95 @@ def test_a_wrong_secret_keeps_the_key_id() -> None:
     assert wrong != key and len(wrong) == len(key)
     assert wrong[:-SECRET_TAIL] == key[:-SECRET_TAIL]
     assert all(a != b for a, b in zip(wrong[-SECRET_TAIL:], key[-SECRET_TAIL:], strict=True))
+
+
+@pytest.mark.parametrize(("detail", "isolated"), [
+    ("timeout timed out", True),
+    ("EHOSTUNREACH [Errno 113] No route to host", True),
+    ("ECONNREFUSED [Errno 111] Connection refused", True),
+    ("EPERM [Errno 1] Operation not permitted", True),
+    ("ENETUNREACH [Errno 101] Network is unreachable", False),
+    ("gaierror [Errno -2] Name or service not known", False),
+    ("OSError something else", False),
+])
+def test_only_a_failure_isolation_causes_counts_as_isolation(detail: str, isolated: bool) -> None:
+    """Tenant A's client stopped by a drop, a refusal or no route is isolation; its own network
+    unreachable or a name not resolved says nothing about it (the check is ``error``)."""
+    from pytest_sca.suites.chapter10_security.test_10_2_network import stopped_by_isolation
+
+    assert stopped_by_isolation(("unreachable", detail)) is isolated
+    assert stopped_by_isolation(("reached", "sca-net-1234")) is False
+
+
+class _Storage:
+    """Only what the owner-read control uses: ``get`` answers a fixed attempt."""
+
+    def __init__(self, attempt: Attempt) -> None:
+        self.attempt = attempt
+
+    def get(self, key: str, as_other_tenant: bool = False) -> Attempt:
+        return self.attempt
+
+
+@pytest.mark.parametrize("attempt", [Attempt(404, "NoSuchKey"), Attempt(200, "", b"other"),
+                                     Attempt(403, "AccessDenied")],
+                         ids=["never-stored", "other-content", "owner-refused"])
+def test_an_object_its_owner_cannot_read_back_is_inconclusive(attempt: Attempt) -> None:
+    """A 404 to everyone for an object that was never stored is no proof of protection: the
+    owner-read control makes 10.1.b ``error`` (TargetError), never a pass."""
+    from pytest_sca.suites.chapter10_security.test_10_1_data import owner_reads_back
+
+    with pytest.raises(TargetError, match=r"\[10\.1\.b\] control failed before the probe"):
+        owner_reads_back(_Storage(attempt), "k", b"sca isolation probe",  # type: ignore[arg-type]
+                         "before the probe")
+    owner_reads_back(_Storage(Attempt(200, "", b"sca isolation probe")),  # type: ignore[arg-type]
+                     "k", b"sca isolation probe", "before the probe")
+
+
+@pytest.mark.parametrize(("code", "message", "names"), [
+    ("mfa_required", "this console requires a second factor (TOTP) for every user", True),
+    ("unauthorized", "请输入多因素认证动态口令", True),
+    ("account_locked", "this console account is locked", False),
+    ("forbidden", "wrong password", False),
+])
+def test_an_mfa_refusal_must_name_the_second_factor(code: str, message: str,
+                                                    names: bool) -> None:
+    from pytest_sca.suites.chapter10_security.test_10_2_access import names_second_factor
+
+    refusal = Refused("POST /console/sessions", 401, code, message)
+    assert names_second_factor(refusal) is names
+
+
+class _Console:
+    """Only what the MFA control uses: a policy that may refuse to go off, and a login."""
+
+    def __init__(self, can_switch_off: bool, login_refused: bool) -> None:
+        self.required = True
+        self.can_switch_off = can_switch_off
+        self.login_refused = login_refused
+
+    def set_mfa_policy(self, required: bool) -> bool:
+        self.required = required or not self.can_switch_off
+        return self.required
+
+    def mfa_policy(self) -> bool:
+        return self.required
+
+    def console_login(self, otp: str | None = None) -> dict[str, str]:
+        if self.login_refused:
+            raise Refused("POST /console/sessions", 403, "account_locked", "locked")
+        return {"session": "cs-1"}
+
+
+def test_the_mfa_control_runs_even_when_mfa_starts_required() -> None:
+    """MFA required to begin with no longer skips the control: it is switched off and the
+    user must log in (else ``error``); a platform that cannot switch it off is noted."""
+    from pytest_sca.suites.chapter10_security.test_10_2_access import mfa_control
+
+    works = _Console(can_switch_off=True, login_refused=False)
+    assert mfa_control(works, works).startswith("logged in")  # type: ignore[arg-type]
+    locked = _Console(can_switch_off=True, login_refused=True)
+    with pytest.raises(TargetError, match=r"\[10\.2\.b\] control failed"):
+        mfa_control(locked, locked)  # type: ignore[arg-type]
+    fixed = _Console(can_switch_off=False, login_refused=True)
+    assert mfa_control(fixed, fixed).startswith("not run")  # type: ignore[arg-type]

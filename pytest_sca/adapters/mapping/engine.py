@@ -193,7 +193,7 @@ class _Run:
                 if isinstance(failure, Refused) and len(steps) > 1:
                     raise Refused(f"{self.name} step {step.name or index + 1}: {failure.what}",
                                   failure.status, failure.code, failure.message,
-                                  failure.reason) from None
+                                  failure.reason, enveloped=failure.enveloped) from None
                 raise
             if step.name:
                 self.answers[step.name] = reply.body

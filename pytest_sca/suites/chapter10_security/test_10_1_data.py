@@ -28,7 +28,7 @@ from pytest_sca.probes.personal_data import probe_document, synthetic_people
 from pytest_sca.probes.tls import probe_endpoint
 
 from ..conftest import MakeProbeUser
-from ..library import READ_DENIED
+from ..library import READ_DENIED, CallWindow
 
 PEOPLE = 5
 
@@ -40,7 +40,7 @@ def test_sensitive_data_is_identified_masked_and_audited(
 ) -> None:
     """Ingest a file of synthetic phone, ID-card and bank-card numbers: the platform flags it
     sensitive, its masked view keeps every record but shows none of the values, and the
-    read is in the audit log under the reader."""
+    read is in the audit log under the reader, at a time inside the read's window."""
     people = synthetic_people(PEOPLE)
     user = probe_tenant("dlp")
     data = security.acting_as(user.user["api_key"])
@@ -52,7 +52,9 @@ def test_sensitive_data_is_identified_masked_and_audited(
         f"[10.1.c] a file of {PEOPLE} phone, ID-card and bank-card numbers was not classified "
         f"sensitive: {classification}")
 
+    window = CallWindow()
     masked = data.read(dataset["id"], view="masked")
+    window.close()
     values = [v for person in people for v in person.values()]
     shown = sum(1 for value in values if value in masked)
     records = sum(1 for index in range(PEOPLE) if f"probe-person-{index}" in masked)
@@ -78,6 +80,10 @@ def test_sensitive_data_is_identified_masked_and_audited(
     sca.evidence("audit entries of the read", found)
     assert found, (f"[10.1.c] the read of sensitive dataset {dataset['id']} by {actor} is not "
                    f"in the audit log after {delay:.0f} s")
+    assert any(window.holds(e.get("time")) for e in found), (
+        f"[10.1.c] no audit entry of the read of dataset {dataset['id']} has a time inside the "
+        f"read's window ({window.started:%H:%M:%S}–{window.finished:%H:%M:%S} UTC): "
+        f"{[e.get('time') for e in found]}")
 
 
 #: Transports whose endpoint is an HTTP(S) URL, with the config field that holds it.
@@ -229,18 +235,36 @@ EXPOSURES: dict[str, Callable[[Storage, str], str | None]] = {
     "public-acl": _public_acl, "presigned-expiry": _presigned_expiry}
 
 
+#: The probe object's content: the owner must read exactly this back.
+ISOLATION_PROBE = b"sca isolation probe"
+
+
+def owner_reads_back(storage: Storage, key: str, content: bytes, when: str) -> None:
+    """Control: the owner reads the probe object back with its content, so that a refusal to
+    another principal is about access, not about an object that is not there (else
+    ``error``: nothing was learnt)."""
+    read = storage.get(key)
+    if not read.allowed or read.body != content:
+        got = f"{len(read.body)} bytes" if read.body is not None else "no body"
+        raise TargetError(f"[10.1.b] control failed {when}: the owner cannot read back the probe "
+                          f"object {key} ({read.status} {read.code or ''}, {got})")
+
+
 @pytest.mark.clause("10.1.b")
 @pytest.mark.mutating
 @pytest.mark.parametrize("way", list(EXPOSURES))
 def test_tenant_objects_are_not_readable_by_others(sca: CheckContext, storage: Storage,
                                                    way: str) -> None:
-    """The probe object cannot be read anonymously or with another tenant's key (refused for
-    access, not for another reason), the bucket has no public policy or ACL grant, and a
-    presigned URL works fresh and stops working once expired."""
+    """The probe object, read back by its owner before and after (control), cannot be read
+    anonymously or with another tenant's key (refused for access, not for another reason),
+    the bucket has no public policy or ACL grant, and a presigned URL works fresh and stops
+    working once expired."""
     key = sca.name(f"isolation-{way}")
-    written = storage.put(key, b"sca isolation probe")
+    written = storage.put(key, ISOLATION_PROBE)
     if not written.allowed:
         raise TargetError(f"[10.1.b] the probe object could not be written ({written})")
+    owner_reads_back(storage, key, ISOLATION_PROBE, "before the probe")
     leak = EXPOSURES[way](storage, key)
     sca.evidence("exposure of the probe object", {"way": way, "found": leak or "none"})
     assert leak is None, f"[10.1.b] tenant data is exposed: {leak}"
+    owner_reads_back(storage, key, ISOLATION_PROBE, "after the probe")

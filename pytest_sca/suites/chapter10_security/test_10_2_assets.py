@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_sca.capabilities import Asset, Assets, Security
+from pytest_sca.capabilities import Asset, Assets, Security, Tenancy
 from pytest_sca.fixtures import CheckContext
 from pytest_sca.probes.personal_data import probe_document, synthetic_people
 
@@ -14,10 +14,20 @@ from ..conftest import MakeProbeUser
 RISK_ORDER = ("low", "medium", "high", "critical")
 
 
+def tenant_org_units(tenancy: Tenancy, tenant_id: str) -> set[str]:
+    """The names the probe tenant's organisation unit may go by: the org unit its record
+    declares, else the tenant itself (its id or its name)."""
+    tenant = tenancy.get_tenant(tenant_id)
+    declared = tenant.get("org_unit")
+    if declared:
+        return {str(declared)}
+    return {str(name) for name in (tenant_id, tenant.get("id"), tenant.get("name")) if name}
+
+
 @pytest.mark.clause("10.2.g")
 @pytest.mark.mutating
 def test_assets_are_inventoried_with_risk(sca: CheckContext, security: Security, assets: Assets,
-                                          probe_tenant: MakeProbeUser) -> None:
+                                          tenancy: Tenancy, probe_tenant: MakeProbeUser) -> None:
     """Two probe datasets (one with synthetic personal data) appear in the asset inventory under
     one org unit, that of the probe tenant, each with a risk status; the sensitive one ranks
     higher."""
@@ -45,7 +55,13 @@ def test_assets_are_inventoried_with_risk(sca: CheckContext, security: Security,
         assert status in RISK_ORDER, (
             f"[10.2.g] the {what} dataset has no risk status (got {status!r})")
         statuses[what] = RISK_ORDER.index(str(status))
-    # Two datasets of one tenant belong to one organisation unit.
+    # Two datasets of one tenant belong to one organisation unit: the tenant's own.
     assert len(units) == 1, f"[10.2.g] the probe tenant's two datasets are in org units {units}"
+    expected = tenant_org_units(tenancy, user.tenant_id)
+    sca.evidence("org unit of the probe tenant", {"expected": sorted(expected),
+                                                   "listed": sorted(units)})
+    assert units <= expected, (
+        f"[10.2.g] the probe tenant's datasets are listed under org unit {units.pop()!r}, not "
+        f"the probe tenant's ({' or '.join(sorted(expected))})")
     assert statuses["sensitive"] > statuses["plain"], (
         "[10.2.g] a dataset holding personal data is rated no riskier than a plain one")

@@ -47,22 +47,40 @@ while time.monotonic() < deadline:
         conn.sendall(token + b"\n")
     print(f"sca-served: {peer[0]}", flush=True)
 """
-#: Connects (bounded) to SCA_NET_SERVICE=host:port and prints what happened.
+#: Connects (bounded) to SCA_NET_SERVICE=host:port and prints what happened: ``reached`` and
+#: the answer once a connection is made (even if no answer follows), else ``unreachable`` and
+#: how it failed (``timeout``, ``gaierror`` or the errno's name, then the error's text).
 CLIENT = r"""
-import os, socket
+import errno, os, socket
 host, port = os.environ["SCA_NET_SERVICE"].rsplit(":", 1)
 timeout = float(os.environ["SCA_NET_TIMEOUT_S"])
 try:
-    with socket.create_connection((host, int(port)), timeout=timeout) as conn:
-        conn.settimeout(timeout)
-        answer = conn.recv(256).decode("utf-8", "replace").strip()
-    print(f"sca-reached: {answer}", flush=True)
+    conn = socket.create_connection((host, int(port)), timeout=timeout)
+except socket.timeout as exc:
+    print(f"sca-unreachable: timeout {exc}", flush=True)
+except socket.gaierror as exc:
+    print(f"sca-unreachable: gaierror {exc}", flush=True)
 except OSError as exc:
-    print(f"sca-unreachable: {type(exc).__name__}: {exc}", flush=True)
+    kind = errno.errorcode.get(exc.errno or 0, type(exc).__name__)
+    print(f"sca-unreachable: {kind} {exc}", flush=True)
+else:
+    with conn:
+        conn.settimeout(timeout)
+        try:
+            answer = conn.recv(256).decode("utf-8", "replace").strip()
+        except OSError as exc:
+            answer = f"(connected, no answer: {type(exc).__name__})"
+    print(f"sca-reached: {answer}", flush=True)
 """
 _LISTENING = re.compile(r"sca-listening: (\d+)")
 _OUTCOME = re.compile(r"sca-(reached|unreachable): ?(.*)")
 _NO_ISOLATION = ("none", "absent", "no", False)
+#: How a connection fails when a network policy stops it: unanswered (dropped), refused, no
+#: route to the host (the segment forwards nothing to it), or forbidden by a filter. Anything
+#: else (a name not resolved, the client's own network unreachable) says nothing about
+#: isolation.
+ISOLATING_FAILURES = frozenset({"timeout", "ETIMEDOUT", "ECONNREFUSED", "EHOSTUNREACH",
+                                "EACCES", "EPERM"})
 ASSESSABLE = ("declare `capabilities.network.isolation` in the target file and map "
               "`network.policy` and `jobs.submit_networked` (a job run in the caller's tenant "
               "network whose answer gives `network.address`) to make 10.2.f assessable")
@@ -120,12 +138,46 @@ def _connect_from(sca: CheckContext, user: ProbeUser, network: Network, service:
     return found.group(1), found.group(2)
 
 
+def stopped_by_isolation(outcome: tuple[str, str]) -> bool:
+    """Whether a client that did not reach the service was stopped the way isolation stops a
+    connection (:data:`ISOLATING_FAILURES`), from the client's ``unreachable`` detail."""
+    kind, detail = outcome
+    return kind == "unreachable" and detail.split(" ", 1)[0] in ISOLATING_FAILURES
+
+
+def _serve(sca: CheckContext, user: ProbeUser, network: Network, token: str, what: str,
+           probe_image: str) -> str:
+    """Start the probe service in ``user``'s tenant network: its ``address:port``."""
+    service = network.acting_as(user.user["api_key"]).run_in_tenant_network(
+        sca.name(f"net-service-{what}"), probe_image, ["python", "-c", SERVICE], SMALL,
+        env={"SCA_NET_TOKEN": token, "SCA_NET_SERVE_S": str(SERVE_S)}, labels=sca.labels)
+    address = (service.get("network") or {}).get("address")
+    if not address:
+        raise TargetError(f"[10.2.f] job {service['id']} in tenant {what}'s network has no "
+                          f"network.address: {service.get('network')}")
+    return f"{address}:{_listening_port(user.jobs, service['id'])}"
+
+
+def _control(sca: CheckContext, user: ProbeUser, network: Network, service: str, token: str,
+             what: str, probe_image: str) -> tuple[str, str]:
+    """A second job of the same tenant uses the tenant's own service (else ``error``): the
+    tenant's jobs can connect at all, so a failure across tenants can be isolation."""
+    control = _connect_from(sca, user, network, service, f"control-{what}", probe_image)
+    if control != ("reached", token):
+        raise TargetError(f"[10.2.f] control failed: tenant {what}'s own job could not use its "
+                          f"service at {service}: {control}")
+    return control
+
+
 @pytest.mark.clause("10.2.f")
 @pytest.mark.mutating
 def test_tenant_networks_are_isolated(sca: CheckContext, network: Network,
                                       probe_tenant: MakeProbeUser, probe_image: str) -> None:
-    """Tenant B runs a TCP service in its network; B's second job reaches it (control), a job of
-    tenant A connecting to the same address within a bounded time must not."""
+    """Tenants A and B each run a TCP service in their network, and each tenant's second job
+    reaches its own (controls: both tenants' jobs can connect); a job of tenant A connecting
+    to B's service within a bounded time must not get through, and must be stopped the way
+    isolation stops it (dropped, refused, no route) — a failure of another kind (a name not
+    resolved, A's network unreachable) is inconclusive."""
     policy = _declared_policy(sca, network)
     sca.evidence("declared network isolation", policy)
     isolation = policy.get("isolation")
@@ -134,27 +186,22 @@ def test_tenant_networks_are_isolated(sca: CheckContext, network: Network,
                          f"{policy.get('reason') or 'no reason given'}")
     assert isolation not in _NO_ISOLATION, (
         f"[10.2.f] target declares no network isolation: isolation={isolation!r}")
-    tenant_a, tenant_b = probe_tenant("net-a"), probe_tenant("net-b")
-    token = f"sca-net-{secrets.token_hex(4)}"
+    tenants = {"B": probe_tenant("net-b"), "A": probe_tenant("net-a")}
+    tokens = {what: f"sca-net-{secrets.token_hex(4)}" for what in tenants}
     try:
-        service = network.acting_as(tenant_b.user["api_key"]).run_in_tenant_network(
-            sca.name("net-service"), probe_image, ["python", "-c", SERVICE], SMALL,
-            env={"SCA_NET_TOKEN": token, "SCA_NET_SERVE_S": str(SERVE_S)}, labels=sca.labels)
+        services = {what: _serve(sca, user, network, tokens[what], what, probe_image)
+                    for what, user in tenants.items()}
     except Unsupported:
         sca.not_assessed(f"the target maps no job in a tenant network: {ASSESSABLE}")
-    address = (service.get("network") or {}).get("address")
-    if not address:
-        raise TargetError(f"[10.2.f] job {service['id']} in tenant B's network has no "
-                          f"network.address: {service.get('network')}")
-    target = f"{address}:{_listening_port(tenant_b.jobs, service['id'])}"
-    control = _connect_from(sca, tenant_b, network, target, "control", probe_image)
-    cross = _connect_from(sca, tenant_a, network, target, "cross", probe_image)
-    sca.evidence("connections to tenant B's service", {
-        "service": target, "service_namespace": (service.get("network") or {}).get("namespace"),
-        "from tenant B (control)": list(control), "from tenant A": list(cross),
-        "connect timeout s": CONNECT_TIMEOUT_S})
-    if control != ("reached", token):
-        raise TargetError(f"[10.2.f] control failed: tenant B's own job could not use its service "
-                          f"at {target}: {control}")
+    controls = {what: _control(sca, user, network, services[what], tokens[what], what,
+                               probe_image) for what, user in tenants.items()}
+    target = services["B"]
+    cross = _connect_from(sca, tenants["A"], network, target, "cross", probe_image)
+    sca.evidence("connections to the tenants' services", {
+        "services": services, "controls (own tenant)": {w: list(c) for w, c in controls.items()},
+        "from tenant A to B's service": list(cross), "connect timeout s": CONNECT_TIMEOUT_S})
     assert cross[0] != "reached", (
         f"[10.2.f] tenant A's job reached tenant B's service at {target}")
+    if not stopped_by_isolation(cross):
+        raise TargetError(f"[10.2.f] inconclusive: tenant A's job failed to connect to {target} "
+                          f"in a way that says nothing about isolation: {cross[1]}")
