@@ -177,6 +177,19 @@ class Fault(str, enum.Enum):
         "the model usage summary is aggregated once a minute: it leaves out calls its lines "
         "already list",
     )
+    TEMPERATURE_IGNORED = (
+        "temperature_ignored",
+        "completions are sampled at temperature 2 with a fresh seed, whatever temperature is "
+        "asked",
+    )
+    MAX_TOKENS_NOT_APPLIED = (
+        "max_tokens_not_applied",
+        "max_tokens caps the completion_tokens reported, not the text: the answer runs on",
+    )
+    MODEL_LIST_TRUNCATED = (
+        "model_list_truncated",
+        "GET /v1/models lists only its first model although the others answer",
+    )
 
     # tenant network isolation
     NETWORK_ISOLATION_OFF = (
@@ -524,6 +537,10 @@ class Fault(str, enum.Enum):
         "workflow_usage_summary_stale",
         "the workflow usage summary is aggregated once a minute: it leaves out runs its lines "
         "already list",
+    )
+    WORKFLOW_INVOCATIONS_THROTTLED = (
+        "workflow_invocations_throttled",
+        "a workflow answers 429 to an invocation within 10 s of its previous one",
     )
 
 #: The faults a sandbox runs with.
