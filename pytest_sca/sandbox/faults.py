@@ -251,6 +251,15 @@ class Fault(str, enum.Enum):
         "a running job's processes are killed once it reports progress and started again, "
         "reported as one uninterrupted attempt",
     )
+    MULTI_WORKER_JOBS_THROTTLED = (
+        "multi_worker_jobs_throttled",
+        "the workers of a multi-worker job get 3 ms of every 200 ms (paused in between): a job "
+        "runs slower on 2 workers than on 1",
+    )
+    DIAGNOSIS_OF_NEIGHBOUR_NODE = (
+        "diagnosis_of_neighbour_node",
+        "a node's layer diagnosis examines, and names, the neighbouring node instead",
+    )
 
     # the platform core: tenancy, quotas, jobs, metering, audit
     QUOTA_NOT_ENFORCED = ("quota_not_enforced", "jobs above the tenant quota are admitted")
