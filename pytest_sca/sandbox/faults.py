@@ -88,6 +88,14 @@ class Fault(str, enum.Enum):
         "stopped_jobs_keep_running",
         "a stopped job is shown stopped while its processes keep running",
     )
+    PREFLIGHT_FLAGS_EVERY_NODE = (
+        "preflight_flags_every_node",
+        "pre-flight reports every node unhealthy and none eligible, marked faulty or not",
+    )
+    JOB_CLOCK_BEHIND = (
+        "job_clock_behind",
+        "job records and their events carry times from a clock an hour behind",
+    )
 
     # model services: inference, model management, deployment, fine-tuning, usage
     MODEL_LIST_EMPTY = (
