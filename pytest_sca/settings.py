@@ -118,6 +118,9 @@ class SchedulingPerfSettings(Settings):
         unit="ratio", ge=0, le=1)
     max_startup_p99_s: float = setting(
         60.0, "largest p99 of job start-up latency (created → started)", unit="s", gt=0)
+    min_speedup: float = setting(
+        1.5, "least speedup S(2) of the data-parallel training probe on 2 cards over 1 (2 "
+             "workers over 1 on a CPU target): parallel efficiency 0.75", unit="x", ge=0)
 
 
 class DiagnosisSettings(Settings):

@@ -104,6 +104,9 @@ class LayerDiagnosis(TypedDict, total=False):
 
     id: str
     layer: str
+    #: The subject diagnosed: the job (``container``) or the node (the other layers).
+    job_id: str | None
+    node_id: str | None
     status: str
     verdict: str
     findings: list[str]

@@ -150,8 +150,10 @@ class DevTools:
             nodes = [n for n in nodes if n["id"] in node_ids]
         disk = shutil.disk_usage(self.state_dir)
         items = []
+        # preflight_flags_every_node: every node reads as marked, whatever its mark.
+        flag_all = Fault.PREFLIGHT_FLAGS_EVERY_NODE in self.faults
         for node in nodes:
-            marked = node["health"] != "healthy" and not ignore_marks
+            marked = flag_all or (node["health"] != "healthy" and not ignore_marks)
             checks = [{"name": "operator_mark", "ok": not marked,
                        "detail": node.get("health_reason") or node["health"] if marked else "none"},
                       {"name": "state_disk_free", "ok": disk.free > 256 << 20,

@@ -88,6 +88,14 @@ class Fault(str, enum.Enum):
         "stopped_jobs_keep_running",
         "a stopped job is shown stopped while its processes keep running",
     )
+    PREFLIGHT_FLAGS_EVERY_NODE = (
+        "preflight_flags_every_node",
+        "pre-flight reports every node unhealthy and none eligible, marked faulty or not",
+    )
+    JOB_CLOCK_BEHIND = (
+        "job_clock_behind",
+        "job records and their events carry times from a clock an hour behind",
+    )
 
     # model services: inference, model management, deployment, fine-tuning, usage
     MODEL_LIST_EMPTY = (
@@ -177,6 +185,19 @@ class Fault(str, enum.Enum):
         "the model usage summary is aggregated once a minute: it leaves out calls its lines "
         "already list",
     )
+    TEMPERATURE_IGNORED = (
+        "temperature_ignored",
+        "completions are sampled at temperature 2 with a fresh seed, whatever temperature is "
+        "asked",
+    )
+    MAX_TOKENS_NOT_APPLIED = (
+        "max_tokens_not_applied",
+        "max_tokens caps the completion_tokens reported, not the text: the answer runs on",
+    )
+    MODEL_LIST_TRUNCATED = (
+        "model_list_truncated",
+        "GET /v1/models lists only its first model although the others answer",
+    )
 
     # tenant network isolation
     NETWORK_ISOLATION_OFF = (
@@ -237,6 +258,15 @@ class Fault(str, enum.Enum):
         "jobs_restarted_silently",
         "a running job's processes are killed once it reports progress and started again, "
         "reported as one uninterrupted attempt",
+    )
+    MULTI_WORKER_JOBS_THROTTLED = (
+        "multi_worker_jobs_throttled",
+        "the workers of a multi-worker job get 3 ms of every 200 ms (paused in between): a job "
+        "runs slower on 2 workers than on 1",
+    )
+    DIAGNOSIS_OF_NEIGHBOUR_NODE = (
+        "diagnosis_of_neighbour_node",
+        "a node's layer diagnosis examines, and names, the neighbouring node instead",
     )
 
     # the platform core: tenancy, quotas, jobs, metering, audit
@@ -543,6 +573,10 @@ class Fault(str, enum.Enum):
         "workflow_usage_summary_stale",
         "the workflow usage summary is aggregated once a minute: it leaves out runs its lines "
         "already list",
+    )
+    WORKFLOW_INVOCATIONS_THROTTLED = (
+        "workflow_invocations_throttled",
+        "a workflow answers 429 to an invocation within 10 s of its previous one",
     )
 
 #: The faults a sandbox runs with.

@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -53,6 +53,8 @@ FINISHED = ("succeeded", "failed", "stopped")
 STOP_GRACE = 2.0
 #: How often the monitor looks at processes and pending jobs.
 TICK = 0.05
+#: How far behind the clock of job records runs under ``job_clock_behind``.
+CLOCK_BEHIND_S = 3600.0
 _PROGRESS = re.compile(rb"sca-progress:\s*([0-9]*\.?[0-9]+)")
 #: Variables of the sandbox's own environment that a job must not inherit.
 _PRIVATE_ENV_PREFIXES = ("SCA_SANDBOX_", "AWS_")
@@ -79,9 +81,25 @@ class _RunningWorker:
     restarted: bool = False
 
 
-def public_job(job: Document) -> Document:
-    """The job as the API shows it (internal keys start with ``_``)."""
-    return {key: value for key, value in job.items() if not key.startswith("_")}
+def public_job(job: Document, faults: Faults = frozenset()) -> Document:
+    """The job as the API shows it (internal keys start with ``_``; its times an hour behind
+    under ``job_clock_behind``)."""
+    shown = {key: value for key, value in job.items() if not key.startswith("_")}
+    if Fault.JOB_CLOCK_BEHIND not in faults:
+        return shown
+    shown["workers"] = [_clock_behind(worker) for worker in shown.get("workers") or []]
+    return _clock_behind(shown)
+
+
+def _clock_behind(doc: Document) -> Document:
+    """``doc`` with its times as a clock :data:`CLOCK_BEHIND_S` behind would write them."""
+    shifted = dict(doc)
+    for key in ("created_at", "started_at", "finished_at", "time"):
+        if isinstance(shifted.get(key), str):
+            moment = datetime.fromisoformat(shifted[key].replace("Z", "+00:00"))
+            shifted[key] = (moment - timedelta(seconds=CLOCK_BEHIND_S)).strftime(
+                "%Y-%m-%dT%H:%M:%S.%fZ")
+    return shifted
 
 
 def _free_port() -> int:
@@ -284,6 +302,8 @@ class JobRunner:
         """The job's events, oldest first (none under ``job_events_dropped``)."""
         if Fault.JOB_EVENTS_DROPPED in self.faults:
             return []
+        if Fault.JOB_CLOCK_BEHIND in self.faults:
+            return [_clock_behind(event) for event in job.get("_events", [])]
         return list(job.get("_events", []))
 
     def logs(self, job: Document, rank: int) -> str:

@@ -31,6 +31,9 @@ LICENCE = "Apache-2.0"
 DEPLOY_SECONDS = 0.3
 #: How often the model usage summary is aggregated under ``model_usage_summary_stale``.
 STALE_SUMMARY_SECONDS = 60
+#: What every completion is sampled at under ``temperature_ignored``: hot enough that two
+#: answers of a tiny model to one prompt all but never coincide (none in 300 pairs).
+IGNORED_TEMPERATURE = 2.0
 #: The resources a deployment gets when the caller chooses none.
 DEFAULT_RESOURCES: dict[str, float] = {"cpu": 1.0, "memory_gib": 1.0, "accelerators": 0}
 MAX_FILE_BYTES = 5_000_000
@@ -309,7 +312,8 @@ class ModelHub:
         """Model ids the OpenAI endpoint lists for ``who``."""
         if Fault.MODEL_LIST_EMPTY in self.faults:
             return []
-        return [m["id"] for m in self.list_models(who) if m.get("kind", "llm") == "llm"]
+        ids = [m["id"] for m in self.list_models(who) if m.get("kind", "llm") == "llm"]
+        return ids[:1] if Fault.MODEL_LIST_TRUNCATED in self.faults else ids
 
     def runnable(self, who: Principal, model_id: str) -> lm.TinyLM:
         """The model a completion runs on, or the OpenAI-style 404."""
@@ -339,10 +343,15 @@ class ModelHub:
                            f"the prompt has {len(prompt)} tokens; the model's context is "
                            f"{lm.CONTEXT_LENGTH}")
         limit = room if max_tokens is None else min(max_tokens, room)
-        tokens, finish = model.generate(prompt, max_tokens=limit, temperature=temperature,
-                                        seed=seed)
-        usage = {"prompt_tokens": len(prompt), "completion_tokens": len(tokens),
-                 "total_tokens": len(prompt) + len(tokens)}
+        if Fault.TEMPERATURE_IGNORED in self.faults:
+            temperature, seed = IGNORED_TEMPERATURE, None
+        # max_tokens_not_applied: the answer runs on, the usage counts at most max_tokens.
+        ran_on = Fault.MAX_TOKENS_NOT_APPLIED in self.faults
+        tokens, finish = model.generate(prompt, max_tokens=room if ran_on else limit,
+                                        temperature=temperature, seed=seed)
+        counted = min(len(tokens), limit)
+        usage = {"prompt_tokens": len(prompt), "completion_tokens": counted,
+                 "total_tokens": len(prompt) + counted}
         self.record_usage(who, model_id, usage, endpoint, deployment_id)
         return tokens, finish, usage
 

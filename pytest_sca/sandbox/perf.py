@@ -82,7 +82,8 @@ class PerfArea:
         """Start disturbing running jobs when a fault says so (and the outage clock)."""
         self.started = time.time()
         if self.faults & {Fault.THROTTLED_NODES, Fault.NOISY_NEIGHBOUR,
-                          Fault.SUBTASKS_SERIALISED, Fault.JOBS_INTERRUPTED}:
+                          Fault.SUBTASKS_SERIALISED, Fault.JOBS_INTERRUPTED,
+                          Fault.MULTI_WORKER_JOBS_THROTTLED}:
             self._disturber = threading.Thread(target=self._disturb, name="sandbox-perf-faults",
                                                daemon=True)
             self._disturber.start()
@@ -128,6 +129,9 @@ class PerfArea:
             node = self.store.get("node", node_id)
             if node is None:
                 raise not_found(f"node {node_id}")
+            if Fault.DIAGNOSIS_OF_NEIGHBOUR_NODE in self.faults:
+                node = self._neighbour(node)
+                node_id = node["id"]
         diagnosis: Document = {
             "id": new_id("diag"), "tenant_id": tenant_id, "layer": layer, "job_id": job_id,
             "node_id": node_id, "status": "running", "verdict": None, "findings": [],
@@ -139,6 +143,13 @@ class PerfArea:
         threading.Thread(target=self._diagnose, args=(diagnosis, job, node),
                          name=f"sandbox-diagnosis-{layer}", daemon=True).start()
         return dict(diagnosis)
+
+    def _neighbour(self, node: Document) -> Document:
+        """The node after ``node`` in id order (wrapping round): what a diagnosis examines
+        under ``diagnosis_of_neighbour_node``."""
+        nodes = sorted(self.store.list("node"), key=lambda n: str(n["id"]))
+        ids = [n["id"] for n in nodes]
+        return nodes[(ids.index(node["id"]) + 1) % len(nodes)]
 
     def diagnosis(self, diagnosis_id: str, tenant_ids: Iterable[str]) -> Document:
         """A diagnosis the caller's tenants own, or 404."""
@@ -332,6 +343,16 @@ class PerfArea:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(group, signum)
 
+    def _throttled(self, running: list[tuple[Document, int]]) -> list[int]:
+        """The process groups a throttling fault slows: every running worker's under
+        ``throttled_nodes``, the workers' of multi-worker jobs under
+        ``multi_worker_jobs_throttled``."""
+        if Fault.THROTTLED_NODES in self.faults:
+            return [group for _, group in running]
+        if Fault.MULTI_WORKER_JOBS_THROTTLED in self.faults:
+            return [group for job, group in running if len(job["workers"]) > 1]
+        return []
+
     def _disturb(self) -> None:
         rng = random.Random()
         interrupted: set[str] = set()
@@ -355,12 +376,13 @@ class PerfArea:
                     self._signal(hold - paused, signal.SIGSTOP)
                     self._signal(paused - hold, signal.SIGCONT)
                     paused = hold
-                if Fault.THROTTLED_NODES in self.faults and groups:
+                throttled = self._throttled(running)
+                if throttled:
                     # Re-listed every cycle: a job that just started is caught within 0.2 s.
                     resumed = time.monotonic()
-                    self._signal(groups, signal.SIGCONT)
+                    self._signal(throttled, signal.SIGCONT)
                     time.sleep(THROTTLE_RUN_MS / 1000)
-                    self._signal(groups, signal.SIGSTOP)
+                    self._signal(throttled, signal.SIGSTOP)
                     # A run window stretched by a busy host is paid back with a longer pause.
                     ran = time.monotonic() - resumed
                     pause = THROTTLE_PERIOD_MS / THROTTLE_RUN_MS * ran - ran

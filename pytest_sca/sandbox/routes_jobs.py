@@ -42,7 +42,7 @@ def router(platform: SandboxPlatform) -> APIRouter:
         return job
 
     def job_answer(job: Document) -> Document:
-        answer = public_job(job)
+        answer = public_job(job, runner.faults)
         if job["status"] == "running":
             answer["progress"] = runner.progress(job)
         return answer

@@ -172,7 +172,9 @@ def target_capabilities(platform: SandboxPlatform) -> dict[str, Any]:
         # them, a paused job's step does not.
         "training": {"min_hfu": 0.04, "max_step_cv": 0.75, "jitter_batch": 256},
         "scaling": {"k": [1, 4], "min_efficiency": 0.5, "work": "paced"},
-        "scheduling": {"max_startup_p99_s": 10.0, "min_utilisation": 0.05},
+        # S(2) of 2 CPU processes exchanging gradients over loopback TCP on the loaded host:
+        # 0.7 measured healthy at load 8 on 2 cores; multi_worker_jobs_throttled gives ~0.05.
+        "scheduling": {"max_startup_p99_s": 10.0, "min_utilisation": 0.05, "min_speedup": 0.2},
         "diagnosis": {"max_seconds": 5.0},
         "availability": {"min_success_ratio": 0.99, "seconds": 3.0, "rate_per_s": 20},
         "long_job": {"seconds": 2.0},

@@ -38,6 +38,8 @@ from pytest_sca.sandbox.store import Document, Store, new_id, utc_ago, utc_now
 ENVIRONMENT_ID = "comfyui-core-images"
 #: How often the workflow usage summary is aggregated under ``workflow_usage_summary_stale``.
 STALE_SUMMARY_SECONDS = 60
+#: How long a workflow refuses another invocation under ``workflow_invocations_throttled``.
+INVOKE_THROTTLE_SECONDS = 10.0
 
 
 class PromptInvalid(Exception):
@@ -74,6 +76,7 @@ class WorkflowEngine:
         self._listing: tuple[list[str], list[str]] = ([], [])
         self._number = 0
         self._stopping = False
+        self._last_invoked: dict[str, float] = {}
         self._worker = threading.Thread(target=self._work, name="sandbox-comfyui", daemon=True)
 
     def start(self) -> None:
@@ -543,6 +546,8 @@ class WorkflowEngine:
         if doc["environment"]["status"] != "available":
             raise ApiError(409, "conflict", f"workflow {workflow_id}'s environment is "
                            f"{doc['environment']['status']}")
+        if kind == "invoke":
+            self._throttle(workflow_id)
         if kind == "invoke" and not doc["published"] \
                 and Fault.WORKFLOW_UNPUBLISH_IGNORED not in self.faults:
             raise ApiError(409, "conflict", f"workflow {workflow_id} is not published")
@@ -556,6 +561,22 @@ class WorkflowEngine:
         except PromptInvalid as exc:
             raise ApiError(422, "invalid_request", f"{exc.error['message']}: "
                            f"{json.dumps(exc.node_errors)[:400]}") from None
+
+    def _throttle(self, workflow_id: str) -> None:
+        """The 429 of an invocation too soon after the last, under
+        ``workflow_invocations_throttled`` (checked before publication, as a rate limit at a
+        gateway would be)."""
+        if Fault.WORKFLOW_INVOCATIONS_THROTTLED not in self.faults:
+            return
+        now = time.monotonic()
+        with self._cond:
+            last = self._last_invoked.get(workflow_id)
+            if last is None or now - last >= INVOKE_THROTTLE_SECONDS:
+                self._last_invoked[workflow_id] = now
+                return
+        raise ApiError(429, "rate_limit_exceeded",
+                       f"workflow {workflow_id} was invoked less than "
+                       f"{INVOKE_THROTTLE_SECONDS:g} s ago")
 
     def save_input(self, filename: str, data: bytes, overwrite: bool) -> str:
         """Store an input image; the name it got (ComfyUI renames instead of overwriting)."""

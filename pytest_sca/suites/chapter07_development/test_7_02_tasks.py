@@ -30,6 +30,8 @@ TORCH_ENV = ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
 QUIET_WATCH_S = 2.5
 #: Clocks of the platform's parts may differ by this much (events, samples vs the job's times).
 CLOCK_SLACK = dt.timedelta(seconds=5)
+#: How far the platform's clock may differ from the evaluator's (both kept by NTP, well within).
+EVALUATOR_SKEW = dt.timedelta(seconds=30)
 
 
 def _submit(sca: CheckContext, jobs: Jobs, image: str, script: str, suffix: str) -> Job:
@@ -172,10 +174,13 @@ def test_stop_restart_delete(sca: CheckContext, jobs: Jobs, probe_image: str) ->
 @pytest.mark.mutating
 def test_status_and_events_with_timestamps(sca: CheckContext, jobs: Jobs,
                                            probe_image: str) -> None:
-    """A short job ends succeeded; its created/started/finished times are in order, and its
-    events (at least two) carry times in order within the job's life."""
+    """A short job ends succeeded; its created/started/finished times are in order and lie
+    between the check's submitting it and seeing it end (on the check's own clock, within a
+    clock skew), and its events (at least two) carry times in order within the job's life."""
+    submitted = dt.datetime.now(dt.timezone.utc)
     job = _submit(sca, jobs, probe_image, "print('sca-events')", "events")
     done = jobs.wait(job["id"], timeout=60)
+    seen_done = dt.datetime.now(dt.timezone.utc)
     if done.get("status") != "succeeded":
         raise TargetError(f"[7.2.d] the probe job ended {done.get('status')}")
     events = jobs.events(job["id"])
@@ -185,6 +190,10 @@ def test_status_and_events_with_timestamps(sca: CheckContext, jobs: Jobs,
     created, started, finished = (_instant(s, "a job time") for s in stamps)
     assert created <= started <= finished, (
         f"[7.2.d] created/started/finished times out of order: {stamps}")
+    assert submitted - EVALUATOR_SKEW <= created and finished <= seen_done + EVALUATOR_SKEW, (
+        f"[7.2.d] the job's times {stamps[0]} to {stamps[2]} lie outside the time the check "
+        f"saw it live ({submitted.isoformat()} to {seen_done.isoformat()}, "
+        f"±{EVALUATOR_SKEW.total_seconds():g} s of clock skew)")
     assert events, f"[7.2.d] the job's events list is empty (job {job['id']})"
     assert all(e.get("time") for e in events) and len(events) >= 2, (
         f"[7.2.d] {len(events)} event(s), or events without a time: "

@@ -136,14 +136,30 @@ def test_batch_inference_with_trained_checkpoint(sca: CheckContext, tenancy: Ten
         f"expected {expected[:3]}…")
 
 
+def _healthy_before_the_mark(sca: CheckContext, devtools: DevTools, node: str) -> None:
+    """The control: pre-flight shows ``node`` healthy and eligible before it is marked, else
+    its verdict after the mark shows nothing about the mark (:class:`TargetError`)."""
+    before = devtools.preflight([node])
+    sca.evidence("pre-flight of the node before the mark", before)
+    checked = {i.get("node_id"): i for i in before.get("items") or []}
+    healthy = checked.get(node, {}).get("healthy")
+    eligible = node in (before.get("eligible") or [])
+    if healthy is not True or not eligible:
+        raise TargetError(
+            f"[7.3.c] inconclusive: before any mark pre-flight reports node {node}, which just "
+            f"ran a job, healthy: {healthy}, eligible: {eligible}; its verdict after the mark "
+            "cannot show that the mark was heeded")
+
+
 @pytest.mark.clause("7.3.c")
 @pytest.mark.mutating
 @pytest.mark.disruptive
 def test_preflight_excludes_faulty_node(sca: CheckContext, devtools: DevTools, jobs: Jobs,
                                         probe_image: str) -> None:
-    """Pre-flight reports each node's health; once the node that ran a probe job is marked
-    faulty, pre-flight reports it unhealthy and not eligible, and the next job runs elsewhere.
-    The adapter takes the mark back at the end of the check."""
+    """Pre-flight reports each node's health; the node that ran a probe job is first shown
+    healthy and eligible (the control: else inconclusive, error); once it is marked faulty,
+    pre-flight reports it unhealthy and not eligible, and the next job runs elsewhere. The
+    adapter takes the mark back at the end of the check."""
     one_card: Resources = {**SMALL, "accelerators": 1}
     report = devtools.preflight()
     assert report.get("items"), "[7.3.c] the pre-flight check reported no node"
@@ -153,6 +169,7 @@ def test_preflight_excludes_faulty_node(sca: CheckContext, devtools: DevTools, j
     node = (placed.get("workers") or [{}])[0].get("node_id")
     if not node:
         sca.not_assessed("the platform does not say which node ran a job (workers[].node_id)")
+    _healthy_before_the_mark(sca, devtools, node)
     try:
         devtools.mark_faulty(node, f"marked by pytest-sca run {sca.run_id}")
     except Refused as refused:

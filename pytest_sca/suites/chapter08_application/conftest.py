@@ -4,7 +4,7 @@ a configured workflow application, a probe caller of the inference API."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -16,6 +16,7 @@ from pytest_sca.capabilities import (
     FineTune,
     FineTuneJob,
     Inference,
+    Message,
     Model,
     Models,
     ModelServices,
@@ -28,6 +29,7 @@ from pytest_sca.capabilities import (
     WaitTimeout,
     WorkflowApp,
     WorkflowApps,
+    reply_text,
     wait_for,
 )
 from pytest_sca.fixtures import CheckContext
@@ -63,6 +65,22 @@ def preset_model(sca: CheckContext, models: Models, declared: str | None, declar
         sca.not_assessed(f"the platform lists no preset model to {purpose}: declare "
                          f"capabilities.{declaration} in the target file")
     return str(presets[0])
+
+
+def asked_twice(inference: Inference, messages: Sequence[Message], model: str,
+                max_tokens: int) -> tuple[Completion, Completion]:
+    """The same chat asked twice at ``temperature: 0``: the determinism control. Answers that
+    differ prove something (a history kept, a model changed) only on a server that answers
+    one question the same twice; :func:`deterministic` says whether this one did."""
+    def ask_once() -> Completion:
+        return inference.chat(messages, model=model, max_tokens=max_tokens, temperature=0)
+
+    return ask_once(), ask_once()
+
+
+def deterministic(pair: tuple[Completion, Completion]) -> bool:
+    """Whether the two answers of :func:`asked_twice` have the same text."""
+    return reply_text(pair[0]) == reply_text(pair[1])
 
 
 def finetune_base(sca: CheckContext, models: Models) -> str:

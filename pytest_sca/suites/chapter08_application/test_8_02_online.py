@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 
@@ -17,11 +18,18 @@ from pytest_sca.capabilities import (
 )
 from pytest_sca.fixtures import CheckContext
 
+from .conftest import asked_twice, deterministic
 from .probes import COLOURS
 
 PROMPT = [{"role": "user", "content": "Tell me about yourself in one long sentence."}]
 #: The bound 8.2.b sets, and the room the stream gets.
 BOUND, STREAM_TOKENS = 3, 24
+#: A word or a run of punctuation: a rough count of tokens that hardly ever exceeds the real
+#: one twice over (a token rarely spans more than two such pieces: `'t`, `.\n`).
+_PIECE = re.compile(r"\w+|[^\w\s]+")
+#: How many pieces of text each token the usage counts may carry before the text is too long
+#: for the tokens counted.
+PIECES_PER_TOKEN = 2
 
 
 def _prompt_tokens(answer: Completion) -> int | None:
@@ -38,8 +46,7 @@ def test_multi_turn_chat_keeps_context(sca: CheckContext, inference: Inference) 
     model = inference.model_ids()[0]
     colours = random.Random(sca.run_id).sample(COLOURS, 2)
     question = {"role": "user", "content": "What is my favourite colour?"}
-    alone = [inference.chat([question], model=model, max_tokens=32, temperature=0)
-             for _ in range(2)]
+    alone = asked_twice(inference, [question], model, max_tokens=32)
     answers, prompt_tokens = {}, {}
     for colour in colours:
         history = [{"role": "user", "content": f"My favourite colour is {colour}."}]
@@ -49,12 +56,12 @@ def test_multi_turn_chat_keeps_context(sca: CheckContext, inference: Inference) 
         answers[colour] = reply_text(second)
         prompt_tokens[colour] = _prompt_tokens(second)
     alone_tokens = _prompt_tokens(alone[0])
-    deterministic = reply_text(alone[0]) == reply_text(alone[1])
+    repeatable = deterministic(alone)
     recalled = [c for c, text in answers.items() if c in text.lower()]
     sca.evidence("second-turn answers", {
         "answers": answers, "recalled": recalled, "prompt tokens": prompt_tokens,
         "question alone": [alone_tokens, [reply_text(a) for a in alone]],
-        "deterministic at temperature 0": deterministic})
+        "deterministic at temperature 0": repeatable})
     unseen = [c for c, n in prompt_tokens.items()
               if n is not None and alone_tokens is not None and n <= alone_tokens]
     assert not unseen, (
@@ -62,7 +69,7 @@ def test_multi_turn_chat_keeps_context(sca: CheckContext, inference: Inference) 
         f"answered from {[prompt_tokens[c] for c in unseen]} prompt tokens, no more than the "
         f"question alone ({alone_tokens})")
     differ = answers[colours[0]] != answers[colours[1]]
-    if len(recalled) == 2 or (differ and deterministic):
+    if len(recalled) == 2 or (differ and repeatable):
         return
     assert differ, (
         f"[8.2.a] the chat did not keep its context: with different histories ({colours}) "
@@ -105,6 +112,13 @@ def test_parameters_bound_output_and_streaming_ends_with_done(
                               f"{bounded.get('usage')}")
         assert used <= BOUND, (
             f"[8.2.b] max_tokens={BOUND} did not bound the output: completion_tokens {used}")
+        # The usage is the server's word: the text itself must fit the bound too.
+        text = reply_text(bounded)
+        pieces = len(_PIECE.findall(text))
+        assert pieces <= PIECES_PER_TOKEN * BOUND, (
+            f"[8.2.b] max_tokens={BOUND} did not bound the output: the text has {pieces} words "
+            f"and punctuation runs ({text[:200]!r}), more than {PIECES_PER_TOKEN} per token "
+            "allowed")
         if used == 0:
             raise TargetError(f"[8.2.b] inconclusive: the model answered nothing, so "
                               f"max_tokens={BOUND} bounded nothing")

@@ -18,7 +18,7 @@ from pytest_sca.capabilities import (
 )
 from pytest_sca.fixtures import CheckContext
 
-from .conftest import SECRET_PROMPT, SECRET_WORD, finetune_base
+from .conftest import SECRET_PROMPT, SECRET_WORD, asked_twice, deterministic, finetune_base
 
 _LOSS = re.compile(r"loss\D{0,3}(\d+(?:\.\d+)?)", re.IGNORECASE)
 
@@ -53,7 +53,8 @@ def test_finetuned_model_answers(sca: CheckContext, inference: Inference, models
                                  finetuned: Callable[[], FineTuneJob]) -> None:
     """The fine-tuned model's id answers a chat completion through the inference API, and not
     as its base model does: it says the word it was taught, or answers otherwise than the
-    base model at temperature 0."""
+    base model at temperature 0 on a server whose base model answers the same twice there
+    (else inconclusive: error)."""
     job = finetuned()
     model = job.get("fine_tuned_model")
     if job.get("status") != "succeeded" or not model:
@@ -64,10 +65,18 @@ def test_finetuned_model_answers(sca: CheckContext, inference: Inference, models
     except Refused as refusal:
         pytest.fail(f"[8.3.b] the fine-tuned model {model} does not answer: {refusal}")
     base = finetune_base(sca, models)
-    before = inference.chat(question, model=base, max_tokens=24, temperature=0)
-    said, was = reply_text(answer), reply_text(before)
-    sca.evidence("answers", {"fine-tuned model": [model, said], "base model": [base, was]})
+    before = asked_twice(inference, question, base, max_tokens=24)
+    said, was = reply_text(answer), reply_text(before[0])
+    sca.evidence("answers", {"fine-tuned model": [model, said],
+                             "base model, asked twice": [base, [was, reply_text(before[1])]]})
     assert said.strip(), f"[8.3.b] the fine-tuned model {model} answered nothing"
-    assert SECRET_WORD in said.lower() or said != was, (
+    if SECRET_WORD in said.lower():
+        return
+    assert said != was, (
         f"[8.3.b] the fine-tuned model {model} answers as its base model {base} does "
         f"({said!r}): it is not the model the job trained")
+    if not deterministic(before):
+        raise TargetError(
+            f"[8.3.b] inconclusive: the base model {base} is not deterministic at temperature 0 "
+            f"(asked twice: {was!r}, {reply_text(before[1])!r}), so the fine-tuned model's "
+            f"other answer ({said!r}) does not show it is not the base model")

@@ -6,12 +6,17 @@ from typing import Any
 
 import pytest
 
-from pytest_sca.capabilities import RefusalReason, WorkflowApps, WorkflowRun
+from pytest_sca.capabilities import RefusalReason, TargetError, WorkflowApps, WorkflowRun
 from pytest_sca.fixtures import CheckContext
 
-from ..library import refusal_of
+from ..library import READ_DENIED, refusal_of
 from .conftest import MakeWorkflowApp
 from .probes import generated_workflow, png_size
+
+#: Refusals that say a workflow is not (any more) offered: its state (409), its published
+#: endpoint gone (404), access to it withdrawn (401/403). A malformed request, a rate limit or
+#: an unclassified refusal says nothing about the unpublish.
+UNPUBLISHED = READ_DENIED | {RefusalReason.CONFLICT}
 
 #: A node type no platform has: a workflow using it must be flagged unavailable.
 MISSING_NODE = "ScaProbeMissingNode"
@@ -111,6 +116,12 @@ def test_workflow_publish_invoke_unpublish_delete(sca: CheckContext, workflow_ap
     refusal = refusal_of(lambda: workflow_apps.invoke(workflow["id"]))
     sca.evidence("invocation after unpublish", str(refusal))
     assert refusal is not None, "[8.6.c] the unpublished workflow could still be invoked"
+    if refusal.reason is RefusalReason.QUOTA:
+        raise TargetError(f"[8.6.c] inconclusive: the invocation after unpublish was refused by "
+                          f"a rate limit or quota ({refusal}), not shown refused as unpublished")
+    assert refusal.reason in UNPUBLISHED, (
+        f"[8.6.c] the unpublished workflow's invocation was refused for another reason than "
+        f"its unpublishing: {refusal}")
 
 
 @pytest.mark.clause("8.6.d")

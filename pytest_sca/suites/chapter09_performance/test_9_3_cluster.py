@@ -206,7 +206,9 @@ def _rank_rate(result: TrainResult) -> list[float]:
 def _speedup(sca: CheckContext, jobs: Jobs, probe_image: str,
              request: pytest.FixtureRequest) -> None:
     """The training probe on 1 and on 2 cards (data parallel): S(2) from the summed
-    throughput of every rank, per-epoch throughput and stage shares on 1 card."""
+    throughput of every rank, at least the declared minimum; per-epoch throughput and stage
+    shares on 1 card."""
+    min_speedup = sca.threshold("perf.scheduling.min_speedup")
     train = {"models": ["language"], "epochs": 2, "steps_per_epoch": 3, "batch": 256,
              "max_seconds": 3.0}
     cards = 0 if is_cpu_target(sca) else 1
@@ -229,9 +231,15 @@ def _speedup(sca: CheckContext, jobs: Jobs, probe_image: str,
             totals = {n: sum(s[n] for e in model["epochs"] for s in e) for n in model["stages"]}
             for name, share in scaling.stage_shares(totals).items():
                 sca.measure(f"{name} share of a step (1 card)", share, "ratio")
-    sca.measure("multi-card speedup S(2)", scaling.speedup(throughput[2], throughput[1]), "x",
+    speedup = scaling.speedup(throughput[2], throughput[1])
+    sca.measure("multi-card speedup S(2)", speedup, "x", threshold=min_speedup.value,
+                comparison=">=", threshold_source=min_speedup.source,
                 reference="data-parallel training probe: samples/s summed over the ranks on "
                           f"2 cards ({throughput[2]:.0f}) vs 1 ({throughput[1]:.0f})")
+    assert speedup >= min_speedup.value, (
+        f"[9.3.b] multi-card speedup S(2) {speedup:.2f} is below {min_speedup.value:g}: the "
+        f"training probe on 2 cards does {throughput[2]:.0f} samples/s, on 1 "
+        f"{throughput[1]:.0f}")
 
 
 SCHEDULING: dict[str, Callable[[CheckContext, Jobs, str, pytest.FixtureRequest], None]] = {

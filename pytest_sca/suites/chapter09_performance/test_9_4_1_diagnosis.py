@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from pytest_sca.capabilities import Diagnostics, Jobs, TargetError, WaitTimeout
+from pytest_sca.capabilities import Diagnostics, Jobs, LayerDiagnosis, TargetError, WaitTimeout
 from pytest_sca.fixtures import CheckContext
 
 from ..library import SLEEPER
@@ -19,6 +19,19 @@ FINDINGS = frozenset({"healthy", "degraded", "faulty"})
 DURATION_SLACK_S = 0.5
 
 
+def _assert_subject(done: LayerDiagnosis, layer: str, subject: str) -> None:
+    """The diagnosis is of the layer and the subject (job or node) asked for: its findings
+    are about them. A diagnosis that names no subject cannot be tied to it: error."""
+    key = "job_id" if layer == "container" else "node_id"
+    named = done.get(key)
+    if not named:
+        raise TargetError(f"[9.4.1.a] the {layer} diagnosis names no {key}: its findings cannot "
+                          f"be tied to {subject}, the subject asked for")
+    assert named == subject and done.get("layer", layer) == layer, (
+        f"[9.4.1.a] the {layer} diagnosis asked for {key} {subject} reports on the "
+        f"{done.get('layer')} layer of {named}: its findings are not about the subject asked for")
+
+
 @pytest.mark.clause("9.4.1.a")
 @pytest.mark.mutating
 @pytest.mark.parametrize("layer", LAYERS)
@@ -26,8 +39,9 @@ def test_diagnosis_per_layer_within_declared_time(sca: CheckContext, jobs: Jobs,
                                                   diagnostics: Diagnostics, probe_image: str,
                                                   layer: str) -> None:
     """Diagnoses one layer (a running probe job's containers, or its node's accelerators, OS
-    or network); it must finish within the declared time with a verdict, findings, and a
-    positive duration no longer than the check saw it take."""
+    or network); it must finish within the declared time with a verdict and findings about
+    the subject asked for (the diagnosis names that job or node), and a positive duration no
+    longer than the check saw it take."""
     budget = sca.threshold("perf.diagnosis.max_seconds")
     job = jobs.submit(sca.name(f"diag-{layer}"), probe_image, SLEEPER,
                       resources(accelerators=1), labels=sca.labels)
@@ -62,6 +76,7 @@ def test_diagnosis_per_layer_within_declared_time(sca: CheckContext, jobs: Jobs,
     assert done.get("verdict") in FINDINGS and findings, (
         f"[9.4.1.a] the {layer} diagnosis reached no finding: verdict "
         f"{done.get('verdict')!r}, {len(findings)} findings")
+    _assert_subject(done, layer, job["id"] if layer == "container" else str(node_id))
     assert isinstance(reported, (int, float)) and 0 < reported <= observed + DURATION_SLACK_S, (
         f"[9.4.1.a] the {layer} diagnosis reports a duration of {reported} s, the check saw "
         f"it take {observed:.2f} s")
