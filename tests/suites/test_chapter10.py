@@ -252,15 +252,17 @@ def test_an_mfa_refusal_must_name_the_second_factor(code: str, message: str,
 
 
 class _Console:
-    """Only what the MFA control uses: a policy that may refuse to go off, and a login."""
+    """Only what the MFA control uses: a policy (set_mfa_policy counts as lowering it), and a
+    login."""
 
-    def __init__(self, can_switch_off: bool, login_refused: bool) -> None:
-        self.required = True
-        self.can_switch_off = can_switch_off
+    def __init__(self, required: bool, login_refused: bool) -> None:
+        self.required = required
         self.login_refused = login_refused
+        self.policy_changes = 0
 
     def set_mfa_policy(self, required: bool) -> bool:
-        self.required = required or not self.can_switch_off
+        self.policy_changes += 1
+        self.required = required
         return self.required
 
     def mfa_policy(self) -> bool:
@@ -272,15 +274,16 @@ class _Console:
         return {"session": "cs-1"}
 
 
-def test_the_mfa_control_runs_even_when_mfa_starts_required() -> None:
-    """MFA required to begin with no longer skips the control: it is switched off and the
-    user must log in (else ``error``); a platform that cannot switch it off is noted."""
+def test_the_mfa_control_never_lowers_the_policy() -> None:
+    """MFA not required: the user must log in (else ``error``). MFA already required: the
+    control is noted as not run and the policy is never switched off."""
     from pytest_sca.suites.chapter10_security.test_10_2_access import mfa_control
 
-    works = _Console(can_switch_off=True, login_refused=False)
+    works = _Console(required=False, login_refused=False)
     assert mfa_control(works, works).startswith("logged in")  # type: ignore[arg-type]
-    locked = _Console(can_switch_off=True, login_refused=True)
+    locked = _Console(required=False, login_refused=True)
     with pytest.raises(TargetError, match=r"\[10\.2\.b\] control failed"):
         mfa_control(locked, locked)  # type: ignore[arg-type]
-    fixed = _Console(can_switch_off=False, login_refused=True)
-    assert mfa_control(fixed, fixed).startswith("not run")  # type: ignore[arg-type]
+    required = _Console(required=True, login_refused=True)
+    assert mfa_control(required, required).startswith("not run")  # type: ignore[arg-type]
+    assert required.required and not required.policy_changes
