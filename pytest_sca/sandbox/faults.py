@@ -261,6 +261,11 @@ class Fault(str, enum.Enum):
         "capacity_not_checked",
         "jobs are placed on nodes without free accelerators",
     )
+    QUOTA_ENFORCED_AFTER_PLACEMENT = (
+        "quota_enforced_after_placement",
+        "jobs above the tenant quota are admitted and placed on cards, then end failed with a "
+        "start error that does not name the quota",
+    )
 
     # inventory, allocation, images, monitoring and scheduling policy
     ACCELERATORS_UNMANAGED = (
