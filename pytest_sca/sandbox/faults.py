@@ -358,6 +358,10 @@ class Fault(str, enum.Enum):
         "queue_newest_first",
         "pending jobs start newest first whatever their priority",
     )
+    WORKER_CARDS_UNRECORDED = (
+        "worker_cards_unrecorded",
+        "job records list no cards for their workers, although the workers hold and use them",
+    )
 
     # distributed training, serving, cluster scaling and operations
     RENDEZVOUS_BROKEN = (

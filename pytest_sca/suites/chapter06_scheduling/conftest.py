@@ -79,6 +79,13 @@ def cards_of(job: Job) -> list[str]:
     return [str(card) for card in (workers[0].get("accelerators") or [])] if workers else []
 
 
+def cards_listed(job: Job) -> list[int | None]:
+    """How many cards each worker's record lists; ``None`` where the record does not say (no
+    ``accelerators`` field: the platform cannot tell, as Slurm for a job that ended unseen)."""
+    return [len(worker.get("accelerators") or []) if "accelerators" in worker else None
+            for worker in job.get("workers") or []]
+
+
 def wait_or_last(jobs: Jobs, job_id: str, until: Collection[str], timeout: float) -> Job:
     """The job once its status is in ``until``, or as last read when ``timeout`` passed."""
     try:

@@ -28,10 +28,10 @@ from pytest_sca.fixtures import CheckContext
 
 from ..conftest import MakeProbeUser
 from .conftest import (
-    PRINT_VISIBLE_DEVICES,
     START_WAIT_S,
     Submit,
     card_pools,
+    cards_listed,
     cards_of,
     node_of,
     print_visible_devices_then_sleep,
@@ -114,21 +114,30 @@ def test_allocation_by_whole_multiple_and_fractional_cards(
 
 
 def _whole_cards(sca: CheckContext, jobs: Jobs, submit: Submit, cards: int) -> None:
-    """The platform's record and the device-visibility variables the job was given both
-    show ``cards`` cards."""
-    job = submit(f"alloc-{cards}", PRINT_VISIBLE_DEVICES,
+    """The platform's record of the running job and the device-visibility variables it was
+    given both show ``cards`` distinct cards."""
+    job = submit(f"alloc-{cards}", print_visible_devices_then_sleep(HOLD_S),
                  {"cpu": 1, "memory_gib": 1, "accelerators": cards})
-    done = jobs.wait(job["id"], timeout=START_WAIT_S)
-    if done.get("status") != "succeeded":
-        raise TargetError(f"[6.2.b] the {cards}-card probe job {job['id']} ended "
-                          f"{done.get('status')}: nothing it saw can be read")
-    devices = visible_devices(jobs.logs(job["id"]))
-    held = cards_of(done)
+    # Read while it runs: a record of a running job must say which cards it holds (some
+    # platforms forget them once it ends).
+    running = wait_or_last(jobs, job["id"], {"running", "succeeded", "failed", "stopped"},
+                           START_WAIT_S)
+    if running.get("status") != "running":
+        raise TargetError(f"[6.2.b] the {cards}-card probe job {job['id']} is "
+                          f"{running.get('status')}, not running: nothing it sees can be read")
+    devices = visible_devices(printed_visible_devices(jobs, job["id"]))
+    record = jobs.get(job["id"])
+    jobs.stop(job["id"])
+    held, listed = cards_of(record), cards_listed(record)
     sca.evidence("devices", {"job": job["id"], "visible": devices, "held (platform)": held})
     assert devices is not None and len(devices) == cards and len(set(devices)) == cards, (
         f"[6.2.b] a job requesting {cards} card(s) sees {devices}")
-    assert not held or len(held) == cards, (
-        f"[6.2.b] a job requesting {cards} card(s) was given {held}")
+    if listed[:1] == [None]:
+        raise TargetError(f"[6.2.b] the record of the running {cards}-card job {job['id']} "
+                          "does not say which cards it holds")
+    assert len(held) == cards and len(set(held)) == cards, (
+        f"[6.2.b] a job requesting {cards} card(s) was given "
+        f"{held or 'no card, as its record lists'}")
 
 
 def _half_cards(sca: CheckContext, jobs: Jobs, submit: Submit) -> None:
