@@ -421,6 +421,14 @@ class Fault(str, enum.Enum):
         "usage_billed_at_stale_prices",
         "bills price metered usage from a stale price list, not the product catalogue",
     )
+    USAGE_BILLED_BY_STARTED_HOUR = (
+        "usage_billed_by_started_hour",
+        "bills charge every started hour of metered usage in full and give no usage quantity",
+    )
+    ACCELERATOR_USAGE_BILLED_TWICE = (
+        "accelerator_usage_billed_twice",
+        "bills list the metered accelerator usage twice, as two lines",
+    )
 
     # platform security: node hardening, data protection, MFA, assets, transport, S3
     ROOT_PASSWORD_LOGIN = (

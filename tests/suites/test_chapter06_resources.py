@@ -46,6 +46,7 @@ ALSO_BREAKS: dict[str, list[tuple[str, str]]] = {
     "6.1.a": [("cross_tenant_write", "tenant B's user could stop the job")],
     "6.1.b": [("quota_enforced_after_placement", "was placed")],
     "6.2.b": [("worker_cards_unrecorded", "was given no card")],
+    "6.2.c": [("usage_billed_by_started_hour", "the tenant's bill carries 3600.00 card-seconds")],
     "6.2.g": [("usage_overmetered", "metered for")],
     "6.3.a": [("preset_images_unversioned", "name no framework version")],
     "6.4.a": [("exporters_stalled", "series not current"),
@@ -74,8 +75,9 @@ OTHER_FAULT_GROUPS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
         ("diagnosis_skips_nodes", ("6.4.c",)), ("queue_newest_first", ("6.5.b",))),
     # Apart: 6.4.a would stop at the missing cluster label before it reads freshness.
     "cluster-label": (("cluster_unlabelled_metrics", ("6.4.a",)),),
-    "late-quota-unrecorded-cards": (
-        ("quota_enforced_after_placement", ("6.1.b",)), ("worker_cards_unrecorded", ("6.2.b",))),
+    "late-quota-unrecorded-cards-hourly-bills": (
+        ("quota_enforced_after_placement", ("6.1.b",)), ("worker_cards_unrecorded", ("6.2.b",)),
+        ("usage_billed_by_started_hour", ("6.2.c",))),
 }
 
 #: Checks that only run with --sca-disruptive (they hold a whole card model for seconds).

@@ -30,6 +30,7 @@ from ..conftest import MakeProbeUser
 from .conftest import (
     START_WAIT_S,
     Submit,
+    billed_card_seconds,
     card_pools,
     cards_listed,
     cards_of,
@@ -223,11 +224,18 @@ def test_lifecycle_from_request_to_release(sca: CheckContext, probe_tenant: Make
         f"[6.2.c] job {job['id']} held 1 card for {ran_at_least:.2f}–{ran_at_most:.2f} s; "
         f"{card_seconds:.2f} card-seconds metered")
     assert charged > 0, f"[6.2.c] the tenant's bill charges nothing for job {job['id']}"
-    billed = [float(line["usage_quantity"]) for line in lines if "usage_quantity" in line]
-    if billed:
-        assert sum(billed) == pytest.approx(card_seconds, rel=0.01, abs=0.01), (
-            f"[6.2.c] the tenant's bill carries {sum(billed):.2f} card-seconds; its only job "
-            f"{job['id']} was metered {card_seconds:.2f}")
+    billed = billed_card_seconds(lines, "6.2.c")
+    assert billed == pytest.approx(card_seconds, rel=0.01, abs=0.01), (
+        f"[6.2.c] the tenant's bill carries {billed:.2f} card-seconds; its only job "
+        f"{job['id']} was metered {card_seconds:.2f}")
+    priced = [(float(line["quantity"]), float(line["unit_price"])) for line in lines
+              if line.get("quantity") is not None and line.get("unit_price") is not None]
+    if len(priced) == len(lines):
+        # Where the price is known, the charge is the billed card time at that price.
+        due = sum(quantity * price for quantity, price in priced)
+        assert charged == pytest.approx(due, rel=0.01, abs=1e-4), (
+            f"[6.2.c] the tenant's bill charges {charged:.6f} for job {job['id']}; its card "
+            f"time at its own unit price comes to {due:.6f}")
     assert not held, f"[6.2.c] after release, cards still allocated to job {job['id']}: {held}"
     assert later == pytest.approx(card_seconds), (
         f"[6.2.c] usage of job {job['id']} kept accruing after release: {card_seconds:.2f} "
