@@ -362,6 +362,10 @@ class Fault(str, enum.Enum):
         "worker_cards_unrecorded",
         "job records list no cards for their workers, although the workers hold and use them",
     )
+    SCRATCH_FILESYSTEM_NOT_SHARED = (
+        "scratch_filesystem_not_shared",
+        "a second listed file system (scratch) is a private directory on each of its nodes",
+    )
 
     # distributed training, serving, cluster scaling and operations
     RENDEZVOUS_BROKEN = (

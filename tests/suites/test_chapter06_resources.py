@@ -47,6 +47,7 @@ ALSO_BREAKS: dict[str, list[tuple[str, str]]] = {
     "6.1.b": [("quota_enforced_after_placement", "was placed")],
     "6.2.b": [("worker_cards_unrecorded", "was given no card")],
     "6.2.c": [("usage_billed_by_started_hour", "the tenant's bill carries 3600.00 card-seconds")],
+    "6.2.f": [("scratch_filesystem_not_shared", "(scratch) is not visible on")],
     "6.2.g": [("usage_overmetered", "metered for")],
     "6.3.a": [("preset_images_unversioned", "name no framework version")],
     "6.4.a": [("exporters_stalled", "series not current"),
@@ -75,9 +76,10 @@ OTHER_FAULT_GROUPS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
         ("diagnosis_skips_nodes", ("6.4.c",)), ("queue_newest_first", ("6.5.b",))),
     # Apart: 6.4.a would stop at the missing cluster label before it reads freshness.
     "cluster-label": (("cluster_unlabelled_metrics", ("6.4.a",)),),
-    "late-quota-unrecorded-cards-hourly-bills": (
+    "late-quota-unrecorded-cards-hourly-bills-scratch": (
         ("quota_enforced_after_placement", ("6.1.b",)), ("worker_cards_unrecorded", ("6.2.b",)),
-        ("usage_billed_by_started_hour", ("6.2.c",))),
+        ("usage_billed_by_started_hour", ("6.2.c",)),
+        ("scratch_filesystem_not_shared", ("6.2.f",))),
 }
 
 #: Checks that only run with --sca-disruptive (they hold a whole card model for seconds).
