@@ -366,6 +366,11 @@ class Fault(str, enum.Enum):
         "scratch_filesystem_not_shared",
         "a second listed file system (scratch) is a private directory on each of its nodes",
     )
+    DIAGNOSIS_NODE_HEALTH_INVERTED = (
+        "diagnosis_node_health_inverted",
+        "one-click diagnosis reports the health the scheduler sees inverted: healthy nodes "
+        "as errors, faulty ones as ok",
+    )
 
     # distributed training, serving, cluster scaling and operations
     RENDEZVOUS_BROKEN = (
