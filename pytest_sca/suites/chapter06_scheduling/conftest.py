@@ -35,9 +35,6 @@ _PRINT_VISIBLE = (
     + ":\n    print(n + '=' + os.environ.get(n, ''), flush=True)\n"
 )
 
-#: A probe that prints the card-visibility variables it was given and ends.
-PRINT_VISIBLE_DEVICES = ["python", "-c", _PRINT_VISIBLE]
-
 #: How long a job may take from submission to running on a healthy platform.
 START_WAIT_S = 30.0
 
