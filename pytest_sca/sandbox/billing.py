@@ -7,6 +7,8 @@ tenant's active orders.
 
 from __future__ import annotations
 
+import math
+
 from pytest_sca.sandbox.auth import Permissions, Principal
 from pytest_sca.sandbox.errors import ApiError, not_found
 from pytest_sca.sandbox.faults import Fault, Faults
@@ -91,10 +93,12 @@ class Billing:
             kind, seconds_per_unit = _PER_HOUR[resource]
             product = products[kind]
             units = quantity / seconds_per_unit
+            if Fault.USAGE_BILLED_BY_STARTED_HOUR in self.faults:
+                units = float(math.ceil(units))
             price = product["unit_price"]
             if Fault.USAGE_BILLED_AT_STALE_PRICES in self.faults:
                 price = round(price * 1.25, 6)
-            lines.append({
+            line: Document = {
                 "product_id": product["id"],
                 "resource": resource,
                 "usage_quantity": round(quantity, 6),
@@ -102,7 +106,12 @@ class Billing:
                 "unit": product["unit"],
                 "unit_price": price,
                 "amount": round(units * price, 6),
-            })
+            }
+            if Fault.USAGE_BILLED_BY_STARTED_HOUR in self.faults:
+                del line["usage_quantity"]
+            lines.append(line)
+            if resource == "accelerator" and Fault.ACCELERATOR_USAGE_BILLED_TWICE in self.faults:
+                lines.append(dict(line))
         for order in self.store.list("order", tenant_id=tenant_id):
             if Fault.ORDERS_NOT_BILLED in self.faults:
                 break

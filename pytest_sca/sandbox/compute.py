@@ -24,6 +24,8 @@ from pytest_sca.sandbox.store import Document, Store, new_id, utc_now
 _MANAGED_UNDER_FAULT = ("huawei", "nvidia")
 #: Where the SSH nodes mount the shared file system, relative to their home directory.
 MOUNT_POINT = "mnt/hpfs"
+#: Where ``scratch_filesystem_not_shared`` mounts its second file system on each node.
+SCRATCH_POINT = "mnt/scratch"
 
 
 class Compute:
@@ -212,6 +214,21 @@ class Compute:
             "nodes": list(SSH_NODE_NAMES), "status": "mounted", "simulated": True,
             "note": "a directory of the sandbox host that every SSH node mounts",
         }]
+        if Fault.SCRATCH_FILESYSTEM_NOT_SHARED in self.faults:
+            self._filesystems.append(self._private_scratch())
+
+    def _private_scratch(self) -> Document:
+        """``scratch_filesystem_not_shared``: a file system listed second, mounted on every SSH
+        node as a directory of its own."""
+        for name in SSH_NODE_NAMES:
+            mount = self.hosts_dir / "nodes" / name / SCRATCH_POINT
+            if mount.is_symlink() or mount.is_file():
+                mount.unlink()
+            mount.mkdir(mode=0o1777, exist_ok=True)
+            mount.chmod(0o1777)  # sticky and writable like a fresh mount
+        return {"id": "fs-scratch", "name": "scratch", "type": "parallel",
+                "mount_path": f"~/{SCRATCH_POINT}", "nodes": list(SSH_NODE_NAMES),
+                "status": "mounted", "simulated": True}
 
     def filesystems(self) -> list[Document]:
         """The file systems the platform deployed onto nodes."""

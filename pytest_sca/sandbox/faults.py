@@ -291,6 +291,11 @@ class Fault(str, enum.Enum):
         "capacity_not_checked",
         "jobs are placed on nodes without free accelerators",
     )
+    QUOTA_ENFORCED_AFTER_PLACEMENT = (
+        "quota_enforced_after_placement",
+        "jobs above the tenant quota are admitted and placed on cards, then end failed with a "
+        "start error that does not name the quota",
+    )
 
     # inventory, allocation, images, monitoring and scheduling policy
     ACCELERATORS_UNMANAGED = (
@@ -383,6 +388,19 @@ class Fault(str, enum.Enum):
         "queue_newest_first",
         "pending jobs start newest first whatever their priority",
     )
+    WORKER_CARDS_UNRECORDED = (
+        "worker_cards_unrecorded",
+        "job records list no cards for their workers, although the workers hold and use them",
+    )
+    SCRATCH_FILESYSTEM_NOT_SHARED = (
+        "scratch_filesystem_not_shared",
+        "a second listed file system (scratch) is a private directory on each of its nodes",
+    )
+    DIAGNOSIS_NODE_HEALTH_INVERTED = (
+        "diagnosis_node_health_inverted",
+        "one-click diagnosis reports the health the scheduler sees inverted: healthy nodes "
+        "as errors, faulty ones as ok",
+    )
 
     # distributed training, serving, cluster scaling and operations
     RENDEZVOUS_BROKEN = (
@@ -441,6 +459,14 @@ class Fault(str, enum.Enum):
     USAGE_BILLED_AT_STALE_PRICES = (
         "usage_billed_at_stale_prices",
         "bills price metered usage from a stale price list, not the product catalogue",
+    )
+    USAGE_BILLED_BY_STARTED_HOUR = (
+        "usage_billed_by_started_hour",
+        "bills charge every started hour of metered usage in full and give no usage quantity",
+    )
+    ACCELERATOR_USAGE_BILLED_TWICE = (
+        "accelerator_usage_billed_twice",
+        "bills list the metered accelerator usage twice, as two lines",
     )
 
     # platform security: node hardening, data protection, MFA, assets, transport, S3

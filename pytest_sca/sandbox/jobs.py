@@ -209,7 +209,8 @@ class JobRunner:
     def submit(self, who: Principal, spec: dict[str, Any]) -> Document:
         """Admit a job (quota) and record it ``pending``; the monitor starts it."""
         with self.store.lock:
-            self._check_quota(who.tenant_id, spec["resources"], spec["workers"], exclude=None)
+            over_quota = self._check_quota(who.tenant_id, spec["resources"], spec["workers"],
+                                           exclude=None)
             network = (self._tenant_network(who.tenant_id)
                        if spec.get("network") == "tenant" else None)
             job: Document = {
@@ -236,6 +237,7 @@ class JobRunner:
                 "queue": spec.get("queue") or "default",
                 "_events": [],
                 "_unschedulable": False,
+                "_over_quota": over_quota,
                 **({"network": network} if network else {}),
             }
             self._event(job, "Created", "Submitted", f"submitted by {who.user_id}")
@@ -261,7 +263,8 @@ class JobRunner:
         """Stop the job if active, then queue it again as a new attempt."""
         with self.store.lock:
             job = self._job(job_id)
-            self._check_quota(job["tenant_id"], job["resources"], job["world_size"], exclude=job_id)
+            job["_over_quota"] = self._check_quota(job["tenant_id"], job["resources"],
+                                                   job["world_size"], exclude=job_id)
             if job["status"] in ACTIVE:
                 self._stop_processes(job)
                 self._finish(job, "stopped", None, "Restarting", "stopped for a restart")
@@ -395,9 +398,12 @@ class JobRunner:
 
     def _check_quota(
         self, tenant_id: str, resources: dict[str, Any], workers: int, exclude: str | None
-    ) -> None:
+    ) -> str | None:
+        """Refuse (409) a job the tenant's quota cannot hold. Under
+        ``quota_enforced_after_placement`` it is admitted instead: the excess is returned, and
+        the job fails once placed."""
         if Fault.QUOTA_NOT_ENFORCED in self.faults:
-            return
+            return None
         tenant = self.store.get("tenant", tenant_id)
         if tenant is None:
             raise not_found(f"tenant {tenant_id}")
@@ -406,12 +412,12 @@ class JobRunner:
         for key in ("cpu", "memory_gib", "accelerators"):
             wanted = resources[key] * workers
             if used[key] + wanted > quota[key] + 1e-9:
-                raise ApiError(
-                    409,
-                    "quota_exceeded",
-                    f"tenant {tenant_id} quota {key}={quota[key]} exceeded: {used[key]} in use,"
-                    f" job requests {wanted}",
-                )
+                excess = (f"tenant {tenant_id} quota {key}={quota[key]} exceeded: {used[key]} "
+                          f"in use, job requests {wanted}")
+                if Fault.QUOTA_ENFORCED_AFTER_PLACEMENT in self.faults:
+                    return excess
+                raise ApiError(409, "quota_exceeded", excess)
+        return None
 
     def _usable_nodes(self, tenant_id: str) -> list[Document]:
         clusters = {
@@ -449,7 +455,17 @@ class JobRunner:
         self._allocate(job, placement)
         self._event(job, "Scheduled", "Placed",
                     ", ".join(f"worker {r} on {p.node_id}" for r, p in enumerate(placement)))
+        if job.get("_over_quota"):
+            self._fail_placed(job, placement)
+            return
         self._launch(job, placement)
+
+    def _fail_placed(self, job: Document, placement: list[Placement]) -> None:
+        """``quota_enforced_after_placement``: the job above the quota holds its cards, then
+        ends failed with a start error that does not say why (its cards are released)."""
+        for rank, spot in enumerate(placement):
+            job["workers"][rank].update(node_id=spot.node_id, accelerators=spot.accelerators)
+        self._finish(job, "failed", None, "StartError", "the workers could not be started")
 
     def _hold_fitting_workers(self, job: Document) -> None:
         """``gang_scheduling_off``: give the workers that fit their cards, although the job waits.

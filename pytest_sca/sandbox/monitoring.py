@@ -159,8 +159,11 @@ class Monitoring:
             "detail": f"{len(cards)} card(s) reported healthy (simulated)" if cards
             else "no accelerator reported", "simulated": True,
         })
+        healthy = node["health"] == "healthy"
+        if Fault.DIAGNOSIS_NODE_HEALTH_INVERTED in self.faults:
+            healthy = not healthy
         components.append({
-            "component": "node", "status": "ok" if node["health"] == "healthy" else "error",
+            "component": "node", "status": "ok" if healthy else "error",
             "detail": f"scheduler sees the node {node['health']}",
         })
         if Fault.DIAGNOSIS_REPORTS_NOTHING in self.faults:

@@ -43,6 +43,8 @@ def router(platform: SandboxPlatform) -> APIRouter:
 
     def job_answer(job: Document) -> Document:
         answer = public_job(job, runner.faults)
+        if Fault.WORKER_CARDS_UNRECORDED in runner.faults:
+            answer["workers"] = [{**worker, "accelerators": []} for worker in answer["workers"]]
         if job["status"] == "running":
             answer["progress"] = runner.progress(job)
         return answer

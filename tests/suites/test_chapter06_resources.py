@@ -44,11 +44,16 @@ BREAKS: dict[str, tuple[str, str]] = {
 #: More faults that break an item's behaviour another way: item → [(fault, words)].
 ALSO_BREAKS: dict[str, list[tuple[str, str]]] = {
     "6.1.a": [("cross_tenant_write", "tenant B's user could stop the job")],
+    "6.1.b": [("quota_enforced_after_placement", "was placed")],
+    "6.2.b": [("worker_cards_unrecorded", "was given no card")],
+    "6.2.c": [("usage_billed_by_started_hour", "the tenant's bill carries 3600.00 card-seconds")],
+    "6.2.f": [("scratch_filesystem_not_shared", "(scratch) is not visible on")],
     "6.2.g": [("usage_overmetered", "metered for")],
     "6.3.a": [("preset_images_unversioned", "name no framework version")],
     "6.4.a": [("exporters_stalled", "series not current"),
               ("cluster_unlabelled_metrics", "no cluster-level view")],
-    "6.4.c": [("diagnosis_skips_nodes", "covered no verdict for its nodes")],
+    "6.4.c": [("diagnosis_skips_nodes", "covered no verdict for its nodes"),
+              ("diagnosis_node_health_inverted", "contradicts the inventory's health")],
     "6.4.d": [("exporters_stalled", "series not current")],
     "6.5.b": [("queue_newest_first", "the priority-50 job started first")],
 }
@@ -72,6 +77,11 @@ OTHER_FAULT_GROUPS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
         ("diagnosis_skips_nodes", ("6.4.c",)), ("queue_newest_first", ("6.5.b",))),
     # Apart: 6.4.a would stop at the missing cluster label before it reads freshness.
     "cluster-label": (("cluster_unlabelled_metrics", ("6.4.a",)),),
+    "late-quota-unrecorded-cards-hourly-bills-scratch-diagnosis": (
+        ("quota_enforced_after_placement", ("6.1.b",)), ("worker_cards_unrecorded", ("6.2.b",)),
+        ("usage_billed_by_started_hour", ("6.2.c",)),
+        ("scratch_filesystem_not_shared", ("6.2.f",)),
+        ("diagnosis_node_health_inverted", ("6.4.c",))),
 }
 
 #: Checks that only run with --sca-disruptive (they hold a whole card model for seconds).

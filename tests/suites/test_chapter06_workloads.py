@@ -34,6 +34,9 @@ MORE_BREAKS: tuple[tuple[str, str, str], ...] = (
     ("6.9.a", "scaled_nodes_unlisted", "at 1 listed and 2 recorded node(s)"),
     ("6.9.b", "scaled_nodes_unlisted", "at 1 listed and 2 recorded node(s)"),
     ("6.10.c", "usage_billed_at_stale_prices", "the catalogue price is"),
+    ("6.6.a", "worker_cards_unrecorded", "held [0, 0] card(s)"),
+    ("6.8.b", "worker_cards_unrecorded", "holds 0 accelerator(s)"),
+    ("6.10.c", "accelerator_usage_billed_twice", "over 2 line(s)"),
 )
 
 
@@ -45,6 +48,8 @@ FAULT_GROUPS: tuple[tuple[str, ...], ...] = (
      "order_cancel_ignored", "orders_not_billed", "load_balancer_pinned",
      "report_without_recommendations", "elastic_relaunch_off"),
     ("scaled_nodes_unlisted", "usage_billed_at_stale_prices"),
+    # Apart: 6.8.a and 6.6.b read the workers' cards too.
+    ("worker_cards_unrecorded", "accelerator_usage_billed_twice"),
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -10,10 +11,12 @@ import pytest
 
 from pytest_sca.capabilities import (
     Accelerator,
+    BillLine,
     Job,
     Jobs,
     Node,
     Resources,
+    TargetError,
     WaitTimeout,
     wait_for,
 )
@@ -31,9 +34,6 @@ _PRINT_VISIBLE = (
     "import os\nfor n in " + repr((*VISIBLE_DEVICE_VARIABLES, "SCA_ACCELERATOR_SHARE"))
     + ":\n    print(n + '=' + os.environ.get(n, ''), flush=True)\n"
 )
-
-#: A probe that prints the card-visibility variables it was given and ends.
-PRINT_VISIBLE_DEVICES = ["python", "-c", _PRINT_VISIBLE]
 
 #: How long a job may take from submission to running on a healthy platform.
 START_WAIT_S = 30.0
@@ -77,6 +77,13 @@ def cards_of(job: Job) -> list[str]:
     """The cards the job's first worker holds, as the platform records them (as text)."""
     workers = job.get("workers") or []
     return [str(card) for card in (workers[0].get("accelerators") or [])] if workers else []
+
+
+def cards_listed(job: Job) -> list[int | None]:
+    """How many cards each worker's record lists; ``None`` where the record does not say (no
+    ``accelerators`` field: the platform cannot tell, as Slurm for a job that ended unseen)."""
+    return [len(worker.get("accelerators") or []) if "accelerators" in worker else None
+            for worker in job.get("workers") or []]
 
 
 def wait_or_last(jobs: Jobs, job_id: str, until: Collection[str], timeout: float) -> Job:
@@ -128,6 +135,30 @@ def card_pools(nodes: Sequence[Node]) -> list[CardPool]:
                     holders.append(node)
     pools = [CardPool(m, vendors[m], tuple(n)) for m, n in found.items()]
     return sorted(pools, key=lambda p: (p.cards, p.model))
+
+
+#: Seconds in a billed unit of time, by the words that end a unit's name (``card_hour``).
+_SECONDS_PER_UNIT = {"second": 1.0, "seconds": 1.0, "s": 1.0, "sec": 1.0, "minute": 60.0,
+                     "minutes": 60.0, "min": 60.0, "hour": 3600.0, "hours": 3600.0, "h": 3600.0,
+                     "hr": 3600.0}
+
+
+def billed_card_seconds(lines: Sequence[BillLine], item: str) -> float:
+    """The card-seconds the accelerator ``lines`` of a bill charge: each line's ``usage_quantity``,
+    else its ``quantity`` in its time ``unit``; TargetError when a line says neither."""
+    total = 0.0
+    for line in lines:
+        if line.get("usage_quantity") is not None:
+            total += float(line["usage_quantity"])
+            continue
+        unit = str(line.get("unit") or "")
+        per_unit = _SECONDS_PER_UNIT.get(re.split(r"[_\-/ ]", unit.lower())[-1])
+        if line.get("quantity") is None or per_unit is None:
+            raise TargetError(f"[{item}] an accelerator line of the bill gives no usage_quantity "
+                              f"and no quantity in a unit of time (unit {unit!r}): the card "
+                              f"time it charges cannot be compared with the metering: {line}")
+        total += float(line["quantity"]) * per_unit
+    return total
 
 
 class Submit(Protocol):

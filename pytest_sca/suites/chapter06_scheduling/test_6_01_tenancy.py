@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 
 import pytest
 
 from pytest_sca.capabilities import (
+    Job,
+    JobEvent,
     Jobs,
     RefusalReason,
     Refused,
@@ -29,6 +32,10 @@ HOLD_S = 600
 #: Least time a job above the quota is watched for starting: longer still when a job within
 #: the quota took longer to start.
 OVER_QUOTA_WATCH_S = 5.0
+#: Scheduler reason codes that name a limit of the tenant's account: Slurm's pending reasons
+#: for an association's or QOS's limits (squeue(1), "JOB REASON CODES": ``AssocGrpGRES``,
+#: ``QOSMaxGRESPerUser``, ``AssociationResourceLimit``…), Slurm's word for a quota.
+_LIMIT_REASON = re.compile(r"^(?:Assoc|QOS)\w*(?:Grp|Max|Limit)")
 
 
 def _attempt(call: Callable[[], object]) -> Refused | Unsupported | None:
@@ -121,7 +128,8 @@ def test_tenants_are_isolated(sca: CheckContext, probe_tenant: MakeProbeUser,
 def test_quota_is_enforced(sca: CheckContext, tenancy: Tenancy, probe_tenant: MakeProbeUser,
                            probe_image: str) -> None:
     """Quota of 1 accelerator: a 1-card job runs, then a 2-card job is refused for the quota
-    or held — never started — for 5 s or twice the time the 1-card job took to start."""
+    or held — never placed or started — for 5 s or twice the time the 1-card job took to
+    start, and the hold is said to be for the quota (an event or pending reason)."""
     user = probe_tenant("quota")
     quota = tenancy.set_quota(user.tenant_id, accelerators=1)
     assert quota.get("accelerators") == 1, (
@@ -146,12 +154,47 @@ def test_quota_is_enforced(sca: CheckContext, tenancy: Tenancy, probe_tenant: Ma
         return
     watch = max(OVER_QUOTA_WATCH_S, 2 * took)
     seen = wait_or_last(user.jobs, job["id"], {"running", "succeeded"}, watch)
+    events = user.jobs.events(job["id"])
+    status = seen.get("status")
     started = [w.get("rank") for w in seen.get("workers") or [] if w.get("started_at")]
-    sca.evidence("job above quota", {"job": seen, "watched for s": round(watch, 2),
+    placed = _placements(seen, events)
+    held_for = _quota_event(events)
+    sca.evidence("job above quota", {"job": seen, "events": events,
+                                     "watched for s": round(watch, 2),
                                      "1-card job started after s": round(took, 2)})
-    assert seen.get("status") not in ("running", "succeeded") and not started, (
+    assert status not in ("running", "succeeded") and not started, (
         f"[6.1.b] quota 1 accelerator not enforced: job {job['id']} requesting 2 "
-        f"reached {seen.get('status')}" + (f" (workers {started} started)" if started else ""))
+        f"reached {status}" + (f" (workers {started} started)" if started else ""))
+    # Placed on cards is admitted past the quota, whatever ended the job afterwards.
+    assert not placed, (
+        f"[6.1.b] quota 1 accelerator not enforced: job {job['id']} requesting 2 was placed "
+        f"({'; '.join(placed)}) and then {status}")
+    if held_for is None:
+        said = [f"{e.get('type')}/{e.get('reason')}: {e.get('message')}" for e in events]
+        raise TargetError(
+            f"[6.1.b] job {job['id']} above the quota is {status}, but neither its events nor "
+            f"its reason name the quota ({said or 'no event'}): a hold for the quota cannot be "
+            "told from one for another reason (a bad image, a crash, no capacity)")
+
+
+def _quota_event(events: Sequence[JobEvent]) -> JobEvent | None:
+    """The first event that says the job is held or refused for its tenant's quota: its reason
+    or message names the quota, or its reason is a scheduler's code for an account limit."""
+    for event in events:
+        reason, message = str(event.get("reason") or ""), str(event.get("message") or "")
+        if "quota" in f"{reason} {message}".lower() or _LIMIT_REASON.match(reason):
+            return event
+    return None
+
+
+def _placements(job: Job, events: Sequence[JobEvent]) -> list[str]:
+    """Where the job was placed, as its workers' records and its events tell: a worker on a
+    node or holding cards, a ``Scheduled`` event."""
+    placed = [f"worker {w.get('rank')} on {w.get('node_id')} cards {w.get('accelerators')}"
+              for w in job.get("workers") or [] if w.get("node_id") or w.get("accelerators")]
+    placed += [f"event {e.get('type')}: {e.get('message')}" for e in events
+               if e.get("type") == "Scheduled"]
+    return placed
 
 
 @pytest.mark.clause("6.1.c")

@@ -12,6 +12,8 @@ import pytest
 from pytest_sca.capabilities import (
     Alert,
     Alerting,
+    Cluster,
+    ClusterDiagnosis,
     Clusters,
     Compute,
     Diagnosis,
@@ -28,6 +30,10 @@ from pytest_sca.fixtures import CheckContext
 ALERT_WAIT_S = 15.0
 #: Pause between the two reads of metrics that must be current.
 REREAD_S = 1.0
+#: How many clusters of a kind 6.4.c diagnoses (each diagnosis probes every node).
+MOST_CLUSTERS = 3
+#: A diagnosis's component verdicts, least severe first.
+VERDICTS = ("ok", "warning", "error")
 
 #: One series: metric name and label set.
 SeriesKey = tuple[str, frozenset[tuple[str, str]]]
@@ -288,23 +294,58 @@ def test_alert_rule_fires_and_notifies(sca: CheckContext, alerting: Alerting,
 @pytest.mark.clause("6.4.c")
 @pytest.mark.parametrize("kind", ["baremetal", "container"])
 def test_one_click_diagnosis_of_both_cluster_kinds(sca: CheckContext, clusters: Clusters,
-                                                   diagnosis: Diagnosis, kind: str) -> None:
-    """Diagnosing a cluster of ``kind`` returns a verdict per component for every node the
-    cluster has."""
+                                                   compute: Compute, diagnosis: Diagnosis,
+                                                   kind: str) -> None:
+    """Diagnosing each cluster of ``kind`` (the first few) returns a verdict per component for
+    every node the cluster has, and agrees with the inventory's health: a node the inventory
+    lists unhealthy is not diagnosed ok, one it lists healthy is not diagnosed in error."""
     found = [c for c in clusters.list_clusters(kind=kind) if c.get("node_ids")]
     assert found, f"[6.4.c] the platform lists no {kind} cluster with nodes to diagnose"
-    cluster = found[0]
-    report = diagnosis.diagnose_cluster(cluster["id"])
-    sca.evidence("diagnosis", report)
+    health = {str(n.get("id")): n.get("health") for n in compute.list_nodes()}
+    reports: dict[str, ClusterDiagnosis] = {}
+    for cluster in found[:MOST_CLUSTERS]:
+        report = diagnosis.diagnose_cluster(cluster["id"])
+        reports[cluster["id"]] = report
+        _covers_every_node(kind, cluster, report)
+    sca.evidence("diagnoses", {"reports": reports, "inventory health": health})
+    disagree = [f"{node_id} ({state}, inventory: {health[node_id]})"
+                for report in reports.values() for node_id, state in _diagnosed(report).items()
+                if _contradicts(state, health.get(node_id))]
+    assert not disagree, (f"[6.4.c] the diagnosis of {kind} clusters {sorted(reports)} "
+                          f"contradicts the inventory's health of nodes {disagree}")
+
+
+def _covers_every_node(kind: str, cluster: Cluster, report: ClusterDiagnosis) -> None:
+    """Every node the cluster lists is in its diagnosis, with a component verdict."""
     diagnosed = {str(n.get("node_id")): n for n in report.get("nodes") or []}
     missing = sorted(set(map(str, cluster.get("node_ids") or [])) - set(diagnosed))
     assert not missing, (f"[6.4.c] diagnosis of {kind} cluster {cluster['id']} covered no "
                          f"verdict for its nodes {missing}")
     silent = [node_id for node_id, node in diagnosed.items()
               if not [c for c in node.get("components") or []
-                      if c.get("status") in ("ok", "warning", "error")]]
+                      if c.get("status") in VERDICTS]]
     assert not silent, (f"[6.4.c] diagnosis of {kind} cluster {cluster['id']} gave no "
                         f"component verdict for nodes {silent}")
+
+
+def _diagnosed(report: ClusterDiagnosis) -> dict[str, str]:
+    """Node id → the worst of its verdict and its components' verdicts (``ok`` < ``warning``
+    < ``error``)."""
+    found: dict[str, str] = {}
+    for node in report.get("nodes") or []:
+        said = [str(c.get("status")) for c in node.get("components") or []]
+        said += [str(node["verdict"])] if node.get("verdict") else []
+        found[str(node.get("node_id"))] = max((v for v in said if v in VERDICTS),
+                                              key=VERDICTS.index, default="none")
+    return found
+
+
+def _contradicts(diagnosed: str, health: str | None) -> bool:
+    """Whether a node's diagnosis contradicts the health the inventory lists for it (none
+    listed: nothing to compare)."""
+    if not health:
+        return False
+    return diagnosed == "error" if health == "healthy" else diagnosed == "ok"
 
 
 @pytest.mark.clause("6.4.d")

@@ -24,6 +24,7 @@ from pytest_sca.fixtures import CheckContext
 
 from ..conftest import MakeProbeUser
 from ..library import cards_held_by, fields, lines, python, run_allreduce
+from .conftest import cards_listed
 from .workloads import CHECKPOINT_PROBE, ELASTIC_PROBE, STEADY_PROBE
 
 ONE_CARD: Resources = {"cpu": 1, "memory_gib": 1, "accelerators": 1}
@@ -41,15 +42,16 @@ def test_multi_worker_job_completes_an_all_reduce(sca: CheckContext, probe_tenan
     TCP) over MASTER_ADDR:MASTER_PORT: both ranks finish with the sum of both random values."""
     user = probe_tenant("ddp")
     run = run_allreduce(sca, user.jobs, probe_image, "allreduce", ONE_CARD)
-    # A worker record without its cards (a Kubernetes Job's pods): the job's per-worker request.
-    per_worker = (run.job.get("resources") or {}).get("accelerators")
-    cards = [len(w.get("accelerators") or []) if "accelerators" in w else per_worker
-             for w in run.job.get("workers") or []]
+    cards = cards_listed(run.job)
     finished = run.ranks_with_the_sum()
     assert run.job.get("status") == "succeeded" and finished == [0, 1], (
         f"[6.6.a] 2-worker all-reduce did not complete on both ranks: job "
         f"{run.job.get('status')}, ranks with the right sum {finished} (expected "
         f"{run.expected:g}, printed {[r and r.get('sum') for r in run.results]})")
+    # What the job asked for is no record of what its workers held: unknown is not one card.
+    if None in cards:
+        raise TargetError(f"[6.6.a] the records of the all-reduce job's workers do not say "
+                          f"which cards they held ({cards}, None: not said)")
     assert cards == [1, 1], (
         f"[6.6.a] the 2 workers of the all-reduce job asked for one card each and held "
         f"{cards} card(s)")

@@ -11,11 +11,15 @@ from pytest_sca.fixtures import CheckContext
 
 from ..conftest import MakeProbeUser
 from ..library import fields, lines, python
+from .conftest import cards_listed
 from .workloads import RESOURCES_PROBE, SHARE_PROBE
 
 #: How long each half-card probe stays up: both must be seen running at once.
 SHARE_SECONDS = 20
 STARTED = {"running", "succeeded", "failed", "stopped"}
+#: How long the probe of a job with cards and CPUs stays up after it printed what it saw: long
+#: enough to be seen running.
+HETERO_SECONDS = 3
 
 
 def _held(job: Job) -> list[str]:
@@ -85,16 +89,22 @@ def test_job_combines_accelerators_and_cpus(sca: CheckContext, probe_tenant: Mak
     user = probe_tenant("hetero")
     wanted: Resources = {"cpu": 2, "memory_gib": 2, "accelerators": 2}
     job = user.jobs.submit(sca.name("hetero"), probe_image, python(RESOURCES_PROBE), wanted,
-                           labels=sca.labels)
+                           env={"SCA_PROBE_SECONDS": str(HETERO_SECONDS)}, labels=sca.labels)
+    # Seen running: a record of a running job says which cards it holds (Slurm forgets the
+    # cards of a job that ended before it was read).
+    with contextlib.suppress(WaitTimeout):
+        user.jobs.wait(job["id"], until=STARTED, timeout=60)
     done = user.jobs.wait(job["id"], timeout=60)
     assert done.get("status") == "succeeded", (
         f"[6.8.b] a job asking for 2 accelerators and 2 CPUs did not run: {done.get('status')}")
     seen = fields(_printed(user.jobs, job["id"], "sca-resources"))
     sca.evidence("job with accelerators and CPUs", {"job": done, "seen by the process": seen})
-    worker = (done.get("workers") or [{}])[0]
     admitted = done.get("resources") or {}
-    held = (len(worker.get("accelerators") or []) if "accelerators" in worker
-            else admitted.get("accelerators"))
+    held = (cards_listed(done) or [None])[0]
+    if held is None:
+        # What was admitted is no record of what the worker held.
+        raise TargetError(f"[6.8.b] the record of job {job['id']} does not say which cards its "
+                          "worker held")
     visible = [c for c in seen.get("accelerators", "").split(",") if c]
     cpus = int(seen.get("cpus") or 0)
     limit = seen.get("cpu_limit", "none")

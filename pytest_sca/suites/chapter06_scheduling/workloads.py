@@ -92,8 +92,8 @@ remove()
 """
 
 #: What a worker sees of its resources: the cards it was given, the CPUs it may run on and
-#: the CPU limit of its cgroup (``none`` without one).
-RESOURCES_PROBE = "import os\n" + _VISIBLE + r"""
+#: the CPU limit of its cgroup (``none`` without one); it then stays up SCA_PROBE_SECONDS.
+RESOURCES_PROBE = "import os, time\n" + _VISIBLE + r"""
 limit = "none"
 try:
     quota, period = open("/sys/fs/cgroup/cpu.max").read().split()[:2]
@@ -103,6 +103,7 @@ except (OSError, ValueError):
     pass
 print(f"sca-resources accelerators={visible()} cpus={len(os.sched_getaffinity(0))} "
       f"cpu_limit={limit}", flush=True)
+time.sleep(float(os.environ.get("SCA_PROBE_SECONDS", "0")))
 """
 
 #: What a worker on a shared card sees: its card, and the fraction it was told (``none`` when
