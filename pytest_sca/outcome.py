@@ -104,7 +104,24 @@ def phase_verdict(excinfo: pytest.ExceptionInfo[BaseException] | None) -> tuple[
     if isinstance(exc, (AssertionError, _FAIL)):
         message = str(exc.msg) if isinstance(exc, _FAIL) else str(exc)
         return Verdict.FAIL, _one_line(message.split("\nassert ")[0]) or "assertion failed"
+    if isinstance(exc, KeyError) and len(exc.args) == 1:
+        return Verdict.ERROR, _one_line(_missing_field(excinfo, exc.args[0]))
     return Verdict.ERROR, _one_line(f"{type(exc).__name__}: {exc}")
+
+
+def _missing_field(excinfo: pytest.ExceptionInfo[BaseException], key: object) -> str:
+    """A ``KeyError`` in a check: an answer of the target lacked a field the check reads (the
+    answers are the contract's typed dicts). Said as such, with where it was read, so that
+    a report never shows a bare ``KeyError: 'status'``."""
+    where = ""
+    for entry in reversed(excinfo.traceback):
+        path = str(entry.path)
+        if "pytest_sca" in path:
+            where = f" (read at {path.split('pytest_sca/', 1)[-1]}:{entry.lineno + 1})"
+            break
+    return (f"the target's answer has no field {key!r}{where}: it answered in another shape "
+            "than the check reads, nothing was learnt (a field the target did send would make "
+            "this a bug of the check)")
 
 
 def combine_phases(nodeid: str, phases: Iterable[Mapping[str, Any]], *,

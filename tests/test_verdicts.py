@@ -180,3 +180,20 @@ def test_all_passing_run_exits_zero(pytester: pytest.Pytester, target_file) -> N
     result = pytester.runpytest(f"--sca-target={target_file}", "checks")
     assert result.ret == 0
     assert verdicts(read_report(pytester)) == {"6.1.a": "pass"}
+
+
+def test_a_missing_field_is_named_not_a_bare_key_error() -> None:
+    """A check reading a field the target's answer lacks ends ``error`` naming the field and
+    where it was read, never a bare ``KeyError: 'status'``."""
+    from pytest_sca.outcome import phase_verdict
+    from pytest_sca.verdicts import Verdict
+
+    answer: dict[str, str] = {"id": "job-1"}
+    try:
+        answer["status"]
+    except KeyError:
+        info = pytest.ExceptionInfo.from_current()
+    verdict, reason = phase_verdict(info)
+    assert verdict is Verdict.ERROR
+    assert reason.startswith("the target's answer has no field 'status'"), reason
+    assert "KeyError" not in reason

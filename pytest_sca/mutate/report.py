@@ -14,9 +14,9 @@ For an item that passed unchanged and an operator:
   by an earlier check of the run, or a flaky check): shown, not counted.
 
 A chapter's score is detected / (detected + survived). Detected counts ``error`` as well as
-``fail`` (the defect did not pass unnoticed); the table tells them apart (``F``/``E``), and a
-raw ``KeyError`` on a changed answer is an ``E`` the checks' rules say should be a
-``TargetError``.
+``fail`` (the defect did not pass unnoticed); the table tells them apart (``F``/``E``). A
+check that reads a field a changed answer lacks ends ``error`` with "the target's answer has
+no field …" and where it was read (never a bare ``KeyError``).
 """
 
 from __future__ import annotations
