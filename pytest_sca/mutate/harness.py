@@ -11,17 +11,19 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from pytest_sca.loopback_tls import issue_loopback_tls
 
 from . import operators as ops
 from . import targetfile
 from .platforms import Platform
 from .proxy import OUTSIDE, Control, ControlEndpoint, Proxy, ProxyLoop
 from .recorder import CONTROL_ENV, LIMITS_ENV
-from .tls import make_tls
 
 BASELINE = "none"
 #: The unchanged run's time limit (mutated runs get a multiple of what it took).
@@ -117,7 +119,9 @@ class Harness:
 
     def _up(self, document: dict[str, Any], env: dict[str, str]) -> None:
         assert self.loop is not None
-        tls = make_tls(self.workdir / "tls")
+        # The harness's own CA: it reaches the sandbox only as a target provider.
+        tls = issue_loopback_tls(self.workdir / "tls", "pytest-sca mutation CA",
+                                 timedelta(days=1))
         serving = tls.server_context()
         self.document, self.env = document, env
         origins: dict[str, str] = {}

@@ -14,16 +14,15 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 import ssl
 import warnings
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from pytest_sca.loopback_tls import TlsFiles, issue_loopback_tls, tls_files_in
 from pytest_sca.sandbox.faults import Fault, Faults
 
 #: The node's SSH policy as its sshd_config says it (the asyncssh server enforces the same).
@@ -164,15 +163,6 @@ def risk_of(kind: str, doc: dict[str, Any]) -> dict[str, Any]:
 TLS_SWITCH = "PYTEST_SCA_SANDBOX_TLS"
 
 
-@dataclass(frozen=True)
-class TlsFiles:
-    """The sandbox's CA certificate and the server certificate it signed, with its key."""
-
-    ca: Path
-    cert: Path
-    key: Path
-
-
 def tls_enabled() -> bool:
     """Whether this sandbox serves TLS: yes, unless :data:`TLS_SWITCH` is ``0``."""
     return os.environ.get(TLS_SWITCH, "1") != "0"
@@ -185,47 +175,14 @@ def ensure_tls_material(state_dir: Path) -> TlsFiles:
     and is remade when less than a day is left.
     """
     from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
     folder = state_dir / "tls"
-    files = TlsFiles(folder / "ca.pem", folder / "server.pem", folder / "server-key.pem")
-    now = datetime.now(timezone.utc)
+    files = tls_files_in(folder)
     if files.cert.exists() and files.key.exists() and files.ca.exists():
         current = x509.load_pem_x509_certificate(files.cert.read_bytes())
-        if current.not_valid_after_utc - now > timedelta(days=1):
+        if current.not_valid_after_utc - datetime.now(timezone.utc) > timedelta(days=1):
             return files
-    folder.mkdir(parents=True, exist_ok=True)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pytest-sca sandbox CA")])
-    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
-          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-          .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=30))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-          .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False,
-                                       False), critical=True)
-          .sign(ca_key, hashes.SHA256()))
-    key = ec.generate_private_key(ec.SECP256R1())
-    names = [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
-    cert = (x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-            .issuer_name(ca_name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=30))
-            .add_extension(x509.SubjectAlternativeName(names), critical=False)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]),
-                           critical=False)
-            .sign(ca_key, hashes.SHA256()))
-    pem = serialization.Encoding.PEM
-    files.ca.write_bytes(ca.public_bytes(pem))
-    files.cert.write_bytes(cert.public_bytes(pem))
-    descriptor = os.open(files.key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(key.private_bytes(pem, serialization.PrivateFormat.PKCS8,
-                                       serialization.NoEncryption()))
-    return files
+    return issue_loopback_tls(folder, "pytest-sca sandbox CA", timedelta(days=30))
 
 
 def server_ssl_context(files: TlsFiles, faults: Faults) -> ssl.SSLContext:

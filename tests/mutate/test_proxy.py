@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import ssl
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +18,10 @@ import requests
 import yaml
 from aiohttp import web
 
+from pytest_sca.loopback_tls import issue_loopback_tls
 from pytest_sca.mutate import operators as ops
 from pytest_sca.mutate import targetfile
 from pytest_sca.mutate.proxy import OUTSIDE, Control, ControlEndpoint, Proxy, ProxyLoop
-from pytest_sca.mutate.tls import make_tls
 
 JOBS = {"items": [{"id": f"j{i}", "status": "running", "gpus": i} for i in range(4)]}
 
@@ -73,7 +74,7 @@ class Upstream:
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     folder = tmp_path_factory.mktemp("mutate-proxy")
-    tls = make_tls(folder / "tls")
+    tls = issue_loopback_tls(folder / "tls", "test CA", timedelta(days=1))
     serving = tls.server_context()
     loop = ProxyLoop()
     upstream = Upstream()

@@ -1,7 +1,9 @@
-"""The harness's own local CA and a server certificate for 127.0.0.1 signed by it.
+"""A local certificate authority and a server certificate for 127.0.0.1, for servers the
+tool itself runs on loopback (the sandbox, the mutation harness's proxies).
 
-The proxies serve TLS with it; the rewritten target file trusts its CA. (The harness
-reaches the sandbox only as a target provider, so it makes its own, as the sandbox does.)
+ECDSA P-256 keys, SHA-256 signatures; the CA can sign only server certificates
+(path length 0), the server certificate names 127.0.0.1 and ``localhost``. The key file
+is written with mode 0600.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class TlsFiles:
+    """Where a CA certificate, a server certificate and its key are (PEM)."""
+
     ca: Path
     cert: Path
     key: Path
@@ -28,19 +32,25 @@ class TlsFiles:
         return context
 
 
-def make_tls(folder: Path) -> TlsFiles:
-    """A CA and a one-day certificate for 127.0.0.1/localhost in ``folder`` (ECDSA P-256)."""
+def tls_files_in(folder: Path) -> TlsFiles:
+    """The file names :func:`issue_loopback_tls` writes in ``folder``."""
+    return TlsFiles(folder / "ca.pem", folder / "server.pem", folder / "server-key.pem")
+
+
+def issue_loopback_tls(folder: Path, issuer: str, lifetime: timedelta) -> TlsFiles:
+    """A new CA named ``issuer`` and a certificate for 127.0.0.1/localhost it signed, both
+    valid from 5 minutes ago for ``lifetime``, written to ``folder``."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
     folder.mkdir(parents=True, exist_ok=True)
-    files = TlsFiles(folder / "ca.pem", folder / "server.pem", folder / "server-key.pem")
+    files = tls_files_in(folder)
     now = datetime.now(timezone.utc)
-    start, end = now - timedelta(minutes=5), now + timedelta(days=1)
+    start, end = now - timedelta(minutes=5), now + lifetime
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pytest-sca mutation CA")])
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)])
     ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
           .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
           .not_valid_before(start).not_valid_after(end)
