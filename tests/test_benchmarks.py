@@ -120,3 +120,15 @@ def test_at_most_linear(steps: list[float], linear: bool) -> None:
 def test_marginal_cost_per_card_added() -> None:
     results = [{"cards": 1000, "wall_s": 10.0}, {"cards": 11000, "wall_s": 20.0}]
     assert bench_fleet_scale.marginal(results, "wall_s") == [0.001]
+
+
+def test_kube_requests_do_not_grow_with_the_cluster() -> None:
+    """The Kubernetes adapter's requests (counted, not timed): listing the inventory costs
+    the same few requests for 10 and 40 nodes, and reading one node a constant 3."""
+    import bench_kube_scale
+
+    small, large = bench_kube_scale.measure(10), bench_kube_scale.measure(40)
+    assert large["cards_held"] == 40 and small["cards_held"] == 10
+    assert small["steps"]["list_nodes"]["requests"] == large["steps"]["list_nodes"]["requests"]
+    for size in (small, large):
+        assert size["steps"]["get_node each"]["requests_per_object"] == 3.0, size

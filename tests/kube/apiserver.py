@@ -143,6 +143,22 @@ def selects(selector: str | None, labels: dict[str, str]) -> bool:
     return True
 
 
+def fields_match(selector: str | None, obj: dict[str, Any]) -> bool:
+    """A field selector (``spec.nodeName=n1,status.phase!=Failed``: ``=``, ``==``, ``!=`` on
+    dotted paths, as https://kubernetes.io/docs/concepts/overview/working-with-objects/field-selectors/
+    describes) against an object; a missing field reads as the empty string."""
+    for term in filter(None, (selector or "").split(",")):
+        negated = "!=" in term
+        path, _, wanted = term.partition("!=" if negated else "=")
+        value: Any = obj
+        for key in path.strip().split("."):
+            value = value.get(key) if isinstance(value, dict) else None
+        matched = str(value if value is not None else "") == wanted.lstrip("=").strip()
+        if matched == negated:
+            return False
+    return True
+
+
 @dataclass
 class Principal:
     name: str
@@ -206,11 +222,12 @@ class Store:
         return found
 
     def list(self, group: str, plural: str, namespace: str | None,
-             selector: str | None = None) -> list[dict[str, Any]]:
+             selector: str | None = None, fields: str | None = None) -> list[dict[str, Any]]:
         self.kind(group, plural)
         return [o for (ns, _), o in sorted(self.bucket(group, plural).items())
                 if (namespace is None or ns == namespace)
-                and selects(selector, o["metadata"].get("labels") or {})]
+                and selects(selector, o["metadata"].get("labels") or {})
+                and fields_match(fields, o)]
 
     def patch(self, group: str, plural: str, namespace: str | None, name: str,
               patch: dict[str, Any]) -> dict[str, Any]:
@@ -386,7 +403,8 @@ class ApiServer:
                 raise ApiError(400, "BadRequest", "the body is not a JSON object")
         if verb == "list":
             items = store.list(group, spec.plural, namespace,
-                               request.query.get("labelSelector"))
+                               request.query.get("labelSelector"),
+                               request.query.get("fieldSelector"))
             return web.json_response({"kind": f"{spec.kind}List", "apiVersion": "v1",
                                       "metadata": {"resourceVersion": "1"}, "items": items})
         if verb == "create":

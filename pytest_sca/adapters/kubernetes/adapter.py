@@ -228,16 +228,17 @@ class KubernetesAdapter(Adapter):
                          spec.group, spec.version, spec.plural, name)
 
     def list_objects(self, kind: str, namespace: str | None,
-                     label_selector: str | None = None) -> list[Any]:
+                     label_selector: str | None = None,
+                     field_selector: str | None = None) -> list[Any]:
         spec, api = KINDS[kind], self.custom()
+        selectors = {"label_selector": label_selector,
+                     **({"field_selector": field_selector} if field_selector else {})}
         if spec.namespaced and namespace is not None:
             found = self.call(f"list {spec.plural}", api.list_namespaced_custom_object,
-                              spec.group, spec.version, namespace, spec.plural,
-                              label_selector=label_selector)
+                              spec.group, spec.version, namespace, spec.plural, **selectors)
         else:
             found = self.call(f"list {spec.plural}", api.list_cluster_custom_object,
-                              spec.group, spec.version, spec.plural,
-                              label_selector=label_selector)
+                              spec.group, spec.version, spec.plural, **selectors)
         items = list(found.get("items") or [])
         if label_selector and "=" in label_selector:
             # Not every server filters (and a selector is a promise, not a proof).

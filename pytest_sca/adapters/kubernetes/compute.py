@@ -36,21 +36,38 @@ class KubeCompute(Facade[KubernetesAdapter]):
     def nodes(self, cluster_id: str | None = None, *, finished: bool = False) -> list[Node]:
         """Nodes and their cards; ``finished`` also counts cards of pods that ended as held
         (to tell which cards a finished job had)."""
-        core = self.subject.core()
-        nodes = self.subject.call("list nodes", core.list_node).items
-        pods = self.subject.call("list pods", core.list_pod_for_all_namespaces).items
         cluster = self.subject.config.context or "kubernetes"
         if cluster_id not in (None, cluster):
             return []
-        return [self._node(node, pods, cluster, finished) for node in nodes]
+        core = self.subject.core()
+        # Three lists whatever the fleet's size (nodes, pods, DRA slices), grouped by node
+        # here: never a request per node.
+        nodes = self.subject.call("list nodes", core.list_node).items
+        pods = _by_node(self.subject.call("list pods", core.list_pod_for_all_namespaces).items)
+        slices = self._slices_by_node()
+        return [self._node(node, pods.get(node.metadata.name, []), cluster, finished,
+                           slices.get(node.metadata.name, [])) for node in nodes]
 
     def get_node(self, node_id: str) -> Node:
-        for node in self.list_nodes():
-            if node["id"] == node_id:
-                return node
-        raise Refused(f"kubernetes nodes/{node_id}", 404, "not_found", f"node {node_id}")
+        """One node: its object, the pods placed on it and its DRA slices (field selectors:
+        what is read does not grow with the fleet)."""
+        core = self.subject.core()
+        try:
+            node = self.subject.call(f"read node {node_id}", core.read_node, node_id)
+        except Refused as refusal:
+            if refusal.status == 404:
+                raise Refused(f"kubernetes nodes/{node_id}", 404, "not_found",
+                              f"node {node_id}") from None
+            raise
+        on_node = f"spec.nodeName={node_id}"
+        pods = self.subject.call("list pods", core.list_pod_for_all_namespaces,
+                                 field_selector=on_node).items
+        cluster = self.subject.config.context or "kubernetes"
+        return self._node(node, pods, cluster, False,
+                          self._slices_by_node(on_node).get(node_id, []))
 
-    def _node(self, node: Any, pods: list[Any], cluster: str, finished: bool = False) -> Node:
+    def _node(self, node: Any, pods: list[Any], cluster: str, finished: bool,
+              slices: list[dict[str, Any]]) -> Node:
         extra = self.subject.config.vendor_resources
         labels = dict(node.metadata.labels or {})
         allocatable = dict(node.status.allocatable or {}) if node.status else {}
@@ -73,7 +90,7 @@ class KubeCompute(Facade[KubernetesAdapter]):
                     "memory_gib": None, "allocated_to": owner, "pod": pod,
                     "pods": [p for _, p in sharing] or ([pod] if pod else []),
                 })
-        cards.extend(self._slice_devices(node.metadata.name, len(cards), model_label))
+        cards.extend(self._slice_devices(slices, len(cards), model_label))
         conditions = {c.type: c.status for c in (node.status.conditions or [])} \
             if node.status else {}
         return {
@@ -86,19 +103,28 @@ class KubeCompute(Facade[KubernetesAdapter]):
             "labels": labels, "simulated": False,
         }
 
-    def _slice_devices(self, node_name: str, first: int,
-                       model_label: str | None) -> list[Accelerator]:
-        """Devices DRA drivers publish for the node in ``ResourceSlice``s
-        (https://kubernetes.io/docs/concepts/scheduling-eviction/dynamic-resource-allocation/);
-        none where the cluster does not serve ``resource.k8s.io``."""
+    def _slices_by_node(self, field_selector: str | None = None
+                        ) -> dict[str, list[dict[str, Any]]]:
+        """Node name → the ``ResourceSlice``s DRA drivers publish for it
+        (https://kubernetes.io/docs/concepts/scheduling-eviction/dynamic-resource-allocation/),
+        in one list; none where the cluster does not serve ``resource.k8s.io``."""
         adapter = self.subject
         if not adapter.serves("resourceslice"):
-            return []
+            return {}
+        grouped: dict[str, list[dict[str, Any]]] = {}
+        for item in adapter.list_objects("resourceslice", None,
+                                         field_selector=field_selector):
+            node_name = (item.get("spec") or {}).get("nodeName")
+            if node_name:
+                grouped.setdefault(str(node_name), []).append(item)
+        return grouped
+
+    def _slice_devices(self, slices: list[dict[str, Any]], first: int,
+                       model_label: str | None) -> list[Accelerator]:
+        """The devices of a node's ``ResourceSlice``s, numbered after its ``first`` cards."""
         devices: list[Accelerator] = []
-        for item in adapter.list_objects("resourceslice", None):
+        for item in slices:
             spec = item.get("spec") or {}
-            if spec.get("nodeName") != node_name:
-                continue
             driver = str(spec.get("driver", ""))
             vendor = vendor_of(f"{driver}/dra", {**self.subject.config.vendor_resources,
                                                  **DRA_DRIVERS}) or driver
@@ -135,6 +161,15 @@ class KubeCompute(Facade[KubernetesAdapter]):
         return held
 
 
+
+
+def _by_node(pods: list[Any]) -> dict[str, list[Any]]:
+    """Pods grouped by the node they are placed on (unplaced pods are left out)."""
+    grouped: dict[str, list[Any]] = {}
+    for pod in pods:
+        if pod.spec is not None and pod.spec.node_name:
+            grouped.setdefault(pod.spec.node_name, []).append(pod)
+    return grouped
 
 
 #: HAMi's annotations: the devices a node registered (in order) and the device(s) a pod got
