@@ -10,8 +10,10 @@ written by :meth:`tests.kube.controllers.Controllers.write_scrape_table`):
   the process and its waited-for children), as cAdvisor reports the container's cgroup
   (https://github.com/google/cadvisor/blob/master/docs/storage/prometheus.md);
 - each node's card exporter, with the upstream metric names and labels: DCGM exporter
-  ``DCGM_FI_DEV_GPU_UTIL{gpu, UUID, device, modelName, Hostname}``
-  (https://github.com/NVIDIA/dcgm-exporter, default-counters.csv), Ascend npu-exporter
+  ``DCGM_FI_DEV_GPU_UTIL{gpu, UUID, device, modelName, Hostname}`` on port 9400
+  (https://github.com/NVIDIA/dcgm-exporter README;
+  https://docs.nvidia.com/datacenter/dcgm/latest/reference/dcgm-exporter-metrics.html), Ascend
+  npu-exporter
   ``npu_chip_info_utilization{id}``, Cambricon ``mlu_utilization{mlu}``, Hygon
   ``dcu_utilizationrate{device_id}``; every series also carries ``instance`` (the node's
   address: exporters run as host-network DaemonSets) and ``job``.

@@ -63,15 +63,21 @@ def _epoch(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
-def prometheus_query(adapter: KubernetesAdapter, promql: str, at: float) -> list[Any]:
-    """The ``result`` of an instant query at ``at`` (epoch seconds) to the cluster's
-    Prometheus; :class:`Unsupported` when the target names none, :class:`TargetError` when
-    it does not answer a successful query."""
+def prometheus_service(adapter: KubernetesAdapter) -> str:
+    """``prometheus_service`` of the target file; :class:`Unsupported` when it names none."""
     where = adapter.config.prometheus_service
     if not where:
         raise Unsupported("the Kubernetes API keeps no metric series (metrics.k8s.io is "
                           "instantaneous): set adapters.kubernetes.prometheus_service to the "
                           "cluster's Prometheus (kube-prometheus: monitoring/prometheus-k8s:web)")
+    return str(where)
+
+
+def prometheus_query(adapter: KubernetesAdapter, promql: str, at: float) -> list[Any]:
+    """The ``result`` of an instant query at ``at`` (epoch seconds) to the cluster's
+    Prometheus; :class:`Unsupported` when the target names none, :class:`TargetError` when
+    it does not answer a successful query."""
+    where = prometheus_service(adapter)
     namespace, _, service = where.partition("/")
     path = (f"/api/v1/namespaces/{namespace}/services/{service}/proxy/api/v1/query?"
             + urlencode({"query": promql, "time": f"{at:.3f}"}))
@@ -92,6 +98,7 @@ def job_series(adapter: KubernetesAdapter, job_id: str, since: str | None,
     samples of the worker pod's first container."""
     from .jobs import KubeJobs
 
+    prometheus_service(adapter)  # before anything is read: Unsupported without it
     jobs = KubeJobs(adapter)
     pods = sorted(jobs._pods(job_id), key=jobs._rank)
     if not pods:
