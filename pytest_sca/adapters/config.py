@@ -314,6 +314,12 @@ class KubernetesConfig(StrictModel):
         description="the web console as <namespace>/[scheme:]<service>[:port] (the "
                     "Kubernetes Dashboard: kubernetes-dashboard/https:kubernetes-dashboard:), "
                     "reached through the API server's service proxy; none = no console")
+    prometheus_service: str | None = Field(
+        default=None, pattern=r"^[a-z0-9-]+/(https?:)?[a-z0-9-]+(:[A-Za-z0-9-]*)?$",
+        description="the cluster's Prometheus as <namespace>/[scheme:]<service>[:port] "
+                    "(kube-prometheus: monitoring/prometheus-k8s:web), reached through the API "
+                    "server's service proxy: a job's cAdvisor series (7.2.e) and the card "
+                    "exporters' series (9.4.2.d); none = neither")
     audit_log: LocalFile | None = Field(
         default=None,
         description="the API server's audit log (JSON lines of audit.k8s.io/v1 Events, "

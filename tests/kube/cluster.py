@@ -92,9 +92,10 @@ class EmulatedKubeCluster:
     def seed(self) -> None:
         """Nodes, and what the operator installed for each component the cluster serves."""
         store = self.server.store
-        for name in ("default", "kube-system", "kserve-models", "kubernetes-dashboard"):
+        for name in ("default", "kube-system", "kserve-models", "kubernetes-dashboard",
+                     "monitoring"):
             store.create("", "namespaces", None, {"metadata": {"name": name}})
-        for name, (cards, labels) in NODES.items():
+        for number, (name, (cards, labels)) in enumerate(NODES.items(), start=11):
             annotations = {}
             if "nvidia.com/gpucores" in cards:  # HAMi registers the node's cards in order
                 annotations["hami.io/node-nvidia-register"] = ":".join(
@@ -107,6 +108,8 @@ class EmulatedKubeCluster:
                 "status": {"allocatable": {"cpu": "64", "memory": "512Gi", "pods": "110",
                                            **cards},
                            "capacity": {"cpu": "64", "memory": "512Gi", **cards},
+                           "addresses": [{"type": "InternalIP", "address": f"10.0.1.{number}"},
+                                         {"type": "Hostname", "address": name}],
                            "conditions": [{"type": "Ready", "status": "True"},
                                           {"type": "MemoryPressure", "status": "False"},
                                           {"type": "DiskPressure", "status": "False"}]}})
@@ -147,7 +150,8 @@ class EmulatedKubeCluster:
         return {"kubeconfig": str(self.kubeconfig), "context": "emulated",
                 "probe_image": "python:3.12-slim", "cluster_queue": "sca-cluster-queue",
                 "audit_log": str(self.server.audit_path),
-                "console_service": "kubernetes-dashboard/https:kubernetes-dashboard:"}
+                "console_service": "kubernetes-dashboard/https:kubernetes-dashboard:",
+                "prometheus_service": "monitoring/prometheus-k8s:web"}
 
 
 @contextmanager

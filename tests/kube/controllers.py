@@ -32,7 +32,8 @@ controllers, each moving its objects through the states its documentation specif
 Faults (named for the behaviour): ``quota_not_enforced``, ``kueue_never_admits``,
 ``kueue_ignores_priority``, ``networkpolicy_ignored``, ``rbac_not_enforced``,
 ``jobset_never_restarts``, ``notebook_never_ready``, ``notebook_drops_accelerators``,
-``kserve_never_ready``, ``logs_dropped``, ``audit_dropped``, ``scheduler_ignores_capacity``.
+``kserve_never_ready``, ``logs_dropped``, ``audit_dropped``, ``scheduler_ignores_capacity``,
+``cadvisor_not_scraped``, ``dcgm_exporter_down`` (the emulated Prometheus: prometheus.py).
 """
 
 from __future__ import annotations
@@ -108,6 +109,7 @@ class Controllers:
         self.pod_ips: dict[str, str] = {}
         self.next_ip = 2
         self.net_table = folder / "podnet.json"
+        self.scrape_table = folder / "scrape.json"
         self.task: asyncio.Task[None] | None = None
         server.admission.append(self.admit_quota)
         server.subresources[("", "serviceaccounts", "token")] = self.token
@@ -147,6 +149,7 @@ class Controllers:
         await self.kubelet()
         self.quota_status()
         self.write_net_table()
+        self.write_scrape_table()
 
     # helpers ------------------------------------------------------------------------------
 
@@ -273,6 +276,33 @@ class Controllers:
                     elif "podSelector" in source:
                         allowed.add(namespace)
         return sorted(allowed)
+
+    def write_scrape_table(self) -> None:
+        """What the emulated Prometheus scrapes (tests/kube/prometheus.py): each running
+        container's process (cAdvisor) and each node's cards (the vendor exporters)."""
+        containers = []
+        for key, process in self.processes.items():
+            namespace, name, _ = key.split("/", 2)
+            try:
+                pod = self.store.get("", "pods", namespace, name)
+            except ApiError:
+                continue
+            if process.proc.returncode is not None:
+                continue
+            node = self.store.get("", "nodes", None, pod["spec"]["nodeName"])
+            containers.append({"namespace": namespace, "pod": name, "pid": process.proc.pid,
+                               "container": pod["spec"]["containers"][0]["name"],
+                               "node_ip": _address(node)})
+        nodes = [{"name": n["metadata"]["name"], "ip": _address(n),
+                  "model": (n["metadata"].get("labels") or {}).get("nvidia.com/gpu.product", ""),
+                  "cards": {r: int(quantity(v)) for r, v in n["status"]["allocatable"].items()
+                            if "/" in r}} for n in self.store.list("", "nodes", None)]
+        text = json.dumps({"containers": containers, "nodes": nodes,
+                           "faults": sorted(self.faults)}, sort_keys=True)
+        if not self.scrape_table.exists() or self.scrape_table.read_text() != text:
+            temporary = self.scrape_table.with_suffix(".tmp")
+            temporary.write_text(text)
+            temporary.replace(self.scrape_table)
 
     def write_net_table(self) -> None:
         pods: dict[str, str] = {}
@@ -849,6 +879,9 @@ class Controllers:
             return [sys.executable, str(Path(__file__).parent / "standin.py")]
         if "kubernetesui/dashboard" in image:
             return [sys.executable, str(Path(__file__).parent / "dashboard.py")]
+        if "prometheus/prometheus" in image:
+            env["SCA_EMU_SCRAPE"] = str(self.scrape_table)
+            return [sys.executable, str(Path(__file__).parent / "prometheus.py")]
         if "jupyter" in image or "notebook" in image:
             token = env.setdefault("JUPYTER_TOKEN", "sca-emulated")
             return [sys.executable, "-m", "jupyter_server", "--ServerApp.ip=0.0.0.0",
@@ -1051,6 +1084,12 @@ class Controllers:
             return web.Response(status=503, text="no healthy upstream")
         rest = rest.removeprefix("openai/")
         return await self.server.forward(request, f"{pods[0]['status']['podIP']}:8080", rest)
+
+
+def _address(node: dict[str, Any]) -> str:
+    """A node's InternalIP (``status.addresses``), else its name."""
+    return next((a["address"] for a in (node.get("status") or {}).get("addresses") or []
+                 if a.get("type") == "InternalIP"), node["metadata"]["name"])
 
 
 def _ready(pod: dict[str, Any]) -> bool:

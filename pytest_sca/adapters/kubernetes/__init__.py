@@ -7,7 +7,8 @@ device-plugin resources, DRA ResourceSlices), jobs (``batch/v1`` Jobs), training
 Trainer TrainJob, Training Operator PyTorchJob or JobSet), scheduling (Kueue),
 services (Deployments, Services, HPAs), network (NetworkPolicy), models and model services
 (KServe), dev machines and terminals (Kubeflow Notebooks, ``pods/exec``), storage
-(PersistentVolumeClaims, StorageClasses), audit (the API server's audit log).
+(PersistentVolumeClaims, StorageClasses), audit (the API server's audit log), telemetry
+and job series (the cluster's Prometheus through the service proxy).
 Everything it creates carries ``sca-run=<run id>`` and is deleted at the end.
 See docs/kubernetes.md.
 """
@@ -21,6 +22,7 @@ from .devmachines import KubeDevMachines, KubeDevTools
 from .imagecache import KubeImageCache
 from .jobs import KubeJobs
 from .models import KubeModels, KubeModelServices
+from .monitoring import KubeTelemetry
 from .resources import KINDS, VENDOR_RESOURCES, dns_name, vendor_of
 from .scheduling import KubeScheduling
 from .services import KubeNetwork, KubeServices
@@ -32,7 +34,8 @@ from .training import KubeTraining
 __all__ = ["KINDS", "VENDOR_RESOURCES", "KubeAudit", "KubeCompute", "KubeDevMachines",
            "KubeDevTools", "KubeFileSystems", "KubeImageCache", "KubeJobs",
            "KubeModelServices", "KubeModels",
-           "KubeNetwork", "KubeScheduling", "KubeServices", "KubeTenancy", "KubeTopology",
+           "KubeNetwork", "KubeScheduling", "KubeServices", "KubeTelemetry", "KubeTenancy",
+           "KubeTopology",
            "KubeTraining", "KubernetesAdapter", "dns_name", "vendor_of"]
 
 #: The Kubernetes adapter's capabilities (set here: each implementation needs the class).
@@ -42,4 +45,4 @@ KubernetesAdapter.implementations = {
     "services": KubeServices, "network": KubeNetwork, "models": KubeModels,
     "model_services": KubeModelServices, "devmachines": KubeDevMachines,
     "devtools": KubeDevTools, "filesystems": KubeFileSystems, "audit": KubeAudit,
-    "imagecache": KubeImageCache}
+    "imagecache": KubeImageCache, "telemetry": KubeTelemetry}

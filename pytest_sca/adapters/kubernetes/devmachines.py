@@ -11,8 +11,8 @@ Dev tools: distributed frameworks are the Training Operator kinds and Trainer ru
 cluster serves; the web terminal is an interactive ``pods/exec`` session into a job's
 worker; preflight reads node conditions; marking a node faulty cordons it (undone at the
 end of the check); the API description is the API server's OpenAPI document; ``raw`` sends
-one request as given. Kubernetes has no console page and no per-job metric series
-(:class:`Unsupported`: add ``adapters.prometheus`` / ``adapters.platform``).
+one request as given; a job's metric series come from the cluster's Prometheus
+(``prometheus_service``, :mod:`.monitoring`).
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ from pytest_sca.capabilities import (
 
 from .adapter import KubernetesAdapter, raw_request
 from .jobs import KubeJobs, container_spec
+from .monitoring import job_series
 from .resources import dns_name
 
 JUPYTER_PORT = 8888
@@ -234,8 +235,8 @@ class KubeDevTools(Facade[KubernetesAdapter]):
 
     def job_metrics(self, job_id: str, since: str | None = None,
                     until: str | None = None) -> JobMetrics:
-        raise Unsupported("the Kubernetes API keeps no metric series of a job "
-                          "(metrics.k8s.io is instantaneous): add `adapters.prometheus`")
+        """The job's cAdvisor series from the cluster's Prometheus (:mod:`.monitoring`)."""
+        return job_series(self.subject, job_id, since, until)
 
     def terminal(self, job_id: str, worker: int = 0, timeout: float = 10.0) -> ExecTerminal:
         from kubernetes.stream import stream
