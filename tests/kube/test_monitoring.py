@@ -14,7 +14,7 @@ import pytest
 from pytest_sca.adapters.base import AdapterContext
 from pytest_sca.adapters.config import KubernetesConfig
 from pytest_sca.adapters.kubernetes import KubernetesAdapter
-from pytest_sca.capabilities import Unsupported
+from pytest_sca.capabilities import TargetError, Unsupported
 
 from .cluster import NODES, emulated_kube
 
@@ -34,9 +34,17 @@ def test_every_card_has_its_exporters_fresh_samples(adapter: KubernetesAdapter) 
     nodes = first["items"] + rest["items"]
     assert first["total"] == len(NODES) == len(nodes) and len(first["items"]) == 2
     cards = [f"{n['id']}/{c['index']}" for n in nodes for c in n["accelerators"]]
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while True:
-        series = telemetry.card_series([*cards, "gpu-node-01/99"])
+        try:
+            series = telemetry.card_series([*cards, "gpu-node-01/99"])
+        except TargetError as down:
+            # The controllers start the Prometheus pod after the cluster is up: until it
+            # runs, the service proxy answers 503 "no endpoints available" (as a real one).
+            if "no endpoints" not in str(down) or time.monotonic() > deadline:
+                raise
+            time.sleep(1)
+            continue
         if all(s["samples"] for s in series[:-1]) or time.monotonic() > deadline:
             break
         time.sleep(1)
