@@ -401,6 +401,11 @@ class Fault(str, enum.Enum):
         "one-click diagnosis reports the health the scheduler sees inverted: healthy nodes "
         "as errors, faulty ones as ok",
     )
+    CARD_SERIES_BLANK = (
+        "card_series_blank",
+        "the card exporters lost their devices: every card series serves the blank sentinel "
+        "(as DCGM does) with a fresh timestamp, a constant far out of range",
+    )
 
     # distributed training, serving, cluster scaling and operations
     RENDEZVOUS_BROKEN = (

@@ -51,7 +51,8 @@ ALSO_BREAKS: dict[str, list[tuple[str, str]]] = {
     "6.2.g": [("usage_overmetered", "metered for")],
     "6.3.a": [("preset_images_unversioned", "name no framework version")],
     "6.4.a": [("exporters_stalled", "series not current"),
-              ("cluster_unlabelled_metrics", "no cluster-level view")],
+              ("cluster_unlabelled_metrics", "no cluster-level view"),
+              ("card_series_blank", "carry values out of range")],
     "6.4.c": [("diagnosis_skips_nodes", "covered no verdict for its nodes"),
               ("diagnosis_node_health_inverted", "contradicts the inventory's health")],
     "6.4.d": [("exporters_stalled", "series not current")],
@@ -77,11 +78,11 @@ OTHER_FAULT_GROUPS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
         ("diagnosis_skips_nodes", ("6.4.c",)), ("queue_newest_first", ("6.5.b",))),
     # Apart: 6.4.a would stop at the missing cluster label before it reads freshness.
     "cluster-label": (("cluster_unlabelled_metrics", ("6.4.a",)),),
-    "late-quota-unrecorded-cards-hourly-bills-scratch-diagnosis": (
+    "late-quota-unrecorded-cards-hourly-bills-scratch-diagnosis-blank-cards": (
         ("quota_enforced_after_placement", ("6.1.b",)), ("worker_cards_unrecorded", ("6.2.b",)),
         ("usage_billed_by_started_hour", ("6.2.c",)),
         ("scratch_filesystem_not_shared", ("6.2.f",)),
-        ("diagnosis_node_health_inverted", ("6.4.c",))),
+        ("diagnosis_node_health_inverted", ("6.4.c",)), ("card_series_blank", ("6.4.a",))),
 }
 
 #: Checks that only run with --sca-disruptive (they hold a whole card model for seconds).
