@@ -406,6 +406,15 @@ class Fault(str, enum.Enum):
         "the card exporters lost their devices: every card series serves the blank sentinel "
         "(as DCGM does) with a fresh timestamp, a constant far out of range",
     )
+    NOTIFICATIONS_REPORT_THRESHOLD = (
+        "notifications_report_threshold",
+        "alert notifications give the rule's threshold as the value of every series that "
+        "fired, not the sample's value",
+    )
+    NOTIFICATIONS_NAME_NO_SERIES = (
+        "notifications_name_no_series",
+        "alert notifications say which rule fired but neither the series (node) nor the value",
+    )
 
     # distributed training, serving, cluster scaling and operations
     RENDEZVOUS_BROKEN = (

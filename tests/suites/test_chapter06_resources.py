@@ -53,6 +53,8 @@ ALSO_BREAKS: dict[str, list[tuple[str, str]]] = {
     "6.4.a": [("exporters_stalled", "series not current"),
               ("cluster_unlabelled_metrics", "no cluster-level view"),
               ("card_series_blank", "carry values out of range")],
+    "6.4.b": [("notifications_report_threshold", "not above the threshold"),
+              ("notifications_name_no_series", "names none of the series that fired")],
     "6.4.c": [("diagnosis_skips_nodes", "covered no verdict for its nodes"),
               ("diagnosis_node_health_inverted", "contradicts the inventory's health")],
     "6.4.d": [("exporters_stalled", "series not current")],
@@ -72,12 +74,14 @@ FAULT_GROUPS: dict[str, tuple[str, ...]] = {
 
 #: The other faults started together: group → (fault, items it shows failing).
 OTHER_FAULT_GROUPS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
-    "writes-metering-versions-staleness-diagnosis-queue": (
+    "writes-metering-versions-staleness-notified-values-diagnosis-queue": (
         ("cross_tenant_write", ("6.1.a",)), ("usage_overmetered", ("6.2.g",)),
         ("preset_images_unversioned", ("6.3.a",)), ("exporters_stalled", ("6.4.a", "6.4.d")),
-        ("diagnosis_skips_nodes", ("6.4.c",)), ("queue_newest_first", ("6.5.b",))),
+        ("diagnosis_skips_nodes", ("6.4.c",)), ("queue_newest_first", ("6.5.b",)),
+        ("notifications_report_threshold", ("6.4.b",))),
     # Apart: 6.4.a would stop at the missing cluster label before it reads freshness.
-    "cluster-label": (("cluster_unlabelled_metrics", ("6.4.a",)),),
+    "cluster-label-notified-series": (("cluster_unlabelled_metrics", ("6.4.a",)),
+                                      ("notifications_name_no_series", ("6.4.b",))),
     "late-quota-unrecorded-cards-hourly-bills-scratch-diagnosis-blank-cards": (
         ("quota_enforced_after_placement", ("6.1.b",)), ("worker_cards_unrecorded", ("6.2.b",)),
         ("usage_billed_by_started_hour", ("6.2.c",)),

@@ -20,6 +20,7 @@ from pytest_sca.capabilities import (
     Metrics,
     MetricSample,
     Node,
+    Notification,
     TargetError,
     WaitTimeout,
     wait_for,
@@ -341,7 +342,9 @@ def test_cluster_node_and_card_monitoring(sca: CheckContext, metrics: Metrics,
 def test_alert_rule_fires_and_notifies(sca: CheckContext, alerting: Alerting,
                                        metrics: Metrics) -> None:
     """A rule whose threshold every current sample is above (synthetic condition) fires with
-    a value above it and is notified within 15 s; a rule no sample can meet stays silent."""
+    a value above it and is notified within 15 s; a rule no sample can meet stays silent.
+    The notification tells what fired: it names series (nodes) the alerts name, none other,
+    and the values it gives meet the rule."""
     table = _table(sca)
     candidates = Reading.of(metrics).series(table, "cpu")
     assert candidates, "[6.4.b] no node CPU series to set an alert rule on"
@@ -373,8 +376,45 @@ def test_alert_rule_fires_and_notifies(sca: CheckContext, alerting: Alerting,
     assert not below, (f"[6.4.b] rule {firing['id']} ({metric} > {threshold:g}) fired with "
                        f"values {below}")
     assert not wrongly, f"[6.4.b] rule {silent['id']} fired although no sample meets it"
-    assert any(n.get("rule_id") == firing["id"] for n in sent), (
-        f"[6.4.b] rule {firing['id']} fired but no notification was sent")
+    told = [n for n in sent if n.get("rule_id") == firing["id"]]
+    assert told, f"[6.4.b] rule {firing['id']} fired but no notification was sent"
+    wrong = _content_problems(told, raised, table[exporter].node_label, threshold)
+    assert not wrong, (f"[6.4.b] the notification of rule {firing['id']} ({metric} > "
+                       f"{threshold:g}) does not tell what fired: {'; '.join(wrong[:3])}")
+
+
+def _number(value: object) -> float | None:
+    """A sample value as a number (Prometheus gives them as text), or None."""
+    try:
+        return float(value) if isinstance(value, int | float | str) else None
+    except ValueError:
+        return None
+
+
+def _content_problems(notes: list[Notification], raised: list[Alert], node_label: str,
+                      threshold: float) -> list[str]:
+    """What the notifications of a fired rule get wrong against its alerts: each must name a
+    node whose series fired (in its ``alerts``, else in its message) and no other, and every
+    value it gives must be above the threshold."""
+    fired = {str(a.get("labels", {}).get(node_label)) for a in raised} - {"None"}
+    problems = []
+    for note in notes:
+        series = note.get("alerts") or []
+        named = {str((s.get("labels") or {}).get(node_label)) for s in series} - {"None"}
+        named = named or {node for node in fired if node in str(note.get("message", ""))}
+        if not named:
+            problems.append(f"{note.get('id')} names none of the series that fired "
+                            f"(nodes {sorted(fired)[:5]})")
+        elif not named <= fired:
+            problems.append(f"{note.get('id')} names nodes whose series did not fire: "
+                            f"{sorted(named - fired)[:5]}")
+        values = [(s.get("value"), _number(s.get("value"))) for s in series]
+        # NaN and text that is no number are not above the threshold either.
+        low = [v for v, number in values if number is None or not number > threshold]
+        if low:
+            problems.append(f"{note.get('id')} gives values {low[:5]}, not above the "
+                            f"threshold {threshold:g}")
+    return problems
 
 
 @pytest.mark.clause("6.4.c")
