@@ -415,6 +415,11 @@ class Fault(str, enum.Enum):
         "notifications_name_no_series",
         "alert notifications say which rule fired but neither the series (node) nor the value",
     )
+    PENDING_REASON_VAGUE = (
+        "pending_reason_vague",
+        "a job no node can hold stays pending with the reason 'waiting for resources', naming "
+        "no resource",
+    )
 
     # distributed training, serving, cluster scaling and operations
     RENDEZVOUS_BROKEN = (

@@ -58,6 +58,7 @@ ALSO_BREAKS: dict[str, list[tuple[str, str]]] = {
     "6.4.c": [("diagnosis_skips_nodes", "covered no verdict for its nodes"),
               ("diagnosis_node_health_inverted", "contradicts the inventory's health")],
     "6.4.d": [("exporters_stalled", "series not current")],
+    "6.5.a": [("pending_reason_vague", "do not name the")],
     "6.5.b": [("queue_newest_first", "the priority-50 job started first")],
 }
 
@@ -80,8 +81,9 @@ OTHER_FAULT_GROUPS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
         ("diagnosis_skips_nodes", ("6.4.c",)), ("queue_newest_first", ("6.5.b",)),
         ("notifications_report_threshold", ("6.4.b",))),
     # Apart: 6.4.a would stop at the missing cluster label before it reads freshness.
-    "cluster-label-notified-series": (("cluster_unlabelled_metrics", ("6.4.a",)),
-                                      ("notifications_name_no_series", ("6.4.b",))),
+    "cluster-label-notified-series-vague-pending": (
+        ("cluster_unlabelled_metrics", ("6.4.a",)),
+        ("notifications_name_no_series", ("6.4.b",)), ("pending_reason_vague", ("6.5.a",))),
     "late-quota-unrecorded-cards-hourly-bills-scratch-diagnosis-blank-cards": (
         ("quota_enforced_after_placement", ("6.1.b",)), ("worker_cards_unrecorded", ("6.2.b",)),
         ("usage_billed_by_started_hour", ("6.2.c",)),
