@@ -559,6 +559,10 @@ class Fault(str, enum.Enum):
         "audit_clock_skewed",
         "the audit log stamps its entries one hour late",
     )
+    READONLY_SUBMIT_CARRIED_OUT = (
+        "readonly_submit_carried_out",
+        "a read-only user's job submission is answered 403 but the job is created anyway",
+    )
 
     # workflow services: ComfyUI-compatible endpoint and workflow applications
     WORKFLOW_INVALID_JSON_ACCEPTED = (

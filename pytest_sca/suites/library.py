@@ -38,6 +38,12 @@ READ_DENIED = frozenset({RefusalReason.UNAUTHENTICATED, RefusalReason.FORBIDDEN,
 ACTION_DENIED = frozenset({RefusalReason.UNAUTHENTICATED, RefusalReason.FORBIDDEN})
 
 
+def jobs_named(jobs: Jobs, name: str) -> list[str]:
+    """Ids of the jobs ``jobs`` lists under ``name``: what a refused submission must not have
+    left behind."""
+    return [str(j.get("id")) for j in jobs.list_jobs() if j.get("name") == name]
+
+
 def refusal_of(call: Callable[[], object]) -> Refused | None:
     """The refusal a call met, or None when it succeeded. Any other error propagates
     (the check could not find out: ``error``)."""

@@ -45,6 +45,7 @@ BREAKS: dict[str, tuple[str, str]] = {
 ALSO_BREAKS: dict[str, list[tuple[str, str]]] = {
     "6.1.a": [("cross_tenant_write", "tenant B's user could stop the job")],
     "6.1.b": [("quota_enforced_after_placement", "was placed")],
+    "6.1.c": [("readonly_submit_carried_out", "left job(s)")],
     "6.2.b": [("worker_cards_unrecorded", "was given no card")],
     "6.2.c": [("usage_billed_by_started_hour", "the tenant's bill carries 3600.00 card-seconds")],
     "6.2.f": [("scratch_filesystem_not_shared", "(scratch) is not visible on")],
@@ -75,11 +76,12 @@ FAULT_GROUPS: dict[str, tuple[str, ...]] = {
 
 #: The other faults started together: group → (fault, items it shows failing).
 OTHER_FAULT_GROUPS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
-    "writes-metering-versions-staleness-notified-values-diagnosis-queue": (
+    "writes-metering-versions-staleness-notified-values-diagnosis-queue-readonly-submit": (
         ("cross_tenant_write", ("6.1.a",)), ("usage_overmetered", ("6.2.g",)),
         ("preset_images_unversioned", ("6.3.a",)), ("exporters_stalled", ("6.4.a", "6.4.d")),
         ("diagnosis_skips_nodes", ("6.4.c",)), ("queue_newest_first", ("6.5.b",)),
-        ("notifications_report_threshold", ("6.4.b",))),
+        ("notifications_report_threshold", ("6.4.b",)),
+        ("readonly_submit_carried_out", ("6.1.c",))),
     # Apart: 6.4.a would stop at the missing cluster label before it reads freshness.
     "cluster-label-notified-series-vague-pending": (
         ("cluster_unlabelled_metrics", ("6.4.a",)),
