@@ -198,6 +198,11 @@ class Fault(str, enum.Enum):
         "model_list_truncated",
         "GET /v1/models lists only its first model although the others answer",
     )
+    DEPLOYMENT_ROUTES_TO_FIRST_REPLICA = (
+        "deployment_routes_to_first_replica",
+        "a scaled deployment lists its added replicas ready, but its endpoint sends every "
+        "request to the first replica",
+    )
 
     # tenant network isolation
     NETWORK_ISOLATION_OFF = (

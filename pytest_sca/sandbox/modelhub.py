@@ -59,6 +59,8 @@ class ModelHub:
         self._loaded: dict[str, lm.TinyLM] = {}
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
+        #: deployment → requests its endpoint has routed (round robin over ready replicas).
+        self._routed: dict[str, int] = {}
         self._files_dir = state_dir / "files"
         self._files_dir.mkdir(parents=True, exist_ok=True)
         self._finetune_logs = state_dir / "finetunes"
@@ -495,6 +497,16 @@ class ModelHub:
             raise ApiError(503, "service_unavailable",
                            f"deployment {deployment_id} is {doc['status']}, not serving")
         return doc
+
+    def route(self, deployment: Document) -> int:
+        """The replica of a serving deployment the next request goes to: its ready replicas
+        in turn (``deployment_routes_to_first_replica``: always the first)."""
+        with self._lock:
+            count = self._routed.get(deployment["id"], 0)
+            self._routed[deployment["id"]] = count + 1
+        if Fault.DEPLOYMENT_ROUTES_TO_FIRST_REPLICA in self.faults:
+            return 0
+        return count % max(1, int(deployment.get("ready_replicas") or 1))
 
     # fine-tuning -------------------------------------------------------------------------
 
