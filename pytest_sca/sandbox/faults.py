@@ -632,6 +632,11 @@ class Fault(str, enum.Enum):
         "workflow_invocations_throttled",
         "a workflow answers 429 to an invocation within 10 s of its previous one",
     )
+    WORKFLOW_ENV_REASON_MISSING = (
+        "workflow_env_reason_missing",
+        "environment validation flags a workflow needing a missing node or model unavailable, "
+        "but lists nothing missing",
+    )
 
 #: The faults a sandbox runs with.
 Faults = frozenset[Fault]
