@@ -203,6 +203,10 @@ class Fault(str, enum.Enum):
         "a scaled deployment lists its added replicas ready, but its endpoint sends every "
         "request to the first replica",
     )
+    IMPORTED_MODEL_SERVES_PRESET = (
+        "imported_model_serves_preset",
+        "an imported model's id answers with a preset model, not the imported artefact",
+    )
 
     # tenant network isolation
     NETWORK_ISOLATION_OFF = (

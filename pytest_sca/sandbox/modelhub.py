@@ -328,6 +328,9 @@ class ModelHub:
         if doc is not None and doc.get("source") == "fine-tune" \
                 and Fault.FINETUNED_MODEL_SERVES_BASE in self.faults:
             model_id = str(doc["base_model"])
+        if doc is not None and doc.get("source") == "import" \
+                and Fault.IMPORTED_MODEL_SERVES_PRESET in self.faults:
+            model_id = next(iter(lm.PRESETS))
         model = self.load(model_id)
         if model is None:
             raise model_not_found(model_id)
