@@ -429,6 +429,11 @@ class Fault(str, enum.Enum):
         "a job no node can hold stays pending with the reason 'waiting for resources', naming "
         "no resource",
     )
+    LAZY_PULL_SIZE_INFLATED = (
+        "lazy_pull_size_inflated",
+        "a lazy pull transfers the whole image and reports the image as twice its size, so the "
+        "transfer looks partial",
+    )
 
     # distributed training, serving, cluster scaling and operations
     RENDEZVOUS_BROKEN = (
