@@ -159,7 +159,9 @@ class Choice(TypedDict, total=False):
 
 
 class Completion(TypedDict, total=False):
-    """A chat or text completion as OpenAI's API answers it."""
+    """A chat or text completion as OpenAI's API answers it; ``replica``: which replica of a
+    multi-replica deployment served it, where the platform says (the platform API's
+    extension)."""
 
     id: str
     object: str
@@ -167,6 +169,7 @@ class Completion(TypedDict, total=False):
     model: str
     choices: list[Choice]
     usage: TokenUsage
+    replica: int | str
 
 
 class Embedding(TypedDict, total=False):

@@ -63,7 +63,9 @@ class Alert(TypedDict, total=False):
 
 
 class Notification(TypedDict, total=False):
-    """A notification sent for an alert (or, for Prometheus, where they go: ``url``)."""
+    """A notification sent for an alert (or, for Prometheus, where they go: ``url``);
+    ``alerts``: the series it tells of, with their labels and values (as an Alertmanager
+    webhook's)."""
 
     id: str
     rule_id: str
@@ -71,6 +73,7 @@ class Notification(TypedDict, total=False):
     time: str
     message: str
     url: str
+    alerts: list[Alert]
 
 
 class ComponentStatus(TypedDict, total=False):

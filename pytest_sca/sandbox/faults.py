@@ -198,6 +198,15 @@ class Fault(str, enum.Enum):
         "model_list_truncated",
         "GET /v1/models lists only its first model although the others answer",
     )
+    DEPLOYMENT_ROUTES_TO_FIRST_REPLICA = (
+        "deployment_routes_to_first_replica",
+        "a scaled deployment lists its added replicas ready, but its endpoint sends every "
+        "request to the first replica",
+    )
+    IMPORTED_MODEL_SERVES_PRESET = (
+        "imported_model_serves_preset",
+        "an imported model's id answers with a preset model, not the imported artefact",
+    )
 
     # tenant network isolation
     NETWORK_ISOLATION_OFF = (
@@ -401,6 +410,30 @@ class Fault(str, enum.Enum):
         "one-click diagnosis reports the health the scheduler sees inverted: healthy nodes "
         "as errors, faulty ones as ok",
     )
+    CARD_SERIES_BLANK = (
+        "card_series_blank",
+        "the card exporters lost their devices: every card series serves the blank sentinel "
+        "(as DCGM does) with a fresh timestamp, a constant far out of range",
+    )
+    NOTIFICATIONS_REPORT_THRESHOLD = (
+        "notifications_report_threshold",
+        "alert notifications give the rule's threshold as the value of every series that "
+        "fired, not the sample's value",
+    )
+    NOTIFICATIONS_NAME_NO_SERIES = (
+        "notifications_name_no_series",
+        "alert notifications say which rule fired but neither the series (node) nor the value",
+    )
+    PENDING_REASON_VAGUE = (
+        "pending_reason_vague",
+        "a job no node can hold stays pending with the reason 'waiting for resources', naming "
+        "no resource",
+    )
+    LAZY_PULL_SIZE_INFLATED = (
+        "lazy_pull_size_inflated",
+        "a lazy pull transfers the whole image and reports the image as twice its size, so the "
+        "transfer looks partial",
+    )
 
     # distributed training, serving, cluster scaling and operations
     RENDEZVOUS_BROKEN = (
@@ -540,6 +573,10 @@ class Fault(str, enum.Enum):
         "audit_clock_skewed",
         "the audit log stamps its entries one hour late",
     )
+    READONLY_SUBMIT_CARRIED_OUT = (
+        "readonly_submit_carried_out",
+        "a read-only user's job submission is answered 403 but the job is created anyway",
+    )
 
     # workflow services: ComfyUI-compatible endpoint and workflow applications
     WORKFLOW_INVALID_JSON_ACCEPTED = (
@@ -603,6 +640,11 @@ class Fault(str, enum.Enum):
     WORKFLOW_INVOCATIONS_THROTTLED = (
         "workflow_invocations_throttled",
         "a workflow answers 429 to an invocation within 10 s of its previous one",
+    )
+    WORKFLOW_ENV_REASON_MISSING = (
+        "workflow_env_reason_missing",
+        "environment validation flags a workflow needing a missing node or model unavailable, "
+        "but lists nothing missing",
     )
 
 #: The faults a sandbox runs with.

@@ -447,7 +447,10 @@ class JobRunner:
         if isinstance(placement, str):
             if not job.get("_unschedulable"):
                 job["_unschedulable"] = True
-                self._event(job, "Unschedulable", "InsufficientCapacity", placement)
+                reason = "InsufficientCapacity"
+                if Fault.PENDING_REASON_VAGUE in self.faults:
+                    reason, placement = "Waiting", "waiting for resources"
+                self._event(job, "Unschedulable", reason, placement)
                 self.store.put("job", job)
             if Fault.GANG_SCHEDULING_OFF in self.faults:
                 self._hold_fitting_workers(job)

@@ -69,6 +69,11 @@ UTIL_PERIOD_S = 1.0
 #: How long ago the exporters stopped sampling under ``exporters_stalled``.
 STALLED_FOR_S = 15 * 60.0
 
+#: The blank sentinels DCGM serves for a field it cannot read (DCGM_FP64_BLANK,
+#: DCGM_INT64_BLANK): what every card series shows under ``card_series_blank``.
+BLANK_SHARE = 140737488355328.0
+BLANK_BYTES = float(0x7FFFFFFFFFFFFFF0)
+
 
 class MetricsExporter:
     """Builds every metric family at scrape time from the platform's live state.
@@ -217,8 +222,11 @@ class MetricsExporter:
                 util = 0.0
                 if run_seconds.get(job_id):
                     util = self._utilisation(job_id, cpu_seconds[job_id], run_seconds[job_id])
+                used = 0.5 * total if job_id else 0.0
+                if Fault.CARD_SERIES_BLANK in self.faults:
+                    util, used = BLANK_SHARE, BLANK_BYTES
                 acc_util.add_metric(values, util, timestamp=now)
-                acc_mem.add_metric(values, 0.5 * total if job_id else 0.0, timestamp=now)
+                acc_mem.add_metric(values, used, timestamp=now)
                 acc_mem_total.add_metric(values, total, timestamp=now)
 
         return [cpu, mem_total, mem_used, disk_total, disk_used, net_rx, net_tx,

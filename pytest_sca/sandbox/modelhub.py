@@ -59,6 +59,8 @@ class ModelHub:
         self._loaded: dict[str, lm.TinyLM] = {}
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
+        #: deployment → requests its endpoint has routed (round robin over ready replicas).
+        self._routed: dict[str, int] = {}
         self._files_dir = state_dir / "files"
         self._files_dir.mkdir(parents=True, exist_ok=True)
         self._finetune_logs = state_dir / "finetunes"
@@ -326,6 +328,9 @@ class ModelHub:
         if doc is not None and doc.get("source") == "fine-tune" \
                 and Fault.FINETUNED_MODEL_SERVES_BASE in self.faults:
             model_id = str(doc["base_model"])
+        if doc is not None and doc.get("source") == "import" \
+                and Fault.IMPORTED_MODEL_SERVES_PRESET in self.faults:
+            model_id = next(iter(lm.PRESETS))
         model = self.load(model_id)
         if model is None:
             raise model_not_found(model_id)
@@ -495,6 +500,16 @@ class ModelHub:
             raise ApiError(503, "service_unavailable",
                            f"deployment {deployment_id} is {doc['status']}, not serving")
         return doc
+
+    def route(self, deployment: Document) -> int:
+        """The replica of a serving deployment the next request goes to: its ready replicas
+        in turn (``deployment_routes_to_first_replica``: always the first)."""
+        with self._lock:
+            count = self._routed.get(deployment["id"], 0)
+            self._routed[deployment["id"]] = count + 1
+        if Fault.DEPLOYMENT_ROUTES_TO_FIRST_REPLICA in self.faults:
+            return 0
+        return count % max(1, int(deployment.get("ready_replicas") or 1))
 
     # fine-tuning -------------------------------------------------------------------------
 

@@ -129,17 +129,31 @@ class Monitoring:
                 if hits and not rule.get("_firing_since"):
                     rule["_firing_since"] = utc_now()
                     store.put("alertrule", rule)
-                    store.put("notification", {
-                        "id": new_id("notif"), "rule_id": rule["id"], "channel": rule["channel"],
-                        "tenant_id": rule["tenant_id"], "time": utc_now(), "created_at": utc_now(),
-                        "message": f"{rule['name']}: {rule['metric']} {rule['op']} "
-                                   f"{rule['threshold']} on {len(hits)} series",
-                        "labels": {},
-                    })
+                    store.put("notification", self._notification(rule, hits))
                 elif not hits and rule.get("_firing_since"):
                     rule["_firing_since"] = None
                     store.put("alertrule", rule)
         return firing
+
+    def _notification(self, rule: Document, hits: list[tuple[dict[str, str], float]]
+                      ) -> Document:
+        """The notification of a rule that started firing on ``hits`` (labels, value): the
+        series and values that fired, and a message naming the first."""
+        told: list[dict[str, Any]] = [{"labels": labels, "value": value}
+                                      for labels, value in hits]
+        if Fault.NOTIFICATIONS_REPORT_THRESHOLD in self.faults:
+            told = [{**series, "value": rule["threshold"]} for series in told]
+        if Fault.NOTIFICATIONS_NAME_NO_SERIES in self.faults:
+            told = []
+        first = (f": {told[0]['labels'].get('node', '')} at {told[0]['value']}"
+                 if told else "")
+        return {
+            "id": new_id("notif"), "rule_id": rule["id"], "channel": rule["channel"],
+            "tenant_id": rule["tenant_id"], "time": utc_now(), "created_at": utc_now(),
+            "message": f"{rule['name']}: {rule['metric']} {rule['op']} {rule['threshold']} "
+                       f"on {len(hits)} series{first}",
+            "alerts": told, "labels": {},
+        }
 
     def diagnose_node(self, node: Document) -> Document:
         """Component verdicts of one node: reachability, disk, accelerators, scheduling health."""

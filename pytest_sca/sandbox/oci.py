@@ -130,7 +130,9 @@ class Registry:
     def _pull_onto_node(self, node: Document, image: Document, mode: str) -> Document:
         """Pull ``image`` onto ``node`` through its layer cache; really waits the simulated time."""
         layers = image_layers(image)
-        lazy = mode == "lazy" and Fault.LAZY_PULL_UNSUPPORTED not in self.faults
+        inflated = Fault.LAZY_PULL_SIZE_INFLATED in self.faults and mode == "lazy"
+        lazy = mode == "lazy" and Fault.LAZY_PULL_UNSUPPORTED not in self.faults \
+            and not inflated
         needed = layers[-1:] if lazy else layers
         use_cache = Fault.LAYER_CACHE_OFF not in self.faults
         store = self.store
@@ -148,7 +150,8 @@ class Registry:
         return {
             "node_id": node["id"], "image": f"{image['name']}:{image['tag']}", "mode": mode,
             "lazy": lazy, "seconds": round(time.monotonic() - started, 6),
-            "bytes_transferred": transferred, "image_bytes": sum(s for _, s in layers),
+            "bytes_transferred": transferred,
+            "image_bytes": sum(s for _, s in layers) * (2 if inflated else 1),
             "layers": len(layers), "layers_needed": len(needed), "layers_cached": cached,
             "simulated": True,
         }

@@ -94,7 +94,9 @@ class _Inference:
             for model_id in self.hub.servable_ids(who)]}
 
     def run(self, who: Any, body: _Sampling, prompt: list[str], chat: bool,
-            deployment: str | None) -> JSONResponse | StreamingResponse:
+            deployment: str | None, replica: int | None = None
+            ) -> JSONResponse | StreamingResponse:
+        """The completion; a deployment's answer names the replica that served it."""
         tokens, finish, usage = self.hub.complete(
             who, body.model, prompt, max_tokens=body.max_completion_tokens or body.max_tokens,
             temperature=body.temperature, seed=body.seed,
@@ -112,10 +114,12 @@ class _Inference:
                                       "message": {"role": "assistant", "content": text}}
         else:
             choice = {"index": 0, "finish_reason": finish, "logprobs": None, "text": text}
-        return JSONResponse({"id": ident, "object": "chat.completion" if chat
-                             else "text_completion", "created": created, "model": body.model,
-                             "system_fingerprint": "sca-sandbox", "choices": [choice],
-                             "usage": usage})
+        answer = {"id": ident, "object": "chat.completion" if chat else "text_completion",
+                  "created": created, "model": body.model,
+                  "system_fingerprint": "sca-sandbox", "choices": [choice], "usage": usage}
+        if replica is not None:
+            answer["replica"] = replica
+        return JSONResponse(answer)
 
     def _stream(self, ident: str, created: int, model: str, tokens: list[str], finish: str,
                 usage: dict[str, int], chat: bool, include_usage: bool) -> Iterator[str]:
@@ -149,15 +153,16 @@ class _Inference:
         if Fault.STREAM_NOT_TERMINATED not in self.faults:
             yield "data: [DONE]\n\n"
 
-    def chat(self, who: Any, body: ChatRequest, deployment: str | None
-             ) -> JSONResponse | StreamingResponse:
+    def chat(self, who: Any, body: ChatRequest, deployment: str | None,
+             replica: int | None = None) -> JSONResponse | StreamingResponse:
         messages = [{"role": m.role, "content": _text_of(m)} for m in body.messages]
         history = Fault.CHAT_HISTORY_DROPPED not in self.faults
-        return self.run(who, body, lm.chat_tokens(messages, history=history), True, deployment)
+        return self.run(who, body, lm.chat_tokens(messages, history=history), True, deployment,
+                        replica)
 
-    def completion(self, who: Any, body: CompletionRequest, deployment: str | None
-                   ) -> JSONResponse | StreamingResponse:
-        return self.run(who, body, lm.tokenize(body.prompt), False, deployment)
+    def completion(self, who: Any, body: CompletionRequest, deployment: str | None,
+                   replica: int | None = None) -> JSONResponse | StreamingResponse:
+        return self.run(who, body, lm.tokenize(body.prompt), False, deployment, replica)
 
 
 def router(platform: SandboxPlatform) -> APIRouter:
@@ -193,12 +198,14 @@ def router(platform: SandboxPlatform) -> APIRouter:
     def completion(body: CompletionRequest, who: Caller) -> Any:
         return guarded(lambda: api.completion(who, body, None))
 
-    def deployed(deployment_id: str, who: Any, body: _Sampling) -> None:
+    def deployed(deployment_id: str, who: Any, body: _Sampling) -> int:
+        """Check the request fits the deployment; the replica that serves it."""
         served = hub.serving(who, deployment_id)
         if body.model not in (served["model"], served["name"], deployment_id):
             raise ApiError(404, "model_not_found", f"deployment {deployment_id} serves "
                            f"{served['model']}, not {body.model}")
         body.model = served["model"]
+        return hub.route(served)
 
     @routes.get("/deployments/{deployment_id}/v1/models", name="deployment.models")
     def deployment_models(deployment_id: str, who: Caller) -> Any:
@@ -212,15 +219,15 @@ def router(platform: SandboxPlatform) -> APIRouter:
     @routes.post("/deployments/{deployment_id}/v1/chat/completions", name="deployment.chat")
     def deployment_chat(deployment_id: str, body: ChatRequest, who: Caller) -> Any:
         def answer() -> Any:
-            deployed(deployment_id, who, body)
-            return api.chat(who, body, deployment_id)
+            replica = deployed(deployment_id, who, body)
+            return api.chat(who, body, deployment_id, replica)
         return guarded(answer)
 
     @routes.post("/deployments/{deployment_id}/v1/completions", name="deployment.completion")
     def deployment_completion(deployment_id: str, body: CompletionRequest, who: Caller) -> Any:
         def answer() -> Any:
-            deployed(deployment_id, who, body)
-            return api.completion(who, body, deployment_id)
+            replica = deployed(deployment_id, who, body)
+            return api.completion(who, body, deployment_id, replica)
         return guarded(answer)
 
     return routes

@@ -53,14 +53,23 @@ class Alert(S.Open):
     value: float
 
 
+class NotifiedSeries(S.Open):
+    """One series a notification tells of: its labels (its node) and the value that fired."""
+
+    labels: dict[str, str]
+    value: float | None
+
+
 class Notification(S.Open):
-    """A notification sent to a channel when a rule started firing."""
+    """A notification sent to a channel when a rule started firing, with the series that
+    fired (as an Alertmanager webhook's ``alerts``)."""
 
     id: str
     rule_id: str
     channel: str
     time: str
     message: str
+    alerts: list[NotifiedSeries] = Field(default_factory=list)
 
 
 class Diagnosis(S.Open):

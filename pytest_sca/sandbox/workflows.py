@@ -519,9 +519,10 @@ class WorkflowEngine:
                                  not in self.upscalers()})
         if Fault.WORKFLOW_ENV_NOT_VALIDATED in self.faults:
             missing_nodes, missing_models = [], []
-        environment = {"id": environment_id, "validated_at": utc_now(),
-                       "status": "unavailable" if missing_nodes or missing_models
-                       else "available",
+        status = "unavailable" if missing_nodes or missing_models else "available"
+        if Fault.WORKFLOW_ENV_REASON_MISSING in self.faults:
+            missing_nodes, missing_models = [], []
+        environment = {"id": environment_id, "validated_at": utc_now(), "status": status,
                        "missing_node_types": missing_nodes, "missing_models": missing_models}
         return self.store.update("workflow", workflow_id,
                                  lambda d: d.update(environment=environment)) or doc

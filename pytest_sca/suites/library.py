@@ -18,7 +18,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TypedDict, cast
 
-from pytest_sca.capabilities import Job, Jobs, Node, RefusalReason, Refused, Resources
+from pytest_sca.capabilities import (
+    Job,
+    Jobs,
+    Node,
+    RefusalReason,
+    Refused,
+    Resources,
+    TargetError,
+)
 from pytest_sca.fixtures import CheckContext
 from pytest_sca.probes import ProbeOutputMissing, job_spec, parse_result
 
@@ -36,6 +44,30 @@ READ_DENIED = frozenset({RefusalReason.UNAUTHENTICATED, RefusalReason.FORBIDDEN,
 #: on another tenant's resource use :data:`READ_DENIED` — "not found" hides that it exists —
 #: and then check the resource was not affected.
 ACTION_DENIED = frozenset({RefusalReason.UNAUTHENTICATED, RefusalReason.FORBIDDEN})
+
+
+def spread_over_replicas(item: str, listed: Collection[object],
+                         served: Sequence[object]) -> None:
+    """Requests sent through one endpoint of a two-replica service, ``served``: the replica
+    each answer names (6.7.b, 8.5.c). A replica the service does not list, or an answer that
+    names none, is ``error`` (the answers cannot tell which served); one replica serving
+    every request is ``fail``: the other does not serve."""
+    if all(replica is None for replica in served):
+        raise TargetError(f"[{item}] the answers do not say which replica served them (no "
+                          "`replica`): cannot show that each replica serves")
+    strangers = [replica for replica in served if replica not in listed]
+    if strangers:
+        raise TargetError(f"[{item}] answers name replicas {strangers} the service does not "
+                          f"list ({sorted(listed, key=str)}): cannot tell which replica served")
+    assert len(set(served)) >= 2, (
+        f"[{item}] {len(served)} requests through the service endpoint were all served by "
+        f"replica(s) {sorted(set(served), key=str)}")
+
+
+def jobs_named(jobs: Jobs, name: str) -> list[str]:
+    """Ids of the jobs ``jobs`` lists under ``name``: what a refused submission must not have
+    left behind."""
+    return [str(j.get("id")) for j in jobs.list_jobs() if j.get("name") == name]
 
 
 def refusal_of(call: Callable[[], object]) -> Refused | None:

@@ -45,16 +45,22 @@ BREAKS: dict[str, tuple[str, str]] = {
 ALSO_BREAKS: dict[str, list[tuple[str, str]]] = {
     "6.1.a": [("cross_tenant_write", "tenant B's user could stop the job")],
     "6.1.b": [("quota_enforced_after_placement", "was placed")],
+    "6.1.c": [("readonly_submit_carried_out", "left job(s)")],
     "6.2.b": [("worker_cards_unrecorded", "was given no card")],
     "6.2.c": [("usage_billed_by_started_hour", "the tenant's bill carries 3600.00 card-seconds")],
     "6.2.f": [("scratch_filesystem_not_shared", "(scratch) is not visible on")],
     "6.2.g": [("usage_overmetered", "metered for")],
     "6.3.a": [("preset_images_unversioned", "name no framework version")],
+    "6.3.d": [("lazy_pull_size_inflated", "the whole image (the pull reports")],
     "6.4.a": [("exporters_stalled", "series not current"),
-              ("cluster_unlabelled_metrics", "no cluster-level view")],
+              ("cluster_unlabelled_metrics", "no cluster-level view"),
+              ("card_series_blank", "carry values out of range")],
+    "6.4.b": [("notifications_report_threshold", "not above the threshold"),
+              ("notifications_name_no_series", "names none of the series that fired")],
     "6.4.c": [("diagnosis_skips_nodes", "covered no verdict for its nodes"),
               ("diagnosis_node_health_inverted", "contradicts the inventory's health")],
     "6.4.d": [("exporters_stalled", "series not current")],
+    "6.5.a": [("pending_reason_vague", "do not name the")],
     "6.5.b": [("queue_newest_first", "the priority-50 job started first")],
 }
 
@@ -71,17 +77,22 @@ FAULT_GROUPS: dict[str, tuple[str, ...]] = {
 
 #: The other faults started together: group → (fault, items it shows failing).
 OTHER_FAULT_GROUPS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
-    "writes-metering-versions-staleness-diagnosis-queue": (
+    "writes-metering-versions-staleness-notified-values-diagnosis-queue-readonly-submit": (
         ("cross_tenant_write", ("6.1.a",)), ("usage_overmetered", ("6.2.g",)),
         ("preset_images_unversioned", ("6.3.a",)), ("exporters_stalled", ("6.4.a", "6.4.d")),
-        ("diagnosis_skips_nodes", ("6.4.c",)), ("queue_newest_first", ("6.5.b",))),
+        ("diagnosis_skips_nodes", ("6.4.c",)), ("queue_newest_first", ("6.5.b",)),
+        ("notifications_report_threshold", ("6.4.b",)),
+        ("readonly_submit_carried_out", ("6.1.c",))),
     # Apart: 6.4.a would stop at the missing cluster label before it reads freshness.
-    "cluster-label": (("cluster_unlabelled_metrics", ("6.4.a",)),),
-    "late-quota-unrecorded-cards-hourly-bills-scratch-diagnosis": (
+    "cluster-label-notified-series-vague-pending-inflated-pull": (
+        ("cluster_unlabelled_metrics", ("6.4.a",)),
+        ("notifications_name_no_series", ("6.4.b",)), ("pending_reason_vague", ("6.5.a",)),
+        ("lazy_pull_size_inflated", ("6.3.d",))),
+    "late-quota-unrecorded-cards-hourly-bills-scratch-diagnosis-blank-cards": (
         ("quota_enforced_after_placement", ("6.1.b",)), ("worker_cards_unrecorded", ("6.2.b",)),
         ("usage_billed_by_started_hour", ("6.2.c",)),
         ("scratch_filesystem_not_shared", ("6.2.f",)),
-        ("diagnosis_node_health_inverted", ("6.4.c",))),
+        ("diagnosis_node_health_inverted", ("6.4.c",)), ("card_series_blank", ("6.4.a",))),
 }
 
 #: Checks that only run with --sca-disruptive (they hold a whole card model for seconds).

@@ -53,8 +53,11 @@ ALSO_BREAKS: dict[tuple[str, str], str] = {
     ("8.3.a", "finetune_loss_flat"): "loss did not go down",
     ("8.3.b", "finetuned_model_serves_base"): "answers as its base model",
     ("8.4.b", "model_delete_ignored"): "can still be read",
+    ("8.4.c", "imported_model_serves_preset"): "words its artefact does not have",
     ("8.5.a", "deployment_resources_ignored"): "does not run with the chosen resources",
     ("8.5.c", "deployment_replicas_not_ready"): "ready replicas after",
+    ("8.5.c", "deployment_routes_to_first_replica"): "were all served by replica(s) [0]",
+    ("8.6.b", "workflow_env_reason_missing"): "names missing node types",
     ("8.6.c", "workflow_delete_ignored"): "can still be read",
     ("8.7.c", "queue_listing_stale"): "still lists tasks",
     ("8.8.a", "model_usage_summary_stale"): "usage summary disagrees with its",
@@ -86,11 +89,14 @@ GROUPS: dict[str, dict[str, str]] = {
     "values": {
         "8.1.b": "model_licence_unknown", "8.2.b": "stream_usage_wrong",
         "8.3.a": "finetune_loss_flat", "8.4.b": "model_delete_ignored",
+        "8.4.c": "imported_model_serves_preset",
         "8.5.a": "deployment_resources_ignored", "8.5.c": "deployment_replicas_not_ready",
         "8.6.c": "workflow_delete_ignored", "8.7.c": "queue_listing_stale",
         "8.8.a": "model_usage_summary_stale", "8.8.c": "workflow_usage_duration_zero"},
     "cross-checks": {"8.3.b": "finetuned_model_serves_base", "8.8.b": "usage_filters_ignored",
-                     "8.8.c": "workflow_usage_summary_stale", "8.2.b": "max_tokens_not_applied"},
+                     "8.8.c": "workflow_usage_summary_stale", "8.2.b": "max_tokens_not_applied",
+                     "8.5.c": "deployment_routes_to_first_replica",
+                     "8.6.b": "workflow_env_reason_missing"},
 }
 
 

@@ -23,7 +23,7 @@ from pytest_sca.capabilities import (
 from pytest_sca.fixtures import CheckContext
 
 from ..conftest import MakeProbeUser
-from ..library import PROBE_COMMAND, READ_DENIED, SMALL, refusal_of
+from ..library import PROBE_COMMAND, READ_DENIED, SMALL, jobs_named, refusal_of
 from .conftest import START_WAIT_S, sleeper, wait_or_last
 
 #: How long the probe jobs that must stay up run: far longer than any attempt takes (the
@@ -202,7 +202,8 @@ def _placements(job: Job, events: Sequence[JobEvent]) -> list[str]:
 def test_readonly_user_reads_but_cannot_create(sca: CheckContext, probe_tenant: MakeProbeUser,
                                                probe_image: str) -> None:
     """In one probe tenant an admin submits a job; a read-only user lists and reads it and
-    lists the tenant's users, but its own identical submission is refused as unauthorised."""
+    lists the tenant's users, but its own identical submission is refused as unauthorised,
+    and the refusal holds: the tenant lists no job of that name afterwards."""
     admin = probe_tenant("roles", role="tenant_admin")
     reader = probe_tenant("roles", role="readonly", tenant_id=admin.tenant_id)
     assert reader.user.get("role") == "readonly", (
@@ -218,12 +219,14 @@ def test_readonly_user_reads_but_cannot_create(sca: CheckContext, probe_tenant: 
     except Refused as denied:
         pytest.fail(f"[6.1.c] a read-only user cannot read its tenant: {denied}")
     refusal = None
+    name = sca.name("roles-reader")
     try:
-        reader.jobs.submit(sca.name("roles-reader"), probe_image, PROBE_COMMAND, SMALL,
-                           labels=sca.labels)
+        reader.jobs.submit(name, probe_image, PROBE_COMMAND, SMALL, labels=sca.labels)
     except Refused as exc:
         refusal = exc
-    sca.evidence("read-only user", {"reads": reads,
+    # What the tenant's admin sees: the refusal must have left no job behind.
+    left = jobs_named(admin.jobs, name)
+    sca.evidence("read-only user", {"reads": reads, "left behind": left,
                                     "submit": str(refusal) if refusal else "accepted"})
     unread = [what for what, ok in reads.items() if not ok]
     assert not unread, (f"[6.1.c] a read-only user's reads miss what its tenant has: "
@@ -232,3 +235,5 @@ def test_readonly_user_reads_but_cannot_create(sca: CheckContext, probe_tenant: 
     assert refusal.is_authorization, (
         f"[6.1.c] a read-only user's submission was refused, but not as unauthorised "
         f"(the admin's identical one was accepted): {refusal}")
+    assert not left, (f"[6.1.c] a read-only user's submission was refused ({refusal.status}) "
+                      f"but left job(s) {left} behind")

@@ -20,11 +20,12 @@ from pytest_sca.capabilities import (
     Metrics,
     MetricSample,
     Node,
+    Notification,
     TargetError,
     WaitTimeout,
     wait_for,
 )
-from pytest_sca.capabilities.exporters import DIMENSIONS, Exporter, metric_table
+from pytest_sca.capabilities.exporters import DIMENSIONS, Exporter, Scale, metric_table
 from pytest_sca.fixtures import CheckContext
 
 ALERT_WAIT_S = 15.0
@@ -37,6 +38,10 @@ VERDICTS = ("ok", "warning", "error")
 
 #: One series: metric name and label set.
 SeriesKey = tuple[str, frozenset[tuple[str, str]]]
+#: The most a utilisation may be on each scale; a scale not declared is bounded by the widest.
+SHARE_MAX: dict[str, float] = {"ratio": 1.0, "percent": 100.0}
+#: Bytes per unit of a memory scale.
+MEMORY_UNIT: dict[str, float] = {"bytes": 1.0, "mib": 1024.0**2}
 
 
 def _table(sca: CheckContext) -> dict[str, Exporter]:
@@ -193,12 +198,85 @@ def _require_current(item: str, stale: Mapping[str, str], unknown: Mapping[str, 
             f"did not move within {max_age:g} s: {dict(unknown)}")
 
 
+def _share_problem(value: float, scale: Scale | None) -> str | None:
+    """What is wrong with a utilisation ``value`` on ``scale``, or None: a share lies within
+    0..1 (ratio) or 0..100 (percent, and where no scale is declared), a counter is never
+    negative. NaN is never in range."""
+    if scale == "counter":
+        return None if value >= 0 else f"counter at {value:g}"
+    top = SHARE_MAX.get(scale or "percent", 100.0)
+    if 0.0 <= value <= top:
+        return None
+    return f"{value:g} outside 0..{top:g}" + ("" if scale else " (no scale declared)")
+
+
+def _memory_problem(value: float, scale: Scale | None, capacity_gib: float | None
+                    ) -> str | None:
+    """What is wrong with a card's memory in use, or None: within 0 and the card's capacity
+    (the inventory's), where both the scale and the capacity are known."""
+    unit = MEMORY_UNIT.get(scale or "")
+    if unit is None or not capacity_gib:
+        return None
+    used, capacity = value * unit, capacity_gib * 1024.0**3
+    if 0.0 <= used <= capacity:
+        return None
+    return f"memory in use {used:.4g} B outside 0..{capacity:.4g} B (the card's capacity)"
+
+
+#: The dimensions whose values 6.4.a range-checks.
+RANGED = ("cpu", "accelerator", "accelerator_memory")
+
+
+def _ranged_indexes(table: Mapping[str, Exporter], readings: list[Reading]
+                    ) -> list[tuple[str, NodeIndex]]:
+    """(dimension, its series by node) of each reading, indexed once for every node."""
+    return [(dimension, _by_node(table, reading.series(table, dimension)))
+            for reading in readings for dimension in RANGED]
+
+
+def _out_of_range(table: Mapping[str, Exporter], node: Node,
+                  indexes: list[tuple[str, NodeIndex]]) -> dict[str, str]:
+    """Series of ``node`` whose value in one of the readings is out of range: what → why."""
+    names = _names(node)
+    capacity = {str(c.get("index")): c.get("memory_gib") for c in node.get("accelerators") or []}
+    problems: dict[str, str] = {}
+    for dimension, index in indexes:
+        for exporter, s in _of_names(index, names):
+            card = str(s.labels.get(table[exporter].card_label or "index"))
+            scale = table[exporter].scales.get(dimension)
+            problem = (_memory_problem(s.value, scale, capacity.get(card))
+                       if dimension == "accelerator_memory"
+                       else _share_problem(s.value, scale))
+            where = node.get("id") if dimension == "cpu" else f"{node.get('id')}/{card}"
+            if problem and (dimension == "cpu" or card in capacity):
+                problems.setdefault(f"{s.name} of {where}", problem)
+    return problems
+
+
+def _still_counters(table: Mapping[str, Exporter], node_series: Mapping[str, list[SeriesKey]],
+                    freshness: Freshness) -> list[str]:
+    """Nodes whose CPU series are counters (CPU seconds) that did not grow between the first
+    and the last read: a running node's CPU seconds always grow, idle time included, so a
+    counter that stands still with fresh timestamps is a stuck exporter."""
+    counters = {e.names["cpu"] for e in table.values() if e.scales.get("cpu") == "counter"}
+    last = freshness.later[-1] if freshness.later else freshness.first
+    still = []
+    for node, keys in node_series.items():
+        own = [k for k in keys if k[0] in counters and k in last.samples]
+        if own and sum(last.samples[k].value for k in own) <= sum(
+                freshness.first.samples[k].value for k in own):
+            still.append(node)
+    return still
+
+
 @pytest.mark.clause("6.4.a")
 def test_cluster_node_and_card_monitoring(sca: CheckContext, metrics: Metrics,
                                           compute: Compute) -> None:
     """Every node with accelerators has a current node series and a current series for each
     of its cards, read twice (values move or timestamps are fresh); where the inventory has
-    several clusters, each node's series names its cluster."""
+    several clusters, each node's series names its cluster. Values are in range: a
+    utilisation within 0..1 or 0..100 as its exporter declares, a card's memory in use within
+    the card's capacity, and a CPU-seconds counter grows between the reads."""
     table = _table(sca)
     max_age = sca.threshold("perf.monitoring.max_staleness_s").value
     nodes = [n for n in compute.list_nodes() if n.get("accelerators")]
@@ -248,6 +326,15 @@ def test_cluster_node_and_card_monitoring(sca: CheckContext, metrics: Metrics,
     sca.evidence("freshness", {what: [freshness.state(k)[1] for k in keys][:3]
                                for what, keys in list(groups.items())[:40]})
     _require_current("6.4.a", stale, unknown, max_age)
+    indexes = _ranged_indexes(table, [first, *freshness.later[-1:]])
+    wrong = {what: why for node in nodes
+             for what, why in _out_of_range(table, node, indexes).items()}
+    sca.evidence("values out of range", dict(list(wrong.items())[:40]))
+    assert not wrong, (f"[6.4.a] {len(wrong)} series carry values out of range, e.g. "
+                       f"{dict(list(wrong.items())[:5])}")
+    still = _still_counters(table, node_series, freshness)
+    assert not still, (f"[6.4.a] the CPU-seconds counters of nodes {still[:10]} did not grow "
+                       f"between reads {REREAD_S:g} s or more apart")
 
 
 @pytest.mark.clause("6.4.b")
@@ -255,7 +342,9 @@ def test_cluster_node_and_card_monitoring(sca: CheckContext, metrics: Metrics,
 def test_alert_rule_fires_and_notifies(sca: CheckContext, alerting: Alerting,
                                        metrics: Metrics) -> None:
     """A rule whose threshold every current sample is above (synthetic condition) fires with
-    a value above it and is notified within 15 s; a rule no sample can meet stays silent."""
+    a value above it and is notified within 15 s; a rule no sample can meet stays silent.
+    The notification tells what fired: it names series (nodes) the alerts name, none other,
+    and the values it gives meet the rule."""
     table = _table(sca)
     candidates = Reading.of(metrics).series(table, "cpu")
     assert candidates, "[6.4.b] no node CPU series to set an alert rule on"
@@ -287,8 +376,45 @@ def test_alert_rule_fires_and_notifies(sca: CheckContext, alerting: Alerting,
     assert not below, (f"[6.4.b] rule {firing['id']} ({metric} > {threshold:g}) fired with "
                        f"values {below}")
     assert not wrongly, f"[6.4.b] rule {silent['id']} fired although no sample meets it"
-    assert any(n.get("rule_id") == firing["id"] for n in sent), (
-        f"[6.4.b] rule {firing['id']} fired but no notification was sent")
+    told = [n for n in sent if n.get("rule_id") == firing["id"]]
+    assert told, f"[6.4.b] rule {firing['id']} fired but no notification was sent"
+    wrong = _content_problems(told, raised, table[exporter].node_label, threshold)
+    assert not wrong, (f"[6.4.b] the notification of rule {firing['id']} ({metric} > "
+                       f"{threshold:g}) does not tell what fired: {'; '.join(wrong[:3])}")
+
+
+def _number(value: object) -> float | None:
+    """A sample value as a number (Prometheus gives them as text), or None."""
+    try:
+        return float(value) if isinstance(value, int | float | str) else None
+    except ValueError:
+        return None
+
+
+def _content_problems(notes: list[Notification], raised: list[Alert], node_label: str,
+                      threshold: float) -> list[str]:
+    """What the notifications of a fired rule get wrong against its alerts: each must name a
+    node whose series fired (in its ``alerts``, else in its message) and no other, and every
+    value it gives must be above the threshold."""
+    fired = {str(a.get("labels", {}).get(node_label)) for a in raised} - {"None"}
+    problems = []
+    for note in notes:
+        series = note.get("alerts") or []
+        named = {str((s.get("labels") or {}).get(node_label)) for s in series} - {"None"}
+        named = named or {node for node in fired if node in str(note.get("message", ""))}
+        if not named:
+            problems.append(f"{note.get('id')} names none of the series that fired "
+                            f"(nodes {sorted(fired)[:5]})")
+        elif not named <= fired:
+            problems.append(f"{note.get('id')} names nodes whose series did not fire: "
+                            f"{sorted(named - fired)[:5]}")
+        values = [(s.get("value"), _number(s.get("value"))) for s in series]
+        # NaN and text that is no number are not above the threshold either.
+        low = [v for v, number in values if number is None or not number > threshold]
+        if low:
+            problems.append(f"{note.get('id')} gives values {low[:5]}, not above the "
+                            f"threshold {threshold:g}")
+    return problems
 
 
 @pytest.mark.clause("6.4.c")

@@ -59,12 +59,27 @@ def _reasons(events: list[JobEvent]) -> list[str]:
             if e.get("type") != "Created"]
 
 
+#: Words by which a scheduler's reason names accelerators, besides the requested model and
+#: the resource name the inventory gives its cards (``nvidia.com/gpu``, a GRES).
+CARD_WORDS = ("accelerator", "card", "gpu", "npu", "mlu", "dcu", "gres")
+
+
+def _names_the_cards(reason: str, pool: CardPool) -> bool:
+    """Whether ``reason`` names the unmet resource: the card model, the cards' resource name,
+    or accelerators in a scheduler's words (case-insensitive)."""
+    said = reason.lower()
+    resources = {str(c.get("resource")) for n in pool.nodes for c in pool.of(n)
+                 if c.get("resource")}
+    return any(word.lower() in said for word in (pool.model, *resources, *CARD_WORDS))
+
+
 @pytest.mark.clause("6.5.a")
 @pytest.mark.mutating
 def test_schedules_by_request(sca: CheckContext, jobs: Jobs, compute: Compute,
                               submit: Submit) -> None:
     """A job requesting a card model lands on a node with that model and holds cards of it;
-    a request no node can hold stays pending with a reason."""
+    a request no node can hold stays pending with a reason that names the unmet resource
+    (the cards: their model, their resource name or accelerators in so many words)."""
     pools = card_pools(compute.list_nodes())
     pool = next((p for p in pools if p.free), None)
     if pool is None:
@@ -102,6 +117,9 @@ def test_schedules_by_request(sca: CheckContext, jobs: Jobs, compute: Compute,
         f"[6.5.a] a request for {widest + 1} {pool.model} cards on one node is "
         f"{waiting.get('status')}, not pending")
     assert reasons, f"[6.5.a] job {impossible['id']} is pending without a reason"
+    assert any(_names_the_cards(r, pool) for r in reasons), (
+        f"[6.5.a] job {impossible['id']} is pending for reasons that do not name the "
+        f"{pool.model} cards it lacks: {reasons[:3]}")
 
 
 def _next_to_start(jobs: Jobs, waiting: dict[str, str]) -> str:

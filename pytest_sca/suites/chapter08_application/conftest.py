@@ -109,6 +109,10 @@ def finetuned(sca: CheckContext, finetune: FineTune, models: Models
     return run
 
 
+#: What the suite's own import artefact is trained on: the only words its answers can have.
+IMPORT_SENTENCES = ["hello from an imported model.", "the imported model says hello."]
+
+
 @pytest.fixture
 def imported_model(sca: CheckContext, models: Models) -> Callable[[], Model]:
     """Upload a tiny model artefact to the platform's object storage and import it.
@@ -121,8 +125,7 @@ def imported_model(sca: CheckContext, models: Models) -> Callable[[], Model]:
         source = sca.settings.models.import_.source
         fmt = sca.settings.models.import_.format
         if not source:
-            artefact = tinylm_artifact(["hello from an imported model.",
-                                        "the imported model says hello."])
+            artefact = tinylm_artifact(IMPORT_SENTENCES)
             upload = models.upload_file(f"{sca.name('model')}.json", artefact, purpose="model",
                                         labels=sca.labels)
             source, fmt = upload["uri"], "sca-tinylm/1"

@@ -92,6 +92,11 @@ def held_workflow(color: int, rounds: int, prefix: str) -> dict[str, Any]:
 _TOKEN = re.compile(r"[a-z0-9]+|[^\sa-z0-9]")
 
 
+def tinylm_words(text: str) -> set[str]:
+    """The words and punctuation of ``text`` as the ``sca-tinylm/1`` format tokenizes it."""
+    return set(_TOKEN.findall(text.lower()))
+
+
 def tinylm_artifact(sentences: list[str]) -> str:
     """A tiny bigram language model in the ``sca-tinylm/1`` JSON format.
 

@@ -16,7 +16,8 @@ from pytest_sca.capabilities import (
 from pytest_sca.fixtures import CheckContext
 
 from ..library import refusal_of
-from .conftest import Deploy, served
+from .conftest import IMPORT_SENTENCES, Deploy, served
+from .probes import tinylm_words
 
 
 @pytest.mark.clause("8.4.a")
@@ -72,7 +73,9 @@ def test_imported_model_info_and_lifecycle(sca: CheckContext, models: Models,
 def test_imported_model_can_be_deployed(sca: CheckContext, inference: Inference,
                                         imported_model: Callable[[], Model],
                                         deployed: Deploy) -> None:
-    """Deploy the imported model as a service: it becomes ready and answers a completion."""
+    """Deploy the imported model as a service: it becomes ready and answers a completion, as
+    that model: the answer names it, and, for the suite's own bigram artefact, has only words
+    the artefact was trained on."""
     model = imported_model()
     _, ready = deployed(model["id"])
     sca.evidence("deployment of the imported model", ready)
@@ -84,3 +87,13 @@ def test_imported_model_can_be_deployed(sca: CheckContext, inference: Inference,
         pytest.fail(f"[8.4.c] the imported model's service does not answer: {answer}")
     sca.evidence("answer", answer)
     assert reply_text(answer).strip(), "[8.4.c] the imported model's service answered nothing"
+    names = {model["id"], ready.get("model"), ready.get("name")}
+    assert answer.get("model") in names | {None}, (
+        f"[8.4.c] the imported model's service answered as model {answer.get('model')!r}, "
+        f"not {model['id']}")
+    if not sca.settings.models.import_.source:
+        # The suite's own artefact: a bigram model knows no word it was not trained on.
+        foreign = tinylm_words(reply_text(answer)) - tinylm_words(" ".join(IMPORT_SENTENCES))
+        assert not foreign, (
+            f"[8.4.c] the imported model's service answered words its artefact does not "
+            f"have, so another model answered: {sorted(foreign)[:8]}")

@@ -5,11 +5,13 @@ from __future__ import annotations
 import pytest
 
 from pytest_sca.capabilities import (
+    Completion,
     Deployment,
     Inference,
     Models,
     ModelServices,
     RefusalReason,
+    Refused,
     TargetError,
     WaitTimeout,
     reply_text,
@@ -17,7 +19,7 @@ from pytest_sca.capabilities import (
 )
 from pytest_sca.fixtures import CheckContext
 
-from ..library import refusal_of
+from ..library import refusal_of, spread_over_replicas
 from .conftest import DEPLOY_RESOURCES, Deploy, ask, preset_model, served
 
 #: Requests sent through a scaled deployment's endpoint: every one must be answered.
@@ -80,6 +82,31 @@ def _wait(model_services: ModelServices, deployment_id: str, timeout: float,
         return last if last is not None else model_services.get(deployment_id)
 
 
+def _replicas_of(deployment: Deployment) -> list[object]:
+    """The replicas a deployment says are ready: it gives a count, so 0 .. count - 1 (the
+    indices its answers name)."""
+    return list(range(int(deployment.get("ready_replicas") or 0)))
+
+
+def _both_replicas_serve(sca: CheckContext, inference: Inference, scaled: Deployment) -> None:
+    """Every request through the scaled deployment's endpoint is answered, and the answers,
+    which name their replica, come from both (as 6.7.b)."""
+    answers: list[Completion] = []
+    refused = []
+    for _ in range(SCALED_REQUESTS):
+        try:
+            answers.append(ask(inference, scaled, "8.5.c"))
+        except Refused as refusal:
+            refused.append(refusal)
+    served = [answer.get("replica") for answer in answers]
+    sca.evidence("replica of each request", {"listed replicas": _replicas_of(scaled),
+                                             "served by": served})
+    assert not refused, (
+        f"[8.5.c] the scaled deployment refused {len(refused)} of {SCALED_REQUESTS} "
+        f"requests: {refused[0]}")
+    spread_over_replicas("8.5.c", _replicas_of(scaled), served)
+
+
 @pytest.mark.clause("8.5.c")
 @pytest.mark.mutating
 @pytest.mark.parametrize("operation", ["scale", "stop", "delete"])
@@ -87,9 +114,10 @@ def test_deployment_scales_stops_and_deletes(sca: CheckContext, models: Models,
                                              model_services: ModelServices,
                                              inference: Inference, deployed: Deploy,
                                              operation: str) -> None:
-    """[scale] scaled to 2, a running deployment gets 2 ready replicas and its endpoint answers
-    every request; [stop] stopped, it has no ready replica and its endpoint, which answered
-    the same request before, refuses it; [delete] deleted, it reads 404."""
+    """[scale] scaled to 2, a running deployment gets 2 ready replicas and its endpoint
+    answers every request, from both replicas (each answer names its replica); [stop]
+    stopped, it has no ready replica and its endpoint, which answered the same request
+    before, refuses it; [delete] deleted, it reads 404."""
     created, ready = deployed(_preset(sca, models))
     if ready.get("status") != "running":
         pytest.fail(f"[8.5.c] the deployment never served: {ready.get('status')}")
@@ -104,11 +132,7 @@ def test_deployment_scales_stops_and_deletes(sca: CheckContext, models: Models,
         assert scaled.get("ready_replicas") == 2, (
             f"[8.5.c] scaled to 2, the deployment has {scaled.get('ready_replicas')} ready "
             f"replicas after {timeout:g} s")
-        refused = [refusal for refusal in (refusal_of(lambda: ask(inference, scaled, "8.5.c"))
-                                           for _ in range(SCALED_REQUESTS)) if refusal]
-        assert not refused, (
-            f"[8.5.c] the scaled deployment refused {len(refused)} of {SCALED_REQUESTS} "
-            f"requests: {refused[0]}")
+        _both_replicas_serve(sca, inference, scaled)
     elif operation == "stop":
         ask(inference, ready, "8.5.c")  # answers while running: a refusal later is the stop's
         model_services.stop(deployment_id)

@@ -6,7 +6,13 @@ from typing import Any
 
 import pytest
 
-from pytest_sca.capabilities import RefusalReason, TargetError, WorkflowApps, WorkflowRun
+from pytest_sca.capabilities import (
+    EnvironmentCheck,
+    RefusalReason,
+    TargetError,
+    WorkflowApps,
+    WorkflowRun,
+)
 from pytest_sca.fixtures import CheckContext
 
 from ..library import READ_DENIED, refusal_of
@@ -74,7 +80,8 @@ def test_environment_is_validated_automatically(sca: CheckContext,
                                                 workflow_app: MakeWorkflowApp,
                                                 needs: str) -> None:
     """Configured with an environment, a complete workflow is available; one needing a missing
-    node type, or a missing model, is unavailable."""
+    node type, or a missing model, is unavailable, and the validation names the node type or
+    model that is missing (and nothing else)."""
     configured = workflow_app(_graph(sca, needs))
     environment = configured.get("environment") or {}
     sca.evidence("environment validation", environment)
@@ -82,6 +89,26 @@ def test_environment_is_validated_automatically(sca: CheckContext,
     assert environment.get("status") == expected, (
         f"[8.6.b] a workflow {'that is ' + needs if needs == 'complete' else 'with a ' + needs} "
         f"was flagged {environment.get('status')}, not {expected}")
+    _names_what_is_missing(environment, needs)
+
+
+#: What a validation must name missing, per case: (node types, models).
+MISSING: dict[str, tuple[list[str], list[str]]] = {
+    "complete": ([], []), "missing-node": ([MISSING_NODE], []),
+    "missing-model": ([], [MISSING_MODEL])}
+
+
+def _names_what_is_missing(environment: EnvironmentCheck, needs: str) -> None:
+    """The validation's reason names the missing node type or model, and nothing else: a
+    verdict whose reason is wrong does not tell the user what to install."""
+    nodes, models = environment.get("missing_node_types"), environment.get("missing_models")
+    if nodes is None or models is None:
+        raise TargetError("[8.6.b] the environment validation does not list what is missing "
+                          f"(missing_node_types, missing_models): {environment}")
+    wanted_nodes, wanted_models = MISSING[needs]
+    assert (sorted(map(str, nodes)), sorted(map(str, models))) == (wanted_nodes, wanted_models), (
+        f"[8.6.b] the validation of a workflow {needs.replace('-', ' ')} names missing node "
+        f"types {nodes} and models {models}, not {wanted_nodes} and {wanted_models}")
 
 
 @pytest.mark.clause("8.6.c")

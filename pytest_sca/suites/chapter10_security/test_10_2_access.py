@@ -29,6 +29,7 @@ from ..library import (
     SLEEPER,
     SMALL,
     CallWindow,
+    jobs_named,
     leaked_internals,
     refusal_of,
     refusal_text,
@@ -189,8 +190,8 @@ def _mutations(sca: CheckContext, admin: ProbeUser, reader: ProbeUser, probe_ima
         return None if status == "running" else f"the job is {status}"
 
     def submitted() -> str | None:
-        found = any(j.get("name") == name for j in admin.jobs.list_jobs())
-        return "the job exists" if found else None
+        found = jobs_named(admin.jobs, name)
+        return f"the job exists ({', '.join(found)})" if found else None
 
     def created() -> str | None:
         found = any(u.get("name") == user_name
