@@ -475,9 +475,12 @@ def job_events(session: SlurmSession, info: JobInfo) -> list[JobEvent]:
     if not runs and info.state not in ("PENDING", "REQUEUED") and info.start_time:
         add(info.start_time, "Scheduled", "Allocated", f"nodes {','.join(info.nodes)}")
         add(info.start_time, "Started", "Running", "started")
-        if status in TERMINAL_JOB_STATUSES and info.end_time:
-            kind = {"succeeded": "Completed", "failed": "Failed"}.get(status, "Stopped")
-            add(info.end_time, kind, _camel(info.state), f"ended {info.state}")
+    # The controller knows a job ended before slurmdbd's record of its run says so (the
+    # accounting lags): the live state gives the end the accounting does not show yet.
+    ended = bool(events) and events[-1][2]["type"] in set(RUN_ENDS.values())
+    if status in TERMINAL_JOB_STATUSES and info.end_time and info.start_time and not ended:
+        kind = {"succeeded": "Completed", "failed": "Failed"}.get(status, "Stopped")
+        add(info.end_time, kind, _camel(info.state), f"ended {info.state}")
     if info.state == "PENDING" and info.reason and info.reason != "None":
         kind = "Stopped" if info.reason in HELD_REASONS else "Pending"
         if not (kind == "Stopped" and any(e[2]["type"] == "Stopped" for e in events)):
