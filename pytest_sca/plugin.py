@@ -26,7 +26,7 @@ from .runstate import ScaRun, new_run_id
 from .scoring import GradingError, load_grading
 from .stash import RUN_KEY, evidence_of, take_recorded
 from .target import TargetFileError
-from .verdicts import NotAssessed, Verdict, resolve_item
+from .verdicts import ItemResult, NotAssessed, Verdict, resolve_item
 
 pytest_plugins = ["pytest_sca.fixtures"]
 
@@ -368,19 +368,19 @@ class RunHooks:
         phases.append(phase)
         # What the test shows so far is resolved only for a report that shows it: a passed
         # setup or teardown shows nothing of its own.
-        if report.when == "setup" and verdict is Verdict.NOT_ASSESSED or \
-                outcome.bears_verdict(report.when, verdict) and report.when != "teardown":
-            shown = resolve_item(clause_id, [outcome.test_so_far(item.nodeid, phases)],
-                                 *run.recorded_for(clause_id))
+        def so_far() -> ItemResult:
+            return resolve_item(clause_id, [outcome.test_so_far(item.nodeid, phases)],
+                                *run.recorded_for(clause_id))
+
+        if report.when != "teardown" and outcome.bears_verdict(report.when, verdict):
+            shown = so_far()
             if outcome.carries_to_call(report.when, verdict, shown):
                 item.stash[_CARRY_KEY] = reason
                 report.outcome, report.longrepr = "passed", None
-            elif outcome.bears_verdict(report.when, verdict):
+            else:
                 reporting.present(report, shown, clause_id)
         elif report.when == "teardown" and verdict is not Verdict.PASS:
-            shown = resolve_item(clause_id, [outcome.test_so_far(item.nodeid, phases)],
-                                 *run.recorded_for(clause_id))
-            if shown.verdict is Verdict.WAIVED:  # its cleanup failure is listed apart
+            if so_far().verdict is Verdict.WAIVED:  # its cleanup failure is listed apart
                 report.outcome, report.longrepr = "passed", None
             else:
                 reporting.present(report, resolve_item(
