@@ -65,12 +65,22 @@ class OtherTenant(Protocol):
         ...
 
 
+#: Growth of the pause between two reads of :func:`wait_for`. A change is seen late by at
+#: most this factor less one of the time already waited, and by at most ``longest``: ×1.25
+#: up to 1 s sees it within 25 % or 1 s (×1.5 up to 2 s saw a job that ended after 3.3 s
+#: 1.6 s late), for a few more reads of a short wait and one read a second of a long one.
+BACKOFF = 1.25
+#: Default first pause and longest pause of :func:`wait_for` (seconds).
+FIRST_PAUSE_S = 0.05
+LONGEST_PAUSE_S = 1.0
+
+
 def wait_for(read: Callable[[], _Read], done: Callable[[_Read], bool], timeout: float,
-             describe: Callable[[_Read], str], *, first: float = 0.1,
-             longest: float = 2.0) -> _Read:
-    """Call ``read`` until ``done`` says yes, backing off ×1.5 from ``first`` to ``longest``
-    seconds between reads; :class:`WaitTimeout` (``describe(last)``, ``.last``) after
-    ``timeout`` seconds.
+             describe: Callable[[_Read], str], *, first: float = FIRST_PAUSE_S,
+             longest: float = LONGEST_PAUSE_S) -> _Read:
+    """Call ``read`` until ``done`` says yes, backing off ×:data:`BACKOFF` from ``first`` to
+    ``longest`` seconds between reads; :class:`WaitTimeout` (``describe(last)``, ``.last``)
+    after ``timeout`` seconds.
 
     Every wait of the suite is bounded and every poll backs off: this is the one loop.
     A caller that wants the last value after the deadline reads ``WaitTimeout.last``.
@@ -85,11 +95,12 @@ def wait_for(read: Callable[[], _Read], done: Callable[[_Read], bool], timeout: 
         if remaining <= 0:
             raise WaitTimeout(f"{describe(value)} after {timeout:g} s", value)
         time.sleep(min(interval, remaining))
-        interval = min(interval * 1.5, longest)
+        interval = min(interval * BACKOFF, longest)
 
 
 def wait_for_status(read: Callable[[], _Resource], until: Collection[str], timeout: float,
-                    what: str, *, first: float = 0.1, longest: float = 2.0) -> _Resource:
+                    what: str, *, first: float = FIRST_PAUSE_S,
+                    longest: float = LONGEST_PAUSE_S) -> _Resource:
     """Read a resource until its ``status`` is in ``until``; :class:`WaitTimeout` naming
     ``what`` and the status it kept."""
     return wait_for(read, lambda value: value.get("status") in until, timeout,
