@@ -22,12 +22,15 @@ from .verdicts import NotAssessed
 
 SUITES_ROOT = Path(str(resources.files("pytest_sca") / "suites"))
 _EXPANDED = pytest.StashKey[str]()
+_ROUTE = pytest.StashKey[str]()
 _CHAPTER_DIR = re.compile(r"^chapter(\d+)_")
 _SUBDOMAIN_FILE = re.compile(r"^test_(\d+)_(\d+)(?:_(\d+))?_")
 
 MARKERS = {
-    "clause(id)": "the clause item a check verifies, e.g. clause('6.2.c'); the plugin adds "
-    "chapterN, shall|may, the domain id and clause(id=, level=, domain=, subdomain=)",
+    "clause(id, route=)": "the clause item a check verifies, e.g. clause('6.2.c'); route= names "
+    "the platform shape of an alternative check of the item (ROUTES in pytest_sca.collection); "
+    "the plugin adds chapterN, shall|may, the domain id and "
+    "clause(id=, level=, domain=, subdomain=)",
     "shall": "check of a mandatory (应) clause item",
     "may": "check of an optional (可) clause item",
     "scheduling": "domain: resource scheduling and management (chapter 6)",
@@ -60,15 +63,45 @@ def clause_id_of(item: pytest.Item) -> str | None:
     return str(value) if value is not None else None
 
 
+#: The alternative routes a check may take to its item (``clause(id, route=…)``): each route
+#: is a complete check of the item on one platform shape, so the item is assessed along
+#: whichever routes the target can serve (:func:`pytest_sca.verdicts.combine_tests`). The
+#: main route ("") is every check without ``route=``. One entry per shape, never per item.
+ROUTES: dict[str, str] = {
+    "": "the item's main checks",
+    "files": "a model service's files API (OpenAI's /files): tenant data stored as files",
+}
+
+
+def route_of(item: pytest.Item) -> str:
+    """The route a clause check takes to its item (``""``: the main route).
+
+    Raises ``KeyError`` naming the route when :data:`ROUTES` has no such route.
+    """
+    route = item.stash.get(_ROUTE, None)
+    if route is None:
+        route = next((str(m.kwargs["route"]) for m in item.iter_markers("clause")
+                      if "route" in m.kwargs), "")
+        if route not in ROUTES:
+            raise KeyError(route)
+        item.stash[_ROUTE] = route
+    return route
+
+
 def expand_markers(item: pytest.Item, catalog: Catalog) -> Clause | None:
     """Add the catalogue's markers to a clause check; ``None`` for a non-clause test.
 
-    Raises ``KeyError`` naming the id when the catalogue has no such item.
+    Raises ``KeyError`` naming the id when the catalogue has no such item, and
+    :class:`UnknownRoute` when the marker names a route :data:`ROUTES` does not list.
     """
     clause_id = clause_id_of(item)
     if clause_id is None:
         return None
     clause = catalog.item(clause_id)
+    try:
+        route_of(item)
+    except KeyError as missing:
+        raise UnknownRoute(str(missing)) from None
     if _EXPANDED not in item.stash:
         item.stash[_EXPANDED] = clause_id
         for name in (f"chapter{clause.chapter}", clause.level, clause.domain):
@@ -79,6 +112,10 @@ def expand_markers(item: pytest.Item, catalog: Catalog) -> Clause | None:
         # `-k 6.2.c` (or `-k 6.2`) selects an item's checks whatever their function names.
         item.extra_keyword_matches.add(clause.id)
     return clause
+
+
+class UnknownRoute(Exception):
+    """A ``clause`` marker names a route :data:`ROUTES` does not list."""
 
 
 class UncoveredItem(pytest.Item):

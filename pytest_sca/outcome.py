@@ -144,6 +144,7 @@ def combine_phases(nodeid: str, phases: Iterable[Mapping[str, Any]], *,
     return TestRecord(
         nodeid=nodeid,
         clause=records[0]["clause"],
+        route=records[0].get("route", ""),
         verdict=verdict,
         reason=reason,
         duration=round(sum(p.get("duration", 0.0) for p in records), 6),

@@ -253,6 +253,11 @@ class RunHooks:
                     f"{item.nodeid}: clause {collection.clause_id_of(item)!r} is not an item "
                     f"of {run.catalog.edition.id}: fix the id in @pytest.mark.clause "
                     "(pytest --sca-list lists them)") from None
+            except collection.UnknownRoute as unknown:
+                raise pytest.UsageError(
+                    f"{item.nodeid}: route {str(unknown)} of its clause marker is not a route "
+                    "of pytest_sca.collection.ROUTES: fix route= or add the route there"
+                    ) from None
             if clause is not None:
                 covered.add(clause.id)
         if not (run.evaluating or run.options.listing):
@@ -360,6 +365,8 @@ class RunHooks:
         phase = {"phase": report.when, "clause": clause_id, "verdict": verdict.value,
                  "reason": reason, "duration": round(report.duration, 6),
                  **take_recorded(item)}
+        if route := collection.route_of(item):
+            phase["route"] = route
         # A worker's report crosses to the controller as JSON; in one process the record
         # itself travels on the report (encoding it 3 times per test was most of the cost).
         setattr(report, PHASE_ATTRIBUTE,

@@ -1,8 +1,9 @@
 """Verdicts and the records that carry them, and the rules that combine them.
 
 Pure: no pytest import. A test's verdict comes from how the check ended; an
-item's verdict combines its tests (worst wins), then the target file's
-evidence (``manual``) and waivers (``waived``).
+item's verdict combines its tests (worst wins, along the routes the target
+could serve), then the target file's evidence (``manual``) and waivers
+(``waived``).
 """
 
 from __future__ import annotations
@@ -68,6 +69,8 @@ class TestRecord:
     clause: str
     verdict: Verdict
     reason: str = ""
+    #: The route this test takes to its item ("": the main route; see ``combine_tests``).
+    route: str = ""
     duration: float = 0.0
     evidence: list[dict[str, Any]] = field(default_factory=list)
     measurements: list[dict[str, Any]] = field(default_factory=list)
@@ -114,15 +117,53 @@ def worst(verdicts: Iterable[Verdict]) -> Verdict | None:
     return next((v for v in _WORST_FIRST if v in present), None)
 
 
-def combine_tests(tests: Iterable[TestRecord]) -> tuple[Verdict, str]:
-    """An item's automated verdict and reason from its tests."""
+def routes_taken(tests: Iterable[TestRecord]) -> tuple[list[TestRecord], list[str]]:
+    """The tests an item's verdict comes from, and a note for each route not taken.
+
+    A check may be one of several alternative *routes* to its item, each a complete check
+    on one platform shape (object storage or a files API for tenant data). A route all of
+    whose tests are ``not_assessed`` is not taken: the target cannot serve it. The item is
+    then judged by the routes taken, every test of each counting (worst wins); when no
+    route is taken, by all its tests (``not_assessed``). An item with one route — almost
+    every item — is judged by all its tests, as before.
+    """
     records = list(tests)
+    by_route: dict[str, list[TestRecord]] = {}
+    for record in records:
+        by_route.setdefault(record.route, []).append(record)
+    if len(by_route) < 2:
+        return records, []
+    taken = {route: group for route, group in by_route.items()
+             if worst(t.verdict for t in group) is not Verdict.NOT_ASSESSED}
+    if not taken:
+        return records, []
+    notes = [f"not assessed along {_route_name(route)}: "
+             f"{next(t.reason for t in group if t.verdict is Verdict.NOT_ASSESSED)}"
+             for route, group in sorted(by_route.items()) if route not in taken]
+    return [t for t in records if t.route in taken], notes
+
+
+def _route_name(route: str) -> str:
+    return f"route {route!r}" if route else "its main route"
+
+
+def combine_tests(tests: Iterable[TestRecord]) -> tuple[Verdict, str]:
+    """An item's automated verdict and reason from its tests (along the routes taken)."""
+    records, _ = routes_taken(tests)
     verdict = worst(t.verdict for t in records)
     if verdict is None:
         return Verdict.NOT_ASSESSED, "no check implemented yet"
     first = next(t for t in records if t.verdict is verdict)
     if verdict is Verdict.PASS:
         return verdict, ""
+    if verdict is Verdict.NOT_ASSESSED:
+        # Every route's reason, the main route's first: each says what would make the item
+        # assessable.
+        unserved = [next(t for t in records
+                         if t.route == route and t.verdict is Verdict.NOT_ASSESSED)
+                    for route in sorted({t.route for t in records})]
+        return verdict, "; ".join([unserved[0].reason, *(
+            f"nor along {_route_name(t.route)}: {t.reason}" for t in unserved[1:])])
     return verdict, first.reason
 
 
@@ -162,6 +203,7 @@ def _resolve(
 ) -> ItemResult:
     automated, reason = combine_tests(records)
     result = ItemResult(item_id, automated, reason, automated is Verdict.PASS, records, automated)
+    result.notes.extend(routes_taken(records)[1])
     if evidence is not None:
         if automated in (Verdict.FAIL, Verdict.ERROR):
             result.notes.append("evidence entry not applied: an automated check gave " + automated)

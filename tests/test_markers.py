@@ -85,7 +85,7 @@ def test_markers_are_registered_and_documented_for_an_evaluation(
         pytester: pytest.Pytester, target_file: Path) -> None:
     result = pytester.runpytest(f"--sca-target={target_file}", "--markers")
     out = result.stdout.str()
-    for marker in ("clause(id)", "chapter6", "chapter10", "shall:", "may:", "scheduling:",
+    for marker in ("clause(id, route=)", "chapter6", "chapter10", "shall:", "may:", "scheduling:",
                    "security:", "mutating:", "disruptive:"):
         assert f"@pytest.mark.{marker}" in out
 

@@ -90,6 +90,48 @@ def test_expired_waiver_is_ignored():
 @pytest.mark.clause("6.3.c")
 def test_evidence_never_hides_a_failure():
     assert False, "[6.3.c] second pull not faster"
+# Alternative routes to an item: each route is judged whole; a route the target cannot
+# serve (all not_assessed) is not taken.
+@pytest.mark.clause("6.4.a")
+def test_main_route_unserved(sca):
+    sca.not_assessed("no object storage")
+
+
+@pytest.mark.clause("6.4.a", route="files")
+def test_files_route_passes(sca):
+    pass
+
+
+@pytest.mark.clause("6.4.b")
+def test_main_route_unserved_too(sca):
+    sca.not_assessed("no object storage")
+
+
+@pytest.mark.clause("6.4.b", route="files")
+def test_files_route_unserved(sca):
+    sca.not_assessed("no files API")
+
+
+@pytest.mark.clause("6.4.c")
+def test_main_route_passes(sca):
+    pass
+
+
+@pytest.mark.clause("6.4.c", route="files")
+def test_files_route_fails(sca):
+    assert False, "[6.4.c] another key read the file"
+
+
+@pytest.mark.clause("6.4.d")
+@pytest.mark.parametrize("part", ["one", "two"])
+def test_main_route_half_served(sca, part):
+    if part == "two":
+        sca.not_assessed("no bucket policy")
+
+
+@pytest.mark.clause("6.4.d", route="files")
+def test_files_route_served(sca):
+    pass
 """
 
 TARGET = """
@@ -129,6 +171,10 @@ def report(pytester: pytest.Pytester) -> dict:  # type: ignore[type-arg]
     ("6.3.a", "waived", "waived until 2099-12-31: images come from the customer's registry"),
     ("6.3.b", "fail", "[6.3.b] custom images cannot be pushed"),
     ("6.3.c", "fail", "[6.3.c] second pull not faster"),
+    ("6.4.a", "pass", ""),
+    ("6.4.b", "not_assessed", "no object storage; nor along route 'files': no files API"),
+    ("6.4.c", "fail", "[6.4.c] another key read the file"),
+    ("6.4.d", "pass", ""),
 ])
 def test_verdict_and_reason(report: dict, item: str, verdict: str, reason: str  # type: ignore[type-arg]
                             ) -> None:
@@ -147,6 +193,25 @@ def test_verdict_details(report: dict) -> None:  # type: ignore[type-arg]
     assert items["10.2.a"]["conformant"] and items["10.2.a"]["manual"]["reviewer"] == "Wang Fang"
     assert "7.1.a" not in items  # evidence alone does not put an item in scope
     assert report["cleanup_failures"][0]["description"] == "delete probe job 7"
+    assert items["6.4.a"]["notes"] == ["not assessed along its main route: no object storage"]
+    assert sorted(t["route"] for t in items["6.4.a"]["tests"]) == ["", "files"]
+    # A route half served is not taken: the item is judged by the route served whole.
+    assert items["6.4.d"]["notes"] == ["not assessed along its main route: no bucket policy"]
+
+
+def test_an_unknown_route_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    write_checks(pytester, """
+        import pytest
+
+        @pytest.mark.clause("6.1.a", route="ftp")
+        def test_x():
+            pass
+        """)
+    pytester.makefile(".yaml", target="name: routes\n")
+    result = pytester.runpytest("--sca-target=target.yaml", "checks", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*route 'ftp' of its clause marker is not a route of "
+                                 "pytest_sca.collection.ROUTES*"])
 
 
 def test_terminal_shows_verdicts_apart(pytester: pytest.Pytester) -> None:
@@ -161,7 +226,7 @@ def test_terminal_shows_verdicts_apart(pytester: pytest.Pytester) -> None:
         "domain*items*pass*fail*err*n/a*man*waiv*score*conformant",
         "scheduling 资源调度及管理*",
         "overall*",
-        "no grade: partial evaluation — not a grade: 14 of 97 items (checks)",
+        "no grade: partial evaluation — not a grade: 18 of 97 items (checks)",
         "*shall items that failed or could not be checked*",
         "FAIL   6.1.b     ?6.1.b? quota 1 GPU not enforced*",
         "ERROR  6.1.c     ConnectionError*",

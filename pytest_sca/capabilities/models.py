@@ -1,5 +1,6 @@
 """Model application: capabilities ``models``, ``model_services`` (self-deployed model
-services), ``finetune``, ``model_usage`` and ``inference`` (an OpenAI-compatible API)."""
+services), ``finetune``, ``files`` (a tenant's stored files), ``model_usage`` and
+``inference`` (an OpenAI-compatible API)."""
 
 from __future__ import annotations
 
@@ -322,6 +323,36 @@ class FineTune(ActsAs, OtherTenant, Protocol):
 
     def wait(self, job_id: str, timeout: float = 120.0) -> FineTuneJob:
         """Poll until the job is terminal."""
+        ...
+
+
+@runtime_checkable
+class Files(ActsAs, OtherTenant, Protocol):
+    """A tenant's stored files (a model service's ``/files``: training data, batch input).
+
+    Reads of one file raise :class:`Refused` when the caller may not see it: the checks of
+    tenant data isolation ask as another principal (``as_other_tenant()``) and without any
+    credential (``acting_as("")``).
+    """
+
+    def upload(self, filename: str, content: bytes) -> StoredFile:
+        """Store a file as the caller (removed at the end of the check)."""
+        ...
+
+    def get(self, file_id: str) -> StoredFile:
+        """One file's record."""
+        ...
+
+    def content(self, file_id: str) -> bytes:
+        """One file's content."""
+        ...
+
+    def list_files(self) -> list[StoredFile]:
+        """The files the caller sees."""
+        ...
+
+    def delete(self, file_id: str) -> None:
+        """Remove a file."""
         ...
 
 

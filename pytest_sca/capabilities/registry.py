@@ -14,7 +14,7 @@ from .accounting import Billing, Usage
 from .development import DevMachines, DevTools
 from .images import ImageCache, Images, Registry
 from .inventory import Assets, Clusters, Compute, FileSystems, Telemetry, Topology
-from .models import FineTune, Inference, Models, ModelServices, ModelUsage
+from .models import Files, FineTune, Inference, Models, ModelServices, ModelUsage
 from .observability import Alerting, Audit, Diagnosis, Diagnostics, Metrics, Operations
 from .security import Nodes, Security, Storage
 from .tenancy import Tenancy
@@ -56,6 +56,7 @@ CAPABILITIES: dict[str, Capability] = _table(
     ("models", Models),
     ("model_services", ModelServices),
     ("finetune", FineTune),
+    ("files", Files),
     ("model_usage", ModelUsage),
     ("inference", Inference),
     ("workflows", Workflows),

@@ -16,7 +16,7 @@ from ..verdicts import ItemResult
 if TYPE_CHECKING:
     from . import Evaluation
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
 
 
 def schema() -> dict[str, Any]:
@@ -118,7 +118,8 @@ def item_dict(result: ItemResult, evaluation: Evaluation) -> dict[str, Any]:
             {"nodeid": t.nodeid, "outcome": t.verdict.value, "reason": t.reason,
              "duration": t.duration,
              "verdict": (t.shown or t.verdict).value, "verdict_reason": t.shown_reason,
-             "conformant": t.shown_conformant, "measurements": t.measurements}
+             "conformant": t.shown_conformant, "measurements": t.measurements,
+             "route": t.route}
             for t in result.tests
         ],
         "evidence": [e for t in result.tests for e in t.evidence],

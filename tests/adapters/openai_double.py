@@ -7,7 +7,8 @@ here (LiteLLM's proxy needs PostgreSQL for keys and spend: see docs/chapter08.md
 adapter's paths over those endpoints are tested against this double, written to OpenAI's
 API reference (https://platform.openai.com/docs/api-reference, the OpenAPI document of
 github.com/openai/openai-openapi): ``GET /models``, ``GET/DELETE /models/{model}``,
-``POST/GET /files``, ``GET/DELETE /files/{file_id}``, ``POST/GET /fine_tuning/jobs``,
+``POST/GET /files``, ``GET/DELETE /files/{file_id}``, ``GET /files/{file_id}/content``,
+``POST/GET /fine_tuning/jobs``,
 ``GET /fine_tuning/jobs/{id}``, ``…/events``, ``…/checkpoints``, ``POST …/cancel``,
 ``GET /organization/usage/completions``, ``POST /chat/completions`` (and SSE),
 ``POST /completions``, ``POST /embeddings``; errors as ``{"error": {"message", "type",
@@ -42,7 +43,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import uvicorn
-from fastapi import FastAPI, File, Form, Header, Request, UploadFile
+from fastapi import FastAPI, File, Form, Header, Request, Response, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict
@@ -71,6 +72,9 @@ FAULTS = frozenset({
     "errors_leak_traces",          # malformed requests answer 500 with a Python traceback
     "console_down",                # the console page answers 404
     "files_shared_between_projects",  # a project can read another project's files
+    "file_content_without_key",    # GET /files/{id}/content answers without an API key
+    "files_listed_across_projects",   # GET /files lists every project's files
+    "files_deleted_across_projects",  # any project's key deletes a file
 })
 #: Families the double can lack: each route of the family answers as an unknown URL.
 FAMILIES = frozenset({"files", "fine_tuning", "usage", "models.retrieve", "models.delete",
@@ -441,9 +445,10 @@ def app(double: Double) -> FastAPI:
     # -- files ----------------------------------------------------------------------------
     purposes = {"assistants", "batch", "fine-tune", "vision", "user_data", "evals"}
 
-    def own_file(file_id: str, project: str) -> StoredFile:
+    def own_file(file_id: str, project: str, *, deleting: bool = False) -> StoredFile:
         stored = double.files.get(file_id)
-        shared = "files_shared_between_projects" in double.faults
+        shared = ("files_deleted_across_projects" if deleting
+                  else "files_shared_between_projects") in double.faults
         if stored is None or (stored.project != project and not shared):
             raise ApiError(404, f"No such File object: {file_id}", param="id")
         return stored
@@ -466,7 +471,8 @@ def app(double: Double) -> FastAPI:
                    after: str | None = None, authorization: str | None = Header(None)) -> Any:
         family("files", request)
         project, _, _ = double.caller(authorization)
-        mine = [f for f in double.files.values() if f.project == project
+        everyone = "files_listed_across_projects" in double.faults
+        mine = [f for f in double.files.values() if (everyone or f.project == project)
                 and (purpose is None or f.purpose == purpose)]
         if after:
             ids = [f.id for f in mine]
@@ -483,12 +489,24 @@ def app(double: Double) -> FastAPI:
         project, _, _ = double.caller(authorization)
         return own_file(file_id, project).answer()
 
+    @api.get("/v1/files/{file_id}/content")
+    def file_content(file_id: str, request: Request, authorization: str | None = Header(None)
+                     ) -> Any:
+        family("files", request)
+        if "file_content_without_key" in double.faults and not authorization:
+            stored = double.files.get(file_id)
+            if stored is not None:
+                return Response(stored.content, media_type="application/octet-stream")
+        project, _, _ = double.caller(authorization)
+        return Response(own_file(file_id, project).content,
+                        media_type="application/octet-stream")
+
     @api.delete("/v1/files/{file_id}")
     def delete_file(file_id: str, request: Request, authorization: str | None = Header(None)
                     ) -> Any:
         family("files", request)
         project, _, _ = double.caller(authorization)
-        own_file(file_id, project)
+        own_file(file_id, project, deleting=True)
         del double.files[file_id]
         return {"id": file_id, "object": "file", "deleted": True}
 

@@ -26,8 +26,9 @@ from ..adapters.openai_double import ADMIN_KEY, KEY_A, KEY_B, PRINCIPALS, Double
 
 #: Items an OpenAI-compatible API alone can reach (docs/chapter08.md, "Model-as-a-service").
 REACHABLE = {"7.4.a", "7.4.b", "8.1.a", "8.1.b", "8.2.a", "8.2.b", "8.3.a", "8.3.b", "10.1.a"}
-#: With a second key and the user id usage counts it under: usage per user, model, period.
-REACHABLE_WITH_OTHER_KEY = REACHABLE | {"8.8.a", "8.8.b"}
+#: With a second key and the user id usage counts it under: usage per user, model, period;
+#: and tenant data isolation along the files route (10.1.b: the second key's reads).
+REACHABLE_WITH_OTHER_KEY = REACHABLE | {"8.8.a", "8.8.b", "10.1.b"}
 
 
 def target_file(folder: Path, base_url: str, *, other_key: bool = True,
@@ -163,3 +164,28 @@ def test_an_absent_endpoint_makes_its_items_not_assessed(tmp_path: Path) -> None
     for item in ("8.3.a", "8.3.b"):
         verdict, reason = report[item]
         assert verdict == "not_assessed" and "serves no fine-tuning" in reason, (item, reason)
+
+
+#: 10.1.b along the files route: each way another principal could reach the probe file, and
+#: the double's fault that opens that way (and only it, but for the shared files' deletion).
+FILE_LEAKS = {"anonymous-read": "file_content_without_key",
+              "other-tenant-read": "files_shared_between_projects",
+              "other-tenant-list": "files_listed_across_projects",
+              "other-tenant-delete": "files_deleted_across_projects"}
+
+
+@pytest.mark.parametrize("way", list(FILE_LEAKS))
+def test_exposed_tenant_files_fail_10_1_b(tmp_path: Path, way: str) -> None:
+    """A server that lets another principal reach a tenant's file fails 10.1.b, in the case
+    of that way; the run's probe files are gone from the server all the same."""
+    server = DoubleServer(frozenset({FILE_LEAKS[way]})).start()
+    try:
+        report = evaluate(tmp_path, target_file(tmp_path, server.base_url), {"10.1.b"})
+        assert not server.double.files, "the run left its probe files"
+    finally:
+        server.stop()
+    item = next(i for i in report["items"] if i["id"] == "10.1.b")
+    failed = {t["nodeid"].rsplit("[", 1)[-1].rstrip("]"): t["reason"] for t in item["tests"]
+              if t["outcome"] == "fail"}
+    assert item["verdict"] == "fail" and way in failed, (item["verdict"], item["reason"])
+    assert failed[way].startswith("[10.1.b] tenant data is exposed"), failed[way]

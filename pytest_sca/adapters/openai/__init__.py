@@ -3,7 +3,8 @@ can serve, over any server that copies it.
 
 ``inference`` (models, chat and text completions, SSE streaming, embeddings), ``models``
 (``GET/DELETE /models/{model}``, ``/files``), ``finetune`` (``/files``,
-``/fine_tuning/jobs`` with events, checkpoints and cancel), ``model_usage``
+``/fine_tuning/jobs`` with events, checkpoints and cancel), ``files`` (``/files``: upload,
+retrieve, content, list, delete), ``model_usage``
 (``/organization/usage/completions``) and ``devtools`` (console, API description, raw
 requests). Each endpoint family is discovered by probing it once per run; one the server
 lacks makes its checks ``not_assessed`` (:class:`~pytest_sca.capabilities.Unsupported`).
@@ -23,7 +24,7 @@ from pytest_sca.adapters.config import OpenAIConfig
 from pytest_sca.adapters.openai.client import OpenAIClient
 from pytest_sca.adapters.openai.devtools import OpenAIDevTools
 from pytest_sca.adapters.openai.inference import OpenAIInference
-from pytest_sca.adapters.openai.models import OpenAIFineTune, OpenAIModels
+from pytest_sca.adapters.openai.models import OpenAIFiles, OpenAIFineTune, OpenAIModels
 from pytest_sca.adapters.openai.sweep import sweep_run
 from pytest_sca.adapters.openai.usage import OpenAIModelUsage
 
@@ -37,6 +38,7 @@ class OpenAIAdapter(Adapter):
         "inference": OpenAIInference,
         "models": OpenAIModels,
         "finetune": OpenAIFineTune,
+        "files": OpenAIFiles,
         "model_usage": OpenAIModelUsage,
         "devtools": OpenAIDevTools,
     }

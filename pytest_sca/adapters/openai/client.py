@@ -29,7 +29,7 @@ import requests
 from pytest_sca.adapters.base import AdapterContext
 from pytest_sca.adapters.config import OpenAIConfig
 from pytest_sca.adapters.http import VerifyingSession
-from pytest_sca.capabilities import Refused, TargetError, Unsupported
+from pytest_sca.capabilities import RefusalReason, Refused, TargetError, Unsupported, classify
 
 #: Statuses that say the server has no such endpoint, whatever the body.
 ABSENT_STATUSES = frozenset({405, 501})
@@ -314,7 +314,8 @@ class OpenAIClient:
             return
         if 400 <= status < 500:
             code, message = error_fields(response)
-            raise Refused(f"{method} {path}", status, code, self.scrub(message))
+            raise Refused(f"{method} {path}", status, code, self.scrub(message),
+                          refusal_class(status, response))
         raise TargetError(self.scrub(f"{method} {self.base_url}{path} answered {status}: "
                                      f"{' '.join(response.text.split())[:160]}"))
 
@@ -351,6 +352,25 @@ def segment(value: str) -> str:
 def same_host(url: str, base: str) -> bool:
     """Whether ``url`` is on ``base``'s host (the only host a key is sent to)."""
     return urlsplit(url).netloc == urlsplit(base).netloc
+
+
+def refusal_class(status: int, response: requests.Response) -> RefusalReason:
+    """The class of an OpenAI refusal: its ``code`` where it names one, else its status.
+
+    OpenAI's ``type`` is a broad category, not a class: a missing file is a 404 of type
+    ``invalid_request_error`` with ``code: null`` ("No such File object"); it counts only
+    where the status says nothing (an unusual 4xx).
+    """
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    error = body.get("error") if isinstance(body, dict) else None
+    code = error.get("code") if isinstance(error, dict) else None
+    by_code = classify(status, str(code)) if code else classify(status)
+    if by_code is RefusalReason.OTHER and isinstance(error, dict) and error.get("type"):
+        return classify(status, str(error["type"]))
+    return by_code
 
 
 def error_fields(response: requests.Response) -> tuple[str | None, str]:

@@ -311,3 +311,80 @@ class OpenAIFineTune(Facade[OpenAIClient]):
 
     def as_other_tenant(self) -> OpenAIFineTune:
         return OpenAIFineTune(self.subject.other_tenant())
+
+
+def to_stored(answer: Any, what: str, client: OpenAIClient) -> StoredFile:
+    """An OpenAI file object as the contract's :class:`StoredFile`; :class:`TargetError`
+    when the answer is not one."""
+    if not isinstance(answer, dict) or not answer.get("id"):
+        raise TargetError(f"{what} at {client.base_url}: the answer is not a file object")
+    stored: StoredFile = {"id": str(answer["id"]), "filename": str(answer.get("filename", "")),
+                          "purpose": str(answer.get("purpose", ""))}
+    if isinstance(answer.get("bytes"), int):
+        stored["bytes"] = answer["bytes"]
+    return stored
+
+
+class OpenAIFiles(Facade[OpenAIClient]):
+    """:class:`~pytest_sca.capabilities.Files` over ``/files`` (OpenAI's files API: upload,
+    retrieve, ``/files/{file_id}/content``, list, delete).
+
+    Files are uploaded with purpose ``user_data`` (OpenAI's "flexible file type for any
+    purpose"). Reads of one file are not used to discover the family: a 404 for another
+    principal's file is the refusal the isolation check asks for, even when its body is
+    FastAPI's bare ``Not Found``.
+    """
+
+    def upload(self, filename: str, content: bytes) -> StoredFile:
+        return upload(self.subject, filename, base64.b64encode(content).decode("ascii"),
+                      "user_data", "base64")
+
+    def _read(self, method: str, path: str) -> Any:
+        client = self.subject
+        client.discovery.require("files", client)
+        response = client.send(method, path)
+        client.raise_for(response, method, path)
+        return response
+
+    def get(self, file_id: str) -> StoredFile:
+        path = f"/files/{segment(file_id)}"
+        response = self._read("GET", path)
+        try:
+            answer = response.json()
+        except ValueError:
+            raise TargetError(f"GET {self.subject.base_url}{path} answered "
+                              f"{response.status_code} with a body that is not JSON") from None
+        return to_stored(answer, f"GET {path}", self.subject)
+
+    def content(self, file_id: str) -> bytes:
+        return bytes(self._read("GET", f"/files/{segment(file_id)}/content").content)
+
+    def list_files(self) -> list[StoredFile]:
+        client = self.subject
+        found: list[StoredFile] = []
+        params: dict[str, Any] = {"limit": 10000}
+        while True:  # OpenAI pages files by ``after`` (the last id of the page)
+            answer = client.checked(client.call("files", "GET", "/files", params=params,
+                                                collection=True), "data", "GET /files")
+            page = [to_stored(entry, "GET /files", client) for entry in answer["data"]]
+            found += page
+            if not answer.get("has_more") or not page:
+                return found
+            params = {**params, "after": page[-1]["id"]}
+
+    def delete(self, file_id: str) -> None:
+        path = f"/files/{segment(file_id)}"
+        answer = self._read("DELETE", path)
+        try:
+            body = answer.json() if answer.content else None
+        except ValueError:
+            body = None
+        if isinstance(body, dict) and body.get("deleted") is False:
+            raise Refused(f"DELETE {path}", None, None, "the server answered deleted: false")
+
+    @property
+    def has_other_tenant(self) -> bool:
+        return self.subject.has_other_tenant
+
+    def as_other_tenant(self) -> OpenAIFiles:
+        return OpenAIFiles(self.subject.other_tenant())

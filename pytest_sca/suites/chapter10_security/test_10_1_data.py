@@ -15,6 +15,8 @@ from pytest_sca.capabilities import (
     Attempt,
     Audit,
     AuditRecord,
+    Files,
+    Refused,
     Security,
     Storage,
     TargetError,
@@ -28,7 +30,7 @@ from pytest_sca.probes.personal_data import probe_document, synthetic_people
 from pytest_sca.probes.tls import probe_endpoint
 
 from ..conftest import MakeProbeUser
-from ..library import READ_DENIED, CallWindow
+from ..library import READ_DENIED, CallWindow, refusal_of
 
 PEOPLE = 5
 
@@ -268,3 +270,102 @@ def test_tenant_objects_are_not_readable_by_others(sca: CheckContext, storage: S
     sca.evidence("exposure of the probe object", {"way": way, "found": leak or "none"})
     assert leak is None, f"[10.1.b] tenant data is exposed: {leak}"
     owner_reads_back(storage, key, ISOLATION_PROBE, "after the probe")
+
+
+# -- the files route: tenant data stored as files (a model service's /files) -------------
+
+
+def _file_exposure(call: Callable[[], object], what: str) -> str | None:
+    """None when ``call`` was refused for access (401/403, or 404 hiding the file); else what
+    it exposed, or the other reason it was refused for. No answer or a 5xx propagates as
+    ``error``: nothing was learnt about access."""
+    refusal = refusal_of(call)
+    return what if refusal is None else _not_for_access(refusal, what)
+
+
+def _not_for_access(refusal: Refused, what: str) -> str | None:
+    if refusal.reason in READ_DENIED:
+        return None
+    return f"{what} refused for another reason ({refusal.status} {refusal.code or refusal.reason})"
+
+
+def _file_reads(files: Files, file_id: str, with_content: bool, who: str) -> str | None:
+    found = _file_exposure(lambda: files.get(file_id), f"{who} read of the file's record")
+    if found is None and with_content:
+        found = _file_exposure(lambda: files.content(file_id), f"{who} read of its content")
+    return found
+
+
+def _file_anonymous_read(files: Files, file_id: str, with_content: bool) -> str | None:
+    return _file_reads(files.acting_as(""), file_id, with_content, "an anonymous")
+
+
+def _file_other_tenant_read(files: Files, file_id: str, with_content: bool) -> str | None:
+    return _file_reads(files.as_other_tenant(), file_id, with_content, "another tenant's")
+
+
+def _file_other_tenant_list(files: Files, file_id: str, with_content: bool) -> str | None:
+    try:
+        listed = {f.get("id") for f in files.as_other_tenant().list_files()}
+    except Refused as refusal:
+        return _not_for_access(refusal, "listing by another tenant's key")
+    return "another tenant's file list shows the file" if file_id in listed else None
+
+
+def _file_other_tenant_delete(files: Files, file_id: str, with_content: bool) -> str | None:
+    found = _file_exposure(lambda: files.as_other_tenant().delete(file_id),
+                           "deletion by another tenant's key")
+    if found is None and refusal_of(lambda: files.get(file_id)) is not None:
+        return "deletion by another tenant's key was refused, but the file is gone"
+    return found
+
+
+#: Each way another principal could reach the probe file: one case each.
+FILE_EXPOSURES: dict[str, Callable[[Files, str, bool], str | None]] = {
+    "anonymous-read": _file_anonymous_read, "other-tenant-read": _file_other_tenant_read,
+    "other-tenant-list": _file_other_tenant_list,
+    "other-tenant-delete": _file_other_tenant_delete}
+
+
+def owner_reads_file_back(files: Files, file_id: str, content: bytes, when: str) -> bool:
+    """Control: the owner reads the probe file's record (the right size) back, so that a
+    refusal to another principal is about access, not about a file that is not there (else
+    ``error``). Whether the owner may read the content too (some vendors refuse to hand
+    back uploaded files): only then are others' content reads probed."""
+    refusal = refusal_of(lambda: files.get(file_id))
+    if refusal is not None:
+        raise TargetError(f"[10.1.b] control failed {when}: the owner cannot read the probe "
+                          f"file {file_id}'s record ({refusal})")
+    size = files.get(file_id).get("bytes")
+    if size is not None and size != len(content):
+        raise TargetError(f"[10.1.b] control failed {when}: the probe file {file_id} has "
+                          f"{size} bytes, not the {len(content)} uploaded")
+    read: list[bytes] = []
+    if refusal_of(lambda: read.append(files.content(file_id))) is not None:
+        return False
+    if read[0] != content:
+        raise TargetError(f"[10.1.b] control failed {when}: the probe file {file_id}'s "
+                          f"content reads back as {len(read[0])} other bytes")
+    return True
+
+
+@pytest.mark.clause("10.1.b", route="files")
+@pytest.mark.mutating
+@pytest.mark.parametrize("way", list(FILE_EXPOSURES))
+def test_tenant_files_are_not_readable_by_others(sca: CheckContext, files: Files,
+                                                 way: str) -> None:
+    """The probe file, read back by its owner before and after (control), cannot be read
+    (record, and content where the owner may read it) without a key or with another tenant's
+    key, is absent from another tenant's file list, and another tenant's key cannot delete
+    it (refused for access, and the file is still there)."""
+    written = files.upload(f"{sca.name('isolation-' + way)}.txt", ISOLATION_PROBE)
+    file_id = written["id"]
+    with_content = owner_reads_file_back(files, file_id, ISOLATION_PROBE, "before the probe")
+    leak = FILE_EXPOSURES[way](files, file_id, with_content)
+    sca.evidence("exposure of the probe file", {
+        "way": way, "content probed": with_content, "found": leak or "none"})
+    assert leak is None, f"[10.1.b] tenant data is exposed: {leak}"
+    after = owner_reads_file_back(files, file_id, ISOLATION_PROBE, "after the probe")
+    if after != with_content:
+        raise TargetError("[10.1.b] control failed after the probe: the owner could read the "
+                          "probe file's content before, not after")
