@@ -270,6 +270,14 @@ class FinetuneSettings(Settings):
         300.0, "longest the fine-tuning job may take", unit="s", gt=0)
 
 
+class UsageSettings(Settings):
+    """Usage statistics of model APIs and workflows (8.8)."""
+
+    max_delay_s: float = setting(
+        60.0, "longest a call or a workflow run may take to show in the usage statistics "
+              "(platforms meter asynchronously)", unit="s", gt=0)
+
+
 class ModelImportSettings(Settings):
     """An artefact the platform can import (8.4.a)."""
 
@@ -319,6 +327,7 @@ class Capabilities(Settings):
     models: ModelSettings = section(ModelSettings, "model import (8.4)")
     services: ServiceSettings = section(ServiceSettings, "model services (8.5)")
     workflows: WorkflowSettings = section(WorkflowSettings, "workflow applications (8.6)")
+    usage: UsageSettings = section(UsageSettings, "usage statistics (8.8)")
 
 
 # -- reading by path -----------------------------------------------------------------------------

@@ -278,6 +278,8 @@ def router(platform: SandboxPlatform) -> APIRouter:
 
 def target_capabilities(platform: SandboxPlatform) -> dict[str, Any]:
     """What the sandbox declares about its model services: a deployment serves within a
-    second and the probe's fine-tuning takes seconds, so waits far longer than that only
-    slow a run down (real platforms default to 60 s and 300 s)."""
-    return {"services": {"ready_timeout_s": 10}, "finetune": {"timeout_s": 120}}
+    second, the probe's fine-tuning takes seconds and usage is metered with each answer, so
+    waits far longer than that only slow a run down (real platforms default to 60 s, 300 s
+    and 60 s)."""
+    return {"services": {"ready_timeout_s": 10}, "finetune": {"timeout_s": 120},
+            "usage": {"max_delay_s": 5}}

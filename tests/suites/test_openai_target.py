@@ -43,7 +43,8 @@ def target_file(folder: Path, base_url: str, *, other_key: bool = True,
         section["console_url"] = console
     document = {"name": "openai-double", "standard": "saia-aicloud-2025-04-29",
                 "adapters": {"openai": section},
-                "capabilities": {"finetune": {"timeout_s": 30}}}
+                # The double meters each answer as it is sent.
+                "capabilities": {"finetune": {"timeout_s": 30}, "usage": {"max_delay_s": 5}}}
     path = folder / "target.yaml"
     path.write_text(yaml.safe_dump(document), encoding="utf-8")
     return path

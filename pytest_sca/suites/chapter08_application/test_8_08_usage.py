@@ -27,8 +27,6 @@ from .probes import generated_workflow
 PROBE_CALLS = 3
 #: Token counts a usage report sums, each line's and the summary's.
 TOKENS = ("prompt_tokens", "completion_tokens")
-#: How long usage may take to show what was used (platforms meter asynchronously).
-USAGE_LAG_S = 60.0
 #: How far a reported duration may exceed what the check saw, and differ from the run's own
 #: start and end (clock resolution, polling).
 DURATION_SLACK_S = 1.0
@@ -79,16 +77,18 @@ def _totals(report: ModelUsageReport, item: str, *, user_id: str,
     return summed
 
 
-def _settled(read: Callable[[], ModelUsageReport], requests: int) -> ModelUsageReport:
+def _settled(sca: CheckContext, read: Callable[[], ModelUsageReport], requests: int
+             ) -> ModelUsageReport:
     """The usage report once its lines or its summary count ``requests`` requests, or as last
-    read after :data:`USAGE_LAG_S` seconds."""
+    read after the target's ``usage.max_delay_s``."""
 
     def counted(report: ModelUsageReport) -> bool:
         lines = sum(_count(line, "requests") for line in report.get("items") or [])
         return max(lines, _count(report.get("summary") or {}, "requests")) >= requests
 
     try:
-        return wait_for(read, counted, USAGE_LAG_S, lambda _: "usage not yet recorded",
+        return wait_for(read, counted, sca.settings.usage.max_delay_s,
+                        lambda _: "usage not yet recorded",
                         first=0.2, longest=5.0)
     except WaitTimeout as late:
         last: ModelUsageReport | None = late.last
@@ -114,7 +114,7 @@ def test_requests_and_tokens_are_metered(sca: CheckContext, model_usage: ModelUs
                                       model=model, max_tokens=16 + n)
         for key, value in _reported(answer, "8.8.a").items():
             reported[key] += value
-    report = _settled(query, before["requests"] + PROBE_CALLS)
+    report = _settled(sca, query, before["requests"] + PROBE_CALLS)
     sca.evidence("usage", {"before": before, "after": report, "answers reported": reported})
     after = _totals(report, "8.8.a", user_id=probe.user_id, model=model)
     rise = {key: after[key] - before[key] for key in after}
@@ -168,7 +168,7 @@ def test_usage_by_user_model_and_period(sca: CheckContext, model_usage: ModelUsa
         for key, value in _reported(answer, "8.8.b").items():
             reported[key] += value
     if query == "period":
-        rise = _rise(before, _totals(_settled(today, before["requests"] + 2), "8.8.b",
+        rise = _rise(before, _totals(_settled(sca, today, before["requests"] + 2), "8.8.b",
                                      user_id=probe.user_id))
         tomorrow = _totals(model_usage.query(user_id=probe.user_id, since=_shifted(days=1),
                                              until=_shifted(days=2)),
@@ -181,7 +181,7 @@ def test_usage_by_user_model_and_period(sca: CheckContext, model_usage: ModelUsa
     if model_b:
         probe.inference.chat([{"role": "user", "content": "hello"}], model=model_b,
                              max_tokens=8)
-    by_a = _settled(lambda: by_model(model_a), before["requests"] + 2)
+    by_a = _settled(sca, lambda: by_model(model_a), before["requests"] + 2)
     sca.evidence("usage by user and model", {"model A": model_a, "before": before,
                                              "by_a": by_a, "answers reported": reported})
     rise = _rise(before, _totals(by_a, "8.8.b", user_id=probe.user_id, model=model_a))
@@ -198,7 +198,7 @@ def test_usage_by_user_model_and_period(sca: CheckContext, model_usage: ModelUsa
             "shown to leave another model's calls out (serve a second model, or name two in "
             "adapters.openai.models)")
     rise_b = _rise(before_b, _totals(
-        _settled(lambda: by_model(model_b), before_b["requests"] + 1),
+        _settled(sca, lambda: by_model(model_b), before_b["requests"] + 1),
         "8.8.b", user_id=probe.user_id, model=model_b))
     assert rise_b["requests"] == 1, (
         f"[8.8.b] usage filtered by model {model_b} rose by {rise_b['requests']} "
@@ -240,7 +240,8 @@ def test_workflow_runs_are_counted_with_status_and_duration(
     try:
         usage = wait_for(read, lambda u: set(runs) <= {i.get("run_id") for i in
                                                        u.get("items") or []},
-                         USAGE_LAG_S, lambda _: "the probe's runs not yet counted",
+                         sca.settings.usage.max_delay_s,
+                         lambda _: "the probe's runs not yet counted",
                          first=0.2, longest=5.0)
     except WaitTimeout as late:
         usage = late.last if late.last is not None else read()
