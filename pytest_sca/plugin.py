@@ -9,8 +9,10 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import shutil
 import signal
 import sys
+import tempfile
 from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ import pytest
 from . import collection, options, outcome, reporting
 from .catalog import CatalogError, load_catalog
 from .cleanup import Cleanup, CleanupFailed
+from .concurrency import CheckLock, runs_alone
 from .fixtures import EVIDENCE_EXCERPT
 from .outcome import PHASE_ATTRIBUTE, phase_verdict
 from .runstate import ScaRun, new_run_id
@@ -33,12 +36,15 @@ pytest_plugins = ["pytest_sca.fixtures"]
 _WORKER_TARGET = "sca_target_path"
 _WORKER_RUN_ID = "sca_run_id"
 _WORKER_DISRUPTIVE = "sca_disruptive"  # the controller may allow it (a sandbox it started)
+_WORKER_LOCK = "sca_check_lock"  # the directory of the run's check lock (concurrency)
 #: One encoder for every phase record (``json.dumps`` with options builds one per call).
 _encode_phase = json.JSONEncoder(ensure_ascii=False).encode
 #: The undo scope of a running clause check, opened before its fixtures, run after them.
 _SCOPE_KEY = pytest.StashKey[Cleanup]()
 #: The phase records of the running check, so far (what its next report shows depends on them).
 _PHASES_KEY = pytest.StashKey[list[dict[str, Any]]]()
+#: The directory of the run's check lock, on an xdist controller.
+_LOCK_DIR_KEY = pytest.StashKey[str]()
 #: A setup that ended not_assessed on an item with an evaluator's verdict: the reason the
 #: call ends with at once (see :func:`outcome.carries_to_call`).
 _CARRY_KEY = pytest.StashKey[str]()
@@ -81,9 +87,23 @@ def pytest_configure(config: pytest.Config) -> None:
         config.add_cleanup(_mask_log_records(run))
         if not _is_worker(config) and not run.dry:
             _interrupt_on_sigterm(config)
+        _share_the_check_lock(config, run, worker_input.get(_WORKER_LOCK))
     if run.evaluating or opts.listing:
         _collect_suites_by_default(config)
     config.pluginmanager.register(RunHooks(run, config), "sca-run")
+
+
+def _share_the_check_lock(config: pytest.Config, run: ScaRun, directory: str | None) -> None:
+    """Under pytest-xdist the checks of a run run side by side, those that measure or
+    disturb alone (:mod:`pytest_sca.concurrency`): the controller makes the lock's
+    directory, each worker holds the lock around each check."""
+    if directory is not None:
+        lock = run.check_lock = CheckLock(Path(directory))
+        config.add_cleanup(lock.close)
+    elif _uses_xdist(config) and not _is_worker(config) and not run.dry:
+        made = tempfile.mkdtemp(prefix="sca-check-lock-")
+        config.stash[_LOCK_DIR_KEY] = made
+        config.add_cleanup(lambda: shutil.rmtree(made, ignore_errors=True))
 
 
 def _collect_suites_by_default(config: pytest.Config) -> None:
@@ -202,6 +222,10 @@ class RunHooks:
         node.workerinput[_WORKER_DISRUPTIVE] = self.run.options.disruptive
         if self.run.target is not None and self.run.target.path is not None:
             node.workerinput[_WORKER_TARGET] = str(self.run.target.path)
+        lock = self.config.stash.get(_LOCK_DIR_KEY, None)
+        if lock is not None:
+            node.workerinput[_WORKER_LOCK] = lock
+            self.run.workers += 1
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
@@ -303,6 +327,8 @@ class RunHooks:
         mutating and disruptive checks: read-only runs, and runs without consent."""
         if collection.clause_id_of(item) is None or not self.run.evaluating:
             return
+        if self.run.check_lock is not None:
+            self.run.check_lock.acquire(runs_alone(item.keywords))
         scope = item.stash[_SCOPE_KEY] = Cleanup(self.run.ledger)
         self.run.ledger.scope = scope
         opts = self.run.options
@@ -328,13 +354,17 @@ class RunHooks:
             yield
         finally:
             scope = item.stash.get(_SCOPE_KEY, None)
-            if scope is not None:
-                del item.stash[_SCOPE_KEY]
-                self.run.ledger.scope = None
-                try:
-                    scope.run()
-                finally:
-                    _record_created(item, scope, self.run)
+            try:
+                if scope is not None:
+                    del item.stash[_SCOPE_KEY]
+                    self.run.ledger.scope = None
+                    try:
+                        scope.run()
+                    finally:
+                        _record_created(item, scope, self.run)
+            finally:
+                if self.run.check_lock is not None:
+                    self.run.check_lock.release()
 
     @pytest.hookimpl(wrapper=True, trylast=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]
@@ -407,6 +437,8 @@ class RunHooks:
         """Collect phase verdicts (on the controller, xdist hands the workers' reports here)."""
         self.run.reported.add(report.nodeid)
         phase = getattr(report, PHASE_ATTRIBUTE, None)
+        if phase is not None and self.run.workers and runs_alone(report.keywords):
+            self.run.ran_alone.add(report.nodeid)
         if phase is not None:
             self.run.phases[report.nodeid].append(
                 json.loads(phase) if isinstance(phase, str) else phase)

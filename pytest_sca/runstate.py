@@ -12,6 +12,7 @@ from typing import Any
 from .adapters.base import Adapter, AdapterContext
 from .catalog import Catalog
 from .cleanup import CleanupLedger, UndoFailure
+from .concurrency import CheckLock
 from .providers import RunningTarget
 from .redaction import Redactor
 from .scope import Selection
@@ -76,6 +77,12 @@ class ScaRun:
     unusable: str = ""
     #: Node ids of every test that reported (on the controller).
     reported: set[str] = field(default_factory=set)
+    #: Under pytest-xdist: how many workers ran checks side by side (0: one process ran
+    #: them one after another), and the clause checks that ran alone (on the controller).
+    workers: int = 0
+    ran_alone: set[str] = field(default_factory=set)
+    #: A worker's hold on the run's check lock (:mod:`pytest_sca.concurrency`).
+    check_lock: CheckLock | None = None
     _adapters: dict[str, Adapter] = field(default_factory=dict)
 
     @property

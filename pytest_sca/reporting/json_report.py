@@ -57,6 +57,8 @@ def build(evaluation: Evaluation) -> dict[str, Any]:
             "disruptive": run.options.disruptive,
             "sandbox_faults": list(run.options.sandbox_faults),
             "fail_on": run.options.fail_on,
+            "workers": run.workers,
+            "ran_alone": sorted(run.ran_alone),
         },
         "scope": evaluation.scope,
         "preflight": run.preflight,

@@ -60,6 +60,9 @@ def write_summary(reporter: Any, evaluation: Evaluation) -> None:
         reporter.write_line(f"no grade: {scope['statement']}", yellow=True, bold=True)
     reporter.write_line(f"run id {run.run_id}; report {run.options.json_path}"
                         + (f"; HTML {run.options.html_path}" if run.options.html_path else ""))
+    if run.workers:
+        reporter.write_line(f"checks ran side by side on {run.workers} workers; "
+                            f"{len(run.ran_alone)} ran alone (chapter 9, measuring, disruptive)")
     _preflight(reporter, run.preflight)
     problems = [r for r in evaluation.items
                 if r.verdict in (Verdict.FAIL, Verdict.ERROR)

@@ -145,6 +145,7 @@ def test_custom_image_push_versions_pull_delete(sca: CheckContext, registry: Reg
 
 @pytest.mark.clause("6.3.c")
 @pytest.mark.mutating  # pulls images onto nodes
+@pytest.mark.measuring  # start-up times: runs alone under pytest-xdist
 def test_second_start_is_faster(sca: CheckContext, compute: Compute, images: Images,
                                 imagecache: ImageCache) -> None:
     """Pulling a large preset image onto a node a second time (as a second instance start

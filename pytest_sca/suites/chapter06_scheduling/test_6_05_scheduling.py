@@ -269,6 +269,7 @@ def test_burst_policy_is_declared(sca: CheckContext, scheduling: Scheduling) -> 
 
 @pytest.mark.clause("6.5.f")
 @pytest.mark.mutating  # pulls images onto nodes
+@pytest.mark.measuring  # start-up times: runs alone under pytest-xdist
 def test_lazy_pull_starts_faster(sca: CheckContext, compute: Compute, images: Images,
                                  imagecache: ImageCache) -> None:
     """On two nodes without the image, a lazy-pull start is faster than a full-pull start."""

@@ -1,0 +1,109 @@
+"""Checks side by side under pytest-xdist: a check that measures or disturbs runs alone."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from pytest_sca.concurrency import CheckLock, runs_alone
+
+from .conftest import read_report, write_checks
+
+
+def test_a_check_that_runs_alone_excludes_the_others(tmp_path: Path) -> None:
+    """Two workers' holds on one lock (two open files, as two processes have): a shared
+    hold waits while an exclusive one is held, and gets in once it is released."""
+    alone, beside = CheckLock(tmp_path), CheckLock(tmp_path)
+    alone.acquire(alone=True)
+    entered = threading.Event()
+
+    def other_check() -> None:
+        beside.acquire(alone=False)
+        entered.set()
+
+    worker = threading.Thread(target=other_check, daemon=True)
+    worker.start()
+    assert not entered.wait(0.3), "a check ran beside one that runs alone"
+    alone.release()
+    assert entered.wait(10), "the other check never got in after the lone one finished"
+    beside.close()
+    alone.close()
+
+
+def test_ordinary_checks_share_the_lock(tmp_path: Path) -> None:
+    one, two = CheckLock(tmp_path), CheckLock(tmp_path)
+    one.acquire(alone=False)
+    got = threading.Event()
+    threading.Thread(target=lambda: (two.acquire(alone=False), got.set()), daemon=True).start()
+    assert got.wait(10), "two ordinary checks could not run side by side"
+    one.close()
+    two.close()
+
+
+def test_which_checks_run_alone() -> None:
+    assert runs_alone({"test_x", "performance", "chapter9"})
+    assert runs_alone({"measuring"}) and runs_alone({"disruptive"})
+    assert not runs_alone({"chapter6", "scheduling", "mutating"})
+
+
+CHECKS = """
+import os
+import time
+
+import pytest
+
+LOG = os.environ["SCA_TEST_LOG"]
+
+
+def _span(name, seconds):
+    start = time.monotonic()
+    time.sleep(seconds)
+    with open(LOG, "a") as log:
+        log.write(f"{name} {start} {time.monotonic()}\\n")
+
+
+@pytest.mark.clause("9.1.a")
+def test_measures(sca):
+    _span("alone", 1.0)
+
+
+@pytest.mark.clause("6.3.c")
+@pytest.mark.measuring
+def test_measures_too(sca):
+    _span("alone", 1.0)
+
+
+@pytest.mark.clause("6.1.a")
+@pytest.mark.parametrize("n", range(8))
+def test_ordinary(sca, n):
+    _span("ordinary", 0.3)
+"""
+
+
+def test_under_xdist_measuring_checks_run_alone(pytester: pytest.Pytester, target_file: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """With two workers the ordinary checks run side by side, and nothing runs while a
+    measuring check does; the report names the checks that ran alone."""
+    log = pytester.path / "spans.log"
+    monkeypatch.setenv("SCA_TEST_LOG", str(log))
+    write_checks(pytester, CHECKS)
+    result = pytester.runpytest_subprocess(f"--sca-target={target_file}", "checks", "-n", "2",
+                                           "-p", "no:cacheprovider")
+    assert result.ret == 0, result.stdout.str()[-3000:]
+    spans = [(name, float(a), float(b)) for name, a, b in
+             (line.split() for line in log.read_text().splitlines())]
+    lone = [s for s in spans if s[0] == "alone"]
+    assert len(lone) == 2 and len(spans) == 10
+    for _, start, end in lone:
+        beside = [s for s in spans if s[1] < end and s[2] > start and (s[1], s[2]) != (start, end)]
+        assert not beside, f"checks ran beside a measuring check: {beside}"
+    ordinary = sorted(s[1:] for s in spans if s[0] == "ordinary")
+    assert any(b[0] < a[1] for a, b in zip(ordinary, ordinary[1:])), \
+        "the ordinary checks never ran side by side"
+    report = read_report(pytester)
+    assert report["run"]["workers"] == 2
+    assert [n.rsplit("::", 1)[1] for n in report["run"]["ran_alone"]] == [
+        "test_measures", "test_measures_too"]
+    result.stdout.fnmatch_lines(["checks ran side by side on 2 workers; 2 ran alone*"])
