@@ -39,23 +39,6 @@ def pytest_configure(config: pytest.Config) -> None:
 MINIMAL_TARGET = "name: demo\n"
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    """Let the pytest runs the tests start in child processes cache their bytecode.
-
-    Where ``PYTHONDONTWRITEBYTECODE`` is set (containers set it so that nothing is written
-    beside the sources), every child evaluation compiles and assertion-rewrites again the
-    ~400 modules it imports (pytest-sca, its adapters, the sandbox): ~3 s of CPU each, and the
-    suite starts hundreds. The children write their bytecode to a cache outside the tree
-    instead (``PYTHONPYCACHEPREFIX``, shared by the xdist workers; Python and pytest replace
-    a cached file atomically), so still nothing is written beside the sources. This process
-    is already running and keeps its setting.
-    """
-    if os.environ.get("PYTHONDONTWRITEBYTECODE") and not os.environ.get("PYTHONPYCACHEPREFIX"):
-        del os.environ["PYTHONDONTWRITEBYTECODE"]
-        os.environ["PYTHONPYCACHEPREFIX"] = str(
-            Path(tempfile.gettempdir()) / f"pytest-sca-pycache-{os.getuid()}")
-
-
 @pytest.fixture
 def target_file(pytester: pytest.Pytester) -> Path:
     """A minimal valid target file (no adapters) in the pytester directory."""

@@ -36,7 +36,12 @@ def test_ordinary_checks_share_the_lock(tmp_path: Path) -> None:
     one, two = CheckLock(tmp_path), CheckLock(tmp_path)
     one.acquire(alone=False)
     got = threading.Event()
-    threading.Thread(target=lambda: (two.acquire(alone=False), got.set()), daemon=True).start()
+
+    def second_check() -> None:
+        two.acquire(alone=False)
+        got.set()
+
+    threading.Thread(target=second_check, daemon=True).start()
     assert got.wait(10), "two ordinary checks could not run side by side"
     one.close()
     two.close()
