@@ -18,6 +18,7 @@ The package also holds in-process probes other chapters import (``tls``,
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -33,11 +34,19 @@ class ProbeOutputMissing(Exception):
     """The probe's output holds no result line (it crashed, or its logs were lost)."""
 
 
+#: A probe's import of a shared module marked so is replaced by that module's source
+#: (``from pytest_sca.probes.host import cpu_info  # sca: inline``): see ``probes/host.py``.
+_INLINE = re.compile(r"^from pytest_sca\.probes\.(\w+) import [\w, ]+  # sca: inline$",
+                     re.MULTILINE)
+
+
 def source(name: str) -> str:
-    """The probe's Python source."""
+    """The probe's Python source, self-contained: what it imports ``# sca: inline`` is in it."""
     if name not in NAMES:
         raise ValueError(f"unknown probe {name!r}: {', '.join(NAMES)}")
-    return (PROBES_DIR / f"{name}.py").read_text(encoding="utf-8")
+    text = (PROBES_DIR / f"{name}.py").read_text(encoding="utf-8")
+    return _INLINE.sub(
+        lambda m: (PROBES_DIR / f"{m.group(1)}.py").read_text(encoding="utf-8"), text)
 
 
 def job_spec(name: str, args: Mapping[str, Any] | None = None,

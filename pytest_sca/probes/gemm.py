@@ -9,9 +9,10 @@ torch_mlu, detected, not assumed), numpy otherwise. Times are synchronised wall-
 import importlib
 import json
 import os
-import platform
 import statistics
 import time
+
+from pytest_sca.probes.host import cpu_info  # sca: inline
 
 ARGS = json.loads(os.environ.get("SCA_PROBE_ARGS") or "{}")
 SHAPES = ARGS.get("shapes") or [[256, 256, 256], [512, 512, 512], [1024, 1024, 1024]]
@@ -22,36 +23,6 @@ BUDGET = float(ARGS.get("seconds_per_shape", 2.0))
 BACKEND = ARGS.get("backend", "auto")
 #: Only an accelerator's figures are wanted: on the CPU, report the device and stop.
 REQUIRE_ACCELERATOR = bool(ARGS.get("require_accelerator", False))
-
-
-def cpu_info():
-    info = {"kind": "cpu", "vendor": platform.processor() or platform.machine(),
-            "model": None, "count": 1, "flags": [], "clock_ghz": None}
-    try:
-        with open("/proc/cpuinfo") as handle:
-            text = handle.read()
-    except OSError:
-        text = ""
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        key, value = key.strip(), value.strip()
-        if key == "model name" and info["model"] is None:
-            info["model"] = value
-        elif key == "vendor_id":
-            info["vendor"] = value
-        elif key == "cpu MHz" and info["clock_ghz"] is None:
-            info["clock_ghz"] = round(float(value) / 1000.0, 3)
-        elif key == "flags" and not info["flags"]:
-            wanted = ("avx512f", "avx2", "avx", "fma", "sse2", "amx_bf16", "avx512_bf16")
-            info["flags"] = [f for f in value.split() if f in wanted]
-    try:
-        with open("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq") as handle:
-            info["clock_ghz"] = round(int(handle.read()) / 1e6, 3)
-    except (OSError, ValueError):
-        pass
-    info["cores"] = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
-        else os.cpu_count()
-    return info
 
 
 def torch_device(torch):

@@ -14,6 +14,8 @@ import json
 import os
 import time
 
+from pytest_sca.probes.host import cpu_info  # sca: inline
+
 ARGS = json.loads(os.environ.get("SCA_PROBE_ARGS") or "{}")
 MODELS = ARGS.get("models") or ["language", "vision"]
 EPOCHS = int(ARGS.get("epochs", 2))
@@ -25,36 +27,6 @@ MAX_SECONDS = float(ARGS.get("max_seconds", 600))
 #: Only an accelerator's figures are wanted: on the CPU, report the device and stop.
 REQUIRE_ACCELERATOR = bool(ARGS.get("require_accelerator", False))
 STAGES = ("data", "forward", "backward", "optimizer", "communication")
-
-
-def cpu_info():
-    """The CPU this process computes on: vector flags, clock (GHz) and the cores it may use."""
-    info = {"kind": "cpu", "vendor": None, "model": None, "flags": [], "clock_ghz": None}
-    try:
-        with open("/proc/cpuinfo") as handle:
-            text = handle.read()
-    except OSError:
-        text = ""
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        key, value = key.strip(), value.strip()
-        if key == "model name" and info["model"] is None:
-            info["model"] = value
-        elif key == "vendor_id":
-            info["vendor"] = value
-        elif key == "cpu MHz" and info["clock_ghz"] is None:
-            info["clock_ghz"] = round(float(value) / 1000.0, 3)
-        elif key == "flags" and not info["flags"]:
-            wanted = ("avx512f", "avx2", "avx", "fma", "sse2")
-            info["flags"] = [f for f in value.split() if f in wanted]
-    try:
-        with open("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq") as handle:
-            info["clock_ghz"] = round(int(handle.read()) / 1e6, 3)
-    except (OSError, ValueError):
-        pass
-    info["cores"] = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
-        else os.cpu_count()
-    return info
 
 
 def run_epochs(step):

@@ -25,6 +25,20 @@ def test_job_spec_carries_source_and_arguments() -> None:
         probes.source("nope")
 
 
+@pytest.mark.parametrize("name", probes.NAMES)
+def test_a_shipped_probe_imports_nothing_of_pytest_sca(name: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """What a probe shares with others (``# sca: inline``) travels inside its source: run
+    isolated (``-I``, outside the project, no site packages), it still defines itself."""
+    source = probes.source(name)
+    assert not [line for line in source.splitlines() if line.endswith("# sca: inline")]
+    done = subprocess.run([sys.executable, "-I", "-S", "-c",
+                           "import ast, sys; tree = ast.parse(sys.stdin.read()); "
+                           "print(sorted({n.module for n in ast.walk(tree) "
+                           "if isinstance(n, ast.ImportFrom) and n.module}))"],
+                          input=source, capture_output=True, text=True, cwd=tmp_path, check=True)
+    assert "pytest_sca" not in done.stdout, done.stdout
+
+
 def test_parse_result_takes_the_probe_line_among_logs() -> None:
     output = "warming up\n{\"other\": 1}\n{\"probe\": \"gemm\", \"x\": 2}\nsca-progress: 1\n"
     assert probes.parse_result(output, "gemm") == {"probe": "gemm", "x": 2}
