@@ -292,6 +292,9 @@ class S3Gateway:
 def _handler(gateway: S3Gateway) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Kept-alive connections: with Nagle on, a body written after its headers waits
+        # for the client's delayed ACK, 40 ms a request (see server.py's API socket).
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
             """No access log: the sandbox's stderr is for problems."""

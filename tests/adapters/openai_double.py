@@ -743,7 +743,8 @@ class DoubleServer:
     def __init__(self, faults: frozenset[str] = frozenset(),
                  absent: frozenset[str] = frozenset()) -> None:
         self.double = Double(faults, absent)
-        self.sock = socket.socket()
+        # IPPROTO_TCP: asyncio then turns Nagle off per connection (see sandbox/server.py).
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self.sock.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
         config = uvicorn.Config(app(self.double), log_level="warning", access_log=False,
