@@ -226,7 +226,7 @@ class KubeJobs(Facade[KubernetesAdapter]):
         attribute = adapter.config.dra_topology_attribute if cards > 1 else None
         adapter.create_object("resourceclaimtemplate", namespace, {
             "metadata": {"name": name, "labels": dict(labels)},
-            "spec": {"spec": claim_spec(device_class(adapter, driver), cards, model,
+            "spec": {"spec": claim_spec(device_class(adapter._root, driver), cards, model,
                                         attribute)}})
 
     def list_jobs(self, status: str | None = None, label: str | None = None) -> list[Job]:
