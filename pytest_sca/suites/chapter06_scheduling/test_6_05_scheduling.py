@@ -219,8 +219,8 @@ def test_multi_card_request_stays_in_one_topology_group(sca: CheckContext, jobs:
     node = pool.nodes[0]
     topology = {str(c.get("index")): c.get("topology") or {} for c in pool.of(node)}
     if not all(topology.values()):
-        sca.not_assessed("no card model free on one node lists its cards' topology "
-                         f"(switch/NUMA), e.g. {pool.model} of {node.get('id')}"
+        sca.not_assessed(f"node {node.get('id')} lists no topology (switch/NUMA) of its "
+                         f"{pool.model} cards, nor does another free model"
                          + (f": {'; '.join(notes)}" if notes else ""))
     wanted: Resources = {"cpu": 1, "memory_gib": 1, "accelerator_model": pool.model}
     one = submit("topo-one", sleeper(HOLD_S), {**wanted, "accelerators": 1})
