@@ -41,6 +41,11 @@ MALFORMED = {
                        "input should be a valid string"),
     "unknown-transport": ("name: x\nadapters: {kubernets: {}}\n",
                           "adapters.kubernets: unknown transport: use one of"),
+    "dra-attribute-unqualified": (
+        "name: x\nadapters: {kubernetes: {dra_topology_attribute: pcieRoot}}\n",
+        "adapters.kubernetes.dra_topology_attribute is invalid: write a fully qualified DRA "
+        "attribute name, <domain>/<name> (e.g. resource.kubernetes.io/pcieRoot), not "
+        "'pcieRoot'"),
     "missing-url": ("name: x\nadapters: {platform: {token: abc}}\n",
                     "adapters.platform.url is required: add `adapters.platform.url`"),
     "bad-port": ("name: x\nadapters:\n  ssh: {nodes: [{name: n1, host: h, port: ssh}]}\n",

@@ -9,6 +9,7 @@ silently ignored setting.
 from __future__ import annotations
 
 import os
+import re
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
@@ -324,6 +325,25 @@ class KubernetesConfig(StrictModel):
         default=None,
         description="the API server's audit log (JSON lines of audit.k8s.io/v1 Events, "
                     "--audit-log-path), copied or mounted where the run can read it")
+    dra_topology_attribute: str = Field(
+        default="resource.kubernetes.io/pcieRoot",
+        description="the DRA device attribute (<domain>/<name>) that places a card in its "
+                    "topology group: a multi-card job's claim asks for devices sharing it "
+                    "(matchAttribute) and 6.5.c compares it across the devices the job got; "
+                    "Kubernetes' standard PCIe root, or resource.kubernetes.io/numaNode, or "
+                    "a driver's own NVLink/NUMA attribute")
+
+    @field_validator("dra_topology_attribute")
+    @classmethod
+    def _fully_qualified(cls, value: str) -> str:
+        # DeviceConstraint.matchAttribute "must include the domain qualifier": a DNS subdomain,
+        # a slash, a C identifier (k8s.io/api resource/v1 types.go, QualifiedName).
+        if not re.fullmatch(r"[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?/[A-Za-z_][A-Za-z0-9_]{0,31}",
+                            value):
+            raise PydanticCustomError(
+                "dra_attribute", "write a fully qualified DRA attribute name, <domain>/<name> "
+                "(e.g. resource.kubernetes.io/pcieRoot), not '{value}'", {"value": value})
+        return value
 
 
 class SshNode(StrictModel):

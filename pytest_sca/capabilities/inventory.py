@@ -35,6 +35,8 @@ class Accelerator(TypedDict, total=False):
     #: Where the card sits: its PCIe switch / NVLink domain and NUMA node
     #: (``{"switch": "pcie-sw0", "numa": "numa0"}``).
     topology: dict[str, str]
+    #: Why the card lists no ``topology``, where the platform can say (what it lacks).
+    topology_note: str
 
 
 class SshAccess(TypedDict, total=False):

@@ -66,7 +66,11 @@ COMPONENTS: dict[str, list[Served]] = {
         Served("authentication.k8s.io", "v1", "selfsubjectreviews", "SelfSubjectReview", False,
                ("create",)),
     ],
-    "dra": [Served("resource.k8s.io", "v1", "resourceslices", "ResourceSlice", False)],
+    # Dynamic Resource Allocation (resource.k8s.io/v1, GA since Kubernetes 1.34)
+    "dra": [Served("resource.k8s.io", "v1", "resourceslices", "ResourceSlice", False),
+            Served("resource.k8s.io", "v1", "deviceclasses", "DeviceClass", False),
+            Served("resource.k8s.io", "v1", "resourceclaims", "ResourceClaim"),
+            Served("resource.k8s.io", "v1", "resourceclaimtemplates", "ResourceClaimTemplate")],
     "kueue": [
         Served("kueue.x-k8s.io", "v1beta1", "clusterqueues", "ClusterQueue", False),
         Served("kueue.x-k8s.io", "v1beta1", "localqueues", "LocalQueue"),

@@ -36,6 +36,9 @@ NODES: dict[str, tuple[dict[str, str], dict[str, str]]] = {
                     {"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3",
                                              "topology.kubernetes.io/zone": "zone-a",
                                              "network.topology/switch": "sw-1"}),
+    # NVIDIA's DRA driver publishes this node's GPUs (fixtures/dra.yaml): no device plugin.
+    "gpu-node-03": ({}, {"topology.kubernetes.io/zone": "zone-a",
+                         "network.topology/switch": "sw-2"}),
     "npu-node-1": ({"huawei.com/Ascend910B": "8"}, {"accelerator": "Ascend910B",
                                                      "topology.kubernetes.io/zone": "zone-b"}),
     "mlu-node-1": ({"cambricon.com/mlu370": "4"}, {"accelerator": "MLU370-X8"}),

@@ -2,7 +2,8 @@
 controllers, each moving its objects through the states its documentation specifies:
 
 - scheduler: binds a pending pod to the first Ready, schedulable node whose allocatable
-  CPU, memory and extended resources fit, else a ``FailedScheduling`` event
+  CPU, memory and extended resources fit and where its DRA claims can be allocated
+  (:mod:`.dra`), else a ``FailedScheduling`` event
   (https://kubernetes.io/docs/concepts/scheduling-eviction/kube-scheduler/);
 - kubelet: runs each bound pod's container as a local process (the image is not pulled:
   ``python3`` is this interpreter; an image's default entrypoint is an idle process, or
@@ -33,7 +34,8 @@ Faults (named for the behaviour): ``quota_not_enforced``, ``kueue_never_admits``
 ``kueue_ignores_priority``, ``networkpolicy_ignored``, ``rbac_not_enforced``,
 ``jobset_never_restarts``, ``notebook_never_ready``, ``notebook_drops_accelerators``,
 ``kserve_never_ready``, ``logs_dropped``, ``audit_dropped``, ``scheduler_ignores_capacity``,
-``cadvisor_not_scraped``, ``dcgm_exporter_down`` (the emulated Prometheus: prometheus.py).
+``cadvisor_not_scraped``, ``dcgm_exporter_down`` (the emulated Prometheus: prometheus.py),
+``dra_ignores_constraints`` (the DRA allocator: dra.py).
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from .apiserver import ApiError, ApiServer, Principal, Served, now
+from .dra import DraAllocator
 
 PODNET = Path(__file__).parent / "podnet"
 INDEX = "batch.kubernetes.io/job-completion-index"
@@ -111,6 +114,7 @@ class Controllers:
         self.net_table = folder / "podnet.json"
         self.scrape_table = folder / "scrape.json"
         self.task: asyncio.Task[None] | None = None
+        self.dra = DraAllocator(self.store, faults)
         server.admission.append(self.admit_quota)
         server.subresources[("", "serviceaccounts", "token")] = self.token
         server.subresources[("", "pods", "log")] = self.pod_log
@@ -145,6 +149,7 @@ class Controllers:
         self.deployments()
         self.notebooks()
         self.kserve()
+        self.dra.reconcile()
         self.schedule()
         await self.kubelet()
         self.quota_status()
@@ -297,6 +302,16 @@ class Controllers:
                   "model": (n["metadata"].get("labels") or {}).get("nvidia.com/gpu.product", ""),
                   "cards": {r: int(quantity(v)) for r, v in n["status"]["allocatable"].items()
                             if "/" in r}} for n in self.store.list("", "nodes", None)]
+        # The exporters report a node's cards however they are handed out: DRA drivers' too.
+        if self.has("resource.k8s.io", "resourceslices"):
+            by_name = {str(n["name"]): n for n in nodes}
+            for item in self.store.list("resource.k8s.io", "resourceslices", None):
+                spec = item.get("spec") or {}
+                entry = by_name.get(str(spec.get("nodeName")))
+                if entry is not None and spec.get("driver") == "gpu.nvidia.com":
+                    cards = entry["cards"]
+                    cards["nvidia.com/gpu"] = cards.get("nvidia.com/gpu", 0) + len(
+                        spec.get("devices") or [])
         text = json.dumps({"containers": containers, "nodes": nodes,
                            "faults": sorted(self.faults)}, sort_keys=True)
         if not self.scrape_table.exists() or self.scrape_table.read_text() != text:
@@ -727,6 +742,10 @@ class Controllers:
                 if short and "scheduler_ignores_capacity" not in self.faults:
                     reasons.append(f"Insufficient {short[0]}")
                     continue
+                unclaimed = self.dra.allocate(pod, node["metadata"]["name"], commit=False)
+                if unclaimed is not None:
+                    reasons.append(unclaimed)
+                    continue
                 chosen = node
                 break
             if chosen is None:
@@ -745,6 +764,7 @@ class Controllers:
                                                      pod["metadata"]["namespace"], ref["name"])
                                 self.event(job, "FailedScheduling", message, "Warning")
                 continue
+            self.dra.allocate(pod, chosen["metadata"]["name"], commit=True)
             pod["spec"]["nodeName"] = chosen["metadata"]["name"]
             pod["status"]["conditions"] = [{"type": "PodScheduled", "status": "True"}]
             self.event(pod, "Scheduled", f"Successfully assigned {pod['metadata']['namespace']}/"
@@ -772,7 +792,7 @@ class Controllers:
     def card_env(self, pod: dict[str, Any]) -> dict[str, str]:
         """The device plugin's answer: the cards a pod got, by index on its node (HAMi: a
         card with enough free cores, shared, named in ``hami.io/vgpu-devices-allocated``)."""
-        env: dict[str, str] = {}
+        env: dict[str, str] = self.dra.env(pod)
         node = pod["spec"]["nodeName"]
         wanted = requests_of(pod)
         if "nvidia.com/gpucores" in wanted:

@@ -27,6 +27,8 @@ HEALTHY = {
     "7.2.d", "7.2.f", "7.2.g", "7.3.c", "7.4.a", "7.4.b", "8.1.b", "8.4.a", "8.4.b", "8.5.a",
     "9.1.a", "9.2.a", "9.2.b", "9.3.a", "9.4.2.a", "9.4.2.b", "9.4.2.c", "10.2.c", "10.2.d",
     "10.2.f",
+    # DRA: a multi-card claim's devices share the PCIe root (matchAttribute)
+    "6.5.c",
     # the cluster's Prometheus through the service proxy (cAdvisor, the card exporters)
     "7.2.e", "9.4.2.d"}
 #: Faults evaluated together (their items are disjoint) → the items each one must fail.
@@ -35,7 +37,7 @@ FAULT_RUNS: list[dict[str, set[str]]] = [
      "jobset_never_restarts": {"6.6.e"}, "kserve_never_ready": {"8.5.a"},
      "audit_dropped": {"10.2.d"}, "cadvisor_not_scraped": {"7.2.e"},
      "dcgm_exporter_down": {"9.4.2.d"}},
-    {"kueue_ignores_priority": {"6.5.b"}},
+    {"kueue_ignores_priority": {"6.5.b"}, "dra_ignores_constraints": {"6.5.c"}},
     {"rbac_not_enforced": {"6.1.c", "10.2.c"}},
     {"logs_dropped": {"7.2.f"}},
     {"notebook_drops_accelerators": {"7.1.a"}},

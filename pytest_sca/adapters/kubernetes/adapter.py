@@ -69,7 +69,7 @@ def _listers(adapter: KubernetesAdapter) -> dict[str, Any]:
 #: Kinds in the order a sweep removes them: the objects of the upstream components first
 #: (their controllers own pods and jobs), what lives in a namespace before the namespace.
 _CUSTOM_KINDS = ("trainjob", "pytorchjob", "jobset", "notebook", "inferenceservice", "hpa",
-                 "deployment", "localqueue", "workloadpriorityclass")
+                 "deployment", "localqueue", "workloadpriorityclass", "resourceclaimtemplate")
 _KINDS = (*_CUSTOM_KINDS, "job", "pod", "service", "persistentvolumeclaim", "rolebinding",
           "clusterrolebinding", "serviceaccount", "resourcequota", "namespace")
 

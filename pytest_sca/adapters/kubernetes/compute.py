@@ -1,7 +1,9 @@
 """``compute``: nodes with their allocatable extended resources read through
 :data:`~.resources.VENDOR_RESOURCES` (extendable with ``vendor_resources`` in the target
 file) and DRA ``ResourceSlice`` devices where the cluster serves ``resource.k8s.io``; a card
-is ``allocated_to`` the job of a live pod that requests it."""
+is ``allocated_to`` the job of a live pod that requests it (a DRA device: of the pod its
+allocated ``ResourceClaim`` is reserved for). A DRA device's ``topology`` is its
+``dra_topology_attribute`` (the PCIe root by default), where it publishes one."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from pytest_sca.capabilities import (
 )
 
 from .adapter import KubernetesAdapter
+from .dra import DeviceKey, allocated, reserved_pods, shown, slice_devices
 from .resources import DRA_DRIVERS, MODEL_LABELS, TOPOLOGY_LABELS, vendor_of
 from .resources import quantity as _quantity
 
@@ -45,8 +48,9 @@ class KubeCompute(Facade[KubernetesAdapter]):
         nodes = self.subject.call("list nodes", core.list_node).items
         pods = _by_node(self.subject.call("list pods", core.list_pod_for_all_namespaces).items)
         slices = self._slices_by_node()
+        claims = allocated(self.subject) if slices else {}
         return [self._node(node, pods.get(node.metadata.name, []), cluster, finished,
-                           slices.get(node.metadata.name, [])) for node in nodes]
+                           slices.get(node.metadata.name, []), claims) for node in nodes]
 
     def get_node(self, node_id: str) -> Node:
         """One node: its object, the pods placed on it and its DRA slices (field selectors:
@@ -63,11 +67,13 @@ class KubeCompute(Facade[KubernetesAdapter]):
         pods = self.subject.call("list pods", core.list_pod_for_all_namespaces,
                                  field_selector=on_node).items
         cluster = self.subject.config.context or "kubernetes"
-        return self._node(node, pods, cluster, False,
-                          self._slices_by_node(on_node).get(node_id, []))
+        slices = self._slices_by_node(on_node).get(node_id, [])
+        return self._node(node, pods, cluster, False, slices,
+                          allocated(self.subject) if slices else {})
 
     def _node(self, node: Any, pods: list[Any], cluster: str, finished: bool,
-              slices: list[dict[str, Any]]) -> Node:
+              slices: list[dict[str, Any]],
+              claims: dict[DeviceKey, dict[str, Any]]) -> Node:
         extra = self.subject.config.vendor_resources
         labels = dict(node.metadata.labels or {})
         allocatable = dict(node.status.allocatable or {}) if node.status else {}
@@ -75,6 +81,10 @@ class KubeCompute(Facade[KubernetesAdapter]):
         holders = self._holders(node.metadata.name, pods, finished)
         shared = _hami_shares(node, pods, finished)
         cards: list[Accelerator] = []
+        # Where a device plugin's card sits, Kubernetes does not say: only DRA attributes do.
+        unplaced = "device-plugin cards have no topology and " + (
+            "no DRA ResourceSlice publishes them" if self.subject.serves("resourceslice")
+            else "the cluster serves no resource.k8s.io (DRA) ResourceSlices")
         for resource, amount in sorted(allocatable.items()):
             vendor = vendor_of(resource, extra)
             if vendor is None:
@@ -89,8 +99,9 @@ class KubeCompute(Facade[KubernetesAdapter]):
                     "model": model_label or resource.split("/", 1)[1],
                     "memory_gib": None, "allocated_to": owner, "pod": pod,
                     "pods": [p for _, p in sharing] or ([pod] if pod else []),
+                    "topology_note": unplaced,
                 })
-        cards.extend(self._slice_devices(slices, len(cards), model_label))
+        cards.extend(self._slice_devices(slices, len(cards), model_label, claims, pods))
         conditions = {c.type: c.status for c in (node.status.conditions or [])} \
             if node.status else {}
         return {
@@ -120,23 +131,39 @@ class KubeCompute(Facade[KubernetesAdapter]):
         return grouped
 
     def _slice_devices(self, slices: list[dict[str, Any]], first: int,
-                       model_label: str | None) -> list[Accelerator]:
-        """The devices of a node's ``ResourceSlice``s, numbered after its ``first`` cards."""
+                       model_label: str | None, claims: dict[DeviceKey, dict[str, Any]],
+                       pods: list[Any]) -> list[Accelerator]:
+        """The devices of a node's ``ResourceSlice``s, numbered after its ``first`` cards;
+        ``resource`` is the driver, ``device`` where the allocation results name it."""
+        jobs = {p.metadata.name: (p.metadata.labels or {}).get("job-name") or p.metadata.name
+                for p in pods}
+        extra = {**self.subject.config.vendor_resources, **DRA_DRIVERS}
+        attribute = self.subject.config.dra_topology_attribute
         devices: list[Accelerator] = []
-        for item in slices:
-            spec = item.get("spec") or {}
-            driver = str(spec.get("driver", ""))
-            vendor = vendor_of(f"{driver}/dra", {**self.subject.config.vendor_resources,
-                                                 **DRA_DRIVERS}) or driver
-            for device in spec.get("devices") or []:
-                attributes = device.get("attributes") or {}
-                model = next((str(v.get("string")) for k, v in attributes.items()
-                              if k.endswith(("productName", "model", "type")) and
-                              isinstance(v, dict) and v.get("string")), None)
-                devices.append({"index": first + len(devices), "vendor": vendor,
-                                "resource": f"{driver}/{device.get('name')}",
-                                "model": model or model_label or driver,
-                                "memory_gib": None, "allocated_to": None})
+        for device in slice_devices(slices):
+            vendor = vendor_of(f"{device.driver}/dra", extra) or device.driver
+            model = device.model()
+            claim = claims.get(device.key)
+            holders = reserved_pods(claim) if claim is not None else []
+            owner = next((jobs[p] for p in holders if p in jobs), None)
+            if claim is not None and owner is None:
+                owner = str(claim["metadata"]["name"])  # allocated, not (yet) to a pod here
+            card: dict[str, Any] = {
+                "index": first + len(devices), "vendor": vendor, "resource": device.driver,
+                "model": model[1] if model else model_label or device.driver,
+                "memory_gib": None, "allocated_to": owner,
+                "pods": [p for p in holders if p in jobs],
+                "device": {"driver": device.driver, "pool": device.pool,
+                           "device": device.name,
+                           **({"model_attribute": model[0], "model": model[1]}
+                              if model else {})}}
+            value = device.attribute(attribute)
+            if value is not None:
+                card["topology"] = {"switch": shown(value), "attribute": attribute}
+            else:
+                card["topology_note"] = (f"DRA driver {device.driver} publishes no "
+                                         f"{attribute} (dra_topology_attribute)")
+            devices.append(card)  # type: ignore[arg-type]
         return devices
 
     def _holders(self, node_name: str, pods: list[Any], finished: bool = False

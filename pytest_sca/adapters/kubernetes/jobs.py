@@ -1,12 +1,19 @@
 """``jobs``: a job is a ``batch/v1`` Job of ``workers`` pods (Indexed when more than one,
 with a headless Service so that rank 0 is reachable at ``MASTER_ADDR``), each pod requesting
 its share of CPU, memory and cards; status, workers, events, exit codes and logs come from
-the Job, its pods and their events; ``stop`` suspends the Job, ``restart`` resumes it."""
+the Job, its pods and their events; ``stop`` suspends the Job, ``restart`` resumes it.
+
+Cards a DRA driver publishes (``ResourceSlice``s) are claimed, not requested: the Job's pods
+name a ``ResourceClaimTemplate`` of the run asking for ``count`` devices of the model through
+the driver's DeviceClass, all sharing ``dra_topology_attribute`` (``matchAttribute``) when
+more than one; the cards a worker holds are the devices its claim was allocated
+(:mod:`.dra`)."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pytest_sca.adapters.base import Facade
@@ -25,6 +32,7 @@ from pytest_sca.capabilities import (
 
 from .adapter import KubernetesAdapter
 from .compute import KubeCompute
+from .dra import CLAIMED_CARDS, REQUEST, claim_spec, device_class, pod_devices
 from .queues import ensure_local_queue
 from .resources import (
     INDEX_ANNOTATION,
@@ -38,19 +46,40 @@ from .resources import (
 from .resources import quantity as _quantity
 
 
-def card_resource(adapter: KubernetesAdapter, model: str | None) -> str:
-    """The extended resource that holds cards of ``model`` (any accelerator if None), read
-    with the evaluator's credential (a tenant's service account may not list nodes)."""
+@dataclass(frozen=True)
+class CardSource:
+    """What holds the cards of a model: an extended resource, or a DRA driver's devices
+    (``device``: driver, pool, device and the attribute naming the model, of one of them)."""
+
+    resource: str
+    device: Mapping[str, str] | None = None
+
+
+def card_source(adapter: KubernetesAdapter, model: str | None) -> CardSource:
+    """Where cards of ``model`` (any accelerator if None) come from, read with the
+    evaluator's credential (a tenant's service account may not list nodes)."""
     free: dict[str, int] = {}
+    devices: dict[str, Mapping[str, str]] = {}
     for node in KubeCompute(adapter._root).list_nodes():
         if node.get("health") != "healthy":
             continue
         for card in node["accelerators"]:
             if model is None or card["model"] == model:
-                free[str(card["resource"])] = free.get(str(card["resource"]), 0) + (
-                    0 if card.get("allocated_to") else 1)
+                resource = str(card["resource"])
+                free[resource] = free.get(resource, 0) + (0 if card.get("allocated_to") else 1)
+                device = card.get("device")  # type: ignore[typeddict-item]
+                if isinstance(device, Mapping):
+                    devices.setdefault(resource, device)
+    if not free:
+        return CardSource("nvidia.com/gpu")
     # The resource with the most free cards: where a job has the most room to run.
-    return max(sorted(free), key=lambda r: free[r]) if free else "nvidia.com/gpu"
+    chosen = max(sorted(free), key=lambda r: free[r])
+    return CardSource(chosen, devices.get(chosen))
+
+
+def card_resource(adapter: KubernetesAdapter, model: str | None) -> str:
+    """The extended resource (or DRA driver) that holds cards of ``model``."""
+    return card_source(adapter, model).resource
 
 
 #: HAMi's resources of a share of an NVIDIA card (https://github.com/Project-HAMi/HAMi):
@@ -70,23 +99,39 @@ def _share_limits(adapter: KubernetesAdapter, share: float) -> dict[str, str]:
 
 
 def container_spec(adapter: KubernetesAdapter, image: str, command: Sequence[str],
-                   resources: Resources, env: Mapping[str, str]) -> dict[str, Any]:
+                   resources: Resources, env: Mapping[str, str], *,
+                   source: CardSource | None = None, claim: str | None = None
+                   ) -> dict[str, Any]:
     """One probe container: the command (``python`` is ``python3`` in slim images), its
-    environment, and requests equal to limits for CPU, memory and whole cards."""
+    environment, and requests equal to limits for CPU, memory and whole cards — or, for
+    cards of a DRA driver, the pod's ``claim`` (:class:`Unsupported` where the caller makes
+    none: only batch Jobs claim devices)."""
     limits = {"cpu": f"{resources.get('cpu', 1):g}",
               "memory": f"{resources.get('memory_gib', 1):g}Gi"}
     cards = int(resources.get("accelerators") or 0)
     share = resources.get("accelerator_share")
+    claims: list[dict[str, str]] = []
     if cards and share is not None and share < 1:
         limits.update(_share_limits(adapter, float(share)))
     elif cards:
-        limits[card_resource(adapter, resources.get("accelerator_model"))] = str(cards)
+        source = source or card_source(adapter, resources.get("accelerator_model"))
+        if source.device is None:
+            limits[source.resource] = str(cards)
+        elif claim is None:
+            raise Unsupported(f"the {resources.get('accelerator_model') or 'free'} cards are "
+                              f"DRA devices of {source.resource}: the adapter claims them for "
+                              "batch Jobs only")
+        else:
+            claims.append({"name": claim})
     argv = list(command)
     if argv and argv[0] == "python":
         argv[0] = "python3"
+    requirements: dict[str, Any] = {"limits": limits, "requests": dict(limits)}
+    if claims:
+        requirements["claims"] = claims
     return {"name": "worker", "image": image, "command": argv,
             "env": [{"name": k, "value": str(v)} for k, v in env.items()],
-            "resources": {"limits": limits, "requests": dict(limits)}}
+            "resources": requirements}
 
 
 class KubeJobs(Facade[KubernetesAdapter]):
@@ -127,16 +172,25 @@ class KubeJobs(Facade[KubernetesAdapter]):
             {"name": "RANK", "valueFrom": {"fieldRef": {
                 "fieldPath": f"metadata.annotations['{INDEX_ANNOTATION}']"}}},
         ]
-        container = container_spec(adapter, image, command, resources, {})
+        cards = int(resources.get("accelerators") or 0)
+        share = resources.get("accelerator_share")
+        source = card_source(adapter, resources.get("accelerator_model")) \
+            if cards and (share is None or share >= 1) else None
+        dra = source is not None and source.device is not None
+        container = container_spec(adapter, image, command, resources, {}, source=source,
+                                   claim=REQUEST if dra else None)
         container["env"] = variables
+        pod_spec: dict[str, Any] = {"restartPolicy": "Never", "containers": [container]}
+        annotations: dict[str, str] = {}
+        if dra and source is not None and source.device is not None:
+            self._claim_template(namespace, job_name, all_labels, source.device, cards)
+            pod_spec["resourceClaims"] = [{"name": REQUEST,
+                                           "resourceClaimTemplateName": job_name}]
+            annotations[CLAIMED_CARDS] = str(cards)
         spec: dict[str, Any] = {
             "completions": workers, "parallelism": workers, "backoffLimit": 0,
             "completionMode": "Indexed",
-            "template": {
-                "metadata": {"labels": all_labels},
-                "spec": {"restartPolicy": "Never",
-                         "containers": [container]},
-            },
+            "template": {"metadata": {"labels": all_labels}, "spec": pod_spec},
         }
         if workers > 1:
             spec["template"]["spec"]["subdomain"] = job_name
@@ -152,11 +206,28 @@ class KubeJobs(Facade[KubernetesAdapter]):
             adapter.remember("service", namespace, job_name)
         body = {"apiVersion": "batch/v1", "kind": "Job",
                 "metadata": {"name": job_name, "namespace": namespace,
-                             "labels": {**all_labels, **(job_labels or {})}},
+                             "labels": {**all_labels, **(job_labels or {})},
+                             **({"annotations": annotations} if annotations else {})},
                 "spec": {**spec, "suspend": suspend}}
         adapter.call("create job", adapter.batch().create_namespaced_job, namespace, body)
         adapter.remember("job", namespace, job_name)
         return self.get(job_name)
+
+    def _claim_template(self, namespace: str, name: str, labels: Mapping[str, str],
+                        device: Mapping[str, str], cards: int) -> None:
+        """The ResourceClaimTemplate each pod of the Job claims its cards through: ``cards``
+        devices of the model through the driver's DeviceClass; more than one must share
+        ``dra_topology_attribute`` (``constraints[].matchAttribute``)."""
+        adapter = self.subject
+        adapter.require("resourceclaimtemplate", what="a claim for DRA devices")
+        driver = str(device["driver"])
+        model = (str(device["model_attribute"]), str(device["model"])) \
+            if device.get("model_attribute") else None
+        attribute = adapter.config.dra_topology_attribute if cards > 1 else None
+        adapter.create_object("resourceclaimtemplate", namespace, {
+            "metadata": {"name": name, "labels": dict(labels)},
+            "spec": {"spec": claim_spec(device_class(adapter._root, driver), cards, model,
+                                        attribute)}})
 
     def list_jobs(self, status: str | None = None, label: str | None = None) -> list[Job]:
         adapter = self.subject
@@ -225,6 +296,8 @@ class KubeJobs(Facade[KubernetesAdapter]):
         adapter.call("delete job", adapter.batch().delete_namespaced_job, job_id, namespace,
                      propagation_policy="Background")
         adapter.forget("job", namespace, job_id)
+        if adapter.created_here("resourceclaimtemplate", namespace, job_id):
+            adapter.delete_object("resourceclaimtemplate", namespace, job_id)
         if adapter.created_here("service", namespace, job_id):
             with contextlib.suppress(Refused):
                 adapter.call("delete service", adapter.core().delete_namespaced_service,
@@ -247,16 +320,28 @@ class KubeJobs(Facade[KubernetesAdapter]):
     def _cards_of(self, pods: list[Any]) -> dict[str, list[Any]]:
         """Pod name → the indices of the cards it holds on its node (read only when a pod
         requests cards)."""
-        wanted = any(vendor_of(k, self.subject.config.vendor_resources)
-                     for p in pods for c in (p.spec.containers if p.spec else [])
-                     for k in ((c.resources.limits or {}) if c.resources else {}))
+        claiming = [p for p in pods if p.spec is not None and p.spec.resource_claims]
+        wanted = claiming or any(vendor_of(k, self.subject.config.vendor_resources)
+                                 for p in pods for c in (p.spec.containers if p.spec else [])
+                                 for k in ((c.resources.limits or {}) if c.resources else {}))
         if not wanted:
             return {}
         held: dict[str, list[Any]] = {}
+        where: dict[tuple[str, str, str], Any] = {}  # DRA device → its card's index
         for node in KubeCompute(self.subject._root).nodes(finished=True):
             for card in node["accelerators"]:
+                device = card.get("device")  # type: ignore[typeddict-item]
+                if isinstance(device, Mapping):
+                    where[(str(device["driver"]), str(device["pool"]),
+                           str(device["device"]))] = card["index"]
+                    continue
                 for pod in card.get("pods") or []:  # type: ignore[typeddict-item, attr-defined]
                     held.setdefault(str(pod), []).append(card["index"])
+        # A pod's DRA cards: the devices its own claims were allocated (the pod's
+        # status.resourceClaimStatuses names them), as the inventory numbers them.
+        for pod in claiming:
+            held[pod.metadata.name] = [where[k] for k in pod_devices(self.subject._root, pod)
+                                       if k in where]
         return held
 
     @staticmethod
@@ -299,6 +384,7 @@ class KubeJobs(Facade[KubernetesAdapter]):
         limits = (container.resources.limits or {}) if container.resources else {}
         cards = sum(int(_quantity(v)) for k, v in limits.items()
                     if vendor_of(k, self.subject.config.vendor_resources))
+        cards += int((job.metadata.annotations or {}).get(CLAIMED_CARDS) or 0)
         share = {"accelerator_share": _quantity(limits[HAMI_CORES]) / 100} \
             if HAMI_CORES in limits else {}
         return {

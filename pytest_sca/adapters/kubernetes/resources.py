@@ -89,8 +89,18 @@ KINDS: dict[str, Kind] = {
     "deployment": Kind("apps", "v1", "deployments", "Deployment"),
     "hpa": Kind("autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler"),
     "networkpolicy": Kind("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy"),
+    # Dynamic Resource Allocation: drivers publish ResourceSlices and DeviceClasses; a pod's
+    # claims come from a ResourceClaimTemplate, allocated by the scheduler
+    # (https://kubernetes.io/docs/concepts/scheduling-eviction/dynamic-resource-allocation/).
     "resourceslice": Kind("resource.k8s.io", "v1", "resourceslices", "ResourceSlice",
-                          namespaced=False),
+                          namespaced=False, component="Dynamic Resource Allocation"),
+    "deviceclass": Kind("resource.k8s.io", "v1", "deviceclasses", "DeviceClass",
+                        namespaced=False, component="Dynamic Resource Allocation"),
+    "resourceclaim": Kind("resource.k8s.io", "v1", "resourceclaims", "ResourceClaim",
+                          component="Dynamic Resource Allocation"),
+    "resourceclaimtemplate": Kind("resource.k8s.io", "v1", "resourceclaimtemplates",
+                                  "ResourceClaimTemplate",
+                                  component="Dynamic Resource Allocation"),
     # Kueue: https://kueue.sigs.k8s.io/docs/concepts/
     "clusterqueue": Kind("kueue.x-k8s.io", "v1beta1", "clusterqueues", "ClusterQueue",
                          namespaced=False, component="Kueue"),
