@@ -62,6 +62,16 @@ class Fault(str, enum.Enum):
         "job_metrics_not_recorded",
         "no time series is recorded for running jobs",
     )
+    JOB_CPU_SERIES_IN_MICROSECONDS = (
+        "job_cpu_series_in_microseconds",
+        "a job's cpu_seconds series carries the cgroup's usage_usec counter unconverted "
+        "(microseconds labelled seconds)",
+    )
+    JOB_CPU_SERIES_OF_IDLE_CONTAINER = (
+        "job_cpu_series_of_idle_container",
+        "a job's cpu_seconds series counts an idle companion container's CPU (a thousandth "
+        "of the worker's), not the worker's",
+    )
     TERMINAL_UNAVAILABLE = ("terminal_unavailable", "web terminals close before running anything")
     JOBS_CANNOT_REACH_STORAGE = (
         "jobs_cannot_reach_storage",

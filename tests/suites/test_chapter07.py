@@ -37,6 +37,11 @@ MORE_BREAKS: tuple[tuple[str, str, str], ...] = (
     ("7.2.c", "stopped_jobs_keep_running", "shows stopped but its worker kept printing"),
     ("7.4.b", "errors_leak_internals", "names internals"),
     ("7.2.d", "job_clock_behind", "lie outside the time the check saw it live"),
+    ("7.2.e", "job_cpu_series_in_microseconds", "while the probe burned"),
+)
+#: Further faults of an item already in :data:`MORE_BREAKS`: one sandbox start each.
+APART_BREAKS: tuple[tuple[str, str, str], ...] = (
+    ("7.2.e", "job_cpu_series_of_idle_container", "of a core on average"),
 )
 #: Faults under which an item's check cannot find out and says so (``error``, inconclusive),
 #: never a pass: (item, fault, words). They run with :data:`MORE_BREAKS`.
@@ -92,3 +97,11 @@ def test_checks_fail_under_their_further_faults(tmp_path: Path) -> None:
         # An error's reason names its exception first.
         assert reason.removeprefix("TargetError: ").startswith(f"[{item}]"), reason
         assert words in reason, reason
+
+
+@pytest.mark.parametrize("case", APART_BREAKS, ids=lambda c: f"{c[0]}-{c[1]}")
+def test_checks_fail_under_faults_apart(case: tuple[str, str, str], tmp_path: Path) -> None:
+    item, fault, words = case
+    verdict, reason = verdicts(evaluate(tmp_path, {item}, (fault,), extra=EXTRA))[item]
+    assert verdict == "fail" and reason.startswith(f"[{item}]"), (item, verdict, reason)
+    assert words in reason, reason
