@@ -466,6 +466,11 @@ class Fault(str, enum.Enum):
         "bond_failover_off",
         "a NIC bond does not fail over: one member down takes the node offline",
     )
+    BOND_STAYS_ON_DEAD_PORT = (
+        "bond_stays_on_dead_port",
+        "a NIC bond does not fail over when its active member goes down, yet the node's running "
+        "jobs carry on (a one-node job needs no network)",
+    )
     SERVICE_IGNORES_ACCELERATORS = (
         "service_ignores_accelerators",
         "service replicas are started without the requested cards",

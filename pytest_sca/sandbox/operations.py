@@ -161,12 +161,14 @@ class Operations:
                 "id": node_id, "links": {p: "up" for p in BOND_PORTS}, "active": BOND_PORTS[0],
                 "created_at": utc_now(), "labels": {}}
             state["links"][port] = "up" if up else "down"
-            if not up and state["active"] == port and Fault.BOND_FAILOVER_OFF not in self.faults:
+            stays = Fault.BOND_STAYS_ON_DEAD_PORT in self.faults
+            if not up and state["active"] == port and Fault.BOND_FAILOVER_OFF not in self.faults \
+                    and not stays:
                 others = [p for p in BOND_PORTS if state["links"][p] == "up"]
                 if others:
                     state["active"] = others[0]
             self.store.put("nodenet", state)
-            if state["links"][state["active"]] == "down":
+            if state["links"][state["active"]] == "down" and not stays:
                 for job in self.store.list("job", status="running"):
                     if any(w.get("node_id") == node_id for w in job["workers"]):
                         self.runner.stop(job["id"])
