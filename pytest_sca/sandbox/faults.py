@@ -362,6 +362,16 @@ class Fault(str, enum.Enum):
         "/metrics has no per-card accelerator series",
     )
     NETWORK_LOAD_UNMONITORED = ("network_load_unmonitored", "/metrics has no node network series")
+    LOAD_SERIES_ON_ONE_NODE = (
+        "load_series_on_one_node",
+        "the node exporter runs on the first node only (a DaemonSet the others' taints keep "
+        "off): memory, disk and network series of that node alone",
+    )
+    MEMORY_LOAD_SCALED_TWICE = (
+        "memory_load_scaled_twice",
+        "node memory in use is exported 1024 times too large (/proc/meminfo's kB converted "
+        "to bytes twice)",
+    )
     ALERTS_NEVER_FIRE = ("alerts_never_fire", "alert rules are stored but never evaluated")
     DIAGNOSIS_REPORTS_NOTHING = (
         "diagnosis_reports_nothing",
