@@ -509,6 +509,11 @@ class Fault(str, enum.Enum):
         "report_without_recommendations",
         "the resource analysis report carries no recommendations",
     )
+    REPORT_ALLOCATION_STALE = (
+        "report_allocation_stale",
+        "the resource analysis report takes its allocation from a snapshot of the sandbox's "
+        "start (a daily cache): cards held since are counted idle",
+    )
     ORDERS_NOT_BILLED = ("orders_not_billed", "active orders are left out of the tenant's bill")
     SCALED_NODES_UNLISTED = (
         "scaled_nodes_unlisted",

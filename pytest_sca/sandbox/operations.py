@@ -63,9 +63,11 @@ class Operations:
         store = self.store
         by_model: dict[str, dict[str, Any]] = {}
         by_cluster: dict[str, dict[str, Any]] = {}
+        # At the sandbox's start no card is held: the stale snapshot counts none.
+        stale = Fault.REPORT_ALLOCATION_STALE in self.faults
         for node in store.list("node"):
             for card in node["accelerators"]:
-                held = card.get("allocated_to") is not None
+                held = card.get("allocated_to") is not None and not stale
                 for table, key, extra in ((by_model, card["model"], {"vendor": card["vendor"]}),
                                           (by_cluster, node["cluster_id"], {})):
                     row = table.setdefault(key, {"total": 0, "allocated": 0, **extra})
