@@ -541,6 +541,12 @@ class Fault(str, enum.Enum):
         "world_writable_system_file",
         "a system file on the SSH nodes is writable by every user",
     )
+    SSH_NODE_UNLISTED = (
+        "ssh_node_unlisted",
+        "the inventory lists a third node reachable over SSH (bm-3, whose root may log in "
+        "with a password) that the sandbox's target file leaves out of adapters.ssh.nodes (a "
+        "node added after the file was written)",
+    )
     MASKING_OFF = ("masking_off", "the masked view of a dataset shows personal data in clear")
     MFA_NOT_ENFORCED = (
         "mfa_not_enforced",
