@@ -401,6 +401,11 @@ class Fault(str, enum.Enum):
         "preset_images_unversioned",
         "preset images name their framework but no version, and are tagged latest",
     )
+    PRESET_IMAGE_FRAMEWORK_STALE = (
+        "preset_image_framework_stale",
+        "the PyTorch preset image carries torch 2.1.0, not the version its catalogue entry and "
+        "tag state (the image was rebuilt from an old base, the catalogue not updated)",
+    )
     EXPORTERS_STALLED = (
         "exporters_stalled",
         "/metrics serves the node and card samples its exporters took 15 min ago, unchanged",

@@ -50,7 +50,8 @@ ALSO_BREAKS: dict[str, list[tuple[str, str]]] = {
     "6.2.c": [("usage_billed_by_started_hour", "the tenant's bill carries 3600.00 card-seconds")],
     "6.2.f": [("scratch_filesystem_not_shared", "(scratch) is not visible on")],
     "6.2.g": [("usage_overmetered", "metered for")],
-    "6.3.a": [("preset_images_unversioned", "name no framework version")],
+    "6.3.a": [("preset_images_unversioned", "name no framework version"),
+              ("preset_image_framework_stale", "carries pytorch {'torch': '2.1.0'}")],
     "6.3.d": [("lazy_pull_size_inflated", "the whole image (the pull reports")],
     "6.4.a": [("exporters_stalled", "series not current"),
               ("cluster_unlabelled_metrics", "no cluster-level view"),
@@ -86,10 +87,11 @@ OTHER_FAULT_GROUPS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
         ("notifications_report_threshold", ("6.4.b",)),
         ("readonly_submit_carried_out", ("6.1.c",))),
     # Apart: 6.4.a would stop at the missing cluster label before it reads freshness.
-    "cluster-label-notified-series-vague-pending-inflated-pull-memory-twice": (
+    "cluster-label-notified-series-vague-pending-inflated-pull-memory-twice-stale-torch": (
         ("cluster_unlabelled_metrics", ("6.4.a",)),
         ("notifications_name_no_series", ("6.4.b",)), ("pending_reason_vague", ("6.5.a",)),
-        ("lazy_pull_size_inflated", ("6.3.d",)), ("memory_load_scaled_twice", ("6.4.d",))),
+        ("lazy_pull_size_inflated", ("6.3.d",)), ("memory_load_scaled_twice", ("6.4.d",)),
+        ("preset_image_framework_stale", ("6.3.a",))),
     # 6.4.d stops at the nodes without series before it reads the blank cards' values.
     "late-quota-unrecorded-cards-hourly-bills-scratch-diagnosis-blank-cards-one-exporter": (
         ("quota_enforced_after_placement", ("6.1.b",)), ("worker_cards_unrecorded", ("6.2.b",)),
