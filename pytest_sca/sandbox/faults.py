@@ -53,6 +53,11 @@ class Fault(str, enum.Enum):
         "frameworks_pytorch_only",
         "the framework catalogue offers PyTorch and nothing else",
     )
+    TENSORFLOW_IMAGE_WITHOUT_TENSORFLOW = (
+        "tensorflow_image_without_tensorflow",
+        "the framework catalogue offers TensorFlow for distributed jobs, but its preset image "
+        "has no TensorFlow installed (its build dropped the framework)",
+    )
     JOB_STOP_IGNORED = (
         "job_stop_ignored",
         "stopping a job answers success but its processes keep running",

@@ -25,6 +25,8 @@ def image_site(root: Path, image: Document, faults: Faults) -> Path | None:
     dist, version = DISTRIBUTIONS.get(framework), image.get("framework_version")
     if not dist or not version:
         return None
+    if framework == "tensorflow" and Fault.TENSORFLOW_IMAGE_WITHOUT_TENSORFLOW in faults:
+        return None
     if framework == "pytorch" and Fault.PRESET_IMAGE_FRAMEWORK_STALE in faults:
         version = STALE_PYTORCH
     site = root / f"{image['name']}-{image['tag']}-{version}"

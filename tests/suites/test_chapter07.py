@@ -39,10 +39,12 @@ MORE_BREAKS: tuple[tuple[str, str, str], ...] = (
     ("7.2.d", "job_clock_behind", "lie outside the time the check saw it live"),
 )
 #: Further faults run apart, one sandbox start each: 7.2.e reads its samples in the job's
-#: run window, which job_clock_behind (in :data:`MORE_BREAKS`) moves away from them.
+#: run window, which job_clock_behind (in :data:`MORE_BREAKS`) moves away from them; 7.2.b
+#: is in :data:`MORE_BREAKS` already.
 APART_BREAKS: tuple[tuple[str, str, str], ...] = (
     ("7.2.e", "job_cpu_series_in_microseconds", "while the probe burned"),
     ("7.2.e", "job_cpu_series_of_idle_container", "of a core on average"),
+    ("7.2.b", "tensorflow_image_without_tensorflow", "has it not installed in workers [0, 1]"),
 )
 #: Faults under which an item's check cannot find out and says so (``error``, inconclusive),
 #: never a pass: (item, fault, words). They run with :data:`MORE_BREAKS`.
