@@ -33,18 +33,25 @@ class Exporter:
     scales: dict[str, Scale] = field(default_factory=dict)
 
 
-#: exporter → its node label, card label and dimension → metric name.
+#: exporter → its node label, card label and dimension → metric name. ``<dimension>_total``
+#: names the metric of the capacity a ``bytes`` dimension is a part of (same labels): the
+#: load rate is the value over it, so the value lies within 0..total.
 METRIC_NAMES: dict[str, Exporter] = {
     "sca": Exporter("node", "index", {
         "cpu": "sca_node_cpu_utilization_ratio", "memory": "sca_node_memory_used_bytes",
-        "disk": "sca_node_disk_used_bytes", "network": "sca_node_network_receive_bytes",
+        "memory_total": "sca_node_memory_total_bytes",
+        "disk": "sca_node_disk_used_bytes", "disk_total": "sca_node_disk_total_bytes",
+        "network": "sca_node_network_receive_bytes",
         "accelerator": "sca_accelerator_utilization_ratio",
         "accelerator_memory": "sca_accelerator_memory_used_bytes"},
-        {"cpu": "ratio", "accelerator": "ratio", "accelerator_memory": "bytes"}),
+        {"cpu": "ratio", "accelerator": "ratio", "accelerator_memory": "bytes",
+         "memory": "bytes", "disk": "bytes", "network": "counter"}),
     "node-exporter": Exporter("instance", None, {
         "cpu": "node_cpu_seconds_total", "memory": "node_memory_MemAvailable_bytes",
-        "disk": "node_filesystem_avail_bytes", "network": "node_network_receive_bytes_total"},
-        {"cpu": "counter"}),
+        "memory_total": "node_memory_MemTotal_bytes",
+        "disk": "node_filesystem_avail_bytes", "disk_total": "node_filesystem_size_bytes",
+        "network": "node_network_receive_bytes_total"},
+        {"cpu": "counter", "memory": "bytes", "disk": "bytes", "network": "counter"}),
     "dcgm": Exporter("Hostname", "gpu", {
         "accelerator": "DCGM_FI_DEV_GPU_UTIL", "accelerator_memory": "DCGM_FI_DEV_FB_USED"},
         {"accelerator": "percent", "accelerator_memory": "mib"}),

@@ -99,8 +99,14 @@ class JobSeries:
         for rank, points in sorted(per_worker.items()):
             window = [p for p in points if (since is None or p[0] >= since)
                       and (until is None or p[0] <= until)]
+            scale = 1.0
+            if Fault.JOB_CPU_SERIES_IN_MICROSECONDS in self.faults:
+                scale = 1e6
+            elif Fault.JOB_CPU_SERIES_OF_IDLE_CONTAINER in self.faults:
+                scale = 1e-3
             answer.append({"name": "cpu_seconds", "unit": "seconds", "worker": rank,
-                           "points": [{"time": t, "value": cpu} for t, cpu, _ in window]})
+                           "points": [{"time": t, "value": cpu * scale}
+                                      for t, cpu, _ in window]})
             answer.append({"name": "memory_rss_bytes", "unit": "bytes", "worker": rank,
                            "points": [{"time": t, "value": rss} for t, _, rss in window]})
         return {"job_id": job["id"], "interval_s": SAMPLE_EVERY, "series": answer}

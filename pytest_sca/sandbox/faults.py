@@ -53,6 +53,11 @@ class Fault(str, enum.Enum):
         "frameworks_pytorch_only",
         "the framework catalogue offers PyTorch and nothing else",
     )
+    TENSORFLOW_IMAGE_WITHOUT_TENSORFLOW = (
+        "tensorflow_image_without_tensorflow",
+        "the framework catalogue offers TensorFlow for distributed jobs, but its preset image "
+        "has no TensorFlow installed (its build dropped the framework)",
+    )
     JOB_STOP_IGNORED = (
         "job_stop_ignored",
         "stopping a job answers success but its processes keep running",
@@ -61,6 +66,16 @@ class Fault(str, enum.Enum):
     JOB_METRICS_NOT_RECORDED = (
         "job_metrics_not_recorded",
         "no time series is recorded for running jobs",
+    )
+    JOB_CPU_SERIES_IN_MICROSECONDS = (
+        "job_cpu_series_in_microseconds",
+        "a job's cpu_seconds series carries the cgroup's usage_usec counter unconverted "
+        "(microseconds labelled seconds)",
+    )
+    JOB_CPU_SERIES_OF_IDLE_CONTAINER = (
+        "job_cpu_series_of_idle_container",
+        "a job's cpu_seconds series counts an idle companion container's CPU (a thousandth "
+        "of the worker's), not the worker's",
     )
     TERMINAL_UNAVAILABLE = ("terminal_unavailable", "web terminals close before running anything")
     JOBS_CANNOT_REACH_STORAGE = (
@@ -352,6 +367,16 @@ class Fault(str, enum.Enum):
         "/metrics has no per-card accelerator series",
     )
     NETWORK_LOAD_UNMONITORED = ("network_load_unmonitored", "/metrics has no node network series")
+    LOAD_SERIES_ON_ONE_NODE = (
+        "load_series_on_one_node",
+        "the node exporter runs on the first node only (a DaemonSet the others' taints keep "
+        "off): memory, disk and network series of that node alone",
+    )
+    MEMORY_LOAD_SCALED_TWICE = (
+        "memory_load_scaled_twice",
+        "node memory in use is exported 1024 times too large (/proc/meminfo's kB converted "
+        "to bytes twice)",
+    )
     ALERTS_NEVER_FIRE = ("alerts_never_fire", "alert rules are stored but never evaluated")
     DIAGNOSIS_REPORTS_NOTHING = (
         "diagnosis_reports_nothing",
@@ -380,6 +405,11 @@ class Fault(str, enum.Enum):
     PRESET_IMAGES_UNVERSIONED = (
         "preset_images_unversioned",
         "preset images name their framework but no version, and are tagged latest",
+    )
+    PRESET_IMAGE_FRAMEWORK_STALE = (
+        "preset_image_framework_stale",
+        "the PyTorch preset image carries torch 2.1.0, not the version its catalogue entry and "
+        "tag state (the image was rebuilt from an old base, the catalogue not updated)",
     )
     EXPORTERS_STALLED = (
         "exporters_stalled",
@@ -456,6 +486,11 @@ class Fault(str, enum.Enum):
         "bond_failover_off",
         "a NIC bond does not fail over: one member down takes the node offline",
     )
+    BOND_STAYS_ON_DEAD_PORT = (
+        "bond_stays_on_dead_port",
+        "a NIC bond does not fail over when its active member goes down, yet the node's running "
+        "jobs carry on (a one-node job needs no network)",
+    )
     SERVICE_IGNORES_ACCELERATORS = (
         "service_ignores_accelerators",
         "service replicas are started without the requested cards",
@@ -484,6 +519,11 @@ class Fault(str, enum.Enum):
         "report_without_recommendations",
         "the resource analysis report carries no recommendations",
     )
+    REPORT_ALLOCATION_STALE = (
+        "report_allocation_stale",
+        "the resource analysis report takes its allocation from a snapshot of the sandbox's "
+        "start (a daily cache): cards held since are counted idle",
+    )
     ORDERS_NOT_BILLED = ("orders_not_billed", "active orders are left out of the tenant's bill")
     SCALED_NODES_UNLISTED = (
         "scaled_nodes_unlisted",
@@ -510,6 +550,12 @@ class Fault(str, enum.Enum):
     WORLD_WRITABLE_SYSTEM_FILE = (
         "world_writable_system_file",
         "a system file on the SSH nodes is writable by every user",
+    )
+    SSH_NODE_UNLISTED = (
+        "ssh_node_unlisted",
+        "the inventory lists a third node reachable over SSH (bm-3, whose root may log in "
+        "with a password) that the sandbox's target file leaves out of adapters.ssh.nodes (a "
+        "node added after the file was written)",
     )
     MASKING_OFF = ("masking_off", "the masked view of a dataset shows personal data in clear")
     MFA_NOT_ENFORCED = (

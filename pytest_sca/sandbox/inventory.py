@@ -35,6 +35,9 @@ CARDS_PER_NODE = 8
 
 #: The nodes backed by real SSH servers (see ssh.py).
 SSH_NODE_NAMES = ("bm-1", "bm-2")
+#: The node that also gets an SSH server, left out of the target file, under
+#: ``ssh_node_unlisted``.
+UNLISTED_SSH_NODE = "bm-3"
 
 DEFAULT_QUOTA = {"cpu": 64.0, "memory_gib": 512.0, "accelerators": 16}
 

@@ -34,6 +34,7 @@ from typing import IO, Any
 from pytest_sca.sandbox.auth import Principal
 from pytest_sca.sandbox.errors import ApiError, not_found
 from pytest_sca.sandbox.faults import Fault, Faults
+from pytest_sca.sandbox.image_sites import image_site
 from pytest_sca.sandbox.netiso import NetworkUnavailable, TenantNetworks
 from pytest_sca.sandbox.procs import ProcInfo, own_process_group, processes_in_group
 from pytest_sca.sandbox.scheduling import Placement, place_job
@@ -530,6 +531,10 @@ class JobRunner:
             "SCA_VISIBLE_ACCELERATORS": visible_accelerators(cards, self.faults),
             "PYTHONUNBUFFERED": "1",
         })
+        site = self._image_site(str(job.get("image") or ""))
+        if site is not None:
+            env["PYTHONPATH"] = os.pathsep.join(
+                p for p in (str(site), env.get("PYTHONPATH")) if p)
         if job["resources"].get("accelerator_share") and cards:
             env["SCA_ACCELERATOR_SHARE"] = str(job["resources"]["accelerator_share"])
         _distort_worker_env(env, self.faults)
@@ -538,6 +543,14 @@ class JobRunner:
             dead = "http://127.0.0.1:9"
             env.update(http_proxy=dead, HTTP_PROXY=dead, no_proxy="", NO_PROXY="")
         return env
+
+    def _image_site(self, reference: str) -> Path | None:
+        """The framework metadata of the preset image ``name:tag`` a job runs in, if any."""
+        image = next((i for i in self.store.list("image", where=lambda i: bool(i["preset"]))
+                      if f"{i['name']}:{i['tag']}" == reference), None)
+        if image is None:
+            return None
+        return image_site(self.jobs_dir.parent / "image-sites", image, self.faults)
 
     def _launch(self, job: Document, placement: list[Placement]) -> None:
         master_port = _free_port()

@@ -187,17 +187,27 @@ class MetricsExporter:
         host_total, host_available = _host_memory_bytes()
         rx, tx = _host_network_bytes()
         disk = shutil.disk_usage(self.state_dir)
-        for node in self.store.list("node"):
+        # Memory, disk and network series are the node exporter's: under
+        # load_series_on_one_node every node but the first adds its figures to families that
+        # are never exported.
+        node_exported = (mem_total, mem_used, disk_total, disk_used, net_rx, net_tx)
+        scale_used = 1024.0 if Fault.MEMORY_LOAD_SCALED_TWICE in self.faults else 1.0
+        for position, node in enumerate(self.store.list("node")):
             real = bool(node.get("ssh"))
             labels = [node["id"], "false" if real else "true"]
             if "cluster" in node_labels:
                 labels.insert(1, node["cluster_id"])
+            if position and Fault.LOAD_SERIES_ON_ONE_NODE in self.faults:
+                mem_total, mem_used, disk_total, disk_used, net_rx, net_tx = (
+                    GaugeMetricFamily(f.name, f.documentation, labels=node_labels)
+                    for f in node_exported)
             held = [a for a in node["accelerators"] if a["allocated_to"]]
             share = len(held) / max(1, len(node["accelerators"]))
             if real:
                 cpu.add_metric(labels, busy_ratio, timestamp=now)
                 mem_total.add_metric(labels, host_total, timestamp=now)
-                mem_used.add_metric(labels, host_total - host_available, timestamp=now)
+                mem_used.add_metric(labels, (host_total - host_available) * scale_used,
+                                    timestamp=now)
                 disk_total.add_metric(labels, float(disk.total), timestamp=now)
                 disk_used.add_metric(labels, float(disk.used), timestamp=now)
                 if Fault.NETWORK_LOAD_UNMONITORED not in self.faults:
@@ -207,7 +217,8 @@ class MetricsExporter:
                 gib = 1024.0**3
                 cpu.add_metric(labels, share, timestamp=now)
                 mem_total.add_metric(labels, node["memory_gib"] * gib, timestamp=now)
-                mem_used.add_metric(labels, share * node["memory_gib"] * gib, timestamp=now)
+                mem_used.add_metric(labels, share * node["memory_gib"] * gib * scale_used,
+                                    timestamp=now)
                 disk_total.add_metric(labels, 3.84e12, timestamp=now)
                 disk_used.add_metric(labels, 1.0e11, timestamp=now)
                 if Fault.NETWORK_LOAD_UNMONITORED not in self.faults:
@@ -229,5 +240,4 @@ class MetricsExporter:
                 acc_mem.add_metric(values, used, timestamp=now)
                 acc_mem_total.add_metric(values, total, timestamp=now)
 
-        return [cpu, mem_total, mem_used, disk_total, disk_used, net_rx, net_tx,
-                acc_util, acc_mem, acc_mem_total]
+        return [cpu, *node_exported, acc_util, acc_mem, acc_mem_total]

@@ -63,9 +63,11 @@ class Operations:
         store = self.store
         by_model: dict[str, dict[str, Any]] = {}
         by_cluster: dict[str, dict[str, Any]] = {}
+        # At the sandbox's start no card is held: the stale snapshot counts none.
+        stale = Fault.REPORT_ALLOCATION_STALE in self.faults
         for node in store.list("node"):
             for card in node["accelerators"]:
-                held = card.get("allocated_to") is not None
+                held = card.get("allocated_to") is not None and not stale
                 for table, key, extra in ((by_model, card["model"], {"vendor": card["vendor"]}),
                                           (by_cluster, node["cluster_id"], {})):
                     row = table.setdefault(key, {"total": 0, "allocated": 0, **extra})
@@ -161,12 +163,14 @@ class Operations:
                 "id": node_id, "links": {p: "up" for p in BOND_PORTS}, "active": BOND_PORTS[0],
                 "created_at": utc_now(), "labels": {}}
             state["links"][port] = "up" if up else "down"
-            if not up and state["active"] == port and Fault.BOND_FAILOVER_OFF not in self.faults:
+            stays = Fault.BOND_STAYS_ON_DEAD_PORT in self.faults
+            if not up and state["active"] == port and Fault.BOND_FAILOVER_OFF not in self.faults \
+                    and not stays:
                 others = [p for p in BOND_PORTS if state["links"][p] == "up"]
                 if others:
                     state["active"] = others[0]
             self.store.put("nodenet", state)
-            if state["links"][state["active"]] == "down":
+            if state["links"][state["active"]] == "down" and not stays:
                 for job in self.store.list("job", status="running"):
                     if any(w.get("node_id") == node_id for w in job["workers"]):
                         self.runner.stop(job["id"])

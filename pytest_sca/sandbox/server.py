@@ -26,7 +26,7 @@ import yaml
 
 from pytest_sca.sandbox.core import SandboxPlatform
 from pytest_sca.sandbox.faults import Fault
-from pytest_sca.sandbox.inventory import SSH_NODE_NAMES
+from pytest_sca.sandbox.inventory import SSH_NODE_NAMES, UNLISTED_SSH_NODE
 from pytest_sca.sandbox.prometheus_scraper import SandboxPrometheus, start_scraper
 from pytest_sca.sandbox.s3 import ObjectStorage
 from pytest_sca.sandbox.s3_gateway import S3Gateway, tenant_buckets, tenant_keys
@@ -122,6 +122,8 @@ def target_document(
                 {"name": node.name, "host": "127.0.0.1", "port": node.port, "user": SSH_USER,
                  "key_file": str(ssh.client_key_path)}
                 for node in ssh.servers
+                if not (node.name == UNLISTED_SSH_NODE
+                        and Fault.SSH_NODE_UNLISTED in platform.faults)
             ],
             "known_hosts": str(ssh.known_hosts_path),
             # Relative to each node's directory, where its system files live.
@@ -200,8 +202,9 @@ class Sandbox:
         self.hosts_dir = _hosts_dir(account) if account is not None else None
         self.platform = SandboxPlatform(state_dir, frozenset(faults), self.storage,
                                         self.hosts_dir)
-        self.ssh = SshNodes(state_dir, SSH_NODE_NAMES, frozenset(faults), self.hosts_dir,
-                            account)
+        names = SSH_NODE_NAMES + ((UNLISTED_SSH_NODE,) if Fault.SSH_NODE_UNLISTED in faults
+                                  else ())
+        self.ssh = SshNodes(state_dir, names, frozenset(faults), self.hosts_dir, account)
         self.api: _ApiServer | None = None
         self.tls: TlsFiles | None = None
         self.gateway: S3Gateway | None = None

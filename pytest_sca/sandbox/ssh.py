@@ -24,6 +24,7 @@ from typing import Any
 import asyncssh
 
 from pytest_sca.sandbox.faults import Fault, Faults
+from pytest_sca.sandbox.inventory import UNLISTED_SSH_NODE
 from pytest_sca.sandbox.procs import own_process_group
 from pytest_sca.sandbox.security import write_node_baseline
 
@@ -129,12 +130,16 @@ class SshNodes:
             host_key = _load_or_create_key(self.ssh_dir / f"host_{name}_ed25519")
             workdir = self.nodes_dir / name
             workdir.mkdir(parents=True, exist_ok=True)
-            write_node_baseline(workdir, self.faults)
+            # Under ssh_node_unlisted the node left out of the target file is also weak.
+            weak = Fault.SSH_NODE_UNLISTED in self.faults and name == UNLISTED_SSH_NODE
+            write_node_baseline(workdir, self.faults | {Fault.ROOT_PASSWORD_LOGIN} if weak
+                                else self.faults)
+            password = root_password or (secrets.token_urlsafe(16) if weak else None)
             if self.account is not None:  # its home is the node user's; its /etc stays root's
                 os.chown(workdir, self.account.uid, self.account.gid)
                 workdir.chmod(0o755)
             server = await asyncssh.create_server(
-                lambda: _NodeServer(client_key, root_password),
+                lambda password=password: _NodeServer(client_key, password),
                 "127.0.0.1",
                 0,
                 server_host_keys=[host_key],

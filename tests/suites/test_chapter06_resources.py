@@ -50,7 +50,8 @@ ALSO_BREAKS: dict[str, list[tuple[str, str]]] = {
     "6.2.c": [("usage_billed_by_started_hour", "the tenant's bill carries 3600.00 card-seconds")],
     "6.2.f": [("scratch_filesystem_not_shared", "(scratch) is not visible on")],
     "6.2.g": [("usage_overmetered", "metered for")],
-    "6.3.a": [("preset_images_unversioned", "name no framework version")],
+    "6.3.a": [("preset_images_unversioned", "name no framework version"),
+              ("preset_image_framework_stale", "carries pytorch {'torch': '2.1.0'}")],
     "6.3.d": [("lazy_pull_size_inflated", "the whole image (the pull reports")],
     "6.4.a": [("exporters_stalled", "series not current"),
               ("cluster_unlabelled_metrics", "no cluster-level view"),
@@ -59,7 +60,9 @@ ALSO_BREAKS: dict[str, list[tuple[str, str]]] = {
               ("notifications_name_no_series", "names none of the series that fired")],
     "6.4.c": [("diagnosis_skips_nodes", "covered no verdict for its nodes"),
               ("diagnosis_node_health_inverted", "contradicts the inventory's health")],
-    "6.4.d": [("exporters_stalled", "series not current")],
+    "6.4.d": [("exporters_stalled", "series not current"),
+              ("load_series_on_one_node", "no load series for nodes of the inventory"),
+              ("memory_load_scaled_twice", "(its total)")],
     "6.5.a": [("pending_reason_vague", "do not name the")],
     "6.5.b": [("queue_newest_first", "the priority-50 job started first")],
 }
@@ -84,15 +87,18 @@ OTHER_FAULT_GROUPS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
         ("notifications_report_threshold", ("6.4.b",)),
         ("readonly_submit_carried_out", ("6.1.c",))),
     # Apart: 6.4.a would stop at the missing cluster label before it reads freshness.
-    "cluster-label-notified-series-vague-pending-inflated-pull": (
+    "cluster-label-notified-series-vague-pending-inflated-pull-memory-twice-stale-torch": (
         ("cluster_unlabelled_metrics", ("6.4.a",)),
         ("notifications_name_no_series", ("6.4.b",)), ("pending_reason_vague", ("6.5.a",)),
-        ("lazy_pull_size_inflated", ("6.3.d",))),
-    "late-quota-unrecorded-cards-hourly-bills-scratch-diagnosis-blank-cards": (
+        ("lazy_pull_size_inflated", ("6.3.d",)), ("memory_load_scaled_twice", ("6.4.d",)),
+        ("preset_image_framework_stale", ("6.3.a",))),
+    # 6.4.d stops at the nodes without series before it reads the blank cards' values.
+    "late-quota-unrecorded-cards-hourly-bills-scratch-diagnosis-blank-cards-one-exporter": (
         ("quota_enforced_after_placement", ("6.1.b",)), ("worker_cards_unrecorded", ("6.2.b",)),
         ("usage_billed_by_started_hour", ("6.2.c",)),
         ("scratch_filesystem_not_shared", ("6.2.f",)),
-        ("diagnosis_node_health_inverted", ("6.4.c",)), ("card_series_blank", ("6.4.a",))),
+        ("diagnosis_node_health_inverted", ("6.4.c",)), ("card_series_blank", ("6.4.a",)),
+        ("load_series_on_one_node", ("6.4.d",))),
 }
 
 #: Checks that only run with --sca-disruptive (they hold a whole card model for seconds).

@@ -37,6 +37,8 @@ MORE_BREAKS: tuple[tuple[str, str, str], ...] = (
     ("6.6.a", "worker_cards_unrecorded", "held [0, 0] card(s)"),
     ("6.8.b", "worker_cards_unrecorded", "holds 0 accelerator(s)"),
     ("6.10.c", "accelerator_usage_billed_twice", "over 2 line(s)"),
+    ("6.6.c", "bond_stays_on_dead_port", "did not fail over within"),
+    ("6.10.b", "report_allocation_stale", "allocated cards; the node listing shows 1 held"),
 )
 
 
@@ -47,7 +49,8 @@ FAULT_GROUPS: tuple[tuple[str, ...], ...] = (
     ("gang_scheduling_off", "accelerators_hidden_from_jobs", "cluster_scaling_ignored",
      "order_cancel_ignored", "orders_not_billed", "load_balancer_pinned",
      "report_without_recommendations", "elastic_relaunch_off"),
-    ("scaled_nodes_unlisted", "usage_billed_at_stale_prices"),
+    ("scaled_nodes_unlisted", "usage_billed_at_stale_prices", "bond_stays_on_dead_port",
+     "report_allocation_stale"),
     # Apart: 6.8.a and 6.6.b read the workers' cards too.
     ("worker_cards_unrecorded", "accelerator_usage_billed_twice"),
 )

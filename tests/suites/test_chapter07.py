@@ -38,6 +38,14 @@ MORE_BREAKS: tuple[tuple[str, str, str], ...] = (
     ("7.4.b", "errors_leak_internals", "names internals"),
     ("7.2.d", "job_clock_behind", "lie outside the time the check saw it live"),
 )
+#: Further faults run apart, one sandbox start each: 7.2.e reads its samples in the job's
+#: run window, which job_clock_behind (in :data:`MORE_BREAKS`) moves away from them; 7.2.b
+#: is in :data:`MORE_BREAKS` already.
+APART_BREAKS: tuple[tuple[str, str, str], ...] = (
+    ("7.2.e", "job_cpu_series_in_microseconds", "while the probe burned"),
+    ("7.2.e", "job_cpu_series_of_idle_container", "of a core on average"),
+    ("7.2.b", "tensorflow_image_without_tensorflow", "has it not installed in workers [0, 1]"),
+)
 #: Faults under which an item's check cannot find out and says so (``error``, inconclusive),
 #: never a pass: (item, fault, words). They run with :data:`MORE_BREAKS`.
 INCONCLUSIVE: tuple[tuple[str, str, str], ...] = (
@@ -92,3 +100,11 @@ def test_checks_fail_under_their_further_faults(tmp_path: Path) -> None:
         # An error's reason names its exception first.
         assert reason.removeprefix("TargetError: ").startswith(f"[{item}]"), reason
         assert words in reason, reason
+
+
+@pytest.mark.parametrize("case", APART_BREAKS, ids=lambda c: f"{c[0]}-{c[1]}")
+def test_checks_fail_under_faults_apart(case: tuple[str, str, str], tmp_path: Path) -> None:
+    item, fault, words = case
+    verdict, reason = verdicts(evaluate(tmp_path, {item}, (fault,), extra=EXTRA))[item]
+    assert verdict == "fail" and reason.startswith(f"[{item}]"), (item, verdict, reason)
+    assert words in reason, reason

@@ -52,6 +52,13 @@ ALSO_BREAKS = [
     ("10.1.c", "audit_clock_skewed", "has a time inside the read's window"),
     ("10.2.d", "audit_clock_skewed", "with a time inside the call's window"),
 ]
+#: Faults under which an item's check cannot find out and says so (``error``, never a pass
+#: or a fail): (item, fault, words). One sandbox start runs them all.
+INCONCLUSIVE = [
+    # A node of the inventory reachable over SSH (and weak) that the target file omits.
+    ("10.2.a", "ssh_node_unlisted", "['bm-3'] reachable over SSH"),
+    ("10.2.e", "ssh_node_unlisted", "['bm-3'] reachable over SSH"),
+]
 #: Items the sandbox's target file settles by evidence (automated parts pass).
 MANUAL = {"10.2.a"}
 #: Items this machine cannot exercise: no network namespaces (not root, no iproute2) → the
@@ -103,6 +110,16 @@ def test_checks_fail_under_other_faults(tmp_path: Path) -> None:
     report = evaluate(tmp_path, {i for i, _, _ in ALSO_BREAKS}, {f for _, f, _ in ALSO_BREAKS})
     for item, _, words in ALSO_BREAKS:
         _assert_fails(report, item, words)
+
+
+def test_checks_cannot_find_out_under_inconclusive_faults(tmp_path: Path) -> None:
+    report = evaluate(tmp_path, {i for i, _, _ in INCONCLUSIVE}, {f for _, f, _ in INCONCLUSIVE})
+    found = verdicts(report)
+    for item, _, words in INCONCLUSIVE:
+        verdict, reason = found[item]
+        assert verdict == "error", (item, verdict, reason)
+        assert reason.removeprefix("TargetError: ").startswith(f"[{item}]"), reason
+        assert words in reason, reason
 
 
 def test_unreachable_endpoint_is_an_error_not_a_fail(tmp_path: Path) -> None:

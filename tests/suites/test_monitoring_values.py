@@ -38,3 +38,30 @@ def test_a_cpu_seconds_counter_that_stands_still_is_told() -> None:
     for later, still in ((5000.0, ["n1"]), (5001.5, [])):
         freshness = monitoring.Freshness(first, 60.0, [_reading(101.0, later)])
         assert monitoring._still_counters(table, {"n1": [key]}, freshness) == still
+
+
+def test_load_readings_of_node_exporter_series() -> None:
+    """6.4.d on node-exporter's shapes: available memory and file-system space within their
+    totals of the same labels, a counter that goes back, a share off its scale."""
+    table = metric_table()
+    fs = {"instance": "n1:9100", "device": "/dev/sda1", "mountpoint": "/"}
+
+    def reading(at: float, avail: float, size: float, rx: float) -> monitoring.Reading:
+        samples = [MetricSample("node_filesystem_avail_bytes", fs, avail, at),
+                   MetricSample("node_filesystem_size_bytes", fs, size, at),
+                   MetricSample("node_network_receive_bytes_total", {"instance": "n1:9100"},
+                                rx, at)]
+        return monitoring.Reading(at, {monitoring._key(s): s for s in samples})
+
+    first = reading(100.0, 4e10, 1e11, 5e6)
+    keys = {d: [k for k in first.samples if k[0] == table["node-exporter"].names[d]]
+            for d in ("disk", "network")}
+    good = reading(101.0, 3.9e10, 1e11, 5.1e6)
+    assert not monitoring._not_load_rates(table, "disk", first, good, keys["disk"])
+    assert not monitoring._not_load_rates(table, "network", first, good, keys["network"])
+    bad = reading(101.0, 4e13, 1e11, 1e3)
+    assert "its total" in str(monitoring._not_load_rates(table, "disk", first, bad, keys["disk"]))
+    assert "went back" in str(monitoring._not_load_rates(table, "network", first, bad,
+                                                         keys["network"]))
+    assert monitoring._load_problem(101.0, None, None, None) is not None
+    assert monitoring._load_problem(-1.0, "bytes", None, None) is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 
@@ -13,10 +14,13 @@ from pytest_sca.capabilities import (
     ImageCache,
     ImagePull,
     Images,
+    Jobs,
     Registry,
     TargetError,
 )
 from pytest_sca.fixtures import CheckContext
+
+from ..library import SMALL, lines, python
 
 MAINSTREAM_FRAMEWORKS = ("pytorch", "tensorflow", "mindspore", "paddlepaddle", "jax", "mxnet")
 
@@ -90,20 +94,64 @@ def uncached_pulls(compute: Compute, images: Images, imagecache: ImageCache, mod
     return pulls
 
 
-@pytest.mark.clause("6.3.a")
-def test_preset_images_of_mainstream_frameworks(sca: CheckContext, images: Images) -> None:
-    """The catalogue offers preset images of PyTorch and at least one other mainstream
-    framework, each with a framework version (a version, not ``latest``)."""
+#: framework → the Python distributions that install it (the first one installed counts).
+DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
+    "pytorch": ("torch",),
+    "tensorflow": ("tensorflow", "tensorflow-cpu", "tensorflow-gpu", "tensorflow-intel"),
+    "mindspore": ("mindspore", "mindspore-ascend", "mindspore-gpu"),
+    "paddlepaddle": ("paddlepaddle", "paddlepaddle-gpu"),
+    "jax": ("jax",),
+    "mxnet": ("mxnet",),
+}
+#: Reads, inside a job, the installed version of each distribution named in argv (JSON).
+INSTALLED = (
+    "import importlib.metadata as m, json, sys\n"
+    "def version(name):\n"
+    "    try:\n"
+    "        return m.version(name)\n"
+    "    except m.PackageNotFoundError:\n"
+    "        return None\n"
+    "print('sca-installed', json.dumps({n: version(n) for n in sys.argv[1:]}), flush=True)\n")
+#: How long a preset image's job may take: a cold node pulls an image of several GB first.
+PRESET_RUN_WAIT_S = 600.0
+
+
+def _catalogued(images: Images) -> tuple[list[Image], dict[str, list[Image]]]:
+    """Preset images, and those of each mainstream framework."""
     presets = [i for i in images.list_images() if i.get("preset")]
     by_framework: dict[str, list[Image]] = {}
     for image in presets:
         framework = _framework(image)
         if framework:
             by_framework.setdefault(framework, []).append(image)
+    return presets, by_framework
+
+
+def _same_release(installed: str, declared: str) -> bool:
+    """Whether an installed version (``2.5.1+cu121``) is the declared one (``2.5.1``, or
+    ``2.5`` for any 2.5.x)."""
+    found = VERSION.search(installed)
+    release = found.group(0) if found else installed
+    return release == declared or release.startswith(declared + ".")
+
+
+@pytest.mark.clause("6.3.a")
+@pytest.mark.parametrize("case", ["catalogue", pytest.param("runs", marks=pytest.mark.mutating)])
+def test_preset_images_of_mainstream_frameworks(sca: CheckContext, images: Images,
+                                                request: pytest.FixtureRequest,
+                                                case: str) -> None:
+    """[catalogue] The catalogue offers preset images of PyTorch and at least one other
+    mainstream framework, each with a framework version (a version, not ``latest``);
+    [runs] a job in the PyTorch preset image and one in another framework's finds that
+    framework installed (its Python distribution) at the version the catalogue states."""
+    presets, by_framework = _catalogued(images)
     sca.evidence("preset images", [
         {"name": i.get("name"), "tag": i.get("tag"), "framework": i.get("framework"),
          "framework_version": i.get("framework_version"), "version read": _version(i)}
         for i in presets])
+    if case == "runs":
+        _run_presets(sca, request, by_framework)
+        return
     assert "pytorch" in by_framework, (
         f"[6.3.a] no preset PyTorch image among {len(presets)} preset image(s)")
     assert len(by_framework) >= 2, (
@@ -114,6 +162,65 @@ def test_preset_images_of_mainstream_frameworks(sca: CheckContext, images: Image
     assert not unversioned, (
         f"[6.3.a] preset images of {unversioned} name no framework version: "
         f"{[(i.get('name'), i.get('tag')) for f in unversioned for i in by_framework[f]]}")
+
+
+def _run_presets(sca: CheckContext, request: pytest.FixtureRequest,
+                 by_framework: dict[str, list[Image]]) -> None:
+    """[runs]: one job per framework (PyTorch and the first other one) in its first versioned
+    preset image, reading the installed distributions' versions."""
+    chosen: dict[str, Image] = {}
+    for framework in ["pytorch", *sorted(set(by_framework) - {"pytorch"})]:
+        versioned = [i for i in by_framework.get(framework, []) if _version(i)]
+        if versioned and (framework == "pytorch" or len(chosen) < 2):
+            chosen[framework] = versioned[0]
+    if "pytorch" not in chosen or len(chosen) < 2:
+        sca.not_assessed(f"no versioned preset images of PyTorch and another framework to run "
+                         f"(found {sorted(chosen)}); [catalogue] judges the catalogue")
+    jobs: Jobs = request.getfixturevalue("jobs")
+    submitted = {
+        framework: jobs.submit(sca.name(f"preset-{framework}"),
+                               f"{image.get('name')}:{image.get('tag')}",
+                               [*python(INSTALLED), *DISTRIBUTIONS[framework]], SMALL,
+                               labels=sca.labels)
+        for framework, image in chosen.items()}
+    seen: dict[str, dict[str, object]] = {}
+    installed_in: dict[str, dict[str, object]] = {}
+    for framework, job in submitted.items():
+        done = jobs.wait(job["id"], timeout=PRESET_RUN_WAIT_S)
+        found = json_lines_prefixed(jobs.logs(job["id"]), "sca-installed")
+        seen[framework] = {"image": f"{chosen[framework].get('name')}:"
+                                    f"{chosen[framework].get('tag')}",
+                           "declared": _version(chosen[framework]), "job": done.get("status"),
+                           "installed": found}
+        installed_in[framework] = found or {}
+        if found is None:
+            raise TargetError(f"[6.3.a] the job in the {framework} preset image "
+                              f"{seen[framework]['image']} ended {done.get('status')} without "
+                              f"reporting its installed distributions")
+    sca.evidence("frameworks installed in the preset images", seen)
+    wrong = []
+    for framework, what in seen.items():
+        installed = {k: v for k, v in installed_in[framework].items() if v}
+        declared = str(what["declared"])
+        if not installed:
+            wrong.append(f"{what['image']} has no {framework} installed (none of "
+                         f"{', '.join(DISTRIBUTIONS[framework])})")
+        elif not any(_same_release(str(v), declared) for v in installed.values()):
+            wrong.append(f"{what['image']} carries {framework} {installed}, the catalogue "
+                         f"states {declared}")
+    assert not wrong, f"[6.3.a] preset images do not hold what the catalogue states: {wrong}"
+
+
+def json_lines_prefixed(text: str, prefix: str) -> dict[str, object] | None:
+    """The JSON object of the last line of ``text`` that starts with ``prefix``."""
+    for line in reversed(lines(text, prefix)):
+        try:
+            found = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(found, dict):
+            return found
+    return None
 
 
 @pytest.mark.clause("6.3.b")

@@ -474,12 +474,72 @@ def _contradicts(diagnosed: str, health: str | None) -> bool:
     return diagnosed == "error" if health == "healthy" else diagnosed == "ok"
 
 
+#: The dimensions every node has (the accelerator one: every node with cards).
+NODE_DIMENSIONS = ("cpu", "memory", "disk", "network")
+
+
+def _load_problem(value: float, scale: Scale | None, total: float | None,
+                  earlier: float | None) -> str | None:
+    """What keeps ``value`` from being a load reading, or None: a share within 0..1 or 0..100
+    as declared (no scale: the widest), a part within 0..its total (the capacity series of
+    the same labels), a counter never negative and never going back between reads, any other
+    value not negative. NaN is never in range."""
+    if total is not None:
+        return None if 0.0 <= value <= total else f"{value:g} outside 0..{total:g} (its total)"
+    if scale == "counter" and earlier is not None and not value >= earlier:
+        return f"counter went back from {earlier:g} to {value:g}"
+    if scale in ("counter", "bytes", "mib"):
+        return None if value >= 0.0 else f"{value:g} is negative"
+    return _share_problem(value, scale)
+
+
+def _not_load_rates(table: Mapping[str, Exporter], dimension: str, first: Reading,
+                    last: Reading, keys: Iterable[SeriesKey]) -> dict[str, str]:
+    """Series of ``dimension`` whose value in the last read is not a load reading: what → why."""
+    problems: dict[str, str] = {}
+    for key in keys:
+        sample = last.samples.get(key) or first.samples.get(key)
+        if sample is None:
+            continue
+        exporter = next((e for e in table.values() if e.names.get(dimension) == key[0]), None)
+        if exporter is None:
+            continue
+        total_name = exporter.names.get(f"{dimension}_total")
+        total = None
+        if total_name:
+            found = last.samples.get((total_name, key[1])) or first.samples.get(
+                (total_name, key[1]))
+            total = found.value if found is not None else None
+        before = first.samples.get(key)
+        problem = _load_problem(sample.value, exporter.scales.get(dimension), total,
+                                before.value if before is not None and before is not sample
+                                else None)
+        if problem:
+            label = sample.labels.get(exporter.node_label)
+            problems.setdefault(f"{sample.name} of {label}", problem)
+    return problems
+
+
+def _healthy(node: Node) -> bool:
+    """Whether the inventory lists the node healthy (or gives no health): one it lists down
+    or faulty may have stopped reporting."""
+    return node.get("health") in (None, "", "healthy")
+
+
 @pytest.mark.clause("6.4.d")
-def test_load_rate_of_five_dimensions(sca: CheckContext, metrics: Metrics) -> None:
+def test_load_rate_of_five_dimensions(sca: CheckContext, metrics: Metrics,
+                                      compute: Compute) -> None:
     """CPU, memory, disk, accelerator and network load each have a current series (read twice:
-    it moves or carries a fresh timestamp) for at least one node."""
+    it moves or carries a fresh timestamp) for every node the inventory lists healthy (the
+    accelerator: every such node with cards), and the values are load readings: shares within
+    0..1 or 0..100 as the exporter table declares, parts within their totals, counters that
+    do not go back."""
     table = _table(sca)
     max_age = sca.threshold("perf.monitoring.max_staleness_s").value
+    nodes = [n for n in compute.list_nodes() if _healthy(n)]
+    if not nodes:
+        raise TargetError("[6.4.d] the inventory lists no healthy node to look for: nothing "
+                          "to compare the series with")
     first = Reading.of(metrics)
     found = {dimension: first.series(table, dimension) for dimension in DIMENSIONS}
     sca.evidence("metrics source", _source(metrics))
@@ -487,8 +547,38 @@ def test_load_rate_of_five_dimensions(sca: CheckContext, metrics: Metrics) -> No
                                  for d, f in found.items()})
     missing = [d for d, f in found.items() if not f]
     assert not missing, f"[6.4.d] no load series for any node of: {', '.join(missing)}"
-    groups = {d: [_key(s) for hits in f.values() for s in hits] for d, f in found.items()}
+    groups: dict[str, list[SeriesKey]] = {}
+    uncovered: dict[str, list[str]] = {}
+    for dimension, hits in found.items():
+        index = _by_node(table, hits)
+        wanted = [n for n in nodes if dimension in NODE_DIMENSIONS or n.get("accelerators")]
+        for node in wanted:
+            keys = [_key(s) for _, s in _of_names(index, _names(node))]
+            if keys:
+                groups[f"{dimension} of {node.get('id')}"] = keys
+            else:
+                uncovered.setdefault(dimension, []).append(str(node.get("id")))
+        if wanted and len(uncovered.get(dimension, [])) == len(wanted):
+            labels = sorted({str(s.labels.get(table[e].node_label)) for e, f in hits.items()
+                             for s in f})
+            raise TargetError(
+                f"[6.4.d] the {dimension} series name nodes {labels[:5]} and none of the "
+                f"inventory's {len(wanted)} node(s) (by id or hostname): cannot tell which "
+                f"node they are of")
+    sca.evidence("nodes without a series", {d: ids[:20] for d, ids in uncovered.items()})
+    assert not uncovered, (
+        f"[6.4.d] no load series for nodes of the inventory: "
+        f"{ {d: ids[:5] for d, ids in uncovered.items()} }")
     freshness = Freshness(first, max_age)
     freshness.settle(metrics, [k for keys in groups.values() for k in keys])
     stale, unknown = _not_current(freshness, groups)
     _require_current("6.4.d", stale, unknown, max_age)
+    last = freshness.later[-1]
+    wrong = {what: why for dimension in DIMENSIONS
+             for what, why in _not_load_rates(
+                 table, dimension, first, last,
+                 [k for name, keys in groups.items() if name.startswith(f"{dimension} of ")
+                  for k in keys]).items()}
+    sca.evidence("values that are not load readings", dict(list(wrong.items())[:40]))
+    assert not wrong, (f"[6.4.d] {len(wrong)} series carry values that are not load readings, "
+                       f"e.g. {dict(list(wrong.items())[:5])}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Sequence
 
@@ -11,9 +12,12 @@ from pytest_sca.capabilities import (
     Bill,
     Billing,
     Compute,
+    Jobs,
+    Node,
     Operations,
     Product,
     Refused,
+    Resources,
     TargetError,
     Usage,
     UsageRecord,
@@ -24,7 +28,7 @@ from pytest_sca.fixtures import CheckContext
 
 from ..conftest import MakeProbeUser
 from ..library import python
-from .conftest import billed_card_seconds
+from .conftest import START_WAIT_S, Submit, billed_card_seconds, sleeper
 
 COMPUTE_KINDS = ("accelerator", "cpu", "memory", "compute", "instance", "gpu")
 #: How long metered usage of a finished job may take to show in the usage records.
@@ -150,23 +154,83 @@ def test_orders_usage_and_bills_add_up(sca: CheckContext, billing: Billing, usag
     assert not mispriced, f"[6.10.c] bill lines off the catalogue: {'; '.join(mispriced)}"
 
 
+#: Times the inventory is read around the report while cards change hands between the reads.
+REPORT_TRIES = 3
+#: How long the check's own card is held: past the reads around the report.
+HOLD_S = 120.0
+#: Resources of the probe job that holds one card while the fleet holds none.
+ONE_CARD: Resources = {"cpu": 1, "memory_gib": 1, "accelerators": 1}
+
+
+def _held(nodes: Sequence[Node]) -> set[tuple[str, str, str]]:
+    """(node, card index, job) of every card the node listing shows held."""
+    return {(str(n.get("id")), str(c.get("index")), str(c.get("allocated_to")))
+            for n in nodes for c in n.get("accelerators") or [] if c.get("allocated_to")}
+
+
+def _cards(held: set[tuple[str, str, str]]) -> set[tuple[str, str]]:
+    return {(node, index) for node, index, _ in held}
+
+
 @pytest.mark.clause("6.10.b")
+@pytest.mark.mutating
 def test_resource_report_analyses_and_recommends(sca: CheckContext, operations: Operations,
-                                                 compute: Compute) -> None:
+                                                 compute: Compute, jobs: Jobs,
+                                                 submit: Submit) -> None:
     """The resource analysis report of this month is for this month, counts the inventory's
-    cards as the node listing does, and gives at least one recommendation with a message."""
+    cards as the node listing does, and its allocated cards as the listing shows them held
+    when read before and after it (while the fleet holds none, the check holds one with a probe
+    job first, so that a report counting none can be told from the truth); its per-model lines
+    add up to its totals; it gives at least one recommendation with a message."""
     period = _period()
-    report = operations.resource_report(period)
-    cards = sum(len(n.get("accelerators") or []) for n in compute.list_nodes())
+    nodes = compute.list_nodes()
+    cards = sum(len(n.get("accelerators") or []) for n in nodes)
+    if cards and not _held(nodes):
+        try:
+            job = submit("report-hold", sleeper(HOLD_S), ONE_CARD)
+        except Refused as refused:
+            # The principal may hold no card (its quota): compare with what the fleet holds.
+            sca.evidence("no card held by the check", str(refused))
+        else:
+            with contextlib.suppress(WaitTimeout):
+                # No card free in time: the comparison goes on with what the fleet holds.
+                jobs.wait(job["id"], until={"running", "succeeded", "failed", "stopped"},
+                          timeout=START_WAIT_S)
+    tries: list[dict[str, object]] = []
+    for _ in range(REPORT_TRIES):
+        before = _held(compute.list_nodes())
+        report = operations.resource_report(period)
+        after = _held(compute.list_nodes())
+        figures = report.get("accelerators") or {}
+        allocated = figures.get("allocated")
+        # A card held in both reads by the same job was held throughout; one held in either
+        # read may have been held when the report was made.
+        least, most = len(before & after), len(_cards(before) | _cards(after))
+        tries.append({"held before": len(before), "held after": len(after),
+                      "report allocated": allocated})
+        if before == after or (isinstance(allocated, int) and least <= allocated <= most):
+            break
     sca.evidence("resource analysis report", report)
+    sca.evidence("allocation read around the report", tries)
     if report.get("period") != period:
         raise TargetError(f"[6.10.b] asked for the report of {period}, got one of "
                           f"{report.get('period')}")
-    figures = report.get("accelerators") or {}
-    total, allocated = figures.get("total"), figures.get("allocated")
+    total = figures.get("total")
     assert total == cards and isinstance(allocated, int) and 0 <= allocated <= cards, (
         f"[6.10.b] the report counts {total} cards ({allocated} allocated); the node listing "
         f"has {cards}")
+    if before != after and not least <= allocated <= most:
+        raise TargetError(
+            f"[6.10.b] cards changed hands around each of {REPORT_TRIES} reports (the node "
+            f"listing held {tries}): cannot compare the report's allocation with it")
+    assert least <= allocated <= most, (
+        f"[6.10.b] the report counts {allocated} allocated cards; the node listing shows "
+        f"{len(before)} held before and after it")
+    lines = [r for r in figures.get("by_model") or [] if isinstance(r, dict)]
+    sums = {key: sum(r.get(key) or 0 for r in lines) for key in ("total", "allocated")}
+    assert not lines or sums == {"total": total, "allocated": allocated}, (
+        f"[6.10.b] the report's per-model lines add up to {sums}, its totals are "
+        f"{ {'total': total, 'allocated': allocated} }")
     advice = [r for r in report.get("recommendations") or []
               if str(r.get("message", "")).strip()]
     assert advice, (

@@ -47,9 +47,14 @@ print(json.dumps({"sca_infer": {"inputs": len(inputs)}}), flush=True)
 SLEEPER = "import time\nfor i in range(600):\n    print('sca-heartbeat', i, flush=True)\n" \
           "    time.sleep(0.5)\n"
 
-#: Burns CPU for a few seconds, then ends: a run window with something to monitor.
-BUSY = ("import time\nstart = time.time()\nwhile time.time() - start < {seconds}:\n"
-        "    sum(range(20000))\nprint('sca-busy-done', flush=True)\n")
+#: Burns CPU for a few seconds on one thread, then ends: a run window with something to
+#: monitor. Its last line is its own account: ``sca-busy-done {"cpu_s": …, "wall_s": …}``,
+#: the CPU seconds the process burned since it started (``time.process_time``: user + system,
+#: what a cgroup's counter counts of it) and the seconds its loop ran.
+BUSY = ("import json, time\nstart = time.time()\nwhile time.time() - start < {seconds}:\n"
+        "    sum(range(20000))\n"
+        "print('sca-busy-done', json.dumps({{'cpu_s': time.process_time(), "
+        "'wall_s': time.time() - start}}), flush=True)\n")
 
 
 def linear_dataset(w: float, b: float, count: int = 40) -> tuple[str, list[float]]:
