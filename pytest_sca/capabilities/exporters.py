@@ -68,6 +68,15 @@ METRIC_NAMES: dict[str, Exporter] = {
 }
 
 
+#: Labels an exporter adds to a series for the workload that holds the node or card, and
+#: changes when the card changes hands: DCGM exporter's Kubernetes mode (``pod``,
+#: ``namespace``, ``container``) and HPC mode (``hpc_job``), Prometheus' renames of them
+#: (``exported_*``), the reference platform's ``job`` and ``tenant``. A series is the same
+#: series whoever holds its card: these labels are not part of its identity.
+ATTRIBUTION_LABELS = frozenset({"pod", "namespace", "container", "hpc_job", "exported_pod",
+                                "exported_namespace", "exported_container", "job", "tenant"})
+
+
 def metric_table(overrides: Mapping[str, str] | None = None) -> dict[str, Exporter]:
     """:data:`METRIC_NAMES` with ``"<exporter>.<dimension>": name`` overrides applied
     (a new exporter takes ``instance`` as node label and ``id`` as card label)."""

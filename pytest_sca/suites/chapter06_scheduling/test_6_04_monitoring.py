@@ -25,7 +25,13 @@ from pytest_sca.capabilities import (
     WaitTimeout,
     wait_for,
 )
-from pytest_sca.capabilities.exporters import DIMENSIONS, Exporter, Scale, metric_table
+from pytest_sca.capabilities.exporters import (
+    ATTRIBUTION_LABELS,
+    DIMENSIONS,
+    Exporter,
+    Scale,
+    metric_table,
+)
 from pytest_sca.fixtures import CheckContext
 
 ALERT_WAIT_S = 15.0
@@ -36,7 +42,7 @@ MOST_CLUSTERS = 3
 #: A diagnosis's component verdicts, least severe first.
 VERDICTS = ("ok", "warning", "error")
 
-#: One series: metric name and label set.
+#: One series: metric name and the labels that identify it (see :func:`_key`).
 SeriesKey = tuple[str, frozenset[tuple[str, str]]]
 #: The most a utilisation may be on each scale; a scale not declared is bounded by the widest.
 SHARE_MAX: dict[str, float] = {"ratio": 1.0, "percent": 100.0}
@@ -49,7 +55,10 @@ def _table(sca: CheckContext) -> dict[str, Exporter]:
 
 
 def _key(sample: MetricSample) -> SeriesKey:
-    return sample.name, frozenset(sample.labels.items())
+    """A series' identity: its name and labels, but not those naming the workload that holds
+    the card (a card taken by a job between two reads is the same series)."""
+    return sample.name, frozenset(
+        (k, v) for k, v in sample.labels.items() if k not in ATTRIBUTION_LABELS)
 
 
 @dataclass(frozen=True)
