@@ -32,8 +32,8 @@ class Accelerator(TypedDict, total=False):
     simulated: bool
     #: Jobs holding a fraction of the card (job id → share), when the card is shared.
     shares: dict[str, float]
-    #: Where the card sits: its PCIe switch / NVLink domain and NUMA node
-    #: (``{"switch": "pcie-sw0", "numa": "numa0"}``).
+    #: Where the card sits: its PCIe switch / NVLink domain, NUMA node and CPU socket, as far
+    #: as the platform says (``{"switch": "pcie-sw0", "numa": "numa0"}``; Slurm: ``socket``).
     topology: dict[str, str]
     #: Why the card lists no ``topology``, where the platform can say (what it lacks).
     topology_note: str

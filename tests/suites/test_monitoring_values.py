@@ -65,3 +65,16 @@ def test_load_readings_of_node_exporter_series() -> None:
                                                          keys["network"]))
     assert monitoring._load_problem(101.0, None, None, None) is not None
     assert monitoring._load_problem(-1.0, "bytes", None, None) is not None
+
+
+def test_a_card_taken_by_a_pod_between_reads_is_the_same_series() -> None:
+    """DCGM exporter's Kubernetes mode labels a GPU's series with the pod that holds it: the
+    series keeps its identity when a pod takes the card (else 'absent from the later read')."""
+    idle = MetricSample("DCGM_FI_DEV_GPU_UTIL", {"Hostname": "n1", "gpu": "0"}, 0.0, None)
+    held = MetricSample("DCGM_FI_DEV_GPU_UTIL", {"Hostname": "n1", "gpu": "0", "pod": "p",
+                                                 "namespace": "ns", "container": "c"}, 97.0, None)
+    other = MetricSample("DCGM_FI_DEV_GPU_UTIL", {"Hostname": "n1", "gpu": "1"}, 0.0, None)
+    assert monitoring._key(idle) == monitoring._key(held) != monitoring._key(other)
+    freshness = monitoring.Freshness(monitoring.Reading(0.0, {monitoring._key(idle): idle}), 60)
+    freshness.later.append(monitoring.Reading(2.0, {monitoring._key(held): held}))
+    assert freshness.state(monitoring._key(idle)) == ("current", "value moved")

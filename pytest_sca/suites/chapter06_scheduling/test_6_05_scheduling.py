@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pytest
 
 from pytest_sca.capabilities import (
@@ -208,17 +210,31 @@ def _topology_pool(compute: Compute) -> tuple[CardPool, list[str]]:
     return min(pools, key=rank), notes
 
 
+#: The levels a card's topology may name, finest first: its PCIe switch (or NVLink domain),
+#: its NUMA node, its CPU socket (Slurm's gres.conf ``Cores=`` gives only that).
+TOPOLOGY_LEVELS = ("switch", "numa", "socket")
+
+
+def _group_level(topology: Mapping[str, Mapping[str, str]]) -> str | None:
+    """The finest topology level every card of the node names, or None: cards compared by a
+    level some of them lack would all fall into one group "None" and pass."""
+    return next((level for level in TOPOLOGY_LEVELS
+                 if topology and all(t.get(level) for t in topology.values())), None)
+
+
 @pytest.mark.clause("6.5.c")
 @pytest.mark.mutating
 def test_multi_card_request_stays_in_one_topology_group(sca: CheckContext, jobs: Jobs,
                                                         compute: Compute,
                                                         submit: Submit) -> None:
     """With one card of a node taken, a 4-card worker gets 4 cards of one PCIe switch / NUMA
-    group on that node, not the next four indices across groups."""
+    group on that node (the finest level every card names: switch, NUMA node or socket), not
+    the next four indices across groups."""
     pool, notes = _topology_pool(compute)
     node = pool.nodes[0]
     topology = {str(c.get("index")): c.get("topology") or {} for c in pool.of(node)}
-    if not all(topology.values()):
+    level = _group_level(topology)
+    if not all(topology.values()) or level is None:
         sca.not_assessed(f"node {node.get('id')} lists no topology (switch/NUMA) of its "
                          f"{pool.model} cards, nor does another free model"
                          + (f": {'; '.join(notes)}" if notes else ""))
@@ -228,15 +244,15 @@ def test_multi_card_request_stays_in_one_topology_group(sca: CheckContext, jobs:
     four = submit("topo-four", sleeper(HOLD_S), {**wanted, "accelerators": 4})
     four = jobs.wait(four["id"], until={"running", "failed"}, timeout=START_WAIT_S)
     held = cards_of(four)
-    groups = sorted({str(topology.get(i, {}).get("switch")) for i in held})
+    groups = sorted({str(topology.get(i, {}).get(level)) for i in held})
     sca.evidence("placement", {"node": node.get("id"), "ran on": node_of(four), "cards": held,
-                               "switch groups": groups, "topology": topology})
+                               f"{level} groups": groups, "topology": topology})
     jobs.stop(one["id"])
     jobs.stop(four["id"])
     assert node_of(four) == node.get("id") and len(set(held)) == 4, (
         f"[6.5.c] the 4-card worker holds {held} on {node_of(four)}, not 4 cards of "
         f"{node.get('id')}")
-    assert len(groups) == 1, (f"[6.5.c] 4-card worker placed across switch groups {groups} "
+    assert len(groups) == 1, (f"[6.5.c] 4-card worker placed across {level} groups {groups} "
                               f"(cards {held} of {node.get('id')})")
 
 
