@@ -3,16 +3,13 @@ subprocess, as an evaluator would, and read the verdicts back from the JSON repo
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from ..evaluation import evaluate_target, verdicts
 from .cluster import EmulatedKubeCluster
 
 #: Settings that fit the checks to a 2-core machine's emulated cluster: its CPUs are
@@ -55,17 +52,5 @@ def evaluate(target: Path, items: Iterable[str] | None = None, *,
              env: Mapping[str, str] | None = None, extra: Iterable[str] = (),
              timeout: float = 900) -> dict[str, tuple[str, str]]:
     """Evaluate ``items`` (all when None) of ``target``; item id → (verdict, reason)."""
-    folder = target.parent
-    report = folder / "report.json"
-    selection = ["-m", " or ".join(f"clause(id='{i}')" for i in sorted(items))] \
-        if items is not None else []
-    command = [sys.executable, "-m", "pytest", "-p", "pytest_sca.plugin",
-               f"--sca-target={target}", "-p", "no:cacheprovider", *selection,
-               f"--sca-json={report}", "--sca-disruptive", *extra]
-    result = subprocess.run(command, cwd=folder, capture_output=True, text=True,
-                            timeout=timeout,
-                            env={**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
-                                 **(env or {})})
-    assert result.returncode in (0, 1), result.stdout[-3000:] + result.stderr[-3000:]
-    data = json.loads(report.read_text(encoding="utf-8"))
-    return {i["id"]: (i["verdict"], i["reason"]) for i in data["items"]}
+    return verdicts(evaluate_target(target.parent, target, items, env=env,
+                                    extra=["--sca-disruptive", *extra], timeout=timeout))

@@ -3,16 +3,13 @@ subprocess, as an evaluator would, and read the verdicts back from the JSON repo
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from ..evaluation import evaluate_target, verdicts
 from .cluster import SlurmCluster
 
 #: Settings that make the shipped checks fit a 2-core machine's fake cluster: its CPUs are
@@ -49,17 +46,5 @@ def write_target(cluster: SlurmCluster, folder: Path, *, name: str = "slurm-test
 def evaluate(target: Path, items: Iterable[str], *, env: Mapping[str, str],
              extra: Iterable[str] = (), timeout: float = 900) -> dict[str, tuple[str, str]]:
     """Evaluate ``items`` of ``target`` (a subprocess); item id → (verdict, reason)."""
-    folder = target.parent
-    report = folder / "report.json"
-    selection = " or ".join(f"clause(id='{i}')" for i in sorted(items))
-    # Only the plugin under test: the environment's other pytest plugins (hypothesis via
-    # schemathesis) take seconds to import on every run.
-    command = [sys.executable, "-m", "pytest", "-p", "pytest_sca.plugin",
-               f"--sca-target={target}", "-p", "no:cacheprovider", "-m", selection,
-               f"--sca-json={report}", "--sca-disruptive", *extra]
-    result = subprocess.run(command, cwd=folder, capture_output=True, text=True,
-                            timeout=timeout,
-                            env={**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", **env})
-    assert result.returncode in (0, 1), result.stdout[-3000:] + result.stderr[-3000:]
-    data = json.loads(report.read_text(encoding="utf-8"))
-    return {i["id"]: (i["verdict"], i["reason"]) for i in data["items"]}
+    return verdicts(evaluate_target(target.parent, target, items, env=env,
+                                    extra=["--sca-disruptive", *extra], timeout=timeout))

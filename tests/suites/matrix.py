@@ -9,25 +9,22 @@ and :func:`verdict_under`.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from pytest_sca.adapters.registry import BUILTIN_ADAPTERS, load_adapter_class
 
+from ..evaluation import evaluate_target, verdicts
+
+__all__ = ["assert_fails_under_fault", "assert_swept", "evaluate", "verdicts"]
+
 
 def evaluate(folder: Path, items: Iterable[str], faults: Iterable[str] = (),
              extra: Iterable[str] = ()) -> dict[str, Any]:
     """Run ``pytest --sca-target=sandbox`` on the given items; the JSON report."""
-    selection = " or ".join(f"clause(id='{i}')" for i in sorted(items))
-    command = [sys.executable, "-m", "pytest", "--sca-target=sandbox", "-p", "no:cacheprovider",
-               "-m", selection, "--sca-json=report.json",
-               *(f"--sca-sandbox-fault={f}" for f in faults), *extra]
-    result = subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=600)
-    assert result.returncode in (0, 1), result.stdout[-3000:] + result.stderr[-3000:]
-    report: dict[str, Any] = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+    report = evaluate_target(folder, "sandbox", items, timeout=600,
+                             extra=[*(f"--sca-sandbox-fault={f}" for f in faults), *extra])
     assert_swept(report)
     return report
 
@@ -46,10 +43,6 @@ def assert_swept(report: dict[str, Any]) -> None:
              for kind in load_adapter_class(transport).sweeps}
     unswept = created_kinds(report) - swept
     assert not unswept, f"checks created kinds no sweep finds after a SIGKILL: {sorted(unswept)}"
-
-
-def verdicts(report: dict[str, Any]) -> dict[str, tuple[str, str]]:
-    return {i["id"]: (i["verdict"], i["reason"]) for i in report["items"]}
 
 
 def assert_fails_under_fault(folder: Path, item: str, fault: str, words: str) -> None:
