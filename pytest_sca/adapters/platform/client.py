@@ -63,6 +63,9 @@ class Sweep:
     per_tenant: bool = False
 
 
+#: The states of a thing removed by cancelling it (an order) once it is removed.
+CANCELLED = frozenset({"cancelled", "canceled"})
+
 #: kind (the collection a creating operation adds to) → how the sweep finds and removes it.
 #: :meth:`PlatformClient.create` refuses a kind that is not here, so nothing the run creates
 #: escapes the sweep.
@@ -247,6 +250,8 @@ class PlatformClient:
             except Refused as refusal:
                 if refusal.status in (404, 410):
                     return
+                if refusal.status == 409 and self._cancelled_already(operation, params):
+                    return
                 if attempt == attempts - 1:
                     raise
             except Unsupported:
@@ -255,6 +260,21 @@ class PlatformClient:
                 if attempt == attempts - 1:
                     raise
             time.sleep(REMOVE_BACKOFF_S * 2**attempt)
+
+    def _cancelled_already(self, operation: str, params: Mapping[str, Any]) -> bool:
+        """Whether a conflict on a removal by cancelling (``orders.cancel``) means the thing is
+        cancelled already (the check cancelled it, or a run killed before it forgot the
+        removal): its kind's listing shows it cancelled. Anything else stays a failure."""
+        how = next((s for s in SWEEPS.values() if s.remove_operation == operation), None)
+        if how is None or not operation.endswith(".cancel"):
+            return False
+        scope = {k: v for k, v in params.items() if k != how.key}
+        try:
+            found = self.call(how.list_operation, **scope)
+        except Exception:  # noqa: BLE001 - cannot tell: the conflict stands
+            return False
+        return any(str(item.get("id")) == str(params.get(how.key))
+                   and str(item.get("status", "")).lower() in CANCELLED for item in found)
 
     def recent_exchanges(self) -> list[Exchange]:
         """The latest requests of every principal (method, path, status, time), oldest first."""
@@ -306,6 +326,9 @@ class PlatformClient:
                 for item in found:
                     if (item.get("labels") or {}).get(RUN_LABEL) != run_id:
                         continue
+                    if how.remove_operation.endswith(".cancel") and \
+                            str(item.get("status", "")).lower() in CANCELLED:
+                        continue  # removed already: cancelling it again is a conflict
                     params = {**scope, how.key: item.get("id")}
                     try:
                         self.remove_quietly(how.remove_operation, params)
