@@ -182,6 +182,11 @@ class Fault(str, enum.Enum):
         "finetune_loss_flat",
         "fine-tuning jobs succeed without learning: the loss never moves from its first value",
     )
+    FINETUNE_TRAINS_SAMPLE_FILE = (
+        "finetune_trains_sample_file",
+        "fine-tuning jobs train on the platform's sample dataset, not the file they were given, "
+        "and report that file as their training file (the loss still goes down)",
+    )
     FINETUNED_MODEL_SERVES_BASE = (
         "finetuned_model_serves_base",
         "a fine-tuned model's id answers with its base model, unchanged",

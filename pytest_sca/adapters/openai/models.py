@@ -27,6 +27,7 @@ from pytest_sca.capabilities import (
     Refused,
     StoredFile,
     TargetError,
+    TrainingMetric,
     Unsupported,
     wait_for_status,
 )
@@ -227,9 +228,8 @@ def finish_job(client: OpenAIClient, job_id: str) -> None:
         client.delete_quietly("files.delete", f"/files/{segment(str(result_file))}")
 
 
-def job_logs(client: OpenAIClient, job_id: str) -> str:
-    """The job's events, oldest first (OpenAI lists newest first), one per line; a metrics
-    event without a loss in its message gets one from its ``data``; then its checkpoints."""
+def job_events(client: OpenAIClient, job_id: str) -> list[dict[str, Any]]:
+    """The job's events, oldest first (OpenAI lists newest first; ordered by time, stable)."""
     path = f"/fine_tuning/jobs/{segment(job_id)}"
     events: list[dict[str, Any]] = []
     after: str | None = None
@@ -241,24 +241,65 @@ def job_logs(client: OpenAIClient, job_id: str) -> str:
         if not page.get("has_more") or not page["data"]:
             break
         after = str(page["data"][-1].get("id"))
+    return sorted(reversed(events), key=lambda e: e.get("created_at") or 0)
+
+
+def job_checkpoints(client: OpenAIClient, job_id: str) -> list[dict[str, Any]]:
+    """The job's checkpoints (none where the server has no checkpoints endpoint)."""
+    path = f"/fine_tuning/jobs/{segment(job_id)}/checkpoints"
+    try:
+        answer = client.call("fine_tuning.checkpoints", "GET", path, params={"limit": 100})
+    except Unsupported:
+        return []
+    return [c for c in (answer or {}).get("data") or [] if isinstance(c, dict)]
+
+
+def job_logs(client: OpenAIClient, job_id: str) -> str:
+    """The job's events, oldest first, one per line; a metrics event without a loss in its
+    message gets one from its ``data``; then its checkpoints."""
     lines = []
-    # Newest first in each page and across pages: reversed, then ordered by time (stable).
-    for event in sorted(reversed(events), key=lambda e: e.get("created_at") or 0):
+    for event in job_events(client, job_id):
         message = str(event.get("message", ""))
         data = event.get("data") if isinstance(event.get("data"), dict) else {}
         if "loss" not in message.lower() and data and "train_loss" in data:
             message += f" (step {data.get('step')} loss {data['train_loss']})"
         lines.append(message)
-    try:
-        checkpoints = client.call("fine_tuning.checkpoints", "GET", path + "/checkpoints",
-                                  params={"limit": 100})
-    except Unsupported:
-        checkpoints = None
-    for checkpoint in (checkpoints or {}).get("data") or []:
+    for checkpoint in job_checkpoints(client, job_id):
         metrics = checkpoint.get("metrics") or {}
         lines.append(f"checkpoint {checkpoint.get('fine_tuned_model_checkpoint')} step "
                      f"{checkpoint.get('step_number')} loss {metrics.get('train_loss')}")
     return "\n".join(lines)
+
+
+def _metric(step: Any, loss: Any, source: str) -> TrainingMetric | None:
+    """One step's loss, when both are numbers (a bool is not)."""
+    if (isinstance(step, int) and not isinstance(step, bool)
+            and isinstance(loss, int | float) and not isinstance(loss, bool)):
+        return {"step": step, "train_loss": float(loss), "source": source}
+    return None
+
+
+def job_metrics(client: OpenAIClient, job_id: str) -> list[TrainingMetric]:
+    """The losses the job reports in structured form: each metrics event's ``data``
+    (``step``, ``train_loss``), then each checkpoint's ``metrics`` (``train_loss`` at its
+    ``step_number``, else ``metrics.step``), each source in step order."""
+    found: list[TrainingMetric] = []
+    for event in job_events(client, job_id):
+        data = event.get("data")
+        if isinstance(data, dict):
+            metric = _metric(data.get("step"), data.get("train_loss"), "event")
+            if metric:
+                found.append(metric)
+    points: list[TrainingMetric] = []
+    for checkpoint in job_checkpoints(client, job_id):
+        metrics = checkpoint.get("metrics")
+        if isinstance(metrics, dict):
+            step = checkpoint.get("step_number", metrics.get("step"))
+            metric = _metric(step, metrics.get("train_loss"), "checkpoint")
+            if metric:
+                points.append(metric)
+    return (sorted(found, key=lambda m: m["step"])
+            + sorted(points, key=lambda m: m["step"]))
 
 
 class OpenAIFineTune(Facade[OpenAIClient]):
@@ -300,6 +341,9 @@ class OpenAIFineTune(Facade[OpenAIClient]):
 
     def logs(self, job_id: str) -> str:
         return job_logs(self.subject, job_id)
+
+    def training_metrics(self, job_id: str) -> list[TrainingMetric]:
+        return job_metrics(self.subject, job_id)
 
     def wait(self, job_id: str, timeout: float = 120.0) -> FineTuneJob:
         return wait_for_status(lambda: self.get(job_id), FINETUNE_FINISHED, timeout,
