@@ -150,6 +150,9 @@ class ServedModel(TypedDict, total=False):
     object: str
     created: int
     owned_by: str
+    #: The context length the server states for the model (vLLM: ``max_model_len``), where
+    #: it states one.
+    context_length: int
 
 
 class TokenUsage(TypedDict, total=False):

@@ -166,6 +166,11 @@ class Fault(str, enum.Enum):
         "usage_filters_ignored",
         "the model usage query ignores its model and user filters",
     )
+    CATALOGUE_CONTEXT_LENGTH_OVERSTATED = (
+        "catalogue_context_length_overstated",
+        "the model catalogue states four times the context length the inference API serves "
+        "(and states in its GET /v1/models) and completions allow",
+    )
     MODEL_LICENCE_UNKNOWN = (
         "model_licence_unknown",
         "preset models state their licence as 'unknown'",

@@ -171,9 +171,16 @@ class ModelHub:
         if Fault.MODEL_INFO_MISSING in self.faults:
             return {}
         return {"parameters": model.parameters if model else None,
-                "context_length": lm.CONTEXT_LENGTH,
+                "context_length": self.catalogue_context_length(),
                 "license": "unknown" if Fault.MODEL_LICENCE_UNKNOWN in self.faults
                 else LICENCE}
+
+    def catalogue_context_length(self) -> int:
+        """The context length the catalogue states: what completions allow (fault
+        ``catalogue_context_length_overstated``: four times that)."""
+        if Fault.CATALOGUE_CONTEXT_LENGTH_OVERSTATED in self.faults:
+            return 4 * lm.CONTEXT_LENGTH
+        return lm.CONTEXT_LENGTH
 
     def preset_documents(self) -> list[Document]:
         docs = []
@@ -194,7 +201,7 @@ class ModelHub:
 
     def _public_model(self, doc: Document) -> Document:
         info = {} if Fault.MODEL_INFO_MISSING in self.faults else {
-            "parameters": doc.get("parameters"), "context_length": lm.CONTEXT_LENGTH,
+            "parameters": doc.get("parameters"), "context_length": self.catalogue_context_length(),
             "license": doc.get("license", LICENCE)}
         return {**{k: v for k, v in doc.items() if not k.startswith("_")}, **info}
 

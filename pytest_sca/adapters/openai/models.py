@@ -17,6 +17,7 @@ from typing import Any
 
 from pytest_sca.adapters.base import Facade
 from pytest_sca.adapters.openai.client import OpenAIClient, segment
+from pytest_sca.adapters.openai.fields import INFO_FIELDS, info
 from pytest_sca.adapters.openai.inference import list_served
 from pytest_sca.capabilities import (
     FINETUNE_FINISHED,
@@ -31,20 +32,6 @@ from pytest_sca.capabilities import (
     Unsupported,
     wait_for_status,
 )
-
-#: Where vendors put a model's basic information in ``GET /models`` (dotted paths; the first
-#: found wins): OpenAI itself gives none of it.
-INFO_FIELDS: dict[str, tuple[str, ...]] = {
-    # llama.cpp server: meta.n_params; Hugging Face-style gateways: num_parameters.
-    "parameters": ("parameters", "num_parameters", "parameter_count", "meta.n_params"),
-    # OpenRouter, Together: context_length; Groq: context_window; vLLM: max_model_len;
-    # Mistral: max_context_length; LiteLLM's proxy: max_input_tokens; llama.cpp server:
-    # meta.n_ctx_train.
-    "context_length": ("context_length", "context_window", "max_model_len",
-                       "max_context_length", "max_input_tokens", "meta.n_ctx_train"),
-    # Together: license.
-    "license": ("license", "licence"),
-}
 
 #: OpenAI's file purposes for the contract's ``purpose``; ``model`` has none: OpenAI's API
 #: turns no file into a model.
@@ -65,15 +52,6 @@ def iso(seconds: Any) -> str | None:
     if not isinstance(seconds, int | float) or isinstance(seconds, bool):
         return None
     return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _dig(entry: Mapping[str, Any], dotted: str) -> Any:
-    value: Any = entry
-    for part in dotted.split("."):
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(part)
-    return value
 
 
 def is_fine_tuned(model_id: str, client: OpenAIClient) -> bool:
@@ -97,8 +75,8 @@ def to_model(entry: Mapping[str, Any], client: OpenAIClient) -> Model:
     created = iso(entry.get("created"))
     if created:
         model["created_at"] = created
-    for field, paths in INFO_FIELDS.items():
-        found = next((v for v in (_dig(entry, p) for p in paths) if v not in (None, "")), None)
+    for field in INFO_FIELDS:
+        found = info(entry, field)
         if found is not None:
             model[field] = found  # type: ignore[literal-required]
     if isinstance(entry.get("description"), str):
