@@ -31,6 +31,7 @@ from .common import (
     wait_for_status,
 )
 from .development import (
+    ApiOperation,
     DevMachine,
     DevMachines,
     DevTools,
@@ -209,6 +210,7 @@ __all__ = [
     "Accelerator",
     "ActsAs",
     "Alert",
+    "ApiOperation",
     "Alerting",
     "AlertRule",
     "Asset",

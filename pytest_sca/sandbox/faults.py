@@ -117,6 +117,11 @@ class Fault(str, enum.Enum):
         "model_list_empty",
         "GET /v1/models lists no model although the models answer",
     )
+    API_DESCRIPTION_OMITS_JOBS = (
+        "api_description_omits_jobs",
+        "the published OpenAPI document leaves out the job routes (/api/v1/jobs…), which the "
+        "platform serves",
+    )
     MODEL_INFO_MISSING = (
         "model_info_missing",
         "models carry no parameter count, context length or licence",
