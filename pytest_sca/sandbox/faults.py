@@ -593,6 +593,16 @@ class Fault(str, enum.Enum):
         "sse_disabled",
         "tenant buckets have no default encryption: objects are stored unencrypted",
     )
+    SSE_REPORTED_NOT_APPLIED = (
+        "sse_reported_not_applied",
+        "tenant buckets have no default encryption, but the S3 endpoint reports every object "
+        "read or HEADed as encrypted (x-amz-server-side-encryption: AES256)",
+    )
+    BUCKET_ENCRYPTION_NOT_IMPLEMENTED = (
+        "bucket_encryption_not_implemented",
+        "the S3 endpoint answers GetBucketEncryption 501 NotImplemented (as some S3-compatible "
+        "stores do); objects are still encrypted by default",
+    )
     PUBLIC_BUCKET = (
         "public_bucket",
         "tenant buckets carry a public-read bucket policy (anonymous GetObject)",
