@@ -21,7 +21,7 @@ import requests
 
 from pytest_sca.adapters.base import Adapter, AdapterContext, Facade, Finding
 from pytest_sca.adapters.config import S3Config
-from pytest_sca.capabilities import Attempt, StorageCredentials, TargetError
+from pytest_sca.capabilities import Attempt, StorageCredentials, TargetError, Unsupported
 from pytest_sca.cleanup import UndoAction
 
 
@@ -325,6 +325,39 @@ class S3Storage(Facade[S3Adapter]):
             raise TargetError(f"s3: cannot read the bucket policy: {exc}") from None
         except BotoCoreError as exc:
             raise TargetError(f"s3: cannot read the bucket policy: {exc}") from None
+
+    def default_encryption(self) -> str | None:
+        """The bucket's default SSE algorithm (GetBucketEncryption), None when it has none;
+        :class:`Unsupported` when the S3 does not implement it or refuses the tenant it."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            answer = self.subject.client().get_bucket_encryption(Bucket=self.subject.bucket)
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            code = str(error.get("Code", ""))
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if code == "ServerSideEncryptionConfigurationNotFoundError":
+                return None
+            if code in ("NotImplemented", "MethodNotAllowed") or status in (405, 501):
+                raise Unsupported(f"s3 does not implement GetBucketEncryption ({code or status})"
+                                  ) from None
+            if code == "AccessDenied" or status == 403:
+                raise Unsupported("s3 refuses the tenant GetBucketEncryption (AccessDenied): "
+                                  "its key may not read the bucket's encryption settings"
+                                  ) from None
+            raise TargetError(f"s3: cannot read the bucket's default encryption: {exc}"
+                              ) from None
+        except BotoCoreError as exc:
+            raise TargetError(f"s3: cannot read the bucket's default encryption: {exc}"
+                              ) from None
+        rules = (answer.get("ServerSideEncryptionConfiguration") or {}).get("Rules") or []
+        for rule in rules:
+            algorithm = (rule.get("ApplyServerSideEncryptionByDefault") or {}).get(
+                "SSEAlgorithm")
+            if algorithm:
+                return str(algorithm)
+        return None
 
     def public_grants(self) -> list[str]:
         """ACL grants of the bucket to everyone or to every authenticated AWS user."""

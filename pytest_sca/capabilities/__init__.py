@@ -31,6 +31,7 @@ from .common import (
     wait_for_status,
 )
 from .development import (
+    ApiOperation,
     DevMachine,
     DevMachines,
     DevTools,
@@ -114,6 +115,7 @@ from .models import (
     StoredFile,
     StreamResult,
     TokenUsage,
+    TrainingMetric,
     UsageSummary,
     WorkflowUsageLine,
     WorkflowUsageReport,
@@ -208,6 +210,7 @@ __all__ = [
     "Accelerator",
     "ActsAs",
     "Alert",
+    "ApiOperation",
     "Alerting",
     "AlertRule",
     "Asset",
@@ -343,6 +346,7 @@ __all__ = [
     "Topology",
     "TopologyLink",
     "TopologyNode",
+    "TrainingMetric",
     "Training",
     "TRAINING_FINISHED",
     "TrainingAttempt",

@@ -171,6 +171,17 @@ class DevMachines(ActsAs, Protocol):
         ...
 
 
+class ApiOperation(TypedDict, total=False):
+    """One operation an adapter calls on the target's API: its name in the adapter's table,
+    its method, its route template as ``raw`` takes it (``path``, below the base ``raw``
+    sends to) and below the host (``route``)."""
+
+    name: str
+    method: str
+    path: str
+    route: str
+
+
 @runtime_checkable
 class DevTools(ActsAs, Protocol):
     """Tools around training jobs, the console and the API description."""
@@ -207,6 +218,12 @@ class DevTools(ActsAs, Protocol):
 
     def api_description(self) -> dict[str, Any]:
         """The published API description (an OpenAPI document)."""
+        ...
+
+    def api_operations(self) -> list[ApiOperation]:
+        """The operations of the described API this adapter calls for the target (its
+        operation table: the reference routes or the target's mapping); empty where the
+        adapter names none (the API is another system's own)."""
         ...
 
     def raw(self, method: str, path: str, body: bytes | None = None,

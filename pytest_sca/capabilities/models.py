@@ -79,6 +79,16 @@ class FineTuneJob(TypedDict, total=False):
     labels: dict[str, str]
 
 
+class TrainingMetric(TypedDict, total=False):
+    """One step's training loss as a fine-tuning job reports it in structured form (not
+    parsed from log text): ``source`` says where (``event``: the job's metrics events;
+    ``checkpoint``: a checkpoint's metrics)."""
+
+    step: int
+    train_loss: float
+    source: str
+
+
 class ModelUsageLine(TypedDict, total=False):
     """Requests and tokens of one user and model in one interval."""
 
@@ -140,6 +150,9 @@ class ServedModel(TypedDict, total=False):
     object: str
     created: int
     owned_by: str
+    #: The context length the server states for the model (vLLM: ``max_model_len``), where
+    #: it states one.
+    context_length: int
 
 
 class TokenUsage(TypedDict, total=False):
@@ -319,6 +332,12 @@ class FineTune(ActsAs, OtherTenant, Protocol):
 
     def logs(self, job_id: str) -> str:
         """What the trainer printed (loss per step)."""
+        ...
+
+    def training_metrics(self, job_id: str) -> list[TrainingMetric]:
+        """The per-step losses the job reports in structured form (OpenAI: its metrics
+        events' ``data`` and its checkpoints' ``metrics``), oldest first; empty when the
+        target reports none (then only the logs tell)."""
         ...
 
     def wait(self, job_id: str, timeout: float = 120.0) -> FineTuneJob:

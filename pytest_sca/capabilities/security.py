@@ -149,6 +149,12 @@ class Storage(Protocol):
         """The bucket policy text, or None when the bucket has none."""
         ...
 
+    def default_encryption(self) -> str | None:
+        """The bucket's default server-side encryption algorithm (S3 GetBucketEncryption:
+        ``AES256``, ``aws:kms``…), or None when the bucket has none; :class:`Unsupported`
+        when the object storage does not implement it or refuses the tenant it."""
+        ...
+
     def public_grants(self) -> list[str]:
         """ACL grants of the bucket to everyone or to every authenticated user."""
         ...

@@ -209,4 +209,15 @@ def create_app(platform: SandboxPlatform) -> FastAPI:
         body, content_type = platform.metrics.render()
         return Response(body, media_type=content_type)
 
+    if Fault.API_DESCRIPTION_OMITS_JOBS in platform.faults:
+        whole = app.openapi
+
+        def without_jobs() -> dict[str, Any]:
+            document = whole()
+            return {**document, "paths": {path: operations for path, operations
+                                          in document["paths"].items()
+                                          if not path.startswith(f"{API}/jobs")}}
+
+        app.openapi = without_jobs  # type: ignore[method-assign]
+
     return app

@@ -117,6 +117,11 @@ class Fault(str, enum.Enum):
         "model_list_empty",
         "GET /v1/models lists no model although the models answer",
     )
+    API_DESCRIPTION_OMITS_JOBS = (
+        "api_description_omits_jobs",
+        "the published OpenAPI document leaves out the job routes (/api/v1/jobs…), which the "
+        "platform serves",
+    )
     MODEL_INFO_MISSING = (
         "model_info_missing",
         "models carry no parameter count, context length or licence",
@@ -166,6 +171,11 @@ class Fault(str, enum.Enum):
         "usage_filters_ignored",
         "the model usage query ignores its model and user filters",
     )
+    CATALOGUE_CONTEXT_LENGTH_OVERSTATED = (
+        "catalogue_context_length_overstated",
+        "the model catalogue states four times the context length the inference API serves "
+        "(and states in its GET /v1/models) and completions allow",
+    )
     MODEL_LICENCE_UNKNOWN = (
         "model_licence_unknown",
         "preset models state their licence as 'unknown'",
@@ -181,6 +191,11 @@ class Fault(str, enum.Enum):
     FINETUNE_LOSS_FLAT = (
         "finetune_loss_flat",
         "fine-tuning jobs succeed without learning: the loss never moves from its first value",
+    )
+    FINETUNE_TRAINS_SAMPLE_FILE = (
+        "finetune_trains_sample_file",
+        "fine-tuning jobs train on the platform's sample dataset, not the file they were given, "
+        "and report that file as their training file (the loss still goes down)",
     )
     FINETUNED_MODEL_SERVES_BASE = (
         "finetuned_model_serves_base",
@@ -577,6 +592,16 @@ class Fault(str, enum.Enum):
     SSE_DISABLED = (
         "sse_disabled",
         "tenant buckets have no default encryption: objects are stored unencrypted",
+    )
+    SSE_REPORTED_NOT_APPLIED = (
+        "sse_reported_not_applied",
+        "tenant buckets have no default encryption, but the S3 endpoint reports every object "
+        "read or HEADed as encrypted (x-amz-server-side-encryption: AES256)",
+    )
+    BUCKET_ENCRYPTION_NOT_IMPLEMENTED = (
+        "bucket_encryption_not_implemented",
+        "the S3 endpoint answers GetBucketEncryption 501 NotImplemented (as some S3-compatible "
+        "stores do); objects are still encrypted by default",
     )
     PUBLIC_BUCKET = (
         "public_bucket",

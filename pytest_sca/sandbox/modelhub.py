@@ -40,6 +40,8 @@ MAX_FILE_BYTES = 5_000_000
 #: Fine-tuning trains on dense (tokens × vocabulary) matrices: bounded to stay in memory.
 MAX_TRAINING_TOKENS = 20_000
 MAX_NEW_WORDS = 2_000
+#: The training file a job under fault ``finetune_trains_sample_file`` reports.
+SAMPLE_FILE_ID = "file-platform-sample"
 
 
 def _now_epoch() -> int:
@@ -169,9 +171,16 @@ class ModelHub:
         if Fault.MODEL_INFO_MISSING in self.faults:
             return {}
         return {"parameters": model.parameters if model else None,
-                "context_length": lm.CONTEXT_LENGTH,
+                "context_length": self.catalogue_context_length(),
                 "license": "unknown" if Fault.MODEL_LICENCE_UNKNOWN in self.faults
                 else LICENCE}
+
+    def catalogue_context_length(self) -> int:
+        """The context length the catalogue states: what completions allow (fault
+        ``catalogue_context_length_overstated``: four times that)."""
+        if Fault.CATALOGUE_CONTEXT_LENGTH_OVERSTATED in self.faults:
+            return 4 * lm.CONTEXT_LENGTH
+        return lm.CONTEXT_LENGTH
 
     def preset_documents(self) -> list[Document]:
         docs = []
@@ -192,7 +201,7 @@ class ModelHub:
 
     def _public_model(self, doc: Document) -> Document:
         info = {} if Fault.MODEL_INFO_MISSING in self.faults else {
-            "parameters": doc.get("parameters"), "context_length": lm.CONTEXT_LENGTH,
+            "parameters": doc.get("parameters"), "context_length": self.catalogue_context_length(),
             "license": doc.get("license", LICENCE)}
         return {**{k: v for k, v in doc.items() if not k.startswith("_")}, **info}
 
@@ -518,6 +527,8 @@ class ModelHub:
         """A fine-tuning job: trains ``steps`` Adam steps on the file, in the background."""
         self.runnable(who, base_model)
         data_file = self.file(who, training_file)
+        if Fault.FINETUNE_TRAINS_SAMPLE_FILE in self.faults:
+            data_file, training_file = self._sample_file(), SAMPLE_FILE_ID
         job_id = new_id("ftjob")
         doc = {"id": job_id, "tenant_id": who.tenant_id, "base_model": base_model,
                "training_file": training_file, "steps": steps, "status": "queued",
@@ -526,6 +537,14 @@ class ModelHub:
         self.store.put("finetune", doc)
         self._background(self._train, job_id, base_model, data_file, who.tenant_id)
         return doc
+
+    @staticmethod
+    def _sample_file() -> Document:
+        """The platform's sample dataset (fault ``finetune_trains_sample_file``), held in
+        memory: its ``text`` stands for the content of a stored file."""
+        lines = [{"prompt": "say hello.", "completion": "hello to you."},
+                 {"prompt": "greet me.", "completion": "hello, nice to meet you."}] * 3
+        return {"id": SAMPLE_FILE_ID, "text": "".join(json.dumps(line) + "\n" for line in lines)}
 
     def _log_path(self, job_id: str) -> Path:
         return self._finetune_logs / f"{job_id}.log"
@@ -544,7 +563,8 @@ class ModelHub:
             try:
                 if Fault.FINETUNE_FAILS in self.faults:
                     raise RuntimeError("the trainer exited before the first step")
-                text = self.get_object(data_file["uri"]).decode("utf-8", errors="replace")
+                text = data_file["text"] if "text" in data_file else self.get_object(
+                    data_file["uri"]).decode("utf-8", errors="replace")
                 dialogues = [lm.dialogue_tokens(d) for d in lm.load_jsonl_dialogues(text)]
                 if sum(len(d) for d in dialogues) > MAX_TRAINING_TOKENS:
                     raise ValueError(f"the training file has more than {MAX_TRAINING_TOKENS} "

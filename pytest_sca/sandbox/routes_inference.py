@@ -90,7 +90,9 @@ class _Inference:
     def models(self, who: Any) -> dict[str, Any]:
         created = int(time.time())
         return {"object": "list", "data": [
-            {"id": model_id, "object": "model", "created": created, "owned_by": "sca-sandbox"}
+            # vLLM's field for the context the server allows (prompt and completion).
+            {"id": model_id, "object": "model", "created": created, "owned_by": "sca-sandbox",
+             "max_model_len": lm.CONTEXT_LENGTH}
             for model_id in self.hub.servable_ids(who)]}
 
     def run(self, who: Any, body: _Sampling, prompt: list[str], chat: bool,

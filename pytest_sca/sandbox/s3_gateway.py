@@ -190,7 +190,7 @@ class S3Gateway:
             if bucket in self._prepared or bucket not in self.tenant_buckets():
                 return
             client = self.admin()
-            if Fault.SSE_DISABLED not in self.faults:
+            if not {Fault.SSE_DISABLED, Fault.SSE_REPORTED_NOT_APPLIED} & set(self.faults):
                 client.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={
                     "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
             if Fault.PUBLIC_BUCKET in self.faults:
@@ -307,6 +307,14 @@ def _handler(gateway: S3Gateway) -> type[BaseHTTPRequestHandler]:
             except AuthError as refusal:
                 self._error(403, refusal.code, str(refusal))
                 return
+            target = urlsplit(self.path)
+            if (Fault.BUCKET_ENCRYPTION_NOT_IMPLEMENTED in gateway.faults
+                    and "encryption" in dict(parse_qsl(target.query, keep_blank_values=True))):
+                self._error(501, "NotImplemented", "A header you provided implies "
+                            "functionality that is not implemented")
+                return
+            # An object (a key below the bucket), not a bucket-level request.
+            on_object = "/" in target.path.lstrip("/").rstrip("/")
             connection = http.client.HTTPConnection(
                 gateway.backend.hostname or "127.0.0.1", gateway.backend.port, timeout=30)
             try:
@@ -326,9 +334,15 @@ def _handler(gateway: S3Gateway) -> type[BaseHTTPRequestHandler]:
             finally:
                 connection.close()
             self.send_response(answer.status)
+            sent = set()
             for name, value in answer.getheaders():
                 if name.lower() not in _HOP_BY_HOP and name.lower() != "content-length":
                     self.send_header(name, value)
+                    sent.add(name.lower())
+            if (Fault.SSE_REPORTED_NOT_APPLIED in gateway.faults and on_object
+                    and self.command in ("GET", "HEAD") and answer.status == 200
+                    and "x-amz-server-side-encryption" not in sent):
+                self.send_header("x-amz-server-side-encryption", "AES256")
             self.send_header("Content-Length", str(len(content)))
             self.end_headers()
             if self.command != "HEAD":

@@ -68,6 +68,7 @@ FAULTS = frozenset({
     "finetune_fails",              # every fine-tuning job ends failed
     "finetuned_model_not_served",  # a fine-tuned model is listed but answers 404
     "finetune_logs_empty",         # a job's events carry no loss
+    "checkpoint_metrics_lag",      # a checkpoint's metrics are those of the step before it
     "usage_undercounted",          # every other request is not metered
     "errors_leak_traces",          # malformed requests answer 500 with a Python traceback
     "console_down",                # the console page answers 404
@@ -284,8 +285,7 @@ class Double:
                                                    f"ckpt-step-{step}",
                     # The training data doubles as validation data: a probe has no other.
                     "metrics": {} if "finetune_logs_empty" in self.faults
-                    else {"step": step, "train_loss": loss, "full_valid_loss": loss,
-                          "full_valid_mean_token_accuracy": round(1 - loss / 3, 4)},
+                    else self.checkpoint_metrics(step, loss),
                     "step_number": step})
         if done < STEPS:
             return
@@ -302,6 +302,14 @@ class Double:
         job.result_files.append(metrics.id)
         self.event(job, f"New fine-tuned model created: {model}")
         self.end(job, "succeeded", None)
+
+    def checkpoint_metrics(self, step: int, loss: float) -> dict[str, Any]:
+        """A checkpoint's metrics: its step's (fault ``checkpoint_metrics_lag``: the step
+        before it, with its own step number)."""
+        if "checkpoint_metrics_lag" in self.faults:
+            loss = round(2.5 / max(1, step - 1), 4)
+        return {"step": step, "train_loss": loss, "full_valid_loss": loss,
+                "full_valid_mean_token_accuracy": round(1 - loss / 3, 4)}
 
     def event(self, job: Job, message: str, kind: str = "message",
               data: dict[str, Any] | None = None) -> None:

@@ -36,6 +36,8 @@ MORE_BREAKS: tuple[tuple[str, str, str], ...] = (
     ("7.2.b", "framework_env_incomplete", "lacking {0: ['LOCAL_RANK'], 1: ['LOCAL_RANK']}"),
     ("7.2.c", "stopped_jobs_keep_running", "shows stopped but its worker kept printing"),
     ("7.4.b", "errors_leak_internals", "names internals"),
+    ("7.4.a", "api_description_omits_jobs",
+     "the platform serves and the adapter calls: GET /api/v1/jobs (jobs.list"),
     ("7.2.d", "job_clock_behind", "lie outside the time the check saw it live"),
 )
 #: Further faults run apart, one sandbox start each: 7.2.e reads its samples in the job's

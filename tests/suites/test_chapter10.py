@@ -52,6 +52,15 @@ ALSO_BREAKS = [
     ("10.1.c", "audit_clock_skewed", "has a time inside the read's window"),
     ("10.2.d", "audit_clock_skewed", "with a time inside the call's window"),
 ]
+#: 10.1.a's encryption check under faults run apart, one sandbox start each (with
+#: ``sse_disabled`` of :data:`ALSO_BREAKS` the bucket has no default either way): (fault, the
+#: verdict, words of the reason, else of the evidence).
+SSE_APART = [
+    # HEAD reports encryption the bucket's configuration does not have.
+    ("sse_reported_not_applied", "fail", "the two contradict each other"),
+    # No GetBucketEncryption: HEAD alone decides, and the evidence says so.
+    ("bucket_encryption_not_implemented", "pass", "not read, HEAD alone decides"),
+]
 #: Faults under which an item's check cannot find out and says so (``error``, never a pass
 #: or a fail): (item, fault, words). One sandbox start runs them all.
 INCONCLUSIVE = [
@@ -110,6 +119,18 @@ def test_checks_fail_under_other_faults(tmp_path: Path) -> None:
     report = evaluate(tmp_path, {i for i, _, _ in ALSO_BREAKS}, {f for _, f, _ in ALSO_BREAKS})
     for item, _, words in ALSO_BREAKS:
         _assert_fails(report, item, words)
+
+
+@pytest.mark.parametrize(("fault", "verdict", "words"), SSE_APART, ids=[f for f, _, _ in SSE_APART])
+def test_encryption_at_rest_against_the_bucket_configuration(
+        tmp_path: Path, fault: str, verdict: str, words: str) -> None:
+    report = evaluate(tmp_path, {"10.1.a"}, {fault}, ("-k", "encrypted"))
+    entry = next(i for i in report["items"] if i["id"] == "10.1.a")
+    assert entry["verdict"] == verdict, entry
+    if verdict == "fail":
+        _assert_fails(report, "10.1.a", words)
+    else:
+        assert any(words in e["content"] for e in entry["evidence"]), entry["evidence"]
 
 
 def test_checks_cannot_find_out_under_inconclusive_faults(tmp_path: Path) -> None:

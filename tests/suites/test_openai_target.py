@@ -131,13 +131,16 @@ BREAKS = {
 }
 #: The job's failure also leaves 8.3.b without a model: its own run.
 BREAKS_ALONE = {"8.3.a": ("finetune_fails", "ended failed")}
-#: Metering that misses every other request breaks both usage items (the second key's).
+#: Metering that misses every other request breaks both usage items (the second key's); a
+#: checkpoint whose metrics lag its step breaks 8.3.a alone (its log still shows the loss
+#: going down).
 BREAKS_USAGE = {"8.8.a": ("usage_undercounted", "usage rose by"),
-                "8.8.b": ("usage_undercounted", "rose by")}
+                "8.8.b": ("usage_undercounted", "rose by"),
+                "8.3.a": ("checkpoint_metrics_lag", "checkpoints report other losses")}
 
 
 @pytest.mark.parametrize("breaks", [BREAKS, BREAKS_ALONE, BREAKS_USAGE],
-                         ids=["grouped", "8.3.a", "usage"])
+                         ids=["grouped", "8.3.a", "usage-and-metrics"])
 def test_items_fail_against_a_server_that_breaks_them(
         tmp_path: Path, breaks: dict[str, tuple[str, str]]) -> None:
     server = DoubleServer(frozenset(fault for fault, _ in breaks.values())).start()
@@ -150,6 +153,18 @@ def test_items_fail_against_a_server_that_breaks_them(
              if report[item][0] != "fail" or not report[item][1].startswith(f"[{item}]")
              or words not in report[item][1]}
     assert not wrong, wrong
+
+
+def test_a_job_reporting_no_loss_leaves_8_3_a_undecided(tmp_path: Path) -> None:
+    """A job whose events and checkpoints carry no loss: 8.3.a cannot tell that it learned
+    from the data, so it is error, never pass or fail."""
+    server = DoubleServer(frozenset({"finetune_logs_empty"})).start()
+    try:
+        report = verdicts(evaluate(tmp_path, target_file(tmp_path, server.base_url), {"8.3.a"}))
+    finally:
+        server.stop()
+    verdict, reason = report["8.3.a"]
+    assert verdict == "error" and "0 loss values in the job's trainer log" in reason, reason
 
 
 def test_an_absent_endpoint_makes_its_items_not_assessed(tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ from typing import Any
 from pytest_sca.adapters.base import Facade
 from pytest_sca.capabilities import (
     RUN_LABEL,
+    ApiOperation,
     DevMachine,
     ErrorEnvelope,
     ExecResult,
@@ -310,6 +311,10 @@ class KubeDevTools(Facade[KubernetesAdapter]):
         return raw_request(self.subject, "GET",
                            f"/api/v1/namespaces/{namespace}/services/{service}/proxy/", None,
                            "text/html")
+
+    def api_operations(self) -> list[ApiOperation]:
+        # The described API is Kubernetes's own: the adapter keeps no table of its routes.
+        return []
 
     def api_description(self) -> dict[str, Any]:
         answer = raw_request(self.subject, "GET", "/openapi/v2", None, "application/json")

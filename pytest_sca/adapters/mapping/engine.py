@@ -104,6 +104,19 @@ class OperationTable:
             )
         return operation
 
+    def routes(self) -> list[tuple[str, str, str]]:
+        """(operation, method, route template) of every request the mapped operations send
+        (each step of an operation that takes several)."""
+        found: list[tuple[str, str, str]] = []
+        for name, operation in sorted(self._operations.items()):
+            if operation is None or name not in self._known:
+                continue
+            if operation.steps:
+                found += [(name, str(step.method), step.path) for step in operation.steps]
+            elif operation.method and operation.path:
+                found.append((name, str(operation.method), operation.path))
+        return found
+
     def render(self, name: str, params: Mapping[str, Any],
                const: Mapping[str, Any] | None = None) -> Request:
         """The first request of ``name`` filled with ``params`` (no step run)."""

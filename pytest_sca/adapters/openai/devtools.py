@@ -21,6 +21,7 @@ from pytest_sca.adapters.base import Facade
 from pytest_sca.adapters.mapping import error_envelope
 from pytest_sca.adapters.openai.client import OpenAIClient, absence, same_host
 from pytest_sca.capabilities import (
+    ApiOperation,
     ErrorEnvelope,
     Framework,
     JobMetrics,
@@ -34,6 +35,29 @@ from pytest_sca.capabilities import (
 
 NO_JOBS = ("OpenAI's API has no training jobs, workers or nodes: this needs the platform's "
            "own API (adapters.platform or adapters.kubernetes)")
+
+
+#: The operations of OpenAI's API the adapter calls (below the API's base URL).
+OPERATIONS: tuple[tuple[str, str, str], ...] = (
+    ("models", "GET", "/models"),
+    ("models.retrieve", "GET", "/models/{model}"),
+    ("models.delete", "DELETE", "/models/{model}"),
+    ("chat", "POST", "/chat/completions"),
+    ("completions", "POST", "/completions"),
+    ("embeddings", "POST", "/embeddings"),
+    ("files", "GET", "/files"),
+    ("files.upload", "POST", "/files"),
+    ("files.retrieve", "GET", "/files/{file_id}"),
+    ("files.content", "GET", "/files/{file_id}/content"),
+    ("files.delete", "DELETE", "/files/{file_id}"),
+    ("fine_tuning", "GET", "/fine_tuning/jobs"),
+    ("fine_tuning.create", "POST", "/fine_tuning/jobs"),
+    ("fine_tuning.retrieve", "GET", "/fine_tuning/jobs/{fine_tuning_job_id}"),
+    ("fine_tuning.events", "GET", "/fine_tuning/jobs/{fine_tuning_job_id}/events"),
+    ("fine_tuning.checkpoints", "GET", "/fine_tuning/jobs/{fine_tuning_job_id}/checkpoints"),
+    ("fine_tuning.cancel", "POST", "/fine_tuning/jobs/{fine_tuning_job_id}/cancel"),
+    ("usage", "GET", "/organization/usage/completions"),
+)
 
 
 def origin(url: str) -> str:
@@ -124,6 +148,14 @@ class OpenAIDevTools(Facade[OpenAIClient]):
         # OpenAI's documented envelope: {"error": {"message", "type", "param", "code"}},
         # whose code may be null where the type says what went wrong.
         return error_envelope(answer.text, ["/error/code", "/error/type"], ["/error/message"])
+
+    def api_operations(self) -> list[ApiOperation]:
+        client = self.subject
+        _, base = self._description_url()
+        below = urlsplit(client.base_url).path.rstrip("/")
+        prefix = below[len(urlsplit(base).path.rstrip("/")):]
+        return [{"name": name, "method": method, "path": prefix + path, "route": below + path}
+                for name, method, path in OPERATIONS]
 
     def raw(self, method: str, path: str, body: bytes | None = None,
             content_type: str = "application/json") -> WebAnswer:

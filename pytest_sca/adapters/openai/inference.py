@@ -12,6 +12,7 @@ import requests
 
 from pytest_sca.adapters.base import Facade
 from pytest_sca.adapters.openai.client import OpenAIClient
+from pytest_sca.adapters.openai.fields import info
 from pytest_sca.capabilities import (
     Completion,
     Embeddings,
@@ -26,9 +27,16 @@ STREAM_DEADLINE = 120.0
 
 
 def list_served(client: OpenAIClient) -> list[ServedModel]:
-    """``GET /models``: each entry of ``data``."""
+    """``GET /models``: each entry of ``data``, with ``context_length`` where the server
+    states one under any of the names vendors use (vLLM's ``max_model_len``…)."""
     answer = client.call("models", "GET", "/models", collection=True)
-    return client.checked(answer, "data", "GET /models")["data"]  # type: ignore[no-any-return]
+    served: list[ServedModel] = client.checked(answer, "data", "GET /models")["data"]
+    for entry in served:
+        if isinstance(entry, dict) and "context_length" not in entry:
+            stated = info(entry, "context_length")
+            if stated is not None:
+                entry["context_length"] = stated
+    return served
 
 
 class OpenAIInference(Facade[OpenAIClient]):

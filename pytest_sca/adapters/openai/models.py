@@ -17,6 +17,7 @@ from typing import Any
 
 from pytest_sca.adapters.base import Facade
 from pytest_sca.adapters.openai.client import OpenAIClient, segment
+from pytest_sca.adapters.openai.fields import INFO_FIELDS, info
 from pytest_sca.adapters.openai.inference import list_served
 from pytest_sca.capabilities import (
     FINETUNE_FINISHED,
@@ -27,23 +28,10 @@ from pytest_sca.capabilities import (
     Refused,
     StoredFile,
     TargetError,
+    TrainingMetric,
     Unsupported,
     wait_for_status,
 )
-
-#: Where vendors put a model's basic information in ``GET /models`` (dotted paths; the first
-#: found wins): OpenAI itself gives none of it.
-INFO_FIELDS: dict[str, tuple[str, ...]] = {
-    # llama.cpp server: meta.n_params; Hugging Face-style gateways: num_parameters.
-    "parameters": ("parameters", "num_parameters", "parameter_count", "meta.n_params"),
-    # OpenRouter, Together: context_length; Groq: context_window; vLLM: max_model_len;
-    # Mistral: max_context_length; LiteLLM's proxy: max_input_tokens; llama.cpp server:
-    # meta.n_ctx_train.
-    "context_length": ("context_length", "context_window", "max_model_len",
-                       "max_context_length", "max_input_tokens", "meta.n_ctx_train"),
-    # Together: license.
-    "license": ("license", "licence"),
-}
 
 #: OpenAI's file purposes for the contract's ``purpose``; ``model`` has none: OpenAI's API
 #: turns no file into a model.
@@ -64,15 +52,6 @@ def iso(seconds: Any) -> str | None:
     if not isinstance(seconds, int | float) or isinstance(seconds, bool):
         return None
     return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _dig(entry: Mapping[str, Any], dotted: str) -> Any:
-    value: Any = entry
-    for part in dotted.split("."):
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(part)
-    return value
 
 
 def is_fine_tuned(model_id: str, client: OpenAIClient) -> bool:
@@ -96,8 +75,8 @@ def to_model(entry: Mapping[str, Any], client: OpenAIClient) -> Model:
     created = iso(entry.get("created"))
     if created:
         model["created_at"] = created
-    for field, paths in INFO_FIELDS.items():
-        found = next((v for v in (_dig(entry, p) for p in paths) if v not in (None, "")), None)
+    for field in INFO_FIELDS:
+        found = info(entry, field)
         if found is not None:
             model[field] = found  # type: ignore[literal-required]
     if isinstance(entry.get("description"), str):
@@ -227,9 +206,8 @@ def finish_job(client: OpenAIClient, job_id: str) -> None:
         client.delete_quietly("files.delete", f"/files/{segment(str(result_file))}")
 
 
-def job_logs(client: OpenAIClient, job_id: str) -> str:
-    """The job's events, oldest first (OpenAI lists newest first), one per line; a metrics
-    event without a loss in its message gets one from its ``data``; then its checkpoints."""
+def job_events(client: OpenAIClient, job_id: str) -> list[dict[str, Any]]:
+    """The job's events, oldest first (OpenAI lists newest first; ordered by time, stable)."""
     path = f"/fine_tuning/jobs/{segment(job_id)}"
     events: list[dict[str, Any]] = []
     after: str | None = None
@@ -241,24 +219,65 @@ def job_logs(client: OpenAIClient, job_id: str) -> str:
         if not page.get("has_more") or not page["data"]:
             break
         after = str(page["data"][-1].get("id"))
+    return sorted(reversed(events), key=lambda e: e.get("created_at") or 0)
+
+
+def job_checkpoints(client: OpenAIClient, job_id: str) -> list[dict[str, Any]]:
+    """The job's checkpoints (none where the server has no checkpoints endpoint)."""
+    path = f"/fine_tuning/jobs/{segment(job_id)}/checkpoints"
+    try:
+        answer = client.call("fine_tuning.checkpoints", "GET", path, params={"limit": 100})
+    except Unsupported:
+        return []
+    return [c for c in (answer or {}).get("data") or [] if isinstance(c, dict)]
+
+
+def job_logs(client: OpenAIClient, job_id: str) -> str:
+    """The job's events, oldest first, one per line; a metrics event without a loss in its
+    message gets one from its ``data``; then its checkpoints."""
     lines = []
-    # Newest first in each page and across pages: reversed, then ordered by time (stable).
-    for event in sorted(reversed(events), key=lambda e: e.get("created_at") or 0):
+    for event in job_events(client, job_id):
         message = str(event.get("message", ""))
         data = event.get("data") if isinstance(event.get("data"), dict) else {}
         if "loss" not in message.lower() and data and "train_loss" in data:
             message += f" (step {data.get('step')} loss {data['train_loss']})"
         lines.append(message)
-    try:
-        checkpoints = client.call("fine_tuning.checkpoints", "GET", path + "/checkpoints",
-                                  params={"limit": 100})
-    except Unsupported:
-        checkpoints = None
-    for checkpoint in (checkpoints or {}).get("data") or []:
+    for checkpoint in job_checkpoints(client, job_id):
         metrics = checkpoint.get("metrics") or {}
         lines.append(f"checkpoint {checkpoint.get('fine_tuned_model_checkpoint')} step "
                      f"{checkpoint.get('step_number')} loss {metrics.get('train_loss')}")
     return "\n".join(lines)
+
+
+def _metric(step: Any, loss: Any, source: str) -> TrainingMetric | None:
+    """One step's loss, when both are numbers (a bool is not)."""
+    if (isinstance(step, int) and not isinstance(step, bool)
+            and isinstance(loss, int | float) and not isinstance(loss, bool)):
+        return {"step": step, "train_loss": float(loss), "source": source}
+    return None
+
+
+def job_metrics(client: OpenAIClient, job_id: str) -> list[TrainingMetric]:
+    """The losses the job reports in structured form: each metrics event's ``data``
+    (``step``, ``train_loss``), then each checkpoint's ``metrics`` (``train_loss`` at its
+    ``step_number``, else ``metrics.step``), each source in step order."""
+    found: list[TrainingMetric] = []
+    for event in job_events(client, job_id):
+        data = event.get("data")
+        if isinstance(data, dict):
+            metric = _metric(data.get("step"), data.get("train_loss"), "event")
+            if metric:
+                found.append(metric)
+    points: list[TrainingMetric] = []
+    for checkpoint in job_checkpoints(client, job_id):
+        metrics = checkpoint.get("metrics")
+        if isinstance(metrics, dict):
+            step = checkpoint.get("step_number", metrics.get("step"))
+            metric = _metric(step, metrics.get("train_loss"), "checkpoint")
+            if metric:
+                points.append(metric)
+    return (sorted(found, key=lambda m: m["step"])
+            + sorted(points, key=lambda m: m["step"]))
 
 
 class OpenAIFineTune(Facade[OpenAIClient]):
@@ -300,6 +319,9 @@ class OpenAIFineTune(Facade[OpenAIClient]):
 
     def logs(self, job_id: str) -> str:
         return job_logs(self.subject, job_id)
+
+    def training_metrics(self, job_id: str) -> list[TrainingMetric]:
+        return job_metrics(self.subject, job_id)
 
     def wait(self, job_id: str, timeout: float = 120.0) -> FineTuneJob:
         return wait_for_status(lambda: self.get(job_id), FINETUNE_FINISHED, timeout,

@@ -23,6 +23,7 @@ from pytest_sca.adapters.mapping import error_envelope
 from pytest_sca.adapters.platform.client import PlatformClient
 from pytest_sca.adapters.platform.tenancy import labels_or_none
 from pytest_sca.capabilities import (
+    ApiOperation,
     DevMachine,
     ErrorEnvelope,
     ExecResult,
@@ -39,6 +40,10 @@ from pytest_sca.capabilities import (
     WebAnswer,
     wait_for_status,
 )
+
+#: Operations of the table that are not the described API: the description itself, the
+#: console's web page, the Prometheus exposition.
+NOT_API = frozenset({"api.description", "console.page", "metrics.scrape"})
 
 
 class WebsocketTerminal:
@@ -218,6 +223,11 @@ class PlatformDevTools(Facade[PlatformClient]):
 
     def api_description(self) -> dict[str, Any]:
         return self.subject.call("api.description")
+
+    def api_operations(self) -> list[ApiOperation]:
+        base = urlsplit(self.subject.config.url).path.rstrip("/")
+        return [{"name": name, "method": method, "path": path, "route": base + path}
+                for name, method, path in self.subject.table.routes() if name not in NOT_API]
 
     def raw(self, method: str, path: str, body: bytes | None = None,
             content_type: str = "application/json") -> WebAnswer:

@@ -21,6 +21,7 @@ from pytest_sca.capabilities import (
     ModelUsageReport,
     Resources,
     StoredFile,
+    TrainingMetric,
     Unsupported,
     WorkflowUsageReport,
     wait_for_status,
@@ -135,6 +136,10 @@ class PlatformFineTune(_CreatesItsOwnTenants):
 
     def logs(self, job_id: str) -> str:
         return self.subject.call("finetunes.logs", job_id=job_id)
+
+    def training_metrics(self, job_id: str) -> list[TrainingMetric]:
+        # The reference API reports a job's losses in its trainer's log only.
+        return []
 
     def wait(self, job_id: str, timeout: float = 120.0) -> FineTuneJob:
         return wait_for_status(lambda: self.get(job_id), FINETUNE_FINISHED, timeout,

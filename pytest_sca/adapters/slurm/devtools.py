@@ -29,6 +29,7 @@ from pytest_sca.adapters.slurm.compute import health
 from pytest_sca.adapters.slurm.session import SlurmSession
 from pytest_sca.capabilities import (
     RUN_LABEL,
+    ApiOperation,
     ErrorEnvelope,
     Framework,
     JobMetrics,
@@ -118,6 +119,10 @@ class SlurmDevTools(Facade[SlurmSession]):
 
     def console_page(self) -> WebAnswer:
         raise Unsupported("Slurm has no web console: add `adapters.platform` for one")
+
+    def api_operations(self) -> list[ApiOperation]:
+        # The described API is slurmrestd's own: the adapter keeps no table of its routes.
+        return []
 
     def api_description(self) -> dict[str, Any]:
         session = self.subject

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -25,6 +27,7 @@ _INTERNALS = re.compile(
 _BOGUS_ID = "sca-no-such-id"
 _MAX_PROBES = 300
 _WRITES = ("post", "put", "patch")
+_METHODS = frozenset({"get", "put", "post", "delete", "patch", "head", "options", "trace"})
 
 
 def _probes(document: Mapping[str, object]) -> list[tuple[str, str, bytes | None]]:
@@ -70,9 +73,63 @@ def _what_is_wrong(devtools: DevTools, answer: WebAnswer, malformed_body: bool) 
     return f"names internals: {leaked.group(0)!r}" if leaked else None
 
 
+def _route(path: str) -> str:
+    """A route template with its parameters unnamed and no trailing slash."""
+    return re.sub(r"\{[^}]*\}", "{}", path).rstrip("/") or "/"
+
+
+def _described(document: Mapping[str, Any]) -> set[tuple[str, str]]:
+    """(METHOD, route) of every documented operation, below the servers' base (OpenAPI 3
+    ``servers[].url``, Swagger 2 ``basePath``) and as written."""
+    bases = {""}
+    for server in document.get("servers") or []:
+        if isinstance(server, Mapping) and isinstance(server.get("url"), str):
+            bases.add(urlsplit(server["url"]).path.rstrip("/"))
+    if isinstance(document.get("basePath"), str):
+        bases.add(document["basePath"].rstrip("/"))
+    paths = document.get("paths")
+    return {(method.upper(), _route(base + str(template)))
+            for template, operations in (paths.items() if isinstance(paths, Mapping) else ())
+            if isinstance(operations, Mapping)
+            for method in operations if method.lower() in _METHODS
+            for base in bases}
+
+
+def _served_undescribed(sca: CheckContext, devtools: DevTools,
+                        document: Mapping[str, Any]) -> list[str]:
+    """The operations the adapter calls that the document lacks and the platform is seen to
+    serve. Lacking operations are listed in the evidence; one counts as served when it is a
+    read without path parameters (sent once, raw) answered 2xx. Any other lacking operation
+    is evidence only: its route may be one the platform does not serve at all (a reference
+    route a partial platform never implemented), which the document rightly omits."""
+    operations = devtools.api_operations()
+    if not operations:
+        sca.evidence("operations compared with the description",
+                     "none: the adapter names no operations of the described API")
+        return []
+    described = _described(document)
+    lacking = [op for op in operations
+               if (op["method"].upper(), _route(op["route"])) not in described
+               and (op["method"].upper(), _route(op["path"])) not in described]
+    served = []
+    for op in lacking:
+        if op["method"].upper() == "GET" and "{" not in op["path"]:
+            answer = devtools.raw("GET", op["path"])
+            if 200 <= answer.status < 300:
+                served.append(f"GET {op['route']} ({op['name']}, answered {answer.status})")
+    sca.evidence("operations compared with the description", {
+        "operations the adapter calls": len(operations),
+        "lacking from the description": [f"{op['method']} {op['route']} ({op['name']})"
+                                         for op in lacking],
+        "of those, seen served": served})
+    return served
+
+
 @pytest.mark.clause("7.4.a")
 def test_console_and_api_description(sca: CheckContext, devtools: DevTools) -> None:
-    """The console URL serves an HTML page and a valid OpenAPI document is published."""
+    """The console URL serves an HTML page and a valid OpenAPI document is published, which
+    describes the operations the adapter calls for the target (its operation table): one it
+    lacks that the platform is seen to serve fails; the others it lacks are evidence."""
     page = devtools.console_page()
     sca.evidence("console page", {"status": page.status, "content_type": page.content_type,
                                   "start": page.text[:300]})
@@ -92,6 +149,10 @@ def test_console_and_api_description(sca: CheckContext, devtools: DevTools) -> N
         f"[7.4.a] the API description is not an OpenAPI document (version {version!r})")
     assert paths and all(isinstance(ops, dict) and ops for ops in paths.values()), (
         "[7.4.a] the OpenAPI document describes no operation")
+    served = _served_undescribed(sca, devtools, document)
+    assert not served, (
+        f"[7.4.a] the API description lacks {len(served)} operation(s) the platform serves "
+        f"and the adapter calls: {', '.join(served[:8])}")
 
 
 @pytest.mark.clause("7.4.b")

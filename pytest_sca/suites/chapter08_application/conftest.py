@@ -89,22 +89,31 @@ def finetune_base(sca: CheckContext, models: Models) -> str:
                         "fine-tune")
 
 
+@dataclass(frozen=True)
+class FineTuned:
+    """A fine-tuning job as it ended, and the id of the file the check uploaded for it."""
+
+    job: FineTuneJob
+    uploaded: str
+
+
 @pytest.fixture
 def finetuned(sca: CheckContext, finetune: FineTune, models: Models
-              ) -> Callable[[], FineTuneJob]:
+              ) -> Callable[[], FineTuned]:
     """Upload the probe JSONL and fine-tune a preset on it; the job as it ended (or, after
     ``finetune.timeout_s``, as it was last seen: its status says ``still …``)."""
 
-    def run() -> FineTuneJob:
+    def run() -> FineTuned:
         data = "".join(json.dumps(line) + "\n" for line in TRAINING_LINES * 3)
         upload = finetune.upload_file(f"{sca.name('ft')}.jsonl", data, labels=sca.labels)
         job = finetune.create(finetune_base(sca, models), upload["id"], suffix="sca-probe",
                               steps=sca.settings.finetune.steps, labels=sca.labels)
         try:
-            return finetune.wait(job["id"], timeout=sca.settings.finetune.timeout_s)
+            return FineTuned(finetune.wait(job["id"], timeout=sca.settings.finetune.timeout_s),
+                             upload["id"])
         except WaitTimeout as late:
             last: FineTuneJob = late.last or job
-            return {**last, "status": f"still {last.get('status')}"}
+            return FineTuned({**last, "status": f"still {last.get('status')}"}, upload["id"])
 
     return run
 

@@ -137,20 +137,41 @@ def test_every_endpoint_uses_tls_1_2_or_later(sca: CheckContext) -> None:
 def test_objects_are_encrypted_at_rest(sca: CheckContext, storage: Storage,
                                        requested: str | None) -> None:
     """An object written without asking is stored with server-side encryption (the bucket's
-    default); an explicit SSE-S3 request is honoured and reported."""
+    default), and what HEAD reports agrees with the bucket's default-encryption configuration
+    (GetBucketEncryption; where the object storage does not implement it or refuses it, HEAD
+    alone decides, said in the evidence); an explicit SSE-S3 request is honoured and
+    reported."""
     key = sca.name("sse-asked" if requested else "sse-default")
     written = storage.put(key, b"sca encryption probe", sse=requested)
     if not written.allowed:
         raise TargetError(f"[10.1.a] the probe object could not be written ({written})")
     reported = storage.head(key).get("ServerSideEncryption")
-    sca.evidence("server-side encryption", {"asked": requested, "reported": reported})
-    if requested is None:
-        assert reported in SSE_ALGORITHMS, (
-            f"[10.1.a] an object written without an SSE header is stored unencrypted (no "
-            f"default encryption reported: {reported!r})")
-    else:
+    if requested is not None:
+        sca.evidence("server-side encryption", {"asked": requested, "reported": reported})
         assert reported == requested, (
             f"[10.1.a] an SSE-S3 request was not honoured (reported {reported!r})")
+        return
+    try:
+        default, unread = storage.default_encryption(), None
+    except Unsupported as why:
+        default, unread = None, str(why)
+    sca.evidence("server-side encryption", {
+        "asked": None, "reported by HEAD": reported,
+        "bucket default (GetBucketEncryption)": default if unread is None
+        else f"not read, HEAD alone decides: {unread}"})
+    assert reported in SSE_ALGORITHMS, (
+        f"[10.1.a] an object written without an SSE header is stored unencrypted (no "
+        f"default encryption reported: {reported!r}"
+        + (f"; the bucket's default encryption is {default}" if default else "") + ")")
+    if unread is None:
+        # Two statements of the same platform about the same object: where they differ, at
+        # least one is false, and an encryption report that cannot be trusted is no evidence
+        # of encryption at rest.
+        assert default == reported, (
+            f"[10.1.a] HEAD reports an object written without an SSE header as {reported}, "
+            f"but the bucket's default encryption is "
+            f"{default or 'none (GetBucketEncryption: no configuration)'}: the two contradict "
+            "each other")
 
 
 #: How long a presigned URL of the probe lives, and how long past that it may still work.
