@@ -49,7 +49,7 @@ BREAKS: dict[str, tuple[str, str]] = {
 #: Further faults that break a behaviour an item's check verifies: (item, fault) → words.
 ALSO_BREAKS: dict[tuple[str, str], str] = {
     ("8.1.b", "model_licence_unknown"): "lack basic information",
-    ("8.1.b", "catalogue_context_length_overstated"): "other context lengths than the model",
+    ("8.1.b", "catalogue_context_length_overstated"): "serves shorter contexts than the model",
     ("8.2.b", "stream_usage_wrong"): "usage the stream reported is wrong",
     ("8.3.a", "finetune_loss_flat"): "loss did not go down",
     ("8.3.a", "finetune_trains_sample_file"): "not the file the check uploaded",
