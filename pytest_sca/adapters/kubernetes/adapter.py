@@ -452,8 +452,9 @@ class KubernetesAdapter(Adapter):
 
     def probe(self, timeout: float) -> list[Finding]:
         """Doctor: the API server's ``/version``, the API groups it serves (those the
-        capabilities use named, with their components), and who the credentials are
-        (SelfSubjectReview)."""
+        capabilities use named, with their components), who the credentials are
+        (SelfSubjectReview), and the in-cluster ComfyUI's node table where
+        ``comfyui_service`` names one."""
         from kubernetes import client
 
         try:
@@ -502,7 +503,10 @@ class KubernetesAdapter(Adapter):
         except TargetError as exc:
             findings.append(Finding("credentials", "fail", str(exc)))
         if self.config.comfyui_service:
-            findings.extend(Finding(f"comfyui {f.check}", f.status,
+            # A ComfyUI that does not answer costs the workflow items, not the cluster's:
+            # the adapter stays usable (warn, never fail).
+            findings.extend(Finding(f"comfyui {f.check}",
+                                    "warn" if f.status == "fail" else f.status,
                                     f"{self.config.comfyui_service}: {f.detail}")
                             for f in self.comfy().probe(timeout))
         return findings
