@@ -46,6 +46,11 @@ MALFORMED = {
         "adapters.kubernetes.dra_topology_attribute is invalid: write a fully qualified DRA "
         "attribute name, <domain>/<name> (e.g. resource.kubernetes.io/pcieRoot), not "
         "'pcieRoot'"),
+    "service-without-namespace": (
+        "name: x\nadapters: {kubernetes: {comfyui_service: comfyui}}\n",
+        "adapters.kubernetes.comfyui_service is invalid: write the Service as "
+        "<namespace>/[scheme:]<service>[:port] (e.g. monitoring/prometheus-k8s:web), not "
+        "'comfyui'"),
     "missing-url": ("name: x\nadapters: {platform: {token: abc}}\n",
                     "adapters.platform.url is required: add `adapters.platform.url`"),
     "bad-port": ("name: x\nadapters:\n  ssh: {nodes: [{name: n1, host: h, port: ssh}]}\n",

@@ -51,14 +51,20 @@ class ComfyUIAdapter(Adapter):
     config_model: ClassVar[type[ComfyUIConfig]] = ComfyUIConfig
     sweeps: ClassVar[frozenset[str]] = frozenset({"comfyui:history"})
 
-    def __init__(self, config: ComfyUIConfig, context: AdapterContext) -> None:
+    def __init__(self, config: ComfyUIConfig, context: AdapterContext, *,
+                 session: requests.Session | None = None) -> None:
+        """``session``: one already authenticated and verifying as the way to the server
+        wants (another adapter's principal, e.g. through the Kubernetes API server's service
+        proxy); none = one of ``config``'s ``verify`` and ``headers``."""
         super().__init__(config, context)
         self.base_url = config.url.rstrip("/")
         #: Every prompt of the run carries it, so that the sweep finds the run's history.
         self.client_id = f"{client_prefix(context.run_id)}{uuid.uuid4().hex[:8]}"
-        self._session = VerifyingSession()
-        self._session.verify = config.verify
-        self._session.headers.update(config.headers)
+        if session is None:
+            session = VerifyingSession()
+            session.verify = config.verify
+            session.headers.update(config.headers)
+        self._session = session
         context.redact.add(config.headers.values())
         #: prompt id of the run → the undo that deletes its history entry
         self.undo: dict[str, UndoAction] = {}
@@ -67,9 +73,22 @@ class ComfyUIAdapter(Adapter):
         self._session.close()
 
     def sweep(self, run_id: str) -> list[str]:
-        """Delete the history entries of every prompt the run queued (found by client id).
+        """Take the prompts the run queued (found by client id) off the queue where they still
+        wait, then delete their history entries; nobody else's prompt is touched.
 
         ComfyUI's API cannot delete output or uploaded files; they stay on the server."""
+        try:
+            queue = self.json("GET", "/queue")
+        except (Refused, TargetError) as exc:
+            return [f"GET /queue: {exc}"]
+        waiting = [str(item[1]) for item in queue.get("queue_pending") or []
+                   if isinstance(item, list) and len(item) > 3
+                   and _client_of({"prompt": item}).startswith(client_prefix(run_id))]
+        try:
+            if waiting:
+                self.dequeue(waiting)
+        except (Refused, TargetError) as exc:
+            return [f"POST /queue delete {len(waiting)} prompts: {exc}"]
         try:
             history = self.json("GET", "/history")
         except (Refused, TargetError) as exc:

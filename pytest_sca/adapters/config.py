@@ -271,6 +271,24 @@ class PlatformConfig(HttpEndpoint):
             raise PydanticCustomError("invalid_pointer", "{detail}", {"detail": str(exc)}) from None
 
 
+#: ``<namespace>/[scheme:]<service>[:port]``: a Service as the API server's service proxy
+#: names it (``/api/v1/namespaces/<namespace>/services/[scheme:]<service>[:port]/proxy``).
+SERVICE_PATTERN = r"^[a-z0-9-]+/(https?:)?[a-z0-9-]+(:[A-Za-z0-9-]*)?$"
+
+
+def _service_ref(value: str) -> str:
+    if not re.fullmatch(SERVICE_PATTERN, value):
+        raise PydanticCustomError(
+            "service_ref", "write the Service as <namespace>/[scheme:]<service>[:port] "
+            "(e.g. monitoring/prometheus-k8s:web), not '{value}'", {"value": value})
+    return value
+
+
+#: A Service of the cluster, reached through the API server's service proxy.
+ServiceRef = Annotated[str, AfterValidator(_service_ref),
+                      Field(json_schema_extra={"pattern": SERVICE_PATTERN})]
+
+
 class KubernetesConfig(StrictModel):
     """A Kubernetes cluster reached with the official client."""
 
@@ -310,17 +328,22 @@ class KubernetesConfig(StrictModel):
         default=None,
         description="StorageClass of the claims the run creates (ReadWriteMany for "
                     "checkpoints); none = the cluster's default")
-    console_service: str | None = Field(
-        default=None, pattern=r"^[a-z0-9-]+/(https?:)?[a-z0-9-]+(:[A-Za-z0-9-]*)?$",
+    console_service: ServiceRef | None = Field(
+        default=None,
         description="the web console as <namespace>/[scheme:]<service>[:port] (the "
                     "Kubernetes Dashboard: kubernetes-dashboard/https:kubernetes-dashboard:), "
                     "reached through the API server's service proxy; none = no console")
-    prometheus_service: str | None = Field(
-        default=None, pattern=r"^[a-z0-9-]+/(https?:)?[a-z0-9-]+(:[A-Za-z0-9-]*)?$",
+    prometheus_service: ServiceRef | None = Field(
+        default=None,
         description="the cluster's Prometheus as <namespace>/[scheme:]<service>[:port] "
                     "(kube-prometheus: monitoring/prometheus-k8s:web), reached through the API "
                     "server's service proxy: a job's cAdvisor series (7.2.e) and the card "
                     "exporters' series (9.4.2.d); none = neither")
+    comfyui_service: ServiceRef | None = Field(
+        default=None,
+        description="the platform's in-cluster ComfyUI as <namespace>/[scheme:]<service>[:port] "
+                    "(e.g. comfyui/comfyui:8188), reached through the API server's service "
+                    "proxy: the ComfyUI workflow API (8.7.a-d); none = not assessed")
     audit_log: LocalFile | None = Field(
         default=None,
         description="the API server's audit log (JSON lines of audit.k8s.io/v1 Events, "

@@ -1,8 +1,9 @@
 """An emulated Kubernetes AI platform on loopback: the API server of :mod:`.apiserver`, the
 controllers of :mod:`.controllers`, nodes with cards of several vendors, and the objects a
 platform operator installs (Kueue's ClusterQueue and ResourceFlavor, a StorageClass and a
-shared volume, a preset KServe model) — read from ``fixtures/``, recorded from the upstream
-projects' examples. An EMULATOR: see those modules for what it does and does not do.
+shared volume, a preset KServe model, the Dashboard, Prometheus, ComfyUI) — read from
+``fixtures/``, recorded from the upstream projects' examples. An EMULATOR: see those modules
+for what it does and does not do.
 """
 
 from __future__ import annotations
@@ -96,7 +97,7 @@ class EmulatedKubeCluster:
         """Nodes, and what the operator installed for each component the cluster serves."""
         store = self.server.store
         for name in ("default", "kube-system", "kserve-models", "kubernetes-dashboard",
-                     "monitoring"):
+                     "monitoring", "comfyui"):
             store.create("", "namespaces", None, {"metadata": {"name": name}})
         for number, (name, (cards, labels)) in enumerate(NODES.items(), start=11):
             annotations = {}
@@ -154,7 +155,8 @@ class EmulatedKubeCluster:
                 "probe_image": "python:3.12-slim", "cluster_queue": "sca-cluster-queue",
                 "audit_log": str(self.server.audit_path),
                 "console_service": "kubernetes-dashboard/https:kubernetes-dashboard:",
-                "prometheus_service": "monitoring/prometheus-k8s:web"}
+                "prometheus_service": "monitoring/prometheus-k8s:web",
+                "comfyui_service": "comfyui/comfyui:http"}
 
 
 @contextmanager

@@ -35,7 +35,8 @@ Faults (named for the behaviour): ``quota_not_enforced``, ``kueue_never_admits``
 ``jobset_never_restarts``, ``notebook_never_ready``, ``notebook_drops_accelerators``,
 ``kserve_never_ready``, ``logs_dropped``, ``audit_dropped``, ``scheduler_ignores_capacity``,
 ``cadvisor_not_scraped``, ``dcgm_exporter_down`` (the emulated Prometheus: prometheus.py),
-``dra_ignores_constraints`` (the DRA allocator: dra.py).
+``dra_ignores_constraints`` (the DRA allocator: dra.py), ``comfyui_outputs_truncated`` (the
+platform's ComfyUI: comfy.py).
 """
 
 from __future__ import annotations
@@ -894,7 +895,8 @@ class Controllers:
         self.write_net_table()
 
     def entrypoint(self, image: str, env: dict[str, str]) -> list[str]:
-        """What an image runs without a command: OpenAI stand-in, Jupyter Server, or idle."""
+        """What an image runs without a command: OpenAI stand-in, the Dashboard's page,
+        Prometheus, ComfyUI, Jupyter Server, or idle."""
         if "openai-standin" in image:
             return [sys.executable, str(Path(__file__).parent / "standin.py")]
         if "kubernetesui/dashboard" in image:
@@ -902,6 +904,9 @@ class Controllers:
         if "prometheus/prometheus" in image:
             env["SCA_EMU_SCRAPE"] = str(self.scrape_table)
             return [sys.executable, str(Path(__file__).parent / "prometheus.py")]
+        if "comfyui" in image:
+            env["SCA_EMU_FAULTS"] = ",".join(sorted(self.faults))
+            return [sys.executable, str(Path(__file__).parent / "comfy.py")]
         if "jupyter" in image or "notebook" in image:
             token = env.setdefault("JUPYTER_TOKEN", "sca-emulated")
             return [sys.executable, "-m", "jupyter_server", "--ServerApp.ip=0.0.0.0",

@@ -30,13 +30,15 @@ HEALTHY = {
     # DRA: a multi-card claim's devices share the PCIe root (matchAttribute)
     "6.5.c",
     # the cluster's Prometheus through the service proxy (cAdvisor, the card exporters)
-    "7.2.e", "9.4.2.d"}
+    "7.2.e", "9.4.2.d",
+    # the platform's ComfyUI through the service proxy
+    "8.7.a", "8.7.b", "8.7.c", "8.7.d"}
 #: Faults evaluated together (their items are disjoint) → the items each one must fail.
 FAULT_RUNS: list[dict[str, set[str]]] = [
     {"quota_not_enforced": {"6.1.b"}, "networkpolicy_ignored": {"10.2.f"},
      "jobset_never_restarts": {"6.6.e"}, "kserve_never_ready": {"8.5.a"},
      "audit_dropped": {"10.2.d"}, "cadvisor_not_scraped": {"7.2.e"},
-     "dcgm_exporter_down": {"9.4.2.d"}},
+     "dcgm_exporter_down": {"9.4.2.d"}, "comfyui_outputs_truncated": {"8.7.b", "8.7.d"}},
     {"kueue_ignores_priority": {"6.5.b"}, "dra_ignores_constraints": {"6.5.c"}},
     {"rbac_not_enforced": {"6.1.c", "10.2.c"}},
     {"logs_dropped": {"7.2.f"}},

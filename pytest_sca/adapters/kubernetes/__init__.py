@@ -8,7 +8,8 @@ Trainer TrainJob, Training Operator PyTorchJob or JobSet), scheduling (Kueue),
 services (Deployments, Services, HPAs), network (NetworkPolicy), models and model services
 (KServe), dev machines and terminals (Kubeflow Notebooks, ``pods/exec``), storage
 (PersistentVolumeClaims, StorageClasses), audit (the API server's audit log), telemetry
-and job series (the cluster's Prometheus through the service proxy).
+and job series (the cluster's Prometheus through the service proxy), workflows (the
+platform's in-cluster ComfyUI through the service proxy).
 Everything it creates carries ``sca-run=<run id>`` and is deleted at the end.
 See docs/kubernetes.md.
 """
@@ -30,13 +31,14 @@ from .storage import KubeFileSystems
 from .tenancy import KubeTenancy
 from .topology import KubeTopology
 from .training import KubeTraining
+from .workflows import KubeWorkflows
 
 __all__ = ["KINDS", "VENDOR_RESOURCES", "KubeAudit", "KubeCompute", "KubeDevMachines",
            "KubeDevTools", "KubeFileSystems", "KubeImageCache", "KubeJobs",
            "KubeModelServices", "KubeModels",
            "KubeNetwork", "KubeScheduling", "KubeServices", "KubeTelemetry", "KubeTenancy",
            "KubeTopology",
-           "KubeTraining", "KubernetesAdapter", "dns_name", "vendor_of"]
+           "KubeTraining", "KubeWorkflows", "KubernetesAdapter", "dns_name", "vendor_of"]
 
 #: The Kubernetes adapter's capabilities (set here: each implementation needs the class).
 KubernetesAdapter.implementations = {
@@ -45,4 +47,4 @@ KubernetesAdapter.implementations = {
     "services": KubeServices, "network": KubeNetwork, "models": KubeModels,
     "model_services": KubeModelServices, "devmachines": KubeDevMachines,
     "devtools": KubeDevTools, "filesystems": KubeFileSystems, "audit": KubeAudit,
-    "imagecache": KubeImageCache, "telemetry": KubeTelemetry}
+    "imagecache": KubeImageCache, "telemetry": KubeTelemetry, "workflows": KubeWorkflows}

@@ -17,7 +17,9 @@ import os
 from typing import Any, ClassVar
 
 from pytest_sca.adapters.base import Adapter, AdapterContext, Finding
-from pytest_sca.adapters.config import KubernetesConfig
+from pytest_sca.adapters.comfyui import ComfyUIAdapter
+from pytest_sca.adapters.config import ComfyUIConfig, KubernetesConfig
+from pytest_sca.adapters.http import VerifyingSession
 from pytest_sca.capabilities import (
     RUN_LABEL,
     RefusalReason,
@@ -79,7 +81,10 @@ class KubernetesAdapter(Adapter):
 
     transport: ClassVar[str] = "kubernetes"
     config_model: ClassVar[type[KubernetesConfig]] = KubernetesConfig
-    sweeps: ClassVar[frozenset[str]] = frozenset(f"kubernetes:{kind}" for kind in _KINDS)
+    #: The run's objects, and the queue entries and history of the in-cluster ComfyUI's
+    #: prompts (``comfyui_service``, :mod:`.workflows`).
+    sweeps: ClassVar[frozenset[str]] = frozenset(
+        {*(f"kubernetes:{kind}" for kind in _KINDS), "comfyui:history"})
 
     def __init__(self, config: KubernetesConfig, context: AdapterContext, *,
                  credential: str | None = None, namespace: str | None = None,
@@ -102,6 +107,8 @@ class KubernetesAdapter(Adapter):
             self._attempts_seen: dict[str, dict[int, Any]] = {}
             #: token of a user the run created → its tenant's namespace
             self._token_namespaces: dict[str, str] = {}
+            #: the in-cluster ComfyUI through the service proxy, built on first use
+            self._comfy: ComfyUIAdapter | None = None
 
     # the client -------------------------------------------------------------------------------
 
@@ -394,6 +401,9 @@ class KubernetesAdapter(Adapter):
                         failures.append(f"delete {kind} {namespace}/{name}: {exc}")
                 except TargetError as exc:
                     failures.append(f"delete {kind} {namespace}/{name}: {exc}")
+        if self.config.comfyui_service:
+            failures.extend(f"ComfyUI {self.config.comfyui_service}: {line}"
+                            for line in self.comfy().sweep(run_id))
         return failures
 
     def _list_custom_anywhere(self, kind: str, selector: str) -> list[Any]:
@@ -404,10 +414,47 @@ class KubernetesAdapter(Adapter):
                 return []
             raise
 
+    def comfy(self) -> ComfyUIAdapter:
+        """The ComfyUI adapter of the platform's in-cluster ComfyUI (``comfyui_service``)
+        through the API server's service proxy
+        (``/api/v1/namespaces/<namespace>/services/[scheme:]<name>[:port]/proxy``): one per
+        run (its client id marks every prompt the run queues), closed and swept with this
+        adapter; :class:`Unsupported` naming the setting when the target names none.
+
+        Its session authenticates as this adapter's principal (the kubeconfig's bearer
+        token, or its client certificate) and trusts what the kubeconfig trusts. The API
+        server does not pass those credentials on to the Service: an in-cluster ComfyUI,
+        which has no authentication of its own, sees the API server's anonymous request."""
+        root = self._root
+        if root._comfy is None:
+            where = self.config.comfyui_service
+            if not where:
+                raise Unsupported(
+                    "the target file names no in-cluster ComfyUI: set "
+                    "adapters.kubernetes.comfyui_service to its Service (<namespace>/"
+                    "[scheme:]<service>[:port], e.g. comfyui/comfyui:8188), or list "
+                    "`adapters.comfyui` before `adapters.kubernetes`")
+            namespace, _, service = where.partition("/")
+            client = root.api.configuration
+            headers = auth_headers(root)
+            session = VerifyingSession()
+            session.headers.update(headers)
+            # The kubeconfig's CA (a file the client wrote), none where it skips verification.
+            session.verify = (client.ssl_ca_cert or True) if client.verify_ssl else False
+            if client.cert_file:
+                session.cert = (client.cert_file, client.key_file) if client.key_file \
+                    else client.cert_file
+            url = (f"{str(client.host).rstrip('/')}/api/v1/namespaces/{namespace}/services/"
+                   f"{service}/proxy")
+            root.context.redact.add(headers.values())
+            root._comfy = ComfyUIAdapter(ComfyUIConfig(url=url), root.context, session=session)
+        return root._comfy
+
     def probe(self, timeout: float) -> list[Finding]:
         """Doctor: the API server's ``/version``, the API groups it serves (those the
-        capabilities use named, with their components), and who the credentials are
-        (SelfSubjectReview)."""
+        capabilities use named, with their components), who the credentials are
+        (SelfSubjectReview), and the in-cluster ComfyUI's node table where
+        ``comfyui_service`` names one."""
         from kubernetes import client
 
         try:
@@ -455,10 +502,19 @@ class KubernetesAdapter(Adapter):
                                     f"{refusal.message}"))
         except TargetError as exc:
             findings.append(Finding("credentials", "fail", str(exc)))
+        if self.config.comfyui_service:
+            # A ComfyUI that does not answer costs the workflow items, not the cluster's:
+            # the adapter stays usable (warn, never fail).
+            findings.extend(Finding(f"comfyui {f.check}",
+                                    "warn" if f.status == "fail" else f.status,
+                                    f"{self.config.comfyui_service}: {f.detail}")
+                            for f in self.comfy().probe(timeout))
         return findings
 
     def close(self) -> None:
         """Close the client (what the run created is removed by the cleanup ledger)."""
+        if self._root is self and self._comfy is not None:
+            self._comfy.close()
         if self._root is self and self._client is not None:
             self._client.close()
 
