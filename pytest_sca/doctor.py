@@ -24,7 +24,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -100,18 +100,18 @@ class Diagnosis:
                 "adapters": [a.to_dict() for a in self.adapters]}
 
 
-def assignments(transports: Iterable[str]) -> dict[str, str]:
-    """Capability → the transport that serves it: the first configured adapter that
-    provides it (the rule :meth:`pytest_sca.runstate.ScaRun.adapter_for` follows)."""
-    order = list(transports)
+def assignments(adapters: Mapping[str, Any]) -> dict[str, str]:
+    """Capability → the transport that serves it: the first adapter of the target file
+    (transport → its configuration) that provides it and is configured to serve it (the
+    rule :meth:`pytest_sca.runstate.ScaRun.adapter_for` follows)."""
     serving: dict[str, str] = {}
     for capability in CAPABILITIES:
-        for transport in order:
+        for transport, config in adapters.items():
             try:
-                provides = registry.load_adapter_class(transport).provides
+                cls = registry.load_adapter_class(transport)
             except (KeyError, ImportError, TypeError):
                 continue
-            if capability in provides:
+            if capability in cls.provides and cls.unconfigured(config, capability) is None:
                 serving[capability] = transport
                 break
     return serving
@@ -277,7 +277,7 @@ def diagnose(target: Target, run_id: str = "doctor", *, timeout: float = TIMEOUT
     end = started + deadline
     for thread in threads:
         thread.join(max(0.0, end - time.monotonic()))
-    serving = assignments(transports)
+    serving = assignments({t: target.adapters[t] for t in transports})
     checks = []
     with lock:
         for transport in transports:

@@ -96,18 +96,22 @@ class ScaRun:
         from .adapters import registry
 
         assert self.target is not None
+        unserved: list[str] = []  # adapters that implement it, not configured to serve it
         for transport, config in self.target.adapters.items():
+            cls = registry.load_adapter_class(transport)
+            if capability not in cls.provides:
+                continue
+            why = cls.unconfigured(config, capability)
+            if why is not None:
+                unserved.append(why)
+                continue
             if transport not in self._adapters:
-                cls = registry.load_adapter_class(transport)
-                if capability not in cls.provides:
-                    continue
                 context = AdapterContext(self.target.name, self.target.path, self.run_id,
                                          self.redact, self.ledger)
                 self._adapters[transport] = cls(config, context)
-            adapter = self._adapters[transport]
-            if capability in adapter.provides:
-                return adapter.capability(capability)
-        raise NotAssessed(self.missing_capability(capability, registry.providers_of(capability)))
+            return self._adapters[transport].capability(capability)
+        missing = self.missing_capability(capability, registry.providers_of(capability))
+        raise NotAssessed("; ".join([*unserved, missing]) if unserved else missing)
 
     def missing_capability(self, capability: str, providers: list[str]) -> str:
         """Why ``capability`` is not assessed, and the true fix: the adapters that serve it."""

@@ -4,6 +4,7 @@ and a server that accepts connections but never answers."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import socket
@@ -26,6 +27,7 @@ from pytest_sca.runstate import Options, ScaRun
 from pytest_sca.sandbox.launcher import SandboxProcess, launch
 from pytest_sca.scoring import load_grading
 from pytest_sca.target import Target, load_target, parse_target
+from pytest_sca.verdicts import NotAssessed
 
 from .adapters.kube_emulator import emulated_cluster
 
@@ -213,3 +215,26 @@ def test_kubernetes_probe_of_an_unreachable_cluster(tmp_path: Path) -> None:
     finally:
         adapter.close()
     assert [(f.check, f.status) for f in findings] == [("reachable", "fail")]
+
+
+def test_an_adapter_not_configured_for_a_capability_leaves_it_to_the_next(
+        sandbox_target: Target, tmp_path: Path) -> None:
+    """The Kubernetes adapter implements ``workflows`` but serves it only with
+    ``comfyui_service``: without it, listed first, it leaves workflows to ``comfyui`` (the
+    run and the doctor agree); with nothing else to serve them, the reason names the
+    setting."""
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\n", encoding="utf-8")
+    kube = KubernetesConfig.model_validate({"kubeconfig": str(kubeconfig)})
+    adapters = {"kubernetes": kube, **sandbox_target.adapters}
+    assert doctor.assignments(adapters)["workflows"] == "comfyui"
+    run = ScaRun(Options(), load_catalog(), load_grading(), "doctor-order",
+                 target=dataclasses.replace(sandbox_target, adapters=adapters))
+    try:
+        assert type(run.adapter_for("workflows")).__module__ == "pytest_sca.adapters.comfyui"
+    finally:
+        run.close_adapters()
+    alone = ScaRun(Options(), load_catalog(), load_grading(), "doctor-order-alone",
+                   target=dataclasses.replace(sandbox_target, adapters={"kubernetes": kube}))
+    with pytest.raises(NotAssessed, match=r"adapters\.kubernetes\.comfyui_service"):
+        alone.adapter_for("workflows")

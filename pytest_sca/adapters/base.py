@@ -94,6 +94,15 @@ class Adapter:
         """What an implementation is constructed with: the adapter itself by default."""
         return self
 
+    @classmethod
+    def unconfigured(cls, config: Any, name: str) -> str | None:
+        """Why this adapter, which implements capability ``name``, cannot serve it with
+        ``config`` (a setting it needs is not set), or None when it can. A capability an
+        adapter cannot serve goes to the next adapter of the target file that provides it:
+        the Kubernetes adapter without ``comfyui_service`` leaves ``workflows`` to
+        ``adapters.comfyui``."""
+        return None
+
     def capability(self, name: str) -> object:
         """The object a check gets for capability ``name`` (one of ``provides``)."""
         try:

@@ -414,6 +414,16 @@ class KubernetesAdapter(Adapter):
                 return []
             raise
 
+    @classmethod
+    def unconfigured(cls, config: Any, name: str) -> str | None:
+        """``workflows`` needs ``comfyui_service``: without it, a later ``adapters.comfyui``
+        (or ``adapters.platform``) of the target file serves them."""
+        if name == "workflows" and not getattr(config, "comfyui_service", None):
+            return ("the kubernetes adapter serves workflows only with "
+                    "adapters.kubernetes.comfyui_service (the in-cluster ComfyUI's Service, "
+                    "e.g. comfyui/comfyui:8188)")
+        return None
+
     def comfy(self) -> ComfyUIAdapter:
         """The ComfyUI adapter of the platform's in-cluster ComfyUI (``comfyui_service``)
         through the API server's service proxy
@@ -432,8 +442,8 @@ class KubernetesAdapter(Adapter):
                 raise Unsupported(
                     "the target file names no in-cluster ComfyUI: set "
                     "adapters.kubernetes.comfyui_service to its Service (<namespace>/"
-                    "[scheme:]<service>[:port], e.g. comfyui/comfyui:8188), or list "
-                    "`adapters.comfyui` before `adapters.kubernetes`")
+                    "[scheme:]<service>[:port], e.g. comfyui/comfyui:8188), or add "
+                    "`adapters.comfyui`")
             namespace, _, service = where.partition("/")
             client = root.api.configuration
             headers = auth_headers(root)
