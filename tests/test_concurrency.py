@@ -12,19 +12,24 @@ from pytest_sca.concurrency import CheckLock, runs_alone
 from .conftest import read_report, write_checks
 
 
+def _holds_in_a_thread(lock: CheckLock, alone: bool) -> threading.Event:
+    """Another worker's check taking ``lock`` (in a thread: it may wait); set once it holds."""
+    held = threading.Event()
+
+    def take() -> None:
+        lock.acquire(alone=alone)
+        held.set()
+
+    threading.Thread(target=take, daemon=True).start()
+    return held
+
+
 def test_a_check_that_runs_alone_excludes_the_others(tmp_path: Path) -> None:
     """Two workers' holds on one lock (two open files, as two processes have): a shared
     hold waits while an exclusive one is held, and gets in once it is released."""
     alone, beside = CheckLock(tmp_path), CheckLock(tmp_path)
     alone.acquire(alone=True)
-    entered = threading.Event()
-
-    def other_check() -> None:
-        beside.acquire(alone=False)
-        entered.set()
-
-    worker = threading.Thread(target=other_check, daemon=True)
-    worker.start()
+    entered = _holds_in_a_thread(beside, alone=False)
     assert not entered.wait(0.3), "a check ran beside one that runs alone"
     alone.release()
     assert entered.wait(10), "the other check never got in after the lone one finished"
@@ -35,14 +40,8 @@ def test_a_check_that_runs_alone_excludes_the_others(tmp_path: Path) -> None:
 def test_ordinary_checks_share_the_lock(tmp_path: Path) -> None:
     one, two = CheckLock(tmp_path), CheckLock(tmp_path)
     one.acquire(alone=False)
-    got = threading.Event()
-
-    def second_check() -> None:
-        two.acquire(alone=False)
-        got.set()
-
-    threading.Thread(target=second_check, daemon=True).start()
-    assert got.wait(10), "two ordinary checks could not run side by side"
+    assert _holds_in_a_thread(two, alone=False).wait(10), (
+        "two ordinary checks could not run side by side")
     one.close()
     two.close()
 
