@@ -21,9 +21,9 @@ __all__ = ["assert_fails_under_fault", "assert_swept", "evaluate", "verdicts"]
 
 
 def evaluate(folder: Path, items: Iterable[str], faults: Iterable[str] = (),
-             extra: Iterable[str] = ()) -> dict[str, Any]:
+             extra: Iterable[str] = (), plugins: Iterable[str] = ()) -> dict[str, Any]:
     """Run ``pytest --sca-target=sandbox`` on the given items; the JSON report."""
-    report = evaluate_target(folder, "sandbox", items, timeout=600,
+    report = evaluate_target(folder, "sandbox", items, timeout=600, plugins=plugins,
                              extra=[*(f"--sca-sandbox-fault={f}" for f in faults), *extra])
     assert_swept(report)
     return report

@@ -85,7 +85,11 @@ def test_checks_fail_under_their_fault(faults: tuple[str, ...], tmp_path: Path) 
         entry, words = found[item], BREAKS[item][1]
         assert entry["verdict"] == "fail", entry
         assert entry["reason"].startswith(f"[{item}]"), entry["reason"]
-        assert words in entry["reason"], entry["reason"]
+        # The case the fault is written for fails; another case of the item may fail first
+        # (under throttled_nodes a 1-card probe short enough to finish before the throttle
+        # catches it makes 9.3.b's [speedup] fail too).
+        reasons = [t["reason"] for t in entry["tests"] if t["outcome"] == "fail"]
+        assert any(words in r for r in reasons), reasons
         assert entry.get("measurements"), f"{item} failed without a measured value"
 
 
