@@ -313,9 +313,8 @@ class OpenAIClient:
         if status < 300:
             return
         if 400 <= status < 500:
-            code, message = error_fields(response)
-            raise Refused(f"{method} {path}", status, code, self.scrub(message),
-                          refusal_class(status, response))
+            code, message, reason = error_fields(response)
+            raise Refused(f"{method} {path}", status, code, self.scrub(message), reason)
         raise TargetError(self.scrub(f"{method} {self.base_url}{path} answered {status}: "
                                      f"{' '.join(response.text.split())[:160]}"))
 
@@ -354,35 +353,29 @@ def same_host(url: str, base: str) -> bool:
     return urlsplit(url).netloc == urlsplit(base).netloc
 
 
-def refusal_class(status: int, response: requests.Response) -> RefusalReason:
-    """The class of an OpenAI refusal: its ``code`` where it names one, else its status.
+def error_fields(response: requests.Response) -> tuple[str | None, str, RefusalReason]:
+    """OpenAI's error body ``{"error": {"message", "type", "code"}}``, or what there is: the
+    code shown (else the type), the message, and the refusal's class.
 
-    OpenAI's ``type`` is a broad category, not a class: a missing file is a 404 of type
-    ``invalid_request_error`` with ``code: null`` ("No such File object"); it counts only
-    where the status says nothing (an unusual 4xx).
+    The class is the ``code``'s where it names one, else the status's. OpenAI's ``type`` is
+    a broad category, not a class: a missing file is a 404 of type ``invalid_request_error``
+    with ``code: null`` ("No such File object"); it counts only where the status says nothing
+    (an unusual 4xx).
     """
+    status = response.status_code
     try:
         body = response.json()
     except ValueError:
-        body = None
-    error = body.get("error") if isinstance(body, dict) else None
-    code = error.get("code") if isinstance(error, dict) else None
-    by_code = classify(status, str(code)) if code else classify(status)
-    if by_code is RefusalReason.OTHER and isinstance(error, dict) and error.get("type"):
-        return classify(status, str(error["type"]))
-    return by_code
-
-
-def error_fields(response: requests.Response) -> tuple[str | None, str]:
-    """OpenAI's error body ``{"error": {"message", "type", "code"}}``, or what there is."""
-    try:
-        body = response.json()
-    except ValueError:
-        return None, " ".join(response.text.split())[:160] or response.reason or ""
+        return (None, " ".join(response.text.split())[:160] or response.reason or "",
+                classify(status))
     error = body.get("error") if isinstance(body, dict) else None
     if isinstance(error, dict):
-        code = error.get("code") or error.get("type")
-        return (str(code) if code else None), str(error.get("message", ""))[:300]
+        code, kind = error.get("code"), error.get("type")
+        reason = classify(status, str(code)) if code else classify(status)
+        if reason is RefusalReason.OTHER and kind:
+            reason = classify(status, str(kind))
+        shown = code or kind
+        return (str(shown) if shown else None), str(error.get("message", ""))[:300], reason
     if isinstance(error, str):
-        return None, error[:300]
-    return None, json.dumps(body)[:300]
+        return None, error[:300], classify(status)
+    return None, json.dumps(body)[:300], classify(status)
