@@ -149,7 +149,11 @@ def _route_name(route: str) -> str:
 
 def combine_tests(tests: Iterable[TestRecord]) -> tuple[Verdict, str]:
     """An item's automated verdict and reason from its tests (along the routes taken)."""
-    records, _ = routes_taken(tests)
+    return _combine(routes_taken(tests)[0])
+
+
+def _combine(records: list[TestRecord]) -> tuple[Verdict, str]:
+    """The verdict and reason of the tests an item is judged by (:func:`routes_taken`)."""
     verdict = worst(t.verdict for t in records)
     if verdict is None:
         return Verdict.NOT_ASSESSED, "no check implemented yet"
@@ -201,9 +205,10 @@ def _resolve(
     waiver: Mapping[str, Any] | None,
     today: dt.date | None,
 ) -> ItemResult:
-    automated, reason = combine_tests(records)
+    taken, notes = routes_taken(records)
+    automated, reason = _combine(taken)
     result = ItemResult(item_id, automated, reason, automated is Verdict.PASS, records, automated)
-    result.notes.extend(routes_taken(records)[1])
+    result.notes.extend(notes)
     if evidence is not None:
         if automated in (Verdict.FAIL, Verdict.ERROR):
             result.notes.append("evidence entry not applied: an automated check gave " + automated)
