@@ -114,6 +114,14 @@ def ensure_unix_users(names: tuple[str, ...]) -> None:
                             name], check=True, capture_output=True, timeout=30)
 
 
+def _replace(path: Path, text: str) -> None:
+    """Write ``path`` whole or not at all: a running slurmd re-reads its configuration when the
+    controller restarts, and a file caught half-written (gres.conf empty) kills it."""
+    part = path.with_name(path.name + ".part")
+    part.write_text(text)
+    os.replace(part, path)
+
+
 @dataclass
 class SlurmCluster:
     """One running cluster; :meth:`start`, use, :meth:`stop`."""
@@ -150,10 +158,10 @@ class SlurmCluster:
             (folder / sub).mkdir(parents=True, exist_ok=True)
         os.chmod(folder / "jobs", 0o1777)
         os.chmod(folder, 0o755)
-        (folder / "etc" / "munge.key").write_bytes(os.urandom(1024))
-        os.chmod(folder / "etc" / "munge.key", 0o600)
-        (folder / "etc" / "jwt.key").write_bytes(os.urandom(32))
-        os.chmod(folder / "etc" / "jwt.key", 0o600)
+        for key, size in (("munge.key", 1024), ("jwt.key", 32)):
+            if not (folder / "etc" / key).exists():  # a reconfiguration keeps the keys
+                (folder / "etc" / key).write_bytes(os.urandom(size))
+                os.chmod(folder / "etc" / key, 0o600)
         gres, node_lines = [], []
         host = socket.gethostname()
         for name, (_, cards, shards) in self.nodes.items():
@@ -179,10 +187,10 @@ class SlurmCluster:
         if self.settings.get("CloudNodes", "yes") == "yes":
             node_lines.append(f"NodeName={CLOUD_NODE} CPUs={NODE_CPUS} "
                               f"RealMemory={NODE_MEMORY_MB} Weight={CLOUD_WEIGHT} State=CLOUD")
-        (folder / "etc" / "gres.conf").write_text("AutoDetect=off\n" + "\n".join(gres) + "\n")
+        _replace(folder / "etc" / "gres.conf", "AutoDetect=off\n" + "\n".join(gres) + "\n")
         # Two leaf switches under a spine: the job topology's links (topology/tree).
         leaves = {f"leaf-{p}": n for p, n in self._own_partitions().items()}
-        (folder / "etc" / "topology.conf").write_text("".join(
+        _replace(folder / "etc" / "topology.conf", "".join(
             f"SwitchName={leaf} Nodes={','.join(nodes)}\n" for leaf, nodes in leaves.items())
             + f"SwitchName=spine Switches={','.join(leaves)}\n")
         partitions = self._own_partitions()
@@ -194,7 +202,7 @@ class SlurmCluster:
             partition_lines.append(f"PartitionName={CLOUD_PARTITION} Nodes={CLOUD_NODE} "
                                    "MaxTime=60 State=UP")
         sock = folder / "run" / "munge.sock"
-        self.conf.write_text("\n".join([
+        _replace(self.conf, "\n".join([
             "ClusterName=sca",
             "SlurmctldHost=localhost",
             f"SlurmctldPort={self.ports['ctld']}",
@@ -242,7 +250,7 @@ class SlurmCluster:
             *node_lines,
             *partition_lines,
         ]) + "\n")
-        (folder / "etc" / "slurmdbd.conf").write_text("\n".join([
+        _replace(folder / "etc" / "slurmdbd.conf", "\n".join([
             "AuthType=auth/munge",
             f"AuthInfo=socket={sock}",
             "DbdHost=localhost",
@@ -483,11 +491,7 @@ class SlurmCluster:
             self.scontrol("reconfigure")
 
     def _write_configs_only(self) -> None:
-        keys = {name: (self.folder / "etc" / name).read_bytes()
-                for name in ("munge.key", "jwt.key")}
         self._write_configs()
-        for name, data in keys.items():
-            (self.folder / "etc" / name).write_bytes(data)
 
     # --- stopping -----------------------------------------------------------------------------
 
