@@ -31,6 +31,7 @@ def _platform(sandbox: SandboxProcess, run_id: str) -> PlatformAdapter:
     return PlatformAdapter(target.adapters["platform"], context)
 
 
+@pytest.mark.slow
 def test_cleanup_sweeps_one_run_and_spares_the_rest(sandbox: SandboxProcess) -> None:
     # A run killed before its teardown left a tenant and a job; another run left its own.
     killed = _platform(sandbox, "killed-run-1")

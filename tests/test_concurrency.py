@@ -86,6 +86,7 @@ def test_ordinary(sca, n):
 """
 
 
+@pytest.mark.slow
 def test_under_xdist_measuring_checks_run_alone(pytester: pytest.Pytester, target_file: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """With two workers the ordinary checks run side by side, and nothing runs while a

@@ -70,6 +70,7 @@ def test_a_dead_platform_gets_no_pass_no_fail_within_two_minutes(tmp_path: Path)
     assert took < 120, f"the evaluation of a dead platform took {took:.0f} s"
 
 
+@pytest.mark.slow
 def test_with_the_preflight_a_dead_platform_is_reported_unevaluated_at_once(
         tmp_path: Path) -> None:
     target, report = tmp_path / "dead.yaml", tmp_path / "report.json"

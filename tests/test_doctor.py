@@ -61,6 +61,7 @@ def _closed_port() -> int:
         return int(probe.getsockname()[1])
 
 
+@pytest.mark.slow
 def test_every_sandbox_adapter_is_usable_in_seconds(sandbox_target: Target) -> None:
     diagnosis = doctor.diagnose(sandbox_target)
     assert diagnosis.exit_status == doctor.USABLE, doctor.render(diagnosis)
@@ -107,6 +108,7 @@ def test_a_refused_token_is_a_failed_credential(sandbox: SandboxProcess) -> None
     assert "not-the-token" not in json.dumps(diagnosis.to_dict())
 
 
+@pytest.mark.slow
 def test_a_dead_target_is_known_in_seconds(silent_port: int, tmp_path: Path) -> None:
     closed = _closed_port()
     path = tmp_path / "dead.yaml"

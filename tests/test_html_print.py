@@ -87,6 +87,7 @@ def printed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             "html": page.read_text(encoding="utf-8")}
 
 
+@pytest.mark.slow
 def test_it_renders(printed: dict[str, Any]) -> None:
     data = printed["png"].read_bytes()
     assert data.startswith(b"\x89PNG") and len(data) > 20_000

@@ -41,6 +41,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return venv
 
 
+@pytest.mark.slow
 def test_wheel_carries_catalogue_and_suites(installed: Path, tmp_path: Path) -> None:
     out = _run(installed / "bin" / "python", "-c",
                "import pytest_sca.collection as c, pytest_sca.catalog as k;"
@@ -50,6 +51,7 @@ def test_wheel_carries_catalogue_and_suites(installed: Path, tmp_path: Path) -> 
     assert catalog.is_file() and (suites / "chapter06_scheduling" / "__init__.py").is_file()
 
 
+@pytest.mark.slow
 def test_evaluation_from_another_directory_runs_the_shipped_suites(installed: Path,
                                                                    tmp_path: Path) -> None:
     (tmp_path / "mycloud.yaml").write_text("name: elsewhere\n", encoding="utf-8")

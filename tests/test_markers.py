@@ -55,6 +55,7 @@ def test_markers_from_the_catalogue_select(pytester: pytest.Pytester, target_fil
     assert _selected(pytester, target_file, "-m", expression) == expected
 
 
+@pytest.mark.slow
 def test_uncovered_items_in_scope_are_reported_not_assessed(pytester: pytest.Pytester,
                                                             target_file: Path) -> None:
     """Without paths, the shipped suites and every catalogue item are in scope: an item no
@@ -90,6 +91,7 @@ def test_markers_are_registered_and_documented_for_an_evaluation(
         assert f"@pytest.mark.{marker}" in out
 
 
+@pytest.mark.slow
 def test_marker_names_do_not_leak_into_other_projects(pytester: pytest.Pytester) -> None:
     """Without --sca-target (or --sca-list) pytest-sca registers no marker: another project's
     unregistered `@pytest.mark.security` is an error under --strict-markers, as without it."""

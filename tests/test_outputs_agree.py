@@ -126,6 +126,7 @@ def _allure_results(folder: Path) -> dict[str, dict[str, Any]]:
     return found
 
 
+@pytest.mark.slow
 def test_every_verdict_is_in_the_evaluation(run: dict[str, Any]) -> None:
     items = {i["id"]: i["verdict"] for i in run["report"]["items"]}
     assert items == EXPECTED

@@ -71,6 +71,7 @@ def test_json_report_is_valid_against_its_schema(pytester: pytest.Pytester,
     assert {d["id"] for d in report["domains"]} == {"scheduling", "application"}
 
 
+@pytest.mark.slow
 def test_full_evaluation_report_lists_every_item(pytester: pytest.Pytester,
                                                  target_file: Path) -> None:
     pytester.runpytest(f"--sca-target={target_file}")
@@ -80,6 +81,7 @@ def test_full_evaluation_report_lists_every_item(pytester: pytest.Pytester,
     assert report["overall"]["items"] == 97
 
 
+@pytest.mark.slow
 def test_parallel_run_gives_the_same_report(pytester: pytest.Pytester, target_file: Path) -> None:
     write_checks(pytester, CHECKS)
     serial = pytester.runpytest_subprocess(f"--sca-target={target_file}", "-m", "chapter6 or "
@@ -169,6 +171,7 @@ def test_canary_secrets_appear_in_no_output(pytester: pytest.Pytester,
     assert "stdout says ***" in outputs["junit.xml"]
 
 
+@pytest.mark.slow
 def test_canary_secrets_appear_in_no_preflight_output(pytester: pytest.Pytester,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """A dead target: the run ends at its preflight (exit 6) with a report of every item

@@ -58,6 +58,7 @@ def _run_until_ready(pytester: pytest.Pytester, target_file: Path,
     return process
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_interrupted_run_still_cleans_up(pytester: pytest.Pytester, target_file: Path,
                                          signum: int) -> None:
@@ -112,6 +113,7 @@ def test_creates_then_hangs(sca, cleanup):
 """
 
 
+@pytest.mark.slow
 def test_a_second_ctrl_c_waits_for_cleanup_without_a_traceback(
         pytester: pytest.Pytester, target_file: Path) -> None:
     write_checks(pytester, SLOW_TO_UNDO)

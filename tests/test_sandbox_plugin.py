@@ -35,6 +35,7 @@ def _state_dir(output: str) -> str:
     return match.group(1)
 
 
+@pytest.mark.slow
 def test_sandbox_run_starts_evaluates_and_leaves_nothing_running(
         pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess("--sca-target=sandbox", "-m", "chapter6 and shall",
@@ -49,6 +50,7 @@ def test_sandbox_run_starts_evaluates_and_leaves_nothing_running(
     assert not Path(state).exists(), "the temporary state folder was left behind"
 
 
+@pytest.mark.slow
 def test_sandbox_with_xdist_is_started_once(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess("--sca-target=sandbox", "-n", "2", "-m",
                                            "clause(subdomain='6.1')", "-p", "no:cacheprovider")
@@ -58,6 +60,7 @@ def test_sandbox_with_xdist_is_started_once(pytester: pytest.Pytester) -> None:
     assert not _processes_mentioning(_state_dir(out))
 
 
+@pytest.mark.slow
 def test_target_file_can_start_the_sandbox_with_faults_and_evidence(
         pytester: pytest.Pytester) -> None:
     pytester.makefile(".yaml", broken="""
@@ -72,6 +75,7 @@ def test_target_file_can_start_the_sandbox_with_faults_and_evidence(
     assert verdicts(report) == {"6.1.a": "pass", "6.1.b": "fail", "6.1.c": "waived"}
 
 
+@pytest.mark.slow
 def test_state_folder_keeps_the_platform_across_runs(pytester: pytest.Pytester,
                                                      tmp_path: Path) -> None:
     state = tmp_path / "state"
@@ -84,6 +88,7 @@ def test_state_folder_keeps_the_platform_across_runs(pytester: pytest.Pytester,
     assert not _processes_mentioning(str(state))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("args", "message"), [
     (["--sca-target=sandbox", "--sca-sandbox-fault=gremlins"],
      "ERROR: sandbox: sandbox.faults: unknown sandbox fault 'gremlins': known faults are*"),
@@ -99,6 +104,7 @@ def test_bad_sandbox_options_are_one_line_errors(pytester: pytest.Pytester, args
     assert "Traceback" not in result.stderr.str()
 
 
+@pytest.mark.slow
 def test_sandbox_credentials_are_masked_like_any_secret(pytester: pytest.Pytester) -> None:
     checks = pytester.path / "checks" / "test_leak.py"
     checks.parent.mkdir()
@@ -124,6 +130,7 @@ def test_sandbox_credentials_are_masked_like_any_secret(pytester: pytest.Pyteste
         assert token not in text, f"the sandbox token leaked into {name}"
 
 
+@pytest.mark.slow
 def test_disruptive_checks_run_on_the_throwaway_sandbox(pytester: pytest.Pytester) -> None:
     """The sandbox exists only for the run: disruptive checks need no consent flag there
     (on a real target they do: tests/test_safety.py), serially and on xdist workers."""
@@ -159,6 +166,7 @@ def test_a_provider_that_is_not_installed_is_a_one_line_error(
         providers.load_provider("sandbox")
 
 
+@pytest.mark.slow
 def test_without_the_sandbox_provider_the_plugin_says_what_to_install(
         pytester: pytest.Pytester) -> None:
     pytester.makepyfile(hide_providers="""

@@ -82,6 +82,7 @@ def test_last_failed_is_recorded(pytester: pytest.Pytester, target_file: Path) -
     assert "--lf" in report["scope"]["statement"] and report["overall"]["grade"] == "-"
 
 
+@pytest.mark.slow
 def test_the_whole_catalogue_is_a_whole_evaluation(pytester: pytest.Pytester,
                                                    target_file: Path) -> None:
     result = pytester.runpytest(f"--sca-target={target_file}", "-p", "no:cacheprovider")

@@ -282,6 +282,7 @@ _CAPABILITIES = st.one_of(
 )
 
 
+@pytest.mark.slow
 @hypothesis_settings(max_examples=400, deadline=None,
                      suppress_health_check=[HealthCheck.too_slow])
 @given(capabilities=_CAPABILITIES)

@@ -71,6 +71,7 @@ MALFORMED = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(MALFORMED))
 def test_malformed_target_is_one_line_without_traceback(pytester: pytest.Pytester,
                                                         case: str) -> None:

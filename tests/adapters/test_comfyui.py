@@ -48,6 +48,7 @@ def _uploaded(comfy: ComfyWorkflows, rgb: tuple[int, int, int]) -> str:
     return str(comfy.upload_image(f"t-{uuid.uuid4().hex[:6]}.png", png(6, 4, rgb))["name"])
 
 
+@pytest.mark.slow
 def test_object_info_describes_the_nodes(comfy: ComfyWorkflows) -> None:
     info = comfy.object_info()
     assert {"LoadImage", "ImageScale", "ImageInvert", "SaveImage"} <= set(info)

@@ -257,6 +257,7 @@ def _evaluate(folder: Path, base_url: str, server_log: Path,
     return {i["id"]: (i["verdict"], i["reason"]) for i in report["items"]}
 
 
+@pytest.mark.slow
 def test_an_openai_only_target_at_llamacpp(tmp_path: Path,
                                            own_llama_server: tuple[str, Path]) -> None:
     """The whole catalogue against llama.cpp's server alone: the inference items pass; the
@@ -276,6 +277,7 @@ def test_an_openai_only_target_at_llamacpp(tmp_path: Path,
         assert "serves no files" in report[item][1], report[item]
 
 
+@pytest.mark.slow
 def test_inference_items_fail_behind_a_mutating_proxy(
         tmp_path: Path, own_llama_server: tuple[str, Path]) -> None:
     base_url, server_log = own_llama_server

@@ -190,6 +190,7 @@ def test_a_running_workload_is_halted_awaited_and_deleted(acme: Platform, admin:
     assert gone.value.status == 404
 
 
+@pytest.mark.slow
 def test_a_failing_delete_is_retried_reported_and_swept_later(
     acme_platform: dict[str, Any], make_adapter: MakeAdapter, admin: Platform,
     proxy: VendorProxy

@@ -66,6 +66,7 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusA
     assert server.process.poll() is not None
 
 
+@pytest.mark.slow
 def test_instant_queries_and_label_filters(prometheus: PrometheusAdapter) -> None:
     busy = PrometheusMetrics(prometheus).samples("sca_node_cpu_utilization_ratio", {"node": "n1"})
     assert [(s.labels["node"], s.value) for s in busy] == [("n1", 0.9)]

@@ -38,6 +38,7 @@ def _query_count(url: str) -> float:
                and sample.labels.get("handler") == "/api/v1/query")
 
 
+@pytest.mark.slow
 def test_monitoring_checks_pass_with_prometheus_scraping_the_sandbox(tmp_path: Path) -> None:
     sandbox = launch(timeout=30)
     server = None

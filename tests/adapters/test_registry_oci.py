@@ -97,6 +97,7 @@ def test_a_wrong_password_is_a_refusal_not_an_error(registry: LoggedServer) -> N
         adapter.subject.close()
 
 
+@pytest.mark.slow
 def test_the_custom_image_check_passes_on_the_real_registry(registry: LoggedServer,
                                                             tmp_path: Path) -> None:
     """6.3.b evaluated against a target whose only adapter is this registry."""

@@ -60,6 +60,7 @@ def s3(moto: ObjectStorage, tmp_path: Path) -> Iterator[Callable[..., S3Storage]
             gateway.stop()
 
 
+@pytest.mark.slow
 def test_objects_round_trip_encrypted_and_isolated(s3: Callable[..., S3Storage]) -> None:
     adapter = s3()
     assert adapter.put("sca-run/a b.txt", b"hello").allowed

@@ -170,6 +170,7 @@ def test_unknown_host_key_is_refused(real_sshd: Callable[[str], SshNodes]) -> No
         adapter.run("n1", "true")
 
 
+@pytest.mark.slow
 def test_sandbox_nodes_run_commands_and_show_their_hardening() -> None:
     from tests.sandbox.helpers import start_sandbox
 

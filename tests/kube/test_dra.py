@@ -81,6 +81,7 @@ def test_a_four_card_claim_stays_under_one_pcie_root(
         and _objects(cluster, "deviceclasses"), "the driver's objects are not the run's"
 
 
+@pytest.mark.slow
 def test_without_dra_the_item_is_not_assessed_naming_what_is_missing(tmp_path: Path) -> None:
     with emulated_kube(tmp_path, components=ALL_COMPONENTS - {"dra"}) as cluster:
         verdict, reason = evaluate(write_target(cluster, tmp_path), ["6.5.c"])["6.5.c"]
@@ -88,6 +89,7 @@ def test_without_dra_the_item_is_not_assessed_naming_what_is_missing(tmp_path: P
     assert "serves no resource.k8s.io (DRA) ResourceSlices" in reason, reason
 
 
+@pytest.mark.slow
 def test_slices_without_the_attribute_leave_the_item_not_assessed(tmp_path: Path) -> None:
     with emulated_kube(tmp_path) as cluster:
         settings = {**cluster.adapter_settings(),

@@ -46,6 +46,7 @@ FAULT_RUNS: list[dict[str, set[str]]] = [
 ]
 
 
+@pytest.mark.slow
 def test_conforming_cluster_passes_every_reachable_item(tmp_path: Path) -> None:
     with emulated_kube(tmp_path) as cluster:
         verdicts = evaluate(write_target(cluster, tmp_path), HEALTHY)
@@ -53,6 +54,7 @@ def test_conforming_cluster_passes_every_reachable_item(tmp_path: Path) -> None:
     assert not wrong, wrong
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("faults", FAULT_RUNS, ids=lambda f: "+".join(sorted(f)))
 def test_each_misbehaving_controller_fails_its_items(tmp_path: Path,
                                                      faults: dict[str, set[str]]) -> None:

@@ -20,6 +20,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from .cluster import emulated_kube, free_port
@@ -68,6 +69,7 @@ def _dummies() -> dict[str, str]:
     return {name: f"dummy-{name.lower()}-value" for name in [*names, "SSH_PASSWORD"]}
 
 
+@pytest.mark.slow
 def test_six_adapter_shape_reaches_the_minimum_on_the_emulated_cluster(tmp_path: Path) -> None:
     closed = f"127.0.0.1:{free_port()}"
     with emulated_kube(tmp_path) as cluster:

@@ -33,6 +33,7 @@ def fuzz_target(sandbox: RunningSandbox) -> RunningSandbox:
     return sandbox
 
 
+@pytest.mark.slow
 def test_fuzzing_finds_no_server_error_and_answers_match_the_document(
         fuzz_target: RunningSandbox) -> None:
     """Every operation of the OpenAPI document, 10 generated requests each (schemathesis's

@@ -24,6 +24,7 @@ def _machine(sandbox: RunningSandbox, cards: int = 0) -> dict[str, Any]:
         "resources": {**SMALL, "accelerators": cards}})
 
 
+@pytest.mark.slow
 def test_devmachine_holds_cards_runs_commands_and_frees_everything(
         sandbox: RunningSandbox) -> None:
     api = sandbox.admin
@@ -153,6 +154,7 @@ def test_console_page_and_frameworks(sandbox: RunningSandbox) -> None:
     assert {"pytorch", "tensorflow", "mpi", "deepspeed"} <= names
 
 
+@pytest.mark.slow
 def test_faults_break_the_console_and_error_bodies(faulty_sandbox: object) -> None:
     broken = faulty_sandbox("web_console_missing")  # type: ignore[operator]
     assert requests.get(broken.admin.base, timeout=5).status_code == 404

@@ -35,6 +35,7 @@ def test_unknown_fault_is_refused() -> None:
         launch(faults=["nope"])
 
 
+@pytest.mark.slow
 def test_quota_not_enforced(faulty_sandbox: StartFaulty) -> None:
     box = faulty_sandbox("quota_not_enforced")
     _, member = box.admin.new_tenant("q", accelerators=1)
@@ -43,6 +44,7 @@ def test_quota_not_enforced(faulty_sandbox: StartFaulty) -> None:
     assert member.wait_job(job["id"], ("succeeded", "failed"))["status"] == "succeeded"
 
 
+@pytest.mark.slow
 def test_cross_tenant_read(faulty_sandbox: StartFaulty) -> None:
     box = faulty_sandbox("cross_tenant_read")
     alice_tenant, alice = box.admin.new_tenant("alice")
@@ -55,6 +57,7 @@ def test_cross_tenant_read(faulty_sandbox: StartFaulty) -> None:
     assert bob.ok("GET", f"/tenants/{alice_tenant}/users")["items"]
 
 
+@pytest.mark.slow
 def test_logs_dropped(faulty_sandbox: StartFaulty) -> None:
     box = faulty_sandbox("logs_dropped")
     command = ["python", "-c", PRINT_AND_EXIT.format(code=0)]
@@ -66,6 +69,7 @@ def test_logs_dropped(faulty_sandbox: StartFaulty) -> None:
     assert "hello from 0" in log.read_text()
 
 
+@pytest.mark.slow
 def test_usage_not_metered(faulty_sandbox: StartFaulty) -> None:
     box = faulty_sandbox("usage_not_metered")
     job = box.admin.ok("POST", "/jobs", 201, json=_job(["sleep", "0.2"]))
@@ -73,6 +77,7 @@ def test_usage_not_metered(faulty_sandbox: StartFaulty) -> None:
     assert box.admin.ok("GET", "/usage", params={"job_id": job["id"]})["items"] == []
 
 
+@pytest.mark.slow
 def test_audit_log_off(faulty_sandbox: StartFaulty) -> None:
     box = faulty_sandbox("audit_log_off")
     box.admin.new_tenant("quiet")
@@ -80,6 +85,7 @@ def test_audit_log_off(faulty_sandbox: StartFaulty) -> None:
     assert box.admin.ok("GET", "/audit")["items"] == []
 
 
+@pytest.mark.slow
 def test_readonly_role_can_write(faulty_sandbox: StartFaulty) -> None:
     box = faulty_sandbox("readonly_role_can_write")
     _, reader = box.admin.new_tenant("reader", role="readonly")
@@ -87,6 +93,7 @@ def test_readonly_role_can_write(faulty_sandbox: StartFaulty) -> None:
     assert reader.wait_job(job["id"], ("succeeded", "failed"))["status"] == "succeeded"
 
 
+@pytest.mark.slow
 def test_capacity_not_checked(faulty_sandbox: StartFaulty) -> None:
     box = faulty_sandbox("capacity_not_checked")
     _, member = box.admin.new_tenant("greedy", accelerators=64)
@@ -98,12 +105,14 @@ def test_capacity_not_checked(faulty_sandbox: StartFaulty) -> None:
     assert set(a["workers"][0]["accelerators"]) == set(b["workers"][0]["accelerators"])
 
 
+@pytest.mark.slow
 def test_faulty_platform_admin_sees_its_faults(faulty_sandbox: StartFaulty) -> None:
     box = faulty_sandbox("logs_dropped")
     assert box.admin.ok("GET", "/info")["faults"] == ["logs_dropped"]
     assert "faults" not in box.admin.as_key("").ok("GET", "/info")
 
 
+@pytest.mark.slow
 def test_api_key_secret_not_checked(faulty_sandbox: StartFaulty) -> None:
     box = faulty_sandbox("api_key_secret_not_checked")
     _, member = box.admin.new_tenant("keyid")
@@ -113,6 +122,7 @@ def test_api_key_secret_not_checked(faulty_sandbox: StartFaulty) -> None:
     assert box.admin.as_key("sk-sca-" + "x" * 32).call("GET", "/whoami").status_code == 401
 
 
+@pytest.mark.slow
 def test_auth_errors_leak_internals(faulty_sandbox: StartFaulty) -> None:
     box = faulty_sandbox("auth_errors_leak_internals")
     for key in ("", "sk-sca-not-a-key"):
@@ -121,6 +131,7 @@ def test_auth_errors_leak_internals(faulty_sandbox: StartFaulty) -> None:
         assert "keys.py" in answer.text and "10.0.3.7:5432" in answer.text, answer.text
 
 
+@pytest.mark.slow
 def test_readonly_stop_carried_out(faulty_sandbox: StartFaulty) -> None:
     box = faulty_sandbox("readonly_stop_carried_out")
     tenant, admin = box.admin.new_tenant("stopper", role="tenant_admin")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from pytest_sca.sandbox.procs import pid_alive
 
 from .helpers import PRINT_AND_EXIT, RunningSandbox
@@ -15,6 +17,7 @@ def _job(command: list[str], **extra: object) -> dict[str, object]:
     return body
 
 
+@pytest.mark.slow
 def test_job_runs_prints_and_is_metered(sandbox: RunningSandbox) -> None:
     admin = sandbox.admin
     _, member = admin.new_tenant("runner")
@@ -193,6 +196,7 @@ def test_request_models_name_every_simulated_accelerator() -> None:
     assert set(get_args(AcceleratorModelName)) == set(ACCELERATOR_MODELS)
 
 
+@pytest.mark.slow
 def test_stop_kills_a_job_that_ignores_sigterm(sandbox: RunningSandbox) -> None:
     script = ("import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN);"
               " print('ignoring', flush=True); time.sleep(60)")

@@ -17,6 +17,7 @@ from pytest_sca.sandbox.procs import pid_alive, processes_in_session
 from .helpers import start_sandbox
 
 
+@pytest.mark.slow
 def test_stop_leaves_nothing_running() -> None:
     # Start-up time is measured in benchmarks/bench_sandbox.py, not asserted here.
     box = start_sandbox()
@@ -38,6 +39,7 @@ def test_stop_leaves_nothing_running() -> None:
     assert not state_dir.exists(), "a temporary state dir is removed at stop"
 
 
+@pytest.mark.slow
 def test_state_survives_a_restart(tmp_path: Path) -> None:
     state = tmp_path / "state"
     first = start_sandbox(state_dir=state)
@@ -77,6 +79,7 @@ def test_start_error_names_the_cause(tmp_path: Path) -> None:
     assert not (tmp_path / "ready").exists()
 
 
+@pytest.mark.slow
 def test_cli_serve_prints_target_and_env_and_exits_0_on_ctrl_c(tmp_path: Path) -> None:
     ready = tmp_path / "ready"
     out = tmp_path / "stdout"
@@ -108,6 +111,7 @@ def test_cli_serve_prints_target_and_env_and_exits_0_on_ctrl_c(tmp_path: Path) -
             serve.wait(timeout=5)
 
 
+@pytest.mark.slow
 def test_a_state_dir_serves_one_sandbox_at_a_time(tmp_path: Path) -> None:
     first = start_sandbox(state_dir=tmp_path)
     try:

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 
 from pytest_sca.suites.chapter08_application.probes import png_size as size_of
@@ -31,6 +32,7 @@ def _chat(api: Api, base: str, model: str) -> requests.Response:
                                "messages": [{"role": "user", "content": "hello"}]})
 
 
+@pytest.mark.slow
 def test_deployments_serve_again_after_a_restart(tmp_path: Path) -> None:
     first = start_sandbox(state_dir=tmp_path)
     try:
@@ -55,6 +57,7 @@ def test_deployments_serve_again_after_a_restart(tmp_path: Path) -> None:
         second.process.stop()
 
 
+@pytest.mark.slow
 def test_an_imported_image_model_upscales_in_workflows(sandbox: RunningSandbox) -> None:
     """An ``sca-upscale/1`` image model imported from object storage becomes an upscale model
     of the workflow environment, and a workflow using it really scales by its factor."""

@@ -128,6 +128,7 @@ def test_namespaces_of_a_killed_sandbox_are_swept() -> None:
         subprocess.run(["ip", "netns", "delete", orphan], capture_output=True, timeout=10)
 
 
+@pytest.mark.slow
 @needs_namespaces
 def test_sandbox_runs_tenant_jobs_in_their_namespace_and_removes_them_on_stop() -> None:
     running = start_sandbox()

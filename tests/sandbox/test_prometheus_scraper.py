@@ -44,6 +44,7 @@ def _prometheus_pids(state_dir: str) -> list[int]:
     return found
 
 
+@pytest.mark.slow
 def test_sandbox_prometheus_scrapes_the_api_and_stops_with_it() -> None:
     sandbox = launch(timeout=30)
     state_dir = str(sandbox.state_dir)
@@ -81,6 +82,7 @@ def test_sandbox_prometheus_scrapes_the_api_and_stops_with_it() -> None:
     assert _prometheus_pids(state_dir) == [], "the sandbox's prometheus outlived it"
 
 
+@pytest.mark.slow
 def test_switched_off_the_target_has_no_prometheus(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(PROMETHEUS_SWITCH, "0")
     sandbox = launch(timeout=30)

@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from .helpers import RunningSandbox
 
 SMALL = {"cpu": 1, "memory_gib": 1, "accelerators": 0}
@@ -26,6 +28,7 @@ def _wait(read: Any, done: Any, timeout: float = 20.0) -> Any:
         time.sleep(0.1)
 
 
+@pytest.mark.slow
 def test_training_job_refuses_a_minimum_above_its_size(sandbox: RunningSandbox) -> None:
     _, member = sandbox.admin.new_tenant("train-bad")
     body = {"name": "t", "image": "pytorch:2.5.1-py3.11", "command": ["python", "-c", "0"],

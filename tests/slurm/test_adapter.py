@@ -36,6 +36,7 @@ def _cap(adapter: SlurmAdapter, name: str) -> Any:
     return adapter.capability(name)
 
 
+@pytest.mark.slow
 def test_inventory_reads_nodes_cards_and_partitions(slurm_adapter: SlurmAdapter,
                                                     slurm_cluster: SlurmCluster) -> None:
     compute = _cap(slurm_adapter, "compute")
@@ -104,6 +105,7 @@ def test_a_failing_job_reports_its_exit_code(slurm_adapter: SlurmAdapter) -> Non
     assert jobs.events(job["id"])[-1]["type"] == "Failed"
 
 
+@pytest.mark.slow
 def test_stop_holds_restart_releases_delete_cancels(slurm_adapter: SlurmAdapter,
                                                     slurm_cluster: SlurmCluster) -> None:
     jobs = _cap(slurm_adapter, "jobs")
@@ -124,6 +126,7 @@ def test_stop_holds_restart_releases_delete_cancels(slurm_adapter: SlurmAdapter,
     assert not list(folder.glob(f"{job['id']}.*")), "delete left the job's output files"
 
 
+@pytest.mark.slow
 def test_tenants_users_roles_and_quotas(slurm_adapter: SlurmAdapter) -> None:
     tenancy, jobs = _cap(slurm_adapter, "tenancy"), _cap(slurm_adapter, "jobs")
     run_id = slurm_adapter.context.run_id
@@ -219,6 +222,7 @@ os.kill(os.getpid(), signal.SIGKILL)
 """
 
 
+@pytest.mark.slow
 def test_sweep_finds_everything_a_killed_run_left(slurm_adapter: SlurmAdapter,
                                                   slurm_cluster: SlurmCluster,
                                                   slurm_token: str) -> None:

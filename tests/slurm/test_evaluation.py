@@ -72,6 +72,7 @@ def run(target: Path, slurm_token: str) -> Callable[..., dict[str, tuple[str, st
     return evaluate_items
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("group", sorted(HEALTHY))
 def test_healthy_cluster_passes(group: str, run: Callable[..., dict[str, tuple[str, str]]]
                                 ) -> None:
@@ -80,6 +81,7 @@ def test_healthy_cluster_passes(group: str, run: Callable[..., dict[str, tuple[s
     assert not failed, failed
 
 
+@pytest.mark.slow
 def test_items_slurm_does_not_serve_get_their_verdict(
         run: Callable[..., dict[str, tuple[str, str]]]) -> None:
     verdicts = run(*AS_SLURM_ANSWERS)
@@ -141,6 +143,7 @@ def configured(slurm_cluster: SlurmCluster) -> Iterator[Callable[[dict[str, str]
         slurm_cluster.reconfigure({key: before.get(key, "") for key in changed})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fault", sorted(FAULTS))
 def test_fault_makes_the_checks_fail(fault: str, slurm_cluster: SlurmCluster,
                                      configured: Callable[[dict[str, str]], None],
@@ -154,6 +157,7 @@ def test_fault_makes_the_checks_fail(fault: str, slurm_cluster: SlurmCluster,
     assert not wrong, wrong
 
 
+@pytest.mark.slow
 def test_broken_tasks_leave_job_events_unassessed(
         slurm_cluster: SlurmCluster, configured: Callable[[dict[str, str]], None],
         run: Callable[..., dict[str, tuple[str, str]]]) -> None:
@@ -164,6 +168,7 @@ def test_broken_tasks_leave_job_events_unassessed(
     assert verdict == "error" and "the probe job ended failed" in reason, (verdict, reason)
 
 
+@pytest.mark.slow
 def test_drained_nodes_keep_a_cluster_from_running_its_work(
         slurm_cluster: SlurmCluster, run: Callable[..., dict[str, tuple[str, str]]]) -> None:
     """6.5.d: with the npu cluster's nodes drained, work for its cards never starts."""
@@ -175,6 +180,7 @@ def test_drained_nodes_keep_a_cluster_from_running_its_work(
     assert verdict == "fail" and "job for cluster npu stayed" in reason, (verdict, reason)
 
 
+@pytest.mark.slow
 def test_serialised_subtasks_scale_poorly(slurm_cluster: SlurmCluster,
                                           run: Callable[..., dict[str, tuple[str, str]]]) -> None:
     """9.3.a: a QOS letting a user run one job at a time serialises the parallel sub-tasks."""

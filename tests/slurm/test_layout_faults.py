@@ -47,6 +47,7 @@ def plain_cluster() -> Iterator[SlurmCluster]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+@pytest.mark.slow
 def test_plain_layout_fails_inventory_sharing_and_burst(plain_cluster: SlurmCluster,
                                                         tmp_path: Path) -> None:
     target = write_target(plain_cluster, tmp_path)

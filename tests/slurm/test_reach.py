@@ -14,6 +14,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from .cluster import free_port
@@ -90,6 +91,7 @@ def evaluate_closed(folder: Path) -> dict[str, str]:
     return {item["id"]: item["verdict"] for item in data["items"]}
 
 
+@pytest.mark.slow
 def test_example_target_reaches_forty_items_and_passes_none(tmp_path: Path) -> None:
     verdicts = evaluate_closed(tmp_path)
     assert len(verdicts) == 97

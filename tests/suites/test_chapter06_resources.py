@@ -123,11 +123,13 @@ def test_groups_cover_every_item_once() -> None:
                            for fault, _ in faults)
 
 
+@pytest.mark.slow
 def test_every_check_passes_on_the_healthy_sandbox(tmp_path: Path) -> None:
     assert verdicts(evaluate(tmp_path, BREAKS, extra=DISRUPTIVE)) == {
         item: ("pass", "") for item in BREAKS}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("group", sorted(FAULT_GROUPS))
 def test_checks_fail_under_their_faults(group: str, tmp_path: Path) -> None:
     items = FAULT_GROUPS[group]
@@ -137,6 +139,7 @@ def test_checks_fail_under_their_faults(group: str, tmp_path: Path) -> None:
         _assert_fails(report, item, BREAKS[item][1])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("group", sorted(OTHER_FAULT_GROUPS))
 def test_checks_fail_under_other_faults(group: str, tmp_path: Path) -> None:
     pairs = OTHER_FAULT_GROUPS[group]

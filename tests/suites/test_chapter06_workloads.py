@@ -65,11 +65,13 @@ def test_fault_groups_cover_every_item() -> None:
     assert sorted(grouped) == sorted({fault for _, fault, _ in _cases()})
 
 
+@pytest.mark.slow
 def test_every_check_passes_on_the_healthy_sandbox(tmp_path: Path) -> None:
     found = verdicts(evaluate(tmp_path, BREAKS, extra=DISRUPTIVE))
     assert {item: found[item] for item in BREAKS} == {item: ("pass", "") for item in BREAKS}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("faults", FAULT_GROUPS, ids=lambda group: "+".join(group))
 def test_checks_fail_under_their_fault(faults: tuple[str, ...], tmp_path: Path) -> None:
     cases = [(item, words) for item, fault, words in _cases() if fault in faults]

@@ -75,11 +75,13 @@ def test_groups_cover_every_item_once() -> None:
     assert len(set(further)) == len(further), "one sandbox start runs every MORE_BREAKS fault"
 
 
+@pytest.mark.slow
 def test_every_check_passes_on_the_healthy_sandbox(tmp_path: Path) -> None:
     assert verdicts(evaluate(tmp_path, BREAKS, extra=EXTRA)) == {
         item: ("pass", "") for item in BREAKS}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("group", GROUPS, ids=lambda g: "+".join(g))
 def test_checks_fail_under_their_faults(group: tuple[str, ...], tmp_path: Path) -> None:
     faults = sorted({BREAKS[item][0] for item in group})
@@ -91,6 +93,7 @@ def test_checks_fail_under_their_faults(group: tuple[str, ...], tmp_path: Path) 
         assert BREAKS[item][1] in reason, reason
 
 
+@pytest.mark.slow
 def test_checks_fail_under_their_further_faults(tmp_path: Path) -> None:
     cases = MORE_BREAKS + INCONCLUSIVE
     faults = sorted({fault for _, fault, _ in cases})
@@ -104,6 +107,7 @@ def test_checks_fail_under_their_further_faults(tmp_path: Path) -> None:
         assert words in reason, reason
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", APART_BREAKS, ids=lambda c: f"{c[0]}-{c[1]}")
 def test_checks_fail_under_faults_apart(case: tuple[str, str, str], tmp_path: Path) -> None:
     item, fault, words = case

@@ -115,10 +115,12 @@ def test_groups_show_every_fault_once() -> None:
     assert grouped == expected
 
 
+@pytest.mark.slow
 def test_every_check_passes_on_the_healthy_sandbox(tmp_path: Path) -> None:
     assert verdicts(evaluate(tmp_path, BREAKS)) == {item: ("pass", "") for item in BREAKS}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("group", sorted(GROUPS))
 def test_each_check_fails_under_its_fault(group: str, tmp_path: Path) -> None:
     cases = GROUPS[group]
@@ -132,6 +134,7 @@ def test_each_check_fails_under_its_fault(group: str, tmp_path: Path) -> None:
         assert words in reason, (item, fault, reason)
 
 
+@pytest.mark.slow
 def test_undecided_checks_say_so(tmp_path: Path) -> None:
     """Under these faults the check could not find out (``error``, inconclusive) or lacks the
     means (``not_assessed``): never a pass. The faults leave each other's items alone, so one
@@ -159,6 +162,7 @@ def _instant_comfyui(server: StubServer) -> Route:
     return queue_prompt
 
 
+@pytest.mark.slow
 def test_a_queue_too_fast_to_watch_is_inconclusive_not_a_fail(tmp_path: Path) -> None:
     empty: Route = lambda handler: (200, "application/octet-stream", b"")  # noqa: E731
     routes: dict[tuple[str, str], Route] = {

@@ -63,6 +63,7 @@ ALSO_GROUPS: list[tuple[str, ...]] = [
 ]
 
 
+@pytest.mark.slow
 def test_every_check_passes_on_the_healthy_sandbox(tmp_path: Path) -> None:
     report = evaluate(tmp_path, BREAKS)
     assert verdicts(report) == {item: ("pass", "") for item in BREAKS}
@@ -77,6 +78,7 @@ def test_fault_groups_cover_every_item() -> None:
     assert sorted(also) == sorted(fault for _, fault, _ in ALSO_BREAKS)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("faults", FAULT_GROUPS, ids="+".join)
 def test_checks_fail_under_their_fault(faults: tuple[str, ...], tmp_path: Path) -> None:
     items = {item for item, (broken_by, _) in BREAKS.items() if broken_by in faults}
@@ -93,6 +95,7 @@ def test_checks_fail_under_their_fault(faults: tuple[str, ...], tmp_path: Path) 
         assert entry.get("measurements"), f"{item} failed without a measured value"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("faults", ALSO_GROUPS, ids="+".join)
 def test_checks_fail_under_other_faults(faults: tuple[str, ...], tmp_path: Path) -> None:
     """Each of these faults breaks one more behaviour a check now verifies (a retried 5xx,
@@ -107,6 +110,7 @@ def test_checks_fail_under_other_faults(faults: tuple[str, ...], tmp_path: Path)
         assert any(words in r for r in reasons), (fault, reasons)
 
 
+@pytest.mark.slow
 def test_unreachable_platform_is_an_error_not_a_fail(tmp_path: Path) -> None:
     """A management API that cannot be reached at all leaves nothing to measure: 9.4.2.a is
     ``error``, never an availability of 0 %."""
@@ -128,6 +132,7 @@ def test_unreachable_platform_is_an_error_not_a_fail(tmp_path: Path) -> None:
     assert verdict == "error" and "cannot reach" in reason, (verdict, reason)
 
 
+@pytest.mark.slow
 def test_accelerator_figures_measured_without_accelerator_are_not_assessed(
         tmp_path: Path) -> None:
     """A target declaring accelerators (not `compute_device: cpu`) whose probe jobs see no

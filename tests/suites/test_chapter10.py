@@ -89,6 +89,7 @@ def _assert_fails(report: dict[str, object], item: str, words: str) -> None:
     assert any(words in r for r in reasons), reasons
 
 
+@pytest.mark.slow
 def test_every_check_passes_on_the_healthy_sandbox(tmp_path: Path) -> None:
     found = verdicts(evaluate(tmp_path, BREAKS))
     assert {item: verdict for item, (verdict, _) in found.items()} == {
@@ -96,6 +97,7 @@ def test_every_check_passes_on_the_healthy_sandbox(tmp_path: Path) -> None:
         else "pass" for item in BREAKS}, found
 
 
+@pytest.mark.slow
 def test_each_check_fails_under_its_fault_and_reports_hold_no_personal_data(
         tmp_path: Path) -> None:
     """Under masking_off the platform echoes the probe's personal data: the JSON report and the
@@ -115,12 +117,14 @@ def test_each_check_fails_under_its_fault_and_reports_hold_no_personal_data(
     assert not leaked, f"{len(leaked)} personal-data values in the reports"
 
 
+@pytest.mark.slow
 def test_checks_fail_under_other_faults(tmp_path: Path) -> None:
     report = evaluate(tmp_path, {i for i, _, _ in ALSO_BREAKS}, {f for _, f, _ in ALSO_BREAKS})
     for item, _, words in ALSO_BREAKS:
         _assert_fails(report, item, words)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("fault", "verdict", "words"), SSE_APART, ids=[f for f, _, _ in SSE_APART])
 def test_encryption_at_rest_against_the_bucket_configuration(
         tmp_path: Path, fault: str, verdict: str, words: str) -> None:
@@ -133,6 +137,7 @@ def test_encryption_at_rest_against_the_bucket_configuration(
         assert any(words in e["content"] for e in entry["evidence"]), entry["evidence"]
 
 
+@pytest.mark.slow
 def test_checks_cannot_find_out_under_inconclusive_faults(tmp_path: Path) -> None:
     report = evaluate(tmp_path, {i for i, _, _ in INCONCLUSIVE}, {f for _, f, _ in INCONCLUSIVE})
     found = verdicts(report)
@@ -143,6 +148,7 @@ def test_checks_cannot_find_out_under_inconclusive_faults(tmp_path: Path) -> Non
         assert words in reason, reason
 
 
+@pytest.mark.slow
 def test_unreachable_endpoint_is_an_error_not_a_fail(tmp_path: Path) -> None:
     """An endpoint that cannot be reached shows nothing about its transport security: 10.1.a
     is ``error``, never a fail for "no TLS 1.2"."""
@@ -169,6 +175,7 @@ def test_unreachable_endpoint_is_an_error_not_a_fail(tmp_path: Path) -> None:
 
 
 
+@pytest.mark.slow
 def test_network_isolation_is_not_assessed_where_namespaces_cannot_be_made(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A sandbox that cannot create namespaces declares isolation unsupported: never a pass."""
@@ -178,6 +185,7 @@ def test_network_isolation_is_not_assessed_where_namespaces_cannot_be_made(
     assert "cannot apply network isolation" in reason and NO_NAMESPACES_SWITCH in reason, reason
 
 
+@pytest.mark.slow
 def test_target_declaring_no_network_isolation_fails(tmp_path: Path) -> None:
     """A target file that declares ``network.isolation: none`` fails 10.2.f without probing."""
     sandbox = launch()

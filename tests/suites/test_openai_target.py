@@ -84,6 +84,7 @@ def double() -> Iterator[DoubleServer]:
         server.stop()
 
 
+@pytest.mark.slow
 def test_openai_only_target_reaches_its_items(tmp_path: Path, double: DoubleServer) -> None:
     """The whole catalogue against an openai-only target: the reachable items reach a verdict
     (and pass where the server conforms), every other item is not_assessed, and what the
@@ -109,6 +110,7 @@ def _closed_port() -> int:
         return int(probe.getsockname()[1])
 
 
+@pytest.mark.slow
 def test_unreachable_endpoint_passes_nothing(tmp_path: Path) -> None:
     """With nothing listening at base_url, no item passes: the reachable ones are error (or
     fail), never pass, never not_assessed-as-if-absent."""
@@ -139,6 +141,7 @@ BREAKS_USAGE = {"8.8.a": ("usage_undercounted", "usage rose by"),
                 "8.3.a": ("checkpoint_metrics_lag", "checkpoints report other losses")}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("breaks", [BREAKS, BREAKS_ALONE, BREAKS_USAGE],
                          ids=["grouped", "8.3.a", "usage-and-metrics"])
 def test_items_fail_against_a_server_that_breaks_them(
@@ -155,6 +158,7 @@ def test_items_fail_against_a_server_that_breaks_them(
     assert not wrong, wrong
 
 
+@pytest.mark.slow
 def test_a_job_reporting_no_loss_leaves_8_3_a_undecided(tmp_path: Path) -> None:
     """A job whose events and checkpoints carry no loss: 8.3.a cannot tell that it learned
     from the data, so it is error, never pass or fail."""
@@ -167,6 +171,7 @@ def test_a_job_reporting_no_loss_leaves_8_3_a_undecided(tmp_path: Path) -> None:
     assert verdict == "error" and "0 loss values in the job's trainer log" in reason, reason
 
 
+@pytest.mark.slow
 def test_an_absent_endpoint_makes_its_items_not_assessed(tmp_path: Path) -> None:
     """A server without fine-tuning (OpenAI's 404 "Invalid URL") gives not_assessed naming
     it, never error; the file the check uploaded first is removed all the same."""
@@ -190,6 +195,7 @@ FILE_LEAKS = {"anonymous-read": "file_content_without_key",
               "other-tenant-delete": "files_deleted_across_projects"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("way", list(FILE_LEAKS))
 def test_exposed_tenant_files_fail_10_1_b(tmp_path: Path, way: str) -> None:
     """A server that lets another principal reach a tenant's file fails 10.1.b, in the case
