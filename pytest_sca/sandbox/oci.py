@@ -19,9 +19,10 @@ from pytest_sca.sandbox.errors import ApiError, not_found
 from pytest_sca.sandbox.faults import Fault, Faults
 from pytest_sca.sandbox.store import Document, Store, utc_now
 
-#: Simulated bytes per second of a pull from the registry to a node (100 GB/s keeps a
-#: 7 GB preset image at ~70 ms of real waiting).
-SIMULATED_BANDWIDTH = 100e9
+#: Simulated bytes per second of a pull from the registry to a node: 10 GB/s keeps a 7 GB
+#: preset image at ~0.7 s of real waiting, long enough that a pull's time stands out from a
+#: loaded host's hiccups (the 6.3.c/6.5.f checks ignore less than 0.25 s unaccounted for).
+SIMULATED_BANDWIDTH = 10e9
 #: Share of an image's bytes in the layers needed to start it (lazy pull).
 LAYERS_PER_IMAGE = 4
 DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
