@@ -373,6 +373,16 @@ class Fault(str, enum.Enum):
         "layer_cache_off",
         "every image pull transfers every layer again (no node layer cache)",
     )
+    LAYER_CACHE_HITS_MISREPORTED = (
+        "layer_cache_hits_misreported",
+        "a pull transfers the layers a node holds again, as long as the first time, yet "
+        "reports them cached: no bytes and no time for them",
+    )
+    LAZY_PULL_TIME_MISREPORTED = (
+        "lazy_pull_time_misreported",
+        "a lazy pull transfers the whole image before the start, yet reports the bytes and "
+        "time of its start set only",
+    )
     LAZY_PULL_UNSUPPORTED = (
         "lazy_pull_unsupported",
         "a lazy pull transfers the whole image before the start",
