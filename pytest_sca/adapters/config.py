@@ -386,10 +386,6 @@ class KubernetesConfig(StrictModel):
         default="v1.31.0",
         description="Cluster API: the Kubernetes version of the clusters the run creates "
                     "(spec.topology.version; one the ClusterClass's machine images offer)")
-    cluster_ready_timeout_s: float = Field(
-        default=1800.0, gt=0,
-        description="Cluster API: how long creating a cluster waits for it to be ready (a "
-                    "bare-metal host boots and joins); then the cluster is returned as it is")
 
     @field_validator("dra_topology_attribute")
     @classmethod

@@ -304,13 +304,16 @@ class ClusterApi:
                                     .get("generation", 1)}
 
     def orphans(self) -> None:
-        """Machines of a Cluster that is gone (the cluster controller deletes its
-        descendants, found by the cluster-name label)."""
+        """MachineDeployments, MachineSets and Machines of a Cluster that is gone (the cluster
+        controller deletes its descendants, found by the cluster-name label) — also those a
+        reconciliation made while the Cluster was being deleted."""
         names = {(c["metadata"]["namespace"], c["metadata"]["name"])
                  for c in self.store.list(GROUP, "clusters", None)}
-        for machine in self.store.list(GROUP, "machines", None):
-            meta = machine["metadata"]
-            cluster = (meta.get("labels") or {}).get(CLUSTER_NAME)
-            if cluster and (meta["namespace"], cluster) not in names:
-                with contextlib.suppress(ApiError):
-                    self.store.delete(GROUP, "machines", meta["namespace"], meta["name"])
+        for plural in ("machinedeployments", "machinesets", "machines"):
+            for obj in self.store.list(GROUP, plural, None):
+                meta = obj["metadata"]
+                cluster = ((meta.get("labels") or {}).get(CLUSTER_NAME)
+                           or (obj.get("spec") or {}).get("clusterName"))
+                if cluster and (meta["namespace"], cluster) not in names:
+                    with contextlib.suppress(ApiError):
+                        self.store.delete(GROUP, plural, meta["namespace"], meta["name"])

@@ -35,8 +35,6 @@ from pytest_sca.capabilities import (
     Node,
     Refused,
     Unsupported,
-    WaitTimeout,
-    wait_for,
 )
 
 from .adapter import KubernetesAdapter
@@ -96,16 +94,8 @@ class KubeClusters(Facade[KubernetesAdapter]):
             "metadata": {"name": dns_name(name, limit=40),
                          "labels": {**(labels or {}), KIND_LABEL: kind}},
             "spec": {"topology": topology}})
-        cluster_id = f"{namespace}/{created['metadata']['name']}"
-        # A Cluster is asynchronous: the record is returned once its nodes joined (or it
-        # failed), within cluster_ready_timeout_s, then as it is.
-        try:
-            return wait_for(lambda: self.get_cluster(cluster_id),
-                            lambda c: c.get("status") in ("ready", "failed"),
-                            adapter.config.cluster_ready_timeout_s,
-                            lambda c: f"cluster {cluster_id} {c.get('status')}")
-        except WaitTimeout:
-            return self.get_cluster(cluster_id)
+        # A Cluster is asynchronous: the checks wait for it to be ready (clusters.*_timeout_s).
+        return self.get_cluster(f"{namespace}/{created['metadata']['name']}")
 
     def get_cluster(self, cluster_id: str) -> Cluster:
         namespace, name = self._split(cluster_id)
