@@ -200,6 +200,16 @@ class JobSettings(Settings):
         15.0, "longest a stopped job may take to reach `stopped`", unit="s", gt=0)
 
 
+class ClusterSettings(Settings):
+    """Clusters created and scaled on demand (6.2.d, 6.9)."""
+
+    ready_timeout_s: float = setting(
+        120.0, "longest a new cluster may take to be ready", unit="s", gt=0)
+    scale_timeout_s: float = setting(
+        300.0, "longest a node may take to join or leave a cluster that says it is still "
+               "changing (bare-metal nodes boot: raise it for them)", unit="s", gt=0)
+
+
 class DevMachineSettings(Settings):
     """Dev machines (7.1)."""
 
@@ -319,6 +329,7 @@ class Capabilities(Settings):
     perf: PerfSettings = section(PerfSettings, "chapter 9: peaks and performance thresholds")
     training: TrainingSettings = section(TrainingSettings, "distributed jobs (6.6, 7.2)")
     jobs: JobSettings = section(JobSettings, "job life cycle (7.2.c)")
+    clusters: ClusterSettings = section(ClusterSettings, "clusters on demand (6.2.d, 6.9)")
     devmachines: DevMachineSettings = section(DevMachineSettings, "dev machines (7.1)")
     audit: AuditSettings = section(AuditSettings, "audit logs (10.1.c, 10.2.d)")
     network: NetworkSettings = section(NetworkSettings, "network isolation (10.2.f)")

@@ -289,6 +289,20 @@ ServiceRef = Annotated[str, AfterValidator(_service_ref),
                       Field(json_schema_extra={"pattern": SERVICE_PATTERN})]
 
 
+def _class_ref(value: str) -> str:
+    namespace, _, name = value.rpartition("/")
+    label = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+    if not re.fullmatch(rf"{label}(\.{label})*", name) or (
+            namespace and not re.fullmatch(label, namespace)):
+        raise PydanticCustomError(
+            "class_ref", "write a ClusterClass as [<namespace>/]<name> "
+            "(e.g. capi-classes/quick-start), not '{value}'", {"value": value})
+    return value
+
+
+ClassRef = Annotated[str, AfterValidator(_class_ref)]
+
+
 class KubernetesConfig(StrictModel):
     """A Kubernetes cluster reached with the official client."""
 
@@ -355,6 +369,23 @@ class KubernetesConfig(StrictModel):
                     "(matchAttribute) and 6.5.c compares it across the devices the job got; "
                     "Kubernetes' standard PCIe root, or resource.kubernetes.io/numaNode, or "
                     "a driver's own NVLink/NUMA attribute")
+
+    cluster_classes: dict[Literal["baremetal", "container"], ClassRef] = Field(
+        default_factory=dict,
+        description="Cluster API: the ClusterClass each kind of cluster is created from, as "
+                    "[<namespace>/]<name> (none = the probe tenant's namespace), e.g. "
+                    "baremetal: capi-classes/metal3-example (Metal3, bare-metal hosts), "
+                    "container: capi-classes/quick-start; a kind without one is not assessed, "
+                    "none at all leaves `clusters` to the next adapter that provides it")
+    cluster_worker_classes: dict[Literal["baremetal", "container"], str] = Field(
+        default_factory=dict,
+        description="Cluster API: the worker MachineDeployment class (of the ClusterClass) a "
+                    "cluster's nodes are created from, by kind; none = the ClusterClass's first "
+                    "spec.workers.machineDeployments[].class")
+    cluster_version: str = Field(
+        default="v1.31.0",
+        description="Cluster API: the Kubernetes version of the clusters the run creates "
+                    "(spec.topology.version; one the ClusterClass's machine images offer)")
 
     @field_validator("dra_topology_attribute")
     @classmethod

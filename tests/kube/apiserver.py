@@ -92,6 +92,15 @@ COMPONENTS: dict[str, list[Served]] = {
                "ClusterServingRuntime", False),
     ],
     "notebooks": [Served("kubeflow.org", "v1", "notebooks", "Notebook")],
+    # Cluster API (https://cluster-api.sigs.k8s.io/, api/v1beta1): the management cluster's
+    # kinds; the infrastructure and bootstrap providers' kinds are not served (capi.py).
+    "clusterapi": [
+        Served("cluster.x-k8s.io", "v1beta1", "clusterclasses", "ClusterClass"),
+        Served("cluster.x-k8s.io", "v1beta1", "clusters", "Cluster"),
+        Served("cluster.x-k8s.io", "v1beta1", "machinedeployments", "MachineDeployment"),
+        Served("cluster.x-k8s.io", "v1beta1", "machinesets", "MachineSet"),
+        Served("cluster.x-k8s.io", "v1beta1", "machines", "Machine"),
+    ],
 }
 #: What each built-in ClusterRole lets a service account do in the namespace it is bound in.
 ROLE_VERBS = {"view": {"get", "list", "watch"},

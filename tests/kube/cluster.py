@@ -1,7 +1,8 @@
 """An emulated Kubernetes AI platform on loopback: the API server of :mod:`.apiserver`, the
 controllers of :mod:`.controllers`, nodes with cards of several vendors, and the objects a
 platform operator installs (Kueue's ClusterQueue and ResourceFlavor, a StorageClass and a
-shared volume, a preset KServe model, the Dashboard, Prometheus, ComfyUI) — read from
+shared volume, a preset KServe model, the Dashboard, Prometheus, ComfyUI, Cluster API's
+ClusterClasses) — read from
 ``fixtures/``, recorded from the upstream projects' examples. An EMULATOR: see those modules
 for what it does and does not do.
 """
@@ -97,7 +98,7 @@ class EmulatedKubeCluster:
         """Nodes, and what the operator installed for each component the cluster serves."""
         store = self.server.store
         for name in ("default", "kube-system", "kserve-models", "kubernetes-dashboard",
-                     "monitoring", "comfyui"):
+                     "monitoring", "comfyui", "capi-classes"):
             store.create("", "namespaces", None, {"metadata": {"name": name}})
         for number, (name, (cards, labels)) in enumerate(NODES.items(), start=11):
             annotations = {}
@@ -156,7 +157,9 @@ class EmulatedKubeCluster:
                 "audit_log": str(self.server.audit_path),
                 "console_service": "kubernetes-dashboard/https:kubernetes-dashboard:",
                 "prometheus_service": "monitoring/prometheus-k8s:web",
-                "comfyui_service": "comfyui/comfyui:http"}
+                "comfyui_service": "comfyui/comfyui:http",
+                "cluster_classes": {"baremetal": "capi-classes/metal3-example",
+                                    "container": "capi-classes/quick-start"}}
 
 
 @contextmanager

@@ -28,7 +28,9 @@ controllers, each moving its objects through the states its documentation specif
 - the platform's tenant controller: a NetworkPolicy admitting only the namespace's own
   pods in every tenant namespace (``sca-tenant`` label), as platforms install;
 - the CNI: a table of pod IPs, DNS names and admitted namespaces that
-  ``podnet/sitecustomize.py`` enforces inside every pod.
+  ``podnet/sitecustomize.py`` enforces inside every pod;
+- Cluster API: topology, cluster, MachineDeployment, MachineSet and machine controllers
+  (:mod:`.capi`).
 
 Faults (named for the behaviour): ``quota_not_enforced``, ``kueue_never_admits``,
 ``kueue_ignores_priority``, ``networkpolicy_ignored``, ``rbac_not_enforced``,
@@ -36,7 +38,8 @@ Faults (named for the behaviour): ``quota_not_enforced``, ``kueue_never_admits``
 ``kserve_never_ready``, ``logs_dropped``, ``audit_dropped``, ``scheduler_ignores_capacity``,
 ``cadvisor_not_scraped``, ``dcgm_exporter_down`` (the emulated Prometheus: prometheus.py),
 ``dra_ignores_constraints`` (the DRA allocator: dra.py), ``comfyui_outputs_truncated`` (the
-platform's ComfyUI: comfy.py).
+platform's ComfyUI: comfy.py), ``capi_scale_in_ignored``, ``capi_scale_out_stuck`` (Cluster
+API: capi.py).
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from .apiserver import ApiError, ApiServer, Principal, Served, now
+from .capi import ClusterApi
 from .dra import DraAllocator
 
 PODNET = Path(__file__).parent / "podnet"
@@ -116,6 +120,7 @@ class Controllers:
         self.scrape_table = folder / "scrape.json"
         self.task: asyncio.Task[None] | None = None
         self.dra = DraAllocator(self.store, faults)
+        self.capi = ClusterApi(self.store, faults)
         server.admission.append(self.admit_quota)
         server.subresources[("", "serviceaccounts", "token")] = self.token
         server.subresources[("", "pods", "log")] = self.pod_log
@@ -151,6 +156,7 @@ class Controllers:
         self.notebooks()
         self.kserve()
         self.dra.reconcile()
+        self.capi.reconcile()
         self.schedule()
         await self.kubelet()
         self.quota_status()

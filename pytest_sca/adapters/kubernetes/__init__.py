@@ -9,7 +9,8 @@ services (Deployments, Services, HPAs), network (NetworkPolicy), models and mode
 (KServe), dev machines and terminals (Kubeflow Notebooks, ``pods/exec``), storage
 (PersistentVolumeClaims, StorageClasses), audit (the API server's audit log), telemetry
 and job series (the cluster's Prometheus through the service proxy), workflows (the
-platform's in-cluster ComfyUI through the service proxy).
+platform's in-cluster ComfyUI through the service proxy), clusters (Cluster API Clusters
+from ClusterClasses, scaled through their topology).
 Everything it creates carries ``sca-run=<run id>`` and is deleted at the end.
 See docs/kubernetes.md.
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 from .adapter import KubernetesAdapter
 from .audit import KubeAudit
+from .clusters import KubeClusters
 from .compute import KubeCompute
 from .devmachines import KubeDevMachines, KubeDevTools
 from .imagecache import KubeImageCache
@@ -33,7 +35,8 @@ from .topology import KubeTopology
 from .training import KubeTraining
 from .workflows import KubeWorkflows
 
-__all__ = ["KINDS", "VENDOR_RESOURCES", "KubeAudit", "KubeCompute", "KubeDevMachines",
+__all__ = ["KINDS", "VENDOR_RESOURCES", "KubeAudit", "KubeClusters", "KubeCompute",
+           "KubeDevMachines",
            "KubeDevTools", "KubeFileSystems", "KubeImageCache", "KubeJobs",
            "KubeModelServices", "KubeModels",
            "KubeNetwork", "KubeScheduling", "KubeServices", "KubeTelemetry", "KubeTenancy",
@@ -42,7 +45,8 @@ __all__ = ["KINDS", "VENDOR_RESOURCES", "KubeAudit", "KubeCompute", "KubeDevMach
 
 #: The Kubernetes adapter's capabilities (set here: each implementation needs the class).
 KubernetesAdapter.implementations = {
-    "tenancy": KubeTenancy, "compute": KubeCompute, "topology": KubeTopology,
+    "tenancy": KubeTenancy, "compute": KubeCompute, "clusters": KubeClusters,
+    "topology": KubeTopology,
     "jobs": KubeJobs, "training": KubeTraining, "scheduling": KubeScheduling,
     "services": KubeServices, "network": KubeNetwork, "models": KubeModels,
     "model_services": KubeModelServices, "devmachines": KubeDevMachines,

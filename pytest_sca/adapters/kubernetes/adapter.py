@@ -70,8 +70,10 @@ def _listers(adapter: KubernetesAdapter) -> dict[str, Any]:
 
 #: Kinds in the order a sweep removes them: the objects of the upstream components first
 #: (their controllers own pods and jobs), what lives in a namespace before the namespace.
-_CUSTOM_KINDS = ("trainjob", "pytorchjob", "jobset", "notebook", "inferenceservice", "hpa",
-                 "deployment", "localqueue", "workloadpriorityclass", "resourceclaimtemplate")
+#: A Cluster API Cluster goes first: its controller deletes its machines (and their hosts).
+_CUSTOM_KINDS = ("capicluster", "trainjob", "pytorchjob", "jobset", "notebook",
+                 "inferenceservice", "hpa", "deployment", "localqueue", "workloadpriorityclass",
+                 "resourceclaimtemplate")
 _KINDS = (*_CUSTOM_KINDS, "job", "pod", "service", "persistentvolumeclaim", "rolebinding",
           "clusterrolebinding", "serviceaccount", "resourcequota", "namespace")
 
@@ -416,12 +418,17 @@ class KubernetesAdapter(Adapter):
 
     @classmethod
     def unconfigured(cls, config: Any, name: str) -> str | None:
-        """``workflows`` needs ``comfyui_service``: without it, a later ``adapters.comfyui``
-        (or ``adapters.platform``) of the target file serves them."""
+        """``workflows`` needs ``comfyui_service``, ``clusters`` ``cluster_classes``: without
+        them, a later ``adapters.comfyui`` (or ``adapters.platform``) of the target file serves
+        them."""
         if name == "workflows" and not getattr(config, "comfyui_service", None):
             return ("the kubernetes adapter serves workflows only with "
                     "adapters.kubernetes.comfyui_service (the in-cluster ComfyUI's Service, "
                     "e.g. comfyui/comfyui:8188)")
+        if name == "clusters" and not getattr(config, "cluster_classes", None):
+            return ("the kubernetes adapter serves clusters (Cluster API) only with "
+                    "adapters.kubernetes.cluster_classes (the ClusterClass of each kind, "
+                    "e.g. baremetal: capi-classes/metal3-example)")
         return None
 
     def comfy(self) -> ComfyUIAdapter:

@@ -3,7 +3,9 @@
 file) and DRA ``ResourceSlice`` devices where the cluster serves ``resource.k8s.io``; a card
 is ``allocated_to`` the job of a live pod that requests it (a DRA device: of the pod its
 allocated ``ResourceClaim`` is reserved for). A DRA device's ``topology`` is its
-``dra_topology_attribute`` (the PCIe root by default), where it publishes one."""
+``dra_topology_attribute`` (the PCIe root by default), where it publishes one. The nodes of
+a Cluster API workload cluster (a ``cluster_id`` ``<namespace>/<name>``) are its Machines'
+(:mod:`.clusters`)."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from pytest_sca.capabilities import (
 )
 
 from .adapter import KubernetesAdapter
+from .clusters import KubeClusters
 from .dra import DeviceKey, allocated, reserved_pods, shown, slice_devices
 from .resources import DRA_DRIVERS, MODEL_LABELS, TOPOLOGY_LABELS, vendor_of
 from .resources import quantity as _quantity
@@ -41,6 +44,10 @@ class KubeCompute(Facade[KubernetesAdapter]):
         (to tell which cards a finished job had)."""
         cluster = self.subject.config.context or "kubernetes"
         if cluster_id not in (None, cluster):
+            # A Cluster API workload cluster (``<namespace>/<name>``): its Machines' nodes.
+            if cluster_id is not None and "/" in cluster_id \
+                    and self.subject.serves("capicluster"):
+                return KubeClusters(self.subject).nodes(cluster_id)
             return []
         core = self.subject.core()
         # Three lists whatever the fleet's size (nodes, pods, DRA slices), grouped by node
@@ -60,6 +67,9 @@ class KubeCompute(Facade[KubernetesAdapter]):
             node = self.subject.call(f"read node {node_id}", core.read_node, node_id)
         except Refused as refusal:
             if refusal.status == 404:
+                workload = KubeClusters(self.subject).node(node_id)
+                if workload is not None:  # a node of a Cluster API workload cluster
+                    return workload
                 raise Refused(f"kubernetes nodes/{node_id}", 404, "not_found",
                               f"node {node_id}") from None
             raise

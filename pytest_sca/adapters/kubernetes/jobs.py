@@ -154,6 +154,13 @@ class KubeJobs(Facade[KubernetesAdapter]):
         """:meth:`submit`, with labels on the Job only (a queue's, which Kueue reads) and
         created suspended (as Kueue admits it: https://kueue.sigs.k8s.io/docs/tasks/run/jobs/)."""
         adapter = self.subject
+        place = resources.get("cluster_id")
+        if place and place != (adapter.config.context or "kubernetes"):
+            # A Cluster API workload cluster runs its own API server (behind the
+            # <cluster>-kubeconfig Secret): jobs are not sent there.
+            raise Unsupported(f"jobs run in the cluster the target file names; a job pinned to "
+                              f"cluster {place} (a Cluster API workload cluster) would need its "
+                              f"own API server, which the Kubernetes adapter does not drive")
         namespace = adapter.ensure_namespace()
         job_name = dns_name(name, limit=52)
         all_labels = {**(labels or {}), RUN_LABEL: adapter.context.run_id}

@@ -1,6 +1,7 @@
 """Names and tables the Kubernetes adapter reads objects with: device-plugin resource names
 of every accelerator vendor, node labels, and the API groups of the upstream components
-(Kueue, Volcano, Kubeflow Trainer / Training Operator, JobSet, KServe, Kubeflow Notebooks)."""
+(Kueue, Volcano, Kubeflow Trainer / Training Operator, JobSet, KServe, Kubeflow Notebooks,
+Cluster API)."""
 
 from __future__ import annotations
 
@@ -139,6 +140,17 @@ KINDS: dict[str, Kind] = {
                                    component="Kubeflow Trainer"),
     "notebook": Kind("kubeflow.org", "v1", "notebooks", "Notebook",
                      component="Kubeflow Notebooks"),
+    # Cluster API: https://cluster-api.sigs.k8s.io/ (api/v1beta1). A workload cluster is a
+    # Cluster built from a ClusterClass (spec.topology); its workers are the Machines of the
+    # MachineDeployments the topology controller derives from it.
+    "capicluster": Kind("cluster.x-k8s.io", "v1beta1", "clusters", "Cluster",
+                        component="Cluster API"),
+    "clusterclass": Kind("cluster.x-k8s.io", "v1beta1", "clusterclasses", "ClusterClass",
+                         component="Cluster API"),
+    "machinedeployment": Kind("cluster.x-k8s.io", "v1beta1", "machinedeployments",
+                              "MachineDeployment", component="Cluster API"),
+    "machine": Kind("cluster.x-k8s.io", "v1beta1", "machines", "Machine",
+                    component="Cluster API"),
 }
 
 

@@ -55,8 +55,6 @@ DOMESTIC_VENDORS = {
 HOLD_S = 600
 #: How many of the listed file systems 6.2.f tries (each costs two SSH round trips).
 MOST_FILESYSTEMS = 4
-#: How long a cluster created on demand may take to be ready.
-CLUSTER_READY_S = 120.0
 #: How long the metering probe runs: its run time is at least this.
 METER_PROBE_S = 2.0
 #: Relative tolerance between a metered quantity and request × metered run time.
@@ -257,7 +255,8 @@ def test_cluster_created_on_demand(sca: CheckContext, clusters: Clusters, comput
     own = clusters.acting_as(admin.user["api_key"])
     created = own.create_cluster(sca.name(f"ondemand-{kind}"), kind, 1, labels=sca.labels)
     cluster = wait_for_status(lambda: own.get_cluster(created["id"]),
-                              {"ready", "failed", "error"}, CLUSTER_READY_S,
+                              {"ready", "failed", "error"},
+                              sca.settings.clusters.ready_timeout_s,
                               f"{kind} cluster {created['id']}")
     node_ids = cluster.get("node_ids") or []
     nodes = [compute.get_node(n) for n in node_ids]

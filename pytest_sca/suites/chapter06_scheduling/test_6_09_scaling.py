@@ -7,14 +7,18 @@ from collections.abc import Callable
 
 import pytest
 
-from pytest_sca.capabilities import Clusters, Compute, WaitTimeout, wait_for
+from pytest_sca.capabilities import (
+    Clusters,
+    Compute,
+    TargetError,
+    WaitTimeout,
+    wait_for,
+    wait_for_status,
+)
 from pytest_sca.fixtures import CheckContext
 
 from ..conftest import MakeProbeUser
 
-#: How long a node may take to join or leave the cluster while the cluster says it is still
-#: changing (a bare-metal node boots).
-SCALE_TIMEOUT_S = 300.0
 #: How long the check still watches once the cluster says it is ready again.
 SETTLED_GRACE_S = 10.0
 
@@ -35,6 +39,20 @@ def _scale_both_ways(item: str, kind: str, sca: CheckContext, clusters: Clusters
     key = admin.user["api_key"]
     clusters, compute = clusters.acting_as(key), compute.acting_as(key)
     cluster = clusters.create_cluster(sca.name(f"scale-{kind}"), kind, 1, labels=sca.labels)
+    # The starting point is the cluster once ready: a node still joining is not the added one.
+    # A cluster that never gets ready leaves nothing to scale: could not find out (6.2.d
+    # judges creation).
+    try:
+        ready = wait_for_status(lambda: clusters.get_cluster(cluster["id"]),
+                                {"ready", "failed", "error"},
+                                sca.settings.clusters.ready_timeout_s,
+                                f"{kind} cluster {cluster['id']}")
+    except WaitTimeout as waited:
+        raise TargetError(f"[{item}] nothing to scale: {waited}") from None
+    if ready.get("status") != "ready":
+        raise TargetError(f"[{item}] nothing to scale: the new {kind} cluster {cluster['id']} "
+                          f"is {ready.get('status')}")
+    timeout = sca.settings.clusters.scale_timeout_s
 
     def views() -> Views:
         listed = frozenset(str(n.get("id")) for n in compute.list_nodes(cluster_id=cluster["id"]))
@@ -47,8 +65,8 @@ def _scale_both_ways(item: str, kind: str, sca: CheckContext, clusters: Clusters
         try:
             return wait_for(views, lambda v: changed(v) or (
                 v[2] == "ready" and time.monotonic() - asked >= SETTLED_GRACE_S),
-                SCALE_TIMEOUT_S, lambda v: f"{what}: cluster {v[2]}, listed {sorted(v[0])}, "
-                                           f"recorded {sorted(v[1])}")
+                timeout, lambda v: f"{what}: cluster {v[2]}, listed {sorted(v[0])}, "
+                                   f"recorded {sorted(v[1])}")
         except WaitTimeout as waited:
             return waited.last or views()
 
