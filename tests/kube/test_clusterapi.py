@@ -154,6 +154,7 @@ CASES = [(frozenset(), ITEMS), (frozenset({"capi_scale_in_ignored"}), ITEMS),
 SCALE_TIMEOUT_S = 15
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("faults", "items"), CASES,
                          ids=["+".join(sorted(f)) + f"-{'+'.join(sorted(i))}" if f
                               else "conforming" for f, i in CASES])
