@@ -135,6 +135,12 @@ class ScaRun:
         self._adapters.clear()
 
     # -- results --------------------------------------------------------------------------
+    def has_records(self, clause_id: str) -> bool:
+        """Whether the target file holds an evidence entry or a waiver for the item."""
+        target = self.target
+        return target is not None and (clause_id in target.evidence
+                                       or clause_id in target.waivers)
+
     def recorded_for(self, clause_id: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
         """The target file's evidence entry and waiver of an item (``None`` where it has none)."""
         target = self.target

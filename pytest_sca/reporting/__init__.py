@@ -143,6 +143,14 @@ def present(report: pytest.TestReport, result: ItemResult, clause_id: str) -> No
         report.outcome = "failed"
 
 
+def present_passed(report: pytest.TestReport, clause_id: str) -> None:
+    """:func:`present` of a test that passed and whose item the target file records nothing
+    for (its result is ``pass``, conformant)."""
+    report.sca_shown = {"key": presentation_key(Verdict.PASS, True),  # type: ignore[attr-defined]
+                        "clause": clause_id}
+    report.outcome, report.longrepr = "passed", None
+
+
 def teststatus(report: pytest.TestReport) -> tuple[str, str, tuple[str, dict[str, bool]]] | None:
     """The terminal's category, letter and word (with the clause id) of a verdict-bearing
     report: ``N`` not assessed, ``M`` manual, ``W`` waived, ``E`` error."""
