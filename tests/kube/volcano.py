@@ -401,13 +401,13 @@ class Volcano:
             for pod in waiting:
                 self.pod_unschedulable(pod, fit_error)
             return
-        for pod, node in plan:
-            self.host.dra.allocate(pod, node, commit=True)
-            pod["spec"]["nodeName"] = node
+        for pod, where in plan:
+            self.host.dra.allocate(pod, where, commit=True)
+            pod["spec"]["nodeName"] = where
             pod["status"]["conditions"] = [{"type": "PodScheduled", "status": "True"}]
             self.host.event(pod, "Scheduled", f"Successfully assigned "
                                               f"{pod['metadata']['namespace']}/"
-                                              f"{pod['metadata']['name']} to {node}")
+                                              f"{pod['metadata']['name']} to {where}")
         for pod in waiting:
             if not pod["spec"].get("nodeName"):
                 self.pod_unschedulable(pod, f"0/{len(nodes)} nodes are unavailable: "

@@ -37,6 +37,7 @@ from .dra import CLAIMED_CARDS, REQUEST, claim_spec, device_class, pod_devices
 from .queues import ensure_local_queue
 from .resources import (
     INDEX_ANNOTATION,
+    KINDS,
     MASTER_PORT,
     POD_STATUS,
     QUEUE_LABEL,
@@ -352,7 +353,12 @@ class KubeJobs(Facade[KubernetesAdapter]):
         namespace = adapter.namespace
         _, vcjob = self._read(job_id)
         if vcjob is not None:
-            adapter.delete_object("vcjob", namespace, job_id)
+            # As the caller (delete_object is the run's own cleanup, as the evaluator).
+            kind = KINDS["vcjob"]
+            adapter.call("delete vcjob", adapter.custom().delete_namespaced_custom_object,
+                         kind.group, kind.version, namespace, kind.plural, job_id,
+                         propagation_policy="Background")
+            adapter.forget("vcjob", namespace, job_id)
             adapter._root._vcjobs.discard((namespace, job_id))
         else:
             adapter.call("delete job", adapter.batch().delete_namespaced_job, job_id,
