@@ -16,6 +16,7 @@ from pytest_sca.adapters.base import AdapterContext
 from pytest_sca.adapters.config import KubernetesConfig
 from pytest_sca.adapters.kubernetes import KubernetesAdapter
 from pytest_sca.capabilities import Refused, Unsupported, wait_for
+from pytest_sca.suites.library import cards_held_by
 
 from .apiserver import COMPONENTS
 from .cluster import FIXTURES, EmulatedKubeCluster, emulated_kube
@@ -130,6 +131,21 @@ def test_a_stopped_job_is_aborted_and_resumes(adapter: KubernetesAdapter,
                                                     adapter.namespace)) == []
 
 
+def test_the_inventory_and_topology_name_the_volcano_job_holding_cards(
+        adapter: KubernetesAdapter) -> None:
+    jobs: Any = adapter.capability("jobs")
+    job = jobs.submit("holder", "python:3.12", SLEEP, {
+        "cpu": 1, "memory_gib": 1, "accelerators": 2, "accelerator_model": "MLU370-X8"})
+    running = jobs.wait(job["id"], until={"running"}, timeout=20)
+    held = cards_held_by(adapter.capability("compute").list_nodes(),  # type: ignore[attr-defined]
+                         job["id"])
+    assert held == ["mlu-node-1:0", "mlu-node-1:1"], held
+    assert running["workers"][0]["accelerators"] == [0, 1]
+    topology = adapter.capability("topology").of_job(job["id"])  # type: ignore[attr-defined]
+    assert [(n["id"], n["workers"], len(n["accelerators"])) for n in topology["nodes"]] == [
+        ("mlu-node-1", [0], 2)], topology
+
+
 def test_queued_jobs_carry_their_priority_class_and_queue(adapter: KubernetesAdapter,
                                                           kube: EmulatedKubeCluster) -> None:
     scheduling: Any = adapter.capability("scheduling")
@@ -196,7 +212,7 @@ def test_the_sweep_deletes_a_killed_runs_volcano_objects(kube: EmulatedKubeClust
     scheduling.submit_queued("left", "python:3.12", SLEEP, {"cpu": 1, "memory_gib": 1},
                              priority=5)
     killed.close()  # killed: its ledger never ran
-    sweeper = _adapter(kube, "other")
+    sweeper = _adapter(kube, "other", comfyui_service=None)  # only the Kubernetes objects
     try:
         assert {"kubernetes:vcjob", "kubernetes:vcqueue",
                 "kubernetes:priorityclass"} <= KubernetesAdapter.sweeps

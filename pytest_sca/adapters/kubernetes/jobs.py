@@ -310,9 +310,7 @@ class KubeJobs(Facade[KubernetesAdapter]):
 
     def logs(self, job_id: str, worker: int = 0) -> str:
         adapter = self.subject
-        pods = self._pods(job_id) or (self._pods(job_id, vcjob=True)
-                                      if adapter.serves("vcjob") else [])
-        pod = next((p for p in pods if self._rank(p) == worker), None)
+        pod = next((p for p in self._pods(job_id) if self._rank(p) == worker), None)
         if pod is None and worker == 0:
             # A training attempt names the pod of its rank 0.
             with contextlib.suppress(Refused):
@@ -379,9 +377,16 @@ class KubeJobs(Facade[KubernetesAdapter]):
 
     # reading a Job back --------------------------------------------------------------------------
 
-    def _pods(self, job_id: str, vcjob: bool = False) -> list[Any]:
-        """The pods of a batch Job (``job-name``), or of a Volcano Job (``volcano.sh/job-name``)."""
+    def _pods(self, job_id: str, vcjob: bool | None = None) -> list[Any]:
+        """The pods of a batch Job (``job-name``), or of a Volcano Job (``volcano.sh/job-name``);
+        either (None): those of the job the run created, else the batch Job's, else the
+        Volcano Job's."""
         adapter = self.subject
+        if vcjob is None:
+            if (adapter.namespace, job_id) in adapter._root._vcjobs:
+                return self._pods(job_id, True)
+            found = self._pods(job_id, False)
+            return found or (self._pods(job_id, True) if adapter.serves("vcjob") else [])
         key = volcano.JOB_NAME if vcjob else "job-name"
         pods = adapter.call("list pods", adapter.core().list_namespaced_pod, adapter.namespace,
                             label_selector=f"{key}={job_id}").items
@@ -442,7 +447,7 @@ class KubeJobs(Facade[KubernetesAdapter]):
         spec, state = job.spec, job.status
         labels = dict(job.metadata.labels or {})
         conditions = {c.type: c.status for c in (state.conditions or [])} if state else {}
-        workers = self._workers(self._pods(job.metadata.name))
+        workers = self._workers(self._pods(job.metadata.name, vcjob=False))
         if conditions.get("Complete") == "True":
             status = "succeeded"
         elif conditions.get("Failed") == "True":

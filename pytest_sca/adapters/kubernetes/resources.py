@@ -56,6 +56,9 @@ MASTER_PORT = 29500
 #: Kueue's label naming the LocalQueue of a job, and the WorkloadPriorityClass.
 QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 PRIORITY_LABEL = "kueue.x-k8s.io/priority-class"
+#: The label naming a pod's job: a batch Job's, or a Volcano Job's (volcano-sh/apis
+#: ``pkg/apis/batch/v1alpha1/labels.go``).
+JOB_LABELS = ("job-name", "volcano.sh/job-name")
 #: Annotation on a Job the run stopped (suspended by request, not waiting in a queue).
 STOPPED = "sca.evaluation/stopped"
 
