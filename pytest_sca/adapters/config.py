@@ -328,8 +328,21 @@ class KubernetesConfig(StrictModel):
                     "platform's operator, with the flavors and quotas it grants)")
     queue_jobs: bool = Field(
         default=True,
-        description="where the cluster serves Kueue, submit every probe job through a LocalQueue "
-                    "of the run (admitted whole, within the ClusterQueue's quota)")
+        description="where the cluster serves a batch scheduler (batch_scheduler), submit every "
+                    "probe job through it: a Kueue LocalQueue of the run (admitted whole, within "
+                    "the ClusterQueue's quota), or a Volcano Job (vcjob) whose minAvailable is "
+                    "its workers (gang)")
+    batch_scheduler: Literal["auto", "kueue", "volcano"] = Field(
+        default="auto",
+        description="what queues jobs and admits gangs: auto = Kueue where the cluster serves "
+                    "kueue.x-k8s.io, else Volcano where it serves batch.volcano.sh and "
+                    "scheduling.volcano.sh, else none (6.5.b not assessed); kueue or volcano "
+                    "= that one only (not served: not assessed)")
+    volcano_queue: str | None = Field(
+        default=None,
+        description="Volcano: the Queue (scheduling.volcano.sh/v1beta1, Open) the run's vcjobs "
+                    "go to, created by the platform's operator; none = the run creates one per "
+                    "queue name (sca-<run id>-<queue>, weight 1) and deletes it at the end")
     training_runtime: str = Field(
         default="torch-distributed",
         description="Kubeflow Trainer ClusterTrainingRuntime a TrainJob runs with")

@@ -63,6 +63,7 @@ COMPONENTS: dict[str, list[Served]] = {
                False),
         Served("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False),
         Served("storage.k8s.io", "v1", "storageclasses", "StorageClass", False),
+        Served("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", False),
         Served("authentication.k8s.io", "v1", "selfsubjectreviews", "SelfSubjectReview", False,
                ("create",)),
     ],
@@ -78,6 +79,14 @@ COMPONENTS: dict[str, list[Served]] = {
         Served("kueue.x-k8s.io", "v1beta1", "workloadpriorityclasses", "WorkloadPriorityClass",
                False),
         Served("kueue.x-k8s.io", "v1beta1", "workloads", "Workload"),
+    ],
+    # Volcano (https://volcano.sh/en/docs/; volcano-sh/apis: batch/v1alpha1,
+    # scheduling/v1beta1, bus/v1alpha1): its controllers and scheduler are volcano.py.
+    "volcano": [
+        Served("batch.volcano.sh", "v1alpha1", "jobs", "Job"),
+        Served("scheduling.volcano.sh", "v1beta1", "queues", "Queue", False),
+        Served("scheduling.volcano.sh", "v1beta1", "podgroups", "PodGroup"),
+        Served("bus.volcano.sh", "v1alpha1", "commands", "Command"),
     ],
     "jobset": [Served("jobset.x-k8s.io", "v1alpha2", "jobsets", "JobSet")],
     "trainer": [

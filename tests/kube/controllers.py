@@ -30,7 +30,10 @@ controllers, each moving its objects through the states its documentation specif
 - the CNI: a table of pod IPs, DNS names and admitted namespaces that
   ``podnet/sitecustomize.py`` enforces inside every pod;
 - Cluster API: topology, cluster, MachineDeployment, MachineSet and machine controllers
-  (:mod:`.capi`).
+  (:mod:`.capi`);
+- Volcano: the queue and job controllers (vcjobs, PodGroups, Commands) and its gang,
+  priority and overcommit scheduling (:mod:`.volcano`); the scheduler above leaves pods of
+  another ``schedulerName`` alone, as kube-scheduler does.
 
 Faults (named for the behaviour): ``quota_not_enforced``, ``kueue_never_admits``,
 ``kueue_ignores_priority``, ``networkpolicy_ignored``, ``rbac_not_enforced``,
@@ -39,7 +42,7 @@ Faults (named for the behaviour): ``quota_not_enforced``, ``kueue_never_admits``
 ``cadvisor_not_scraped``, ``dcgm_exporter_down`` (the emulated Prometheus: prometheus.py),
 ``dra_ignores_constraints`` (the DRA allocator: dra.py), ``comfyui_outputs_truncated`` (the
 platform's ComfyUI: comfy.py), ``capi_scale_in_ignored``, ``capi_scale_out_stuck`` (Cluster
-API: capi.py).
+API: capi.py), ``volcano_gang_off``, ``volcano_priority_ignored`` (Volcano: volcano.py).
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ from aiohttp import WSMsgType, web
 from .apiserver import ApiError, ApiServer, Principal, Served, now
 from .capi import ClusterApi
 from .dra import DraAllocator
+from .volcano import Volcano
 
 PODNET = Path(__file__).parent / "podnet"
 INDEX = "batch.kubernetes.io/job-completion-index"
@@ -121,6 +125,7 @@ class Controllers:
         self.task: asyncio.Task[None] | None = None
         self.dra = DraAllocator(self.store, faults)
         self.capi = ClusterApi(self.store, faults)
+        self.volcano = Volcano(self)
         server.admission.append(self.admit_quota)
         server.subresources[("", "serviceaccounts", "token")] = self.token
         server.subresources[("", "pods", "log")] = self.pod_log
@@ -157,6 +162,7 @@ class Controllers:
         self.kserve()
         self.dra.reconcile()
         self.capi.reconcile()
+        self.volcano.reconcile()
         self.schedule()
         await self.kubelet()
         self.quota_status()
@@ -726,6 +732,8 @@ class Controllers:
             if pod["spec"].get("nodeName") or not live(pod) or pod["status"].get("phase") \
                     != "Pending":
                 continue
+            if pod["spec"].get("schedulerName", "default-scheduler") != "default-scheduler":
+                continue  # another scheduler's pod (Volcano's: volcano.py)
             wanted = requests_of(pod)
             chosen, reasons = None, []
             for node in nodes:

@@ -4,7 +4,8 @@ the official client.
 One module per capability, each mapped to the API such a platform really offers:
 tenancy (Namespaces, ServiceAccounts + TokenRequest, RBAC, ResourceQuota), compute (Nodes,
 device-plugin resources, DRA ResourceSlices), jobs (``batch/v1`` Jobs), training (Kubeflow
-Trainer TrainJob, Training Operator PyTorchJob or JobSet), scheduling (Kueue),
+Trainer TrainJob, Training Operator PyTorchJob or JobSet), scheduling (Kueue, or Volcano
+where the cluster serves it and not Kueue: :mod:`.volcano`),
 services (Deployments, Services, HPAs), network (NetworkPolicy), models and model services
 (KServe), dev machines and terminals (Kubeflow Notebooks, ``pods/exec``), storage
 (PersistentVolumeClaims, StorageClasses), audit (the API server's audit log), telemetry

@@ -71,9 +71,9 @@ def _listers(adapter: KubernetesAdapter) -> dict[str, Any]:
 #: Kinds in the order a sweep removes them: the objects of the upstream components first
 #: (their controllers own pods and jobs), what lives in a namespace before the namespace.
 #: A Cluster API Cluster goes first: its controller deletes its machines (and their hosts).
-_CUSTOM_KINDS = ("capicluster", "trainjob", "pytorchjob", "jobset", "notebook",
+_CUSTOM_KINDS = ("capicluster", "trainjob", "pytorchjob", "jobset", "vcjob", "notebook",
                  "inferenceservice", "hpa", "deployment", "localqueue", "workloadpriorityclass",
-                 "resourceclaimtemplate")
+                 "vcqueue", "priorityclass", "resourceclaimtemplate")
 _KINDS = (*_CUSTOM_KINDS, "job", "pod", "service", "persistentvolumeclaim", "rolebinding",
           "clusterrolebinding", "serviceaccount", "resourcequota", "namespace")
 
@@ -107,6 +107,8 @@ class KubernetesAdapter(Adapter):
             self._pod_logs: dict[str, str] = {}
             #: training job → attempt number → the attempt as last seen
             self._attempts_seen: dict[str, dict[int, Any]] = {}
+            #: (namespace, name) of the Volcano Jobs the run created (read as vcjobs)
+            self._vcjobs: set[tuple[str, str]] = set()
             #: token of a user the run created → its tenant's namespace
             self._token_namespaces: dict[str, str] = {}
             #: the in-cluster ComfyUI through the service proxy, built on first use
@@ -197,6 +199,18 @@ class KubernetesAdapter(Adapter):
                                   json.loads(answer.text).get("resources") or [])
             root._resources[group_version] = names
         return root._resources[group_version]
+
+    def batch_scheduler(self) -> str | None:
+        """What queues jobs and admits gangs here: ``kueue``, ``volcano`` or None. The
+        ``batch_scheduler`` setting names one, or ``auto``: Kueue where the cluster serves it
+        (it queues the cluster's own batch Jobs), else Volcano (its own Job kind and
+        PodGroups), else none."""
+        wanted = self.config.batch_scheduler
+        if wanted in ("auto", "kueue") and self.serves("localqueue"):
+            return "kueue"
+        if wanted in ("auto", "volcano") and self.serves("vcjob") and self.serves("podgroup"):
+            return "volcano"
+        return None
 
     def require(self, *kinds: str, what: str) -> Kind:
         """The first of ``kinds`` the cluster serves; :class:`Unsupported` naming the missing

@@ -22,7 +22,7 @@ from pytest_sca.capabilities import (
 from .adapter import KubernetesAdapter
 from .clusters import KubeClusters
 from .dra import DeviceKey, allocated, reserved_pods, shown, slice_devices
-from .resources import DRA_DRIVERS, MODEL_LABELS, TOPOLOGY_LABELS, vendor_of
+from .resources import DRA_DRIVERS, JOB_LABELS, MODEL_LABELS, TOPOLOGY_LABELS, vendor_of
 from .resources import quantity as _quantity
 
 
@@ -145,8 +145,7 @@ class KubeCompute(Facade[KubernetesAdapter]):
                        pods: list[Any]) -> list[Accelerator]:
         """The devices of a node's ``ResourceSlice``s, numbered after its ``first`` cards;
         ``resource`` is the driver, ``device`` where the allocation results name it."""
-        jobs = {p.metadata.name: (p.metadata.labels or {}).get("job-name") or p.metadata.name
-                for p in pods}
+        jobs = {p.metadata.name: job_of(p) for p in pods}
         extra = {**self.subject.config.vendor_resources, **DRA_DRIVERS}
         attribute = self.subject.config.dra_topology_attribute
         devices: list[Accelerator] = []
@@ -188,7 +187,7 @@ class KubeCompute(Facade[KubernetesAdapter]):
                 continue
             if HAMI_ALLOCATED in (pod.metadata.annotations or {}):
                 continue  # a share of a card: placed by its device UUID (_hami_shares)
-            owner = (pod.metadata.labels or {}).get("job-name") or pod.metadata.name
+            owner = job_of(pod)
             for container in pod.spec.containers or []:
                 limits = (container.resources.limits or {}) if container.resources else {}
                 for resource, amount in limits.items():
@@ -227,9 +226,15 @@ def _hami_shares(node: Any, pods: list[Any], finished: bool) -> dict[int, list[t
                 and pod.status.phase in ("Succeeded", "Failed"):
             continue
         allocated = str((pod.metadata.annotations or {}).get(HAMI_ALLOCATED) or "")
-        owner = (pod.metadata.labels or {}).get("job-name") or pod.metadata.name
+        owner = job_of(pod)
         for device in allocated.replace(";", ":").split(":"):
             uuid = device.split(",", 1)[0].strip()
             if uuid in uuids:
                 shares.setdefault(uuids.index(uuid), []).append((owner, pod.metadata.name))
     return shares
+
+
+def job_of(pod: Any) -> str:
+    """The job a pod works for (its batch or Volcano Job), else the pod itself."""
+    labels = pod.metadata.labels or {}
+    return str(next((labels[k] for k in JOB_LABELS if labels.get(k)), pod.metadata.name))

@@ -30,12 +30,14 @@ from pytest_sca.capabilities import (
     wait_for_status,
 )
 
+from . import volcano
 from .adapter import KubernetesAdapter
 from .compute import KubeCompute
 from .dra import CLAIMED_CARDS, REQUEST, claim_spec, device_class, pod_devices
 from .queues import ensure_local_queue
 from .resources import (
     INDEX_ANNOTATION,
+    KINDS,
     MASTER_PORT,
     POD_STATUS,
     QUEUE_LABEL,
@@ -150,9 +152,11 @@ class KubeJobs(Facade[KubernetesAdapter]):
     def create(self, name: str, image: str, command: Sequence[str], resources: Resources, *,
                workers: int = 1, env: Mapping[str, str] | None = None,
                labels: Labels | None = None, job_labels: Mapping[str, str] | None = None,
-               suspend: bool = False) -> Job:
+               suspend: bool = False, vcjob: tuple[str, str | None] | None = None) -> Job:
         """:meth:`submit`, with labels on the Job only (a queue's, which Kueue reads) and
-        created suspended (as Kueue admits it: https://kueue.sigs.k8s.io/docs/tasks/run/jobs/)."""
+        created suspended (as Kueue admits it: https://kueue.sigs.k8s.io/docs/tasks/run/jobs/);
+        or, with ``vcjob`` (a Volcano Queue and PriorityClass), as a Volcano Job
+        (:mod:`.volcano`)."""
         adapter = self.subject
         place = resources.get("cluster_id")
         if place and place != (adapter.config.context or "kubernetes"):
@@ -164,20 +168,26 @@ class KubeJobs(Facade[KubernetesAdapter]):
         namespace = adapter.ensure_namespace()
         job_name = dns_name(name, limit=52)
         all_labels = {**(labels or {}), RUN_LABEL: adapter.context.run_id}
-        if job_labels is None and adapter.config.queue_jobs and adapter.serves("localqueue"):
-            # Where Kueue runs, every job goes through it: admitted whole (all workers or
-            # none) within the ClusterQueue's quota.
-            job_labels = {QUEUE_LABEL: ensure_local_queue(adapter, namespace, "default")}
-            suspend = True
+        if job_labels is None and vcjob is None and adapter.config.queue_jobs:
+            # Where a batch scheduler runs, every job goes through it: admitted whole (all
+            # workers or none), by Kueue within the ClusterQueue's quota, by Volcano's gang
+            # scheduling within its Queue.
+            scheduler = adapter.batch_scheduler()
+            if scheduler == "kueue":
+                job_labels = {QUEUE_LABEL: ensure_local_queue(adapter, namespace, "default")}
+                suspend = True
+            elif scheduler == "volcano":
+                vcjob = (volcano.ensure_queue(adapter, "default"), None)
         variables: list[dict[str, Any]] = [
             {"name": k, "value": str(v)} for k, v in (env or {}).items()]
         variables += [
             {"name": "WORLD_SIZE", "value": str(workers)},
-            {"name": "MASTER_ADDR", "value": f"{job_name}-0.{job_name}" if workers > 1
-             else "127.0.0.1"},
+            {"name": "MASTER_ADDR", "value": volcano.master_address(job_name, workers)
+             if vcjob else f"{job_name}-0.{job_name}" if workers > 1 else "127.0.0.1"},
             {"name": "MASTER_PORT", "value": str(MASTER_PORT)},
             {"name": "RANK", "valueFrom": {"fieldRef": {
-                "fieldPath": f"metadata.annotations['{INDEX_ANNOTATION}']"}}},
+                "fieldPath": "metadata.annotations"
+                             f"['{volcano.TASK_INDEX if vcjob else INDEX_ANNOTATION}']"}}},
         ]
         cards = int(resources.get("accelerators") or 0)
         share = resources.get("accelerator_share")
@@ -194,6 +204,12 @@ class KubeJobs(Facade[KubernetesAdapter]):
             pod_spec["resourceClaims"] = [{"name": REQUEST,
                                            "resourceClaimTemplateName": job_name}]
             annotations[CLAIMED_CARDS] = str(cards)
+        if vcjob is not None:
+            body = volcano.vcjob_body(job_name, {**all_labels, **(job_labels or {})},
+                                      annotations, pod_spec, workers, *vcjob)
+            adapter.create_object("vcjob", namespace, body)
+            adapter._root._vcjobs.add((namespace, job_name))
+            return self.get(job_name)
         spec: dict[str, Any] = {
             "completions": workers, "parallelism": workers, "backoffLimit": 0,
             "completionMode": "Indexed",
@@ -243,19 +259,33 @@ class KubeJobs(Facade[KubernetesAdapter]):
         wanted = dict([label.split("=", 1)]) if label and "=" in label else {}
         jobs = [self._answer(job) for job in found
                 if all((job.metadata.labels or {}).get(k) == v for k, v in wanted.items())]
+        if adapter.serves("vcjob"):
+            jobs += [self._answer_vcjob(job)
+                     for job in adapter.list_objects("vcjob", adapter.namespace, label)]
         return [job for job in jobs if status is None or job["status"] == status]
 
-    def get(self, job_id: str) -> Job:
+    def _read(self, job_id: str) -> tuple[Any, dict[str, Any] | None]:
+        """The batch Job ``job_id`` (None for a Volcano Job), or the Volcano Job; 404 when
+        neither exists in the caller's namespace."""
         adapter = self.subject
-        job = adapter.call(f"jobs/{job_id}", adapter.batch().read_namespaced_job,
-                           job_id, adapter.namespace)
-        return self._answer(job)
+        namespace = adapter.namespace
+        if (namespace, job_id) not in adapter._root._vcjobs:
+            try:
+                return adapter.call(f"jobs/{job_id}", adapter.batch().read_namespaced_job,
+                                    job_id, namespace), None
+            except Refused as exc:
+                if exc.status != 404 or not adapter.serves("vcjob"):
+                    raise
+        return None, dict(adapter.get_object("vcjob", namespace, job_id))
+
+    def get(self, job_id: str) -> Job:
+        job, vcjob = self._read(job_id)
+        return self._answer(job) if vcjob is None else self._answer_vcjob(vcjob)
 
     def events(self, job_id: str) -> list[JobEvent]:
         adapter = self.subject
         # The job must be the caller's (in its namespace): 404 otherwise, as for get.
-        adapter.call(f"jobs/{job_id}", adapter.batch().read_namespaced_job, job_id,
-                     adapter.namespace)
+        _, vcjob = self._read(job_id)
         found = adapter.call("list events", adapter.core().list_namespaced_event,
                              adapter.namespace).items
         mine = sorted((e for e in found if e.involved_object is not None
@@ -264,8 +294,19 @@ class KubeJobs(Facade[KubernetesAdapter]):
                                      int(e.metadata.resource_version or 0)
                                      if str(e.metadata.resource_version or "").isdigit()
                                      else 0))
-        return [{"time": str(e.last_timestamp or e.event_time or ""), "type": e.reason,
-                 "reason": e.reason, "message": e.message} for e in mine]
+        events: list[JobEvent] = [
+            {"time": str(e.last_timestamp or e.event_time or ""), "type": e.reason,
+             "reason": e.reason, "message": e.message} for e in mine]
+        group = volcano.podgroup(adapter, vcjob) if vcjob is not None else None
+        for condition in ((group or {}).get("status") or {}).get("conditions") or []:
+            # Why Volcano holds the gang: its PodGroup's Unschedulable condition.
+            if condition.get("type") == "Unschedulable" and condition.get("status") == "True" \
+                    and not any(e.get("message") == condition.get("message") for e in events):
+                events.append({"time": str(condition.get("lastTransitionTime") or ""),
+                               "type": "Unschedulable",
+                               "reason": str(condition.get("reason") or "Unschedulable"),
+                               "message": str(condition.get("message") or "")})
+        return events
 
     def logs(self, job_id: str, worker: int = 0) -> str:
         adapter = self.subject
@@ -285,6 +326,10 @@ class KubeJobs(Facade[KubernetesAdapter]):
 
     def stop(self, job_id: str) -> Job:
         adapter = self.subject
+        _, vcjob = self._read(job_id)
+        if vcjob is not None:
+            volcano.command(adapter, vcjob, "AbortJob")
+            return self.get(job_id)
         adapter.call("suspend job", adapter.batch().patch_namespaced_job, job_id,
                      adapter.namespace, {"metadata": {"annotations": {STOPPED: "true"}},
                                          "spec": {"suspend": True}})
@@ -292,6 +337,10 @@ class KubeJobs(Facade[KubernetesAdapter]):
 
     def restart(self, job_id: str) -> Job:
         adapter = self.subject
+        _, vcjob = self._read(job_id)
+        if vcjob is not None:
+            volcano.command(adapter, vcjob, "ResumeJob")
+            return self.get(job_id)
         adapter.call("resume job", adapter.batch().patch_namespaced_job, job_id,
                      adapter.namespace, {"metadata": {"annotations": {STOPPED: None}},
                                          "spec": {"suspend": False}})
@@ -300,9 +349,19 @@ class KubeJobs(Facade[KubernetesAdapter]):
     def delete(self, job_id: str) -> None:
         adapter = self.subject
         namespace = adapter.namespace
-        adapter.call("delete job", adapter.batch().delete_namespaced_job, job_id, namespace,
-                     propagation_policy="Background")
-        adapter.forget("job", namespace, job_id)
+        _, vcjob = self._read(job_id)
+        if vcjob is not None:
+            # As the caller (delete_object is the run's own cleanup, as the evaluator).
+            kind = KINDS["vcjob"]
+            adapter.call("delete vcjob", adapter.custom().delete_namespaced_custom_object,
+                         kind.group, kind.version, namespace, kind.plural, job_id,
+                         propagation_policy="Background")
+            adapter.forget("vcjob", namespace, job_id)
+            adapter._root._vcjobs.discard((namespace, job_id))
+        else:
+            adapter.call("delete job", adapter.batch().delete_namespaced_job, job_id,
+                         namespace, propagation_policy="Background")
+            adapter.forget("job", namespace, job_id)
         if adapter.created_here("resourceclaimtemplate", namespace, job_id):
             adapter.delete_object("resourceclaimtemplate", namespace, job_id)
         if adapter.created_here("service", namespace, job_id):
@@ -318,11 +377,20 @@ class KubeJobs(Facade[KubernetesAdapter]):
 
     # reading a Job back --------------------------------------------------------------------------
 
-    def _pods(self, job_id: str) -> list[Any]:
+    def _pods(self, job_id: str, vcjob: bool | None = None) -> list[Any]:
+        """The pods of a batch Job (``job-name``), or of a Volcano Job (``volcano.sh/job-name``);
+        either (None): those of the job the run created, else the batch Job's, else the
+        Volcano Job's."""
         adapter = self.subject
+        if vcjob is None:
+            if (adapter.namespace, job_id) in adapter._root._vcjobs:
+                return self._pods(job_id, True)
+            found = self._pods(job_id, False)
+            return found or (self._pods(job_id, True) if adapter.serves("vcjob") else [])
+        key = volcano.JOB_NAME if vcjob else "job-name"
         pods = adapter.call("list pods", adapter.core().list_namespaced_pod, adapter.namespace,
-                            label_selector=f"job-name={job_id}").items
-        return [p for p in pods if (p.metadata.labels or {}).get("job-name") == job_id]
+                            label_selector=f"{key}={job_id}").items
+        return [p for p in pods if (p.metadata.labels or {}).get(key) == job_id]
 
     def _cards_of(self, pods: list[Any]) -> dict[str, list[Any]]:
         """Pod name → the indices of the cards it holds on its node (read only when a pod
@@ -353,14 +421,14 @@ class KubeJobs(Facade[KubernetesAdapter]):
 
     @staticmethod
     def _rank(pod: Any) -> int:
-        return int((pod.metadata.annotations or {}).get(INDEX_ANNOTATION, "0"))
+        annotations = pod.metadata.annotations or {}
+        return int(annotations.get(INDEX_ANNOTATION) or annotations.get(volcano.TASK_INDEX)
+                   or "0")
 
-    def _answer(self, job: Any) -> Job:
-        spec, state = job.spec, job.status
-        labels = dict(job.metadata.labels or {})
-        conditions = {c.type: c.status for c in (state.conditions or [])} if state else {}
+    def _workers(self, pods: list[Any]) -> list[Worker]:
+        """Each pod as a worker: rank, status, node, the cards it holds, exit code."""
         workers: list[Worker] = []
-        pods = sorted(self._pods(job.metadata.name), key=self._rank)
+        pods = sorted(pods, key=self._rank)
         held = self._cards_of(pods)
         for pod in pods:
             code = None
@@ -373,6 +441,13 @@ class KubeJobs(Facade[KubernetesAdapter]):
                             "node_id": pod.spec.node_name if pod.spec else None,
                             "accelerators": held.get(pod.metadata.name, []),
                             "exit_code": code})
+        return workers
+
+    def _answer(self, job: Any) -> Job:
+        spec, state = job.spec, job.status
+        labels = dict(job.metadata.labels or {})
+        conditions = {c.type: c.status for c in (state.conditions or [])} if state else {}
+        workers = self._workers(self._pods(job.metadata.name, vcjob=False))
         if conditions.get("Complete") == "True":
             status = "succeeded"
         elif conditions.get("Failed") == "True":
@@ -389,11 +464,6 @@ class KubeJobs(Facade[KubernetesAdapter]):
             status = "pending"
         container = spec.template.spec.containers[0]
         limits = (container.resources.limits or {}) if container.resources else {}
-        cards = sum(int(_quantity(v)) for k, v in limits.items()
-                    if vendor_of(k, self.subject.config.vendor_resources))
-        cards += int((job.metadata.annotations or {}).get(CLAIMED_CARDS) or 0)
-        share = {"accelerator_share": _quantity(limits[HAMI_CORES]) / 100} \
-            if HAMI_CORES in limits else {}
         return {
             "id": job.metadata.name, "name": job.metadata.name,
             "tenant_id": job.metadata.namespace, "image": container.image,
@@ -401,14 +471,53 @@ class KubeJobs(Facade[KubernetesAdapter]):
             "exit_code": 0 if status == "succeeded" else next(
                 (w["exit_code"] for w in workers if w["exit_code"]), None),
             "workers": workers, "world_size": spec.completions or 1,
-            "resources": {"cpu": _quantity(limits.get("cpu")),
-                          "memory_gib": round(_quantity(limits.get("memory")) / 2**30, 3),
-                          "accelerators": cards, **share},  # type: ignore[typeddict-item]
+            "resources": self._resources(limits, job.metadata.annotations),
             "created_at": str(job.metadata.creation_timestamp or ""),
             "started_at": str(state.start_time) if state and state.start_time else None,
             "finished_at": str(state.completion_time) if state and state.completion_time
             else None,
             "labels": labels, "simulated": False,
             **({"queue": labels[QUEUE_LABEL]} if QUEUE_LABEL in labels else {}),
+        }
+
+    def _resources(self, limits: Mapping[str, Any],
+                   annotations: Mapping[str, str] | None) -> Resources:
+        """What each worker asked for: CPU, memory, cards (requested or claimed), a share."""
+        cards = sum(int(_quantity(v)) for k, v in limits.items()
+                    if vendor_of(k, self.subject.config.vendor_resources))
+        cards += int((annotations or {}).get(CLAIMED_CARDS) or 0)
+        wanted: Resources = {"cpu": _quantity(limits.get("cpu")),  # type: ignore[typeddict-item]
+                             "memory_gib": round(_quantity(limits.get("memory")) / 2**30, 3),
+                             "accelerators": cards}
+        if HAMI_CORES in limits:
+            wanted["accelerator_share"] = _quantity(limits[HAMI_CORES]) / 100
+        return wanted
+
+    def _answer_vcjob(self, job: dict[str, Any]) -> Job:
+        """A Volcano Job as a job: its phase (:func:`.volcano.status_of`), its pods as workers,
+        its queue."""
+        meta, spec = job["metadata"], job.get("spec") or {}
+        tasks = spec.get("tasks") or [{}]
+        template = (tasks[0].get("template") or {}).get("spec") or {}
+        container = (template.get("containers") or [{}])[0]
+        limits = (container.get("resources") or {}).get("limits") or {}
+        workers = self._workers(self._pods(meta["name"], vcjob=True))
+        status = volcano.status_of(job, any(w["status"] == "running" for w in workers))
+        labels = dict(meta.get("labels") or {})
+        return {
+            "id": meta["name"], "name": meta["name"], "tenant_id": meta.get("namespace", ""),
+            "image": str(container.get("image", "")),
+            "command": list(container.get("command") or []), "status": status,
+            "exit_code": 0 if status == "succeeded" else next(
+                (w["exit_code"] for w in workers if w["exit_code"]), None),
+            "workers": workers,
+            "world_size": sum(int(t.get("replicas") or 1) for t in tasks),
+            "resources": self._resources(limits, meta.get("annotations")),
+            "created_at": str(meta.get("creationTimestamp") or ""),
+            "started_at": volcano.phase_time(job, "Running"),
+            "finished_at": volcano.phase_time(job, "Completed", "Failed", "Terminated")
+            if status in TERMINAL_JOB_STATUSES else None,
+            "labels": labels, "simulated": False,
+            **({"queue": str(spec["queue"])} if spec.get("queue") else {}),
         }
 

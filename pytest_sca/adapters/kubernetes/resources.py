@@ -56,6 +56,9 @@ MASTER_PORT = 29500
 #: Kueue's label naming the LocalQueue of a job, and the WorkloadPriorityClass.
 QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 PRIORITY_LABEL = "kueue.x-k8s.io/priority-class"
+#: The label naming a pod's job: a batch Job's, or a Volcano Job's (volcano-sh/apis
+#: ``pkg/apis/batch/v1alpha1/labels.go``).
+JOB_LABELS = ("job-name", "volcano.sh/job-name")
 #: Annotation on a Job the run stopped (suspended by request, not waiting in a queue).
 STOPPED = "sca.evaluation/stopped"
 
@@ -113,12 +116,20 @@ KINDS: dict[str, Kind] = {
                                   "WorkloadPriorityClass", namespaced=False,
                                   component="Kueue"),
     "workload": Kind("kueue.x-k8s.io", "v1beta1", "workloads", "Workload", component="Kueue"),
-    # Volcano: https://volcano.sh/en/docs/
+    # Volcano (https://volcano.sh/en/docs/; types: volcano-sh/apis pkg/apis/batch/v1alpha1,
+    # scheduling/v1beta1, bus/v1alpha1): a vcjob, its PodGroup, the Queue it waits in, and the
+    # Commands (``vcctl job suspend``/``resume``) that abort and resume it.
     "vcjob": Kind("batch.volcano.sh", "v1alpha1", "jobs", "Job", component="Volcano"),
     "vcqueue": Kind("scheduling.volcano.sh", "v1beta1", "queues", "Queue", namespaced=False,
                     component="Volcano"),
     "podgroup": Kind("scheduling.volcano.sh", "v1beta1", "podgroups", "PodGroup",
                      component="Volcano"),
+    "vccommand": Kind("bus.volcano.sh", "v1alpha1", "commands", "Command",
+                      component="Volcano"),
+    # Pod priority (https://kubernetes.io/docs/concepts/scheduling-eviction/pod-priority-preemption/):
+    # what a vcjob's ``priorityClassName`` names.
+    "priorityclass": Kind("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass",
+                          namespaced=False),
     # Kubeflow Trainer v2 and the Training Operator v1
     "trainjob": Kind("trainer.kubeflow.org", "v1alpha1", "trainjobs", "TrainJob",
                      component="Kubeflow Trainer"),
