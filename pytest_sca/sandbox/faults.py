@@ -532,6 +532,10 @@ class Fault(str, enum.Enum):
         "accelerators_hidden_from_jobs",
         "job processes are not told which accelerators they hold",
     )
+    JOB_CPUS_PINNED_TO_ONE = (
+        "job_cpus_pinned_to_one",
+        "a job's processes may run on one CPU, however many it asked for and was admitted with",
+    )
     CLUSTER_SCALING_IGNORED = (
         "cluster_scaling_ignored",
         "scale-out and scale-in answer success but change no nodes",

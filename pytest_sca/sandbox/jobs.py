@@ -114,6 +114,14 @@ def _exit_code(returncode: int) -> int:
     return 128 - returncode if returncode < 0 else returncode
 
 
+def _pinned_to_one_cpu(command: list[str]) -> list[str]:
+    """``job_cpus_pinned_to_one``: the command run on the first CPU this process may use
+    (the affinity survives the exec, and every process the command starts inherits it)."""
+    pin = ("import os, sys; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); "
+           "os.execvp(sys.argv[1], sys.argv[1:])")
+    return [sys.executable, "-c", pin, *command]
+
+
 def _distort_worker_env(env: dict[str, str], faults: Faults) -> None:
     """Break a worker's environment the way the active faults say (nothing when healthy)."""
     if Fault.RENDEZVOUS_BROKEN in faults and int(env.get("WORLD_SIZE", "1")) > 1:
@@ -557,6 +565,8 @@ class JobRunner:
         command = list(job["command"])
         if command and command[0] == "python":
             command[0] = sys.executable
+        if Fault.JOB_CPUS_PINNED_TO_ONE in self.faults:
+            command = _pinned_to_one_cpu(command)
         if job.get("network"):
             command = self.networks.wrap(job["network"]["namespace"], command)
         job["status"] = "running"

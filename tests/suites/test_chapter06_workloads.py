@@ -39,6 +39,7 @@ MORE_BREAKS: tuple[tuple[str, str, str], ...] = (
     ("6.10.c", "accelerator_usage_billed_twice", "over 2 line(s)"),
     ("6.6.c", "bond_stays_on_dead_port", "did not fail over within"),
     ("6.10.b", "report_allocation_stale", "allocated cards; the node listing shows 1 held"),
+    ("6.8.b", "job_cpus_pinned_to_one", "may run on 1 CPU(s)"),
 )
 
 
@@ -50,7 +51,7 @@ FAULT_GROUPS: tuple[tuple[str, ...], ...] = (
      "order_cancel_ignored", "orders_not_billed", "load_balancer_pinned",
      "report_without_recommendations", "elastic_relaunch_off"),
     ("scaled_nodes_unlisted", "usage_billed_at_stale_prices", "bond_stays_on_dead_port",
-     "report_allocation_stale"),
+     "report_allocation_stale", "job_cpus_pinned_to_one"),
     # Apart: 6.8.a and 6.6.b read the workers' cards too.
     ("worker_cards_unrecorded", "accelerator_usage_billed_twice"),
 )
