@@ -17,16 +17,18 @@ from __future__ import annotations
 
 import fcntl
 import os
-from collections.abc import Container
 from pathlib import Path
+
+import pytest
 
 #: Markers whose checks run alone: ``performance`` is chapter 9's domain marker.
 ALONE_MARKERS = ("performance", "measuring", "disruptive")
 
 
-def runs_alone(keywords: Container[str]) -> bool:
-    """Whether a check with these keywords (an item's, or its report's) runs alone."""
-    return any(marker in keywords for marker in ALONE_MARKERS)
+def runs_alone(item: pytest.Item) -> bool:
+    """Whether a check runs alone: it carries one of :data:`ALONE_MARKERS` (its markers, not
+    its keywords, which hold parametrization ids too)."""
+    return any(item.get_closest_marker(marker) is not None for marker in ALONE_MARKERS)
 
 
 class CheckLock:

@@ -328,7 +328,7 @@ class RunHooks:
         if collection.clause_id_of(item) is None or not self.run.evaluating:
             return
         if self.run.check_lock is not None:
-            self.run.check_lock.acquire(runs_alone(item.keywords))
+            self.run.check_lock.acquire(runs_alone(item))
         scope = item.stash[_SCOPE_KEY] = Cleanup(self.run.ledger)
         self.run.ledger.scope = scope
         opts = self.run.options
@@ -397,6 +397,8 @@ class RunHooks:
                  **take_recorded(item)}
         if route := collection.route_of(item):
             phase["route"] = route
+        if _is_worker(item.config) and runs_alone(item):
+            phase["alone"] = True  # the controller lists it among the checks that ran alone
         # A worker's report crosses to the controller as JSON; in one process the record
         # itself travels on the report (encoding it 3 times per test was most of the cost).
         setattr(report, PHASE_ATTRIBUTE,
@@ -442,11 +444,11 @@ class RunHooks:
         """Collect phase verdicts (on the controller, xdist hands the workers' reports here)."""
         self.run.reported.add(report.nodeid)
         phase = getattr(report, PHASE_ATTRIBUTE, None)
-        if phase is not None and self.run.workers and runs_alone(report.keywords):
-            self.run.ran_alone.add(report.nodeid)
         if phase is not None:
-            self.run.phases[report.nodeid].append(
-                json.loads(phase) if isinstance(phase, str) else phase)
+            record = json.loads(phase) if isinstance(phase, str) else phase
+            if self.run.workers and record.pop("alone", False):
+                self.run.ran_alone.add(report.nodeid)
+            self.run.phases[report.nodeid].append(record)
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:

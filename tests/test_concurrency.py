@@ -46,10 +46,29 @@ def test_ordinary_checks_share_the_lock(tmp_path: Path) -> None:
     two.close()
 
 
+class _Marked:
+    """An item with these markers (``runs_alone`` reads only markers)."""
+
+    def __init__(self, *markers: str) -> None:
+        self.markers = set(markers)
+
+    def get_closest_marker(self, name: str) -> object | None:
+        return name if name in self.markers else None
+
+
 def test_which_checks_run_alone() -> None:
-    assert runs_alone({"test_x", "performance", "chapter9"})
-    assert runs_alone({"measuring"}) and runs_alone({"disruptive"})
-    assert not runs_alone({"chapter6", "scheduling", "mutating"})
+    assert runs_alone(_Marked("performance", "chapter9"))  # type: ignore[arg-type]
+    assert runs_alone(_Marked("measuring")) and runs_alone(_Marked("disruptive"))  # type: ignore[arg-type]
+    assert not runs_alone(_Marked("chapter6", "scheduling", "mutating"))  # type: ignore[arg-type]
+
+
+def test_a_parametrization_id_is_no_marker(pytester: pytest.Pytester) -> None:
+    """A case whose id reads like a marker (``[disruptive]``) does not run alone for it."""
+    [item] = pytester.getitems(
+        "import pytest\n\n"
+        "@pytest.mark.parametrize('mode', ['disruptive'])\n"
+        "def test_mode(mode):\n    pass\n")
+    assert "disruptive" in item.keywords and not runs_alone(item)
 
 
 CHECKS = """
