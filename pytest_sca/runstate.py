@@ -84,6 +84,7 @@ class ScaRun:
     #: A worker's hold on the run's check lock (:mod:`pytest_sca.concurrency`).
     check_lock: CheckLock | None = None
     _adapters: dict[str, Adapter] = field(default_factory=dict)
+    _adapter_classes: dict[str, type[Adapter]] = field(default_factory=dict)
 
     @property
     def evaluating(self) -> bool:
@@ -98,7 +99,9 @@ class ScaRun:
         assert self.target is not None
         unserved: list[str] = []  # adapters that implement it, not configured to serve it
         for transport, config in self.target.adapters.items():
-            cls = registry.load_adapter_class(transport)
+            cls = self._adapter_classes.get(transport)
+            if cls is None:  # once per run: a vendor's class is found by its entry point
+                cls = self._adapter_classes[transport] = registry.load_adapter_class(transport)
             if capability not in cls.provides:
                 continue
             why = cls.unconfigured(config, capability)
