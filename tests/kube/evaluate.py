@@ -29,6 +29,8 @@ TEST_CAPABILITIES: dict[str, Any] = {
     "training": {"rendezvous_timeout_s": 30},
     "jobs": {"stop_timeout_s": 30},
     "audit": {"max_delay_s": 5},
+    # The emulated KServe readies a service within a second or two.
+    "services": {"ready_timeout_s": 20},
     # KServe imports an artefact from a URI (it manages no files of its own).
     "models": {"import": {"source": "hf://HuggingFaceTB/SmolLM2-135M-Instruct",
                           "format": "huggingface"}},
