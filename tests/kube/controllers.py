@@ -85,6 +85,20 @@ def quantity(value: Any) -> float:
     return float(parse_quantity(str(value))) if value is not None else 0.0
 
 
+def node_refusal(pod: dict[str, Any], node: dict[str, Any]) -> str | None:
+    """Why the scheduler cannot place ``pod`` on ``node`` whatever its free resources (the
+    node is not Ready or cordoned, or its labels miss the pod's nodeSelector), in
+    kube-scheduler's words; None where it could."""
+    ready = any(c.get("type") == "Ready" and c.get("status") == "True"
+                for c in (node.get("status") or {}).get("conditions") or [])
+    if not ready or (node.get("spec") or {}).get("unschedulable"):
+        return "node(s) were unschedulable"
+    selector = pod["spec"].get("nodeSelector") or {}
+    if any((node["metadata"].get("labels") or {}).get(k) != v for k, v in selector.items()):
+        return "node(s) didn't match Pod's node affinity/selector"
+    return None
+
+
 def requests_of(pod: dict[str, Any]) -> dict[str, float]:
     total: dict[str, float] = {}
     for container in pod.get("spec", {}).get("containers") or []:
@@ -738,15 +752,9 @@ class Controllers:
             chosen, reasons = None, []
             for node in nodes:
                 node_state = node.get("status") or {}
-                ready = any(c.get("type") == "Ready" and c.get("status") == "True"
-                            for c in node_state.get("conditions") or [])
-                if not ready or (node.get("spec") or {}).get("unschedulable"):
-                    reasons.append("node(s) were unschedulable")
-                    continue
-                selector = pod["spec"].get("nodeSelector") or {}
-                if any((node["metadata"].get("labels") or {}).get(k) != v
-                       for k, v in selector.items()):
-                    reasons.append("node(s) didn't match Pod's node affinity/selector")
+                refusal = node_refusal(pod, node)
+                if refusal:
+                    reasons.append(refusal)
                     continue
                 free = {k: quantity(v) for k, v in (node_state.get("allocatable") or {}).items()}
                 for other in pods:

@@ -423,16 +423,10 @@ class Volcano:
             free: dict[str, dict[str, float]], reasons: list[str]) -> str | None:
         wanted = kube.requests_of(pod)
         for node in nodes:
-            state, name = node.get("status") or {}, node["metadata"]["name"]
-            ready = any(c.get("type") == "Ready" and c.get("status") == "True"
-                        for c in state.get("conditions") or [])
-            if not ready or (node.get("spec") or {}).get("unschedulable"):
-                reasons.append("node(s) were unschedulable")
-                continue
-            selector = pod["spec"].get("nodeSelector") or {}
-            if any((node["metadata"].get("labels") or {}).get(k) != v
-                   for k, v in selector.items()):
-                reasons.append("node(s) didn't match Pod's node affinity/selector")
+            name = node["metadata"]["name"]
+            refusal = kube.node_refusal(pod, node)
+            if refusal:
+                reasons.append(refusal)
                 continue
             short = [k for k, v in wanted.items() if v > free[name].get(k, 0.0) + 1e-9]
             if short:
