@@ -51,6 +51,7 @@ import asyncio
 import contextlib
 import json
 import os
+import random
 import re
 import secrets
 import signal
@@ -118,6 +119,10 @@ class Process:
     proc: asyncio.subprocess.Process
     log: list[str] = field(default_factory=list)
     reader: asyncio.Task[None] | None = None
+    #: Whether the readiness probe last judged the container ready, and how many probes in a
+    #: row have failed since.
+    ready: bool = False
+    probe_failures: int = 0
 
 
 class Controllers:
@@ -134,6 +139,10 @@ class Controllers:
         self.logs: dict[str, str] = {}
         self.pod_ips: dict[str, str] = {}
         self.next_ip = 2
+        #: This cluster's pod addresses, 127.<subnet>.x.y: clusters emulated at the same time
+        #: (pytest-xdist workers) must not hand out the same address, or one's pod cannot bind
+        #: its port and the other's service proxy reaches the wrong pod.
+        self.subnet = (random.randrange(1, 255), random.randrange(0, 200))
         self.net_table = folder / "podnet.json"
         self.scrape_table = folder / "scrape.json"
         self.task: asyncio.Task[None] | None = None
@@ -854,7 +863,8 @@ class Controllers:
         meta, spec = pod["metadata"], pod["spec"]
         container = spec["containers"][0]
         ip = self.pod_ips.setdefault(
-            key, f"127.0.{self.next_ip // 250 + 1}.{self.next_ip % 250 + 2}")
+            key, f"127.{self.subnet[0]}.{self.subnet[1] + self.next_ip // 250}."
+                 f"{self.next_ip % 250 + 2}")
         self.next_ip += 1
         workdir = self.folder / "pods" / meta["namespace"] / meta["name"]
         workdir.mkdir(parents=True, exist_ok=True)
@@ -950,10 +960,21 @@ class Controllers:
         container = pod["spec"]["containers"][0]
         statuses = pod["status"]["containerStatuses"]
         if process.proc.returncode is None:
-            probe = (container.get("readinessProbe") or {}).get("httpGet")
+            readiness = container.get("readinessProbe") or {}
+            probe = readiness.get("httpGet")
             ready = True
             if probe:
-                ready = await _port_open(pod["status"]["podIP"], int(probe["port"]))
+                # The kubelet marks a ready container unready only after failureThreshold
+                # probes in a row failed (default 3), and ready again after successThreshold
+                # (1) succeeded: https://kubernetes.io/docs/reference/kubernetes-api/
+                # workload-resources/pod-v1/#Probe. One slow probe on a busy host is not it.
+                if await _port_open(pod["status"]["podIP"], int(probe["port"])):
+                    process.ready, process.probe_failures = True, 0
+                else:
+                    process.probe_failures += 1
+                    if process.probe_failures >= int(readiness.get("failureThreshold", 3)):
+                        process.ready = False
+                ready = process.ready
             pod["status"]["conditions"] = [{"type": "PodScheduled", "status": "True"},
                                            {"type": "Ready", "status": str(ready)}]
             statuses[0]["ready"] = ready
