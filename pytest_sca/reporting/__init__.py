@@ -145,10 +145,9 @@ def present(report: pytest.TestReport, result: ItemResult, clause_id: str) -> No
 
 def present_passed(report: pytest.TestReport, clause_id: str) -> None:
     """:func:`present` of a test that passed and whose item the target file records nothing
-    for (its result is ``pass``, conformant)."""
-    report.sca_shown = {"key": presentation_key(Verdict.PASS, True),  # type: ignore[attr-defined]
-                        "clause": clause_id}
-    report.outcome, report.longrepr = "passed", None
+    for: its result is ``pass``, conformant, without resolving the item."""
+    present(report, ItemResult(clause_id, Verdict.PASS, "", True,
+                               automated_verdict=Verdict.PASS), clause_id)
 
 
 def teststatus(report: pytest.TestReport) -> tuple[str, str, tuple[str, dict[str, bool]]] | None:
