@@ -13,6 +13,7 @@ import base64
 import html
 import json
 import re
+import threading
 import urllib.parse
 from collections.abc import Callable, Iterable
 
@@ -76,33 +77,78 @@ def base64_fragments(secret: str) -> set[str]:
     return fragments
 
 
+class _Alternation:
+    """Literal needles matched as one alternation, longest first, compiled when next used."""
+
+    def __init__(self) -> None:
+        self.needles: set[str] = set()
+        self._pattern: re.Pattern[str] | None = None
+        self._stale = False
+
+    def add(self, needles: set[str]) -> None:
+        self.needles |= needles
+        self._stale = True
+
+    def take(self, other: _Alternation) -> None:
+        self.add(other.needles)
+        other.needles, other._pattern, other._stale = set(), None, False
+
+    def pattern(self) -> re.Pattern[str] | None:
+        if self._stale:
+            # Longest first, so that a secret containing another is masked whole.
+            ordered = sorted(self.needles, key=len, reverse=True)
+            self._pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
+            self._stale = False
+        return self._pattern
+
+
 class Redactor:
     """Replaces each known secret, in every form it can take, by ``***``."""
 
+    #: The recent needles are folded into the settled ones once they are this many, or a
+    #: quarter of the settled ones if more.
+    _FOLD_AT = 64
+
     def __init__(self, secrets: Iterable[str] = ()) -> None:
-        self._needles: list[str] = []
-        self._pattern: re.Pattern[str] | None = None
+        self._secrets: set[str] = set()
+        # Secrets arrive one by one during a run (an API key per probe user) between calls:
+        # compiling the alternation of every form of every secret again after each took
+        # seconds a run. New forms go to a small alternation of their own, applied first,
+        # folded into the settled one as it grows (amortised: each form is compiled a
+        # bounded number of times). Only forms that neither contain nor lie inside a
+        # settled form go there, so either order masks each secret whole.
+        self._settled = _Alternation()
+        self._recent = _Alternation()
+        self._lock = threading.Lock()  # checks may run side by side in threads
         self.add(secrets)
 
     def add(self, secrets: Iterable[str]) -> None:
         """Register more secret values (e.g. an API key a check created at run time)."""
-        needles = set(self._needles)
-        for secret in secrets:
-            if len(secret) < MIN_SECRET_LENGTH:
-                continue
-            needles |= escaped_forms(secret) | base64_fragments(secret)
-        needles = {needle for needle in needles if len(needle) >= MIN_SECRET_LENGTH}
-        # Longest first, so that a secret containing another is masked whole.
-        self._needles = sorted(needles, key=len, reverse=True)
-        # One alternation: every output line is scanned once, not once per form.
-        self._pattern = re.compile("|".join(map(re.escape, self._needles))) \
-            if self._needles else None
+        new = {secret for secret in secrets
+               if len(secret) >= MIN_SECRET_LENGTH and secret not in self._secrets}
+        if not new:  # adapters register the same credential on every session: no cost
+            return
+        forms = {form for secret in new
+                 for form in escaped_forms(secret) | base64_fragments(secret)
+                 if len(form) >= MIN_SECRET_LENGTH}
+        with self._lock:
+            self._secrets |= new
+            overlapping = any(form in settled or settled in form
+                              for form in forms for settled in self._settled.needles)
+            self._recent.add(forms)
+            if overlapping or len(self._recent.needles) >= max(
+                    self._FOLD_AT, len(self._settled.needles) // 4):
+                self._settled.take(self._recent)
 
     def __bool__(self) -> bool:
-        return bool(self._needles)
+        return bool(self._secrets)
 
     def __call__(self, text: str) -> str:
-        return self._pattern.sub(MASK, text) if self._pattern is not None else text
+        with self._lock:
+            patterns = [p for p in (self._recent.pattern(), self._settled.pattern()) if p]
+        for pattern in patterns:
+            text = pattern.sub(MASK, text)
+        return text
 
     def bytes(self, data: bytes) -> bytes:
         """Redact binary content that is text (attachments); other bytes pass unchanged."""

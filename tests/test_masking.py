@@ -60,6 +60,21 @@ def test_short_and_unrelated_text_is_left_alone() -> None:
     assert redact("nothing secret here: c2stQ0FO") == "nothing secret here: c2stQ0FO"
 
 
+
+@pytest.mark.parametrize("order", ["key-first", "url-first"])
+def test_secrets_learned_one_by_one_are_masked_whole(order: str) -> None:
+    """Secrets arrive during a run, between outputs (an API key per probe user, then a
+    presigned URL that contains one): each is masked whole, whichever came first."""
+    keys = [f"sk-probe-user-{n:03d}-0123456789abcdef" for n in range(100)]
+    url = f"https://127.0.0.1:9000/b/o?X-Amz-Credential={keys[70]}&X-Amz-Signature=9f8e7d6c5b4a"
+    redact, knows_url = Redactor(), False
+    for secret in (keys + [url] if order == "key-first" else [url] + keys):
+        redact.add([secret])
+        knows_url = knows_url or secret == url
+        if knows_url:  # at every moment, not only once all are known
+            assert redact(f"get {url} now") == f"get {MASK} now", secret
+    for name, form in forms(keys[42]).items():
+        assert keys[42] not in redact(form) and form not in redact(form), name
 LEAKY_CHECKS = """
 import base64
 import html
