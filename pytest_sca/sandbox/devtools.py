@@ -30,7 +30,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from pytest_sca.sandbox.errors import ApiError, not_found
 from pytest_sca.sandbox.faults import Fault, Faults
-from pytest_sca.sandbox.procs import ProcInfo, all_processes, own_process_group
+from pytest_sca.sandbox.procs import own_process_group, processes_by_group
 from pytest_sca.sandbox.store import Document, Store, utc_now
 
 FRAMEWORKS: tuple[Document, ...] = (
@@ -76,9 +76,7 @@ class JobSeries:
         if not running:
             return
         # One scan of the process table per sample, whatever the number of workers.
-        groups: dict[int, list[ProcInfo]] = defaultdict(list)
-        for proc in all_processes():
-            groups[proc.pgid].append(proc)
+        groups = processes_by_group()
         stamp = utc_now()
         for job_id, rank, pid in running:
             procs = groups.get(int(pid), [])

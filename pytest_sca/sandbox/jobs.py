@@ -36,7 +36,7 @@ from pytest_sca.sandbox.errors import ApiError, not_found
 from pytest_sca.sandbox.faults import Fault, Faults
 from pytest_sca.sandbox.image_sites import image_site
 from pytest_sca.sandbox.netiso import NetworkUnavailable, TenantNetworks
-from pytest_sca.sandbox.procs import ProcInfo, own_process_group, processes_in_group
+from pytest_sca.sandbox.procs import ProcInfo, own_process_group, processes_by_group
 from pytest_sca.sandbox.scheduling import Placement, place_job
 from pytest_sca.sandbox.scheduling_policy import (
     job_as_scheduled,
@@ -348,11 +348,12 @@ class JobRunner:
             running = [(key, w.popen.pid, now - w.started_monotonic)
                        for key, w in self._workers.items()]
             jobs = {job_id: self.store.get("job", job_id) for (job_id, _), _, _ in running}
+        groups = processes_by_group()  # one scan of the process table, not one per worker
         stats = []
         for (job_id, rank), pid, ran in running:
             job = jobs.get(job_id)
             if job is not None:
-                stats.append((job, rank, processes_in_group(pid), ran))
+                stats.append((job, rank, groups.get(pid, []), ran))
         return stats
 
     def progress(self, job: Document) -> float:

@@ -28,7 +28,7 @@ from typing import Any
 
 from pytest_sca.sandbox.errors import ApiError, not_found
 from pytest_sca.sandbox.faults import Fault, Faults
-from pytest_sca.sandbox.procs import processes_in_group
+from pytest_sca.sandbox.procs import processes_by_group
 from pytest_sca.sandbox.store import Document, Store, new_id, utc_now
 
 LAYERS = ("container", "accelerator", "os", "network")
@@ -182,9 +182,10 @@ class PerfArea:
         assert job is not None
         current = self.store.get("job", job["id"]) or job
         findings, problems = [], 0
+        groups = processes_by_group()
         for worker in current["workers"]:
             pid = worker.get("pid")
-            processes = processes_in_group(pid) if pid and worker["status"] == "running" else []
+            processes = groups.get(pid, []) if pid and worker["status"] == "running" else []
             states = "".join(sorted(p.state for p in processes))
             rss = sum(p.rss_bytes for p in processes)
             findings.append(f"worker {worker['rank']} ({worker['status']}) on "

@@ -62,9 +62,12 @@ def all_processes() -> list[ProcInfo]:
     return found
 
 
-def processes_in_group(pgid: int) -> list[ProcInfo]:
-    """Live processes of one process group."""
-    return [p for p in all_processes() if p.pgid == pgid]
+def processes_by_group() -> dict[int, list[ProcInfo]]:
+    """Live processes by process group: one scan of the table for any number of groups."""
+    groups: dict[int, list[ProcInfo]] = {}
+    for proc in all_processes():
+        groups.setdefault(proc.pgid, []).append(proc)
+    return groups
 
 
 def processes_in_session(sid: int) -> list[ProcInfo]:
