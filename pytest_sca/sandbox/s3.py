@@ -63,7 +63,10 @@ class ObjectStorage:
             self.backend_key)
         self._server = make_server("127.0.0.1", 0, app, threaded=True,
                                    request_handler=handler)
+        # A short poll: shutdown() waits up to one poll interval (werkzeug's default 0.5 s,
+        # at the end of every run).
         self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={"poll_interval": 0.05},
                                         name="sandbox-moto", daemon=True)
         self._thread.start()
         host, port = self._server.server_address[:2]

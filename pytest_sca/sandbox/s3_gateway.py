@@ -275,7 +275,7 @@ class S3Gateway:
 
         server = Server(("127.0.0.1", 0), _handler(self))
         url = f"{'https' if tls else 'http'}://127.0.0.1:{server.server_address[1]}"
-        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                                   name="sandbox-s3-gateway", daemon=True)
         thread.start()
         return server, thread, url
