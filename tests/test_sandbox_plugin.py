@@ -38,13 +38,16 @@ def _state_dir(output: str) -> str:
 @pytest.mark.slow
 def test_sandbox_run_starts_evaluates_and_leaves_nothing_running(
         pytester: pytest.Pytester) -> None:
-    result = pytester.runpytest_subprocess("--sca-target=sandbox", "-m", "chapter6 and shall",
-                                           "-p", "no:cacheprovider")
+    # Items that start the sandbox's processes (a job, a development machine behind SSH):
+    # the checks' own verdicts are the chapter tests' concern, the run's life cycle is here.
+    result = pytester.runpytest_subprocess(
+        "--sca-target=sandbox", "-p", "no:cacheprovider",
+        "-m", "clause(id='6.1.a') or clause(id='7.1.a') or clause(id='7.2.d')")
     out = result.stdout.str()
     state = _state_dir(out)
     assert "sca evaluation: sandbox" in out
     report = read_report(pytester)
-    assert verdicts(report)["6.1.a"] == "pass"
+    assert verdicts(report) == {"6.1.a": "pass", "7.1.a": "pass", "7.2.d": "pass"}, out[-3000:]
     assert report["target"]["name"] == "sandbox"
     assert not _processes_mentioning(state), "sandbox processes left running"
     assert not Path(state).exists(), "the temporary state folder was left behind"
