@@ -55,6 +55,12 @@ FAULT_GROUPS: list[tuple[str, ...]] = [
     ("api_unstable",),
     ("jobs_interrupted",),
 ]
+#: Cases of a group's items that its faults are not written for, left out of its run (under
+#: throttled_nodes every job runs ~60× slower: 9.3.b's [speedup] took 32 s and 9.2.a's second
+#: model 22 s of a 2-minute run, to show nothing the other cases do not).
+NOT_UNDER_TEST: dict[tuple[str, ...], str] = {
+    ("throttled_nodes",): "not speedup and not vision-model",
+}
 ALSO_GROUPS: list[tuple[str, ...]] = [
     ("api_drops_requests", "stale_samples_reported_fresh", "diagnosis_inconclusive",
      "topology_links_missing"),
@@ -74,6 +80,7 @@ def test_every_check_passes_on_the_healthy_sandbox(tmp_path: Path) -> None:
 def test_fault_groups_cover_every_item() -> None:
     grouped = [fault for group in FAULT_GROUPS for fault in group]
     assert sorted(grouped) == sorted({fault for fault, _ in BREAKS.values()})
+    assert set(NOT_UNDER_TEST) <= set(FAULT_GROUPS)
     also = [fault for group in ALSO_GROUPS for fault in group]
     assert sorted(also) == sorted(fault for _, fault, _ in ALSO_BREAKS)
 
@@ -82,14 +89,14 @@ def test_fault_groups_cover_every_item() -> None:
 @pytest.mark.parametrize("faults", FAULT_GROUPS, ids="+".join)
 def test_checks_fail_under_their_fault(faults: tuple[str, ...], tmp_path: Path) -> None:
     items = {item for item, (broken_by, _) in BREAKS.items() if broken_by in faults}
-    found = {i["id"]: i for i in evaluate(tmp_path, items, faults)["items"]}
+    skipped = NOT_UNDER_TEST.get(faults)
+    found = {i["id"]: i for i in evaluate(tmp_path, items, faults,
+                                          ["-k", skipped] if skipped else [])["items"]}
     for item in sorted(items):
         entry, words = found[item], BREAKS[item][1]
         assert entry["verdict"] == "fail", entry
         assert entry["reason"].startswith(f"[{item}]"), entry["reason"]
-        # The case the fault is written for fails; another case of the item may fail first
-        # (under throttled_nodes a 1-card probe short enough to finish before the throttle
-        # catches it makes 9.3.b's [speedup] fail too).
+        # The case the fault is written for fails; another case of the item may fail too.
         reasons = [t["reason"] for t in entry["tests"] if t["outcome"] == "fail"]
         assert any(words in r for r in reasons), reasons
         assert entry.get("measurements"), f"{item} failed without a measured value"
