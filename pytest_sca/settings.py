@@ -194,8 +194,12 @@ class TrainingSettings(Settings):
 
 
 class JobSettings(Settings):
-    """Job life cycle (7.2.c)."""
+    """Job life cycle (chapter 6's scheduling checks, 7.2.c)."""
 
+    start_timeout_s: float = setting(
+        30.0, "longest a probe job may take from submission to running when the platform has "
+              "room for it (a job still pending then is reported as not started)", unit="s",
+        gt=0)
     stop_timeout_s: float = setting(
         15.0, "longest a stopped job may take to reach `stopped`", unit="s", gt=0)
 

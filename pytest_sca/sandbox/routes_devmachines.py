@@ -150,8 +150,10 @@ class NodeMark(S.Open):
 
 
 def target_capabilities(platform: SandboxPlatform) -> dict[str, Any]:
-    """Jobs here stop within 2.5 s (SIGTERM, SIGKILL after 2 s): 5 s is the sandbox's bound."""
-    return {"jobs": {"stop_timeout_s": 5}}
+    """Jobs here stop within 2.5 s (SIGTERM, SIGKILL after 2 s): 5 s is the sandbox's bound.
+    A job with room to run starts within a tick of the job monitor (50 ms) and a process
+    start: 10 s is generous even on a loaded host."""
+    return {"jobs": {"start_timeout_s": 10, "stop_timeout_s": 5}}
 
 
 def router(platform: SandboxPlatform) -> APIRouter:

@@ -27,9 +27,10 @@ TEST_CAPABILITIES: dict[str, Any] = {
         "long_job": {"seconds": 4},
     },
     "training": {"rendezvous_timeout_s": 30},
-    # The cluster's KillWait is 2 s: a stop settles within seconds. 7.2.c also waits this
-    # long for a deleted job to be gone, which Slurm never does (it keeps the record).
-    "jobs": {"stop_timeout_s": 10},
+    # Jobs with room start at submission (slurmctld schedules on each submit); the cluster's
+    # KillWait is 2 s: a stop settles within seconds. 7.2.c also waits stop_timeout_s for a
+    # deleted job to be gone, which Slurm never does (it keeps the record).
+    "jobs": {"start_timeout_s": 15, "stop_timeout_s": 10},
 }
 
 

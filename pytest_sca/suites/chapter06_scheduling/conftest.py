@@ -35,9 +35,6 @@ _PRINT_VISIBLE = (
     + ":\n    print(n + '=' + os.environ.get(n, ''), flush=True)\n"
 )
 
-#: How long a job may take from submission to running on a healthy platform.
-START_WAIT_S = 30.0
-
 
 def sleeper(seconds: float) -> list[str]:
     """A probe command that sleeps ``seconds`` and ends with 0."""
@@ -58,7 +55,7 @@ def visible_devices(log: str) -> list[str] | None:
     return None
 
 
-def printed_visible_devices(jobs: Jobs, job_id: str, timeout: float = START_WAIT_S) -> str:
+def printed_visible_devices(jobs: Jobs, job_id: str, timeout: float) -> str:
     """The log of a running visible-device probe once it has printed every variable."""
     last = "SCA_ACCELERATOR_SHARE="
     return wait_for(lambda: jobs.logs(job_id),

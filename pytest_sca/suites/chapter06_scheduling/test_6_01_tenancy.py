@@ -24,7 +24,7 @@ from pytest_sca.fixtures import CheckContext
 
 from ..conftest import MakeProbeUser
 from ..library import PROBE_COMMAND, READ_DENIED, SMALL, jobs_named, refusal_of
-from .conftest import START_WAIT_S, sleeper, wait_or_last
+from .conftest import sleeper, wait_or_last
 
 #: How long the probe jobs that must stay up run: far longer than any attempt takes (the
 #: check stops them itself; the adapter removes them at the end).
@@ -54,11 +54,12 @@ def test_tenants_are_isolated(sca: CheckContext, probe_tenant: MakeProbeUser,
     """While tenant A's job runs, tenant B's user can neither see, read nor stop it, nor list
     A's users or read A's storage keys: only an access refusal (for a read also "not found")
     counts, A itself can do each of these, and A's job is still running afterwards."""
+    start_wait = sca.settings.jobs.start_timeout_s
     owner = probe_tenant("iso-a")
     other = probe_tenant("iso-b")
     job = owner.jobs.submit(sca.name("iso-job"), probe_image, sleeper(HOLD_S), SMALL,
                             labels=sca.labels)
-    owner.jobs.wait(job["id"], until={"running"}, timeout=START_WAIT_S)
+    owner.jobs.wait(job["id"], until={"running"}, timeout=start_wait)
     job_reads: dict[str, Callable[[Jobs], object]] = {
         "get the job": lambda as_user: as_user.get(job["id"]),
         "read its logs": lambda as_user: as_user.logs(job["id"]),
@@ -130,6 +131,7 @@ def test_quota_is_enforced(sca: CheckContext, tenancy: Tenancy, probe_tenant: Ma
     """Quota of 1 accelerator: a 1-card job runs, then a 2-card job is refused for the quota
     or held — never placed or started — for 5 s or twice the time the 1-card job took to
     start, and the hold is said to be for the quota (an event or pending reason)."""
+    start_wait = sca.settings.jobs.start_timeout_s
     user = probe_tenant("quota")
     quota = tenancy.set_quota(user.tenant_id, accelerators=1)
     assert quota.get("accelerators") == 1, (
@@ -139,10 +141,10 @@ def test_quota_is_enforced(sca: CheckContext, tenancy: Tenancy, probe_tenant: Ma
     began = time.monotonic()
     within = user.jobs.submit(sca.name("within-quota"), probe_image, sleeper(HOLD_S), one,
                               labels=sca.labels)
-    user.jobs.wait(within["id"], until={"running"}, timeout=START_WAIT_S)
+    user.jobs.wait(within["id"], until={"running"}, timeout=start_wait)
     took = time.monotonic() - began
     user.jobs.stop(within["id"])
-    user.jobs.wait(within["id"], timeout=START_WAIT_S)
+    user.jobs.wait(within["id"], timeout=start_wait)
     over: Resources = {"cpu": 1, "memory_gib": 1, "accelerators": 2}
     try:
         job = user.jobs.submit(sca.name("over-quota"), probe_image, sleeper(HOLD_S), over,

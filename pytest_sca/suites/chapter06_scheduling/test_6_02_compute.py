@@ -29,7 +29,6 @@ from pytest_sca.fixtures import CheckContext
 
 from ..conftest import MakeProbeUser
 from .conftest import (
-    START_WAIT_S,
     Submit,
     billed_card_seconds,
     card_pools,
@@ -118,16 +117,17 @@ def test_allocation_by_whole_multiple_and_fractional_cards(
 def _whole_cards(sca: CheckContext, jobs: Jobs, submit: Submit, cards: int) -> None:
     """The platform's record of the running job and the device-visibility variables it was
     given both show ``cards`` distinct cards."""
+    start_wait = sca.settings.jobs.start_timeout_s
     job = submit(f"alloc-{cards}", print_visible_devices_then_sleep(HOLD_S),
                  {"cpu": 1, "memory_gib": 1, "accelerators": cards})
     # Read while it runs: a record of a running job must say which cards it holds (some
     # platforms forget them once it ends).
     running = wait_or_last(jobs, job["id"], {"running", "succeeded", "failed", "stopped"},
-                           START_WAIT_S)
+                           start_wait)
     if running.get("status") != "running":
         raise TargetError(f"[6.2.b] the {cards}-card probe job {job['id']} is "
                           f"{running.get('status')}, not running: nothing it sees can be read")
-    devices = visible_devices(printed_visible_devices(jobs, job["id"]))
+    devices = visible_devices(printed_visible_devices(jobs, job["id"], start_wait))
     record = jobs.get(job["id"])
     jobs.stop(job["id"])
     held, listed = cards_of(record), cards_listed(record)
@@ -145,6 +145,7 @@ def _whole_cards(sca: CheckContext, jobs: Jobs, submit: Submit, cards: int) -> N
 def _half_cards(sca: CheckContext, jobs: Jobs, submit: Submit) -> None:
     """Two half-card jobs run at once, each sees one device, and the platform records both on
     the same card of the same node."""
+    start_wait = sca.settings.jobs.start_timeout_s
     halves = []
     for n in range(2):
         try:
@@ -152,11 +153,11 @@ def _half_cards(sca: CheckContext, jobs: Jobs, submit: Submit) -> None:
                 "cpu": 0.5, "memory_gib": 0.5, "accelerators": 1, "accelerator_share": 0.5}))
         except Refused as refusal:
             raise AssertionError(f"[6.2.b] a half-card request was refused: {refusal}") from None
-    running = [wait_or_last(jobs, h["id"], {"running", "succeeded", "failed"}, START_WAIT_S)
+    running = [wait_or_last(jobs, h["id"], {"running", "succeeded", "failed"}, start_wait)
                for h in halves]
     both = all(j.get("status") == "running" for j in running)
     held = [(node_of(j), tuple(cards_of(j))) for j in running]
-    seen = [visible_devices(printed_visible_devices(jobs, j["id"]))
+    seen = [visible_devices(printed_visible_devices(jobs, j["id"], start_wait))
             if j.get("status") == "running" else None for j in running]
     for job in halves:
         jobs.stop(job["id"])
@@ -182,18 +183,19 @@ def test_lifecycle_from_request_to_release(sca: CheckContext, probe_tenant: Make
     """One probe job goes through apply → schedule → run → stop (govern) → meter/bill →
     release: each stage is observable, the metered card time fits what the check saw and the
     bill carries it, and after release no card is held and no usage accrues."""
+    start_wait = sca.settings.jobs.start_timeout_s
     user = probe_tenant("life")
     began = time.monotonic()
     job = user.jobs.submit(sca.name("life"), probe_image, sleeper(HOLD_S), ONE_CARD,
                            labels=sca.labels)
     stages: dict[str, object] = {"applied": job.get("status")}
-    running = user.jobs.wait(job["id"], until={"running"}, timeout=START_WAIT_S)
+    running = user.jobs.wait(job["id"], until={"running"}, timeout=start_wait)
     seen_running = time.monotonic()
     stages["running on"] = node_of(running)
     time.sleep(1.0)  # a measurable run time before it is stopped
     stop_called = time.monotonic()
     user.jobs.stop(job["id"])
-    stopped = user.jobs.wait(job["id"], timeout=START_WAIT_S)
+    stopped = user.jobs.wait(job["id"], timeout=start_wait)
     ended = time.monotonic()
     stages["governed (stopped)"] = stopped.get("status")
     events = [e.get("type") for e in user.jobs.events(job["id"])]
@@ -251,6 +253,7 @@ def test_cluster_created_on_demand(sca: CheckContext, clusters: Clusters, comput
                                    kind: str) -> None:
     """A tenant admin creates a 1-node cluster of ``kind``; it becomes ready with a node of
     its kind, and a probe job pinned to it runs there."""
+    start_wait = sca.settings.jobs.start_timeout_s
     admin = probe_tenant(f"cluster-{kind}", role="tenant_admin")
     own = clusters.acting_as(admin.user["api_key"])
     created = own.create_cluster(sca.name(f"ondemand-{kind}"), kind, 1, labels=sca.labels)
@@ -268,7 +271,7 @@ def test_cluster_created_on_demand(sca: CheckContext, clusters: Clusters, comput
     job = admin.jobs.submit(sca.name(f"ondemand-{kind}"), probe_image, sleeper(0.1),
                             {**ONE_CARD, "cluster_id": cluster["id"]}, labels=sca.labels)
     try:
-        done = admin.jobs.wait(job["id"], until={"succeeded", "failed"}, timeout=START_WAIT_S)
+        done = admin.jobs.wait(job["id"], until={"succeeded", "failed"}, timeout=start_wait)
     except WaitTimeout as exc:
         last = exc.last if isinstance(exc.last, dict) else {}
         raise AssertionError(f"[6.2.d] a job pinned to the new {kind} cluster "
@@ -377,10 +380,11 @@ def test_metering_matches_what_ran(sca: CheckContext, jobs: Jobs, usage: Usage,
     """A probe holding 2 CPU, 3 GiB and 2 cards sleeps 2 s: each resource is metered as its
     request × a run time of at least 2 s and at most what the check saw from submission to
     end, and each record's run time agrees with its own interval."""
+    start_wait = sca.settings.jobs.start_timeout_s
     requests_: Resources = {"cpu": 2, "memory_gib": 3, "accelerators": 2}
     began = time.monotonic()
     job = submit("meter", sleeper(METER_PROBE_S), requests_)
-    done = jobs.wait(job["id"], timeout=START_WAIT_S + METER_PROBE_S)
+    done = jobs.wait(job["id"], timeout=start_wait + METER_PROBE_S)
     observed = time.monotonic() - began
     if done.get("status") != "succeeded":
         raise TargetError(f"[6.2.g] the metering probe {job['id']} ended {done.get('status')}: "

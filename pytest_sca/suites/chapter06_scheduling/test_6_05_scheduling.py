@@ -25,7 +25,6 @@ from pytest_sca.fixtures import CheckContext
 
 from ..conftest import MakeProbeUser
 from .conftest import (
-    START_WAIT_S,
     CardPool,
     Submit,
     card_pools,
@@ -82,6 +81,7 @@ def test_schedules_by_request(sca: CheckContext, jobs: Jobs, compute: Compute,
     """A job requesting a card model lands on a node with that model and holds cards of it;
     a request no node can hold stays pending with a reason that names the unmet resource
     (the cards: their model, their resource name or accelerators in so many words)."""
+    start_wait = sca.settings.jobs.start_timeout_s
     pools = card_pools(compute.list_nodes())
     pool = next((p for p in pools if p.free), None)
     if pool is None:
@@ -89,7 +89,7 @@ def test_schedules_by_request(sca: CheckContext, jobs: Jobs, compute: Compute,
     placed = submit("by-model", sleeper(0.2), {"cpu": 1, "memory_gib": 1, "accelerators": 1,
                                                "accelerator_model": pool.model})
     placed = jobs.wait(placed["id"], until={"running", "succeeded", "failed"},
-                       timeout=START_WAIT_S)
+                       timeout=start_wait)
     node_id = node_of(placed)
     if node_id is None:
         raise TargetError(f"[6.5.a] job {placed['id']} {placed.get('status')} names no node")
@@ -124,15 +124,16 @@ def test_schedules_by_request(sca: CheckContext, jobs: Jobs, compute: Compute,
         f"{pool.model} cards it lacks: {reasons[:3]}")
 
 
-def _next_to_start(jobs: Jobs, waiting: dict[str, str]) -> str:
-    """The name of the one job of ``waiting`` (name → id) that starts next; ``error`` when
-    none starts in time or several started at once (their order cannot be told)."""
+def _next_to_start(jobs: Jobs, waiting: dict[str, str], start_wait: float) -> str:
+    """The name of the one job of ``waiting`` (name → id) that starts next within
+    ``start_wait`` s; ``error`` when none does or several started at once (their order
+    cannot be told)."""
 
     def read() -> dict[str, Job]:
         return {name: jobs.get(job_id) for name, job_id in waiting.items()}
 
     seen = wait_for(read, lambda now: any(j.get("status") in STARTED for j in now.values()),
-                    START_WAIT_S, lambda now: "no queued job started once capacity was free "
+                    start_wait, lambda now: "no queued job started once capacity was free "
                     f"({ {n: j.get('status') for n, j in now.items()} })")
     started = [name for name, job in seen.items() if job.get("status") in STARTED]
     if len(started) > 1:
@@ -149,6 +150,7 @@ def test_higher_priority_admitted_first(sca: CheckContext, compute: Compute, ten
     """While a job holds every card of one model, jobs of priority 1, 100 and 50 queue for
     them, in that order; as capacity frees, the priority-100 job starts first, then the
     priority-50 one. Queued jobs that did not wait make the check inconclusive (error)."""
+    start_wait = sca.settings.jobs.start_timeout_s
     pool = _free_pool(compute, single_node=True)
     cards = pool.cards
     user = probe_tenant("prio")
@@ -158,7 +160,7 @@ def test_higher_priority_admitted_first(sca: CheckContext, compute: Compute, ten
                          "accelerator_model": pool.model}
     blocker = queue.submit_queued(sca.name("prio-blocker"), probe_image, sleeper(HOLD_S),
                                   wanted, priority=0, labels=sca.labels)
-    user.jobs.wait(blocker["id"], until={"running"}, timeout=START_WAIT_S)
+    user.jobs.wait(blocker["id"], until={"running"}, timeout=start_wait)
     ids = {name: queue.submit_queued(sca.name(f"prio-{name}"), probe_image, sleeper(HOLD_S),
                                      wanted, priority=priority, labels=sca.labels)["id"]
            for name, priority in QUEUED}
@@ -174,7 +176,8 @@ def test_higher_priority_admitted_first(sca: CheckContext, compute: Compute, ten
     running = blocker["id"]
     for _ in range(2):
         user.jobs.stop(running)
-        name = _next_to_start(user.jobs, {n: i for n, i in ids.items() if n not in order})
+        name = _next_to_start(user.jobs, {n: i for n, i in ids.items() if n not in order},
+                              start_wait)
         order.append(name)
         running = ids[name]
     sca.evidence("queue", {"model": pool.model, "cards": cards, "submitted": list(QUEUED),
@@ -230,6 +233,7 @@ def test_multi_card_request_stays_in_one_topology_group(sca: CheckContext, jobs:
     """With one card of a node taken, a 4-card worker gets 4 cards of one PCIe switch / NUMA
     group on that node (the finest level every card names: switch, NUMA node or socket), not
     the next four indices across groups."""
+    start_wait = sca.settings.jobs.start_timeout_s
     pool, notes = _topology_pool(compute)
     node = pool.nodes[0]
     topology = {str(c.get("index")): c.get("topology") or {} for c in pool.of(node)}
@@ -240,9 +244,9 @@ def test_multi_card_request_stays_in_one_topology_group(sca: CheckContext, jobs:
                          + (f": {'; '.join(notes)}" if notes else ""))
     wanted: Resources = {"cpu": 1, "memory_gib": 1, "accelerator_model": pool.model}
     one = submit("topo-one", sleeper(HOLD_S), {**wanted, "accelerators": 1})
-    jobs.wait(one["id"], until={"running"}, timeout=START_WAIT_S)
+    jobs.wait(one["id"], until={"running"}, timeout=start_wait)
     four = submit("topo-four", sleeper(HOLD_S), {**wanted, "accelerators": 4})
-    four = jobs.wait(four["id"], until={"running", "failed"}, timeout=START_WAIT_S)
+    four = jobs.wait(four["id"], until={"running", "failed"}, timeout=start_wait)
     held = cards_of(four)
     groups = sorted({str(topology.get(i, {}).get(level)) for i in held})
     sca.evidence("placement", {"node": node.get("id"), "ran on": node_of(four), "cards": held,
@@ -262,6 +266,7 @@ def test_one_endpoint_runs_work_on_either_cluster(sca: CheckContext, jobs: Jobs,
                                                   compute: Compute, submit: Submit) -> None:
     """Through the one job endpoint, work for a card model only cluster A has and work for one
     only cluster B has both run, each on its cluster."""
+    start_wait = sca.settings.jobs.start_timeout_s
     nodes = compute.list_nodes()
     cluster_of = {str(n.get("id")): n.get("cluster_id") for n in nodes}
     by_cluster: dict[str, CardPool] = {}
@@ -278,7 +283,7 @@ def test_one_endpoint_runs_work_on_either_cluster(sca: CheckContext, jobs: Jobs,
         job = submit(f"xc-{pool.model.lower()}", sleeper(0.2), {
             "cpu": 1, "memory_gib": 1, "accelerators": 1, "accelerator_model": pool.model})
         try:
-            done = jobs.wait(job["id"], until={"running", "succeeded"}, timeout=START_WAIT_S)
+            done = jobs.wait(job["id"], until={"running", "succeeded"}, timeout=start_wait)
         except WaitTimeout as exc:
             last = exc.last if isinstance(exc.last, dict) else {}
             raise AssertionError(f"[6.5.d] job for cluster {cluster_id} stayed "

@@ -28,7 +28,7 @@ from pytest_sca.fixtures import CheckContext
 
 from ..conftest import MakeProbeUser
 from ..library import python
-from .conftest import START_WAIT_S, Submit, billed_card_seconds, sleeper
+from .conftest import Submit, billed_card_seconds, sleeper
 
 COMPUTE_KINDS = ("accelerator", "cpu", "memory", "compute", "instance", "gpu")
 #: How long metered usage of a finished job may take to show in the usage records.
@@ -182,6 +182,7 @@ def test_resource_report_analyses_and_recommends(sca: CheckContext, operations: 
     when read before and after it (while the fleet holds none, the check holds one with a probe
     job first, so that a report counting none can be told from the truth); its per-model lines
     add up to its totals; it gives at least one recommendation with a message."""
+    start_wait = sca.settings.jobs.start_timeout_s
     period = _period()
     nodes = compute.list_nodes()
     cards = sum(len(n.get("accelerators") or []) for n in nodes)
@@ -195,7 +196,7 @@ def test_resource_report_analyses_and_recommends(sca: CheckContext, operations: 
             with contextlib.suppress(WaitTimeout):
                 # No card free in time: the comparison goes on with what the fleet holds.
                 jobs.wait(job["id"], until={"running", "succeeded", "failed", "stopped"},
-                          timeout=START_WAIT_S)
+                          timeout=start_wait)
     tries: list[dict[str, object]] = []
     for _ in range(REPORT_TRIES):
         before = _held(compute.list_nodes())
