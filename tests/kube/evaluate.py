@@ -27,7 +27,8 @@ TEST_CAPABILITIES: dict[str, Any] = {
         "long_job": {"seconds": 4},
     },
     "training": {"rendezvous_timeout_s": 30},
-    "jobs": {"stop_timeout_s": 30},
+    # The emulated kubelet starts a pod's process as soon as it is bound.
+    "jobs": {"start_timeout_s": 15, "stop_timeout_s": 30},
     "audit": {"max_delay_s": 5},
     # The emulated KServe readies a service within a second or two.
     "services": {"ready_timeout_s": 20},
