@@ -7,6 +7,7 @@ per-run hooks live on :class:`RunHooks`, registered once the run exists.
 from __future__ import annotations
 
 import functools
+import gc
 import json
 import logging
 import shutil
@@ -310,6 +311,11 @@ class RunHooks:
             if (clause := collection.clause_id_of(item)) is not None}
         if self.run.options.listing and not _is_worker(session.config):
             reporting.listing.print_catalog(session, self.run)
+        if self.run.evaluating:
+            # What start-up made (modules, the target, the collected checks) lives as long as
+            # the run: keep it out of every later full collection (the client's gen-2
+            # collections, chapters 8 and 10 on the sandbox: 0.70 s -> 0.35 s).
+            gc.freeze()
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:

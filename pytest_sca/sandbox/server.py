@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import gc
 import os
 import shutil
 import signal
@@ -307,6 +308,9 @@ async def _serve(state_dir: Path, faults: tuple[Fault, ...], ready_file: Path | 
     sandbox = Sandbox(state_dir, faults)
     try:
         await sandbox.start()
+        # The platform built at start-up lives as long as the sandbox: keep it out of every
+        # later full garbage collection.
+        gc.freeze()
         sandbox.write_outputs(ready_file)
         # The credentials stay in the env file (mode 600): printing them would put
         # secrets into terminal scroll-back and CI logs.
