@@ -26,6 +26,7 @@ from pytest_sca.capabilities import (
     Refused,
     Resources,
     TargetError,
+    wait_for,
 )
 from pytest_sca.fixtures import CheckContext
 from pytest_sca.probes import ProbeOutputMissing, job_spec, parse_result
@@ -181,6 +182,44 @@ def fields(line: str) -> dict[str, str]:
     return dict(re.findall(r"(\w+)=(\S*)", line))
 
 
+#: Variables through which platforms and device plugins tell a process which cards it holds,
+#: in the order they are read (the first one set names the cards).
+DEVICE_VARIABLES = (
+    "SCA_VISIBLE_ACCELERATORS", "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES",
+    "ASCEND_RT_VISIBLE_DEVICES", "ASCEND_VISIBLE_DEVICES", "MLU_VISIBLE_DEVICES",
+    "HIP_VISIBLE_DEVICES", "XPU_VISIBLE_DEVICES",
+)
+
+#: Where a probe prints the card-visibility variables it was given, one ``name=value`` a line.
+_PRINT_VISIBLE = (
+    "import os\nfor n in " + repr((*DEVICE_VARIABLES, "SCA_ACCELERATOR_SHARE"))
+    + ":\n    print(n + '=' + os.environ.get(n, ''), flush=True)\n"
+)
+
+
+def print_visible_devices_then_sleep(seconds: float) -> list[str]:
+    """A probe that prints its card-visibility variables, then stays up ``seconds``."""
+    return python(_PRINT_VISIBLE + f"import time; time.sleep({seconds})")
+
+
+def visible_devices(log: str) -> list[str] | None:
+    """The devices a probe printed as visible (first variable that was set), or ``None``."""
+    values = dict(line.split("=", 1) for line in log.splitlines() if "=" in line)
+    for name in DEVICE_VARIABLES:
+        if values.get(name):
+            return [d.strip() for d in values[name].split(",") if d.strip()]
+    return None
+
+
+def printed_visible_devices(jobs: Jobs, job_id: str, timeout: float) -> str:
+    """The log of a running visible-device probe once it has printed every variable."""
+    last = "SCA_ACCELERATOR_SHARE="
+    return wait_for(lambda: jobs.logs(job_id),
+                    lambda log: any(line.startswith(last) for line in log.splitlines()),
+                    timeout, lambda log: f"job {job_id} printed {len(log)} characters, not "
+                                         "its visible devices")
+
+
 def json_lines(text: str, key: str) -> list[object]:
     """The ``key`` payloads of every JSON line of ``text`` that has it."""
     found: list[object] = []
@@ -270,10 +309,3 @@ def run_allreduce(sca: CheckContext, jobs: Jobs, image: str, suffix: str,
         "log tails": [text[-600:] for text in logs]})
     return AllReduceRun(done, values, tuple(results))
 
-
-#: Variables through which platforms and device plugins tell a process which cards it holds.
-DEVICE_VARIABLES = (
-    "SCA_VISIBLE_ACCELERATORS", "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES",
-    "ASCEND_RT_VISIBLE_DEVICES", "ASCEND_VISIBLE_DEVICES", "MLU_VISIBLE_DEVICES",
-    "HIP_VISIBLE_DEVICES", "XPU_VISIBLE_DEVICES",
-)

@@ -28,6 +28,11 @@ from pytest_sca.cleanup import Cleanup
 from pytest_sca.fixtures import CheckContext
 
 from ..conftest import MakeProbeUser
+from ..library import (
+    print_visible_devices_then_sleep,
+    printed_visible_devices,
+    visible_devices,
+)
 from .conftest import (
     START_WAIT_S,
     Submit,
@@ -36,10 +41,7 @@ from .conftest import (
     cards_listed,
     cards_of,
     node_of,
-    print_visible_devices_then_sleep,
-    printed_visible_devices,
     sleeper,
-    visible_devices,
     wait_or_last,
 )
 
@@ -127,7 +129,7 @@ def _whole_cards(sca: CheckContext, jobs: Jobs, submit: Submit, cards: int) -> N
     if running.get("status") != "running":
         raise TargetError(f"[6.2.b] the {cards}-card probe job {job['id']} is "
                           f"{running.get('status')}, not running: nothing it sees can be read")
-    devices = visible_devices(printed_visible_devices(jobs, job["id"]))
+    devices = visible_devices(printed_visible_devices(jobs, job["id"], START_WAIT_S))
     record = jobs.get(job["id"])
     jobs.stop(job["id"])
     held, listed = cards_of(record), cards_listed(record)
@@ -156,7 +158,7 @@ def _half_cards(sca: CheckContext, jobs: Jobs, submit: Submit) -> None:
                for h in halves]
     both = all(j.get("status") == "running" for j in running)
     held = [(node_of(j), tuple(cards_of(j))) for j in running]
-    seen = [visible_devices(printed_visible_devices(jobs, j["id"]))
+    seen = [visible_devices(printed_visible_devices(jobs, j["id"], START_WAIT_S))
             if j.get("status") == "running" else None for j in running]
     for job in halves:
         jobs.stop(job["id"])
