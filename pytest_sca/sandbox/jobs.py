@@ -523,7 +523,7 @@ class JobRunner:
             self.store.update("node", worker["node_id"], give_back)
 
     def _job_env(
-        self, job: Document, rank: int, master_port: int, cards: list[int]
+        self, job: Document, rank: int, master_port: int, node_id: str, cards: list[int]
     ) -> dict[str, str]:
         env = {
             key: value for key, value in os.environ.items()
@@ -538,6 +538,9 @@ class JobRunner:
             "MASTER_ADDR": "127.0.0.1",
             "MASTER_PORT": str(master_port),
             "SCA_VISIBLE_ACCELERATORS": visible_accelerators(cards, self.faults),
+            # The node the worker runs on, as Kubernetes' downward API gives spec.nodeName
+            # and slurmd SLURMD_NODENAME.
+            "SCA_NODE_NAME": node_id,
             "PYTHONUNBUFFERED": "1",
         })
         site = self._image_site(str(job.get("image") or ""))
@@ -582,7 +585,8 @@ class JobRunner:
             workdir.mkdir(parents=True, exist_ok=True)
             log = self._log_path(job["id"], rank).open("ab")
             launch = {"args": command, "cwd": workdir,
-                      "env": self._job_env(job, rank, master_port, spot.accelerators)}
+                      "env": self._job_env(job, rank, master_port, spot.node_id,
+                                           spot.accelerators)}
             try:
                 popen = subprocess.Popen(  # noqa: S603 - running the tenant's command is the point
                     **launch,
