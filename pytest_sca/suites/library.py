@@ -161,7 +161,7 @@ class CallWindow:
 
 
 #: A job that holds its resources for a minute and does nothing: work a check acts on while
-#: it runs (stops it, diagnoses it, reads its topology).
+#: it runs (stops it, diagnoses it).
 SLEEPER = ["python", "-c", "import time; time.sleep(60)"]
 
 
