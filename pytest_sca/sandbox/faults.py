@@ -456,6 +456,18 @@ class Fault(str, enum.Enum):
         "worker_cards_unrecorded",
         "job records list no cards for their workers, although the workers hold and use them",
     )
+    JOB_RECORD_CARDS_MISREPORTED = (
+        "job_record_cards_misreported",
+        "a worker is handed the lowest-numbered cards of its node that no other job holds, "
+        "whatever cards the scheduler chose; the job record and the inventory list the "
+        "scheduler's choice",
+    )
+    JOB_RECORD_NODES_MISREPORTED = (
+        "job_record_nodes_misreported",
+        "a worker is started on the next node of its cluster (the same card indices) instead "
+        "of the node the scheduler reserved; the job record, and the job topology built from "
+        "it, name the reserved node",
+    )
     SCRATCH_FILESYSTEM_NOT_SHARED = (
         "scratch_filesystem_not_shared",
         "a second listed file system (scratch) is a private directory on each of its nodes",

@@ -9,8 +9,9 @@ records of its real run time × its requests are written.
 The runner also holds the rules it applies to distributed jobs: each worker's
 environment (``rendezvous_broken``, ``accelerators_hidden_from_jobs``,
 ``framework_env_incomplete``), what it records of a job's requests
-(``accelerator_sharing_off``) and partial placement without gang admission
-(``gang_scheduling_off``).
+(``accelerator_sharing_off``), partial placement without gang admission
+(``gang_scheduling_off``) and where a worker really runs when that is not where its
+record says (``job_record_cards_misreported``, ``job_record_nodes_misreported``).
 """
 
 from __future__ import annotations
@@ -39,7 +40,9 @@ from pytest_sca.sandbox.netiso import NetworkUnavailable, TenantNetworks
 from pytest_sca.sandbox.procs import ProcInfo, own_process_group, processes_by_group
 from pytest_sca.sandbox.scheduling import Placement, place_job
 from pytest_sca.sandbox.scheduling_policy import (
+    cards_handed_out,
     job_as_scheduled,
+    node_started_on,
     pending_order,
     release_card,
     take_card,
@@ -523,7 +526,7 @@ class JobRunner:
             self.store.update("node", worker["node_id"], give_back)
 
     def _job_env(
-        self, job: Document, rank: int, master_port: int, cards: list[int]
+        self, job: Document, rank: int, master_port: int, node_id: str, cards: list[int]
     ) -> dict[str, str]:
         env = {
             key: value for key, value in os.environ.items()
@@ -538,6 +541,9 @@ class JobRunner:
             "MASTER_ADDR": "127.0.0.1",
             "MASTER_PORT": str(master_port),
             "SCA_VISIBLE_ACCELERATORS": visible_accelerators(cards, self.faults),
+            # The node the worker runs on, as Kubernetes' downward API gives spec.nodeName
+            # and slurmd SLURMD_NODENAME.
+            "SCA_NODE_NAME": node_id,
             "PYTHONUNBUFFERED": "1",
         })
         site = self._image_site(str(job.get("image") or ""))
@@ -574,15 +580,24 @@ class JobRunner:
         # ``startup_latency_misreported``: the wait before the start is not shown.
         job["started_at"] = (job["created_at"] if Fault.STARTUP_LATENCY_MISREPORTED in self.faults
                              else utc_now())
+        handed: dict[str, set[int]] = {}  # node → cards given to the job's workers so far
+        nodes = self.store.list("node")
         for rank, spot in enumerate(placement):
             worker = job["workers"][rank]
             worker.update(node_id=spot.node_id, accelerators=spot.accelerators,
                           status="running", started_at=utc_now())
+            # Where the worker really runs: its reservation, unless a fault moves it (the
+            # record above keeps the reservation).
+            node = next(n for n in nodes if n["id"] == spot.node_id)
+            cards = (cards_handed_out(node, job, spot.accelerators,
+                                      handed.setdefault(spot.node_id, set()), self.faults)
+                     if spot.share is None else spot.accelerators)
+            runs_on = node_started_on(nodes, spot.node_id, self.faults)
             workdir = self.jobs_dir / job["id"] / f"worker-{rank}"
             workdir.mkdir(parents=True, exist_ok=True)
             log = self._log_path(job["id"], rank).open("ab")
             launch = {"args": command, "cwd": workdir,
-                      "env": self._job_env(job, rank, master_port, spot.accelerators)}
+                      "env": self._job_env(job, rank, master_port, runs_on, cards)}
             try:
                 popen = subprocess.Popen(  # noqa: S603 - running the tenant's command is the point
                     **launch,

@@ -133,6 +133,43 @@ def visible_accelerators(cards: list[int], faults: Faults) -> str:
     return ",".join(str(i) for i in cards)
 
 
+def cards_handed_out(node: Document, job: Document, reserved: list[int],
+                     handed: set[int], faults: Faults) -> list[int]:
+    """The cards a worker is given on ``node``: those the scheduler ``reserved`` for it.
+
+    Under ``job_record_cards_misreported`` the node's lowest-numbered cards (of the model the
+    job asked for) that no other job holds and no earlier worker was ``handed`` (updated),
+    whatever was reserved: a device allocator that ignores the scheduler's choice.
+    """
+    if Fault.JOB_RECORD_CARDS_MISREPORTED not in faults or not reserved:
+        return list(reserved)
+    model = job["resources"].get("accelerator_model")
+
+    def free(card: Document) -> bool:
+        others = set(card.get("shares") or {}) - {job["id"]}
+        return (card["allocated_to"] in (None, job["id"]) and not others
+                and (model is None or card["model"] == model) and card["index"] not in handed)
+
+    lowest = [card["index"] for card in sorted(node["accelerators"], key=lambda c: c["index"])
+              if free(card)][:len(reserved)]
+    if len(lowest) < len(reserved):
+        return list(reserved)
+    handed.update(lowest)
+    return lowest
+
+
+def node_started_on(nodes: list[Document], reserved: str, faults: Faults) -> str:
+    """The node a worker is started on: the one the scheduler ``reserved``; under
+    ``job_record_nodes_misreported`` the next node of its cluster, in inventory order."""
+    if Fault.JOB_RECORD_NODES_MISREPORTED not in faults:
+        return reserved
+    cluster = next((n["cluster_id"] for n in nodes if n["id"] == reserved), None)
+    peers = [n["id"] for n in nodes if n["cluster_id"] == cluster]
+    if reserved not in peers:
+        return reserved
+    return str(peers[(peers.index(reserved) + 1) % len(peers)])
+
+
 def cards_exported(node: Document, faults: Faults) -> list[Document]:
     """The cards of ``node`` that /metrics reports (none under ``accelerator_metrics_missing``)."""
     return [] if Fault.ACCELERATOR_METRICS_MISSING in faults else list(node["accelerators"])

@@ -26,6 +26,8 @@ from pytest_sca.capabilities import (
     Refused,
     Resources,
     TargetError,
+    WaitTimeout,
+    wait_for,
 )
 from pytest_sca.fixtures import CheckContext
 from pytest_sca.probes import ProbeOutputMissing, job_spec, parse_result
@@ -159,7 +161,7 @@ class CallWindow:
 
 
 #: A job that holds its resources for a minute and does nothing: work a check acts on while
-#: it runs (stops it, diagnoses it, reads its topology).
+#: it runs (stops it, diagnoses it).
 SLEEPER = ["python", "-c", "import time; time.sleep(60)"]
 
 
@@ -179,6 +181,115 @@ def lines(text: str, prefix: str) -> list[str]:
 def fields(line: str) -> dict[str, str]:
     """``a=1 b=x`` → ``{"a": "1", "b": "x"}``."""
     return dict(re.findall(r"(\w+)=(\S*)", line))
+
+
+#: Variables through which platforms and device plugins tell a process which cards it holds,
+#: in the order they are read (the first one set names the cards).
+DEVICE_VARIABLES = (
+    "SCA_VISIBLE_ACCELERATORS", "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES",
+    "ASCEND_RT_VISIBLE_DEVICES", "ASCEND_VISIBLE_DEVICES", "MLU_VISIBLE_DEVICES",
+    "HIP_VISIBLE_DEVICES", "XPU_VISIBLE_DEVICES",
+)
+
+#: The variable through which the platform itself names a worker's cards as its records do
+#: (the reference API; the Slurm adapter's task prelude, from ``SLURM_STEP_GPUS``). A vendor
+#: runtime's variable may name them otherwise: GPU UUIDs, ordinals renumbered inside the
+#: container, a device plugin's ids.
+RECORD_DEVICE_VARIABLE = "SCA_VISIBLE_ACCELERATORS"
+
+#: Variables that name the node a worker runs on, in the order they are read: the reference
+#: API's and the Kubernetes adapter's (``spec.nodeName`` through the downward API), Slurm's
+#: (slurmd's own name for its node), a common downward-API name. Without any of them the
+#: probe's host name stands for the node.
+NODE_VARIABLES = ("SCA_NODE_NAME", "SLURMD_NODENAME", "NODE_NAME")
+#: The line in which the probe prints its host name.
+_HOSTNAME = "sca-hostname"
+
+#: Where a probe prints what it is given to know where it runs, one ``name=value`` a line:
+#: its card-visibility variables, its node variables and its host name; the share line last.
+_PRINT_VISIBLE = (
+    "import os, socket\nfor n in " + repr((*DEVICE_VARIABLES, *NODE_VARIABLES)) + ":\n"
+    "    print(n + '=' + os.environ.get(n, ''), flush=True)\n"
+    f"print('{_HOSTNAME}=' + socket.gethostname(), flush=True)\n"
+    "print('SCA_ACCELERATOR_SHARE=' + os.environ.get('SCA_ACCELERATOR_SHARE', ''), "
+    "flush=True)\n"
+)
+
+
+def print_visible_devices_then_sleep(seconds: float) -> list[str]:
+    """A probe that prints the cards and the node it is told it has (:func:`seen_by_job`
+    reads them), then stays up ``seconds``."""
+    return python(_PRINT_VISIBLE + f"import time; time.sleep({seconds})")
+
+
+@dataclass(frozen=True)
+class SeenByJob:
+    """What a probe job printed about where it runs (:func:`print_visible_devices_then_sleep`):
+    the cards and the node it sees, and the variables that named them."""
+
+    #: The devices of the first visibility variable set, or ``None`` when none was.
+    devices: list[str] | None
+    device_variable: str | None
+    #: The node of the first node variable set, else the host name the probe printed.
+    node: str | None
+    #: The variable that named the node, ``hostname`` for the host name, ``None``: neither.
+    node_variable: str | None
+
+    @property
+    def devices_as_recorded(self) -> bool:
+        """Whether the devices are named as the platform's records name its cards (through
+        :data:`RECORD_DEVICE_VARIABLE`), so that the names themselves may be compared."""
+        return self.device_variable == RECORD_DEVICE_VARIABLE
+
+
+def seen_by_job(log: str) -> SeenByJob:
+    """The cards and node a visible-device probe printed."""
+    values = dict(line.split("=", 1) for line in log.splitlines() if "=" in line)
+    devices, device_variable = None, None
+    for name in DEVICE_VARIABLES:
+        if values.get(name, "").strip():
+            devices = [d.strip() for d in values[name].split(",") if d.strip()]
+            device_variable = name
+            break
+    node, node_variable = None, None
+    for name in (*NODE_VARIABLES, _HOSTNAME):
+        if values.get(name, "").strip():
+            node = values[name].strip()
+            node_variable = "hostname" if name == _HOSTNAME else name
+            break
+    return SeenByJob(devices, device_variable, node, node_variable)
+
+
+def visible_devices(log: str) -> list[str] | None:
+    """The devices a probe printed as visible (first variable that was set), or ``None``."""
+    return seen_by_job(log).devices
+
+
+def printed_visible_devices(jobs: Jobs, job_id: str, timeout: float, *,
+                            worker: int = 0) -> str:
+    """The log of a running visible-device probe (worker ``worker`` of the job) once it has
+    printed every line; :class:`TargetError` when it has not within ``timeout``."""
+    last = "SCA_ACCELERATOR_SHARE="
+    try:
+        return wait_for(lambda: jobs.logs(job_id, worker=worker),
+                        lambda log: any(line.startswith(last) for line in log.splitlines()),
+                        timeout, lambda log: f"{len(log)} characters")
+    except WaitTimeout as exc:
+        raise TargetError(f"worker {worker} of job {job_id} printed {len(exc.last or '')} "
+                          f"characters in {timeout:g} s, not the cards and node it sees"
+                          ) from None
+
+
+def inventory_node(nodes: Sequence[Node], name: str | None) -> Node | None:
+    """The inventory node a worker's node name names: by id, else by host name (or the host
+    name's first label, for a name given without its domain); ``None`` when none."""
+    if not name:
+        return None
+    short = name.split(".", 1)[0]
+    return (next((n for n in nodes if n.get("id") == name), None)
+            or next((n for n in nodes if n.get("hostname") == name), None)
+            or next((n for n in nodes
+                     if str(n.get("hostname") or "").split(".", 1)[0] == short), None))
 
 
 def json_lines(text: str, key: str) -> list[object]:
@@ -270,10 +381,3 @@ def run_allreduce(sca: CheckContext, jobs: Jobs, image: str, suffix: str,
         "log tails": [text[-600:] for text in logs]})
     return AllReduceRun(done, values, tuple(results))
 
-
-#: Variables through which platforms and device plugins tell a process which cards it holds.
-DEVICE_VARIABLES = (
-    "SCA_VISIBLE_ACCELERATORS", "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES",
-    "ASCEND_RT_VISIBLE_DEVICES", "ASCEND_VISIBLE_DEVICES", "MLU_VISIBLE_DEVICES",
-    "HIP_VISIBLE_DEVICES", "XPU_VISIBLE_DEVICES",
-)

@@ -119,6 +119,7 @@ def test_multi_worker_job_is_an_indexed_job_with_a_rendezvous(
     env = {e.name: e for e in container.env}
     assert env["MASTER_ADDR"].value == "sca-job-0.sca-job" and env["WORLD_SIZE"].value == "2"
     assert "job-completion-index" in env["RANK"].value_from.field_ref.field_path
+    assert env["SCA_NODE_NAME"].value_from.field_ref.field_path == "spec.nodeName"
     service = _raw(cluster).read_namespaced_service("sca-job", NAMESPACE)
     assert service.spec.cluster_ip == "None"
     assert [j["id"] for j in jobs.list_jobs(label=f"sca-run={RUN}")] == ["sca-job"]

@@ -893,7 +893,8 @@ class Controllers:
                 env[variable["name"]] = str(
                     (meta.get("annotations") or {}).get(found.group(1), "") if found
                     else meta["name"] if path == "metadata.name"
-                    else meta["namespace"] if path == "metadata.namespace" else ip)
+                    else meta["namespace"] if path == "metadata.namespace"
+                    else spec.get("nodeName") or "" if path == "spec.nodeName" else ip)
         argv = list(container.get("command") or []) + list(container.get("args") or [])
         image = str(container.get("image", ""))
         if not argv:

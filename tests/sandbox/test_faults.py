@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -142,3 +144,46 @@ def test_readonly_stop_carried_out(faulty_sandbox: StartFaulty) -> None:
     assert box.admin.as_key(reader["api_key"]).call(
         "POST", f"/jobs/{job['id']}/stop").status_code == 403
     assert admin.ok("GET", f"/jobs/{job['id']}")["status"] == "stopped"
+
+
+#: A worker that prints where it is told it runs (cards, node), then stays up.
+PRINT_PLACE = ("import os, time; print(os.environ['SCA_VISIBLE_ACCELERATORS'], "
+               "os.environ['SCA_NODE_NAME'], flush=True); time.sleep(30)")
+
+
+def _told(api: Any, job: dict[str, Any]) -> tuple[list[int], str]:
+    """The cards and node a running worker printed."""
+    deadline = time.monotonic() + 15
+    while not (log := api.ok("GET", f"/jobs/{job['id']}/logs").strip()):
+        assert time.monotonic() < deadline, f"job {job['id']} printed nothing"
+        time.sleep(0.1)
+    cards, node = log.split()
+    return [int(c) for c in cards.split(",")], node
+
+
+@pytest.mark.slow
+def test_job_record_cards_misreported(faulty_sandbox: StartFaulty) -> None:
+    box = faulty_sandbox("job_record_cards_misreported")
+    h100 = {"cpu": 1, "memory_gib": 1, "accelerator_model": "H100"}
+    one = box.admin.ok("POST", "/jobs", 201, json=_job(["sleep", "30"],
+                                                       resources={**h100, "accelerators": 1}))
+    box.admin.wait_job(one["id"], ("running",))
+    four = box.admin.ok("POST", "/jobs", 201, json=_job(["python", "-c", PRINT_PLACE],
+                                                        resources={**h100, "accelerators": 4}))
+    record = box.admin.wait_job(four["id"], ("running",))["workers"][0]
+    # The scheduler chose one switch group (and the record says so); the worker was handed
+    # the lowest free cards, across two.
+    assert record["accelerators"] == [4, 5, 6, 7]
+    assert _told(box.admin, four) == ([1, 2, 3, 4], record["node_id"])
+
+
+@pytest.mark.slow
+def test_job_record_nodes_misreported(faulty_sandbox: StartFaulty) -> None:
+    box = faulty_sandbox("job_record_nodes_misreported")
+    job = box.admin.ok("POST", "/jobs", 201, json=_job(
+        ["python", "-c", PRINT_PLACE], resources={"cpu": 1, "memory_gib": 1, "accelerators": 2,
+                                                  "accelerator_model": "Ascend910B"}))
+    record = box.admin.wait_job(job["id"], ("running",))["workers"][0]
+    topology = box.admin.ok("GET", f"/jobs/{job['id']}/topology")
+    assert record["node_id"] == "bm-1" and [n["id"] for n in topology["nodes"]] == ["bm-1"]
+    assert _told(box.admin, job) == (record["accelerators"], "bm-2")

@@ -66,16 +66,20 @@ def test_failing_command_fails_with_its_code(sandbox: RunningSandbox) -> None:
 
 def test_job_environment_and_workdir(sandbox: RunningSandbox) -> None:
     script = ("import os; print(os.getcwd()); print(*[os.environ[k] for k in ('SCA_JOB_ID', 'RANK',"
-              " 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT', 'SCA_VISIBLE_ACCELERATORS', 'MINE')])")
+              " 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT', 'SCA_VISIBLE_ACCELERATORS',"
+              " 'SCA_NODE_NAME', 'MINE')])")
     job = sandbox.admin.ok("POST", "/jobs", 201, json=_job(
         ["python", "-c", script], env={"MINE": "yes"},
         resources={"cpu": 1, "memory_gib": 1, "accelerators": 2}))
-    sandbox.admin.wait_job(job["id"], ("succeeded",))
+    done = sandbox.admin.wait_job(job["id"], ("succeeded",))
     cwd, values = sandbox.admin.ok("GET", f"/jobs/{job['id']}/logs").splitlines()[:2]
     assert cwd == str(sandbox.process.state_dir / "jobs" / job["id"] / "worker-0")
-    job_id, rank, world, addr, port, cards, mine = values.split()
+    job_id, rank, world, addr, port, cards, node, mine = values.split()
     assert (job_id, rank, world, addr, mine) == (job["id"], "0", "1", "127.0.0.1", "yes")
     assert int(port) > 0 and len(cards.split(",")) == 2
+    # The worker is told where it runs, as its record says.
+    worker = done["workers"][0]
+    assert node == worker["node_id"] and cards == ",".join(map(str, worker["accelerators"]))
 
 
 def test_stop_kills_the_processes_and_restart_runs_again(sandbox: RunningSandbox) -> None:

@@ -9,6 +9,8 @@ from pytest_sca.sandbox.faults import Fault
 from pytest_sca.sandbox.inventory import ACCELERATOR_MODELS, make_node
 from pytest_sca.sandbox.scheduling import place_job
 from pytest_sca.sandbox.scheduling_policy import (
+    cards_handed_out,
+    node_started_on,
     pending_order,
     pick_cards,
     release_card,
@@ -85,3 +87,23 @@ def test_jobs_pinned_to_a_cluster_and_the_cluster_faults() -> None:
     assert [n["id"] for n in single] == ["n1"]
     fresh = usable_nodes(nodes, frozenset({Fault.NEW_CLUSTERS_UNSCHEDULABLE}), _job("j"))
     assert [n["id"] for n in fresh] == ["n1", "n2"]
+
+
+def test_workers_run_where_they_were_placed_unless_a_fault_moves_them() -> None:
+    """Healthy: the reserved cards and node. ``job_record_cards_misreported``: the node's
+    lowest cards no other job holds (two workers on one node get different ones);
+    ``job_record_nodes_misreported``: the next node of the cluster."""
+    node = _node()
+    take_card(node["accelerators"][0], "other", None)
+    job = _job("four", 4)
+    for index in (4, 5, 6, 7):
+        take_card(node["accelerators"][index], "four", None)
+    assert cards_handed_out(node, job, [4, 5, 6, 7], set(), frozenset()) == [4, 5, 6, 7]
+    lying = frozenset({Fault.JOB_RECORD_CARDS_MISREPORTED})
+    handed: set[int] = set()
+    assert cards_handed_out(node, job, [4, 5, 6, 7], handed, lying) == [1, 2, 3, 4]
+    assert cards_handed_out(node, job, [6, 7], handed, lying) == [5, 6]
+    nodes = [_node("a"), _node("b"), _node("c", cluster="c2")]
+    assert node_started_on(nodes, "a", frozenset()) == "a"
+    moved = frozenset({Fault.JOB_RECORD_NODES_MISREPORTED})
+    assert [node_started_on(nodes, n, moved) for n in ("a", "b", "c")] == ["b", "a", "c"]

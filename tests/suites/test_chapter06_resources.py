@@ -66,6 +66,7 @@ ALSO_BREAKS: dict[str, list[tuple[str, str]]] = {
               ("memory_load_scaled_twice", "(its total)")],
     "6.5.a": [("pending_reason_vague", "do not name the")],
     "6.5.b": [("queue_newest_first", "the priority-50 job started first")],
+    "6.5.c": [("job_record_cards_misreported", "the record and the job disagree")],
     "6.5.f": [("lazy_pull_time_misreported", "not faster than the full pull on the check's clock")],
 }
 
@@ -101,10 +102,12 @@ OTHER_FAULT_GROUPS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
         ("scratch_filesystem_not_shared", ("6.2.f",)),
         ("diagnosis_node_health_inverted", ("6.4.c",)), ("card_series_blank", ("6.4.a",)),
         ("load_series_on_one_node", ("6.4.d",))),
-    # Pulls that report less than they transfer: only the check's clock shows it.
-    "pulls-misreported": (
+    # Pulls that report less than they transfer: only the check's clock shows it; a job
+    # record that lists other cards than its worker got: only the worker shows it.
+    "pulls-and-cards-misreported": (
         ("layer_cache_hits_misreported", ("6.3.c",)),
-        ("lazy_pull_time_misreported", ("6.5.f",))),
+        ("lazy_pull_time_misreported", ("6.5.f",)),
+        ("job_record_cards_misreported", ("6.5.c",))),
 }
 
 #: Checks that only run with --sca-disruptive (they hold a whole card model for seconds).

@@ -45,6 +45,7 @@ ALSO_BREAKS: list[tuple[str, str, str]] = [
     ("9.4.2.b", "jobs_restarted_silently", "its progress started over"),
     ("9.3.b", "multi_worker_jobs_throttled", "multi-card speedup S(2)"),
     ("9.4.1.a", "diagnosis_of_neighbour_node", "not about the subject asked for"),
+    ("9.4.2.c", "job_record_nodes_misreported", "the job record and the workers disagree"),
 ]
 #: Faults that disturb different behaviours run together, to start fewer sandboxes; each
 #: item's fail reason still names what its own fault broke.
@@ -65,7 +66,8 @@ ALSO_GROUPS: list[tuple[str, ...]] = [
     ("api_drops_requests", "stale_samples_reported_fresh", "diagnosis_inconclusive",
      "topology_links_missing"),
     ("diagnosis_duration_misreported", "startup_latency_misreported", "jobs_restarted_silently",
-     "multi_worker_jobs_throttled", "diagnosis_of_neighbour_node"),
+     "multi_worker_jobs_throttled", "diagnosis_of_neighbour_node",
+     "job_record_nodes_misreported"),
 ]
 
 

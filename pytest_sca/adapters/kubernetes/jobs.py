@@ -39,6 +39,7 @@ from .resources import (
     INDEX_ANNOTATION,
     KINDS,
     MASTER_PORT,
+    NODE_VARIABLE,
     POD_STATUS,
     QUEUE_LABEL,
     STOPPED,
@@ -188,6 +189,9 @@ class KubeJobs(Facade[KubernetesAdapter]):
             {"name": "RANK", "valueFrom": {"fieldRef": {
                 "fieldPath": "metadata.annotations"
                              f"['{volcano.TASK_INDEX if vcjob else INDEX_ANNOTATION}']"}}},
+            # The node the pod is bound to, through the downward API: what a worker can tell
+            # of where it runs (its host name is the pod's).
+            {"name": NODE_VARIABLE, "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
         ]
         cards = int(resources.get("accelerators") or 0)
         share = resources.get("accelerator_share")

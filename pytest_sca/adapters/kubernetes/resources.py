@@ -53,6 +53,9 @@ ROLE_CLUSTER_ROLES: dict[str, str] = {
 TOKEN_SECONDS = 3600
 INDEX_ANNOTATION = "batch.kubernetes.io/job-completion-index"
 MASTER_PORT = 29500
+#: The variable that tells a job's worker the node its pod is bound to (``spec.nodeName``),
+#: one of those the suite's probes read (``pytest_sca.suites.library.NODE_VARIABLES``).
+NODE_VARIABLE = "SCA_NODE_NAME"
 #: Kueue's label naming the LocalQueue of a job, and the WorkloadPriorityClass.
 QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 PRIORITY_LABEL = "kueue.x-k8s.io/priority-class"

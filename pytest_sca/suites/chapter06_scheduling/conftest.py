@@ -18,50 +18,13 @@ from pytest_sca.capabilities import (
     Resources,
     TargetError,
     WaitTimeout,
-    wait_for,
 )
 from pytest_sca.fixtures import CheckContext
-
-#: Environment variables through which platforms tell a process which cards it holds.
-VISIBLE_DEVICE_VARIABLES = (
-    "SCA_VISIBLE_ACCELERATORS", "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES",
-    "ASCEND_RT_VISIBLE_DEVICES", "ASCEND_VISIBLE_DEVICES", "MLU_VISIBLE_DEVICES",
-    "HIP_VISIBLE_DEVICES", "XPU_VISIBLE_DEVICES",
-)
-
-#: Where a probe prints the card-visibility variables it was given, one ``name=value`` a line.
-_PRINT_VISIBLE = (
-    "import os\nfor n in " + repr((*VISIBLE_DEVICE_VARIABLES, "SCA_ACCELERATOR_SHARE"))
-    + ":\n    print(n + '=' + os.environ.get(n, ''), flush=True)\n"
-)
 
 
 def sleeper(seconds: float) -> list[str]:
     """A probe command that sleeps ``seconds`` and ends with 0."""
     return ["python", "-c", f"import time; time.sleep({seconds})"]
-
-
-def print_visible_devices_then_sleep(seconds: float) -> list[str]:
-    """A probe that prints its card-visibility variables, then stays up ``seconds``."""
-    return ["python", "-c", _PRINT_VISIBLE + f"import time; time.sleep({seconds})"]
-
-
-def visible_devices(log: str) -> list[str] | None:
-    """The devices a probe printed as visible (first variable that was set), or ``None``."""
-    values = dict(line.split("=", 1) for line in log.splitlines() if "=" in line)
-    for name in VISIBLE_DEVICE_VARIABLES:
-        if values.get(name):
-            return [d.strip() for d in values[name].split(",") if d.strip()]
-    return None
-
-
-def printed_visible_devices(jobs: Jobs, job_id: str, timeout: float) -> str:
-    """The log of a running visible-device probe once it has printed every variable."""
-    last = "SCA_ACCELERATOR_SHARE="
-    return wait_for(lambda: jobs.logs(job_id),
-                    lambda log: any(line.startswith(last) for line in log.splitlines()),
-                    timeout, lambda log: f"job {job_id} printed {len(log)} characters, not "
-                                         "its visible devices")
 
 
 def node_of(job: Job) -> str | None:

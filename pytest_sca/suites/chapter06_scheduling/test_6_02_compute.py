@@ -28,6 +28,11 @@ from pytest_sca.cleanup import Cleanup
 from pytest_sca.fixtures import CheckContext
 
 from ..conftest import MakeProbeUser
+from ..library import (
+    print_visible_devices_then_sleep,
+    printed_visible_devices,
+    visible_devices,
+)
 from .conftest import (
     Submit,
     billed_card_seconds,
@@ -35,10 +40,7 @@ from .conftest import (
     cards_listed,
     cards_of,
     node_of,
-    print_visible_devices_then_sleep,
-    printed_visible_devices,
     sleeper,
-    visible_devices,
     wait_or_last,
 )
 

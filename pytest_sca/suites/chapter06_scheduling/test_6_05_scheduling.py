@@ -24,10 +24,17 @@ from pytest_sca.capabilities import (
 from pytest_sca.fixtures import CheckContext
 
 from ..conftest import MakeProbeUser
+from ..library import (
+    SeenByJob,
+    print_visible_devices_then_sleep,
+    printed_visible_devices,
+    seen_by_job,
+)
 from .conftest import (
     CardPool,
     Submit,
     card_pools,
+    cards_listed,
     cards_of,
     node_of,
     sleeper,
@@ -225,6 +232,44 @@ def _group_level(topology: Mapping[str, Mapping[str, str]]) -> str | None:
                  if topology and all(t.get(level) for t in topology.values())), None)
 
 
+#: Cards the 6.5.c worker asks for.
+GROUP_CARDS = 4
+
+
+def _group_problems(seen: SeenByJob, held: list[str], node_id: str,
+                    topology: Mapping[str, Mapping[str, str]], level: str) -> list[str]:
+    """Why the 4-card worker's placement breaks 6.5.c, judged by the cards the job sees (the
+    record only cross-checks them); :class:`TargetError` where what it sees cannot be placed
+    in the node's topology. ``held``: the record's cards; ``topology``: the node's cards of
+    the model by index (as text)."""
+    devices = seen.devices or []
+    if len(set(devices)) < GROUP_CARDS:
+        return [f"the {GROUP_CARDS}-card worker sees {len(set(devices))} distinct card(s) "
+                f"({seen.device_variable or 'no visibility variable set'}: {devices}; its "
+                f"record: {held})"]
+    strangers = sorted(set(devices) - set(topology))
+    if strangers:
+        raise TargetError(
+            f"[6.5.c] the {GROUP_CARDS}-card worker sees cards {strangers} "
+            f"({seen.device_variable}) that name none of the cards {sorted(topology)} of "
+            f"{node_id}: their {level} group cannot be told")
+    agree = set(devices) == set(held)
+    if not agree and not seen.devices_as_recorded:
+        raise TargetError(
+            f"[6.5.c] the {GROUP_CARDS}-card worker sees cards {devices} through "
+            f"{seen.device_variable}, its record lists {held}: a runtime's variable may "
+            "number cards otherwise than the platform, so which cards it holds cannot be told")
+    problems = []
+    groups = sorted({str(topology[d].get(level)) for d in devices})
+    if len(groups) != 1:
+        problems.append(f"{GROUP_CARDS}-card worker placed across {level} groups {groups} "
+                        f"(the cards it sees: {devices} of {node_id})")
+    if not agree:
+        problems.append(f"the record and the job disagree: the platform records cards "
+                        f"{held} for the worker, the job sees {devices}")
+    return problems
+
+
 @pytest.mark.clause("6.5.c")
 @pytest.mark.mutating
 def test_multi_card_request_stays_in_one_topology_group(sca: CheckContext, jobs: Jobs,
@@ -232,7 +277,8 @@ def test_multi_card_request_stays_in_one_topology_group(sca: CheckContext, jobs:
                                                         submit: Submit) -> None:
     """With one card of a node taken, a 4-card worker gets 4 cards of one PCIe switch / NUMA
     group on that node (the finest level every card names: switch, NUMA node or socket), not
-    the next four indices across groups."""
+    the next four indices across groups: judged by the cards the job itself sees, which the
+    platform's record of the job must agree with."""
     start_wait = sca.settings.jobs.start_timeout_s
     pool, notes = _topology_pool(compute)
     node = pool.nodes[0]
@@ -245,19 +291,32 @@ def test_multi_card_request_stays_in_one_topology_group(sca: CheckContext, jobs:
     wanted: Resources = {"cpu": 1, "memory_gib": 1, "accelerator_model": pool.model}
     one = submit("topo-one", sleeper(HOLD_S), {**wanted, "accelerators": 1})
     jobs.wait(one["id"], until={"running"}, timeout=start_wait)
-    four = submit("topo-four", sleeper(HOLD_S), {**wanted, "accelerators": 4})
+    four = submit("topo-four", print_visible_devices_then_sleep(HOLD_S),
+                  {**wanted, "accelerators": GROUP_CARDS})
     four = jobs.wait(four["id"], until={"running", "failed"}, timeout=start_wait)
+    if four.get("status") != "running":
+        jobs.stop(one["id"])
+        raise AssertionError(f"[6.5.c] the {GROUP_CARDS}-card job {four['id']} ended "
+                             f"{four.get('status')} instead of running on {node.get('id')}")
+    try:
+        seen = seen_by_job(printed_visible_devices(jobs, four["id"], start_wait))
+    except TargetError as exc:
+        raise TargetError(f"[6.5.c] {exc}") from None
     held = cards_of(four)
-    groups = sorted({str(topology.get(i, {}).get(level)) for i in held})
-    sca.evidence("placement", {"node": node.get("id"), "ran on": node_of(four), "cards": held,
-                               f"{level} groups": groups, "topology": topology})
+    sca.evidence("placement", {
+        "node": node.get("id"), "ran on (record)": node_of(four), "cards (record)": held,
+        "cards (the job sees)": seen.devices, "seen through": seen.device_variable,
+        "topology level": level, "topology": topology})
     jobs.stop(one["id"])
     jobs.stop(four["id"])
-    assert node_of(four) == node.get("id") and len(set(held)) == 4, (
-        f"[6.5.c] the 4-card worker holds {held} on {node_of(four)}, not 4 cards of "
-        f"{node.get('id')}")
-    assert len(groups) == 1, (f"[6.5.c] 4-card worker placed across {level} groups {groups} "
-                              f"(cards {held} of {node.get('id')})")
+    assert node_of(four) == node.get("id"), (
+        f"[6.5.c] the {GROUP_CARDS}-card worker runs on {node_of(four)}, not on "
+        f"{node.get('id')}, the one node with {pool.model} cards")
+    if cards_listed(four)[:1] == [None]:
+        raise TargetError(f"[6.5.c] the record of the running job {four['id']} does not say "
+                          "which cards its worker holds: nothing to cross-check what it sees")
+    problems = _group_problems(seen, held, str(node.get("id")), topology, level)
+    assert not problems, f"[6.5.c] {'; '.join(problems)}"
 
 
 @pytest.mark.clause("6.5.d")
