@@ -41,6 +41,7 @@ def _objects(cluster: EmulatedKubeCluster, plural: str) -> list[dict[str, Any]]:
     return list(cluster.call(lambda: cluster.server.store.list(GROUP, plural, None)))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("adapter", "roots"), [((), 1), (("dra_ignores_constraints",), 2)],
                          indirect=["adapter"], ids=["conforming", "dra_ignores_constraints"])
 def test_a_four_card_claim_stays_under_one_pcie_root(
