@@ -88,7 +88,9 @@ class EmulatedKubeCluster:
         ingress = web.Application()
         ingress.router.add_route("*", "/{tail:.*}", self.controllers.ingress_handler)
         for app, url in ((self.server.app, self.url), (ingress, self.ingress)):
-            runner = web.AppRunner(app, access_log=None)
+            # A watch the adapter keeps open would hold the stop for aiohttp's default 60 s
+            # (a teardown timed out at 30 s in CI).
+            runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
             await runner.setup()
             await web.TCPSite(runner, "127.0.0.1", int(url.rsplit(":", 1)[1])).start()
             self._runners.append(runner)
