@@ -72,7 +72,9 @@ def write_node_baseline(workdir: Path, faults: Faults) -> None:
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
-_PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+#: A mobile number stands apart from letters and digits, as an ID number does: inside a
+#: hexadecimal token (a UUID's last group "a13812345678") eleven digits are no number.
+_PHONE = re.compile(r"(?<![0-9A-Za-z])1[3-9]\d{9}(?![0-9A-Za-z])")
 _ID_CARD = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
 _BANK_CARD = re.compile(r"(?<!\d)\d{16,19}(?!\d)")
 
