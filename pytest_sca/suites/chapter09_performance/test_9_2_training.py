@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import statistics
+
 import pytest
 
 from pytest_sca.capabilities import Jobs, TargetError
@@ -110,6 +112,26 @@ def test_training_hfu_of_vision_and_language_models(sca: CheckContext, jobs: Job
                                   f"{label} HFU {hfu:.2%}")
 
 
+def _check_stage_times(sca: CheckContext, model: TrainModel) -> None:
+    """The probe's stage times against its step totals: stages longer than their step are
+    impossible (``error``), and so is a typical (median) step whose stages miss half of it
+    (the stage timing is broken). A single step whose stages miss much of it is the process
+    not running between two stages (descheduled, paused): the jitter this check measures,
+    reported, not an error."""
+    ratios = [sum(step.get(name, 0.0) for name in model["stages"]) / step["total"]
+              for epoch in model["epochs"] for step in epoch]
+    low, high = STAGES_OVER_TOTAL
+    over = [ratio for ratio in ratios if ratio > high]
+    if over or statistics.median(ratios) < low:
+        worst = max(over) if over else statistics.median(ratios)
+        raise TargetError(f"the train probe's stages add up to {worst:.2f} of "
+                          f"{'a' if over else 'the median'} step's total: its stage times "
+                          "are wrong")
+    short = sum(1 for ratio in ratios if ratio < low)
+    sca.measure("steps with time outside their stages", short, "steps",
+                reference=f"stages below {low:.0%} of the step's total, of {len(ratios)} steps")
+
+
 @pytest.mark.clause("9.2.b")
 @pytest.mark.mutating
 def test_training_jitter_and_stage_distribution(sca: CheckContext, jobs: Jobs,
@@ -126,12 +148,7 @@ def test_training_jitter_and_stage_distribution(sca: CheckContext, jobs: Jobs,
         raise TargetError("the train probe's result holds no model")
     model = result["models"][0]
     times = _step_times(model)
-    for epoch in model["epochs"]:
-        for step in epoch:
-            staged = sum(step.get(name, 0.0) for name in model["stages"])
-            if not STAGES_OVER_TOTAL[0] <= staged / step["total"] <= STAGES_OVER_TOTAL[1]:
-                raise TargetError(f"the train probe's stages add up to {staged:.4f} s of a "
-                                  f"{step['total']:.4f} s step: its stage times are wrong")
+    _check_stage_times(sca, model)
     epoch_seconds = [sum(step["total"] for step in epoch) for epoch in model["epochs"]]
     for number, epoch in enumerate(model["epochs"], 1):
         stages = {name: sum(step[name] for step in epoch) for name in model["stages"]}
