@@ -205,6 +205,11 @@ class Fault(str, enum.Enum):
         "deployment_resources_ignored",
         "deployments run with the default resources whatever resources were chosen",
     )
+    DEPLOYMENT_REPLICAS_DEFAULT_SIZED = (
+        "deployment_replicas_default_sized",
+        "a deployment records the resources chosen for it, but its replicas are started from "
+        "the model server's default template: the default CPU and memory, and one card",
+    )
     DEPLOYMENT_REPLICAS_NOT_READY = (
         "deployment_replicas_not_ready",
         "a scaled deployment reports the new replica count but its added replicas never "
