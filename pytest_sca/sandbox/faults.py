@@ -565,6 +565,18 @@ class Fault(str, enum.Enum):
         "report_without_recommendations",
         "the resource analysis report carries no recommendations",
     )
+    REPORT_ADVICE_NAMES_RETIRED_NODES = (
+        "report_advice_names_retired_nodes",
+        "the resource analysis report's recommendations come from an asset register that "
+        "still lists nodes retired from the inventory: it advises draining nodes that do not "
+        "exist",
+    )
+    REPORT_ADVICE_INVERTED = (
+        "report_advice_inverted",
+        "the resource analysis report's recommendations read the idle share as the allocated "
+        "one: they advise adding capacity where cards are idle and releasing it where they "
+        "are all held",
+    )
     REPORT_ALLOCATION_STALE = (
         "report_allocation_stale",
         "the resource analysis report takes its allocation from a snapshot of the sandbox's "
