@@ -3,7 +3,8 @@ recommendations: the pure comparisons, on answers written here (no platform)."""
 
 from __future__ import annotations
 
-from pytest_sca.capabilities import Resources, ServiceReplica
+from pytest_sca.capabilities import Node, ResourceReport, Resources, ServiceReplica
+from pytest_sca.suites.chapter06_scheduling.test_6_10_operations import recommendation_problems
 from pytest_sca.suites.chapter08_application.test_8_05_deployment import replica_disagreements
 
 CHOSEN: Resources = {"cpu": 1, "memory_gib": 2, "accelerators": 0}
@@ -50,3 +51,71 @@ def test_what_a_replica_does_not_say_is_not_a_disagreement() -> None:
                                           _no_model)
     assert wrong == [] and unsaid == ["r0: cpu", "r0: memory_gib", "r0: cards"]
 
+
+NODES: list[Node] = [
+    {"id": "n1", "cluster_id": "c1", "accelerators": [
+        {"index": 0, "model": "H100", "allocated_to": "job-1"},
+        {"index": 1, "model": "H100", "allocated_to": "job-2"}]},
+    {"id": "n2", "cluster_id": "c1", "accelerators": [
+        {"index": i, "model": "A10", "allocated_to": None} for i in range(10)]},
+]
+KNOWN = {"nodes": {"n1", "n2"}, "clusters": {"c1"}, "accelerators": {"H100", "A10"},
+         "tenants": {"t1"}}
+
+
+def _report(*advice: dict[str, str], jobs: dict[str, int] | None = None) -> ResourceReport:
+    return {"accelerators": {
+        "total": 12, "allocated": 2,
+        "by_model": [{"model": "A10", "total": 10, "allocated": 0},
+                     {"model": "H100", "total": 2, "allocated": 2}],
+        "by_cluster": [{"cluster_id": "c1", "total": 12, "allocated": 2}]},
+        "jobs": jobs or {"submitted": 3, "failed": 0},
+        "recommendations": list(advice)}  # type: ignore[typeddict-item]
+
+
+def test_sound_advice_passes() -> None:
+    report = _report(
+        {"kind": "scale_in", "subject": "accelerators/A10", "message": "10 idle A10"},
+        {"kind": "scale_out", "subject": "accelerators/H100", "message": "H100 full"},
+        {"kind": "raise_quota", "subject": "tenants/t1", "message": "t1 at its quota"},
+        {"kind": "repair", "subject": "node/n2", "message": "n2 faulty"},
+        {"kind": "investigate_failures", "subject": "jobs", "message": "failures"})
+    assert recommendation_problems(report, KNOWN, NODES) == ([], [])
+
+
+def test_subjects_the_platform_does_not_have_fail() -> None:
+    report = _report(
+        {"kind": "drain", "subject": "nodes/n9", "message": "drain n9"},
+        {"kind": "raise_quota", "subject": "tenants/t7", "message": "t7 at its quota"},
+        {"kind": "scale_in", "subject": "accelerators/V100", "message": "idle V100"})
+    problems, _ = recommendation_problems(report, KNOWN, NODES)
+    assert [p.split(" names ")[1].split(",")[0] for p in problems] == [
+        "nodes 'n9'", "tenants 't7'", "accelerators 'V100'"]
+
+
+def test_advice_against_the_reports_own_figures_fails() -> None:
+    report = _report(
+        {"kind": "scale_in", "subject": "accelerators/H100", "message": "release H100"},
+        {"kind": "scale_out", "subject": "accelerators/A10", "message": "add A10"},
+        {"kind": "scale_in", "subject": "nodes/n1", "message": "release n1"})
+    problems, _ = recommendation_problems(report, KNOWN, NODES)
+    assert len(problems) == 3
+    assert "releasing capacity of a subject the report shows 2 of 2" in problems[0]
+    assert "adding capacity to a subject the report shows 0 of 10" in problems[1]
+    assert "releasing capacity of a subject the report shows 2 of 2" in problems[2]
+
+
+def test_waiting_work_or_low_utilisation_explain_the_advice() -> None:
+    out = {"kind": "scale_out", "subject": "accelerators/A10", "message": "add A10"}
+    assert recommendation_problems(_report(out, jobs={"submitted": 3, "pending": 2}), KNOWN,
+                                   NODES)[0] == []
+    report = _report({"kind": "scale_in", "subject": "accelerators/H100", "message": "x"})
+    report["accelerators"]["by_model"][1]["utilisation"] = 12.0  # percent: allocated, unused
+    assert recommendation_problems(report, KNOWN, NODES)[0] == []
+
+
+def test_subjects_of_unknown_kinds_are_not_compared() -> None:
+    report = _report({"kind": "review", "subject": "images/x", "message": "old image"},
+                     {"kind": "raise_quota", "message": "no subject"})
+    problems, unchecked = recommendation_problems(report, {"nodes": {"n1"}}, NODES)
+    assert problems == [] and len(unchecked) == 2
