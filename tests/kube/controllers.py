@@ -39,7 +39,8 @@ Faults (named for the behaviour): ``quota_not_enforced``, ``kueue_never_admits``
 ``kueue_ignores_priority``, ``networkpolicy_ignored``, ``rbac_not_enforced``,
 ``jobset_never_restarts``, ``notebook_never_ready``, ``notebook_drops_accelerators``,
 ``kserve_never_ready``, ``kserve_pods_default_sized`` (the predictor pod is made from a
-default template: 1 CPU, 1 Gi, whatever the InferenceService asks), ``logs_dropped``, ``audit_dropped``, ``scheduler_ignores_capacity``,
+default template: 1 CPU, 1 Gi, whatever the InferenceService asks), ``logs_dropped``,
+``audit_dropped``, ``scheduler_ignores_capacity``,
 ``cadvisor_not_scraped``, ``dcgm_exporter_down`` (the emulated Prometheus: prometheus.py),
 ``dra_ignores_constraints`` (the DRA allocator: dra.py), ``comfyui_outputs_truncated`` (the
 platform's ComfyUI: comfy.py), ``capi_scale_in_ignored``, ``capi_scale_out_stuck`` (Cluster
