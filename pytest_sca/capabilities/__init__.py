@@ -112,6 +112,7 @@ from .models import (
     ModelUsageLine,
     ModelUsageReport,
     ServedModel,
+    ServiceReplica,
     StoredFile,
     StreamResult,
     TokenUsage,
@@ -140,6 +141,7 @@ from .observability import (
     NodeNetwork,
     Notification,
     Operations,
+    Recommendation,
     ResourceReport,
 )
 from .registry import (
@@ -320,6 +322,7 @@ __all__ = [
     "Registry",
     "ReplicaStatus",
     "reply_text",
+    "Recommendation",
     "ResourceReport",
     "Resources",
     "Role",
@@ -328,6 +331,7 @@ __all__ = [
     "Scheduling",
     "Security",
     "ServedModel",
+    "ServiceReplica",
     "Service",
     "ServiceAnswer",
     "Services",

@@ -63,6 +63,23 @@ class Deployment(TypedDict, total=False):
     message: str | None
 
 
+class ServiceReplica(TypedDict, total=False):
+    """One replica of a model service as the platform runs it (a KServe predictor pod, a
+    platform's replica record): where it runs and what it really holds — a second source,
+    next to the deployment record's ``resources``, for what the replica was given."""
+
+    id: str
+    #: The inventory node it runs on (``None``: the platform does not place it on one).
+    node_id: str | None
+    ready: bool
+    #: What the runtime gives it (a pod's requests and limits; a platform's allocation), in
+    #: the contract's units: ``accelerators`` is the number of whole cards it holds.
+    resources: Resources
+    #: The cards it holds, where the platform names them: their ``index`` on ``node_id`` as
+    #: the inventory lists them (absent: it does not say which).
+    cards: list[str]
+
+
 class FineTuneJob(TypedDict, total=False):
     """A fine-tuning job; ``fine_tuned_model`` names the model it produced."""
 
@@ -303,6 +320,12 @@ class ModelServices(Protocol):
 
     def delete(self, deployment_id: str) -> None:
         """Delete the deployment."""
+        ...
+
+    def replicas(self, deployment_id: str) -> list[ServiceReplica]:
+        """The replicas the platform runs for the deployment, as its runtime sees them (not
+        the deployment record's copy of the choice); :class:`Unsupported` where the platform
+        shows no replica."""
         ...
 
     def wait(self, deployment_id: str, until: Collection[str] = ("running", "failed"),

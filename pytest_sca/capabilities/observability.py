@@ -119,14 +119,33 @@ class LayerDiagnosis(TypedDict, total=False):
     simulated: bool
 
 
+class Recommendation(TypedDict, total=False):
+    """One recommendation of a resource report: ``message`` for people; the structured fields,
+    where the platform gives them, say what it is about and what to do, so that a check can
+    hold it against the inventory and the report's own figures."""
+
+    message: str
+    severity: str
+    #: What it is about, ``<kind>/<id>``: ``nodes/<node id>``, ``clusters/<cluster id>``,
+    #: ``accelerators/<card model>``, ``tenants/<tenant id>``; a bare kind (``jobs``,
+    #: ``accelerators``) for all of it.
+    subject: str
+    #: What to do. ``scale_in`` (release, scale in or sell the subject's idle capacity) and
+    #: ``scale_out`` (add capacity to it) are compared with the report's figures; other words
+    #: (``raise_quota``, ``repair``…) are the platform's own.
+    kind: str
+
+
 class ResourceReport(TypedDict, total=False):
-    """Utilisation analysis of a period, with recommendations."""
+    """Utilisation analysis of a period, with recommendations. ``accelerators`` holds
+    ``total`` and ``allocated`` cards, with ``by_model`` (``model``) and ``by_cluster``
+    (``cluster_id``) lines of the same figures."""
 
     period: str
     accelerators: dict[str, Any]
     usage: dict[str, Any]
     jobs: dict[str, Any]
-    recommendations: list[dict[str, Any]]
+    recommendations: list[Recommendation]
 
 
 class Bond(TypedDict, total=False):

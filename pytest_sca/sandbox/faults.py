@@ -205,6 +205,11 @@ class Fault(str, enum.Enum):
         "deployment_resources_ignored",
         "deployments run with the default resources whatever resources were chosen",
     )
+    DEPLOYMENT_REPLICAS_DEFAULT_SIZED = (
+        "deployment_replicas_default_sized",
+        "a deployment records the resources chosen for it, but its replicas are started from "
+        "the model server's default template: the default CPU and memory, and one card",
+    )
     DEPLOYMENT_REPLICAS_NOT_READY = (
         "deployment_replicas_not_ready",
         "a scaled deployment reports the new replica count but its added replicas never "
@@ -559,6 +564,18 @@ class Fault(str, enum.Enum):
     REPORT_WITHOUT_RECOMMENDATIONS = (
         "report_without_recommendations",
         "the resource analysis report carries no recommendations",
+    )
+    REPORT_ADVICE_NAMES_RETIRED_NODES = (
+        "report_advice_names_retired_nodes",
+        "the resource analysis report's recommendations come from an asset register that "
+        "still lists nodes retired from the inventory: it advises draining nodes that do not "
+        "exist",
+    )
+    REPORT_ADVICE_INVERTED = (
+        "report_advice_inverted",
+        "the resource analysis report's recommendations read the idle share as the allocated "
+        "one: they advise adding capacity where cards are idle and releasing it where they "
+        "are all held",
     )
     REPORT_ALLOCATION_STALE = (
         "report_allocation_stale",

@@ -500,6 +500,23 @@ class ModelHub:
         self.deployment(who, deployment_id)
         self.store.delete("deployment", deployment_id)
 
+    def replicas(self, who: Principal, deployment_id: str) -> list[Document]:
+        """The replicas the deployment runs, as its model servers were started: they serve
+        from the platform's own process (on no inventory node) and hold no card, so a choice
+        of cards is not given (the sandbox serves models on its CPU); their size is the
+        deployment's choice (``deployment_replicas_default_sized``: the model server's
+        default template, one card included)."""
+        doc = self.deployment(who, deployment_id)
+        given: dict[str, Any] = {**doc["resources"], "accelerators": 0}
+        if Fault.DEPLOYMENT_REPLICAS_DEFAULT_SIZED in self.faults:
+            given = {**DEFAULT_RESOURCES, "accelerators": 1}
+        running = doc["status"] == "running"
+        return [{"id": f"{deployment_id}-{index}", "node_id": None,
+                 "ready": running and index < doc["ready_replicas"],
+                 "resources": dict(given), "simulated": True}
+                for index in range(doc["replicas"] if doc["status"] in ("deploying", "running")
+                                   else 0)]
+
     def serving(self, who: Principal, deployment_id: str) -> Document:
         """The deployment a request to its endpoint reaches, or the error a client sees."""
         doc = self.store.get("deployment", deployment_id)

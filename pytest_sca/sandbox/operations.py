@@ -29,6 +29,10 @@ QUOTA_PRESSURE = 0.8
 #: Share of failed jobs in the period above which it suggests looking at the failures.
 FAILURE_SHARE = 0.2
 
+#: Under ``report_advice_names_retired_nodes``: the retired node of each cluster that the
+#: asset register still lists.
+RETIRED_PER_CLUSTER = 1
+
 BOND_PORTS = ("eth0", "eth1")
 
 
@@ -112,8 +116,14 @@ class Operations:
 
     def _recommendations(self, report: Document) -> list[Document]:
         advice: list[Document] = []
+        inverted = Fault.REPORT_ADVICE_INVERTED in self.faults
         for row in report["accelerators"]["by_model"]:
             idle = row["total"] - row["allocated"]
+            if inverted:
+                # The idle share read as the allocated one.
+                idle = row["allocated"]
+                row = {**row, "allocation_ratio":
+                       round(1 - row["allocation_ratio"], 4) if row["total"] else 0.0}
             if row["allocation_ratio"] < LOW_ALLOCATION and idle >= 8:
                 advice.append({
                     "kind": "scale_in", "severity": "info",
@@ -135,6 +145,21 @@ class Operations:
                     "kind": "raise_quota", "severity": "info", "subject": f"tenants/{tenant['id']}",
                     "message": f"tenant {tenant['name']} uses {used} of its {limit} accelerators: "
                                f"review its quota"})
+        nodes = self.store.list("node")
+        for node in nodes:
+            if node["health"] != "healthy":
+                advice.append({
+                    "kind": "repair", "severity": "warning", "subject": f"nodes/{node['id']}",
+                    "message": f"node {node['id']} is {node['health']}: drain it and repair "
+                               f"it before it takes work again"})
+        if Fault.REPORT_ADVICE_NAMES_RETIRED_NODES in self.faults:
+            # The asset register still holds the nodes retired from each cluster.
+            for cluster in sorted({n["cluster_id"] for n in nodes}):
+                retired = f"{cluster}-retired-{RETIRED_PER_CLUSTER}"
+                advice.append({
+                    "kind": "drain", "severity": "info", "subject": f"nodes/{retired}",
+                    "message": f"node {retired} has held no card this period: drain it and "
+                               f"return it to the pool"})
         jobs = report["jobs"]
         if jobs["submitted"] and jobs["failed"] / jobs["submitted"] > FAILURE_SHARE:
             advice.append({

@@ -115,6 +115,15 @@ class DeploymentOut(Open):
     endpoint: str
 
 
+class ReplicaOut(Open):
+    """One replica of a deployment, as its model server was started."""
+
+    id: str
+    node_id: str | None
+    ready: bool
+    resources: dict[str, float]
+
+
 class FineTuneOut(Open):
     """A fine-tuning job."""
 
@@ -209,6 +218,11 @@ def router(platform: SandboxPlatform) -> APIRouter:
                 **documented(DeploymentOut))
     def get_deployment(deployment_id: str, who: Caller, request: Request) -> Document:
         return _served(hub.deployment(who, deployment_id), request)
+
+    @routes.get(f"{API}/deployments/{{deployment_id}}/replicas", name="deployment.replicas",
+                **documented(Items[ReplicaOut]))
+    def replicas(deployment_id: str, who: Caller) -> dict[str, Any]:
+        return {"items": hub.replicas(who, deployment_id)}
 
     @routes.post(f"{API}/deployments/{{deployment_id}}/scale", name="deployment.scale",
                  **documented(DeploymentOut))

@@ -38,7 +38,9 @@ controllers, each moving its objects through the states its documentation specif
 Faults (named for the behaviour): ``quota_not_enforced``, ``kueue_never_admits``,
 ``kueue_ignores_priority``, ``networkpolicy_ignored``, ``rbac_not_enforced``,
 ``jobset_never_restarts``, ``notebook_never_ready``, ``notebook_drops_accelerators``,
-``kserve_never_ready``, ``logs_dropped``, ``audit_dropped``, ``scheduler_ignores_capacity``,
+``kserve_never_ready``, ``kserve_pods_default_sized`` (the predictor pod is made from a
+default template: 1 CPU, 1 Gi, whatever the InferenceService asks), ``logs_dropped``,
+``audit_dropped``, ``scheduler_ignores_capacity``,
 ``cadvisor_not_scraped``, ``dcgm_exporter_down`` (the emulated Prometheus: prometheus.py),
 ``dra_ignores_constraints`` (the DRA allocator: dra.py), ``comfyui_outputs_truncated`` (the
 platform's ComfyUI: comfy.py), ``capi_scale_in_ignored``, ``capi_scale_out_stuck`` (Cluster
@@ -78,6 +80,9 @@ STOPPED = "sca.evaluation/stopped"
 JOBSET = "jobset.sigs.k8s.io/jobset-name"
 ATTEMPT = "jobset.sigs.k8s.io/restart-attempt"
 HAMI_ALLOCATED = "hami.io/vgpu-devices-allocated"
+#: What a predictor pod gets under ``kserve_pods_default_sized``.
+DEFAULT_PREDICTOR_RESOURCES = {"requests": {"cpu": "1", "memory": "1Gi"},
+                               "limits": {"cpu": "1", "memory": "1Gi"}}
 
 
 def quantity(value: Any) -> float:
@@ -734,7 +739,9 @@ class Controllers:
                             "env": [{"name": "SCA_MODEL", "value": name},
                                     {"name": "SCA_STORAGE_URI",
                                      "value": model.get("storageUri", "")}],
-                            "resources": model.get("resources") or {},
+                            "resources": DEFAULT_PREDICTOR_RESOURCES
+                            if "kserve_pods_default_sized" in self.faults
+                            else model.get("resources") or {},
                             "readinessProbe": {"httpGet": {"path": "/v1/models",
                                                            "port": 8080}}}]}},
                         {"serving.kserve.io/inferenceservice": name})

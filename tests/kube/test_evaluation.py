@@ -26,7 +26,9 @@ FAULT_RUNS: list[dict[str, set[str]]] = [
      "jobset_never_restarts": {"6.6.e"}, "kserve_never_ready": {"8.5.a"},
      "audit_dropped": {"10.2.d"}, "cadvisor_not_scraped": {"7.2.e"},
      "dcgm_exporter_down": {"9.4.2.d"}, "comfyui_outputs_truncated": {"8.7.b", "8.7.d"}},
-    {"kueue_ignores_priority": {"6.5.b"}, "dra_ignores_constraints": {"6.5.c"}},
+    # The InferenceService keeps the choice; its predictor pod does not (8.5.a's replicas).
+    {"kueue_ignores_priority": {"6.5.b"}, "dra_ignores_constraints": {"6.5.c"},
+     "kserve_pods_default_sized": {"8.5.a"}},
     {"rbac_not_enforced": {"6.1.c", "10.2.c"}},
     {"logs_dropped": {"7.2.f"}},
     {"notebook_drops_accelerators": {"7.1.a"}},

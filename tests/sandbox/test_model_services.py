@@ -87,3 +87,19 @@ def test_an_imported_image_model_upscales_in_workflows(sandbox: RunningSandbox) 
     image = requests.get(done["outputs"][0]["url"], timeout=10,
                          headers={"Authorization": f"Bearer {sandbox.admin.token}"}).content
     assert size_of(image) == (15, 12)
+
+
+@pytest.mark.slow
+def test_deployment_replicas_say_what_their_model_servers_hold(sandbox: RunningSandbox) -> None:
+    """GET /deployments/{id}/replicas: one replica per replica asked for, sized as chosen,
+    on no inventory node and holding no card (models are served on the sandbox's CPU)."""
+    deployment = sandbox.admin.ok("POST", "/deployments", 201, json={
+        "name": "sized", "model": "sca-tinychat", "replicas": 2,
+        "resources": {"cpu": 2, "memory_gib": 3}})
+    _wait(sandbox.admin, f"/deployments/{deployment['id']}", ("running",))
+    replicas = sandbox.admin.ok("GET", f"/deployments/{deployment['id']}/replicas")["items"]
+    assert [(r["ready"], r["node_id"], r["resources"]) for r in replicas] == [
+        (True, None, {"cpu": 2.0, "memory_gib": 3.0, "accelerators": 0})] * 2
+    sandbox.admin.ok("POST", f"/deployments/{deployment['id']}/stop")
+    assert sandbox.admin.ok("GET", f"/deployments/{deployment['id']}/replicas")["items"] == []
+    sandbox.admin.ok("DELETE", f"/deployments/{deployment['id']}", 204)

@@ -40,20 +40,23 @@ MORE_BREAKS: tuple[tuple[str, str, str], ...] = (
     ("6.6.c", "bond_stays_on_dead_port", "did not fail over within"),
     ("6.10.b", "report_allocation_stale", "allocated cards; the node listing shows 1 held"),
     ("6.8.b", "job_cpus_pinned_to_one", "may run on 1 CPU(s)"),
+    ("6.10.b", "report_advice_names_retired_nodes", "which the platform does not have"),
+    ("6.10.b", "report_advice_inverted", "advises adding capacity to a subject the report"),
 )
 
 
 #: Faults that do not touch each other's behaviour share one sandbox start (CI time).
 FAULT_GROUPS: tuple[tuple[str, ...], ...] = (
     ("rendezvous_broken", "checkpoints_not_carried_over",
-     "bond_failover_off", "accelerator_sharing_off", "service_ignores_accelerators"),
+     "bond_failover_off", "accelerator_sharing_off", "service_ignores_accelerators",
+     "report_advice_names_retired_nodes"),
     ("gang_scheduling_off", "accelerators_hidden_from_jobs", "cluster_scaling_ignored",
      "order_cancel_ignored", "orders_not_billed", "load_balancer_pinned",
      "report_without_recommendations", "elastic_relaunch_off"),
     ("scaled_nodes_unlisted", "usage_billed_at_stale_prices", "bond_stays_on_dead_port",
      "report_allocation_stale", "job_cpus_pinned_to_one"),
     # Apart: 6.8.a and 6.6.b read the workers' cards too.
-    ("worker_cards_unrecorded", "accelerator_usage_billed_twice"),
+    ("worker_cards_unrecorded", "accelerator_usage_billed_twice", "report_advice_inverted"),
 )
 
 

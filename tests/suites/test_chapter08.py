@@ -57,6 +57,8 @@ ALSO_BREAKS: dict[tuple[str, str], str] = {
     ("8.4.b", "model_delete_ignored"): "can still be read",
     ("8.4.c", "imported_model_serves_preset"): "words its artefact does not have",
     ("8.5.a", "deployment_resources_ignored"): "does not run with the chosen resources",
+    ("8.5.a", "deployment_replicas_default_sized"):
+        "replicas do not hold the chosen resources the deployment record states",
     ("8.5.c", "deployment_replicas_not_ready"): "ready replicas after",
     ("8.5.c", "deployment_routes_to_first_replica"): "were all served by replica(s) [0]",
     ("8.6.b", "workflow_env_reason_missing"): "names missing node types",
@@ -101,7 +103,9 @@ GROUPS: dict[str, dict[str, str]] = {
                      "8.3.b": "finetuned_model_serves_base", "8.8.b": "usage_filters_ignored",
                      "8.8.c": "workflow_usage_summary_stale", "8.2.b": "max_tokens_not_applied",
                      "8.5.c": "deployment_routes_to_first_replica",
-                     "8.6.b": "workflow_env_reason_missing"},
+                     "8.6.b": "workflow_env_reason_missing",
+                     # The record echoes the choice; the replica listing tells.
+                     "8.5.a": "deployment_replicas_default_sized"},
 }
 
 

@@ -24,6 +24,7 @@ from pytest_sca.capabilities import (
     Labels,
     Model,
     Resources,
+    ServiceReplica,
     StoredFile,
     Unsupported,
     wait_for_status,
@@ -39,6 +40,8 @@ INFO_PREFIX = "models.sca.evaluation/"
 STOP_ANNOTATION = "serving.kserve.io/stop"
 ISVC_POD_LABEL = "serving.kserve.io/inferenceservice"
 OPENAI_PATH = "/openai/v1"
+#: The container of a predictor pod that runs the model server (KServe's name for it).
+SERVER_CONTAINER = "kserve-container"
 
 
 def _split(model_id: str, default_namespace: str) -> tuple[str, str]:
@@ -182,6 +185,37 @@ class KubeModelServices(Facade[KubernetesAdapter]):
 
     def delete(self, deployment_id: str) -> None:
         KubeModels(self.subject).delete_model(deployment_id)
+
+    def replicas(self, deployment_id: str) -> list[ServiceReplica]:
+        """The InferenceService's predictor pods: node, readiness, and what the model
+        server's container requests (KServe's ``kserve-container``, else the pod's first);
+        a device plugin does not say which cards a pod holds, so ``cards`` is absent."""
+        adapter = self.subject
+        pods = adapter.call("list pods", adapter.core().list_namespaced_pod, adapter.namespace,
+                            label_selector=f"{ISVC_POD_LABEL}={deployment_id}").items
+        replicas: list[ServiceReplica] = []
+        for pod in pods:
+            if (pod.metadata.labels or {}).get(ISVC_POD_LABEL) != deployment_id \
+                    or pod.metadata.deletion_timestamp is not None:
+                continue
+            containers = list(pod.spec.containers or []) if pod.spec is not None else []
+            server = next((c for c in containers if c.name == SERVER_CONTAINER),
+                          containers[0] if containers else None)
+            wanted = server.resources if server is not None else None
+            replicas.append({
+                "id": pod.metadata.name,
+                "node_id": pod.spec.node_name if pod.spec is not None else None,
+                "ready": pod.status is not None and any(
+                    c.type == "Ready" and c.status == "True"
+                    for c in pod.status.conditions or []),
+                # No requests or limits in the pod spec (admission filled in none): the pod
+                # is given nothing (BestEffort).
+                "resources": _resources_of(
+                    {"model": {"resources": {"limits": dict(wanted.limits or {}),
+                                             "requests": dict(wanted.requests or {})}}}
+                    if wanted is not None else {}, adapter.config.vendor_resources)
+                or {"cpu": 0.0, "memory_gib": 0.0, "accelerators": 0}})
+        return replicas
 
     def wait(self, deployment_id: str, until: Collection[str] = ("running", "failed"),
              timeout: float = 60.0) -> Deployment:

@@ -20,6 +20,7 @@ from pytest_sca.capabilities import (
     Model,
     ModelUsageReport,
     Resources,
+    ServiceReplica,
     StoredFile,
     TrainingMetric,
     Unsupported,
@@ -104,6 +105,11 @@ class PlatformModelServices(Facade[PlatformClient]):
 
     def delete(self, deployment_id: str) -> None:
         self.subject.remove("deployments.delete", deployment_id=deployment_id)
+
+    def replicas(self, deployment_id: str) -> list[ServiceReplica]:
+        # A mapping without ``deployments.replicas`` raises Unsupported: the platform shows
+        # no replica.
+        return self.subject.call("deployments.replicas", deployment_id=deployment_id)
 
     def wait(self, deployment_id: str, until: Collection[str] = ("running", "failed"),
              timeout: float = 60.0) -> Deployment:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pytest
 
@@ -16,15 +16,21 @@ from pytest_sca.capabilities import (
     Node,
     Operations,
     Product,
+    Recommendation,
+    RefusalReason,
     Refused,
+    ResourceReport,
     Resources,
     TargetError,
+    Tenancy,
+    Unsupported,
     Usage,
     UsageRecord,
     WaitTimeout,
     wait_for,
 )
 from pytest_sca.fixtures import CheckContext
+from pytest_sca.verdicts import NotAssessed
 
 from ..conftest import MakeProbeUser
 from ..library import python
@@ -172,16 +178,149 @@ def _cards(held: set[tuple[str, str, str]]) -> set[tuple[str, str]]:
     return {(node, index) for node, index, _ in held}
 
 
+#: A subject whose allocated share is at least this is full: advice to scale it in
+#: contradicts the report (at most one card in ten idle) …
+NEAR_FULL = 0.9
+#: … and one whose share is at most this is idle: advice to add capacity to it contradicts the
+#: report, unless the report shows work waiting.
+NEAR_IDLE = 0.1
+#: The contract's words for releasing a subject's capacity and for adding to it (with the
+#: common synonyms).
+SCALE_IN = frozenset({"scale_in", "scale_down"})
+SCALE_OUT = frozenset({"scale_out", "scale_up"})
+#: Figures of a report line that count work waiting for cards.
+WAITING = ("pending", "queued", "waiting")
+
+
+def _share(value: object) -> float | None:
+    """A utilisation figure as a share (0–1; a figure above 1 is read as a percentage)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return None
+    return float(value) / 100 if value > 1 else float(value)
+
+
+def _subject(recommendation: Recommendation) -> tuple[str, str | None]:
+    """(kind, id) of what a recommendation is about: ``nodes/n1`` → ``("nodes", "n1")``, a
+    bare kind → ``(kind, None)``; singular kinds read as their plural."""
+    subject = str(recommendation.get("subject") or "").strip()
+    kind, _, ident = subject.partition("/")
+    kind = kind.lower()
+    if kind and not kind.endswith("s"):
+        kind += "s"
+    return kind, ident or None
+
+
+def _figures(report: ResourceReport, kind: str, ident: str | None,
+             nodes: Sequence[Node]) -> dict[str, object] | None:
+    """The figures (``total``, ``allocated``, maybe utilisation and waiting work) the report
+    gives for a subject (a node's: the node listing's), or ``None`` where it gives none."""
+    cards = report.get("accelerators") or {}
+    if kind == "accelerators" and ident is None:
+        return cards
+    table = {"accelerators": ("by_model", "model"), "clusters": ("by_cluster", "cluster_id")}
+    if kind in table:
+        lines, key = table[kind]
+        return next((row for row in cards.get(lines) or []
+                     if isinstance(row, dict) and str(row.get(key)) == ident), None)
+    if kind == "nodes":
+        node = next((n for n in nodes if ident in (n.get("id"), n.get("hostname"))), None)
+        if node is not None:
+            held = node.get("accelerators") or []
+            return {"total": len(held), "allocated": sum(1 for c in held if c.get("allocated_to"))}
+    return None
+
+
+def recommendation_problems(report: ResourceReport, known: Mapping[str, set[str]],
+                            nodes: Sequence[Node]) -> tuple[list[str], list[str]]:
+    """(problems, what was not compared) of a report's recommendations: a subject of a kind
+    in ``known`` (``nodes``, ``clusters``, ``accelerators`` by card model, ``tenants``) that
+    names none of them; advice to scale in a subject the report shows (nearly) full, or to add
+    capacity to one it shows (nearly) idle with no work waiting."""
+    problems: list[str] = []
+    unchecked: list[str] = []
+    jobs = report.get("jobs") or {}
+    for advice in report.get("recommendations") or []:
+        kind, ident = _subject(advice)
+        said = f"{advice.get('kind')!s} {advice.get('subject')!s}"
+        if not kind:
+            unchecked.append(f"names no subject: {advice.get('message')}")
+            continue
+        if ident is not None:
+            if kind not in known:
+                unchecked.append(f"subject of a kind the check does not know: {said}")
+            elif ident not in known[kind]:
+                problems.append(f"{said} names {kind} {ident!r}, which the platform does not "
+                                f"have (it has {sorted(known[kind])[:8]})")
+                continue
+        action = str(advice.get("kind") or "").lower()
+        if action not in SCALE_IN | SCALE_OUT:
+            continue
+        figures = _figures(report, kind, ident, nodes)
+        total, allocated = (figures or {}).get("total"), (figures or {}).get("allocated")
+        if not isinstance(total, int) or not isinstance(allocated, int) or total <= 0:
+            unchecked.append(f"no allocation figures for the subject of {said}")
+            continue
+        share = allocated / total
+        used = _share((figures or {}).get("utilisation", (figures or {}).get("utilization")))
+        waiting = any(isinstance(source.get(key), (int, float)) and source.get(key)
+                      for source in (figures or {}, jobs) for key in WAITING)
+        if action in SCALE_IN and share >= NEAR_FULL and (used is None or used >= NEAR_FULL):
+            problems.append(f"{said} advises releasing capacity of a subject the report shows "
+                            f"{allocated} of {total} cards allocated")
+        if action in SCALE_OUT and share <= NEAR_IDLE and (used is None or used <= NEAR_IDLE) \
+                and not waiting:
+            problems.append(f"{said} advises adding capacity to a subject the report shows "
+                            f"{allocated} of {total} cards allocated, with no work waiting")
+    return problems, unchecked
+
+
+def _named_tenants(request: pytest.FixtureRequest, report: ResourceReport,
+                   listed: set[str]) -> set[str]:
+    """The tenants the platform has, for the report's tenant subjects: those ``listed``, and
+    each named one the listing lacks that reads back (a listing may show the caller only
+    some); one whose read is refused for another reason than not found counts as known
+    (cannot tell)."""
+    tenancy: Tenancy = request.getfixturevalue("tenancy")
+    known = set(listed)
+    for advice in report.get("recommendations") or []:
+        kind, ident = _subject(advice)
+        if kind != "tenants" or ident is None or ident in known:
+            continue
+        try:
+            tenancy.get_tenant(ident)
+        except Refused as refusal:
+            if refusal.reason is not RefusalReason.NOT_FOUND:
+                known.add(ident)
+            continue
+        known.add(ident)
+    return known
+
+
+def _tenant_ids(request: pytest.FixtureRequest) -> set[str] | None:
+    """The ids (and names) of the tenants the platform lists, ``None`` without ``tenancy`` or
+    where the listing is refused."""
+    try:
+        tenancy: Tenancy = request.getfixturevalue("tenancy")
+        return {str(v) for t in tenancy.list_tenants() for v in (t.get("id"), t.get("name"))
+                if v}
+    except (NotAssessed, Refused, Unsupported):
+        return None
+
+
 @pytest.mark.clause("6.10.b")
 @pytest.mark.mutating
 def test_resource_report_analyses_and_recommends(sca: CheckContext, operations: Operations,
                                                  compute: Compute, jobs: Jobs,
-                                                 submit: Submit) -> None:
+                                                 submit: Submit,
+                                                 request: pytest.FixtureRequest) -> None:
     """The resource analysis report of this month is for this month, counts the inventory's
     cards as the node listing does, and its allocated cards as the listing shows them held
     when read before and after it (while the fleet holds none, the check holds one with a probe
     job first, so that a report counting none can be told from the truth); its per-model lines
-    add up to its totals; it gives at least one recommendation with a message."""
+    add up to its totals; it gives at least one recommendation with a message, and those that
+    name their subject name a node, cluster, card model or tenant the platform has (read
+    around the report) and do not advise scaling in what the report shows full, or out what
+    it shows idle with no work waiting."""
     start_wait = sca.settings.jobs.start_timeout_s
     period = _period()
     nodes = compute.list_nodes()
@@ -198,10 +337,15 @@ def test_resource_report_analyses_and_recommends(sca: CheckContext, operations: 
                 jobs.wait(job["id"], until={"running", "succeeded", "failed", "stopped"},
                           timeout=start_wait)
     tries: list[dict[str, object]] = []
+    tenants = _tenant_ids(request)
+    seen_nodes: list[Node] = list(nodes)
     for _ in range(REPORT_TRIES):
-        before = _held(compute.list_nodes())
+        listed = compute.list_nodes()
+        before = _held(listed)
         report = operations.resource_report(period)
-        after = _held(compute.list_nodes())
+        listed_after = compute.list_nodes()
+        after = _held(listed_after)
+        seen_nodes += listed + listed_after
         figures = report.get("accelerators") or {}
         allocated = figures.get("allocated")
         # A card held in both reads by the same job was held throughout; one held in either
@@ -237,3 +381,18 @@ def test_resource_report_analyses_and_recommends(sca: CheckContext, operations: 
     assert advice, (
         f"[6.10.b] the resource analysis report for {report.get('period')} gives no "
         f"recommendation")
+    # Everything the platform had while the report was made: nodes come and go (scaling),
+    # so a subject listed in any read counts.
+    known = {"nodes": {str(v) for n in seen_nodes for v in (n.get("id"), n.get("hostname"))
+                       if v},
+             "clusters": {str(n.get("cluster_id")) for n in seen_nodes if n.get("cluster_id")},
+             "accelerators": {str(c.get("model")) for n in seen_nodes
+                              for c in n.get("accelerators") or [] if c.get("model")}}
+    later = _tenant_ids(request)
+    if tenants is not None and later is not None:
+        known["tenants"] = _named_tenants(request, report, tenants | later)
+    problems, unchecked = recommendation_problems(report, known, listed_after)
+    sca.evidence("recommendations not compared", unchecked or "none")
+    assert not problems, (
+        f"[6.10.b] recommendations of the report for {report.get('period')} name what the "
+        f"platform does not have or contradict the report's figures: {'; '.join(problems)}")

@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Sequence
+
 import pytest
 
 from pytest_sca.capabilities import (
     Completion,
+    Compute,
     Deployment,
     Inference,
     Models,
     ModelServices,
     RefusalReason,
     Refused,
+    Resources,
+    ServiceReplica,
     TargetError,
+    Unsupported,
     WaitTimeout,
     reply_text,
     wait_for,
 )
 from pytest_sca.fixtures import CheckContext
+from pytest_sca.verdicts import NotAssessed
 
 from ..library import refusal_of, spread_over_replicas
 from .conftest import DEPLOY_RESOURCES, Deploy, ask, preset_model, served
@@ -30,12 +38,86 @@ def _preset(sca: CheckContext, models: Models) -> str:
     return preset_model(sca, models, sca.settings.services.model, "services.model", "deploy")
 
 
+def _held_cards(replica: ServiceReplica) -> int | None:
+    """How many cards a replica holds: the cards it names, else its ``accelerators``; ``None``
+    where it says neither."""
+    cards = replica.get("cards")
+    if cards is not None:
+        return len(cards)
+    count = (replica.get("resources") or {}).get("accelerators")
+    return int(count) if isinstance(count, (int, float)) else None
+
+
+def replica_disagreements(chosen: Resources, record: Resources,
+                          replicas: Sequence[ServiceReplica],
+                          card_model: Callable[[str, str], str | None]
+                          ) -> tuple[list[str], list[str]]:
+    """(what the replicas hold unlike the choice, what they do not say): per replica its
+    CPU and memory, the number of cards it holds, and (where a card model was chosen and the
+    replica names its cards) each card's model as ``card_model(node, index)`` gives it, each
+    named with the deployment record's figure."""
+    wrong: list[str] = []
+    unsaid: list[str] = []
+    for replica in replicas:
+        name = replica.get("id", "?")
+        given = replica.get("resources") or {}
+        for key, wanted_size, value, stated in (
+                ("cpu", chosen.get("cpu"), given.get("cpu"), record.get("cpu")),
+                ("memory_gib", chosen.get("memory_gib"), given.get("memory_gib"),
+                 record.get("memory_gib"))):
+            if wanted_size is None:
+                continue
+            if not isinstance(value, (int, float)):
+                unsaid.append(f"{name}: {key}")
+            elif not math.isclose(float(value), float(wanted_size), rel_tol=1e-3):
+                wrong.append(f"replica {name} runs with {key} {value:g}, the deployment "
+                             f"record states {stated}, chosen {wanted_size:g}")
+        held, wanted = _held_cards(replica), int(chosen.get("accelerators") or 0)
+        if held is None:
+            unsaid.append(f"{name}: cards")
+        elif held != wanted:
+            wrong.append(f"replica {name} holds {held} card(s), the deployment record states "
+                         f"{record.get('accelerators')}, chosen {wanted}")
+        model = chosen.get("accelerator_model")
+        node = replica.get("node_id")
+        if model and replica.get("cards") is not None and node:
+            others = {card: card_model(node, card) for card in replica.get("cards") or []}
+            others = {card: seen for card, seen in others.items() if seen != model}
+            if others:
+                wrong.append(f"replica {name} holds card(s) of another model on {node}: "
+                             f"{others}, the deployment record states "
+                             f"{record.get('accelerator_model')}, chosen {model}")
+    return wrong, unsaid
+
+
+def _card_models(request: pytest.FixtureRequest) -> Callable[[str, str], str | None]:
+    """``(node, card index) → model`` from the compute inventory, read once when first asked;
+    without one, every card is of an unknown model (``None``)."""
+    known: dict[tuple[str, str], str | None] = {}
+
+    def model_of(node: str, index: str) -> str | None:
+        if not known:
+            try:
+                compute: Compute = request.getfixturevalue("compute")
+            except NotAssessed:
+                return None
+            known.update({(str(n.get("id")), str(c.get("index"))): c.get("model")
+                          for n in compute.list_nodes() for c in n.get("accelerators") or []})
+        return known.get((node, str(index)))
+
+    return model_of
+
+
 @pytest.mark.clause("8.5.a")
 @pytest.mark.mutating
 def test_self_service_deployment_becomes_ready(sca: CheckContext, models: Models,
-                                               deployed: Deploy) -> None:
+                                               model_services: ModelServices,
+                                               deployed: Deploy,
+                                               request: pytest.FixtureRequest) -> None:
     """Deploy a preset model with 1 CPU, 2 GiB and 1 replica: the service reaches running with
-    its replica ready, and runs with the resources chosen."""
+    its replica ready, and runs with the resources chosen — as its record states them and as
+    its ready replicas hold them (the platform's replica listing: a KServe predictor pod's
+    requests, its cards and their model), where the platform shows its replicas."""
     created, ready = deployed(_preset(sca, models))
     sca.evidence("deployment", ready)
     assert ready.get("status") == "running" and ready.get("ready_replicas") == 1, (
@@ -50,6 +132,31 @@ def test_self_service_deployment_becomes_ready(sca: CheckContext, models: Models
     assert not wrong, (
         f"[8.5.a] the deployment {created['id']} does not run with the chosen resources "
         f"(given, chosen): {wrong}")
+    try:
+        listed = model_services.replicas(created["id"])
+    except Unsupported as why:
+        sca.evidence("replicas (second source)", f"not available: {why}; the resources are "
+                                                 "the deployment record's only")
+        return
+    except Refused as refusal:
+        raise TargetError(f"[8.5.a] the platform refused to list the replicas of "
+                          f"{created['id']}: {refusal}") from None
+    sca.evidence("replicas (second source)", listed)
+    serving = [r for r in listed if r.get("ready", True)]
+    if not serving:
+        raise TargetError(f"[8.5.a] the deployment {created['id']} states 1 ready replica, "
+                          f"its replica listing shows {len(listed)} and none ready: cannot "
+                          "tell what the replica holds")
+    if all(not r.get("resources") and r.get("cards") is None for r in serving):
+        raise TargetError(f"[8.5.a] the replicas of {created['id']} say neither their CPU, "
+                          "memory nor cards: cannot tell what they hold")
+    problems, unsaid = replica_disagreements(DEPLOY_RESOURCES, given, serving,
+                                             _card_models(request))
+    assert not problems, (
+        f"[8.5.a] the deployment {created['id']}'s replicas do not hold the chosen resources "
+        f"the deployment record states (replica listing vs record): {'; '.join(problems)}")
+    if unsaid:
+        sca.evidence("not stated by the replica listing", unsaid)
 
 
 @pytest.mark.clause("8.5.b")
