@@ -46,6 +46,14 @@ def test_named_cards_count_and_their_model_is_compared() -> None:
     assert wrong == ["replica r1 holds 1 card(s), the deployment record states 2, chosen 2"]
 
 
+def test_a_card_the_inventory_does_not_list_is_not_of_another_model() -> None:
+    chosen: Resources = {"accelerators": 1, "accelerator_model": "H100"}
+    replica: ServiceReplica = {"id": "r0", "node_id": "n9", "cards": ["0"],
+                               "resources": {"accelerators": 1}}
+    assert replica_disagreements(chosen, chosen, [replica], _no_model) == (
+        [], ["r0: model of card 0 on n9"])
+
+
 def test_what_a_replica_does_not_say_is_not_a_disagreement() -> None:
     wrong, unsaid = replica_disagreements(CHOSEN, CHOSEN, [{"id": "r0", "resources": {}}],
                                           _no_model)

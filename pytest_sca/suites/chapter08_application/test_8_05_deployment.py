@@ -81,8 +81,12 @@ def replica_disagreements(chosen: Resources, record: Resources,
         model = chosen.get("accelerator_model")
         node = replica.get("node_id")
         if model and replica.get("cards") is not None and node:
-            others = {card: card_model(node, card) for card in replica.get("cards") or []}
-            others = {card: seen for card, seen in others.items() if seen != model}
+            seen_models = {card: card_model(node, card) for card in replica.get("cards") or []}
+            # A card the inventory does not list cannot be told of another model.
+            unsaid += [f"{name}: model of card {card} on {node}"
+                       for card, seen in seen_models.items() if seen is None]
+            others = {card: seen for card, seen in seen_models.items()
+                      if seen is not None and seen != model}
             if others:
                 wrong.append(f"replica {name} holds card(s) of another model on {node}: "
                              f"{others}, the deployment record states "
