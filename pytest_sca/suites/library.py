@@ -190,6 +190,9 @@ DEVICE_VARIABLES = (
     "ASCEND_RT_VISIBLE_DEVICES", "ASCEND_VISIBLE_DEVICES", "MLU_VISIBLE_DEVICES",
     "HIP_VISIBLE_DEVICES", "XPU_VISIBLE_DEVICES",
 )
+#: Values of those variables that name no card: NVIDIA's container runtime reads ``all``,
+#: ``none`` and ``void`` as every card of the host, none, or no runtime hook at all.
+NOT_DEVICE_LISTS = ("all", "none", "void")
 
 #: The variable through which the platform itself names a worker's cards as its records do
 #: (the reference API; the Slurm adapter's task prelude, from ``SLURM_STEP_GPUS``). A vendor
@@ -247,8 +250,9 @@ def seen_by_job(log: str) -> SeenByJob:
     values = dict(line.split("=", 1) for line in log.splitlines() if "=" in line)
     devices, device_variable = None, None
     for name in DEVICE_VARIABLES:
-        if values.get(name, "").strip():
-            devices = [d.strip() for d in values[name].split(",") if d.strip()]
+        value = values.get(name, "").strip()
+        if value and value.lower() not in NOT_DEVICE_LISTS:
+            devices = [d.strip() for d in value.split(",") if d.strip()]
             device_variable = name
             break
     node, node_variable = None, None

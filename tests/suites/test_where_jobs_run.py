@@ -48,6 +48,12 @@ def test_the_probe_prints_its_cards_and_node_and_says_which_variables_named_them
     bare = seen_by_job(_run_probe({}))
     assert bare.devices is None and bare.device_variable is None
     assert bare.node_variable == "hostname" and bare.node
+    # NVIDIA's runtime reads `all` as every card of the host: no list of cards; the next
+    # variable that names some counts.
+    everything = seen_by_job(_run_probe({"NVIDIA_VISIBLE_DEVICES": "all",
+                                         "HIP_VISIBLE_DEVICES": "0"}))
+    assert (everything.devices, everything.device_variable) == (["0"], "HIP_VISIBLE_DEVICES")
+    assert seen_by_job(_run_probe({"NVIDIA_VISIBLE_DEVICES": "void"})).devices is None
 
 
 def test_a_node_name_is_resolved_by_id_then_host_name() -> None:

@@ -9,13 +9,14 @@ Each is self-contained (the standard library; the checkpoint program also boto3 
 
 from __future__ import annotations
 
-from ..library import DEVICE_VARIABLES
+from ..library import DEVICE_VARIABLES, NOT_DEVICE_LISTS
 
-_VISIBLE = ("names = " + repr(DEVICE_VARIABLES) + "\n" + r"""
+_VISIBLE = ("names = " + repr(DEVICE_VARIABLES) + "\nnot_lists = " + repr(NOT_DEVICE_LISTS)
+            + "\n" + r"""
 def visible():
     for name in names:
         value = os.environ.get(name, "").strip()
-        if value and value not in ("void", "none", "all"):
+        if value and value.lower() not in not_lists:
             return ",".join(c.strip() for c in value.split(",") if c.strip())
     return ""
 """)
