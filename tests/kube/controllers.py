@@ -151,6 +151,7 @@ class Controllers:
         self.net_table = folder / "podnet.json"
         self.scrape_table = folder / "scrape.json"
         self.task: asyncio.Task[None] | None = None
+        self.stopping = False
         self.dra = DraAllocator(self.store, faults)
         self.capi = ClusterApi(self.store, faults)
         self.volcano = Volcano(self)
@@ -166,7 +167,7 @@ class Controllers:
         self.task = asyncio.get_running_loop().create_task(self.run())
 
     async def run(self) -> None:
-        while True:
+        while not self.stopping:
             try:
                 await self.reconcile()
             except Exception as exc:  # noqa: BLE001 - a controller bug must be seen, not kill
@@ -174,6 +175,11 @@ class Controllers:
             await asyncio.sleep(0.1)
 
     async def stop(self) -> None:
+        # The loop also ends on the flag: Python 3.11's asyncio.wait_for (the kubelet's kill)
+        # can swallow a cancellation that arrives as its inner wait completes, and then the
+        # loop ran on after the stop (two CI teardowns timed out at 30 s, the controllers
+        # still writing into the removed folder).
+        self.stopping = True
         if self.task is not None:
             self.task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
