@@ -5,6 +5,7 @@ capability they claim (signatures included), and the contract's answers are type
 from __future__ import annotations
 
 import inspect
+import time
 import typing
 from collections.abc import Callable, Iterator
 
@@ -12,6 +13,8 @@ import pytest
 
 from pytest_sca.adapters.registry import BUILTIN_ADAPTERS, load_adapter_class
 from pytest_sca.capabilities import CAPABILITIES
+from pytest_sca.capabilities.common import wait_for_status
+from pytest_sca.capabilities.errors import TargetError, WaitTimeout
 
 #: Protocol members every Protocol class has that are not part of any contract.
 _PROTOCOL_NOISE = frozenset(dir(typing.Protocol))
@@ -89,3 +92,20 @@ def test_protocol_methods_return_typed_records() -> None:
     # Answers that are another system's documents, not the platform's records.
     assert set(untyped) <= {"workflows.object_info", "devtools.api_description",
                             "storage.head"}, untyped
+
+
+def test_a_wait_for_a_status_the_answers_never_carry_is_an_error_not_a_timeout() -> None:
+    """A resource read without a ``status`` (another shape than the adapter knows) ends the
+    wait as ``TargetError`` after a few reads, not after the whole timeout; a blank status
+    between two real ones is tolerated."""
+    reads = iter([{"id": "j1"}, {"id": "j1", "status": "pending"}, {"id": "j1"},
+                  {"id": "j1"}, {"id": "j1", "status": "running"}])
+    assert wait_for_status(lambda: next(reads), {"running"}, 5.0, "job j1",
+                           first=0.001)["status"] == "running"
+    begun = time.monotonic()
+    with pytest.raises(TargetError, match="job j2: 3 reads in a row answered without a status"):
+        wait_for_status(lambda: {"id": "j2"}, {"running"}, 60.0, "job j2", first=0.001)
+    assert time.monotonic() - begun < 5.0
+    with pytest.raises(WaitTimeout, match="job j3 still 'pending'"):
+        wait_for_status(lambda: {"id": "j3", "status": "pending"}, {"running"}, 0.05,
+                        "job j3", first=0.001)

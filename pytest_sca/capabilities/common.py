@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Collection, Mapping
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
-from .errors import WaitTimeout
+from .errors import TargetError, WaitTimeout
 
 #: The label (or tag) that ties a resource to the run that created it: ``sca-run=<run id>``.
 #: Cleanup and the sweep of a killed run trust only this label.
@@ -98,12 +98,30 @@ def wait_for(read: Callable[[], _Read], done: Callable[[_Read], bool], timeout: 
         interval = min(interval * BACKOFF, longest)
 
 
+#: Reads in a row whose answer carries no ``status`` before :func:`wait_for_status` gives up:
+#: a resource read that way is of another shape than the adapter knows, and waiting for a
+#: field that is never sent only spends the whole timeout (a blank status just after
+#: creation, as an eventually consistent store may answer, is allowed twice).
+STATUSLESS_READS = 3
+
+
 def wait_for_status(read: Callable[[], _Resource], until: Collection[str], timeout: float,
                     what: str, *, first: float = FIRST_PAUSE_S,
                     longest: float = LONGEST_PAUSE_S) -> _Resource:
     """Read a resource until its ``status`` is in ``until``; :class:`WaitTimeout` naming
-    ``what`` and the status it kept."""
-    return wait_for(read, lambda value: value.get("status") in until, timeout,
+    ``what`` and the status it kept; :class:`TargetError` when :data:`STATUSLESS_READS`
+    reads in a row answer without a ``status`` (could not find out, not a wait to spend)."""
+    statusless = 0
+
+    def done(value: _Resource) -> bool:
+        nonlocal statusless
+        statusless = 0 if value.get("status") is not None else statusless + 1
+        if statusless >= STATUSLESS_READS:
+            raise TargetError(f"{what}: {STATUSLESS_READS} reads in a row answered without a "
+                              f"status (fields: {', '.join(sorted(value)) or 'none'})")
+        return value.get("status") in until
+
+    return wait_for(read, done, timeout,
                     lambda value: f"{what} still {value.get('status')!r} (waited for "
                                   f"{', '.join(sorted(until))})",
                     first=first, longest=longest)

@@ -26,6 +26,9 @@ def _parser() -> argparse.ArgumentParser:
                                          for name, cls in ops.OPERATORS.items()))
     parser.add_argument("--show", type=Path, default=None, metavar="REPORT.json",
                         help="print the tables of a saved report and exit")
+    parser.add_argument("--floor-of", nargs="+", type=Path, default=None,
+                        metavar="REPORT.json", help="write (--json) a floor of what every "
+                        "given report of one selection detected, and print it")
     parser.add_argument("--target", metavar="FILE|sandbox",
                         help="a target file, or `sandbox` (started, and restarted after a "
                         "run that may have changed it)")
@@ -41,6 +44,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--run-timeout", type=float, default=None, metavar="SECONDS",
                         help="time limit of each run (default: 3 × the unchanged run, "
                         "at least 180 s)")
+    parser.add_argument("--lanes", type=int, default=1, metavar="N",
+                        help="run the operators side by side on N sandboxes of their own "
+                        "(the sandbox only; default 1: leave it at 1 for chapter 9, whose "
+                        "checks measure time)")
     parser.add_argument("--floor", type=Path, default=None, metavar="REPORT.json",
                         help="exit 1 when a chapter's score or an item's detections drop "
                         "below this recorded report")
@@ -59,8 +66,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         saved["chapters"] = reports.scores(saved["items"])   # as this version counts them
         print(reports.render(saved))
         return 0
+    if args.floor_of is not None:
+        if args.json is None:
+            parser.error("--floor-of needs --json (where to write the floor)")
+        try:
+            floor = reports.floor_of([json.loads(path.read_text()) for path in args.floor_of])
+        except (OSError, ValueError) as exc:
+            print(f"error: --floor-of: {exc}", file=sys.stderr)
+            return 4
+        args.json.write_text(json.dumps(floor, indent=2, ensure_ascii=False) + "\n")
+        print(reports.render(floor))
+        return 0
     if args.target is None:
         parser.error("--target is required")
+    if args.lanes < 1:
+        parser.error("--lanes: give 1 or more")
     specs = [spec.strip() for spec in args.operators.split(",") if spec.strip()]
     try:
         for spec in specs:
@@ -86,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with Harness(platform, workdir, pytest_args, seed=args.seed,
                      run_timeout=args.run_timeout, log=log) as harness:
-            baseline, runs = harness.campaign(specs)
+            baseline, runs = harness.campaign(specs, lanes=args.lanes)
     except RuntimeError as exc:     # the sandbox did not start (TargetStartError and kin)
         print(f"error: {exc}", file=sys.stderr)
         return 4

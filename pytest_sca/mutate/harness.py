@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -94,6 +95,8 @@ class Harness:
         self.env: dict[str, str] = {}
         self.target_path = workdir / "target.yaml"
         self._count = 0
+        #: The pytest run in progress (at most one), for :meth:`abort`.
+        self._running: list[subprocess.Popen[bytes]] = []
         #: Each check's time limit under an operator (from the unchanged run's durations).
         self.limits: dict[str, float] = {}
 
@@ -151,16 +154,18 @@ class Harness:
 
     # --- runs -----------------------------------------------------------------------------
 
-    def run(self, spec: str, timeout: float) -> Run:
-        """Run the selection once with the operator ``spec`` applied to every answer."""
+    def run(self, spec: str, timeout: float, number: int | None = None) -> Run:
+        """Run the selection once with the operator ``spec`` applied to every answer
+        (``number``: the run's place in the campaign, naming its folder and run id)."""
         operator = ops.parse(spec)
         self._count += 1
-        folder = self.workdir / f"run-{self._count:02d}-{operator.name}"
+        number = self._count if number is None else number
+        folder = self.workdir / f"run-{number:02d}-{operator.name}"
         folder.mkdir(parents=True, exist_ok=True)
         report_path = folder / "sca-report.json"
         self.control.reset(operator, self.seed)
         command = [sys.executable, "-m", "pytest", f"--sca-target={self.target_path}",
-                   f"--sca-json={report_path}", f"--sca-run-id=mut{self._count:02d}",
+                   f"--sca-json={report_path}", f"--sca-run-id=mut{number:02d}",
                    "-p", "pytest_sca.mutate.recorder", "-p", "no:cacheprovider",
                    "-q", "--no-header", "-rN", *self.platform.pytest_options,
                    *self.pytest_args]
@@ -169,7 +174,7 @@ class Harness:
         env = {**os.environ, **self.env, CONTROL_ENV: self.endpoint_url, LIMITS_ENV: str(limits),
                "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
         begun = time.monotonic()
-        exit_code, timed_out = _run_bounded(command, folder, env, timeout)
+        exit_code, timed_out = _run_bounded(command, folder, env, timeout, self._running)
         seconds = time.monotonic() - begun
         with self.control.lock:
             run = Run(operator=operator.name if spec != BASELINE else BASELINE, seconds=seconds,
@@ -187,57 +192,151 @@ class Harness:
         assert self.endpoint is not None
         return self.endpoint.url
 
-    def campaign(self, specs: Sequence[str]) -> tuple[Run, list[Run]]:
+    def campaign(self, specs: Sequence[str], lanes: int = 1) -> tuple[Run, list[Run]]:
         """The unchanged run, then one run per operator (a fresh platform after a run that
-        may have left it changed, where the platform can be restarted)."""
+        may have left it changed, where the platform can be restarted).
+
+        With ``lanes`` > 1 and a platform the harness starts itself (the sandbox), the
+        operator runs share out over that many platforms of their own, each behind its own
+        proxies, side by side: the runs mostly wait on the platform, and no run sees
+        another's operator or leftovers. A platform described by a file is never run in
+        lanes (its runs would see each other's operators' effects)."""
         self.log("run: none (unchanged, through the proxies)")
-        baseline = self.run(BASELINE, self.run_timeout or BASELINE_TIMEOUT)
+        baseline = self.run(BASELINE, self.run_timeout or BASELINE_TIMEOUT, number=1)
         self.log(f"  {baseline.seconds:.0f} s, exit {baseline.exit_code}"
                  f"{' (timed out)' if baseline.timed_out else ''}")
         limit = self.run_timeout or max(180.0, 3 * baseline.seconds)
         self.limits = {nodeid: round(CHECK_LIMIT_BASE + CHECK_LIMIT_FACTOR * seconds, 1)
                        for nodeid, seconds in baseline.durations.items()}
-        runs: list[Run] = []
-        dirty = False
-        for spec in specs:
+        queue = _Queue([(number, spec) for number, spec in enumerate(specs, start=2)])
+        lanes = max(1, min(lanes, len(specs))) if self.platform.restartable else 1
+        others = [Harness(self.platform.another(), self.workdir / f"lane-{lane}",
+                          self.pytest_args, self.seed, self.run_timeout,
+                          log=_prefixed(self.log, f"[lane {lane}] "))
+                  for lane in range(2, lanes + 1)]
+        errors: list[BaseException] = []
+        threads = [threading.Thread(target=_lane_of, args=(other, queue, limit, errors),
+                                    name=f"mutation-lane-{lane}", daemon=True)
+                   for lane, other in enumerate(others, start=2)]
+        for other in others:
+            other.limits = self.limits
+        for thread in threads:
+            thread.start()
+        try:
+            self.work(queue, limit, dirty=False)
+        except BaseException:
+            # Stopping (Ctrl-C, SIGTERM, a bug): the other lanes' runs go too.
+            queue.close()
+            for other in others:
+                other.abort()
+            raise
+        finally:
+            queue.close()
+            for thread in threads:
+                thread.join()
+        if errors:
+            raise errors[0]
+        return baseline, queue.results()
+
+    def abort(self) -> None:
+        """Kill the pytest run in progress, if any (its lane then ends)."""
+        for process in list(self._running):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+
+    def work(self, queue: _Queue, limit: float, dirty: bool) -> None:
+        """Take operators from ``queue`` and run them until it is empty (``dirty``: the
+        platform may hold a previous run's changes)."""
+        while (task := queue.take()) is not None:
+            number, spec = task
             restarted = False
             if dirty and self.platform.restartable:
                 self.restart()
                 restarted = True
             self.log(f"run: {spec}{' (fresh platform)' if restarted else ''}")
-            run = self.run(spec, limit)
+            run = self.run(spec, limit, number=number)
             run.restarted = restarted
             self.log(f"  {run.seconds:.0f} s, exit {run.exit_code}"
                      f"{' (timed out)' if run.timed_out else ''}")
-            runs.append(run)
+            queue.done(number, run)
             dirty = ops.parse(spec).dirty
-        return baseline, runs
 
 
-def _run_bounded(command: list[str], folder: Path, env: dict[str, str],
-                 timeout: float) -> tuple[int | None, bool]:
-    """Run pytest in its own session; past ``timeout`` interrupt it (its reports are still
-    written), and kill it if it does not end within :data:`INTERRUPT_GRACE`."""
+def _prefixed(log: Callable[[str], None], prefix: str) -> Callable[[str], None]:
+    return lambda line: log(prefix + line)
+
+
+class _Queue:
+    """The operator runs still to do, shared by the lanes, and the runs done, by number."""
+
+    def __init__(self, tasks: list[tuple[int, str]]) -> None:
+        self._tasks = list(tasks)
+        self._done: dict[int, Run] = {}
+        self._lock = threading.Lock()
+
+    def take(self) -> tuple[int, str] | None:
+        with self._lock:
+            return self._tasks.pop(0) if self._tasks else None
+
+    def done(self, number: int, run: Run) -> None:
+        with self._lock:
+            self._done[number] = run
+
+    def close(self) -> None:
+        """No more runs are started (the harness is stopping)."""
+        with self._lock:
+            self._tasks.clear()
+
+    def results(self) -> list[Run]:
+        with self._lock:
+            return [self._done[number] for number in sorted(self._done)]
+
+
+def _lane_of(harness: Harness, queue: _Queue, limit: float,
+             errors: list[BaseException]) -> None:
+    """One more lane: its own platform and proxies, taking runs from the shared queue."""
+    try:
+        with harness:
+            harness.work(queue, limit, dirty=False)
+    except BaseException as exc:  # noqa: BLE001 - handed to the main lane, which raises it
+        queue.close()
+        errors.append(exc)
+
+
+def _run_bounded(command: list[str], folder: Path, env: dict[str, str], timeout: float,
+                 running: list[subprocess.Popen[bytes]]) -> tuple[int | None, bool]:
+    """Run pytest in its own session (listed in ``running`` while it runs); past ``timeout``
+    interrupt it (its reports are still written), and kill it if it does not end within
+    :data:`INTERRUPT_GRACE`."""
     with (folder / "pytest.log").open("wb") as log:
         process = subprocess.Popen(command, cwd=folder, env=env, stdin=subprocess.DEVNULL,
                                    stdout=log, stderr=subprocess.STDOUT,
                                    start_new_session=True)
+        running.append(process)
         try:
-            return process.wait(timeout=timeout), False
-        except BaseException as exc:
-            if not isinstance(exc, subprocess.TimeoutExpired):
-                # The harness itself is stopping: the run goes with it.
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                raise
+            return _wait_bounded(process, timeout)
+        finally:
+            running.remove(process)
+
+
+def _wait_bounded(process: subprocess.Popen[bytes], timeout: float) -> tuple[int | None, bool]:
+    """Wait for ``process`` up to ``timeout``; then SIGINT, and SIGKILL after the grace."""
+    try:
+        return process.wait(timeout=timeout), False
+    except BaseException as exc:
+        if not isinstance(exc, subprocess.TimeoutExpired):
+            # The harness itself is stopping: the run goes with it.
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGINT)
-            try:
-                return process.wait(timeout=INTERRUPT_GRACE), True
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                return process.wait(), True
+                os.killpg(process.pid, signal.SIGKILL)
+            raise
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGINT)
+        try:
+            return process.wait(timeout=INTERRUPT_GRACE), True
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            return process.wait(), True
 
 
 def _read_report(run: Run, report_path: Path, folder: Path) -> None:

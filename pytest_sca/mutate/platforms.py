@@ -33,6 +33,11 @@ class Platform:
     def stop(self) -> None:
         """Stop what :meth:`start` started (nothing for a platform described by a file)."""
 
+    def another(self) -> Platform:
+        """A second platform of the same kind for runs side by side (only where
+        :attr:`restartable`: one the harness starts itself)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot be started twice")
+
 
 class SandboxPlatform(Platform):
     """The embedded reference platform, started by its launcher for the harness alone."""
@@ -61,6 +66,9 @@ class SandboxPlatform(Platform):
         if self.overlay.get("name"):
             document["name"] = self.overlay["name"]
         return document, dict(self._process.env)
+
+    def another(self) -> Platform:
+        return SandboxPlatform(self.faults, self.overlay)
 
     def stop(self) -> None:
         if self._process is not None:

@@ -99,6 +99,40 @@ def scores(items: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def floor_of(reports: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """A floor from several reports of the same selection: an item's operator counts as
+    detected only where every report detected it, an item only where every report scored
+    it, and a chapter's score is the lowest any report (or the detections common to all)
+    gave. Which field an operator changes follows the order of the requests a run makes,
+    so a check can catch an operator in one run and miss it in the next; a floor recorded
+    from one run would make such an item fail the floor at random."""
+    if not reports:
+        raise ValueError("a floor needs at least one report")
+    first = reports[0]
+    operators = [name for name in first["operators"]
+                 if all(name in report["operators"] for report in reports)]
+    items: dict[str, Any] = {}
+    for item, entry in first["items"].items():
+        entries = [report["items"].get(item) for report in reports]
+        if any(other is None for other in entries):
+            continue
+        merged: dict[str, Any] = {"chapter": entry["chapter"], "operators": {}}
+        for name in operators:
+            outcomes = [other["operators"][name] for other in entries if other is not None]
+            missed = next((o for o in outcomes if o["status"] != "detected"), None)
+            merged["operators"][name] = dict(missed or outcomes[0])
+        items[item] = merged
+    chapters = scores(items)
+    for key, chapter in chapters.items():
+        given = [report["chapters"][key]["score"] for report in reports
+                 if report["chapters"].get(key, {}).get("score") is not None]
+        if given and chapter["score"] is not None:
+            chapter["score"] = min(chapter["score"], *given)
+    return {**first, "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "kind": "pytest-sca mutation floor", "floor_of": [r["created"] for r in reports],
+            "operators": operators, "items": items, "chapters": chapters}
+
+
 def _order(item: str) -> list[Any]:
     return [int(p) if p.isdigit() else p for p in item.replace("-", ".").split(".")]
 

@@ -73,3 +73,19 @@ def test_floor() -> None:
     assert "8.1.b: detects 0 operator(s), recorded 1 (no longer: drop_field)" in problems
     assert report.below_floor(now, recorded, tolerance=0.5) == [
         "8.1.b: detects 0 operator(s), recorded 1 (no longer: drop_field)"]
+
+
+def test_a_floor_of_two_runs_keeps_only_what_both_detected() -> None:
+    """An operator one run caught and the other missed is not part of the floor, and either
+    run passes it."""
+    caught = make("drop_field", {"8.1.a": "fail", "8.1.b": "fail", "9.1.a": "pass"},
+                  {"a.py::t1": {"drop_field": 1}, "a.py::t2": {"drop_field": 1}})
+    missed = make("drop_field", {"8.1.a": "fail", "8.1.b": "pass", "9.1.a": "pass"},
+                  {"a.py::t1": {"drop_field": 1}, "a.py::t2": {"drop_field": 1}})
+    one, other = (report.build(BASELINE, [run], {}) for run in (caught, missed))
+    floor = report.floor_of([one, other])
+    assert floor["items"]["8.1.a"]["operators"]["drop_field"]["status"] == "detected"
+    assert floor["items"]["8.1.b"]["operators"]["drop_field"]["status"] == "survived"
+    assert floor["chapters"]["8"]["score"] == 0.5
+    assert report.below_floor(one, floor) == report.below_floor(other, floor) == []
+    assert report.below_floor(other, one) != []
