@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import shlex
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,11 +16,13 @@ from pytest_sca.capabilities import (
     Billing,
     Clusters,
     Compute,
+    Exporter,
     FileSystem,
     FileSystems,
     Job,
     Jobs,
     Metrics,
+    MetricSample,
     Node,
     Nodes,
     RefusalReason,
@@ -123,30 +125,22 @@ def test_inventory_manages_heterogeneous_resources(sca: CheckContext, compute: C
                         f"{dict(list(beyond.items())[:5])}")
 
 
-def _cards_beyond_the_inventory(sca: CheckContext, request: pytest.FixtureRequest,
-                                nodes: Sequence[Node]) -> dict[str, str]:
-    """Nodes on which one exporter reports more distinct cards, in current series, than the
-    inventory lists: node → what each says. Each exporter is compared alone (a node's cards
-    of several vendors have several exporters; two exporters may report one card). Where the
-    excess is only in series older than the monitoring's staleness bound, the cards may be gone
-    and the exporter lagging: :class:`TargetError`. Without ``metrics``, or where they cannot
-    be read, the inventory's word stands and the evidence says so; a node no exporter reports
-    cards of is not compared."""
-    try:
-        metrics: Metrics = request.getfixturevalue("metrics")
-        table = metric_table(sca.settings.metrics.names)
-        found = {name: [s for s in metrics.samples(metric) if s.labels.get(e.node_label)]
-                 for name, e in table.items() if (metric := e.names.get("accelerator"))}
-    except (NotAssessed, Unsupported, Refused, TargetError) as unread:
-        sca.evidence("second source", f"none: the target's metrics could not be read "
-                                      f"({unread}); the inventory's word stands")
-        return {}
+#: Per node: what the inventory and each exporter say (node id → text).
+CardCounts = dict[str, str]
+
+
+def exporter_card_counts(nodes: Sequence[Node], table: Mapping[str, Exporter],
+                         found: Mapping[str, list[MetricSample]], max_age: float, now: float
+                         ) -> tuple[CardCounts, CardCounts, CardCounts]:
+    """(compared, beyond, lagging): for each inventory node some exporter reports cards of,
+    what the inventory and each exporter say; the nodes on which one exporter reports more
+    distinct cards in current series (no timestamp, or at most ``max_age`` s old at ``now``)
+    than the inventory lists; those on which it does only counting older series. ``found``:
+    exporter → its accelerator samples."""
     index = by_node(table, found)
-    max_age = sca.threshold("perf.monitoring.max_staleness_s").value
-    now = time.time()
-    compared: dict[str, str] = {}
-    beyond: dict[str, str] = {}
-    lagging: dict[str, str] = {}
+    compared: CardCounts = {}
+    beyond: CardCounts = {}
+    lagging: CardCounts = {}
     for node in nodes:
         listed = len(node.get("accelerators") or [])
         current: dict[str, set[str]] = {}  # exporter → its cards with a current series
@@ -166,6 +160,29 @@ def _cards_beyond_the_inventory(sca: CheckContext, request: pytest.FixtureReques
             beyond[str(node.get("id"))] = said
         elif any(len(c) > listed for c in reported.values()):
             lagging[str(node.get("id"))] = said
+    return compared, beyond, lagging
+
+
+def _cards_beyond_the_inventory(sca: CheckContext, request: pytest.FixtureRequest,
+                                nodes: Sequence[Node]) -> dict[str, str]:
+    """Nodes on which one exporter reports more distinct cards, in current series, than the
+    inventory lists: node → what each says. Each exporter is compared alone (a node's cards
+    of several vendors have several exporters; two exporters may report one card). Where the
+    excess is only in series older than the monitoring's staleness bound, the cards may be gone
+    and the exporter lagging: :class:`TargetError`. Without ``metrics``, or where they cannot
+    be read, the inventory's word stands and the evidence says so; a node no exporter reports
+    cards of is not compared."""
+    try:
+        metrics: Metrics = request.getfixturevalue("metrics")
+        table = metric_table(sca.settings.metrics.names)
+        found = {name: [s for s in metrics.samples(metric) if s.labels.get(e.node_label)]
+                 for name, e in table.items() if (metric := e.names.get("accelerator"))}
+    except (NotAssessed, Unsupported, Refused, TargetError) as unread:
+        sca.evidence("second source", f"none: the target's metrics could not be read "
+                                      f"({unread}); the inventory's word stands")
+        return {}
+    max_age = sca.threshold("perf.monitoring.max_staleness_s").value
+    compared, beyond, lagging = exporter_card_counts(nodes, table, found, max_age, time.time())
     sca.evidence("second source", {
         "source": metrics_source(metrics),
         "cards per node": compared or "no exporter reports cards of an inventory node",
