@@ -454,7 +454,7 @@ def _last_reason(jobs: Jobs, job_id: str) -> str:
 @pytest.mark.clause("6.2.e")
 @pytest.mark.mutating
 def test_three_domestic_accelerator_vendors_managed(sca: CheckContext, compute: Compute,
-                                                    jobs: Jobs, submit: Submit) -> None:
+                                                    request: pytest.FixtureRequest) -> None:
     """Accelerators of at least three domestic vendors appear in the managed inventory and
     can be used: for each vendor a one-card probe job (all at once) asking for a free model
     of it runs on a node the inventory gives that model and sees exactly one card. A vendor
@@ -472,6 +472,9 @@ def test_three_domestic_accelerator_vendors_managed(sca: CheckContext, compute: 
     assert len(found) >= 3, (
         f"[6.2.e] {len(found)} domestic accelerator vendor(s) managed "
         f"({', '.join(sorted(found)) or 'none'}), at least 3 required")
+    # Asked for only now: an inventory of fewer vendors fails whether or not jobs can run.
+    jobs: Jobs = request.getfixturevalue("jobs")
+    submit: Submit = request.getfixturevalue("submit")
     probes: dict[str, VendorProbe] = {}
     submitted: dict[str, tuple[Job, CardPool]] = {}
     # Every job first, then each one read: the vendors are tried side by side.
