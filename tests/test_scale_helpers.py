@@ -29,14 +29,14 @@ def test_series_by_node_match_id_hostname_and_host_port() -> None:
         "node-exporter": [_sample("cpu", instance="host-1:9100"), _sample("cpu", instance=""),
                           _sample("cpu", instance="n1")],
     }
-    index = monitoring._by_node(table, found)
-    of_n1 = monitoring._of_names(index, {"n1", "host-1"})
+    index = monitoring.by_node(table, found)
+    of_n1 = monitoring.of_names(index, {"n1", "host-1"})
     # Reading order kept, each series once although both names match it.
     assert [(e, s.labels) for e, s in of_n1] == [
         ("sca", {"node": "n1"}), ("node-exporter", {"instance": "host-1:9100"}),
         ("node-exporter", {"instance": "n1"})]
-    assert monitoring._of_names(index, {"n2"}) == [("sca", found["sca"][1])]
-    assert monitoring._of_names(index, {"n3"}) == []
+    assert monitoring.of_names(index, {"n2"}) == [("sca", found["sca"][1])]
+    assert monitoring.of_names(index, {"n3"}) == []
 
 
 def test_card_pools_hold_each_node_once_per_model() -> None:

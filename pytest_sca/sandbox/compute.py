@@ -17,7 +17,7 @@ from typing import Any
 from pytest_sca.sandbox.auth import Permissions, Principal
 from pytest_sca.sandbox.errors import ApiError, forbidden, not_found
 from pytest_sca.sandbox.faults import Fault, Faults
-from pytest_sca.sandbox.inventory import SSH_NODE_NAMES, new_cluster_nodes
+from pytest_sca.sandbox.inventory import HIDDEN_CARDS_NODE, SSH_NODE_NAMES, new_cluster_nodes
 from pytest_sca.sandbox.store import Document, Store, new_id, utc_now
 
 #: Vendors still managed under ``domestic_vendors_unmanaged``.
@@ -124,17 +124,26 @@ class Compute:
         return cluster is not None and self._readable(who, cluster["tenant_id"])
 
     def nodes(self, who: Principal, cluster_id: str | None) -> list[Document]:
-        """The nodes ``who`` may see, of one cluster when given."""
-        return [n for n in self.store.list("node")
+        """The nodes ``who`` may see, of one cluster when given, as the inventory lists them."""
+        return [self._as_listed(n) for n in self.store.list("node")
                 if (cluster_id is None or n["cluster_id"] == cluster_id)
                 and self._node_visible(who, n)]
 
     def visible_node(self, who: Principal, node_id: str) -> Document:
-        """A node ``who`` may see, or 404."""
+        """A node ``who`` may see, as the inventory lists it, or 404."""
         node = self.store.get("node", node_id)
         if node is None or not self._node_visible(who, node):
             raise not_found(f"node {node_id}")
-        return node
+        return self._as_listed(node)
+
+    def _as_listed(self, node: Document) -> Document:
+        """``node`` as the inventory answers it: under ``inventory_hides_cards``, node
+        :data:`HIDDEN_CARDS_NODE` without the second half of its cards (the node, its
+        scheduler and its exporter still have them all)."""
+        if Fault.INVENTORY_HIDES_CARDS not in self.faults or node["id"] != HIDDEN_CARDS_NODE:
+            return node
+        cards = node["accelerators"]
+        return {**node, "accelerators": cards[:len(cards) // 2]}
 
     # images -------------------------------------------------------------------------------------
 

@@ -350,6 +350,16 @@ class Fault(str, enum.Enum):
         "domestic_vendors_unmanaged",
         "only Huawei and NVIDIA cards are managed; other vendors' nodes list no accelerators",
     )
+    INVENTORY_HIDES_CARDS = (
+        "inventory_hides_cards",
+        "the inventory lists only the first half of bm-3's cards (its device plugin advertises "
+        "4 of 8), while the node has all 8 and its exporter reports them",
+    )
+    DOMESTIC_CARDS_UNSCHEDULABLE = (
+        "domestic_cards_unschedulable",
+        "Cambricon cards are listed and placed on, but every job placed on them fails at start "
+        "(the node's driver cannot open the device)",
+    )
     VISIBLE_DEVICES_UNISOLATED = (
         "visible_devices_unisolated",
         "a job sees every card of its node, not the ones it holds",
@@ -431,6 +441,11 @@ class Fault(str, enum.Enum):
     BURST_POLICY_ABSENT = (
         "burst_policy_absent",
         "the platform declares no burst (off-cloud to cloud) policy",
+    )
+    BURST_TARGET_UNKNOWN = (
+        "burst_target_unknown",
+        "a burst rule targets a cluster the platform does not have (a retired one the policy "
+        "still names)",
     )
     PRESET_IMAGES_UNVERSIONED = (
         "preset_images_unversioned",

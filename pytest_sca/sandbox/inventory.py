@@ -38,6 +38,10 @@ SSH_NODE_NAMES = ("bm-1", "bm-2")
 #: The node that also gets an SSH server, left out of the target file, under
 #: ``ssh_node_unlisted``.
 UNLISTED_SSH_NODE = "bm-3"
+#: The node whose cards the inventory half lists, under ``inventory_hides_cards``.
+HIDDEN_CARDS_NODE = "bm-3"
+#: The vendor whose cards no job can use, under ``domestic_cards_unschedulable``.
+UNUSABLE_VENDOR = "cambricon"
 
 DEFAULT_QUOTA = {"cpu": 64.0, "memory_gib": 512.0, "accelerators": 16}
 

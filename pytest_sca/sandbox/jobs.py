@@ -36,6 +36,7 @@ from pytest_sca.sandbox.auth import Principal
 from pytest_sca.sandbox.errors import ApiError, not_found
 from pytest_sca.sandbox.faults import Fault, Faults
 from pytest_sca.sandbox.image_sites import image_site
+from pytest_sca.sandbox.inventory import UNUSABLE_VENDOR
 from pytest_sca.sandbox.netiso import NetworkUnavailable, TenantNetworks
 from pytest_sca.sandbox.procs import ProcInfo, own_process_group, processes_by_group
 from pytest_sca.sandbox.scheduling import Placement, place_job
@@ -474,14 +475,31 @@ class JobRunner:
         if job.get("_over_quota"):
             self._fail_placed(job, placement)
             return
+        if self._on_unusable_cards(placement):
+            self._fail_placed(job, placement, f"{UNUSABLE_VENDOR} device open failed on the node")
+            return
         self._launch(job, placement)
 
-    def _fail_placed(self, job: Document, placement: list[Placement]) -> None:
-        """``quota_enforced_after_placement``: the job above the quota holds its cards, then
-        ends failed with a start error that does not say why (its cards are released)."""
+    def _fail_placed(self, job: Document, placement: list[Placement],
+                     message: str = "the workers could not be started") -> None:
+        """The placed job holds its cards, then ends failed with a start error (its cards are
+        released): ``quota_enforced_after_placement``, where the error does not say why, and
+        ``domestic_cards_unschedulable``."""
         for rank, spot in enumerate(placement):
             job["workers"][rank].update(node_id=spot.node_id, accelerators=spot.accelerators)
-        self._finish(job, "failed", None, "StartError", "the workers could not be started")
+        self._finish(job, "failed", None, "StartError", message)
+
+    def _on_unusable_cards(self, placement: list[Placement]) -> bool:
+        """Under ``domestic_cards_unschedulable``: whether a worker was placed on cards of
+        :data:`UNUSABLE_VENDOR`, which no job can open."""
+        if Fault.DOMESTIC_CARDS_UNSCHEDULABLE not in self.faults:
+            return False
+        for spot in placement:
+            node = self.store.get("node", spot.node_id) or {"accelerators": []}
+            if any(card["vendor"] == UNUSABLE_VENDOR for card in node["accelerators"]
+                   if card["index"] in spot.accelerators):
+                return True
+        return False
 
     def _hold_fitting_workers(self, job: Document) -> None:
         """``gang_scheduling_off``: give the workers that fit their cards, although the job waits.

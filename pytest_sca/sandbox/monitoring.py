@@ -28,6 +28,8 @@ COMPARISONS: dict[str, Callable[[float, float], bool]] = {
 }
 #: Free disk share below which a node's disk is a warning.
 DISK_WARNING_FREE = 0.05
+#: The cluster a burst rule names under ``burst_target_unknown``: the platform has none such.
+RETIRED_CLUSTER = "gpu-pool-retired"
 
 
 def _ssh_reachable(ssh: dict[str, Any]) -> tuple[str, str]:
@@ -206,4 +208,7 @@ class Monitoring:
                 [c for c in self.store.list("cluster") if c["tenant_id"] is None],
                 (0.7, 0.3), strict=False)
         ]
+        if rules and Fault.BURST_TARGET_UNKNOWN in self.faults:
+            # A cluster retired long ago that the policy still names.
+            rules[-1]["target"] = RETIRED_CLUSTER
         return {"enabled": bool(rules), "rules": rules, "simulated": True}

@@ -46,8 +46,10 @@ ALSO_BREAKS: dict[str, list[tuple[str, str]]] = {
     "6.1.a": [("cross_tenant_write", "tenant B's user could stop the job")],
     "6.1.b": [("quota_enforced_after_placement", "was placed")],
     "6.1.c": [("readonly_submit_carried_out", "left job(s)")],
+    "6.2.a": [("inventory_hides_cards", "exporters report cards the inventory does not list")],
     "6.2.b": [("worker_cards_unrecorded", "was given no card")],
     "6.2.c": [("usage_billed_by_started_hour", "the tenant's bill carries 3600.00 card-seconds")],
+    "6.2.e": [("domestic_cards_unschedulable", "listed but not usable: {'cambricon'")],
     "6.2.f": [("scratch_filesystem_not_shared", "(scratch) is not visible on")],
     "6.2.g": [("usage_overmetered", "metered for")],
     "6.3.a": [("preset_images_unversioned", "name no framework version"),
@@ -67,6 +69,8 @@ ALSO_BREAKS: dict[str, list[tuple[str, str]]] = {
     "6.5.a": [("pending_reason_vague", "do not name the")],
     "6.5.b": [("queue_newest_first", "the priority-50 job started first")],
     "6.5.c": [("job_record_cards_misreported", "the record and the job disagree")],
+    "6.5.e": [("burst_target_unknown", "target what the platform does not have: "
+                                       "['gpu-pool-retired']")],
     "6.5.f": [("lazy_pull_time_misreported", "not faster than the full pull on the check's clock")],
 }
 
@@ -103,11 +107,17 @@ OTHER_FAULT_GROUPS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
         ("diagnosis_node_health_inverted", ("6.4.c",)), ("card_series_blank", ("6.4.a",)),
         ("load_series_on_one_node", ("6.4.d",))),
     # Pulls that report less than they transfer: only the check's clock shows it; a job
-    # record that lists other cards than its worker got: only the worker shows it.
-    "pulls-and-cards-misreported": (
+    # record that lists other cards than its worker got: only the worker shows it. Claims
+    # that only a second source shows wrong: cards the exporter reports and the inventory
+    # hides (bm-3's), cards listed that no job can use (Cambricon's; 6.5.c takes DCU cards),
+    # a burst rule naming a cluster the platform does not have.
+    "pulls-cards-misreported-hidden-unusable-burst-target": (
         ("layer_cache_hits_misreported", ("6.3.c",)),
         ("lazy_pull_time_misreported", ("6.5.f",)),
-        ("job_record_cards_misreported", ("6.5.c",))),
+        ("job_record_cards_misreported", ("6.5.c",)),
+        ("inventory_hides_cards", ("6.2.a",)),
+        ("domestic_cards_unschedulable", ("6.2.e",)),
+        ("burst_target_unknown", ("6.5.e",))),
 }
 
 #: Checks that only run with --sca-disruptive (they hold a whole card model for seconds).

@@ -1,9 +1,22 @@
-"""What 8.5.a holds against a deployment's replicas, and what 6.10.b holds against a report's
-recommendations: the pure comparisons, on answers written here (no platform)."""
+"""What 8.5.a holds against a deployment's replicas, what 6.10.b holds against a report's
+recommendations, what 6.2.a holds against the exporters' cards and what 6.5.e holds against
+the platform's clusters and nodes: the pure comparisons, on answers written here (no
+platform)."""
 
 from __future__ import annotations
 
-from pytest_sca.capabilities import Node, ResourceReport, Resources, ServiceReplica
+from pytest_sca.capabilities import (
+    MetricSample,
+    Node,
+    RefusalReason,
+    Refused,
+    ResourceReport,
+    Resources,
+    ServiceReplica,
+    metric_table,
+)
+from pytest_sca.suites.chapter06_scheduling.test_6_02_compute import exporter_card_counts
+from pytest_sca.suites.chapter06_scheduling.test_6_05_scheduling import PlatformNames
 from pytest_sca.suites.chapter06_scheduling.test_6_10_operations import recommendation_problems
 from pytest_sca.suites.chapter08_application.test_8_05_deployment import replica_disagreements
 
@@ -127,3 +140,66 @@ def test_subjects_of_unknown_kinds_are_not_compared() -> None:
                      {"kind": "raise_quota", "message": "no subject"})
     problems, unchecked = recommendation_problems(report, {"nodes": {"n1"}}, NODES)
     assert problems == [] and len(unchecked) == 2
+
+
+# --- 6.2.a: the exporters' cards against the inventory ------------------------------------
+
+TABLE = metric_table()
+NOW = 1_000_000.0
+
+
+def _card(node: str, index: int, at: float | None = NOW, metric: str = "DCGM_FI_DEV_GPU_UTIL",
+          node_label: str = "Hostname", card_label: str = "gpu") -> MetricSample:
+    return MetricSample(metric, {node_label: node, card_label: str(index)}, 0.0, at)
+
+
+def _listing(cards: int) -> list[Node]:
+    return [{"id": "n1", "hostname": "host-1",
+             "accelerators": [{"index": i, "model": "H100"} for i in range(cards)]}]
+
+
+def test_an_exporter_with_more_current_cards_than_listed_is_beyond() -> None:
+    found = {"dcgm": [_card("host-1", i) for i in range(8)]}
+    compared, beyond, lagging = exporter_card_counts(_listing(4), TABLE, found, 60.0, NOW)
+    assert list(beyond) == ["n1"] and lagging == {}
+    assert compared["n1"] == "the inventory lists 4 card(s); dcgm reports 8 (8 current)"
+    assert exporter_card_counts(_listing(8), TABLE, found, 60.0, NOW)[1:] == ({}, {})
+
+
+def test_extra_cards_only_in_stale_series_are_lagging_not_beyond() -> None:
+    found = {"dcgm": [_card("n1", i) for i in range(4)]
+             + [_card("n1", i, at=NOW - 600) for i in range(4, 8)]}
+    _, beyond, lagging = exporter_card_counts(_listing(4), TABLE, found, 60.0, NOW)
+    assert beyond == {} and list(lagging) == ["n1"]
+
+
+def test_exporters_are_compared_alone_and_unreported_nodes_not_at_all() -> None:
+    # Two exporters reporting the same four cards: no card beyond the four listed.
+    found = {"dcgm": [_card("n1", i) for i in range(4)],
+             "sca": [_card("n1", i, metric="sca_accelerator_utilization_ratio",
+                           node_label="node", card_label="index") for i in range(4)]}
+    compared, beyond, _ = exporter_card_counts(_listing(4), TABLE, found, 60.0, NOW)
+    assert beyond == {} and "dcgm reports 4" in compared["n1"] and "sca reports 4" in compared["n1"]
+    # Fewer cards reported than listed is 6.4.a's finding, not this comparison's.
+    assert exporter_card_counts(_listing(8), TABLE, found, 60.0, NOW)[1] == {}
+    assert exporter_card_counts(_listing(8), TABLE, {}, 60.0, NOW) == ({}, {}, {})
+
+
+# --- 6.5.e: the burst targets against what the platform has -------------------------------
+
+
+def _not_found(name: str) -> object:
+    raise Refused("GET /clusters/x", 404, "not_found", f"{name} not found",
+                  RefusalReason.NOT_FOUND)
+
+
+def _forbidden(name: str) -> object:
+    raise Refused("GET /nodes/x", 403, "forbidden", "no", RefusalReason.FORBIDDEN)
+
+
+def test_a_burst_target_is_listed_read_back_missing_or_undecided() -> None:
+    names = PlatformNames(listed={"c1"}, reads=[_not_found, lambda name: {"id": name}])
+    assert names.has("c1") is True and names.has("n7") is True
+    assert PlatformNames(listed={"c1"}, reads=[_not_found, _not_found]).has("gone") is False
+    assert PlatformNames(reads=[_not_found, _forbidden]).has("hidden") is None
+    assert PlatformNames(listed={"c1"}).has("c2") is None

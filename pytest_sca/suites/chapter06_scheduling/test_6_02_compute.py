@@ -2,30 +2,43 @@
 
 from __future__ import annotations
 
+import contextlib
 import shlex
 import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import pytest
 
 from pytest_sca.capabilities import (
+    TERMINAL_JOB_STATUSES,
     Billing,
     Clusters,
     Compute,
+    Exporter,
     FileSystem,
     FileSystems,
+    Job,
     Jobs,
+    Metrics,
+    MetricSample,
+    Node,
     Nodes,
+    RefusalReason,
     Refused,
     Resources,
     TargetError,
+    Unsupported,
     Usage,
     UsageRecord,
     WaitTimeout,
+    metric_table,
     wait_for_status,
 )
 from pytest_sca.cleanup import Cleanup
 from pytest_sca.fixtures import CheckContext
+from pytest_sca.verdicts import NotAssessed
 
 from ..conftest import MakeProbeUser
 from ..library import (
@@ -34,6 +47,7 @@ from ..library import (
     visible_devices,
 )
 from .conftest import (
+    CardPool,
     Submit,
     billed_card_seconds,
     card_pools,
@@ -43,6 +57,7 @@ from .conftest import (
     sleeper,
     wait_or_last,
 )
+from .test_6_04_monitoring import by_node, metrics_source, node_names, of_names
 
 #: Vendor names (as platforms spell them, lower case) of domestic accelerator makers.
 DOMESTIC_VENDORS = {
@@ -83,9 +98,13 @@ def _positive(value: object) -> bool:
 
 
 @pytest.mark.clause("6.2.a")
-def test_inventory_manages_heterogeneous_resources(sca: CheckContext, compute: Compute) -> None:
+def test_inventory_manages_heterogeneous_resources(sca: CheckContext, compute: Compute,
+                                                   request: pytest.FixtureRequest) -> None:
     """The inventory lists every node with a positive CPU count and memory size, and
-    accelerators with a real vendor and model: CPU, memory and cards under one API."""
+    accelerators with a real vendor and model: CPU, memory and cards under one API. Where the
+    target's monitoring reports cards (its exporters' per-card series, a second source), no
+    exporter reports more cards on a node than the inventory lists for it: a card the node
+    has and the platform does not list is not managed."""
     nodes = compute.list_nodes()
     assert nodes, "[6.2.a] the inventory lists no node"
     unsized = {n.get("id"): {"cpu": n.get("cpu"), "memory_gib": n.get("memory_gib")}
@@ -101,6 +120,79 @@ def test_inventory_manages_heterogeneous_resources(sca: CheckContext, compute: C
     assert not unsized, f"[6.2.a] nodes listed without a CPU count or memory size: {unsized}"
     assert described, (f"[6.2.a] the inventory lists no accelerator with vendor and model "
                        f"on any of {len(nodes)} nodes")
+    beyond = _cards_beyond_the_inventory(sca, request, nodes)
+    assert not beyond, (f"[6.2.a] exporters report cards the inventory does not list: "
+                        f"{dict(list(beyond.items())[:5])}")
+
+
+#: Per node: what the inventory and each exporter say (node id → text).
+CardCounts = dict[str, str]
+
+
+def exporter_card_counts(nodes: Sequence[Node], table: Mapping[str, Exporter],
+                         found: Mapping[str, list[MetricSample]], max_age: float, now: float
+                         ) -> tuple[CardCounts, CardCounts, CardCounts]:
+    """(compared, beyond, lagging): for each inventory node some exporter reports cards of,
+    what the inventory and each exporter say; the nodes on which one exporter reports more
+    distinct cards in current series (no timestamp, or at most ``max_age`` s old at ``now``)
+    than the inventory lists; those on which it does only counting older series. ``found``:
+    exporter → its accelerator samples."""
+    index = by_node(table, found)
+    compared: CardCounts = {}
+    beyond: CardCounts = {}
+    lagging: CardCounts = {}
+    for node in nodes:
+        listed = len(node.get("accelerators") or [])
+        current: dict[str, set[str]] = {}  # exporter → its cards with a current series
+        reported: dict[str, set[str]] = {}  # exporter → every card it reports
+        for exporter, sample in of_names(index, node_names(node)):
+            card = str(sample.labels.get(table[exporter].card_label or "index"))
+            reported.setdefault(exporter, set()).add(card)
+            if sample.timestamp is None or now - sample.timestamp <= max_age:
+                current.setdefault(exporter, set()).add(card)
+        if not reported:
+            continue
+        said = (f"the inventory lists {listed} card(s); "
+                + ", ".join(f"{e} reports {len(c)} ({len(current.get(e, ()))} current)"
+                            for e, c in sorted(reported.items())))
+        compared[str(node.get("id"))] = said
+        if any(len(c) > listed for c in current.values()):
+            beyond[str(node.get("id"))] = said
+        elif any(len(c) > listed for c in reported.values()):
+            lagging[str(node.get("id"))] = said
+    return compared, beyond, lagging
+
+
+def _cards_beyond_the_inventory(sca: CheckContext, request: pytest.FixtureRequest,
+                                nodes: Sequence[Node]) -> dict[str, str]:
+    """Nodes on which one exporter reports more distinct cards, in current series, than the
+    inventory lists: node → what each says. Each exporter is compared alone (a node's cards
+    of several vendors have several exporters; two exporters may report one card). Where the
+    excess is only in series older than the monitoring's staleness bound, the cards may be gone
+    and the exporter lagging: :class:`TargetError`. Without ``metrics``, or where they cannot
+    be read, the inventory's word stands and the evidence says so; a node no exporter reports
+    cards of is not compared."""
+    try:
+        metrics: Metrics = request.getfixturevalue("metrics")
+        table = metric_table(sca.settings.metrics.names)
+        found = {name: [s for s in metrics.samples(metric) if s.labels.get(e.node_label)]
+                 for name, e in table.items() if (metric := e.names.get("accelerator"))}
+    except (NotAssessed, Unsupported, Refused, TargetError) as unread:
+        sca.evidence("second source", f"none: the target's metrics could not be read "
+                                      f"({unread}); the inventory's word stands")
+        return {}
+    max_age = sca.threshold("perf.monitoring.max_staleness_s").value
+    compared, beyond, lagging = exporter_card_counts(nodes, table, found, max_age, time.time())
+    sca.evidence("second source", {
+        "source": metrics_source(metrics),
+        "cards per node": compared or "no exporter reports cards of an inventory node",
+        "nodes not compared": sorted(str(n.get("id")) for n in nodes
+                                     if str(n.get("id")) not in compared)})
+    if lagging and not beyond:
+        raise TargetError(f"[6.2.a] exporters report more cards than the inventory lists only "
+                          f"in series older than {max_age:g} s (gone cards, or an exporter "
+                          f"lagging?): {dict(list(lagging.items())[:5])}")
+    return beyond
 
 
 @pytest.mark.clause("6.2.b")
@@ -287,19 +379,137 @@ def test_cluster_created_on_demand(sca: CheckContext, clusters: Clusters, comput
         f"{done.get('status')} on {placed}")
 
 
+@dataclass(frozen=True)
+class VendorProbe:
+    """What a vendor's one-card probe job showed: ``used`` (it ran on a node the inventory
+    gives the model and saw one card), ``unusable`` (observed not to: refused, failed, placed
+    elsewhere, another number of cards, held back while cards were free) or ``unknown``
+    (could not find out: no free card, busy, nothing readable), and what was seen."""
+
+    state: str
+    seen: str
+
+
+def _free_pool(pools: Sequence[CardPool]) -> CardPool | None:
+    """The pool of ``pools`` with the most free cards, or None when none has one."""
+    free = [p for p in pools if p.free]
+    return max(free, key=lambda p: p.free) if free else None
+
+
+def _vendor_probe(sca: CheckContext, jobs: Jobs, compute: Compute, job: Job,
+                  pool: CardPool) -> VendorProbe:
+    """Whether the one-card ``job`` asking for ``pool``'s model runs on a node the inventory
+    gives that model and sees exactly one card."""
+    start_wait = sca.settings.jobs.start_timeout_s
+    running = wait_or_last(jobs, job["id"], {"running", *TERMINAL_JOB_STATUSES}, start_wait)
+    status = running.get("status")
+    asked = f"its one-card {pool.model} job {job['id']}"
+    if status == "failed":
+        return VendorProbe("unusable", f"{asked} failed: {_last_reason(jobs, job['id'])}")
+    if status in TERMINAL_JOB_STATUSES:
+        return VendorProbe("unknown", f"{asked} ended {status} before it could be read")
+    if status != "running":
+        return _held_back(jobs, compute, job, pool, f"{asked} is still {status} after "
+                                                    f"{start_wait:g} s")
+    node_id = node_of(running)
+    if node_id is None:
+        return VendorProbe("unknown", f"the record of {asked} names no node")
+    models = {str(c.get("model")) for c in compute.get_node(node_id).get("accelerators") or []}
+    if pool.model not in models:
+        return VendorProbe("unusable", f"{asked} runs on {node_id}, which the inventory gives "
+                                       f"{sorted(models)}")
+    try:
+        devices = visible_devices(printed_visible_devices(jobs, job["id"], start_wait))
+    except TargetError as unread:
+        return VendorProbe("unknown", f"{asked}: {unread}")
+    if devices is None:
+        return VendorProbe("unknown", f"{asked} runs on {node_id} but no visibility variable "
+                                      "names its cards")
+    if len(set(devices)) != 1:
+        return VendorProbe("unusable", f"{asked} on {node_id} sees {devices}")
+    return VendorProbe("used", f"{asked} runs on {node_id} and sees card {devices[0]}")
+
+
+def _held_back(jobs: Jobs, compute: Compute, job: Job, pool: CardPool, said: str
+               ) -> VendorProbe:
+    """A probe job that did not start: ``unusable`` while the inventory lists free cards of
+    its model and it waits for no quota; ``unknown`` when every card is taken meanwhile or a
+    quota holds it (the check's own principal may be at its limit)."""
+    reason = _last_reason(jobs, job["id"])
+    free = next((p.free for p in card_pools(compute.list_nodes()) if p.model == pool.model), 0)
+    if "quota" in reason.lower():
+        return VendorProbe("unknown", f"{said}, held by a quota ({reason})")
+    if not free:
+        return VendorProbe("unknown", f"{said}: every {pool.model} card is taken now")
+    return VendorProbe("unusable", f"{said} while the inventory lists {free} free "
+                                   f"{pool.model} card(s) ({reason})")
+
+
+def _last_reason(jobs: Jobs, job_id: str) -> str:
+    """The reason and message of the job's last event, as evidence of why it ended."""
+    events = jobs.events(job_id)
+    return f"{events[-1].get('reason')}: {events[-1].get('message')}" if events else "no event"
+
+
 @pytest.mark.clause("6.2.e")
-def test_three_domestic_accelerator_vendors_managed(sca: CheckContext, compute: Compute) -> None:
-    """Accelerators of at least three domestic vendors appear in the managed inventory."""
+@pytest.mark.mutating
+def test_three_domestic_accelerator_vendors_managed(sca: CheckContext, compute: Compute,
+                                                    request: pytest.FixtureRequest) -> None:
+    """Accelerators of at least three domestic vendors appear in the managed inventory and
+    can be used: for each vendor a one-card probe job (all at once) asking for a free model
+    of it runs on a node the inventory gives that model and sees exactly one card. A vendor
+    the check could not try (no free card, all taken meanwhile) leaves the item undecided
+    (``error``) unless three others were used."""
     found: dict[str, set[str]] = {}
+    pools: dict[str, list[CardPool]] = {}
     for pool in card_pools(compute.list_nodes()):
         vendor = _domestic_vendor(pool.vendor, pool.model)
         if vendor:
             found.setdefault(vendor, set()).add(pool.model)
+            pools.setdefault(vendor, []).append(pool)
     sca.evidence("domestic vendors", {v: sorted(m) for v, m in found.items()})
     sca.measure("domestic accelerator vendors", len(found), "vendors", threshold=3)
     assert len(found) >= 3, (
         f"[6.2.e] {len(found)} domestic accelerator vendor(s) managed "
         f"({', '.join(sorted(found)) or 'none'}), at least 3 required")
+    # Asked for only now: an inventory of fewer vendors fails whether or not jobs can run.
+    jobs: Jobs = request.getfixturevalue("jobs")
+    submit: Submit = request.getfixturevalue("submit")
+    probes: dict[str, VendorProbe] = {}
+    submitted: dict[str, tuple[Job, CardPool]] = {}
+    # Every job first, then each one read: the vendors are tried side by side.
+    for vendor, offered in sorted(pools.items()):
+        chosen = _free_pool(offered)
+        if chosen is None:
+            probes[vendor] = VendorProbe("unknown", f"no free card of {sorted(found[vendor])}")
+            continue
+        try:
+            submitted[vendor] = (submit(f"vendor-{vendor}", print_visible_devices_then_sleep(
+                HOLD_S), {**ONE_CARD, "accelerator_model": chosen.model}), chosen)
+        except Refused as refusal:
+            probes[vendor] = VendorProbe(
+                "unknown" if refusal.reason is RefusalReason.QUOTA else "unusable",
+                f"a one-card {chosen.model} job was refused: {refusal}")
+    for vendor, (job, pool) in submitted.items():
+        probes[vendor] = _vendor_probe(sca, jobs, compute, job, pool)
+    for job, _ in submitted.values():
+        # Frees the cards early; one that already ended refuses, and is removed at the end.
+        with contextlib.suppress(Refused):
+            jobs.stop(job["id"])
+    used = sorted(v for v, p in probes.items() if p.state == "used")
+    unknown = sorted(v for v, p in probes.items() if p.state == "unknown")
+    sca.evidence("domestic vendors used", {v: f"{p.state}: {p.seen}" for v, p in probes.items()})
+    sca.measure("domestic accelerator vendors used", len(used), "vendors", threshold=3)
+    if len(used) >= 3:
+        return
+    unusable = {v: p.seen for v, p in probes.items() if p.state == "unusable"}
+    if len(used) + len(unknown) >= 3:
+        raise TargetError(f"[6.2.e] inconclusive: {len(used)} domestic vendor(s) used "
+                          f"({', '.join(used) or 'none'}), could not try "
+                          f"{ {v: probes[v].seen for v in unknown} }")
+    raise AssertionError(
+        f"[6.2.e] {len(used)} domestic accelerator vendor(s) usable "
+        f"({', '.join(used) or 'none'}), at least 3 required; listed but not usable: {unusable}")
 
 
 @pytest.mark.clause("6.2.f")

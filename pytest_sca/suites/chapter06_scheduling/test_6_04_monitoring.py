@@ -144,7 +144,8 @@ class Freshness:
                      longest=5.0)
 
 
-def _names(node: Node) -> set[str]:
+def node_names(node: Node) -> set[str]:
+    """The names a series' node label may give ``node`` by: its id and host name."""
     return {str(n) for n in (node.get("id"), node.get("hostname")) if n}
 
 
@@ -152,7 +153,7 @@ def _names(node: Node) -> set[str]:
 NodeIndex = dict[str, list[tuple[int, str, MetricSample]]]
 
 
-def _by_node(table: Mapping[str, Exporter], found: Mapping[str, list[MetricSample]]
+def by_node(table: Mapping[str, Exporter], found: Mapping[str, list[MetricSample]]
              ) -> NodeIndex:
     """Index ``found`` (exporter → samples) by every node name its node label matches: the
     value itself and, for ``host:port`` (``instance``), the host."""
@@ -168,7 +169,7 @@ def _by_node(table: Mapping[str, Exporter], found: Mapping[str, list[MetricSampl
     return index
 
 
-def _of_names(index: NodeIndex, names: set[str]) -> list[tuple[str, MetricSample]]:
+def of_names(index: NodeIndex, names: set[str]) -> list[tuple[str, MetricSample]]:
     """(exporter, sample) of the series whose node label names one of ``names``, in the order
     of the reading, each once."""
     hits = {position: (exporter, sample) for name in names
@@ -176,7 +177,7 @@ def _of_names(index: NodeIndex, names: set[str]) -> list[tuple[str, MetricSample
     return [hits[position] for position in sorted(hits)]
 
 
-def _source(metrics: Metrics) -> str:
+def metrics_source(metrics: Metrics) -> str:
     """Which provider the samples came from (a vendor's adapter may not say)."""
     return str(getattr(metrics, "source", type(metrics).__name__))
 
@@ -239,18 +240,18 @@ RANGED = ("cpu", "accelerator", "accelerator_memory")
 def _ranged_indexes(table: Mapping[str, Exporter], readings: list[Reading]
                     ) -> list[tuple[str, NodeIndex]]:
     """(dimension, its series by node) of each reading, indexed once for every node."""
-    return [(dimension, _by_node(table, reading.series(table, dimension)))
+    return [(dimension, by_node(table, reading.series(table, dimension)))
             for reading in readings for dimension in RANGED]
 
 
 def _out_of_range(table: Mapping[str, Exporter], node: Node,
                   indexes: list[tuple[str, NodeIndex]]) -> dict[str, str]:
     """Series of ``node`` whose value in one of the readings is out of range: what → why."""
-    names = _names(node)
+    names = node_names(node)
     capacity = {str(c.get("index")): c.get("memory_gib") for c in node.get("accelerators") or []}
     problems: dict[str, str] = {}
     for dimension, index in indexes:
-        for exporter, s in _of_names(index, names):
+        for exporter, s in of_names(index, names):
             card = str(s.labels.get(table[exporter].card_label or "index"))
             scale = table[exporter].scales.get(dimension)
             problem = (_memory_problem(s.value, scale, capacity.get(card))
@@ -298,18 +299,18 @@ def test_cluster_node_and_card_monitoring(sca: CheckContext, metrics: Metrics,
     report: dict[str, dict[str, object]] = {}
     # The series by the node they name, once: a fleet of thousands of nodes is not scanned
     # once per node (issue 18).
-    cpu = _by_node(table, first.series(table, "cpu"))
-    cards = _by_node(table, first.series(table, "accelerator"))
+    cpu = by_node(table, first.series(table, "cpu"))
+    cards = by_node(table, first.series(table, "accelerator"))
     for node in nodes:
-        names = _names(node)
-        own = [s for _, s in _of_names(cpu, names)]
+        names = node_names(node)
+        own = [s for _, s in of_names(cpu, names)]
         node_series[str(node.get("id"))] = [_key(s) for s in own]
         if own and len(clusters) > 1 and not any(
                 node.get("cluster_id") in s.labels.values() for s in own):
             unclustered.append(str(node.get("id")))
         indices = {str(c.get("index")) for c in node.get("accelerators") or []}
         seen: set[str] = set()
-        for exporter, s in _of_names(cards, names):
+        for exporter, s in of_names(cards, names):
             card = str(s.labels.get(table[exporter].card_label or "index"))
             if card in indices:
                 seen.add(card)
@@ -317,7 +318,7 @@ def test_cluster_node_and_card_monitoring(sca: CheckContext, metrics: Metrics,
         report[str(node.get("id"))] = {"node series": len(own), "cards": sorted(indices),
                                        "card series": sorted(seen),
                                        "cards without a series": sorted(indices - seen)}
-    sca.evidence("metrics source", _source(metrics))
+    sca.evidence("metrics source", metrics_source(metrics))
     sca.evidence("series per node", report)
     no_node = [node for node, keys in node_series.items() if not keys]
     no_cards = {node: r["cards without a series"] for node, r in report.items()
@@ -551,7 +552,7 @@ def test_load_rate_of_five_dimensions(sca: CheckContext, metrics: Metrics,
                           "to compare the series with")
     first = Reading.of(metrics)
     found = {dimension: first.series(table, dimension) for dimension in DIMENSIONS}
-    sca.evidence("metrics source", _source(metrics))
+    sca.evidence("metrics source", metrics_source(metrics))
     sca.evidence("load series", {d: sorted(table[e].names[d] for e in f)
                                  for d, f in found.items()})
     missing = [d for d, f in found.items() if not f]
@@ -559,10 +560,10 @@ def test_load_rate_of_five_dimensions(sca: CheckContext, metrics: Metrics,
     groups: dict[str, list[SeriesKey]] = {}
     uncovered: dict[str, list[str]] = {}
     for dimension, hits in found.items():
-        index = _by_node(table, hits)
+        index = by_node(table, hits)
         wanted = [n for n in nodes if dimension in NODE_DIMENSIONS or n.get("accelerators")]
         for node in wanted:
-            keys = [_key(s) for _, s in _of_names(index, _names(node))]
+            keys = [_key(s) for _, s in of_names(index, node_names(node))]
             if keys:
                 groups[f"{dimension} of {node.get('id')}"] = keys
             else:

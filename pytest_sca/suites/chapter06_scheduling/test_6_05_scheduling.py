@@ -2,26 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 import pytest
 
 from pytest_sca.capabilities import (
     TERMINAL_JOB_STATUSES,
+    Clusters,
     Compute,
     ImageCache,
     Images,
     Job,
     JobEvent,
     Jobs,
+    RefusalReason,
+    Refused,
     Resources,
     Scheduling,
     TargetError,
     Tenancy,
+    Unsupported,
     WaitTimeout,
     wait_for,
 )
 from pytest_sca.fixtures import CheckContext
+from pytest_sca.verdicts import NotAssessed
 
 from ..conftest import MakeProbeUser
 from ..library import (
@@ -358,10 +364,68 @@ def _share(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and 0 < value <= 1
 
 
+#: Separates the names of several targets of one burst rule (Slurm's: its cloud nodes).
+TARGET_SEPARATOR = ","
+
+
+@dataclass
+class PlatformNames:
+    """What a burst rule may target that the platform has: the names its listings give
+    (clusters' ids and names, nodes' ids and host names, the nodes' clusters), the reads by
+    which a name they lack may still be found (one cluster, one node), and why a source was
+    not read."""
+
+    listed: set[str] = field(default_factory=set)
+    reads: list[Callable[[str], object]] = field(default_factory=list)
+    unread: list[str] = field(default_factory=list)
+
+    def has(self, name: str) -> bool | None:
+        """Whether the platform has ``name``: listed or read back (True); every read answers
+        not found (False); a read refused otherwise, or nothing to read it with (None)."""
+        if name in self.listed:
+            return True
+        undecided = not self.reads
+        for read in self.reads:
+            try:
+                read(name)
+            except Refused as refusal:
+                undecided = undecided or refusal.reason is not RefusalReason.NOT_FOUND
+                continue
+            except Unsupported:
+                undecided = True
+                continue
+            return True
+        return None if undecided else False
+
+
+def _platform_names(request: pytest.FixtureRequest) -> PlatformNames:
+    """The clusters (``clusters``) and nodes (``compute``) the platform has, as far as the
+    target serves them."""
+    names = PlatformNames()
+    try:
+        clusters: Clusters = request.getfixturevalue("clusters")
+        names.listed |= {str(v) for c in clusters.list_clusters()
+                         for v in (c.get("id"), c.get("name")) if v}
+        names.reads.append(clusters.get_cluster)
+    except (NotAssessed, Unsupported) as no_clusters:
+        names.unread.append(f"clusters: {no_clusters}")
+    try:
+        compute: Compute = request.getfixturevalue("compute")
+        names.listed |= {str(v) for n in compute.list_nodes()
+                         for v in (n.get("id"), n.get("hostname"), n.get("cluster_id")) if v}
+        names.reads.append(compute.get_node)
+    except (NotAssessed, Unsupported) as no_compute:
+        names.unread.append(f"nodes: {no_compute}")
+    return names
+
+
 @pytest.mark.clause("6.5.e")
-def test_burst_policy_is_declared(sca: CheckContext, scheduling: Scheduling) -> None:
+def test_burst_policy_is_declared(sca: CheckContext, scheduling: Scheduling,
+                                  request: pytest.FixtureRequest) -> None:
     """The platform API shows an enabled burst policy: rules by which off-cloud work uses the
-    platform's clusters, each with a weight or utilisation threshold in (0, 1] and a target."""
+    platform's clusters, each with a weight or utilisation threshold in (0, 1] and a target;
+    every target a rule names is a cluster or node the platform has (its listings, else a
+    read of that one name). Bursting itself is not driven."""
     policy = scheduling.burst_policy()
     sca.evidence("burst policy", policy)
     rules = [r for r in policy.get("rules") or []
@@ -369,6 +433,25 @@ def test_burst_policy_is_declared(sca: CheckContext, scheduling: Scheduling) -> 
                                      or _share(r.get("threshold_utilization")))]
     assert policy.get("enabled") is True and rules, (
         "[6.5.e] the platform declares no burst policy with a weight or threshold")
+    names = _platform_names(request)
+    targets = sorted({t.strip() for r in policy.get("rules") or []
+                      for t in str(r.get("target") or "").split(TARGET_SEPARATOR) if t.strip()})
+    found = {target: names.has(target) for target in targets}
+    absent = [t for t, has in found.items() if has is False]
+    undecided = [t for t, has in found.items() if has is None]
+    sca.evidence("burst targets", {"found": found, "sources not read": names.unread or "none"})
+    if names.unread and (absent or undecided):
+        # A name the target's listings lack may be of a kind it does not list.
+        sca.evidence("burst targets not compared", f"{absent + undecided} are not among the "
+                     f"clusters and nodes the target lists, and it does not list both: the "
+                     f"policy's word stands")
+        return
+    assert not absent, (
+        f"[6.5.e] burst rules target what the platform does not have: {absent} (its clusters "
+        f"and nodes: {sorted(names.listed)[:12]})")
+    if undecided:
+        raise TargetError(f"[6.5.e] cannot tell whether the platform has the burst targets "
+                          f"{undecided}: reading them was refused otherwise than not found")
 
 
 @pytest.mark.clause("6.5.f")
