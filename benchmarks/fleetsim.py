@@ -114,7 +114,10 @@ class Fleet:
         sampled = now - 1.0
         parts = []
         for metric in metrics:
-            value = f"{sampled:.3f}" if timestamps else f"{int(now) % 100}"
+            # Shares stay on their metric's scale (a ``_ratio`` within 0..1), as 6.4.a checks.
+            moving = int(now) % 100
+            value = (f"{sampled:.3f}" if timestamps
+                     else f"{moving / 100:g}" if metric.endswith("_ratio") else f"{moving}")
             head = f'{{"metric":{{"__name__":"{metric}",' if not timestamps else '{"metric":{'
             tail = f'}},"value":[{now:.3f},"{value}"]}}'
             parts.extend(f"{head}{labels}{tail}" for labels in self.series_labels(metric))
