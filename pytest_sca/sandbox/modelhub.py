@@ -411,6 +411,11 @@ class ModelHub:
         if source.get("kind") == "image":
             raise ApiError(422, "invalid_request", f"model {model_id} is an image model: "
                            "workflows use it (UpscaleModelLoader), it has no chat endpoint")
+        if resources.get("accelerators"):
+            # Its model servers run in the platform's own process on its CPU: a deployment
+            # asking for cards is refused, not accepted and given none.
+            raise ApiError(422, "invalid_request", "the sandbox serves models on its CPU: "
+                           "a deployment cannot hold accelerators (resources.accelerators 0)")
         deployment_id = new_id("deploy")
         if Fault.DEPLOYMENT_RESOURCES_IGNORED in self.faults:
             resources = dict(DEFAULT_RESOURCES)
@@ -502,8 +507,8 @@ class ModelHub:
 
     def replicas(self, who: Principal, deployment_id: str) -> list[Document]:
         """The replicas the deployment runs, as its model servers were started: they serve
-        from the platform's own process (on no inventory node) and hold no card, so a choice
-        of cards is not given (the sandbox serves models on its CPU); their size is the
+        from the platform's own process (on no inventory node) and hold no card (a deployment
+        asking for cards is refused: the sandbox serves models on its CPU); their size is the
         deployment's choice (``deployment_replicas_default_sized``: the model server's
         default template, one card included)."""
         doc = self.deployment(who, deployment_id)

@@ -103,3 +103,7 @@ def test_deployment_replicas_say_what_their_model_servers_hold(sandbox: RunningS
     sandbox.admin.ok("POST", f"/deployments/{deployment['id']}/stop")
     assert sandbox.admin.ok("GET", f"/deployments/{deployment['id']}/replicas")["items"] == []
     sandbox.admin.ok("DELETE", f"/deployments/{deployment['id']}", 204)
+    # Asking for cards is refused, not accepted and given none.
+    refused = sandbox.admin.ok("POST", "/deployments", 422, json={
+        "name": "carded", "model": "sca-tinychat", "resources": {"accelerators": 1}})
+    assert "cannot hold accelerators" in refused["error"]["message"], refused
