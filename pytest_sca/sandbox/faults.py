@@ -506,6 +506,12 @@ class Fault(str, enum.Enum):
         "a lazy pull transfers the whole image and reports the image as twice its size, so the "
         "transfer looks partial",
     )
+    LAZY_PULL_ON_FASTER_NODE = (
+        "lazy_pull_on_faster_node",
+        "a lazy pull transfers the whole image as a full one does, and the nodes' links differ: "
+        "every node but the first pulls four times as fast, so a lazy start measured on another "
+        "node than the full one looks faster",
+    )
 
     # distributed training, serving, cluster scaling and operations
     RENDEZVOUS_BROKEN = (
