@@ -45,6 +45,11 @@ class Fault(str, enum.Enum):
         "devmachine_without_docker",
         "dev machines have no working docker-compatible CLI",
     )
+    DEVMACHINE_IMAGE_SUBSTITUTED = (
+        "devmachine_image_substituted",
+        "a dev machine runs another preset image than the one asked for, which its record "
+        "still names; nothing inside names the image (no JUPYTER_IMAGE)",
+    )
     PORT_FORWARD_BROKEN = (
         "port_forward_broken",
         "a dev machine's exposed URL forwards to a port nobody listens on",
