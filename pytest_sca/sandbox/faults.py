@@ -181,6 +181,11 @@ class Fault(str, enum.Enum):
         "the model catalogue states four times the context length the inference API serves "
         "(and states in its GET /v1/models) and completions allow",
     )
+    CATALOGUE_SIZE_OVERSTATED = (
+        "catalogue_size_overstated",
+        "the model catalogue states ten times the parameters the models' weights hold (as if "
+        "a 0.7B model were listed as 7B)",
+    )
     MODEL_LICENCE_UNKNOWN = (
         "model_licence_unknown",
         "preset models state their licence as 'unknown'",
