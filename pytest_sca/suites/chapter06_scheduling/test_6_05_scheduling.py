@@ -415,7 +415,7 @@ def _cold_node(compute: Compute, imagecache: ImageCache, steps: tuple[tuple[str,
     return None
 
 
-def _slower_lazy_start(full: Pull, lazy: Pull) -> str | None:
+def slower_lazy_start(full: Pull, lazy: Pull) -> str | None:
     """What speaks against the lazy start being under half the full one on one node: the
     platform's account, or the check's clock (:func:`unseen_speedup`); None when nothing."""
     if lazy["seconds"] >= 0.5 * full["seconds"]:
@@ -459,5 +459,5 @@ def test_lazy_pull_starts_faster(sca: CheckContext, compute: Compute, images: Im
         sca.measure(f"full-pull start ({node})", full["seconds"], "s")
         sca.measure(f"lazy-pull start ({node})", lazy["seconds"], "s")
     slower = [why for full, lazy in per_node.values()
-              if (why := _slower_lazy_start(full, lazy)) is not None]
+              if (why := slower_lazy_start(full, lazy)) is not None]
     assert not slower, f"[6.5.f] lazy-pull start not under half the full one: {'; '.join(slower)}"

@@ -101,7 +101,19 @@ def _reference_content(sca: CheckContext, jobs: Jobs, image: str) -> dict[str, o
     return content
 
 
-def _content_differences(expected: dict[str, object], inside: dict[str, object]) -> list[str]:
+def names_other_image(name: str, image: str) -> bool:
+    """Whether the reference ``name`` names another image than ``image`` (``name:tag``): a
+    registry prefix may come before it, a digest after it, or a digest in place of its tag."""
+    bare = name.split("@", 1)[0]
+    last = image.rsplit("/", 1)[-1]
+    repository = image.rsplit(":", 1)[0] if ":" in last else image
+
+    def is_(reference: str) -> bool:
+        return bare == reference or bare.endswith("/" + reference)
+    return not (is_(image) or ("@" in name and is_(repository)))
+
+
+def content_differences(expected: dict[str, object], inside: dict[str, object]) -> list[str]:
     """Where the dev machine's content contradicts the image's: another OS release or Python,
     a distribution of the image missing or at another version. The machine may carry more
     (tools the platform adds to a dev machine)."""
@@ -143,7 +155,7 @@ def test_devmachine_has_image_and_accelerators(sca: CheckContext, devmachines: D
         f"[7.1.a] the dev machine sees {seen} of the {cards} accelerators it requested")
     named = {"image variable inside": image_inside, "record": machine.get("image")}
     other = {where: name for where, name in named.items()
-             if name and not name.endswith(probe_image)}
+             if name and names_other_image(name, probe_image)}
     assert not other, f"[7.1.a] the dev machine is not said to run {probe_image!r}: {other}"
     content = _image_content(devmachines.exec(
         machine["id"], ["python3", "-c", IMAGE_CONTENT], timeout=60).get("output", ""))
@@ -155,7 +167,7 @@ def test_devmachine_has_image_and_accelerators(sca: CheckContext, devmachines: D
     expected = _reference_content(sca, jobs, probe_image)
     sca.evidence("image content", {"inside the dev machine": content,
                                    f"a job in {probe_image}": expected})
-    wrong = _content_differences(expected, content)
+    wrong = content_differences(expected, content)
     assert not wrong, (
         f"[7.1.a] the dev machine does not carry what {probe_image} carries: "
         f"{'; '.join(wrong[:5])}")

@@ -140,7 +140,7 @@ def _weight_bytes(models: Models, model_id: str, files: dict[str, int]) -> int |
     return None
 
 
-def _artefact_figures(models: Models, model_id: str) -> dict[str, object]:
+def artefact_figures(models: Models, model_id: str) -> dict[str, object]:
     """What a model's own files say of it: the context its ``config.json`` builds in (the
     positions, times a RoPE scaling factor) and the parameters its weights hold (their bytes
     over the config's dtype width; none for a quantized model), each None where they do not
@@ -174,7 +174,7 @@ def _contradicted_by_artefacts(sca: CheckContext, models: Models, presets: list[
     for model in presets[:ARTEFACTS_READ]:
         model_id = str(model.get("id"))
         try:
-            figures[model_id] = _artefact_figures(models, model_id)
+            figures[model_id] = artefact_figures(models, model_id)
         except Unsupported as why:
             sca.evidence("model artefacts not compared", f"the target gives no access to a "
                                                          f"model's files: {why}")
