@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 from typing import cast
 
-from pytest_sca.capabilities import ArtefactFile, Models
+import pytest
+
+from pytest_sca.capabilities import ArtefactFile, Models, TargetError
 from pytest_sca.suites.chapter06_scheduling.test_6_03_images import Pull
 from pytest_sca.suites.chapter06_scheduling.test_6_05_scheduling import slower_lazy_start
 from pytest_sca.suites.chapter07_development.test_7_01_devmachines import (
@@ -89,3 +91,12 @@ def test_a_quantized_model_states_no_parameter_count() -> None:
     models = cast(Models, _Files({"config.json": config, "model.safetensors": 1_000_000}))
     found = artefact_figures(models, "gptq")
     assert found["parameters"] is None and found["context_length"] == 2048
+
+
+def test_files_listed_without_sizes_are_an_error_not_a_pass() -> None:
+    class Unsized(_Files):
+        def artefact_files(self, model_id: str) -> list[ArtefactFile]:
+            return [{"path": "model.safetensors"}]
+
+    with pytest.raises(TargetError, match="without a path or a size"):
+        artefact_figures(cast(Models, Unsized({})), "m")

@@ -146,7 +146,11 @@ def artefact_figures(models: Models, model_id: str) -> dict[str, object]:
     over the config's dtype width; none for a quantized model), each None where they do not
     say."""
     listing: list[ArtefactFile] = models.artefact_files(model_id)
-    files = {str(f.get("path")): int(f.get("bytes") or 0) for f in listing}
+    unsized = [f.get("path") for f in listing if not isinstance(f.get("bytes"), int)]
+    if unsized or any(not f.get("path") for f in listing):
+        raise TargetError(f"[8.1.b] the files of model {model_id} are listed without a path "
+                          f"or a size in bytes ({unsized[:3] or listing[:3]})")
+    files = {str(f["path"]): int(f["bytes"]) for f in listing}
     config = _json_file(models, model_id, "config.json") if "config.json" in files else {}
     context = next((v for k in CONTEXT_KEYS if isinstance(v := config.get(k), int) and v > 0),
                    None)
