@@ -95,6 +95,7 @@ from .inventory import (
 )
 from .models import (
     FINETUNE_FINISHED,
+    ArtefactFile,
     Choice,
     Completion,
     Deployment,
@@ -213,6 +214,7 @@ __all__ = [
     "ActsAs",
     "Alert",
     "ApiOperation",
+    "ArtefactFile",
     "Alerting",
     "AlertRule",
     "Asset",

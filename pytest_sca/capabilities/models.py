@@ -36,6 +36,14 @@ class Model(TypedDict, total=False):
     owned_by: str
 
 
+class ArtefactFile(TypedDict, total=False):
+    """One file of a model's artefact as the platform stores it (a Hugging Face repository's
+    ``config.json``, ``model.safetensors``…)."""
+
+    path: str
+    bytes: int
+
+
 class StoredFile(TypedDict, total=False):
     """A file stored in the platform's object storage."""
 
@@ -273,6 +281,16 @@ class Models(ActsAs, OtherTenant, Protocol):
 
     def get_model(self, model_id: str) -> Model:
         """One model."""
+        ...
+
+    def artefact_files(self, model_id: str) -> list[ArtefactFile]:
+        """The files the model is made of, with their sizes; :class:`Unsupported` where the
+        platform gives no access to a model's files."""
+        ...
+
+    def artefact_text(self, model_id: str, path: str) -> str:
+        """A text file of the model's artefact (``config.json``); :class:`Unsupported` as
+        :meth:`artefact_files`."""
         ...
 
     def upload_file(self, filename: str, content: str, *, purpose: str = "model",

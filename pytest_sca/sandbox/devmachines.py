@@ -5,8 +5,10 @@ of what this machine has: a directory (its home), a long-lived init process
 whose process group every command joins, the requested (simulated) cards
 allocated on a node and announced in the environment the way vendors' device
 plugins do (``ASCEND_VISIBLE_DEVICES``…), the image it was created from
-(``JUPYTER_IMAGE``), and a ``docker`` command on its PATH when a
-docker-compatible CLI (podman) is installed. Ports opened inside are reached
+(``JUPYTER_IMAGE``) and what that image carries of its framework (the
+distribution metadata a job in it finds, :mod:`image_sites`), and a ``docker``
+command on its PATH when a docker-compatible CLI (podman) is installed. Ports
+opened inside are reached
 through the API server (``/api/v1/devmachines/{id}/proxy/{port}/``).
 Deleting a dev machine kills its process group and gives its cards back.
 """
@@ -49,6 +51,13 @@ _DOCKER_SHIM = """#!/bin/sh
 # docker-compatible CLI of this dev machine: podman with storage in the machine's home.
 exec {podman} --root "$HOME/.containers/storage" --runroot "{runroot}" \\
   --storage-driver vfs --cgroup-manager cgroupfs --events-backend file "$@"
+"""
+
+#: The image's Python, as ``python`` and ``python3`` on the machine's PATH: the interpreter
+#: jobs in the image run (the sandbox's own), so a dev machine and a job of one image see
+#: the same distributions.
+_PYTHON_SHIM = """#!/bin/sh
+exec {python} "$@"
 """
 
 
@@ -276,6 +285,10 @@ class DevMachines:
     def _start(self, machine: Document) -> None:
         home = self.root / machine["id"]
         (home / "bin").mkdir(parents=True, exist_ok=True)
+        for name in ("python", "python3"):
+            shim = home / "bin" / name
+            shim.write_text(_PYTHON_SHIM.format(python=sys.executable))
+            shim.chmod(0o755)
         podman = docker_cli()
         if podman and Fault.DEVMACHINE_WITHOUT_DOCKER not in self.faults:
             shim = home / "bin" / "docker"
@@ -319,7 +332,22 @@ class DevMachines:
         vendor = self._vendor(machine)
         if vendor in VENDOR_DEVICE_VARIABLES and cards:
             env[VENDOR_DEVICE_VARIABLES[vendor]] = cards
+        image = machine["image"]
+        if Fault.DEVMACHINE_IMAGE_SUBSTITUTED in self.faults:
+            del env["JUPYTER_IMAGE"]
+            image = self._other_preset(image)
+        # What the image carries of its framework, as a job in it sees (image_sites.py).
+        site = self.runner.image_site(image)
+        if site is not None:
+            env["PYTHONPATH"] = os.pathsep.join(
+                p for p in (str(site), env.get("PYTHONPATH")) if p)
         return env
+
+    def _other_preset(self, reference: str) -> str:
+        """Another preset image than ``reference`` (``name:tag``), or ``reference`` itself."""
+        others = [f"{i['name']}:{i['tag']}" for i in self.store.list(
+            "image", where=lambda i: bool(i["preset"]))]
+        return next((o for o in others if o != reference), reference)
 
     def _vendor(self, machine: Document) -> str | None:
         node = self.store.get("node", machine["node_id"]) if machine.get("node_id") else None

@@ -45,6 +45,11 @@ class Fault(str, enum.Enum):
         "devmachine_without_docker",
         "dev machines have no working docker-compatible CLI",
     )
+    DEVMACHINE_IMAGE_SUBSTITUTED = (
+        "devmachine_image_substituted",
+        "a dev machine runs another preset image than the one asked for, which its record "
+        "still names; nothing inside names the image (no JUPYTER_IMAGE)",
+    )
     PORT_FORWARD_BROKEN = (
         "port_forward_broken",
         "a dev machine's exposed URL forwards to a port nobody listens on",
@@ -175,6 +180,11 @@ class Fault(str, enum.Enum):
         "catalogue_context_length_overstated",
         "the model catalogue states four times the context length the inference API serves "
         "(and states in its GET /v1/models) and completions allow",
+    )
+    CATALOGUE_SIZE_OVERSTATED = (
+        "catalogue_size_overstated",
+        "the model catalogue states ten times the parameters the models' weights hold (as if "
+        "a 0.7B model were listed as 7B)",
     )
     MODEL_LICENCE_UNKNOWN = (
         "model_licence_unknown",
@@ -520,6 +530,12 @@ class Fault(str, enum.Enum):
         "lazy_pull_size_inflated",
         "a lazy pull transfers the whole image and reports the image as twice its size, so the "
         "transfer looks partial",
+    )
+    LAZY_PULL_ON_FASTER_NODE = (
+        "lazy_pull_on_faster_node",
+        "a lazy pull transfers the whole image as a full one does, and the nodes' links differ: "
+        "every node but the first pulls four times as fast, so a lazy start measured on another "
+        "node than the full one looks faster",
     )
 
     # distributed training, serving, cluster scaling and operations

@@ -564,7 +564,7 @@ class JobRunner:
             "SCA_NODE_NAME": node_id,
             "PYTHONUNBUFFERED": "1",
         })
-        site = self._image_site(str(job.get("image") or ""))
+        site = self.image_site(str(job.get("image") or ""))
         if site is not None:
             env["PYTHONPATH"] = os.pathsep.join(
                 p for p in (str(site), env.get("PYTHONPATH")) if p)
@@ -577,7 +577,7 @@ class JobRunner:
             env.update(http_proxy=dead, HTTP_PROXY=dead, no_proxy="", NO_PROXY="")
         return env
 
-    def _image_site(self, reference: str) -> Path | None:
+    def image_site(self, reference: str) -> Path | None:
         """The framework metadata of the preset image ``name:tag`` a job runs in, if any."""
         image = next((i for i in self.store.list("image", where=lambda i: bool(i["preset"]))
                       if f"{i['name']}:{i['tag']}" == reference), None)

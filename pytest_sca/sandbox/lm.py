@@ -225,6 +225,28 @@ class TinyLM:
 
     # artefacts -------------------------------------------------------------------------
 
+    def huggingface_files(self, context_length: int) -> dict[str, bytes]:
+        """The model as a Hugging Face repository holds one: ``config.json`` (its vocabulary,
+        context length and weight dtype) and ``model.safetensors`` (its weights as float32
+        tensors: an 8-byte little-endian header length, the JSON header, the data)."""
+        config = {"architectures": ["ScaTinyLM"], "model_type": "sca-tinylm",
+                  "vocab_size": len(self.vocab), "max_position_embeddings": context_length,
+                  "torch_dtype": "float32"}
+        tensors = {"bigram": self.bigram, "context": self.context, "bias": self.bias}
+        header: dict[str, Any] = {"__metadata__": {"format": "pt"}}
+        offset = 0
+        for name, array in tensors.items():
+            size = int(array.size) * 4
+            header[name] = {"dtype": "F32", "shape": list(array.shape),
+                            "data_offsets": [offset, offset + size]}
+            offset += size
+        encoded = json.dumps(header).encode()
+        encoded += b" " * (-len(encoded) % 8)  # the data starts 8-byte aligned
+        weights = b"".join(np.ascontiguousarray(a, dtype="<f4").tobytes()
+                           for a in tensors.values())
+        return {"config.json": json.dumps(config, indent=2).encode(),
+                "model.safetensors": len(encoded).to_bytes(8, "little") + encoded + weights}
+
     def to_json(self) -> str:
         """The model as a JSON artefact (format ``sca-tinylm/1``)."""
         return json.dumps({"format": "sca-tinylm/1", "vocab": self.vocab,

@@ -170,10 +170,26 @@ class ModelHub:
     def _info(self, model: lm.TinyLM | None) -> dict[str, Any]:
         if Fault.MODEL_INFO_MISSING in self.faults:
             return {}
-        return {"parameters": model.parameters if model else None,
+        return {"parameters": self.catalogue_parameters(model),
                 "context_length": self.catalogue_context_length(),
                 "license": "unknown" if Fault.MODEL_LICENCE_UNKNOWN in self.faults
                 else LICENCE}
+
+    def catalogue_parameters(self, model: lm.TinyLM | None) -> int | None:
+        """The parameter count the catalogue states: the weights' (fault
+        ``catalogue_size_overstated``: ten times that)."""
+        if model is None:
+            return None
+        return model.parameters * (10 if Fault.CATALOGUE_SIZE_OVERSTATED in self.faults else 1)
+
+    def artefact_files(self, who: Principal, model_id: str) -> dict[str, bytes]:
+        """The files of a language model's artefact as a Hugging Face repository holds them
+        (:meth:`lm.TinyLM.huggingface_files`); 404 for a model without one (an image model)."""
+        doc = self.model(who, model_id)  # 404 unless the caller may see it
+        model = self.load(model_id) if doc.get("kind") == "llm" else None
+        if model is None:
+            raise not_found(f"files of model {model_id}")
+        return model.huggingface_files(lm.CONTEXT_LENGTH)
 
     def catalogue_context_length(self) -> int:
         """The context length the catalogue states: what completions allow (fault

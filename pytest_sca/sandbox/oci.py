@@ -23,6 +23,8 @@ from pytest_sca.sandbox.store import Document, Store, utc_now
 #: preset image at ~0.7 s of real waiting, long enough that a pull's time stands out from a
 #: loaded host's hiccups (the 6.3.c/6.5.f checks ignore less than 0.25 s unaccounted for).
 SIMULATED_BANDWIDTH = 10e9
+#: How much faster than the first node the others pull under ``lazy_pull_on_faster_node``.
+FASTER_LINK = 4.0
 #: Share of an image's bytes in the layers needed to start it (lazy pull).
 LAYERS_PER_IMAGE = 4
 DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
@@ -136,8 +138,9 @@ class Registry:
         # fetched again anyway; a lazy pull fetched the whole image.
         cache_lies = Fault.LAYER_CACHE_HITS_MISREPORTED in self.faults
         lazy_lies = Fault.LAZY_PULL_TIME_MISREPORTED in self.faults and mode == "lazy"
+        uneven = Fault.LAZY_PULL_ON_FASTER_NODE in self.faults
         lazy = mode == "lazy" and Fault.LAZY_PULL_UNSUPPORTED not in self.faults \
-            and not inflated
+            and not inflated and not uneven
         needed = layers if lazy_lies else layers[-1:] if lazy else layers
         use_cache = Fault.LAYER_CACHE_OFF not in self.faults
         store = self.store
@@ -155,7 +158,7 @@ class Registry:
             store.put("layercache", {"id": key, "node_id": node["id"], "digest": digest,
                                      "size_bytes": size, "created_at": utc_now(), "labels": {}})
         started = time.monotonic()
-        time.sleep(transferred / SIMULATED_BANDWIDTH)
+        time.sleep(transferred / (SIMULATED_BANDWIDTH * self._link_speedup(node, uneven)))
         seconds = time.monotonic() - started
         if unreported:  # the time the reported bytes take, plus the call's own overhead
             transferred -= unreported
@@ -169,6 +172,14 @@ class Registry:
             "layers": len(layers), "layers_needed": len(needed), "layers_cached": cached,
             "simulated": True,
         }
+
+    def _link_speedup(self, node: Document, uneven: bool) -> float:
+        """How much faster than :data:`SIMULATED_BANDWIDTH` the node pulls: 1, or under
+        ``lazy_pull_on_faster_node`` 4 for every node but the first one listed."""
+        if not uneven:
+            return 1.0
+        first = next(iter(self.store.list("node")), None)
+        return 1.0 if first is None or first["id"] == node["id"] else FASTER_LINK
 
 
 def image_layers(image: Document) -> list[tuple[str, int]]:

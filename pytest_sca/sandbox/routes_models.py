@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from pytest_sca.sandbox.core import SandboxPlatform
 from pytest_sca.sandbox.deps import API, Caller, audit_resource, timestamp
+from pytest_sca.sandbox.errors import not_found
 from pytest_sca.sandbox.modelhub import DEFAULT_RESOURCES
 from pytest_sca.sandbox.models import Labels, Name
 from pytest_sca.sandbox.schemas import ERRORS, Items, Open, documented
@@ -94,6 +95,13 @@ class ModelOut(Open):
     created_at: str
 
 
+class ArtefactFileOut(Open):
+    """One file of a model's artefact."""
+
+    path: str
+    bytes: int
+
+
 class FileOut(Open):
     """An uploaded file."""
 
@@ -167,6 +175,24 @@ def router(platform: SandboxPlatform) -> APIRouter:
     @routes.get(f"{API}/models/{{model_id}}", name="model.get", **documented(ModelOut))
     def get_model(model_id: str, who: Caller) -> Document:
         return hub.model(who, model_id)
+
+    @routes.get(f"{API}/models/{{model_id}}/files", name="model.files",
+                **documented(Items[ArtefactFileOut]))
+    def list_artefact_files(model_id: str, who: Caller) -> dict[str, Any]:
+        files = hub.artefact_files(who, model_id)
+        return {"items": [{"path": path, "bytes": len(data)} for path, data in files.items()]}
+
+    @routes.get(f"{API}/models/{{model_id}}/files/{{path:path}}", name="model.file",
+                response_class=Response, responses={200: {
+                    "description": "the file's bytes",
+                    "content": {"application/json": {}, "application/octet-stream": {}}},
+                    **ERRORS})
+    def get_artefact_file(model_id: str, path: str, who: Caller) -> Response:
+        files = hub.artefact_files(who, model_id)
+        if path not in files:
+            raise not_found(f"file {path} of model {model_id}")
+        kind = "application/json" if path.endswith(".json") else "application/octet-stream"
+        return Response(content=files[path], media_type=kind)
 
     @routes.patch(f"{API}/models/{{model_id}}", name="model.update", **documented(ModelOut))
     def update_model(model_id: str, body: ModelUpdate, who: Caller) -> Document:

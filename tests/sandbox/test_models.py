@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from pytest_sca.sandbox import lm
@@ -67,3 +69,20 @@ def test_artefacts_round_trip_and_bad_ones_are_refused(model: lm.TinyLM) -> None
 def test_training_files_are_checked_line_by_line() -> None:
     with pytest.raises(ValueError, match="line 2"):
         lm.load_jsonl_dialogues('{"prompt": "a", "completion": "b"}\n{"x": 1}\n')
+
+
+def test_its_huggingface_files_hold_its_weights_and_context(model: lm.TinyLM) -> None:
+    """``config.json`` states the context; ``model.safetensors`` is a real safetensors file
+    whose header names float32 tensors of exactly the model's parameter count."""
+    files = model.huggingface_files(lm.CONTEXT_LENGTH)
+    config = json.loads(files["config.json"])
+    assert config["max_position_embeddings"] == lm.CONTEXT_LENGTH
+    assert config["torch_dtype"] == "float32" and config["vocab_size"] == len(model.vocab)
+    weights = files["model.safetensors"]
+    length = int.from_bytes(weights[:8], "little")
+    header = json.loads(weights[8:8 + length])
+    tensors = {k: v for k, v in header.items() if k != "__metadata__"}
+    counts = [int(np.prod(t["shape"])) for t in tensors.values()]
+    assert sum(counts) == model.parameters
+    assert len(weights) == 8 + length + 4 * model.parameters
+    assert {t["dtype"] for t in tensors.values()} == {"F32"}

@@ -71,7 +71,8 @@ ALSO_BREAKS: dict[str, list[tuple[str, str]]] = {
     "6.5.c": [("job_record_cards_misreported", "the record and the job disagree")],
     "6.5.e": [("burst_target_unknown", "target what the platform does not have: "
                                        "['gpu-pool-retired']")],
-    "6.5.f": [("lazy_pull_time_misreported", "not faster than the full pull on the check's clock")],
+    "6.5.f": [("lazy_pull_time_misreported", "is not faster than the full pull of"),
+              ("lazy_pull_on_faster_node", "lazy-pull start not under half the full one")],
 }
 
 #: Faults started together, and the items whose checks each group shows failing.
@@ -100,12 +101,14 @@ OTHER_FAULT_GROUPS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
         ("lazy_pull_size_inflated", ("6.3.d",)), ("memory_load_scaled_twice", ("6.4.d",)),
         ("preset_image_framework_stale", ("6.3.a",))),
     # 6.4.d stops at the nodes without series before it reads the blank cards' values.
-    "late-quota-unrecorded-cards-hourly-bills-scratch-diagnosis-blank-cards-one-exporter": (
+    # A lazy pull that is a full one on a faster node: only the same node's full pull shows it.
+    "late-quota-unrecorded-cards-hourly-bills-scratch-diagnosis-blank-cards-one-exporter-"
+    "faster-node": (
         ("quota_enforced_after_placement", ("6.1.b",)), ("worker_cards_unrecorded", ("6.2.b",)),
         ("usage_billed_by_started_hour", ("6.2.c",)),
         ("scratch_filesystem_not_shared", ("6.2.f",)),
         ("diagnosis_node_health_inverted", ("6.4.c",)), ("card_series_blank", ("6.4.a",)),
-        ("load_series_on_one_node", ("6.4.d",))),
+        ("load_series_on_one_node", ("6.4.d",)), ("lazy_pull_on_faster_node", ("6.5.f",))),
     # Pulls that report less than they transfer: only the check's clock shows it; a job
     # record that lists other cards than its worker got: only the worker shows it. Claims
     # that only a second source shows wrong: cards the exporter reports and the inventory

@@ -50,6 +50,8 @@ BREAKS: dict[str, tuple[str, str]] = {
 ALSO_BREAKS: dict[tuple[str, str], str] = {
     ("8.1.b", "model_licence_unknown"): "lack basic information",
     ("8.1.b", "catalogue_context_length_overstated"): "serves shorter contexts than the model",
+    ("8.1.b", "catalogue_size_overstated"):
+        "states more than the models' own artefacts hold",
     ("8.2.b", "stream_usage_wrong"): "usage the stream reported is wrong",
     ("8.3.a", "finetune_loss_flat"): "loss did not go down",
     ("8.3.a", "finetune_trains_sample_file"): "not the file the check uploaded",
@@ -87,7 +89,9 @@ GROUPS: dict[str, dict[str, str]] = {
     "models-and-usage": {item: BREAKS[item][0] for item in (
         "8.1.b", "8.2.a", "8.2.b", "8.3.a", "8.4.a", "8.4.b", "8.4.c", "8.5.c", "8.6.d",
         "8.7.a", "8.8.a")},
-    "serving": {item: BREAKS[item][0] for item in ("8.1.a", "8.3.b", "8.5.a", "8.7.d")},
+    "serving": {**{item: BREAKS[item][0] for item in ("8.1.a", "8.3.b", "8.5.a", "8.7.d")},
+                # Only the weights the model's files hold show the catalogue's figure wrong.
+                "8.1.b": "catalogue_size_overstated"},
     "workflows": {**{item: BREAKS[item][0] for item in (
         "8.5.b", "8.6.a", "8.6.b", "8.6.c", "8.6.e", "8.7.b", "8.7.c", "8.8.c")},
         # The job trains on data, only not the user's: 8.3.b is not in this group.

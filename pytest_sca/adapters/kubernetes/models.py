@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from pytest_sca.adapters.base import Facade
 from pytest_sca.capabilities import (
     RUN_LABEL,
+    ArtefactFile,
     Deployment,
     Labels,
     Model,
@@ -40,6 +41,9 @@ INFO_PREFIX = "models.sca.evaluation/"
 STOP_ANNOTATION = "serving.kserve.io/stop"
 ISVC_POD_LABEL = "serving.kserve.io/inferenceservice"
 OPENAI_PATH = "/openai/v1"
+#: Why the Kubernetes API reads no model files: KServe keeps only the artefact's URI.
+NO_ARTEFACT_ACCESS = ("KServe keeps a model's storageUri, not its files: the Kubernetes API "
+                      "reads no config.json or weights of a model")
 #: The container of a predictor pod that runs the model server (KServe's name for it).
 SERVER_CONTAINER = "kserve-container"
 
@@ -71,6 +75,12 @@ class KubeModels(Facade[KubernetesAdapter]):
         adapter.require("inferenceservice", what="models (KServe)")
         namespace, name = _split(model_id, adapter.namespace)
         return self._model(adapter.get_object("inferenceservice", namespace, name))
+
+    def artefact_files(self, model_id: str) -> list[ArtefactFile]:
+        raise Unsupported(NO_ARTEFACT_ACCESS)
+
+    def artefact_text(self, model_id: str, path: str) -> str:
+        raise Unsupported(NO_ARTEFACT_ACCESS)
 
     def upload_file(self, filename: str, content: str, *, purpose: str = "model",
                     encoding: str = "text", labels: Labels | None = None) -> StoredFile:

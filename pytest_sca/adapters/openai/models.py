@@ -22,6 +22,7 @@ from pytest_sca.adapters.openai.inference import list_served
 from pytest_sca.capabilities import (
     FINETUNE_FINISHED,
     RUN_LABEL,
+    ArtefactFile,
     FineTuneJob,
     Labels,
     Model,
@@ -45,6 +46,9 @@ METADATA_MAX = 16
 
 NO_IMPORT = ("OpenAI's API has no model import (no endpoint takes a model artefact): import "
              "through the vendor's management API (adapters.platform)")
+#: Why OpenAI's API reads no model files.
+NO_ARTEFACT_ACCESS = ("OpenAI's API serves no model files (no config.json, no weights): read "
+                      "them through the vendor's management API (adapters.platform)")
 
 
 def iso(seconds: Any) -> str | None:
@@ -131,6 +135,12 @@ class OpenAIModels(Facade[OpenAIClient]):
             raise TargetError(f"GET {self.subject.base_url}/models/{model_id}: the answer is "
                               "not a model object")
         return to_model(answer, self.subject)
+
+    def artefact_files(self, model_id: str) -> list[ArtefactFile]:
+        raise Unsupported(NO_ARTEFACT_ACCESS)
+
+    def artefact_text(self, model_id: str, path: str) -> str:
+        raise Unsupported(NO_ARTEFACT_ACCESS)
 
     def upload_file(self, filename: str, content: str, *, purpose: str = "model",
                     encoding: str = "text", labels: Labels | None = None) -> StoredFile:

@@ -14,6 +14,7 @@ from pytest_sca.adapters.platform.client import PlatformClient
 from pytest_sca.adapters.platform.tenancy import labels_or_none
 from pytest_sca.capabilities import (
     FINETUNE_FINISHED,
+    ArtefactFile,
     Deployment,
     FineTuneJob,
     Labels,
@@ -61,6 +62,12 @@ class PlatformModels(_CreatesItsOwnTenants):
 
     def get_model(self, model_id: str) -> Model:
         return self.subject.call("models.get", model_id=model_id)
+
+    def artefact_files(self, model_id: str) -> list[ArtefactFile]:
+        return self.subject.call("models.files", model_id=model_id)
+
+    def artefact_text(self, model_id: str, path: str) -> str:
+        return str(self.subject.call("models.file", model_id=model_id, path=path))
 
     def upload_file(self, filename: str, content: str, *, purpose: str = "model",
                     encoding: str = "text", labels: Labels | None = None) -> StoredFile:

@@ -10,6 +10,7 @@ from pytest_sca.capabilities import (
     DevMachine,
     DevMachines,
     ExecResult,
+    Jobs,
     Resources,
     TargetError,
     WaitTimeout,
@@ -18,7 +19,7 @@ from pytest_sca.capabilities import (
 )
 from pytest_sca.fixtures import CheckContext
 
-from ..library import DEVICE_VARIABLES, SMALL
+from ..library import DEVICE_VARIABLES, SMALL, json_lines, python
 
 #: Device files of accelerators inside a container.
 DEVICE_FILES = re.compile(r"^(nvidia\d+|davinci\d+|cambricon_dev\d+|mlu\d+)$")
@@ -59,11 +60,82 @@ def visible_devices(environment: str) -> int:
     return max(counts)
 
 
+#: Prints, as one JSON line, what an image carries that a process in it can read: its OS
+#: release, its Python's version and every installed Python distribution with its version.
+IMAGE_CONTENT = """import importlib.metadata as m, json, platform
+release = {}
+for path in ("/etc/os-release", "/usr/lib/os-release"):
+    try:
+        with open(path, encoding="utf-8") as f:
+            release = dict(l.strip().split("=", 1) for l in f if "=" in l)
+        break
+    except OSError:
+        pass
+print(json.dumps({"sca-image-content": {
+    "os": {k: release[k].strip('"') for k in ("ID", "VERSION_ID") if k in release},
+    "python": platform.python_version(),
+    "distributions": {(d.metadata["Name"] or "").lower(): d.version
+                      for d in m.distributions() if d.metadata["Name"]}}}), flush=True)
+"""
+#: How long the reference job in the probe image may take (a cold node pulls the image).
+REFERENCE_WAIT_S = 300.0
+
+
+def _image_content(output: str) -> dict[str, object] | None:
+    """The :data:`IMAGE_CONTENT` report in ``output`` (the last one), or None."""
+    found = [c for c in json_lines(output, "sca-image-content") if isinstance(c, dict)]
+    return found[-1] if found else None
+
+
+def _reference_content(sca: CheckContext, jobs: Jobs, image: str) -> dict[str, object]:
+    """What ``image`` carries, as a job the platform runs in it reads it; ``TargetError``
+    when the job does not say."""
+    job = jobs.submit(sca.name("image-content"), image, python(IMAGE_CONTENT), SMALL,
+                      labels=sca.labels)
+    done = jobs.wait(job["id"], timeout=REFERENCE_WAIT_S)
+    content = _image_content(jobs.logs(job["id"]))
+    if content is None:
+        raise TargetError(f"[7.1.a] a job in {image} ended {done.get('status')} without "
+                          "saying what the image carries: nothing to compare the dev machine "
+                          "with")
+    return content
+
+
+def names_other_image(name: str, image: str) -> bool:
+    """Whether the reference ``name`` names another image than ``image`` (``name:tag``): a
+    registry prefix may come before it, a digest after it, or a digest in place of its tag."""
+    bare = name.split("@", 1)[0]
+    last = image.rsplit("/", 1)[-1]
+    repository = image.rsplit(":", 1)[0] if ":" in last else image
+
+    def is_(reference: str) -> bool:
+        return bare == reference or bare.endswith("/" + reference)
+    return not (is_(image) or ("@" in name and is_(repository)))
+
+
+def content_differences(expected: dict[str, object], inside: dict[str, object]) -> list[str]:
+    """Where the dev machine's content contradicts the image's: another OS release or Python,
+    a distribution of the image missing or at another version. The machine may carry more
+    (tools the platform adds to a dev machine)."""
+    wrong = [f"{what} {inside.get(what)!r}, the image {expected.get(what)!r}"
+             for what in ("os", "python") if expected.get(what) and inside.get(what)
+             != expected.get(what)]
+    ours, theirs = expected.get("distributions"), inside.get("distributions")
+    if isinstance(ours, dict) and isinstance(theirs, dict):
+        wrong += [f"{name} {theirs.get(name)!r}, the image {version!r}"
+                  for name, version in sorted(ours.items()) if theirs.get(name) != version]
+    return wrong
+
+
 @pytest.mark.clause("7.1.a")
 @pytest.mark.mutating
 def test_devmachine_has_image_and_accelerators(sca: CheckContext, devmachines: DevMachines,
-                                               probe_image: str) -> None:
-    """A dev machine with an image and N cards reaches running; inside, the image and N cards."""
+                                               jobs: Jobs, probe_image: str) -> None:
+    """A dev machine with an image and N cards reaches running; inside, N cards, and the
+    image: what a process inside reads of it (OS release, Python, installed distributions)
+    is what a job the platform runs in the same image reads, and an image variable inside
+    (``JUPYTER_IMAGE``) and the record, where they name one, name it. The record alone never
+    passes it: nothing to read inside is ``error``."""
     cards = sca.settings.devmachines.accelerators
     machine = _machine(sca, devmachines, probe_image, {**SMALL, "accelerators": cards},
                        "dev-image")
@@ -78,14 +150,27 @@ def test_devmachine_has_image_and_accelerators(sca: CheckContext, devmachines: D
                if "=" in line)
     image_inside = env.get("JUPYTER_IMAGE") or env.get("SCA_IMAGE")
     seen = visible_devices(output)
-    sca.evidence("inside", {"image": image_inside, "visible accelerators": seen})
+    sca.evidence("inside", {"image variable": image_inside, "visible accelerators": seen})
     assert seen == cards, (
         f"[7.1.a] the dev machine sees {seen} of the {cards} accelerators it requested")
-    if image_inside is None:
-        sca.evidence("image", "no JUPYTER_IMAGE inside: image checked from the record only")
-        image_inside = machine.get("image")
-    assert image_inside and image_inside.endswith(probe_image), (
-        f"[7.1.a] the dev machine runs image {image_inside!r}, not {probe_image!r}")
+    named = {"image variable inside": image_inside, "record": machine.get("image")}
+    other = {where: name for where, name in named.items()
+             if name and names_other_image(name, probe_image)}
+    assert not other, f"[7.1.a] the dev machine is not said to run {probe_image!r}: {other}"
+    content = _image_content(devmachines.exec(
+        machine["id"], ["python3", "-c", IMAGE_CONTENT], timeout=60).get("output", ""))
+    if content is None:
+        raise TargetError(f"[7.1.a] could not read inside dev machine {machine['id']} what "
+                          "its image carries (python3 printed no report): which image runs "
+                          "is not known from the inside, and the record alone is no "
+                          "observation")
+    expected = _reference_content(sca, jobs, probe_image)
+    sca.evidence("image content", {"inside the dev machine": content,
+                                   f"a job in {probe_image}": expected})
+    wrong = content_differences(expected, content)
+    assert not wrong, (
+        f"[7.1.a] the dev machine does not carry what {probe_image} carries: "
+        f"{'; '.join(wrong[:5])}")
 
 
 @pytest.mark.clause("7.1.b")
