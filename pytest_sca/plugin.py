@@ -294,6 +294,11 @@ class RunHooks:
         for item in uncovered:
             collection.expand_markers(item, run.catalog)
         items.extend(uncovered)
+        if _is_worker(config):
+            # Side by side, the checks that run alone go last, one after another: spread
+            # through the run, each would first drain the other workers' checks and leave
+            # them idle while it runs. (Every worker sorts alike: xdist needs one order.)
+            items.sort(key=runs_alone)
         # Allure's markers only where allure-pytest writes results (--alluredir): labelling
         # every item costs, and an installed but idle allure-pytest reads none of them.
         if getattr(config.option, "allure_report_dir", None):
