@@ -77,13 +77,26 @@ def finished_probe(sca: CheckContext, jobs: Jobs, job: Job, parse: Callable[[str
     return done, probe_output(jobs, job["id"], parse, worker)
 
 
+def listed_or_read(jobs: Jobs, label: str, wanted: Collection[str]) -> dict[str, Job]:
+    """The ``wanted`` jobs in one list request (by their run ``label``); each one the list
+    leaves out (a page the adapter did not reach, a list that lags behind its creation) read
+    by its id."""
+    found = {job["id"]: job for job in jobs.list_jobs(label=label) if job["id"] in wanted}
+    for job_id in sorted(set(wanted) - set(found)):
+        found[job_id] = jobs.get(job_id)
+    return found
+
+
 def wait_all(jobs: Jobs, label: str, ids: Collection[str], timeout: float) -> dict[str, Job]:
     """Wait for several jobs with ONE list request per round (no per-job polling); the jobs
-    as last listed. ``TargetError`` when they do not all end in time."""
+    as last listed. A job the list leaves out (a page the adapter did not reach, a list that
+    lags behind its creation) is read by its id in that round, so an incomplete list slows
+    the wait but neither stalls it nor decides it. ``TargetError`` when they do not all end
+    in time."""
     wanted = set(ids)
 
     def listed() -> dict[str, Job]:
-        return {job["id"]: job for job in jobs.list_jobs(label=label) if job["id"] in wanted}
+        return listed_or_read(jobs, label, wanted)
 
     def unfinished(found: dict[str, Job]) -> list[str]:
         return sorted(job_id for job_id in wanted

@@ -17,6 +17,7 @@ from .probe_jobs import (
     finished_probe,
     is_cpu_target,
     job_timeout,
+    listed_or_read,
     probe_output,
     submit_probe,
     time_resolution,
@@ -150,8 +151,7 @@ def _startup(sca: CheckContext, jobs: Jobs, probe_image: str,
 
     def listed() -> dict[str, Job]:
         began = time.monotonic()
-        found = {job["id"]: job for job in jobs.list_jobs(label=f"{RUN_LABEL}={sca.run_id}")
-                 if job["id"] in submitted}
+        found = listed_or_read(jobs, f"{RUN_LABEL}={sca.run_id}", submitted)
         answered = time.monotonic()
         for job_id, job in found.items():
             if job.get("status") == "pending":
