@@ -19,6 +19,11 @@ pytestmark = pytest.mark.slow
 
 #: The recorded report (README, "Mutation score"): its scores and detections are the floor.
 RECORDED = Path(__file__).with_name("recorded-score.json")
+#: How far the chapter's score may fall below the record: about three of chapter 8's ~160
+#: applicable pairs. Which field an operator changes follows the order of a run's requests,
+#: so a pair or two move between runs; the record is the detections common to several runs
+#: (``--floor-of``), and each item's own count is still held to it exactly.
+SCORE_TOLERANCE = 0.02
 
 
 def mutate(tmp_path: Path, *args: str, timeout: float = 1500) -> subprocess.CompletedProcess[str]:
@@ -36,7 +41,8 @@ def test_mutation_score_does_not_drop_below_the_recorded_one(tmp_path: Path) -> 
     recorded = json.loads(RECORDED.read_text())
     markers = os.environ.get("SCA_MUTATION_FLOOR_MARKERS", "chapter8")
     done = mutate(tmp_path, "-m", markers, "--operators", ",".join(recorded["operators"]),
-                  "--floor", str(RECORDED), "--lanes", "2", timeout=3000)
+                  "--floor", str(RECORDED), "--tolerance", str(SCORE_TOLERANCE), "--lanes", "2",
+                  timeout=3000)
     assert done.returncode == 0, (done.stdout[-4000:], done.stderr[-2000:])
     result = json.loads((tmp_path / "mutation.json").read_text())
     assert result["operators"] == recorded["operators"]
