@@ -94,7 +94,6 @@ class Harness:
         self.document: dict[str, Any] = {}
         self.env: dict[str, str] = {}
         self.target_path = workdir / "target.yaml"
-        self._count = 0
         #: The pytest run in progress (at most one), for :meth:`abort`.
         self._running: list[subprocess.Popen[bytes]] = []
         #: Each check's time limit under an operator (from the unchanged run's durations).
@@ -154,12 +153,10 @@ class Harness:
 
     # --- runs -----------------------------------------------------------------------------
 
-    def run(self, spec: str, timeout: float, number: int | None = None) -> Run:
+    def run(self, spec: str, timeout: float, number: int) -> Run:
         """Run the selection once with the operator ``spec`` applied to every answer
         (``number``: the run's place in the campaign, naming its folder and run id)."""
         operator = ops.parse(spec)
-        self._count += 1
-        number = self._count if number is None else number
         folder = self.workdir / f"run-{number:02d}-{operator.name}"
         folder.mkdir(parents=True, exist_ok=True)
         report_path = folder / "sca-report.json"
@@ -223,7 +220,7 @@ class Harness:
         for thread in threads:
             thread.start()
         try:
-            self.work(queue, limit, dirty=False)
+            self.work(queue, limit)
         except BaseException:
             # Stopping (Ctrl-C, SIGTERM, a bug): the other lanes' runs go too.
             queue.close()
@@ -244,9 +241,10 @@ class Harness:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
 
-    def work(self, queue: _Queue, limit: float, dirty: bool) -> None:
-        """Take operators from ``queue`` and run them until it is empty (``dirty``: the
-        platform may hold a previous run's changes)."""
+    def work(self, queue: _Queue, limit: float) -> None:
+        """Take operators from ``queue`` and run them until it is empty, on a fresh platform
+        after a run that may have left this one changed."""
+        dirty = False
         while (task := queue.take()) is not None:
             number, spec = task
             restarted = False
@@ -297,7 +295,7 @@ def _lane_of(harness: Harness, queue: _Queue, limit: float,
     """One more lane: its own platform and proxies, taking runs from the shared queue."""
     try:
         with harness:
-            harness.work(queue, limit, dirty=False)
+            harness.work(queue, limit)
     except BaseException as exc:  # noqa: BLE001 - handed to the main lane, which raises it
         queue.close()
         errors.append(exc)
