@@ -385,3 +385,8 @@ def run_allreduce(sca: CheckContext, jobs: Jobs, image: str, suffix: str,
         "log tails": [text[-600:] for text in logs]})
     return AllReduceRun(done, values, tuple(results))
 
+
+def time_resolution(*texts: str) -> float:
+    """The coarsest resolution of these RFC 3339 timestamps: 1 s when one has no fraction
+    (Kubernetes and Slurm's accounting write whole seconds), else a millisecond."""
+    return 1.0 if any("." not in text for text in texts) else 0.001

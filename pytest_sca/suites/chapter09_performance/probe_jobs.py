@@ -119,12 +119,6 @@ def epoch(text: str | None, what: str) -> float:
         raise TargetError(f"{what} is not an RFC 3339 time: {text!r}") from None
 
 
-def time_resolution(*texts: str) -> float:
-    """The coarsest resolution of these RFC 3339 timestamps: 1 s when one has no fraction
-    (Kubernetes writes whole seconds), else a millisecond."""
-    return 1.0 if any("." not in text for text in texts) else 0.001
-
-
 def cpu_peak(sca: CheckContext, device: Device, cores_used: int) -> tuple[float, str]:
     """The CPU peak (GFLOP/s) of the ``cores_used`` cores a CPU figure was measured on, and
     where it came from.

@@ -12,6 +12,7 @@ from pytest_sca.fixtures import CheckContext
 from pytest_sca.metrics import scaling
 from pytest_sca.probes.results import TrainResult, paced_result, train_result
 
+from ..library import time_resolution
 from .probe_jobs import (
     epoch,
     finished_probe,
@@ -20,7 +21,6 @@ from .probe_jobs import (
     listed_or_read,
     probe_output,
     submit_probe,
-    time_resolution,
     wait_all,
 )
 

@@ -9,8 +9,8 @@ import pytest
 from pytest_sca.capabilities import Diagnostics, Jobs, LayerDiagnosis, TargetError, WaitTimeout
 from pytest_sca.fixtures import CheckContext
 
-from ..library import SLEEPER
-from .probe_jobs import epoch, job_timeout, resources, time_resolution
+from ..library import SLEEPER, time_resolution
+from .probe_jobs import epoch, job_timeout, resources
 
 LAYERS = ("container", "accelerator", "os", "network")
 #: Verdicts that are findings; ``unknown`` (or none) says the diagnosis found nothing out.
