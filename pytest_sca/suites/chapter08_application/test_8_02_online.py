@@ -27,6 +27,8 @@ BOUND, STREAM_TOKENS = 3, 24
 #: A word or a run of punctuation: a rough count of tokens that hardly ever exceeds the real
 #: one twice over (a token rarely spans more than two such pieces: `'t`, `.\n`).
 _PIECE = re.compile(r"\w+|[^\w\s]+")
+#: How many chats, each stating another favourite colour, 8.2.a compares.
+HISTORIES = 3
 #: How many pieces of text each token the usage counts may carry before the text is too long
 #: for the tokens counted.
 PIECES_PER_TOKEN = 2
@@ -39,12 +41,15 @@ def _prompt_tokens(answer: Completion) -> int | None:
 
 @pytest.mark.clause("8.2.a")
 def test_multi_turn_chat_keeps_context(sca: CheckContext, inference: Inference) -> None:
-    """Two chats state different favourite colours, then ask the same question a turn later:
+    """Three chats state different favourite colours, then ask the same question a turn later:
     the model is given the history (more prompt tokens than the question alone), and its
     answers name their colour, or differ by history on a server that answers the question
-    alone the same twice at temperature 0 (else inconclusive: error)."""
+    alone the same twice at temperature 0 (else inconclusive: error). Three, not two: a small
+    model that is given the history may still answer two colours' question with one text
+    (SmolLM2-135M does for red and orange), never three; a server that drops the history
+    answers all three alike."""
     model = inference.model_ids()[0]
-    colours = random.Random(sca.run_id).sample(COLOURS, 2)
+    colours = random.Random(sca.run_id).sample(COLOURS, HISTORIES)
     question = {"role": "user", "content": "What is my favourite colour?"}
     alone = asked_twice(inference, [question], model, max_tokens=32)
     answers, prompt_tokens = {}, {}
@@ -68,8 +73,8 @@ def test_multi_turn_chat_keeps_context(sca: CheckContext, inference: Inference) 
         f"[8.2.a] the chat did not keep its context: the second turns of {unseen} were "
         f"answered from {[prompt_tokens[c] for c in unseen]} prompt tokens, no more than the "
         f"question alone ({alone_tokens})")
-    differ = answers[colours[0]] != answers[colours[1]]
-    if len(recalled) == 2 or (differ and repeatable):
+    differ = len(set(answers.values())) > 1
+    if len(recalled) == len(colours) or (differ and repeatable):
         return
     assert differ, (
         f"[8.2.a] the chat did not keep its context: with different histories ({colours}) "
@@ -77,7 +82,7 @@ def test_multi_turn_chat_keeps_context(sca: CheckContext, inference: Inference) 
     raise TargetError(
         f"[8.2.a] inconclusive: {model} is not deterministic at temperature 0 (the question "
         f"alone got two answers), so answers that differ by history ({answers}) prove nothing, "
-        "and they do not both name the colour stated")
+        "and they do not all name the colour stated")
 
 
 def _stream(inference: Inference, model: str) -> tuple[StreamResult, bool]:
