@@ -41,8 +41,8 @@ MARKERS = {
     "mutating": "the check creates resources on the target (not run with --sca-readonly)",
     "disruptive": "the check disturbs the target (kills workers, takes links down): "
     "runs only with --sca-disruptive, and alone under pytest-xdist",
-    "measuring": "the check's verdict rests on a time or a rate it measures (as every chapter 9 "
-    "check's does): under pytest-xdist it runs alone",
+    "measuring": "the check's verdict rests on a time or a rate it measures (as most chapter 9 "
+    "checks' do): under pytest-xdist it runs alone",
     **{f"chapter{n}": f"check of a chapter {n} clause item" for n in range(6, 11)},
 }
 

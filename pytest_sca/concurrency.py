@@ -1,8 +1,8 @@
 """Checks side by side under pytest-xdist, and the checks that run alone.
 
 With ``-n N`` the workers run checks concurrently, each in its own probe tenant. A check
-whose verdict rests on a time or a rate it measures (chapter 9, ``measuring``) or that
-disturbs the platform (``disruptive``) runs *alone*: while it runs, no other check of the
+whose verdict rests on a time or a rate it measures (``measuring``: most of chapter 9, and
+6.3.c, 6.5.f) or that disturbs the platform (``disruptive``) runs *alone*: while it runs, no other check of the
 run does, so that its figures are the platform's and not the other checks' load.
 
 Each check holds a lock of the run from its setup to the end of its teardown (its undo
@@ -21,8 +21,11 @@ from pathlib import Path
 
 import pytest
 
-#: Markers whose checks run alone: ``performance`` is chapter 9's domain marker.
-ALONE_MARKERS = ("performance", "measuring", "disruptive")
+#: Markers whose checks run alone. Not chapter 9's domain marker (``performance``): its checks
+#: that measure nothing another check's load could move (9.4.2.b a job not interrupted,
+#: 9.4.2.c the topology of a job's cards, 9.4.2.d the age of the fleet's samples) go side by
+#: side; the others carry ``measuring``.
+ALONE_MARKERS = ("measuring", "disruptive")
 
 
 def runs_alone(item: pytest.Item) -> bool:

@@ -43,6 +43,7 @@ def _checked(result: GemmResult, what: str) -> list[GemmEntry]:
 
 
 @pytest.mark.clause("9.1.a")
+@pytest.mark.measuring
 @pytest.mark.mutating
 def test_operator_performance_against_peak(sca: CheckContext, jobs: Jobs, compute: Compute,
                                            probe_image: str) -> None:

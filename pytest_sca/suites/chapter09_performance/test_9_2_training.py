@@ -60,6 +60,7 @@ def _checked_flops(model: TrainModel) -> float:
 
 
 @pytest.mark.clause("9.2.a")
+@pytest.mark.measuring
 @pytest.mark.mutating
 @pytest.mark.parametrize("kind", ["language", "vision"], ids=["language-model", "vision-model"])
 def test_training_hfu_of_vision_and_language_models(sca: CheckContext, jobs: Jobs,
@@ -133,6 +134,7 @@ def _check_stage_times(sca: CheckContext, model: TrainModel) -> None:
 
 
 @pytest.mark.clause("9.2.b")
+@pytest.mark.measuring
 @pytest.mark.mutating
 def test_training_jitter_and_stage_distribution(sca: CheckContext, jobs: Jobs,
                                                 probe_image: str) -> None:

@@ -82,6 +82,7 @@ class _Pace:
 
 
 @pytest.mark.clause("9.3.a")
+@pytest.mark.measuring
 @pytest.mark.mutating
 def test_parallel_subtasks_scale(sca: CheckContext, jobs: Jobs, probe_image: str) -> None:
     """Runs k = 1, 2, 4… identical sub-tasks at once as jobs; aggregate throughput X(k) =
@@ -293,6 +294,7 @@ SCHEDULING: dict[str, Callable[[CheckContext, Jobs, str, pytest.FixtureRequest],
 
 
 @pytest.mark.clause("9.3.b")
+@pytest.mark.measuring
 @pytest.mark.mutating
 @pytest.mark.parametrize("aspect", list(SCHEDULING))
 def test_scheduling_performance(sca: CheckContext, jobs: Jobs, probe_image: str, aspect: str,

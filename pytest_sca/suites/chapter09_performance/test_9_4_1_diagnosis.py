@@ -33,6 +33,7 @@ def _assert_subject(done: LayerDiagnosis, layer: str, subject: str) -> None:
 
 
 @pytest.mark.clause("9.4.1.a")
+@pytest.mark.measuring
 @pytest.mark.mutating
 @pytest.mark.parametrize("layer", LAYERS)
 def test_diagnosis_per_layer_within_declared_time(sca: CheckContext, jobs: Jobs,

@@ -77,6 +77,7 @@ def _read_once_within(seconds: float, reads: Sequence[Callable[[], object]]) -> 
 
 
 @pytest.mark.clause("9.4.2.a")
+@pytest.mark.measuring
 def test_management_api_available_under_steady_load(sca: CheckContext, compute: Compute,
                                                     jobs: Jobs) -> None:
     """Sends a steady, bounded load of read requests (info, nodes, jobs) to the management
