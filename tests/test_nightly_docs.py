@@ -104,4 +104,4 @@ def test_the_latest_dependencies_job_installs_without_the_constraints() -> None:
     assert "schedule" in workflow[True]  # YAML 1.1 reads the key `on` as True
     scripts = "\n".join(_scripts(workflow))
     assert "-c constraints.txt" not in scripts and "--upgrade" in scripts
-    assert "python -m pytest tests -n 3" in scripts
+    assert "python -m pytest tests -n 4" in scripts
