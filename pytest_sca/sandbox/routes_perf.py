@@ -176,7 +176,9 @@ def target_capabilities(platform: SandboxPlatform) -> dict[str, Any]:
         # 0.7 measured healthy at load 8 on 2 cores; multi_worker_jobs_throttled gives ~0.05.
         "scheduling": {"max_startup_p99_s": 10.0, "min_utilisation": 0.05, "min_speedup": 0.2},
         "diagnosis": {"max_seconds": 5.0},
-        "availability": {"min_success_ratio": 0.99, "seconds": 3.0, "rate_per_s": 20},
+        # 40 reads: any 2 s holds 0.2 s or more of api_unstable's outages (1.8 s apart), and
+        # at least one of api_drops_requests' one read in 25.
+        "availability": {"min_success_ratio": 0.99, "seconds": 2.0, "rate_per_s": 20},
         "long_job": {"seconds": 2.0},
         "monitoring": {"max_staleness_s": 60.0, "min_cards": 1000},
     }}
