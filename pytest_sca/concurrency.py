@@ -2,8 +2,9 @@
 
 With ``-n N`` the workers run checks concurrently, each in its own probe tenant. A check
 whose verdict rests on a time or a rate it measures (``measuring``: most of chapter 9, and
-6.3.c, 6.5.f) or that disturbs the platform (``disruptive``) runs *alone*: while it runs, no other check of the
-run does, so that its figures are the platform's and not the other checks' load.
+6.3.c, 6.5.f) or that disturbs the platform (``disruptive``) runs *alone*: while it runs,
+no other check of the run does, so that its figures are the platform's and not the other
+checks' load.
 
 Each check holds a lock of the run from its setup to the end of its teardown (its undo
 included): shared for an ordinary check, exclusive for one that runs alone. The locks are

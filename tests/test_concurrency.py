@@ -82,9 +82,9 @@ def test_chapter9_checks_that_measure_say_so() -> None:
     for module in CHAPTER9_MODULES:
         for name, check in vars(module).items():
             marks = {mark.name: mark for mark in getattr(check, "pytestmark", [])}
-            if name.startswith("test_") and "clause" in marks:
-                if not runs_alone(_Marked(*marks)):  # type: ignore[arg-type]
-                    side_by_side.add(marks["clause"].args[0])
+            if name.startswith("test_") and "clause" in marks \
+                    and not runs_alone(_Marked(*marks)):  # type: ignore[arg-type]
+                side_by_side.add(marks["clause"].args[0])
     assert side_by_side == CHAPTER9_SIDE_BY_SIDE
 
 

@@ -3,7 +3,7 @@ counters, DCGM's percent and MiB): the helpers alone, on made-up readings."""
 
 from __future__ import annotations
 
-from pytest_sca.capabilities import MetricSample
+from pytest_sca.capabilities import MetricSample, RefusalReason, Refused
 from pytest_sca.capabilities.exporters import metric_table
 from pytest_sca.suites.chapter06_scheduling import test_6_04_monitoring as monitoring
 
@@ -78,3 +78,27 @@ def test_a_card_taken_by_a_pod_between_reads_is_the_same_series() -> None:
     freshness = monitoring.Freshness(monitoring.Reading(0.0, {monitoring._key(idle): idle}), 60)
     freshness.later.append(monitoring.Reading(2.0, {monitoring._key(held): held}))
     assert freshness.state(monitoring._key(idle)) == ("current", "value moved")
+
+
+class _Inventory:
+    """A compute capability that still has some nodes (``get_node``) and not the others."""
+
+    def __init__(self, *present: str) -> None:
+        self.present = set(present)
+
+    def get_node(self, node_id: str) -> dict[str, str]:
+        if node_id not in self.present:
+            raise Refused("node", 404, None, "no such node", RefusalReason.NOT_FOUND)
+        return {"id": node_id}
+
+
+def test_a_node_removed_while_read_is_no_stale_node() -> None:
+    """Side by side with a check that scales a cluster in (or under a platform's own
+    scale-in), a node's series may vanish between the reads: the node that is gone from the
+    inventory is left out; the one still there with vanished series stays stale."""
+    first = _reading(100.0, 5000.0)
+    key = next(iter(first.samples))
+    freshness = monitoring.Freshness(first, 60.0, [monitoring.Reading(101.0, {})])
+    series = {"n1": [key], "n2": [key]}
+    assert monitoring._left_the_inventory(_Inventory("n2"), freshness, series) == ["n1"]  # type: ignore[arg-type]
+    assert monitoring._left_the_inventory(_Inventory("n1", "n2"), freshness, series) == []  # type: ignore[arg-type]

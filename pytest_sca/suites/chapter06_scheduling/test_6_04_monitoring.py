@@ -21,6 +21,8 @@ from pytest_sca.capabilities import (
     MetricSample,
     Node,
     Notification,
+    RefusalReason,
+    Refused,
     TargetError,
     WaitTimeout,
     wait_for,
@@ -182,6 +184,25 @@ def metrics_source(metrics: Metrics) -> str:
     return str(getattr(metrics, "source", type(metrics).__name__))
 
 
+def _left_the_inventory(compute: Compute, freshness: Freshness,
+                        node_series: Mapping[str, list[SeriesKey]]) -> list[str]:
+    """The nodes whose node series the later read lacks and that the platform no longer has
+    (reading them by id answers not found): removed while the check read, by a scale-in or
+    by another check side by side. Their series are rightly gone; a node still there whose
+    series went is stale."""
+    gone = [node for node, keys in node_series.items()
+            if keys and all(freshness.state(k)[0] == "gone" for k in keys)]
+    left: list[str] = []
+    for node in gone:
+        try:
+            compute.get_node(node)
+        except Refused as refusal:
+            if refusal.reason is not RefusalReason.NOT_FOUND:
+                raise
+            left.append(node)
+    return left
+
+
 def _not_current(freshness: Freshness, keys: Mapping[str, list[SeriesKey]]
                  ) -> tuple[dict[str, str], dict[str, str]]:
     """(stale, unknown): for each named group of series none of which is current, what was
@@ -329,9 +350,13 @@ def test_cluster_node_and_card_monitoring(sca: CheckContext, metrics: Metrics,
         f"[6.4.a] no cluster-level view: the series of nodes {unclustered} do not name their "
         f"cluster (the inventory has clusters {sorted(map(str, clusters))})")
     freshness = Freshness(first, max_age)
-    groups = {f"node {n}": keys for n, keys in node_series.items()} | {
-        f"card {c}": keys for c, keys in card_series.items()}
-    freshness.settle(metrics, [k for keys in groups.values() for k in keys])
+    freshness.settle(metrics, [k for keys in [*node_series.values(), *card_series.values()]
+                               for k in keys])
+    left = _left_the_inventory(compute, freshness, node_series)
+    if left:
+        sca.evidence("nodes gone from the inventory between the reads", left)
+    groups = {f"node {n}": keys for n, keys in node_series.items() if n not in left} | {
+        f"card {c}": keys for c, keys in card_series.items() if c.rsplit("/", 1)[0] not in left}
     stale, unknown = _not_current(freshness, groups)
     sca.evidence("freshness", {what: [freshness.state(k)[1] for k in keys][:3]
                                for what, keys in list(groups.items())[:40]})
