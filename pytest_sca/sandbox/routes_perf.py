@@ -169,8 +169,9 @@ def target_capabilities(platform: SandboxPlatform) -> dict[str, Any]:
         "cpu": {"peak_gflops": peak, "cores": _cores(), "source": source},
         "operators": {"min_efficiency": 0.03},
         # Small jitter steps (tens of ms): a loaded host's time slicing averages out over
-        # them, a paused job's step does not.
-        "training": {"min_hfu": 0.04, "max_step_cv": 0.75, "jitter_batch": 256},
+        # them, a paused job's step does not. The healthy sandbox reached a CV of 0.77 with
+        # four test workers on two cores; noisy_neighbour gives 3.4-3.6.
+        "training": {"min_hfu": 0.04, "max_step_cv": 1.5, "jitter_batch": 256},
         "scaling": {"k": [1, 4], "min_efficiency": 0.5, "work": "paced"},
         # S(2) of 2 CPU processes exchanging gradients over loopback TCP on the loaded host:
         # 0.7 measured healthy at load 8 on 2 cores; multi_worker_jobs_throttled gives ~0.05.
