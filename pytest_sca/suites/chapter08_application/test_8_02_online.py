@@ -46,8 +46,8 @@ def test_multi_turn_chat_keeps_context(sca: CheckContext, inference: Inference) 
     answers name their colour, or differ by history on a server that answers the question
     alone the same twice at temperature 0 (else inconclusive: error). Three, not two: a small
     model that is given the history may still answer two colours' question with one text
-    (SmolLM2-135M does for red and orange), never three; a server that drops the history
-    answers all three alike."""
+    (SmolLM2-135M does for red and orange, for no three of the eight); a server that drops
+    the history answers all three alike."""
     model = inference.model_ids()[0]
     colours = random.Random(sca.run_id).sample(COLOURS, HISTORIES)
     question = {"role": "user", "content": "What is my favourite colour?"}
