@@ -41,7 +41,7 @@ def test_mutation_score_does_not_drop_below_the_recorded_one(tmp_path: Path) -> 
     recorded = json.loads(RECORDED.read_text())
     markers = os.environ.get("SCA_MUTATION_FLOOR_MARKERS", "chapter8")
     done = mutate(tmp_path, "-m", markers, "--operators", ",".join(recorded["operators"]),
-                  "--floor", str(RECORDED), "--tolerance", str(SCORE_TOLERANCE), "--lanes", "2",
+                  "--floor", str(RECORDED), "--tolerance", str(SCORE_TOLERANCE), "--lanes", "3",
                   timeout=3000)
     assert done.returncode == 0, (done.stdout[-4000:], done.stderr[-2000:])
     result = json.loads((tmp_path / "mutation.json").read_text())
