@@ -9,6 +9,7 @@ of them. Every catalogue item in scope that no check covers becomes a
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from importlib import resources
@@ -106,14 +107,23 @@ def expand_markers(item: pytest.Item, catalog: Catalog) -> Clause | None:
         raise UnknownRoute(str(missing)) from None
     if _EXPANDED not in item.stash:
         item.stash[_EXPANDED] = clause_id
-        for name in (f"chapter{clause.chapter}", clause.level, clause.domain):
-            item.add_marker(name)
-        item.add_marker(pytest.mark.clause(id=clause.id, level=clause.level,
-                                           domain=clause.domain, subdomain=clause.subdomain))
+        for mark in _catalogue_marks(clause):
+            item.add_marker(mark)
         item.user_properties.append(("sca_clause", clause.id))
         # `-k 6.2.c` (or `-k 6.2`) selects an item's checks whatever their function names.
         item.extra_keyword_matches.add(clause.id)
     return clause
+
+
+@functools.cache
+def _catalogue_marks(clause: Clause) -> tuple[pytest.MarkDecorator, ...]:
+    """The markers :func:`expand_markers` adds for ``clause``, made once per item of the
+    catalogue rather than once per check (a run of thousands of checks made them anew for
+    each: issue 18's plugin overhead)."""
+    return (*(getattr(pytest.mark, name) for name in (
+        f"chapter{clause.chapter}", clause.level, clause.domain)),
+        pytest.mark.clause(id=clause.id, level=clause.level, domain=clause.domain,
+                           subdomain=clause.subdomain))
 
 
 class UnknownRoute(Exception):
