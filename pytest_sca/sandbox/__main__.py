@@ -24,12 +24,16 @@ def _parser() -> argparse.ArgumentParser:
                        help="behavioural faults to run with (repeatable; see `faults`)")
     serve.add_argument("--ready-file", type=Path, default=None,
                        help="file written with the target file's path once ready")
+    serve.add_argument("--exit-with-parent", action="store_true",
+                       help="stop when the process that started the sandbox is gone (what "
+                            "the launcher asks: a run killed outright leaves no sandbox)")
     commands.add_parser("faults", help="list the faults: name<TAB>behaviour it breaks")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status."""
+    parent = os.getppid()  # before anything: the process that started this one
     args = _parser().parse_args(argv)
     if args.command == "faults":
         for fault in Fault:
@@ -43,7 +47,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from pytest_sca.sandbox.server import StateDirInUse, serve
 
     try:
-        code = serve(args.state, faults, args.ready_file)
+        code = serve(args.state, faults, args.ready_file,
+                     parent if args.exit_with_parent else None)
     except StateDirInUse as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -133,7 +133,7 @@ def launch(
         ready_file.unlink()
     stderr_path = directory / "sandbox.stderr.log"
     command = [sys.executable, "-m", "pytest_sca.sandbox", "serve", "--state", str(directory),
-               "--ready-file", str(ready_file)]
+               "--ready-file", str(ready_file), "--exit-with-parent"]
     for fault in checked:
         command += ["--fault", fault.value]
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCA_SANDBOX_")}

@@ -44,6 +44,8 @@ from pytest_sca.sandbox.ssh import SSH_USER, Account, SshNodes, node_account
 from pytest_sca.sandbox.tenancy import OTHER_TENANT, PROBE_TENANT
 
 STANDARD = "saia-aicloud-2025-04-29"
+#: How often a sandbox started with ``--exit-with-parent`` looks whether its parent is gone.
+PARENT_POLL_S = 1.0
 #: env name → what it holds; the target file refers to each as ${NAME}.
 ENV_NAMES = (
     "SCA_SANDBOX_TOKEN",
@@ -201,11 +203,18 @@ class Sandbox:
         #: The simulated hosts' own directory: outside the private state when their
         #: commands run as another account (removed at stop).
         self.hosts_dir = _hosts_dir(account) if account is not None else None
-        self.platform = SandboxPlatform(state_dir, frozenset(faults), self.storage,
-                                        self.hosts_dir)
-        names = SSH_NODE_NAMES + ((UNLISTED_SSH_NODE,) if Fault.SSH_NODE_UNLISTED in faults
-                                  else ())
-        self.ssh = SshNodes(state_dir, names, frozenset(faults), self.hosts_dir, account)
+        try:
+            self.platform = SandboxPlatform(state_dir, frozenset(faults), self.storage,
+                                            self.hosts_dir)
+            names = SSH_NODE_NAMES + ((UNLISTED_SSH_NODE,) if Fault.SSH_NODE_UNLISTED in faults
+                                      else ())
+            self.ssh = SshNodes(state_dir, names, frozenset(faults), self.hosts_dir, account)
+        except BaseException:
+            # No stop() follows a sandbox that could not be built (a state that is not a
+            # database): its hosts' directory, made outside the state, went with it.
+            if self.hosts_dir is not None:
+                shutil.rmtree(self.hosts_dir, ignore_errors=True)
+            raise
         self.api: _ApiServer | None = None
         self.tls: TlsFiles | None = None
         self.gateway: S3Gateway | None = None
@@ -300,11 +309,24 @@ def _hosts_dir(account: Account) -> Path:
     return hosts
 
 
-async def _serve(state_dir: Path, faults: tuple[Fault, ...], ready_file: Path | None) -> None:
+async def _watch_parent(parent: int, stop: asyncio.Event) -> None:
+    """Set ``stop`` once ``parent`` is no longer this process's parent: the run that started
+    the sandbox was killed outright (SIGKILL, an OOM kill, a CI timeout), which no teardown
+    of its own survives; the sandbox's own session kept it out of the run's process group."""
+    while not stop.is_set():
+        if os.getppid() != parent:
+            stop.set()
+            return
+        await asyncio.sleep(PARENT_POLL_S)
+
+
+async def _serve(state_dir: Path, faults: tuple[Fault, ...], ready_file: Path | None,
+                 parent: int | None = None) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    watch = None if parent is None else asyncio.create_task(_watch_parent(parent, stop))
     sandbox = Sandbox(state_dir, faults)
     try:
         await sandbox.start()
@@ -320,6 +342,8 @@ async def _serve(state_dir: Path, faults: tuple[Fault, ...], ready_file: Path | 
               f"pytest --sca-target={sandbox.target_path}", flush=True)
         await stop.wait()
     finally:
+        if watch is not None:
+            watch.cancel()
         await sandbox.stop()
 
 
@@ -340,8 +364,11 @@ def _lock_state_dir(directory: Path) -> int:
     return fd
 
 
-def serve(state_dir: Path | None, faults: tuple[Fault, ...], ready_file: Path | None) -> int:
-    """Run the sandbox until SIGINT/SIGTERM; a fresh temp state dir is removed at exit."""
+def serve(state_dir: Path | None, faults: tuple[Fault, ...], ready_file: Path | None,
+          parent: int | None = None) -> int:
+    """Run the sandbox until SIGINT/SIGTERM, or until process ``parent`` is no longer this
+    one's parent (it exited: the sandbox is re-parented); a fresh temp state dir is removed
+    at exit."""
     temporary = state_dir is None
     # The state holds the admin key and every tenant's: only its owner may read anything
     # the sandbox writes (directories 0700, files 0600), whatever the caller's umask.
@@ -351,7 +378,7 @@ def serve(state_dir: Path | None, faults: tuple[Fault, ...], ready_file: Path | 
     directory.chmod(0o700)
     lock = _lock_state_dir(directory)
     try:
-        asyncio.run(_serve(directory.resolve(), faults, ready_file))
+        asyncio.run(_serve(directory.resolve(), faults, ready_file, parent))
     finally:
         os.close(lock)
         if temporary:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -72,11 +73,17 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
         second.process.stop()
 
 
-def test_start_error_names_the_cause(tmp_path: Path) -> None:
+def test_start_error_names_the_cause(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """...and leaves nothing behind: the simulated hosts' directory, made outside the state
+    (in the temporary directory) before the state's database is opened, goes too."""
     (tmp_path / "platform.sqlite3").write_bytes(b"this is not a database" * 100)
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temporary))
     with pytest.raises(SandboxStartError, match=r"sandbox exited with status 1: .*not a database"):
         launch(state_dir=tmp_path, timeout=20)
     assert not (tmp_path / "ready").exists()
+    assert list(temporary.iterdir()) == []
 
 
 @pytest.mark.slow
@@ -120,3 +127,42 @@ def test_a_state_dir_serves_one_sandbox_at_a_time(tmp_path: Path) -> None:
         assert first.admin.ok("GET", "/whoami")["role"] == "platform_admin"
     finally:
         first.process.stop()
+
+
+#: A process that starts a sandbox, says its pid and state, and waits to be killed.
+LAUNCHING_RUN = """
+import sys, time
+from pytest_sca.sandbox import launch
+started = launch()
+print(started.pid, started.state_dir, flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.slow
+def test_a_run_killed_outright_leaves_no_sandbox_running(tmp_path: Path) -> None:
+    """The run that started the sandbox is SIGKILLed (no teardown, no ``stop()``): the
+    sandbox sees its parent gone and stops, with everything it started (it runs in a session
+    of its own, which the run's process group kill does not reach)."""
+    run = subprocess.Popen([sys.executable, "-c", LAUNCHING_RUN], stdout=subprocess.PIPE,
+                           text=True, start_new_session=True)
+    sandbox_pid, state = 0, ""
+    try:
+        assert run.stdout is not None
+        pid, state = run.stdout.readline().split()
+        sandbox_pid = int(pid)
+        assert processes_in_session(sandbox_pid), "the sandbox runs in a session of its own"
+        os.killpg(run.pid, signal.SIGKILL)
+        run.wait(timeout=10)
+        deadline = time.monotonic() + 20
+        while pid_alive(sandbox_pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not pid_alive(sandbox_pid), "the sandbox outlived the run that started it"
+        assert processes_in_session(sandbox_pid) == []
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+        if sandbox_pid and pid_alive(sandbox_pid):
+            os.killpg(sandbox_pid, signal.SIGKILL)
+        if state:  # the launcher's temporary state: its stop() was never called
+            shutil.rmtree(state, ignore_errors=True)
