@@ -27,6 +27,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--exit-with-parent", action="store_true",
                        help="stop when the process that started the sandbox is gone (what "
                             "the launcher asks: a run killed outright leaves no sandbox)")
+    serve.add_argument("--temporary-state", action="store_true",
+                       help="--state is the starting process's temporary directory: removed "
+                            "when the sandbox stops because that process is gone")
     commands.add_parser("faults", help="list the faults: name<TAB>behaviour it breaks")
     return parser
 
@@ -48,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         code = serve(args.state, faults, args.ready_file,
-                     parent if args.exit_with_parent else None)
+                     parent if args.exit_with_parent else None, args.temporary_state)
     except StateDirInUse as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -133,7 +133,8 @@ def launch(
         ready_file.unlink()
     stderr_path = directory / "sandbox.stderr.log"
     command = [sys.executable, "-m", "pytest_sca.sandbox", "serve", "--state", str(directory),
-               "--ready-file", str(ready_file), "--exit-with-parent"]
+               "--ready-file", str(ready_file), "--exit-with-parent",
+               *(["--temporary-state"] if remove_state else [])]
     for fault in checked:
         command += ["--fault", fault.value]
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCA_SANDBOX_")}

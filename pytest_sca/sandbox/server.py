@@ -365,10 +365,12 @@ def _lock_state_dir(directory: Path) -> int:
 
 
 def serve(state_dir: Path | None, faults: tuple[Fault, ...], ready_file: Path | None,
-          parent: int | None = None) -> int:
+          parent: int | None = None, callers_temporary: bool = False) -> int:
     """Run the sandbox until SIGINT/SIGTERM, or until process ``parent`` is no longer this
     one's parent (it exited: the sandbox is re-parented); a fresh temp state dir is removed
-    at exit."""
+    at exit, and so is ``state_dir`` when it is the caller's temporary one
+    (``callers_temporary``) and the caller is gone: it holds the sandbox's credentials, and
+    nobody else would remove it."""
     temporary = state_dir is None
     # The state holds the admin key and every tenant's: only its owner may read anything
     # the sandbox writes (directories 0700, files 0600), whatever the caller's umask.
@@ -377,11 +379,13 @@ def serve(state_dir: Path | None, faults: tuple[Fault, ...], ready_file: Path | 
     directory.mkdir(parents=True, exist_ok=True)
     directory.chmod(0o700)
     lock = _lock_state_dir(directory)
+    parent_gone = False
     try:
         asyncio.run(_serve(directory.resolve(), faults, ready_file, parent))
+        parent_gone = parent is not None and os.getppid() != parent
     finally:
         os.close(lock)
-        if temporary:
+        if temporary or (parent_gone and callers_temporary):
             shutil.rmtree(directory, ignore_errors=True)
         if ready_file is not None:
             with contextlib.suppress(FileNotFoundError):

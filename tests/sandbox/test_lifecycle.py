@@ -143,7 +143,8 @@ time.sleep(600)
 def test_a_run_killed_outright_leaves_no_sandbox_running(tmp_path: Path) -> None:
     """The run that started the sandbox is SIGKILLed (no teardown, no ``stop()``): the
     sandbox sees its parent gone and stops, with everything it started (it runs in a session
-    of its own, which the run's process group kill does not reach)."""
+    of its own, which the run's process group kill does not reach), and removes the run's
+    temporary state directory, credentials and all."""
     run = subprocess.Popen([sys.executable, "-c", LAUNCHING_RUN], stdout=subprocess.PIPE,
                            text=True, start_new_session=True)
     sandbox_pid, state = 0, ""
@@ -159,6 +160,7 @@ def test_a_run_killed_outright_leaves_no_sandbox_running(tmp_path: Path) -> None
             time.sleep(0.1)
         assert not pid_alive(sandbox_pid), "the sandbox outlived the run that started it"
         assert processes_in_session(sandbox_pid) == []
+        assert not Path(state).exists(), "the run's temporary state (credentials) stayed"
     finally:
         if run.poll() is None:
             os.killpg(run.pid, signal.SIGKILL)
