@@ -81,10 +81,15 @@ def test_a_card_taken_by_a_pod_between_reads_is_the_same_series() -> None:
 
 
 class _Inventory:
-    """A compute capability that still has some nodes (``get_node``) and not the others."""
+    """A compute capability that still has some nodes (``get_node``) and lists some
+    (``list_nodes``; by default the ones it has)."""
 
-    def __init__(self, *present: str) -> None:
+    def __init__(self, *present: str, listed: tuple[str, ...] | None = None) -> None:
         self.present = set(present)
+        self.listed = set(present if listed is None else listed)
+
+    def list_nodes(self) -> list[dict[str, str]]:
+        return [{"id": node} for node in sorted(self.listed)]
 
     def get_node(self, node_id: str) -> dict[str, str]:
         if node_id not in self.present:
@@ -102,3 +107,7 @@ def test_a_node_removed_while_read_is_no_stale_node() -> None:
     series = {"n1": [key], "n2": [key]}
     assert monitoring._left_the_inventory(_Inventory("n2"), freshness, series) == ["n1"]  # type: ignore[arg-type]
     assert monitoring._left_the_inventory(_Inventory("n1", "n2"), freshness, series) == []  # type: ignore[arg-type]
+    # A node still listed is not excused by a read by id that says not found, nor a node
+    # the listing leaves out by one that finds it.
+    for inventory in (_Inventory("n2", listed=("n1", "n2")), _Inventory("n1", "n2", listed=())):
+        assert monitoring._left_the_inventory(inventory, freshness, series) == []  # type: ignore[arg-type]

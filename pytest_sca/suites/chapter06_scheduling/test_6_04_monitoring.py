@@ -187,13 +187,17 @@ def metrics_source(metrics: Metrics) -> str:
 def _left_the_inventory(compute: Compute, freshness: Freshness,
                         node_series: Mapping[str, list[SeriesKey]]) -> list[str]:
     """The nodes whose node series the later read lacks and that the platform no longer has
-    (reading them by id answers not found): removed while the check read, by a scale-in or
-    by another check side by side. Their series are rightly gone; a node still there whose
-    series went is stale."""
+    (a fresh listing leaves them out and reading them by id answers not found, both: a
+    listing cut short, or a read by id that fails for every node, excuses nothing): removed
+    while the check read, by a scale-in or by another check side by side. Their series are
+    rightly gone; a node still there whose series went is stale."""
     gone = [node for node, keys in node_series.items()
             if keys and all(freshness.state(k)[0] == "gone" for k in keys)]
+    if not gone:
+        return []
+    listed = {str(n.get("id")) for n in compute.list_nodes()}
     left: list[str] = []
-    for node in gone:
+    for node in (n for n in gone if n not in listed):
         try:
             compute.get_node(node)
         except Refused as refusal:
