@@ -15,10 +15,18 @@ import time
 from pytest_sca.probes.host import cpu_info  # sca: inline
 
 ARGS = json.loads(os.environ.get("SCA_PROBE_ARGS") or "{}")
-SHAPES = ARGS.get("shapes") or [[256, 256, 256], [512, 512, 512], [1024, 1024, 1024]]
+#: Square matmul sizes of the sweep, per device kind, unless the arguments name ``shapes``.
+#: An accelerator needs large products: on an H200 a 1024³ bf16 product takes a few µs, so
+#: its synchronised wall time is mostly launch and sync (about 10 % of the peak measured,
+#: docs/chapter09.md), while 8192³ takes over a millisecond and reaches the chip's rate.
+CPU_SHAPES = [[256, 256, 256], [512, 512, 512], [1024, 1024, 1024]]
+ACCELERATOR_SHAPES = [[2048, 2048, 2048], [4096, 4096, 4096], [8192, 8192, 8192]]
+SHAPES = ARGS.get("shapes")
 DTYPES = ARGS.get("dtypes") or ["fp32", "bf16", "fp16", "tf32"]
-WARMUP = int(ARGS.get("warmup", 1))
-ITERATIONS = int(ARGS.get("iterations", 3))
+#: An accelerator's first products run at idle clocks: it gets more warm-up calls and more
+#: timed ones (each one is short) than a CPU, unless the arguments say otherwise.
+WARMUP = ARGS.get("warmup")
+ITERATIONS = ARGS.get("iterations")
 BUDGET = float(ARGS.get("seconds_per_shape", 2.0))
 BACKEND = ARGS.get("backend", "auto")
 #: Only an accelerator's figures are wanted: on the CPU, report the device and stop.
@@ -47,13 +55,20 @@ def torch_device(torch):
     return "cpu", lambda: None, cpu_info()
 
 
-def timed(run, sync):
-    for _ in range(WARMUP):
+def repetitions(accelerator):
+    """(warm-up calls, timed calls) of each operator: the arguments', else the device's."""
+    return (int(WARMUP if WARMUP is not None else 3 if accelerator else 1),
+            int(ITERATIONS if ITERATIONS is not None else 10 if accelerator else 3))
+
+
+def timed(run, sync, accelerator=False):
+    warmup, iterations = repetitions(accelerator)
+    for _ in range(warmup):
         run()
     sync()
     times = []
     spent = 0.0
-    while len(times) < ITERATIONS and (not times or spent < BUDGET):
+    while len(times) < iterations and (not times or spent < BUDGET):
         start = time.perf_counter()
         run()
         sync()
@@ -63,10 +78,11 @@ def timed(run, sync):
     return times
 
 
-def summary(op, dtype, shape, flop, times):
+def summary(op, dtype, shape, flop, times, accelerator=False):
     median = statistics.median(times)
     best = min(times)
-    return {"op": op, "dtype": dtype, "shape": shape, "flop": flop, "warmup": WARMUP,
+    return {"op": op, "dtype": dtype, "shape": shape, "flop": flop,
+            "warmup": repetitions(accelerator)[0],
             "iterations": len(times), "median_s": median, "best_s": best,
             "spread": (max(times) - best) / median if median else 0.0,
             "tflops_best": flop / best / 1e12, "tflops_median": flop / median / 1e12}
@@ -78,6 +94,7 @@ def with_torch(torch):
         return device, info, {"torch": torch.__version__}, [], list(DTYPES)
     kinds = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16,
              "tf32": torch.float32}
+    accelerator = device != "cpu"
     results, skipped = [], []
     for dtype in DTYPES:
         if device == "cpu" and dtype in ("fp16", "tf32"):
@@ -85,23 +102,35 @@ def with_torch(torch):
             continue
         if device == "cuda":
             torch.backends.cuda.matmul.allow_tf32 = dtype == "tf32"
-        for m, n, k in SHAPES:
+        for m, n, k in SHAPES or (ACCELERATOR_SHAPES if accelerator else CPU_SHAPES):
             a = torch.randn(m, k, device=device, dtype=kinds[dtype])
             b = torch.randn(k, n, device=device, dtype=kinds[dtype])
-            times = timed(lambda a=a, b=b: torch.matmul(a, b), sync)
-            results.append(summary("matmul", dtype, [m, n, k], 2.0 * m * n * k, times))
-    heads, seq, dim = 8, 512, 64
-    q = torch.randn(1, heads, seq, dim, device=device)
+            times = timed(lambda a=a, b=b: torch.matmul(a, b), sync, accelerator)
+            results.append(summary("matmul", dtype, [m, n, k], 2.0 * m * n * k, times,
+                                   accelerator))
+            del a, b
+    # Attention and convolution as training runs them: bf16 at a model's sizes on an
+    # accelerator, fp32 at small sizes on a CPU.
+    if accelerator:
+        batch, heads, seq, dim, dtype = 4, 16, 2048, 128, "bf16"
+    else:
+        batch, heads, seq, dim, dtype = 1, 8, 512, 64, "fp32"
+    q = torch.randn(batch, heads, seq, dim, device=device, dtype=kinds[dtype])
     attention = torch.nn.functional.scaled_dot_product_attention
-    times = timed(lambda: attention(q, q, q), sync)
-    results.append(summary("attention", "fp32", [heads, seq, dim], 4.0 * heads * seq * seq * dim,
-                           times))
-    conv = torch.nn.Conv2d(64, 64, 3, padding=1).to(device)
-    image = torch.randn(8, 64, 56, 56, device=device)
+    times = timed(lambda: attention(q, q, q), sync, accelerator)
+    results.append(summary("attention", dtype, [batch, heads, seq, dim],
+                           4.0 * batch * heads * seq * seq * dim, times, accelerator))
+    images, channels, side = (64, 256, 56) if accelerator else (8, 64, 56)
+    conv = torch.nn.Conv2d(channels, channels, 3, padding=1).to(device, kinds[dtype])
+    image = torch.randn(images, channels, side, side, device=device, dtype=kinds[dtype])
+    if accelerator:
+        conv = conv.to(memory_format=torch.channels_last)
+        image = image.contiguous(memory_format=torch.channels_last)
     with torch.no_grad():
-        times = timed(lambda: conv(image), sync)
-    results.append(summary("conv2d", "fp32", [8, 64, 56, 56, 3],
-                           2.0 * 8 * 64 * 56 * 56 * 64 * 9, times))
+        times = timed(lambda: conv(image), sync, accelerator)
+    results.append(summary("conv2d", dtype, [images, channels, side, side, 3],
+                           2.0 * images * channels * side * side * channels * 9, times,
+                           accelerator))
     return device, info, {"torch": torch.__version__}, results, skipped
 
 
@@ -116,7 +145,7 @@ def with_numpy():
         if dtype != "fp32":
             skipped.append(dtype)
             continue
-        for m, n, k in SHAPES:
+        for m, n, k in SHAPES or CPU_SHAPES:
             a = np.random.rand(m, k).astype(np.float32)
             b = np.random.rand(k, n).astype(np.float32)
             times = timed(lambda a=a, b=b: a @ b, lambda: None)

@@ -85,6 +85,8 @@ class TrainModel(TypedDict, total=False):
     stages: list[str]
     #: Per epoch, per step: stage → seconds, and ``total``.
     epochs: list[list[dict[str, float]]]
+    #: The card memory the model needed (CUDA only), GiB.
+    peak_memory_gib: float
 
 
 class TrainResult(TypedDict):

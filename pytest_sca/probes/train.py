@@ -1,11 +1,13 @@
-"""Probe: train a small language model and a small vision model; time every stage of every step.
+"""Probe: train a language model and a vision model; time every stage of every step.
 
 Self-contained (``python -c <source>``), arguments as JSON in ``SCA_PROBE_ARGS``; prints ONE
-JSON line starting with ``{"probe": "train"``. Per model: framework, device, executed FLOPs
-per step (counted: ``torch.utils.flop_counter.FlopCounterMode`` with torch; the dense layers'
-GEMMs, forward + both backward GEMMs, with numpy), per-step stage times (data, forward,
-backward, optimizer, communication) and epochs. With ``WORLD_SIZE`` > 1 and torch, gradients
-are all-reduced (gloo on CPU) and that time is the communication stage.
+JSON line starting with ``{"probe": "train"``. The models are small on a CPU and sized to keep
+an accelerator busy on one (``LANGUAGE_SIZES``, ``VISION_SIZES``). Per model: framework,
+device, executed FLOPs per step (counted: ``torch.utils.flop_counter.FlopCounterMode`` with
+torch; the dense layers' GEMMs, forward + both backward GEMMs, with numpy), per-step stage
+times (data, forward, backward, optimizer, communication), epochs, and on CUDA the card
+memory the model needed. With ``WORLD_SIZE`` > 1 and torch, gradients are all-reduced (gloo
+on CPU) and that time is the communication stage.
 """
 
 import contextlib
@@ -27,6 +29,28 @@ MAX_SECONDS = float(ARGS.get("max_seconds", 600))
 #: Only an accelerator's figures are wanted: on the CPU, report the device and stop.
 REQUIRE_ACCELERATOR = bool(ARGS.get("require_accelerator", False))
 STAGES = ("data", "forward", "backward", "optimizer", "communication")
+#: The models' sizes per device kind, each overridable by the arguments (``language_model``,
+#: ``vision_model``). An accelerator trains models that keep it busy: on an H200 the CPU's
+#: 2×128 transformer spends its steps launching kernels (HFU 0.004) and its CNN reaches
+#: 0.017. The accelerator's sizes were chosen on an H200 (docs/chapter09.md): HFU 0.44 and
+#: 0.49, 9 GiB and 8 GiB of card memory at batch 512, 18 GiB at 9.2.b's batch of 1,024, so
+#: they fit a 24 GiB card; an 8×1024 transformer at sequence 1,024 reached only 0.32 and
+#: needed 109 GiB at batch 1,024.
+LANGUAGE_SIZES = {
+    "cpu": {"vocab": 512, "seq": 64, "width": 128, "heads": 4, "depth": 2},
+    "accelerator": {"vocab": 8192, "seq": 256, "width": 2048, "heads": 16, "depth": 2},
+}
+VISION_SIZES = {
+    "cpu": {"channels": 32, "side": 32, "layers": 1, "classes": 10},
+    "accelerator": {"channels": 256, "side": 64, "layers": 4, "classes": 1000},
+}
+
+
+def model_sizes(table, kind, device):
+    """The sizes of the ``kind`` model on ``device``: the table's, updated by the arguments."""
+    sizes = dict(table["cpu" if device == "cpu" else "accelerator"])
+    sizes.update(ARGS.get(f"{kind}_model") or {})
+    return sizes
 
 
 def run_epochs(step):
@@ -117,7 +141,9 @@ def torch_model(kind, torch):
     nn = torch.nn
     sizes_info = {"dtype": dtype, "layers": 0, "heads": 0, "head_dim": 0, "seq": 0}
     if kind == "language":
-        vocab, seq, width, heads, depth = 512, 64, 128, 4, 2
+        sizes = model_sizes(LANGUAGE_SIZES, kind, device)
+        vocab, seq, width, heads, depth = (sizes[name] for name in
+                                           ("vocab", "seq", "width", "heads", "depth"))
         sizes_info.update(layers=depth, heads=heads, head_dim=width // heads, seq=seq,
                           tokens_per_step=(BATCH // 4) * seq)
 
@@ -143,22 +169,32 @@ def torch_model(kind, torch):
                 logits = model(inputs)
             return nn.functional.cross_entropy(logits.float().reshape(-1, vocab),
                                                target.reshape(-1))
-        name = "transformer-lm-2x128"
+        name = f"transformer-lm-{depth}x{width}"
         params = sum(p.numel() for n, p in model.named_parameters() if not n.startswith("embed"))
     else:
-        model = nn.Sequential(nn.Conv2d(3, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                              nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(),
-                              nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10)).to(device)
+        sizes = model_sizes(VISION_SIZES, kind, device)
+        channels, side, layers, classes = (sizes[name] for name in
+                                           ("channels", "side", "layers", "classes"))
+        # A stem to ``channels``, then ``layers`` same-width 3×3 convolutions at full
+        # resolution, pooled into a classifier.
+        blocks = [nn.Conv2d(3, channels, 3, padding=1), nn.ReLU()]
+        for _ in range(layers):
+            blocks += [nn.Conv2d(channels, channels, 3, padding=1), nn.ReLU()]
+        model = nn.Sequential(*blocks, nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                              nn.Linear(channels, classes)).to(device)
+        layout = torch.channels_last if device != "cpu" else torch.contiguous_format
+        model = model.to(memory_format=layout)
 
         def batch():
-            return (torch.randn(BATCH, 3, 32, 32, device=device),
-                    torch.randint(0, 10, (BATCH,), device=device))
+            images = torch.randn(BATCH, 3, side, side, device=device)
+            return (images.contiguous(memory_format=layout),
+                    torch.randint(0, classes, (BATCH,), device=device))
 
         def loss_of(inputs, target):
             with autocast():
                 logits = model(inputs)
             return nn.functional.cross_entropy(logits.float(), target)
-        name = "cnn-2conv"
+        name = f"cnn-{layers + 1}conv-{channels}"
         sizes_info["tokens_per_step"] = BATCH
         params = sum(p.numel() for p in model.parameters())
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
@@ -223,6 +259,10 @@ def main():
         else:
             step()  # warm-up, not recorded
             epochs = run_epochs(step)
+        if device == "cuda":
+            # What the model needed of the card's memory: sizes must fit smaller cards too.
+            sizes["peak_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
+            torch.cuda.reset_peak_memory_stats()
         models.append({"kind": kind, "model": name, "library": library, "device_type": device,
                        "flop_per_step": flop, "batch": BATCH,
                        "flop_counted_by": "FlopCounterMode" if torch else "dense GEMMs x3",
