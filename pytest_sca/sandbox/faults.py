@@ -267,7 +267,7 @@ class Fault(str, enum.Enum):
     )
     NOISY_NEIGHBOUR = (
         "noisy_neighbour",
-        "running jobs are paused 1-2 s at random after every 0.2-0.5 s of running",
+        "running jobs are paused 0.3-0.6 s at random after every 0.05-0.15 s of running",
     )
     SUBTASKS_SERIALISED = (
         "subtasks_serialised",
