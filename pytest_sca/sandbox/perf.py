@@ -14,6 +14,7 @@ killed; the API may stop answering for a while.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 import random
@@ -403,10 +404,11 @@ class PerfArea:
                     # Long pauses now and then (not a uniform slowdown): steps that meet one
                     # take dozens of times as long as the others, even on a loaded host. A
                     # job that starts during a pause is paused too.
-                    stopped = {g for _, g in self._running_groups()} - paused
+                    held = frozenset(paused)  # those subtasks_serialised holds stay its own
+                    stopped = {g for _, g in self._running_groups()} - held
                     self._signal(stopped, signal.SIGSTOP)
                     self._hold(stopped, rng.uniform(*NOISY_PAUSE_S),
-                               lambda running: [g for _, g in running if g not in paused])
+                               functools.partial(_groups_but, held))
                     self._signal(stopped, signal.SIGCONT)
                     continue
                 self._stopping.wait(0.05)
@@ -434,6 +436,11 @@ class PerfArea:
         self._stopping.set()
         if self._disturber is not None:
             self._disturber.join(timeout=5)
+
+
+def _groups_but(held: frozenset[int], running: list[tuple[Document, int]]) -> list[int]:
+    """The process groups of ``running`` workers, but those in ``held``."""
+    return [group for _, group in running if group not in held]
 
 
 def _epoch(text: str | None) -> float:
