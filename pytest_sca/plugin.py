@@ -55,6 +55,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     options.add_options(parser)
 
 
+def pytest_load_initial_conftests(early_config: pytest.Config, args: list[str]) -> None:
+    """A sandbox evaluation runs its checks side by side unless told otherwise (pytest's
+    documented way to add command-line arguments early: the args, changed in place)."""
+    args[:0] = options.default_workers(early_config.known_args_namespace,
+                                       early_config.pluginmanager.has_plugin("xdist"))
+
+
 def _is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 

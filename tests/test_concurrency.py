@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import threading
 from pathlib import Path
 
 import pytest
 
+from pytest_sca import options
 from pytest_sca.concurrency import CheckLock, runs_alone
 from pytest_sca.suites.chapter09_performance import (
     test_9_1_operators,
@@ -158,3 +160,28 @@ def test_under_xdist_measuring_checks_run_alone(pytester: pytest.Pytester, targe
     assert [n.rsplit("::", 1)[1] for n in report["run"]["ran_alone"]] == [
         "test_measures", "test_measures_too"]
     result.stdout.fnmatch_lines(["checks ran side by side on 2 workers; 2 ran alone*"])
+
+
+def _parsed(**given: object) -> argparse.Namespace:
+    """The command line as pytest has parsed it when its plugins are loaded (xdist's
+    defaults: no workers, no distribution)."""
+    option = {"sca_target": "sandbox", "numprocesses": None, "dist": "no", "tx": [],
+              "distload": False, "collectonly": False, "usepdb": False, "sca_list": False}
+    return argparse.Namespace(**{**option, **given})
+
+
+@pytest.mark.parametrize(("given", "xdist", "expected"), [
+    ({}, True, ["-n", str(options.SANDBOX_WORKERS)]),
+    ({}, False, []),                                  # pytest-xdist not installed, or -p no:xdist
+    ({"sca_target": "platform.yaml"}, True, []),      # a real platform: the evaluator chooses
+    ({"sca_target": None}, True, []),
+    ({"numprocesses": 0}, True, []),                  # -n 0: one after another
+    ({"numprocesses": 2}, True, []),
+    ({"dist": "loadfile"}, True, []),
+    ({"collectonly": True}, True, []),
+    ({"usepdb": True}, True, []),
+    ({"sca_list": True}, True, []),
+])
+def test_a_sandbox_evaluation_runs_side_by_side_unless_told(
+        given: dict[str, object], xdist: bool, expected: list[str]) -> None:
+    assert options.default_workers(_parsed(**given), xdist) == expected

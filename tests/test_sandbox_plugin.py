@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from pytest_sca import providers
+from pytest_sca.options import SANDBOX_WORKERS
 
 from .conftest import read_report, verdicts
 
@@ -41,7 +42,7 @@ def test_sandbox_run_starts_evaluates_and_leaves_nothing_running(
     # Items that start the sandbox's processes (a job, a development machine behind SSH):
     # the checks' own verdicts are the chapter tests' concern, the run's life cycle is here.
     result = pytester.runpytest_subprocess(
-        "--sca-target=sandbox", "-p", "no:cacheprovider",
+        "--sca-target=sandbox", "-p", "no:cacheprovider", "-n", "0",
         "-m", "clause(id='6.1.a') or clause(id='7.1.a') or clause(id='7.2.d')")
     out = result.stdout.str()
     state = _state_dir(out)
@@ -55,9 +56,13 @@ def test_sandbox_run_starts_evaluates_and_leaves_nothing_running(
 
 @pytest.mark.slow
 def test_sandbox_with_xdist_is_started_once(pytester: pytest.Pytester) -> None:
-    result = pytester.runpytest_subprocess("--sca-target=sandbox", "-n", "2", "-m",
+    """Without ``-n`` a sandbox evaluation runs side by side (``-n 0`` above: one after
+    another); the workers share the one sandbox the controller started."""
+    result = pytester.runpytest_subprocess("--sca-target=sandbox", "-m",
                                            "clause(subdomain='6.1')", "-p", "no:cacheprovider")
     out = result.stdout.str()
+    assert f"created: {SANDBOX_WORKERS}/{SANDBOX_WORKERS} workers" in out, out[-3000:]
+    assert f"checks ran side by side on {SANDBOX_WORKERS} workers" in out
     assert out.count("sca: sandbox started") == 1
     assert verdicts(read_report(pytester)) == {"6.1.a": "pass", "6.1.b": "pass", "6.1.c": "pass"}
     assert not _processes_mentioning(_state_dir(out))
@@ -137,7 +142,7 @@ def test_sandbox_credentials_are_masked_like_any_secret(pytester: pytest.Pyteste
 def test_disruptive_checks_run_on_the_throwaway_sandbox(pytester: pytest.Pytester) -> None:
     """The sandbox exists only for the run: disruptive checks need no consent flag there
     (on a real target they do: tests/test_safety.py), serially and on xdist workers."""
-    for extra in ([], ["-n", "2"]):
+    for extra in (["-n", "0"], ["-n", "2"]):
         # Two of the quickest disruptive checks (6.6.c took 7 s of each run).
         result = pytester.runpytest_subprocess("--sca-target=sandbox", "-m",
                                                "clause(id='6.5.b') or clause(id='7.3.c')",
