@@ -10,7 +10,7 @@ import pytest
 from pytest_sca.capabilities import RUN_LABEL, Job, Jobs, Metrics, TargetError, wait_for
 from pytest_sca.fixtures import CheckContext
 from pytest_sca.metrics import scaling
-from pytest_sca.probes.results import TrainResult, paced_result, train_result
+from pytest_sca.probes.results import TrainResult, paced_result, progress_marks, train_result
 
 from ..library import time_resolution
 from .probe_jobs import (
@@ -40,10 +40,13 @@ LEAD_FLOOR_S = 1.0
 LEAD_MARGIN = 3.0
 #: The probe waits at most 120 s for the common start (``probes/paced.py``).
 LEAD_MOST_S = 100.0
-#: How long a busy probe job runs before its utilisation is read (its start-up — imports,
-#: allocation — is not its steady state), how long it is then watched, how often it is read
-#: and how many reads with samples it takes at least (one read is not a measurement).
-UTILISATION_SETTLE_S = 3.0
+#: How long a busy probe job runs after its first progress mark before its utilisation is
+#: read (its start-up — a pull, imports, allocation — is not its steady state, and a job can
+#: be ``running`` long before its work starts: the settle counts from the job's own mark, not
+#: from its status; a fixed 3 s from ``running`` until 2026-11-30), how long it is then
+#: watched, how often it is read and how many reads with samples it takes at least (one read
+#: is not a measurement).
+UTILISATION_SETTLE_S = 1.0
 UTILISATION_WINDOW = 1.5
 UTILISATION_EVERY_S = 0.25
 UTILISATION_READS = 2
@@ -152,6 +155,10 @@ def _utilisation(sca: CheckContext, jobs: Jobs, probe_image: str,
                         {"work": "compute", "size": 256, "steps": 10**6}, suffix="util",
                         accelerators=1)
     jobs.wait(busy["id"], until={"running"}, timeout=job_timeout(sca))
+    wait_for(lambda: progress_marks(jobs.logs(busy["id"])), bool, job_timeout(sca),
+             lambda marks: f"job {busy['id']} is running but its log shows no progress mark "
+                           "(sca-progress:) of the probe's work",
+             first=0.05, longest=0.5)
     time.sleep(UTILISATION_SETTLE_S)
     readings: list[list[float]] = []
     watched_until = time.monotonic() + UTILISATION_WINDOW
