@@ -139,8 +139,9 @@ def default_workers(namespace: Any, xdist: bool) -> list[str]:
     """The arguments that put a run's checks side by side when its command line leaves it
     open: ``-n SANDBOX_WORKERS`` for an evaluation of the sandbox with pytest-xdist
     installed, unless the command line names workers or a distribution itself (``-n 0`` runs
-    the checks one after another), only inspects, debugs (``--pdb``, ``--trace``) or lists
-    the catalogue. ``namespace`` is the command line as pytest parsed it so far."""
+    the checks one after another), only inspects, debugs (``--pdb``, ``--trace``), steps
+    through failures (``--sw``, which needs one process) or lists the catalogue.
+    ``namespace`` is the command line as pytest parsed it so far."""
     option = vars(namespace)
     if not xdist or option.get("sca_target") != SANDBOX:
         return []
@@ -148,7 +149,7 @@ def default_workers(namespace: Any, xdist: bool) -> list[str]:
             or option.get("tx") or option.get("distload"):
         return []
     if any(option.get(name) for name in (*_INSPECTING, "version", "usepdb", "trace",
-                                         "sca_list")):
+                                         "stepwise", "stepwise_skip", "sca_list")):
         return []
     return ["-n", str(SANDBOX_WORKERS)]
 

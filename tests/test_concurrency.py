@@ -181,6 +181,7 @@ def _parsed(**given: object) -> argparse.Namespace:
     ({"collectonly": True}, True, []),
     ({"usepdb": True}, True, []),
     ({"sca_list": True}, True, []),
+    ({"stepwise": True}, True, []),
 ])
 def test_a_sandbox_evaluation_runs_side_by_side_unless_told(
         given: dict[str, object], xdist: bool, expected: list[str]) -> None:
