@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -122,9 +122,10 @@ def check_baseline(opts: Options, edition: str) -> None:
 _INSPECTING = ("collectonly", "markers", "showfixtures", "show_fixtures_per_test", "setupplan",
                "help")
 #: Workers a sandbox evaluation's checks run on when the command line does not say (``-n``).
-#: On 2 cores, 2026-11-30: one after another 67.7 s, ``-n 4`` 45.9 s (``-n 2`` 58 s, ``-n 3``
-#: 55 s the night before, on a busier machine). Only the sandbox gets a default: it exists
-#: for the run, while a real platform's evaluator chooses the load the run puts on it.
+#: On 2 cores in a ``.[sandbox]`` venv, 2026-11-30: one after another 64-66 s, ``-n 4``
+#: 38-40 s (``-n 2`` 58 s and ``-n 3`` 55 s the night before, on a busier machine, against
+#: 52-54 s for ``-n 4``). Only the sandbox gets a default: it exists for the run, while a
+#: real platform's evaluator chooses the load the run puts on it.
 SANDBOX_WORKERS = 4
 
 
@@ -135,7 +136,7 @@ def is_dry(config: pytest.Config) -> bool:
     return any(bool(getattr(config.option, name, False)) for name in _INSPECTING)
 
 
-def default_workers(namespace: Any, xdist: bool) -> list[str]:
+def default_workers(namespace: argparse.Namespace, xdist: bool) -> list[str]:
     """The arguments that put a run's checks side by side when its command line leaves it
     open: ``-n SANDBOX_WORKERS`` for an evaluation of the sandbox with pytest-xdist
     installed, unless the command line names workers or a distribution itself (``-n 0`` runs

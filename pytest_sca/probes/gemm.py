@@ -111,24 +111,22 @@ def with_torch(torch):
             del a, b
     # Attention and convolution as training runs them: bf16 at a model's sizes on an
     # accelerator, fp32 at small sizes on a CPU.
-    if accelerator:
-        batch, heads, seq, dim, dtype = 4, 16, 2048, 128, "bf16"
-    else:
-        batch, heads, seq, dim, dtype = 1, 8, 512, 64, "fp32"
-    q = torch.randn(batch, heads, seq, dim, device=device, dtype=kinds[dtype])
+    layer_dtype = "bf16" if accelerator else "fp32"
+    batch, heads, seq, dim = (4, 16, 2048, 128) if accelerator else (1, 8, 512, 64)
+    q = torch.randn(batch, heads, seq, dim, device=device, dtype=kinds[layer_dtype])
     attention = torch.nn.functional.scaled_dot_product_attention
     times = timed(lambda: attention(q, q, q), sync, accelerator)
-    results.append(summary("attention", dtype, [batch, heads, seq, dim],
+    results.append(summary("attention", layer_dtype, [batch, heads, seq, dim],
                            4.0 * batch * heads * seq * seq * dim, times, accelerator))
     images, channels, side = (64, 256, 56) if accelerator else (8, 64, 56)
-    conv = torch.nn.Conv2d(channels, channels, 3, padding=1).to(device, kinds[dtype])
-    image = torch.randn(images, channels, side, side, device=device, dtype=kinds[dtype])
+    conv = torch.nn.Conv2d(channels, channels, 3, padding=1).to(device, kinds[layer_dtype])
+    image = torch.randn(images, channels, side, side, device=device, dtype=kinds[layer_dtype])
     if accelerator:
         conv = conv.to(memory_format=torch.channels_last)
         image = image.contiguous(memory_format=torch.channels_last)
     with torch.no_grad():
         times = timed(lambda: conv(image), sync, accelerator)
-    results.append(summary("conv2d", dtype, [images, channels, side, side, 3],
+    results.append(summary("conv2d", layer_dtype, [images, channels, side, side, 3],
                            2.0 * images * channels * side * side * channels * 9, times,
                            accelerator))
     return device, info, {"torch": torch.__version__}, results, skipped
