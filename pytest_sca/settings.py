@@ -165,6 +165,10 @@ class PerfSettings(Settings):
                        "target (compared with a CPU peak, never a GPU's)")
     job_timeout_s: float = setting(
         300.0, "longest a probe job may take before the check errors", unit="s", gt=0)
+    accelerator_probe_memory_gib: float = setting(
+        4.0, "host memory per worker a torch probe job holding cards asks for (its limit where "
+             "the platform makes requests limits): torch with CUDA took 1.2-1.3 GiB on an H200, "
+             "over the 1 GiB of the other probe jobs", unit="GiB", gt=0)
     cpu: CpuSettings = section(CpuSettings, "the CPU of a CPU-only target")
     peaks: PeakTable = setting(
         {}, "dense peak per accelerator model and dtype, e.g. {H100-SXM: {bf16: 989}}; "

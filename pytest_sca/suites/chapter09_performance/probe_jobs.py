@@ -27,9 +27,15 @@ ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THRE
 _Result = TypeVar("_Result")
 
 
-def resources(accelerators: int = 0, model: str | None = None) -> Resources:
-    """A probe job's requests per worker: one core, 1 GiB, ``accelerators`` cards."""
-    wanted: Resources = {"cpu": 1, "memory_gib": 1, "accelerators": accelerators}
+#: The probes that compute with torch where the image has it (``paced`` is numpy or sleeps).
+TORCH_PROBES = frozenset({"gemm", "train", "allreduce"})
+
+
+def resources(accelerators: int = 0, model: str | None = None,
+              memory_gib: float = 1.0) -> Resources:
+    """A probe job's requests per worker: one core, ``memory_gib`` (1 GiB unless said),
+    ``accelerators`` cards."""
+    wanted: Resources = {"cpu": 1, "memory_gib": memory_gib, "accelerators": accelerators}
     if model:
         wanted["accelerator_model"] = model
     return wanted
@@ -40,9 +46,13 @@ def submit_probe(sca: CheckContext, jobs: Jobs, image: str, probe: str,
                  workers: int = 1, env: Mapping[str, str] | None = None,
                  model: str | None = None) -> Job:
     """Submit a job that runs ``probe`` (its source in the command), single-threaded; the
-    adapter removes it at the end of the check."""
+    adapter removes it at the end of the check. A torch probe holding cards asks for
+    ``perf.accelerator_probe_memory_gib`` of host memory: with 1 GiB (a limit on Kubernetes,
+    where requests are limits) torch's CUDA start-up alone would be killed for memory."""
     command, probe_env = job_spec(probe, args, {**ONE_THREAD, **(env or {})})
-    return jobs.submit(sca.name(suffix), image, command, resources(accelerators, model),
+    memory = (sca.settings.perf.accelerator_probe_memory_gib
+              if accelerators and probe in TORCH_PROBES else 1.0)
+    return jobs.submit(sca.name(suffix), image, command, resources(accelerators, model, memory),
                        workers=workers, env=probe_env, labels=sca.labels)
 
 
