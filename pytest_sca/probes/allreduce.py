@@ -10,7 +10,8 @@ set them for distributed jobs).
   2(n−1)/n (nccl-tests' definitions).
 - ``"mode": "verify"``: rank r contributes ``values[r]``; EVERY rank prints one JSON line
   with the sum it received (``sum``), its ``rank`` and ``world_size``, the ``library`` used,
-  and the variables named in ``env`` as it saw them. ``timeout_s`` bounds the rendezvous.
+  and the variables named in ``env`` as it saw them. ``timeout_s`` bounds the rendezvous;
+  ``linger_s`` keeps every rank (and so the job) running that long after it printed.
 
 torch.distributed when torch is importable (nccl on CUDA, gloo on CPU; hccl/cncl when the
 vendor's torch backend is present; the verify mode always uses gloo on CPU tensors);
@@ -32,6 +33,9 @@ ITERATIONS = int(ARGS.get("iterations", 5))
 BACKEND = ARGS.get("backend", "auto")
 MODE = ARGS.get("mode", "bandwidth")
 TIMEOUT = float(ARGS.get("timeout_s", 60))
+#: Verify mode: seconds each rank stays after printing its sum (its job still running), so
+#: that the platform's record of the running job can be read.
+LINGER = float(ARGS.get("linger_s", 0))
 RANK = int(os.environ.get("RANK", "0"))
 WORLD = int(os.environ.get("WORLD_SIZE", "1"))
 ADDRESS = (os.environ.get("MASTER_ADDR", "127.0.0.1"), int(os.environ.get("MASTER_PORT", "29500")))
@@ -145,6 +149,7 @@ def verify():
                       "env": seen, "error": error}), flush=True)
     if error is not None:
         raise SystemExit(1)
+    time.sleep(LINGER)
 
 
 def main():

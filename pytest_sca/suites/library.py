@@ -357,17 +357,19 @@ class AllReduceRun:
 
 def run_allreduce(sca: CheckContext, jobs: Jobs, image: str, suffix: str,
                   resources: Resources, *, workers: int = 2,
-                  env_names: Sequence[str] = ()) -> AllReduceRun:
+                  env_names: Sequence[str] = (), linger_s: float = 0.0) -> AllReduceRun:
     """Run the all-reduce probe (mode ``verify``) as a job of ``workers`` workers, each given
     a random value, and read every rank's result from its logs.
 
     The workers wait for each other up to ``training.rendezvous_timeout_s``; the job up to a
     minute more (:class:`WaitTimeout`: the check errors). ``env_names``: variables every
-    rank reports as it saw them."""
+    rank reports as it saw them; ``linger_s``: how long every rank stays after the
+    all-reduce, its job still running."""
     values = tuple(random.randint(1, 1000) for _ in range(workers))
     patience = sca.settings.training.rendezvous_timeout_s
     command, env = job_spec("allreduce", {"mode": "verify", "values": list(values),
-                                          "timeout_s": patience, "env": list(env_names)})
+                                          "timeout_s": patience, "env": list(env_names),
+                                          "linger_s": linger_s})
     job = jobs.submit(sca.name(suffix), image, command, resources, workers=workers, env=env,
                       labels=sca.labels)
     done = jobs.wait(job["id"], timeout=patience + 60)

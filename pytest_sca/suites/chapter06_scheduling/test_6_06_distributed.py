@@ -32,6 +32,11 @@ from .workloads import CHECKPOINT_PROBE, ELASTIC_PROBE, STEADY_PROBE
 ONE_CARD: Resources = {"cpu": 1, "memory_gib": 1, "accelerators": 1}
 #: How long a gang that cannot fit is watched for a partial start (reads back off within it).
 GANG_WATCH_S = 5.0
+#: How long the all-reduce job's ranks stay after the all-reduce, so that the platform's
+#: record of the running job, which cards each worker holds, can be read: Slurm names a
+#: job's cards only while it runs, and the 2-worker all-reduce ran a quarter of a second
+#: there, ending between two reads of the job on a loaded host (6.6.a could not tell).
+RECORD_LINGER_S = 3.0
 #: Steps of the probe training job that runs through the link drill (0.15 s each).
 DRILL_STEPS = 40
 #: How long a bond is given to fail over to another member: Linux bonding's MII monitor sees a
@@ -47,7 +52,8 @@ def test_multi_worker_job_completes_an_all_reduce(sca: CheckContext, probe_tenan
     """A 2-worker job, one card each, runs the all-reduce probe (torch.distributed/gloo, or
     TCP) over MASTER_ADDR:MASTER_PORT: both ranks finish with the sum of both random values."""
     user = probe_tenant("ddp")
-    run = run_allreduce(sca, user.jobs, probe_image, "allreduce", ONE_CARD)
+    run = run_allreduce(sca, user.jobs, probe_image, "allreduce", ONE_CARD,
+                        linger_s=RECORD_LINGER_S)
     cards = cards_listed(run.job)
     finished = run.ranks_with_the_sum()
     assert run.job.get("status") == "succeeded" and finished == [0, 1], (
