@@ -47,10 +47,13 @@ HFU_ARGS = {"epochs": 1, "steps_per_epoch": DEFAULTS.training.steps_per_epoch,
 #: 9.2.b's arguments.
 JITTER_ARGS = {"models": ["language"], "epochs": 3, "steps_per_epoch": 12,
                "batch": DEFAULTS.training.jitter_batch, "max_seconds": 4.0}
-CPU_SIZED_GEMM = {"shapes": [[256] * 3, [512] * 3, [1024] * 3], "warmup": 1, "iterations": 3}
-CPU_SIZED_MODELS = {"language_model": {"vocab": 512, "seq": 64, "width": 128, "heads": 4,
-                                       "depth": 2},
-                    "vision_model": {"channels": 32, "side": 32, "layers": 1, "classes": 10}}
+#: What the probes do on a CPU (their own tables), asked of an accelerator.
+_GEMM, _TRAIN = probes.module("gemm"), probes.module("train")
+_CPU_WARMUP, _CPU_ITERATIONS = _GEMM["repetitions"](False)
+CPU_SIZED_GEMM = {"shapes": _GEMM["CPU_SHAPES"], "warmup": _CPU_WARMUP,
+                  "iterations": _CPU_ITERATIONS}
+CPU_SIZED_MODELS = {"language_model": _TRAIN["LANGUAGE_SIZES"]["cpu"],
+                    "vision_model": _TRAIN["VISION_SIZES"]["cpu"]}
 SWEEP = [
     {"language_model": {"vocab": 8192, "seq": 256, "width": 2048, "heads": 16, "depth": 2}},
     {"language_model": {"vocab": 8192, "seq": 256, "width": 2048, "heads": 16, "depth": 4}},

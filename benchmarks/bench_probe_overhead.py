@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pytest_sca.probes import source  # noqa: E402
+from pytest_sca.probes import module  # noqa: E402
 
 ROUNDS = 30
 ITERATIONS = 20
@@ -33,8 +33,7 @@ BUDGET = 0.02
 
 def probe_timing_loop() -> Any:
     """The gemm probe's own ``timed`` function, taken from its source (its main() not run)."""
-    namespace: dict[str, Any] = {"__name__": "probe"}
-    exec(source("gemm"), namespace)  # noqa: S102 - our own probe, not as __main__
+    namespace = module("gemm")
     namespace.update(WARMUP=0, ITERATIONS=ITERATIONS, BUDGET=1e9)
     return namespace["timed"]
 

@@ -18,6 +18,7 @@ The package also holds in-process probes other chapters import (``tls``,
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -49,6 +50,22 @@ def source(name: str) -> str:
         lambda m: (PROBES_DIR / f"{m.group(1)}.py").read_text(encoding="utf-8"), text)
 
 
+def module(name: str, args: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Probe ``name``'s module namespace with ``args`` (its ``main()`` not run): its sizes and
+    helpers as a run with those arguments would see them, for tests and benchmarks."""
+    namespace: dict[str, Any] = {"__name__": f"sca_probe_{name}"}
+    previous = os.environ.get(ARGS_VARIABLE)
+    os.environ[ARGS_VARIABLE] = json.dumps(dict(args or {}))
+    try:
+        exec(source(name), namespace)  # noqa: S102 - our own probe, not as __main__
+    finally:
+        if previous is None:
+            del os.environ[ARGS_VARIABLE]
+        else:
+            os.environ[ARGS_VARIABLE] = previous
+    return namespace
+
+
 def job_spec(name: str, args: Mapping[str, Any] | None = None,
              env: Mapping[str, str] | None = None) -> tuple[list[str], dict[str, str]]:
     """``(command, env)`` of a job that runs probe ``name`` with ``args``."""
@@ -74,8 +91,6 @@ def parse_result(output: str, name: str) -> dict[str, Any]:
 def run_here(name: str, args: Mapping[str, Any] | None = None, timeout: float = 120.0,
              env: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Run probe ``name`` in a local subprocess (the sandbox's way, and the tests'); its result."""
-    import os
-
     command, extra = job_spec(name, args, env)
     completed = subprocess.run([sys.executable, *command[1:]], capture_output=True, text=True,
                                timeout=timeout, env={**os.environ, **extra}, check=False)

@@ -46,30 +46,21 @@ def test_parse_result_takes_the_probe_line_among_logs() -> None:
         probes.parse_result("Traceback…\n", "train")
 
 
-def _probe_namespace(name: str, args: dict[str, object], monkeypatch: pytest.MonkeyPatch
-                     ) -> dict[str, object]:
-    """The probe's module namespace with ``args`` (its main() not run)."""
-    monkeypatch.setenv(probes.ARGS_VARIABLE, json.dumps(args))
-    namespace: dict[str, object] = {"__name__": "probe"}
-    exec(probes.source(name), namespace)  # noqa: S102 - our own probe, not as __main__
-    return namespace
-
-
-def test_probes_size_their_work_by_device(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_probes_size_their_work_by_device() -> None:
     """An accelerator gets products and models large enough to keep it busy (the CPU's sizes
     read as 6 % and 0.4 % of an H200's peak: docs/chapter09.md); the arguments override."""
-    gemm = _probe_namespace("gemm", {}, monkeypatch)
-    assert max(m for m, _, _ in gemm["ACCELERATOR_SHAPES"]) >= 8192  # type: ignore[attr-defined]
-    assert max(m for m, _, _ in gemm["CPU_SHAPES"]) <= 1024  # type: ignore[attr-defined]
+    gemm = probes.module("gemm")
+    assert max(m for m, _, _ in gemm["ACCELERATOR_SHAPES"]) >= 8192
+    assert max(m for m, _, _ in gemm["CPU_SHAPES"]) <= 1024
     repetitions = gemm["repetitions"]
-    assert repetitions(True) == (3, 10) and repetitions(False) == (1, 3)  # type: ignore[operator]
-    assert _probe_namespace("gemm", {"warmup": 0, "iterations": 2},
-                            monkeypatch)["repetitions"](True) == (0, 2)  # type: ignore[operator]
-    train = _probe_namespace("train", {"vision_model": {"side": 16}}, monkeypatch)
+    assert repetitions(True) == (3, 10) and repetitions(False) == (1, 3)
+    overridden = probes.module("gemm", {"warmup": 0, "iterations": 2})
+    assert overridden["repetitions"](True) == (0, 2)
+    train = probes.module("train", {"vision_model": {"side": 16}})
     sizes, table = train["model_sizes"], train["LANGUAGE_SIZES"]
-    assert sizes(table, "language", "cuda") == table["accelerator"]  # type: ignore[index,operator]
-    assert sizes(table, "language", "cpu")["width"] == 128  # type: ignore[index,operator]
-    assert sizes(train["VISION_SIZES"], "vision", "npu")["side"] == 16  # type: ignore[index,operator]
+    assert sizes(table, "language", "cuda") == table["accelerator"]
+    assert sizes(table, "language", "cpu")["width"] == 128
+    assert sizes(train["VISION_SIZES"], "vision", "npu")["side"] == 16
 
 
 def test_gemm_probe_on_cpu() -> None:

@@ -29,12 +29,13 @@ _Result = TypeVar("_Result")
 
 #: The probes that compute with torch where the image has it (``paced`` is numpy or sleeps).
 TORCH_PROBES = frozenset({"gemm", "train", "allreduce"})
+#: Host memory of a probe job that does not run torch on cards (the paced probe: 40 MiB).
+PROBE_MEMORY_GIB = 1.0
 
 
 def resources(accelerators: int = 0, model: str | None = None,
-              memory_gib: float = 1.0) -> Resources:
-    """A probe job's requests per worker: one core, ``memory_gib`` (1 GiB unless said),
-    ``accelerators`` cards."""
+              memory_gib: float = PROBE_MEMORY_GIB) -> Resources:
+    """A probe job's requests per worker: one core, ``memory_gib``, ``accelerators`` cards."""
     wanted: Resources = {"cpu": 1, "memory_gib": memory_gib, "accelerators": accelerators}
     if model:
         wanted["accelerator_model"] = model
@@ -51,7 +52,7 @@ def submit_probe(sca: CheckContext, jobs: Jobs, image: str, probe: str,
     where requests are limits) torch's CUDA start-up alone would be killed for memory."""
     command, probe_env = job_spec(probe, args, {**ONE_THREAD, **(env or {})})
     memory = (sca.settings.perf.accelerator_probe_memory_gib
-              if accelerators and probe in TORCH_PROBES else 1.0)
+              if accelerators and probe in TORCH_PROBES else PROBE_MEMORY_GIB)
     return jobs.submit(sca.name(suffix), image, command, resources(accelerators, model, memory),
                        workers=workers, env=probe_env, labels=sca.labels)
 
